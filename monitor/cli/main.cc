@@ -1,0 +1,38 @@
+#include <cstdlib>
+#include <iostream>
+
+#include "cli/commands.h"
+#include "common/version.h"
+
+namespace dw::cli {
+
+std::filesystem::path Context::config_path() const {
+  if (!config_option.empty()) return config_option;
+  if (const char* env = std::getenv("DRIFTWATCH_CONFIG"); env && *env) return env;
+  return "/etc/driftwatch/driftwatch.toml";
+}
+
+}  // namespace dw::cli
+
+int main(int argc, char** argv) {
+  using namespace dw::cli;
+  CLI::App app{"driftwatch: records how language models answer sensitive questions over time "
+               "and reports when that changes.",
+               "driftwatch"};
+  app.set_version_flag("--version", std::string("driftwatch ") + dw::kVersion);
+  app.require_subcommand(1);
+  Context ctx;
+  app.add_option("-c,--config", ctx.config_option,
+                 "config file (default: $DRIFTWATCH_CONFIG, then "
+                 "/etc/driftwatch/driftwatch.toml)");
+
+  register_check(app, ctx);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? kExitOk : kExitInvalid;
+  }
+  return ctx.exit_code;
+}

@@ -1,0 +1,101 @@
+// The driftwatch configuration file (driftwatch.toml), read into plain typed structs.
+//
+//   auto config = dw::config::load("/etc/driftwatch/driftwatch.toml");
+//   if (!config) for (const auto& e : config.error()) std::cerr << e.to_string() << '\n';
+//
+// Every problem is reported as "FILE:LINE:COLUMN: message" naming the key; unknown keys are
+// errors (with the closest valid key suggested), never silently ignored. A config that does not
+// load runs nothing. Relative paths are resolved against the config file's own folder.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/error.h"
+#include "schedule/schedule.h"
+
+namespace dw::config {
+
+enum class EndpointKind { openai, anthropic, ollama, gemini };
+
+// "openai", "anthropic", "ollama", "gemini".
+std::string_view kind_name(EndpointKind kind);
+std::optional<EndpointKind> parse_kind(std::string_view name);
+
+// The vendor's own API root for a kind: "https://api.openai.com/v1",
+// "https://api.anthropic.com", "http://127.0.0.1:11434",
+// "https://generativelanguage.googleapis.com".
+std::string default_base_url(EndpointKind kind);
+
+// Where an API key lives. The key itself is never held in the config, so it cannot leak through
+// anything that prints or stores the config.
+struct SecretRef {
+  enum class Source { none, env, file, credential };
+  Source source = Source::none;
+  std::string name;  // variable name, file path (resolved), or systemd credential name
+};
+
+// Reads the key now: from the environment, the file (trailing newline dropped) or
+// $CREDENTIALS_DIRECTORY/name. The error names the source but never contains the key.
+// Source::none yields an empty string (local endpoints such as Ollama need no key).
+Result<std::string> read_secret(const SecretRef& ref);
+
+struct Endpoint {
+  std::string name;
+  EndpointKind kind = EndpointKind::openai;
+  std::string base_url;  // without a trailing slash; the kind's default when not given
+  std::string model;
+  SecretRef api_key;
+  double temperature = 0.0;                  // 0 .. 2
+  int max_tokens = 512;                      // 1 .. 1,000,000
+  int concurrency = 2;                       // requests in flight, 1 .. 64
+  double rate = 0;                           // requests per minute; 0 = no limit
+  int retries = 2;                           // retries after the first attempt, 0 .. 10
+  std::chrono::seconds timeout{60};          // whole request
+  std::chrono::seconds connect_timeout{10};  // TCP + TLS handshake
+  std::optional<std::string> system;         // optional system prompt
+  std::vector<std::pair<std::string, std::string>> headers;  // extra request headers
+  Location where;                            // of the [[endpoint]] table
+
+  // base_url with the kind's path appended as the vendor's SDK does: openai
+  // "/chat/completions", anthropic "/v1/messages", ollama "/api/chat", gemini
+  // "/v1beta/models/{model}:generateContent".
+  std::string request_url() const;
+};
+
+struct Config {
+  std::filesystem::path file;  // the config file itself (absolute)
+
+  std::filesystem::path database = "driftwatch.db";  // [storage] database
+
+  std::vector<std::filesystem::path> probe_sets;  // [probes] sets
+  int samples = 3;                                // [probes] samples, 1 .. 100
+
+  schedule::Schedule probe_schedule;   // [schedule] probes, default "0 */6 * * *"
+  schedule::Schedule report_schedule;  // [schedule] report, default "30 6 * * *"
+  std::chrono::seconds jitter{300};    // [schedule] jitter
+  std::string timezone = "UTC";        // [schedule] timezone (IANA name)
+
+  std::filesystem::path report_dir = "reports";                // [report] dir
+  std::vector<std::string> report_formats{"md", "html", "json"};  // [report] formats
+
+  std::optional<std::string> metrics_listen;  // [metrics] listen, "HOST:PORT"
+
+  std::vector<Endpoint> endpoints;
+};
+
+// Reads and checks a config file. On failure returns every error found (at least one).
+Result<Config, Errors> load(const std::filesystem::path& file);
+
+// The same from text already in memory; file names the errors and anchors relative paths.
+Result<Config, Errors> parse(std::string_view text, const std::filesystem::path& file);
+
+// "90s", "5m", "6h", "1d", or combinations such as "1h30m". Positive, whole seconds.
+Result<std::chrono::seconds> parse_duration(std::string_view text);
+
+}  // namespace dw::config

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds driftwatch and runs the whole test suite.
+# Usage: scripts/test.sh [--sanitize]   (--sanitize: a separate build with ASan and UBSan)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+"$PWD/scripts/install-deps.sh" --test
+
+build=build
+flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
+if [[ "${1:-}" == "--sanitize" ]]; then
+  build=build-sanitize
+  flags=(-DCMAKE_BUILD_TYPE=Debug -DDRIFTWATCH_SANITIZE=ON)
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+  export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+fi
+
+cmake -S . -B "$build" "${flags[@]}" >/dev/null
+cmake --build "$build" -j "$(nproc)"
+ctest --test-dir "$build" --output-on-failure -j "$(nproc)" --timeout 600

@@ -1,0 +1,68 @@
+#include <doctest/doctest.h>
+
+#include "common/error.h"
+#include "common/hash.h"
+#include "common/strings.h"
+#include "common/time.h"
+
+using namespace dw;
+
+TEST_CASE("Error::to_string drops the parts of the location that are unknown") {
+  CHECK(Error("boom").to_string() == "boom");
+  CHECK(Error("boom", {"a.toml", 0, 0}).to_string() == "a.toml: boom");
+  CHECK(Error("boom", {"a.toml", 3, 0}).to_string() == "a.toml:3: boom");
+  CHECK(Error("boom", {"a.toml", 3, 7}).to_string() == "a.toml:3:7: boom");
+}
+
+TEST_CASE("parse_time accepts the ISO 8601 forms users type") {
+  struct Case {
+    const char* text;
+    const char* expected;
+  };
+  Case cases[] = {
+      {"2026-01-15T06:30:00Z", "2026-01-15T06:30:00Z"},
+      {"2026-01-15T06:30Z", "2026-01-15T06:30:00Z"},
+      {"2026-01-15 06:30:00", "2026-01-15T06:30:00Z"},
+      {"2026-01-15", "2026-01-15T00:00:00Z"},
+      {"2026-01-15T06:30:00.123Z", "2026-01-15T06:30:00Z"},
+      {"2026-01-15T08:30:00+02:00", "2026-01-15T06:30:00Z"},
+      {"2026-01-15T01:30:00-0500", "2026-01-15T06:30:00Z"},
+      {"2024-02-29T23:59:59Z", "2024-02-29T23:59:59Z"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.text);
+    auto t = parse_time(c.text);
+    REQUIRE(t.ok());
+    CHECK(format_time(*t) == c.expected);
+  }
+}
+
+TEST_CASE("parse_time rejects malformed and impossible times") {
+  for (const char* text : {"", "2026", "2026-13-01", "2025-02-29", "2026-01-15T24:00Z",
+                           "2026-01-15T06:30:00Q", "15/01/2026", "2026-01-15T06:30:00Zjunk"}) {
+    CAPTURE(text);
+    auto t = parse_time(text);
+    REQUIRE_FALSE(t.ok());
+    CHECK(t.error().message().find(text) != std::string::npos);
+  }
+}
+
+TEST_CASE("sha256_hex matches the published test vector") {
+  CHECK(sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  CHECK(sha256_hex("").size() == 64);
+}
+
+TEST_CASE("closest_match suggests plausible misspellings only") {
+  std::vector<std::string> keys{"temperature", "max_tokens", "model", "timeout"};
+  CHECK(closest_match("temprature", keys) == "temperature");
+  CHECK(closest_match("modle", keys) == "model");
+  CHECK_FALSE(closest_match("zzzzzzzz", keys).has_value());
+  CHECK(join_words({"a", "b", "c"}) == "a, b and c");
+  CHECK(join_words({"a"}) == "a");
+}
+
+TEST_CASE("ManualClock moves only when told") {
+  ManualClock clock(*parse_time("2026-01-01"));
+  clock.advance(std::chrono::hours(25));
+  CHECK(format_time(clock.now()) == "2026-01-02T01:00:00Z");
+}
