@@ -86,6 +86,10 @@ struct Config {
 
   std::optional<std::string> metrics_listen;  // [metrics] listen, "HOST:PORT"
 
+  // [classifier] rules: the folder of rule packs (*.toml); default "rules" beside the config
+  // file, as config/driftwatch.example.toml and config/rules/ ship together.
+  std::filesystem::path rules_dir = "rules";
+
   std::vector<Endpoint> endpoints;
 };
 
