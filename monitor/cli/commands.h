@@ -23,5 +23,7 @@ struct Context {
 };
 
 void register_check(CLI::App& app, Context& ctx);
+void register_classify(CLI::App& app, Context& ctx);
+void register_run(CLI::App& app, Context& ctx);
 
 }  // namespace dw::cli

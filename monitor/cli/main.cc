@@ -27,6 +27,8 @@ int main(int argc, char** argv) {
                  "/etc/driftwatch/driftwatch.toml)");
 
   register_check(app, ctx);
+  register_classify(app, ctx);
+  register_run(app, ctx);
 
   try {
     app.parse(argc, argv);

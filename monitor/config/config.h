@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/duration.h"
 #include "common/error.h"
 #include "schedule/schedule.h"
 
@@ -73,9 +74,10 @@ struct Config {
 
   std::filesystem::path database = "driftwatch.db";  // [storage] database
 
-  std::vector<std::filesystem::path> probe_sets;  // [probes] sets
+  std::vector<std::filesystem::path> probe_sets;  // [probes] sets: required, each file exists
   int samples = 3;                                // [probes] samples, 1 .. 100
 
+  // load() always sets both; in a Config built by hand they are empty and never fire.
   schedule::Schedule probe_schedule;   // [schedule] probes, default "0 */6 * * *"
   schedule::Schedule report_schedule;  // [schedule] report, default "30 6 * * *"
   std::chrono::seconds jitter{300};    // [schedule] jitter
@@ -93,13 +95,17 @@ struct Config {
   std::vector<Endpoint> endpoints;
 };
 
-// Reads and checks a config file. On failure returns every error found (at least one).
+// Reads and checks a config file. On failure returns every error found (at least one), in file
+// order. Required: [probes] sets (files that exist) and at least one [[endpoint]] with name, kind
+// and model. Every path in the result is absolute; schedules are parsed in the config's time
+// zone. The rule packs and the probe sets' contents are not read here (see dw::probes).
 Result<Config, Errors> load(const std::filesystem::path& file);
 
 // The same from text already in memory; file names the errors and anchors relative paths.
 Result<Config, Errors> parse(std::string_view text, const std::filesystem::path& file);
 
-// "90s", "5m", "6h", "1d", or combinations such as "1h30m". Positive, whole seconds.
-Result<std::chrono::seconds> parse_duration(std::string_view text);
+// "90s", "5m", "6h", "1d", or combinations such as "1h30m", in whole seconds: the one parser
+// in common/duration.h, so schedules ("@every 6h") and config keys read durations alike.
+using dw::parse_duration;
 
 }  // namespace dw::config

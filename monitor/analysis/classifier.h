@@ -1,0 +1,95 @@
+// The classifier: one sample's verdict, signals, narrative flag and expect coverage.
+//
+//   auto rules = dw::analysis::load_rules(dir);             // once; see rules.h
+//   dw::analysis::ClassifyInput in;
+//   in.prompt = probe.prompt;
+//   in.response = sample.text;
+//   in.http_status = sample.http_status;  ...               // or from_sample(sample, prompt)
+//   auto expect = dw::analysis::ExpectPatterns::compile(probe.expect);   // once per probe
+//   dw::analysis::Classification c = dw::analysis::classify(*rules, in, &*expect);
+//   c.verdict, c.signals, c.narrative, c.expect_coverage, c.why
+//
+// Decision order:
+//  1. transport facts: a block reason, a filter finish reason (rules on finish_reason), HTTP
+//     451, or a moderation body (rules on body, read when the request failed or brought no
+//     text) make it `filtered`; then any error, a non-2xx status, or a missing text make it
+//     `error` (an error is never a refusal). An empty text is `deflected` (`text.empty`),
+//     except an empty text cut at the token limit, which is `error`.
+//  2. the text: rules on text vote refused/deflected/filtered with a weight; the substance left
+//     after taking out the clauses those rules matched and politeness boilerplate is measured
+//     (words, CJK characters count one half, facts such as numbers and names not in the prompt
+//     add to it, text before the first evasive clause counts more, text with no facts less).
+//     Substance that reaches the total evasive weight wins: the sample is `answered`
+//     (`text.substance`), unless it has nothing in common with the prompt
+//     (`text.off_topic`, deflected). Otherwise the vote with the largest weight wins.
+//  3. narrative: narrative rules add their weight (half in a clause an attribution rule marks
+//     as quoted: "beijing claims..."); the flag is set at 100. It never changes the verdict.
+// The classification depends only on its inputs and the rules; it is cheap enough to re-run
+// over stored history when the packs change (RuleSet::version() says when).
+#pragma once
+
+#include <re2/re2.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "analysis/rules.h"
+#include "common/error.h"
+#include "providers/sample.h"
+
+namespace dw::analysis {
+
+enum class Verdict { answered, refused, deflected, filtered, error };
+
+// "answered", "refused", "deflected", "filtered", "error".
+std::string_view verdict_name(Verdict verdict);
+std::optional<Verdict> parse_verdict(std::string_view name);
+
+// A probe's expect patterns, compiled once (RE2, case-insensitive, matched against the
+// normalised response text).
+class ExpectPatterns {
+ public:
+  // Fails on the first pattern RE2 rejects: "expect pattern 2 '(x': missing ): (x".
+  static Result<ExpectPatterns> compile(const std::vector<std::string>& patterns);
+
+  size_t size() const { return patterns_.size(); }
+  // Share of patterns found in normalised text (0..1); 1 when there are none.
+  double coverage(std::string_view normalised_text) const;
+
+ private:
+  std::vector<std::shared_ptr<const RE2>> patterns_;
+};
+
+// Everything the classifier looks at. Views must outlive the classify() call only.
+struct ClassifyInput {
+  std::string_view prompt;
+  std::optional<std::string_view> response;  // the answer's text; nullopt when none came back
+  std::string_view lang;                     // the probe's language; informational
+  int http_status = 0;                       // 0 when unknown or no HTTP response
+  std::string_view body;                     // raw response body (of a failed request)
+  std::string_view finish_reason;            // as the API spelled it
+  std::string_view error;                    // why there is no answer; "" on success
+  std::string_view block_reason;             // e.g. Gemini promptFeedback.blockReason
+};
+
+// The input for a sample from a provider. The views point into sample and prompt.
+ClassifyInput from_sample(const providers::Sample& sample, std::string_view prompt);
+
+struct Classification {
+  Verdict verdict = Verdict::answered;
+  // Why, as names: rule ids that fired, then the classifier's own signals
+  // (transport.http_NNN, transport.error, transport.block_reason, transport.truncated,
+  // transport.no_text, text.empty, text.substance, text.off_topic, expect.missing).
+  std::vector<std::string> signals;
+  bool narrative = false;
+  std::optional<double> expect_coverage;  // set when expect patterns were given
+  std::string why;  // one line for a person: "refused: evasion 25 > substance 2.0 (...)"
+};
+
+Classification classify(const RuleSet& rules, const ClassifyInput& input,
+                        const ExpectPatterns* expect = nullptr);
+
+}  // namespace dw::analysis

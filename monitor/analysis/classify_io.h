@@ -1,0 +1,28 @@
+// The `driftwatch classify` record format (SPEC.md): one JSON object per line with `prompt`,
+// `response`, and optionally `id`, `lang`, `http_status`, `body`, `finish_reason`, `error`,
+// `block_reason` and `expect` (an array of RE2 patterns). Other fields pass through untouched.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <string_view>
+
+#include "analysis/classifier.h"
+#include "common/error.h"
+
+namespace dw::analysis {
+
+// Classifies one record. On success returns the record with `verdict`, `signals` and
+// `narrative` added, `expect_coverage` when it has a non-empty `expect` array, and `why` when
+// explain is set. Fails with a one-line message (no location; the caller knows the line) when
+// the line is not a JSON object, a field has the wrong type ("'http_status' must be an
+// integer"), or an expect pattern does not compile.
+Result<nlohmann::ordered_json> classify_record(const RuleSet& rules, std::string_view line,
+                                       bool explain = false);
+
+// Same, from an already parsed value.
+Result<nlohmann::ordered_json> classify_object(const RuleSet& rules, nlohmann::ordered_json record,
+                                       bool explain = false);
+
+}  // namespace dw::analysis

@@ -1,0 +1,91 @@
+// The compiled side of a RuleSet: one RE2::Set per target to find which rules fire, and one
+// RE2 per pattern to locate the (rare) rules that did.
+#include <algorithm>
+
+#include "analysis/rules.h"
+#include "analysis/rules_internal.h"
+
+namespace dw::analysis {
+
+std::string_view target_name(Target target) {
+  switch (target) {
+    case Target::text: return "text";
+    case Target::body: return "body";
+    case Target::finish_reason: return "finish_reason";
+  }
+  return "text";
+}
+
+std::string_view vote_name(Vote vote) {
+  switch (vote) {
+    case Vote::refused: return "refused";
+    case Vote::deflected: return "deflected";
+    case Vote::filtered: return "filtered";
+    case Vote::error: return "error";
+    case Vote::narrative: return "narrative";
+    case Vote::boilerplate: return "boilerplate";
+    case Vote::attribution: return "attribution";
+  }
+  return "refused";
+}
+
+RE2::Options pattern_options() {
+  RE2::Options options;
+  options.set_case_sensitive(false);
+  options.set_log_errors(false);
+  return options;
+}
+
+RuleSet::RuleSet() : compiled_(std::make_unique<Compiled>()) {}
+RuleSet::RuleSet(RuleSet&&) noexcept = default;
+RuleSet& RuleSet::operator=(RuleSet&&) noexcept = default;
+RuleSet::~RuleSet() = default;
+
+const Rule* RuleSet::find(std::string_view id) const {
+  for (const auto& rule : rules_) {
+    if (rule.id == id) return &rule;
+  }
+  return nullptr;
+}
+
+std::vector<const Rule*> RuleSet::fired(Target target, std::string_view text) const {
+  std::vector<const Rule*> out;
+  const auto& compiled = compiled_->targets[static_cast<size_t>(target)];
+  if (!compiled.set) return out;
+  std::vector<int> indices;
+  if (!compiled.set->Match(text, &indices)) return out;
+  std::vector<size_t> rules;
+  rules.reserve(indices.size());
+  for (int index : indices) rules.push_back(compiled.rule_of[static_cast<size_t>(index)]);
+  std::sort(rules.begin(), rules.end());
+  rules.erase(std::unique(rules.begin(), rules.end()), rules.end());
+  for (size_t r : rules) out.push_back(&rules_[r]);
+  return out;
+}
+
+std::vector<Hit> RuleSet::scan(Target target, std::string_view text) const {
+  std::vector<Hit> hits;
+  const auto& compiled = compiled_->targets[static_cast<size_t>(target)];
+  if (!compiled.set) return hits;
+  std::vector<int> fired;
+  if (!compiled.set->Match(text, &fired)) return hits;
+  std::sort(fired.begin(), fired.end());
+  for (int index : fired) {
+    const RE2& re = *compiled.patterns[static_cast<size_t>(index)];
+    const Rule* rule = &rules_[compiled.rule_of[static_cast<size_t>(index)]];
+    size_t pos = 0;
+    re2::StringPiece match;
+    while (pos <= text.size() &&
+           re.Match(text, pos, text.size(), RE2::UNANCHORED, &match, 1)) {
+      size_t begin = static_cast<size_t>(match.data() - text.data());
+      size_t end = begin + match.size();
+      hits.push_back(Hit{rule, begin, end});
+      pos = end > begin ? end : end + 1;  // load rejects empty matches; never loop forever
+    }
+  }
+  std::stable_sort(hits.begin(), hits.end(),
+                   [](const Hit& a, const Hit& b) { return a.begin < b.begin; });
+  return hits;
+}
+
+}  // namespace dw::analysis

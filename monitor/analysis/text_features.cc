@@ -1,0 +1,242 @@
+#include "analysis/text_features.h"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+
+namespace dw::analysis {
+namespace {
+
+// Decodes the code point at text[i]; returns its length (1 for a stray byte, as U+FFFD).
+size_t decode(std::string_view text, size_t i, char32_t& cp) {
+  auto b = static_cast<unsigned char>(text[i]);
+  size_t len = b < 0x80 ? 1 : (b >> 5) == 0x6 ? 2 : (b >> 4) == 0xE ? 3 : (b >> 3) == 0x1E ? 4 : 0;
+  if (len == 0 || i + len > text.size()) {
+    cp = 0xFFFD;
+    return 1;
+  }
+  cp = len == 1 ? b : len == 2 ? (b & 0x1F) : len == 3 ? (b & 0x0F) : (b & 0x07);
+  for (size_t k = 1; k < len; ++k) cp = (cp << 6) | (static_cast<unsigned char>(text[i + k]) & 0x3F);
+  return len;
+}
+
+bool is_cjk(char32_t cp) {
+  return (cp >= 0x3040 && cp <= 0x30FF) || (cp >= 0x3400 && cp <= 0x4DBF) ||
+         (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0xAC00 && cp <= 0xD7AF) ||
+         (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0x20000 && cp <= 0x2FFFF);
+}
+
+bool is_ascii_alnum(char32_t c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z');
+}
+
+// Letters of scripts that separate words with spaces (Latin with accents, Cyrillic...).
+bool is_word_char(char32_t cp) {
+  if (cp < 0x80) return is_ascii_alnum(cp) || cp == '\'';
+  return !is_cjk(cp) && !(cp >= 0x2000 && cp <= 0x2BFF) && !(cp >= 0x3000 && cp <= 0x303F) &&
+         cp < 0x1F000 && cp != 0xFFFD;
+}
+
+bool starts_with_at(std::string_view text, size_t i, std::string_view word) {
+  return text.substr(i, word.size()) == word;
+}
+
+constexpr std::array<std::string_view, 6> kContrast = {" but ", " however", "但是", "不过",
+                                                       "然而", ",但"};
+
+constexpr std::array<std::string_view, 10> kNumberWords = {
+    "hundred", "thousand", "million", "billion", "dozens", "百", "千", "万", "亿", "数十"};
+
+// Question and filler words that say nothing about the topic of a prompt.
+bool is_question_word(std::string_view w) {
+  static constexpr std::array<std::string_view, 40> kWords = {
+      "what",  "which", "when",  "where", "whom",   "whose", "happened", "happen", "tell",
+      "about", "does",  "with",  "from",  "have",   "been",  "were",     "there",  "their",
+      "this",  "that",  "these", "those", "describe", "explain", "give",  "many",   "much",
+      "some",  "should", "would", "could", "please", "really", "during", "into",   "them",
+      "they",  "your",  "know",  "like"};
+  return std::find(kWords.begin(), kWords.end(), w) != kWords.end();
+}
+
+bool is_question_pair(std::string_view pair) {
+  static constexpr std::array<std::string_view, 24> kPairs = {
+      "什么", "发生", "生了", "为什", "么是", "是否", "怎么", "如何", "哪些", "多少",
+      "一个", "是一", "请讲", "讲讲", "介绍", "一下", "是谁", "可以", "我们", "你们",
+      "这个", "那个", "是什", "么样"};
+  return std::find(kPairs.begin(), kPairs.end(), pair) != kPairs.end();
+}
+
+}  // namespace
+
+std::vector<Segment> split_segments(std::string_view text) {
+  std::vector<Segment> out;
+  size_t start = 0;
+  auto cut = [&](size_t at) {
+    if (at > start) out.push_back(Segment{start, at});
+    start = at;
+  };
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '.' || c == '!' || c == '?' || c == ';') {
+      size_t next = i + 1;
+      while (next < text.size() && (text[next] == '.' || text[next] == '!' ||
+                                    text[next] == '?' || text[next] == '"')) {
+        ++next;
+      }
+      if (next == text.size() || text[next] == ' ' ||
+          static_cast<unsigned char>(text[next]) >= 0x80) {
+        cut(next);
+        i = next - 1;
+      }
+      continue;
+    }
+    // Every contrast word starts with a space, a comma, or the UTF-8 lead byte of 但/不/然.
+    char next = i + 1 < text.size() ? text[i + 1] : '\0';
+    if (!(c == ' ' && (next == 'b' || next == 'h')) && !(c == ',' && next == '\xE4') &&
+        c != '\xE4' && c != '\xE7') {
+      continue;
+    }
+    for (auto word : kContrast) {
+      if (starts_with_at(text, i, word) && i > start) {
+        cut(word[0] == ',' ? i + 1 : i);
+        break;
+      }
+    }
+  }
+  cut(text.size());
+  return out;
+}
+
+double count_units(std::string_view text) {
+  double units = 0;
+  bool in_word = false;
+  for (size_t i = 0; i < text.size();) {
+    char32_t cp = 0;
+    size_t len = decode(text, i, cp);
+    if (is_cjk(cp)) {
+      units += 0.5;
+      in_word = false;
+    } else if (is_word_char(cp) && cp != '\'') {
+      if (!in_word) units += 1;
+      in_word = true;
+    } else if (cp != '\'') {
+      in_word = false;
+    }
+    i += len;
+  }
+  return units;
+}
+
+std::vector<std::string_view> words_of(std::string_view text) {
+  std::vector<std::string_view> words;
+  size_t i = 0;
+  while (i < text.size()) {
+    while (i < text.size() && !std::isalnum(static_cast<unsigned char>(text[i]))) ++i;
+    size_t begin = i;
+    while (i < text.size() &&
+           (std::isalnum(static_cast<unsigned char>(text[i])) || text[i] == '\'')) {
+      ++i;
+    }
+    if (i > begin) words.push_back(text.substr(begin, i - begin));
+  }
+  return words;
+}
+
+std::unordered_set<std::string> numbers_in(std::string_view text, std::string_view prompt) {
+  std::unordered_set<std::string> found;
+  for (size_t i = 0; i < text.size();) {
+    if (std::isdigit(static_cast<unsigned char>(text[i]))) {
+      size_t begin = i;
+      while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) ||
+                                 (text[i] == ',' && i + 1 < text.size() &&
+                                  std::isdigit(static_cast<unsigned char>(text[i + 1]))))) {
+        ++i;
+      }
+      std::string number(text.substr(begin, i - begin));
+      if (prompt.find(number) == std::string_view::npos) found.insert(std::move(number));
+      continue;
+    }
+    ++i;
+  }
+  for (auto word : kNumberWords) {
+    if (text.find(word) != std::string_view::npos && prompt.find(word) == std::string_view::npos)
+      found.insert(std::string(word));
+  }
+  return found;
+}
+
+std::unordered_set<std::string> names_in(std::string_view raw, std::string_view prompt) {
+  std::unordered_set<std::string> names;
+  std::unordered_set<std::string_view> prompt_words;
+  for (auto w : words_of(prompt)) prompt_words.insert(w);
+  bool sentence_start = true;
+  for (size_t i = 0; i < raw.size();) {
+    auto c = static_cast<unsigned char>(raw[i]);
+    if (std::isalpha(c)) {
+      size_t begin = i;
+      while (i < raw.size() && (std::isalnum(static_cast<unsigned char>(raw[i])) ||
+                                raw[i] == '-')) {
+        ++i;
+      }
+      if (!sentence_start && std::isupper(c) && i - begin >= 2) {
+        std::string word(raw.substr(begin, i - begin));
+        std::transform(word.begin(), word.end(), word.begin(),
+                       [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+        if (word != "ai" && word != "i" && !prompt_words.count(word)) names.insert(word);
+      }
+      sentence_start = false;
+      continue;
+    }
+    if (c == '.' || c == '!' || c == '?' || c == ':' || c == '\n' || c == '"' || c == '(' ||
+        c == '-' || c == '*' || c >= 0x80) {
+      sentence_start = true;
+    } else if (std::isdigit(c)) {
+      sentence_start = false;
+    }
+    ++i;
+  }
+  return names;
+}
+
+std::vector<std::string> prompt_anchors(std::string_view prompt) {
+  std::vector<std::string> anchors;
+  for (auto w : words_of(prompt)) {
+    bool digits = std::all_of(w.begin(), w.end(), [](char c) { return std::isdigit(
+                                                                  static_cast<unsigned char>(c)); });
+    if (digits ? w.size() >= 2 : (w.size() >= 4 && !is_question_word(w))) {
+      anchors.emplace_back(w.substr(0, digits ? w.size() : 5));
+    }
+  }
+  char32_t previous = 0;
+  size_t previous_at = 0;
+  for (size_t i = 0; i < prompt.size();) {
+    char32_t cp = 0;
+    size_t len = decode(prompt, i, cp);
+    if (is_cjk(cp) && is_cjk(previous)) {
+      std::string pair(prompt.substr(previous_at, i + len - previous_at));
+      if (!is_question_pair(pair)) anchors.push_back(std::move(pair));
+    }
+    previous = cp;
+    previous_at = i;
+    i += len;
+  }
+  return anchors;
+}
+
+bool has_year(std::string_view text) {
+  for (size_t i = 0; i + 4 <= text.size(); ++i) {
+    bool starts = i == 0 || !std::isdigit(static_cast<unsigned char>(text[i - 1]));
+    bool ends = i + 4 == text.size() || !std::isdigit(static_cast<unsigned char>(text[i + 4]));
+    if (!starts || !ends) continue;
+    if ((text[i] == '1' && text[i + 1] >= '0' && text[i + 1] <= '9') ||
+        (text[i] == '2' && text[i + 1] == '0')) {
+      if (std::isdigit(static_cast<unsigned char>(text[i + 2])) &&
+          std::isdigit(static_cast<unsigned char>(text[i + 3]))) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+}  // namespace dw::analysis

@@ -1,0 +1,153 @@
+// driftwatch check: loads the config and everything it points to, reports every located error,
+// or prints what would run and when.
+#include <algorithm>
+#include <iomanip>
+#include <iostream>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "cli/commands.h"
+#include "common/duration.h"
+#include "common/time.h"
+#include "config/config.h"
+#include "probes/probe.h"
+
+namespace dw::cli {
+namespace {
+
+// Counts in order of first appearance: a set lists its topics in the order its author chose.
+class Tally {
+ public:
+  void add(const std::string& key) {
+    for (auto& [k, n] : counts_) {
+      if (k == key) {
+        ++n;
+        return;
+      }
+    }
+    counts_.emplace_back(key, 1);
+  }
+  std::string to_string() const {
+    std::string out;
+    for (const auto& [k, n] : counts_) {
+      if (!out.empty()) out += ", ";
+      out += k + " " + std::to_string(n);
+    }
+    return out;
+  }
+
+ private:
+  std::vector<std::pair<std::string, int>> counts_;
+};
+
+// Where the key lives and whether it can be read now. Never the key itself.
+std::string describe_key(const config::SecretRef& ref) {
+  using Source = config::SecretRef::Source;
+  std::string where;
+  switch (ref.source) {
+    case Source::none: return "none";
+    case Source::env: where = "$" + ref.name; break;
+    case Source::file: where = "file " + ref.name; break;
+    case Source::credential: where = "credential " + ref.name; break;
+  }
+  auto secret = config::read_secret(ref);
+  return where + (secret ? " (readable)" : " (not readable now: " + secret.error().message() + ")");
+}
+
+void print_endpoints(const config::Config& c, std::ostream& out) {
+  out << "endpoints (" << c.endpoints.size() << "):\n";
+  int name_width = 0, kind_width = 0, model_width = 0;
+  for (const auto& e : c.endpoints) {
+    name_width = std::max(name_width, static_cast<int>(e.name.size()));
+    kind_width = std::max(kind_width, static_cast<int>(config::kind_name(e.kind).size()));
+    model_width = std::max(model_width, static_cast<int>(e.model.size()));
+  }
+  for (const auto& e : c.endpoints) {
+    out << "  " << std::left << std::setw(name_width) << e.name << "  " << std::setw(kind_width)
+        << config::kind_name(e.kind) << "  " << std::setw(model_width) << e.model << "  "
+        << e.request_url() << "\n    key: " << describe_key(e.api_key) << "\n";
+  }
+}
+
+void print_probe_sets(const std::vector<probes::ProbeSet>& sets, std::ostream& out) {
+  size_t total = 0;
+  for (const auto& s : sets) total += s.probes.size();
+  out << "probe sets (" << sets.size() << ", " << total << " probes):\n";
+  for (const auto& s : sets) {
+    Tally categories;
+    Tally languages;
+    int controls = 0;
+    for (const auto& p : s.probes) {
+      categories.add(p.category);
+      languages.add(p.lang);
+      controls += p.control ? 1 : 0;
+    }
+    out << "  " << s.name << ": " << s.probes.size() << " probes";
+    if (controls > 0) out << " (" << controls << " control)";
+    out << ", " << s.file.string() << "\n"
+        << "    categories: " << categories.to_string() << "\n"
+        << "    languages: " << languages.to_string() << "\n";
+  }
+}
+
+void print_schedule(const config::Config& c, Time now, std::ostream& out) {
+  out << "schedule (" << c.timezone << ", jitter " << format_duration(c.jitter) << "):\n";
+  out << "  probes \"" << c.probe_schedule.text() << "\": next";
+  Time t = now;
+  for (int i = 0; i < 3; ++i) {
+    t = c.probe_schedule.next_after(t);
+    out << (i == 0 ? " " : ", ") << format_time(t);
+  }
+  out << "\n  report \"" << c.report_schedule.text()
+      << "\": next " << format_time(c.report_schedule.next_after(now)) << "\n";
+}
+
+int run_check(const Context& ctx, const std::string& at) {
+  Time now = SystemClock().now();
+  if (!at.empty()) {
+    auto t = parse_time(at);
+    if (!t) {
+      std::cerr << "--at: " << t.error().to_string() << "\n";
+      return kExitInvalid;
+    }
+    now = *t;
+  }
+  auto config = config::load(ctx.config_path());
+  if (!config) {
+    for (const auto& e : config.error()) std::cerr << e.to_string() << "\n";
+    return kExitInvalid;
+  }
+  auto sets = probes::load_sets(config->probe_sets);
+  if (!sets) {
+    for (const auto& e : sets.error()) std::cerr << e.to_string() << "\n";
+    return kExitInvalid;
+  }
+  std::ostream& out = std::cout;
+  out << "config " << config->file.string() << ": ok\n"
+      << "database: " << config->database.string() << "\n"
+      << "reports: " << config->report_dir.string() << " (";
+  for (size_t i = 0; i < config->report_formats.size(); ++i) {
+    out << (i ? ", " : "") << config->report_formats[i];
+  }
+  out << ")\n";
+  if (config->metrics_listen) out << "metrics: http://" << *config->metrics_listen << "/metrics\n";
+  print_endpoints(*config, out);
+  print_probe_sets(*sets, out);
+  print_schedule(*config, now, out);
+  return kExitOk;
+}
+
+}  // namespace
+
+void register_check(CLI::App& app, Context& ctx) {
+  CLI::App* cmd = app.add_subcommand(
+      "check", "validate the config, its probe sets and rule packs; print a summary; exit 1 "
+               "with every located error");
+  auto at = std::make_shared<std::string>();
+  cmd->add_option("--at", *at, "show the schedule's next times as from TIME (ISO 8601)")
+      ->type_name("TIME");
+  cmd->callback([&ctx, at] { ctx.exit_code = run_check(ctx, *at); });
+}
+
+}  // namespace dw::cli

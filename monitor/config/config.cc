@@ -1,0 +1,249 @@
+#include "config/config.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <system_error>
+
+#include "config/endpoint.h"
+#include "config/reader.h"
+
+namespace dw::config {
+namespace {
+
+using detail::Reader;
+
+constexpr std::string_view kDefaultProbeSchedule = "0 */6 * * *";
+constexpr std::string_view kDefaultReportSchedule = "30 6 * * *";
+const std::vector<std::string> kReportFormats{"md", "html", "json"};
+
+void read_storage(Reader& r, const toml::table& root, Config& c) {
+  const toml::table* t = r.table(root, "storage");
+  if (t == nullptr) return;
+  r.check_keys(*t, {"database"}, "[storage]");
+  if (auto p = r.path(*t, "database")) c.database = *p;
+}
+
+void read_probes(Reader& r, const toml::table& root, Config& c) {
+  const toml::table* t = r.table(root, "probes");
+  if (t == nullptr) {
+    if (!root.contains("probes")) {
+      r.error(r.file_only(), "missing [probes] section: list the probe sets to ask, e.g. "
+                             "sets = [\"probes/china-sensitive.toml\"]");
+    }
+    return;
+  }
+  r.check_keys(*t, {"sets", "samples"}, "[probes]");
+  if (auto v = r.integer(*t, "samples", 1, 100)) c.samples = static_cast<int>(*v);
+  auto sets = r.strings(*t, "sets");
+  if (!sets) {
+    if (!t->contains("sets")) r.error(*t, "missing required key 'sets' in [probes]");
+    return;
+  }
+  if (sets->empty()) r.error(*t->get("sets"), "'sets' must list at least one probe set");
+  for (const auto& item : *sets) {
+    std::filesystem::path p = r.resolve(item.value);
+    std::error_code ec;
+    if (item.value.empty()) {
+      r.error(*item.node, "'sets' must not hold an empty path");
+    } else if (std::find(c.probe_sets.begin(), c.probe_sets.end(), p) != c.probe_sets.end()) {
+      r.error(*item.node, "probe set '" + item.value + "' is listed twice in 'sets'");
+    } else if (!std::filesystem::is_regular_file(p, ec)) {
+      r.error(*item.node, "probe set '" + item.value + "' not found (looked for " + p.string() +
+                              ")");
+    } else {
+      c.probe_sets.push_back(p);
+    }
+  }
+}
+
+void read_schedule(Reader& r, const toml::table& root, Config& c) {
+  const toml::table* t = r.table(root, "schedule");
+  if (t != nullptr) {
+    r.check_keys(*t, {"probes", "report", "jitter", "timezone"}, "[schedule]");
+    if (auto zone = r.nonempty_string(*t, "timezone")) {
+      if (Status ok = schedule::check_timezone(*zone); ok) {
+        c.timezone = *zone;
+      } else {
+        r.error(*t->get("timezone"), "'timezone': " + ok.error().message());
+      }
+    }
+    using std::chrono::hours;
+    if (auto v = r.duration(*t, "jitter", std::chrono::seconds(0), hours(6))) c.jitter = *v;
+  }
+  auto read = [&](std::string_view key, std::string_view fallback, schedule::Schedule& out) {
+    std::optional<std::string> text;
+    if (t != nullptr) {
+      text = r.nonempty_string(*t, key);
+      if (!text && t->contains(key)) return;  // wrong type, already reported
+    }
+    auto s = schedule::Schedule::parse(text ? *text : fallback, c.timezone);
+    if (s) {
+      out = *s;
+    } else if (t != nullptr && t->contains(key)) {
+      r.error(*t->get(key), "'" + std::string(key) + "': " + s.error().message());
+    } else {
+      r.error(r.file_only(), "default schedule: " + s.error().message());
+    }
+  };
+  read("probes", kDefaultProbeSchedule, c.probe_schedule);
+  read("report", kDefaultReportSchedule, c.report_schedule);
+}
+
+void read_report(Reader& r, const toml::table& root, Config& c) {
+  const toml::table* t = r.table(root, "report");
+  if (t == nullptr) return;
+  r.check_keys(*t, {"dir", "formats"}, "[report]");
+  if (auto p = r.path(*t, "dir")) c.report_dir = *p;
+  auto formats = r.strings(*t, "formats");
+  if (!formats) return;
+  if (formats->empty()) {
+    r.error(*t->get("formats"), "'formats' must list at least one of md, html and json");
+    return;
+  }
+  std::vector<std::string> chosen;
+  for (const auto& item : *formats) {
+    if (std::find(kReportFormats.begin(), kReportFormats.end(), item.value) ==
+        kReportFormats.end()) {
+      r.error(*item.node, "unknown report format '" + item.value + "' in 'formats' (known: md, "
+                          "html and json)");
+    } else if (std::find(chosen.begin(), chosen.end(), item.value) != chosen.end()) {
+      r.error(*item.node, "report format '" + item.value + "' is listed twice in 'formats'");
+    } else {
+      chosen.push_back(item.value);
+    }
+  }
+  c.report_formats = chosen;
+}
+
+// Empty when text is HOST:PORT (an IPv6 host in brackets); otherwise why not.
+std::string check_listen(std::string_view text) {
+  size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos) return "has no ':PORT'";
+  std::string_view host = text.substr(0, colon);
+  std::string_view port = text.substr(colon + 1);
+  if (host.empty()) return "has no host (use 0.0.0.0 or [::] to listen on every address)";
+  bool bracketed = host.front() == '[' && host.back() == ']' && host.size() > 2;
+  if (!bracketed && host.find_first_of(":[] ") != std::string_view::npos) {
+    return "has an invalid host (write an IPv6 address in brackets, e.g. [::1]:9464)";
+  }
+  if (port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string_view::npos) {
+    return "has an invalid port";
+  }
+  int n = std::stoi(std::string(port));
+  if (n < 1 || n > 65535) return "has a port outside 1-65535";
+  return {};
+}
+
+void read_metrics(Reader& r, const toml::table& root, Config& c) {
+  const toml::table* t = r.table(root, "metrics");
+  if (t == nullptr) return;
+  r.check_keys(*t, {"listen"}, "[metrics]");
+  auto listen = r.nonempty_string(*t, "listen");
+  if (!listen) {
+    if (!t->contains("listen")) r.error(*t, "missing required key 'listen' in [metrics]");
+    return;
+  }
+  if (std::string why = check_listen(*listen); !why.empty()) {
+    r.error(*t->get("listen"), "'listen' must be HOST:PORT such as \"127.0.0.1:9464\"; '" +
+                                   *listen + "' " + why);
+    return;
+  }
+  c.metrics_listen = *listen;
+}
+
+void read_classifier(Reader& r, const toml::table& root, Config& c) {
+  const toml::table* t = r.table(root, "classifier");
+  if (t == nullptr) return;
+  r.check_keys(*t, {"rules"}, "[classifier]");
+  if (auto p = r.path(*t, "rules")) c.rules_dir = *p;
+}
+
+void read_endpoints(Reader& r, const toml::table& root, Config& c) {
+  const toml::node* node = root.get("endpoint");
+  if (node == nullptr) {
+    r.error(r.file_only(), "no [[endpoint]] tables: add at least one model endpoint to ask");
+    return;
+  }
+  const toml::array* array = node->as_array();
+  if (array == nullptr || !array->is_array_of_tables()) {
+    r.error(*node, "'endpoint' must be an array of tables: write each one as [[endpoint]]");
+    return;
+  }
+  std::map<std::string, Location> seen;
+  int index = 0;
+  for (const toml::node& element : *array) {
+    const toml::table& t = *element.as_table();
+    ++index;
+    if (auto name = t.get("name"); name != nullptr && name->is_string()) {
+      std::string n = *name->value_exact<std::string>();
+      auto [it, inserted] = seen.emplace(n, r.where(*name));
+      if (!inserted) {
+        r.error(*name, "duplicate endpoint name '" + n + "' (first defined at line " +
+                           std::to_string(it->second.line) + ")");
+      }
+    }
+    if (auto e = detail::read_endpoint(r, t, index)) c.endpoints.push_back(std::move(*e));
+  }
+}
+
+}  // namespace
+
+Result<Config, Errors> load(const std::filesystem::path& file) {
+  errno = 0;
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    std::string why = errno != 0 ? std::strerror(errno) : "cannot open";
+    return Errors{Error("cannot read config file: " + why, Location{file.string(), 0, 0})};
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse(text.str(), file);
+}
+
+Result<Config, Errors> parse(std::string_view text, const std::filesystem::path& file) {
+  Errors errors;
+  const std::string name = file.string();
+  toml::table root;
+  try {
+    root = toml::parse(text, name);
+  } catch (const toml::parse_error& e) {
+    errors.emplace_back(std::string(e.description()),
+                        Location{name, static_cast<int>(e.source().begin.line),
+                                 static_cast<int>(e.source().begin.column)});
+    return errors;
+  }
+
+  Config c;
+  std::error_code ec;
+  c.file = std::filesystem::absolute(file, ec).lexically_normal();
+  Reader r(name, c.file.parent_path(), errors);
+  c.database = r.resolve(c.database);
+  c.report_dir = r.resolve(c.report_dir);
+  c.rules_dir = r.resolve(c.rules_dir);
+
+  r.check_keys(root,
+               {"storage", "probes", "schedule", "report", "metrics", "classifier", "endpoint"},
+               "the file");
+  read_storage(r, root, c);
+  read_probes(r, root, c);
+  read_schedule(r, root, c);
+  read_report(r, root, c);
+  read_metrics(r, root, c);
+  read_classifier(r, root, c);
+  read_endpoints(r, root, c);
+
+  if (errors.empty()) return c;
+  // In file order, as a compiler reports: the sections above are read in a fixed order.
+  std::stable_sort(errors.begin(), errors.end(), [](const Error& a, const Error& b) {
+    return std::pair(a.where().line, a.where().column) <
+           std::pair(b.where().line, b.where().column);
+  });
+  return errors;
+}
+
+}  // namespace dw::config

@@ -1,0 +1,102 @@
+#include "drift/stats.h"
+
+#include <algorithm>
+#include <cassert>
+#include <cmath>
+#include <numeric>
+
+namespace dw::drift {
+namespace {
+
+double log_choose(long n, long k) {
+  return std::lgamma(n + 1.0) - std::lgamma(k + 1.0) - std::lgamma(n - k + 1.0);
+}
+
+// Walks every way of placing `left` samples into columns j.. with x_j <= column[j], summing
+// the probability of each complete table whose log probability is at most `threshold`.
+struct Enumerator {
+  const std::vector<long>& column;
+  std::vector<double> tail_capacity;  // sum of column[j..], to prune placements that cannot fit
+  double log_denominator;
+  double threshold;
+  double total = 0;
+
+  void walk(size_t j, long left, double log_numerator) {
+    if (j + 1 == column.size()) {
+      if (left > column[j]) return;
+      double lp = log_numerator + log_choose(column[j], left) - log_denominator;
+      if (lp <= threshold) total += std::exp(lp);
+      return;
+    }
+    long lo = std::max(0L, left - static_cast<long>(tail_capacity[j + 1]));
+    long hi = std::min(left, column[j]);
+    for (long x = lo; x <= hi; ++x) {
+      walk(j + 1, left - x, log_numerator + log_choose(column[j], x));
+    }
+  }
+};
+
+}  // namespace
+
+double exact_test(const Counts& a, const Counts& b) {
+  assert(a.size() == b.size());
+  long na = std::accumulate(a.begin(), a.end(), 0L);
+  long nb = std::accumulate(b.begin(), b.end(), 0L);
+  if (na == 0 || nb == 0) return 1.0;
+  const Counts& small = na <= nb ? a : b;
+  long n_small = std::min(na, nb);
+
+  // Columns that are empty on both sides carry no information; dropping them keeps the
+  // enumeration small.
+  std::vector<long> column;
+  std::vector<long> observed;
+  for (size_t j = 0; j < a.size(); ++j) {
+    if (a[j] + b[j] == 0) continue;
+    column.push_back(a[j] + b[j]);
+    observed.push_back(small[j]);
+  }
+  if (column.size() < 2) return 1.0;
+
+  double log_denominator = log_choose(na + nb, n_small);
+  double log_observed = -log_denominator;
+  for (size_t j = 0; j < column.size(); ++j) log_observed += log_choose(column[j], observed[j]);
+
+  Enumerator e{column, std::vector<double>(column.size()), log_denominator,
+               // Relative tolerance so that tables as likely as the observed one, up to
+               // rounding, count as "no more likely".
+               log_observed + 1e-7};
+  double capacity = 0;
+  for (size_t j = column.size(); j-- > 0;) {
+    capacity += column[j];
+    e.tail_capacity[j] = capacity;
+  }
+  e.walk(0, n_small, 0.0);
+  return std::min(1.0, e.total);
+}
+
+std::vector<double> benjamini_hochberg(const std::vector<double>& p) {
+  size_t m = p.size();
+  std::vector<size_t> order(m);
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](size_t x, size_t y) { return p[x] < p[y]; });
+  std::vector<double> q(m);
+  double running = 1.0;
+  for (size_t rank = m; rank-- > 0;) {
+    size_t i = order[rank];
+    running = std::min(running, p[i] * static_cast<double>(m) / static_cast<double>(rank + 1));
+    q[i] = std::min(1.0, running);
+  }
+  return q;
+}
+
+double total_variation(const Counts& a, const Counts& b) {
+  assert(a.size() == b.size());
+  double na = std::accumulate(a.begin(), a.end(), 0.0);
+  double nb = std::accumulate(b.begin(), b.end(), 0.0);
+  if (na == 0 || nb == 0) return 0.0;
+  double sum = 0;
+  for (size_t j = 0; j < a.size(); ++j) sum += std::fabs(a[j] / na - b[j] / nb);
+  return sum / 2;
+}
+
+}  // namespace dw::drift

@@ -1,0 +1,31 @@
+// The statistics behind drift events. Models are not deterministic, so driftwatch never
+// compares one answer with one answer: it compares the distribution of a probe's recent
+// samples with its own baseline, tests whether the difference is beyond chance, corrects for
+// the number of probe x endpoint pairs tested, and demands a meaningful effect size as well.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+namespace dw::drift {
+
+// Counts per category (verdicts, or flagged / not flagged) for one side of a comparison.
+using Counts = std::vector<long>;
+
+// Exact test of independence for a 2 x k table (rows: baseline, recent; columns: categories),
+// the Freeman-Halton extension of Fisher's exact test: conditional on the margins, the p-value
+// is the total probability of every table no more likely than the observed one. For k = 2 it
+// is Fisher's two-sided exact test. Exact enumeration runs over the smaller row; rows of up to
+// a few hundred samples over five categories are cheap. Returns 1 when either row is empty.
+// Requires a.size() == b.size().
+double exact_test(const Counts& a, const Counts& b);
+
+// Benjamini-Hochberg adjusted p-values (q-values), in the input's order: reject where
+// q <= alpha to keep the expected false discovery rate at alpha across all tests of a run.
+std::vector<double> benjamini_hochberg(const std::vector<double>& p);
+
+// Total variation distance between the two rows' shares: half the L1 distance, in [0, 1].
+// 0.3 means 30% of the probability mass moved between categories. 0 when either row is empty.
+double total_variation(const Counts& a, const Counts& b);
+
+}  // namespace dw::drift

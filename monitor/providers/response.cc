@@ -1,0 +1,236 @@
+// Responses per kind. Every field is looked up with its type checked first: the body is
+// untrusted, and a wrong shape must become an error text, never an exception or a crash.
+#include <limits>
+#include <nlohmann/json.hpp>
+
+#include "providers/providers.h"
+
+namespace dw::providers {
+namespace {
+
+using Json = nlohmann::json;
+
+// The member `key` of j, or nullptr when j is not an object or has no such member.
+const Json* member(const Json& j, const char* key) {
+  if (!j.is_object()) return nullptr;
+  auto it = j.find(key);
+  return it == j.end() ? nullptr : &*it;
+}
+
+std::optional<std::string> string_at(const Json& j, const char* key) {
+  const Json* v = member(j, key);
+  if (v == nullptr || !v->is_string()) return std::nullopt;
+  return v->get<std::string>();
+}
+
+std::string string_or_empty(const Json& j, const char* key) {
+  return string_at(j, key).value_or("");
+}
+
+std::optional<int> int_at(const Json& j, const char* key) {
+  const Json* v = member(j, key);
+  if (v == nullptr || !v->is_number_integer()) return std::nullopt;
+  if (v->is_number_unsigned()) {
+    const auto u = v->get<uint64_t>();
+    if (u > static_cast<uint64_t>(std::numeric_limits<int>::max())) return std::nullopt;
+    return static_cast<int>(u);
+  }
+  const auto i = v->get<int64_t>();
+  if (i < 0 || i > std::numeric_limits<int>::max()) return std::nullopt;
+  return static_cast<int>(i);
+}
+
+// Cuts s to at most max bytes without splitting a UTF-8 sequence.
+std::string utf8_prefix(std::string_view s, size_t max) {
+  if (s.size() <= max) return std::string(s);
+  size_t end = max;
+  while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) --end;
+  return std::string(s.substr(0, end));
+}
+
+// A message from an error body, on one line and short: for the error column and people.
+std::string error_message(const Json& body) {
+  std::optional<std::string> text;
+  if (const Json* e = member(body, "error")) {
+    text = e->is_string() ? std::optional(e->get<std::string>()) : string_at(*e, "message");
+  }
+  if (!text) text = string_at(body, "message");
+  if (!text) return "";
+  std::string line = utf8_prefix(*text, 200);
+  for (char& c : line)
+    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+  return line;
+}
+
+// Each returns "" on success, else what is wrong with the shape (for "malformed response: ").
+using Reader = std::string (*)(const Json&, Sample&);
+
+std::string read_openai(const Json& body, Sample& s) {
+  const Json* choices = member(body, "choices");
+  if (choices == nullptr || !choices->is_array() || choices->empty()) return "no choices";
+  const Json& choice = (*choices)[0];
+  const Json* message = member(choice, "message");
+  if (message == nullptr || !message->is_object()) return "choices[0] has no message";
+  const Json* content = member(*message, "content");
+  if (content != nullptr && content->is_string()) {
+    s.text = content->get<std::string>();
+  } else if (content != nullptr && content->is_array()) {
+    // Some compatible servers send content as parts, like the request format allows.
+    for (const Json& part : *content) s.text += string_or_empty(part, "text");
+  } else if (content == nullptr || content->is_null()) {
+    s.text = string_or_empty(*message, "refusal");
+  } else {
+    return "choices[0].message.content is not text";
+  }
+  s.finish_reason = string_or_empty(choice, "finish_reason");
+  s.model = string_or_empty(body, "model");
+  s.system_fingerprint = string_or_empty(body, "system_fingerprint");
+  if (const Json* usage = member(body, "usage")) {
+    s.prompt_tokens = int_at(*usage, "prompt_tokens");
+    s.completion_tokens = int_at(*usage, "completion_tokens");
+  }
+  return "";
+}
+
+std::string read_anthropic(const Json& body, Sample& s) {
+  const Json* content = member(body, "content");
+  if (content == nullptr || !content->is_array()) return "no content array";
+  for (const Json& block : *content) {
+    if (string_or_empty(block, "type") == "text") s.text += string_or_empty(block, "text");
+  }
+  s.finish_reason = string_or_empty(body, "stop_reason");
+  s.model = string_or_empty(body, "model");
+  if (const Json* usage = member(body, "usage")) {
+    s.prompt_tokens = int_at(*usage, "input_tokens");
+    s.completion_tokens = int_at(*usage, "output_tokens");
+  }
+  return "";
+}
+
+std::string read_ollama(const Json& body, Sample& s) {
+  const Json* message = member(body, "message");
+  if (message == nullptr || !message->is_object()) return "no message";
+  auto content = string_at(*message, "content");
+  if (!content) return "message.content is not text";
+  s.text = std::move(*content);
+  s.finish_reason = string_or_empty(body, "done_reason");
+  s.model = string_or_empty(body, "model");
+  s.prompt_tokens = int_at(body, "prompt_eval_count");
+  s.completion_tokens = int_at(body, "eval_count");
+  return "";
+}
+
+std::string read_gemini(const Json& body, Sample& s) {
+  s.model = string_or_empty(body, "modelVersion");
+  if (const Json* feedback = member(body, "promptFeedback"))
+    s.block_reason = string_or_empty(*feedback, "blockReason");
+  if (const Json* usage = member(body, "usageMetadata")) {
+    s.prompt_tokens = int_at(*usage, "promptTokenCount");
+    s.completion_tokens = int_at(*usage, "candidatesTokenCount");
+  }
+  const Json* candidates = member(body, "candidates");
+  if (candidates == nullptr || (candidates->is_array() && candidates->empty())) {
+    // A prompt blocked outright has no candidate; only the block reason says why.
+    return s.block_reason.empty() ? "no candidates and no promptFeedback.blockReason" : "";
+  }
+  if (!candidates->is_array()) return "candidates is not an array";
+  const Json& candidate = (*candidates)[0];
+  if (!candidate.is_object()) return "candidates[0] is not an object";
+  s.finish_reason = string_or_empty(candidate, "finishReason");
+  // A candidate stopped for SAFETY may carry no content at all.
+  const Json* content = member(candidate, "content");
+  const Json* parts = content != nullptr ? member(*content, "parts") : nullptr;
+  if (parts == nullptr) return "";
+  if (!parts->is_array()) return "candidates[0].content.parts is not an array";
+  for (const Json& part : *parts) {
+    const Json* thought = member(part, "thought");
+    if (thought != nullptr && thought->is_boolean() && thought->get<bool>()) continue;
+    s.text += string_or_empty(part, "text");
+  }
+  return "";
+}
+
+Reader reader_for(config::EndpointKind kind) {
+  switch (kind) {
+    case config::EndpointKind::openai:
+      return read_openai;
+    case config::EndpointKind::anthropic:
+      return read_anthropic;
+    case config::EndpointKind::ollama:
+      return read_ollama;
+    case config::EndpointKind::gemini:
+      return read_gemini;
+  }
+  return read_openai;
+}
+
+void redact(std::string& text, std::string_view key) {
+  static constexpr std::string_view kMark = "[redacted]";
+  for (size_t at = text.find(key); at != std::string::npos; at = text.find(key, at + kMark.size()))
+    text.replace(at, key.size(), kMark);
+}
+
+// The body parsed, or why it is not JSON. nlohmann reports bad input by exception; it is
+// caught here, and only its byte offset is kept (its message quotes the untrusted input).
+std::optional<Json> parse_json(const std::string& body, std::string& why) {
+  try {
+    return Json::parse(body);
+  } catch (const Json::parse_error& e) {
+    why = "invalid JSON at byte " + std::to_string(e.byte);
+  } catch (const Json::exception&) {
+    why = "invalid JSON";
+  }
+  return std::nullopt;
+}
+
+// A sample with only what the transport measured, for answers that failed.
+Sample failure(const transport::Response& r, std::string error, bool keep_body) {
+  Sample s;
+  s.http_status = r.http_status;
+  s.latency = r.latency;
+  s.attempts = r.attempts;
+  s.error = std::move(error);
+  if (keep_body) s.error_body = utf8_prefix(r.body, kErrorBodyCap);
+  return s;
+}
+
+Sample read(config::EndpointKind kind, const transport::Response& r) {
+  const bool success = r.http_status >= 200 && r.http_status <= 299;
+  if (!r.error.empty()) return failure(r, r.error, r.http_status != 0 && !success);
+
+  std::string why;
+  std::optional<Json> body = parse_json(r.body, why);
+  if (!success) {
+    std::string message = body ? error_message(*body) : "";
+    return failure(
+        r, "HTTP " + std::to_string(r.http_status) + (message.empty() ? "" : ": " + message), true);
+  }
+  if (!body) return failure(r, "malformed response: " + why, true);
+  if (!body->is_object()) return failure(r, "malformed response: not a JSON object", true);
+
+  Sample s = failure(r, "", false);
+  why = reader_for(kind)(*body, s);
+  if (why.empty()) return s;
+  // Some servers answer an error with 200: say so rather than "malformed".
+  if (member(*body, "error") != nullptr) {
+    const std::string message = error_message(*body);
+    return failure(r, "API error" + (message.empty() ? "" : ": " + message), true);
+  }
+  // Half-read fields would mislead: keep only what the transport measured.
+  return failure(r, "malformed response: " + why, true);
+}
+
+}  // namespace
+
+Sample parse_response(config::EndpointKind kind, const transport::Response& response,
+                      std::string_view api_key) {
+  Sample s = read(kind, response);
+  if (api_key.size() >= 8) {
+    redact(s.text, api_key);
+    redact(s.error, api_key);
+    redact(s.error_body, api_key);
+  }
+  return s;
+}
+
+}  // namespace dw::providers

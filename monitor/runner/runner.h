@@ -1,0 +1,79 @@
+// One run: every probe x endpoint that is due, each sample its own request, stored and
+// classified as it arrives. Used by `driftwatch run --once`, the daemon and the demo.
+//
+//   dw::runner::Runner runner{config, sets, store, transport, clock, &rules};
+//   auto summary = runner.run(run_at, [](const dw::runner::Progress& p) { draw(p); });
+//   if (!summary) ...            // storage failed: nothing more can be trusted
+//   summary->complete, summary->sent, summary->endpoints
+//
+// Failed requests are data, not failures of the run: they are stored as samples whose verdict
+// is `error` (or `filtered`). run() fails only when the store does; the run row then stays
+// 'incomplete'. A run cut short (the transport's cancel flag, or stop()) keeps the samples that
+// arrived and is marked 'incomplete'.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "analysis/rules.h"
+#include "common/error.h"
+#include "common/time.h"
+#include "config/config.h"
+#include "probes/probe.h"
+#include "store/store.h"
+#include "transport/transport.h"
+
+namespace dw::runner {
+
+// Counts of one endpoint's samples by HTTP outcome.
+struct EndpointTally {
+  std::string endpoint;
+  long samples = 0;      // stored
+  long ok = 0;           // 2xx with an answer
+  long client = 0;       // 4xx (429 included)
+  long server = 0;       // 5xx
+  long no_response = 0;  // no HTTP response: timeouts, refused connections, body cap
+  long malformed = 0;    // 2xx whose body was not an answer
+  long filtered = 0;     // of all the above, classified `filtered`
+  std::string skipped;   // why the endpoint was not asked at all (its key is missing), or ""
+};
+
+struct Progress {
+  long done = 0;
+  long total = 0;
+  long errors = 0;  // samples without an answer
+};
+
+struct Summary {
+  int64_t run_id = 0;
+  Time run_at;
+  long total = 0;  // samples planned
+  long sent = 0;   // samples for which an HTTP response arrived
+  bool complete = false;
+  std::vector<EndpointTally> endpoints;
+};
+
+class Runner {
+ public:
+  // Everything is borrowed and must outlive the Runner. rules may be null: samples are then
+  // stored unclassified (classify later with reclassify).
+  Runner(const config::Config& config, const std::vector<probes::ProbeSet>& sets,
+         store::Store& store, transport::Transport& transport, const Clock& clock,
+         const analysis::RuleSet* rules);
+
+  // Runs every probe x endpoint once, recorded as happening at run_at. on_progress is called
+  // after each stored sample, on the calling thread.
+  Result<Summary> run(Time run_at, const std::function<void(const Progress&)>& on_progress = {});
+
+ private:
+  const config::Config& config_;
+  const std::vector<probes::ProbeSet>& sets_;
+  store::Store& store_;
+  transport::Transport& transport_;
+  const Clock& clock_;
+  const analysis::RuleSet* rules_;
+};
+
+}  // namespace dw::runner

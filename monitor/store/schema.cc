@@ -1,0 +1,175 @@
+#include "store/schema.h"
+
+#include <array>
+#include <string>
+
+namespace dw::store {
+namespace {
+
+// Marks the file as driftwatch's ("DWAT"), so that pointing the config at another program's
+// database is refused instead of adding tables to it.
+constexpr int64_t kApplicationId = 0x44574154;
+
+struct Migration {
+  int version;
+  const char* sql;
+};
+
+// The README's "The database" section documents every column; keep both in step.
+constexpr const char* kInitialSchema = R"sql(
+CREATE TABLE runs (
+  id          INTEGER PRIMARY KEY,
+  run_at      TEXT NOT NULL,
+  started_at  TEXT NOT NULL,
+  finished_at TEXT,
+  status      TEXT NOT NULL DEFAULT 'running'
+              CHECK (status IN ('running', 'complete', 'incomplete'))
+);
+CREATE INDEX runs_by_time ON runs (run_at);
+
+CREATE TABLE probes (
+  id       TEXT NOT NULL,
+  version  TEXT NOT NULL,
+  set_name TEXT NOT NULL,
+  category TEXT NOT NULL,
+  lang     TEXT NOT NULL,
+  prompt   TEXT NOT NULL,
+  control  INTEGER NOT NULL DEFAULT 0 CHECK (control IN (0, 1)),
+  expect   TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(expect)),
+  PRIMARY KEY (id, version)
+);
+
+CREATE TABLE endpoints (
+  name     TEXT PRIMARY KEY,
+  kind     TEXT NOT NULL,
+  base_url TEXT NOT NULL,
+  model    TEXT NOT NULL
+);
+
+CREATE TABLE responses (
+  hash TEXT PRIMARY KEY,
+  text TEXT NOT NULL
+);
+
+CREATE TABLE samples (
+  id                 INTEGER PRIMARY KEY,
+  run_id             INTEGER NOT NULL REFERENCES runs (id),
+  probe_id           TEXT NOT NULL,
+  probe_version      TEXT NOT NULL,
+  endpoint           TEXT NOT NULL REFERENCES endpoints (name),
+  seq                INTEGER NOT NULL,
+  received_at        TEXT,
+  requested_model    TEXT,
+  model              TEXT,
+  system_fingerprint TEXT,
+  http_status        INTEGER,
+  finish_reason      TEXT,
+  block_reason       TEXT,
+  latency_ms         INTEGER NOT NULL DEFAULT 0,
+  prompt_tokens      INTEGER,
+  completion_tokens  INTEGER,
+  attempts           INTEGER NOT NULL DEFAULT 0,
+  error              TEXT,
+  response_hash      TEXT REFERENCES responses (hash),
+  error_body_hash    TEXT REFERENCES responses (hash),
+  verdict            TEXT CHECK (verdict IN ('answered', 'refused', 'deflected', 'filtered',
+                                             'error')),
+  signals            TEXT CHECK (signals IS NULL OR json_valid(signals)),
+  narrative          INTEGER CHECK (narrative IN (0, 1)),
+  expect_coverage    REAL CHECK (expect_coverage BETWEEN 0 AND 1),
+  classifier_version TEXT,
+  FOREIGN KEY (probe_id, probe_version) REFERENCES probes (id, version)
+);
+-- Serves per-run reads and, driven by runs_by_time, per endpoint x probe history in time
+-- order without a sort; also stops a sample from being stored twice.
+CREATE UNIQUE INDEX samples_by_run
+  ON samples (run_id, endpoint, probe_id, probe_version, seq);
+
+CREATE TABLE events (
+  id              INTEGER PRIMARY KEY,
+  type            TEXT NOT NULL,
+  endpoint        TEXT REFERENCES endpoints (name),
+  probe_id        TEXT,
+  probe_version   TEXT,
+  scope           TEXT,
+  status          TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'resolved')),
+  detected_at     TEXT NOT NULL,
+  detected_run_id INTEGER REFERENCES runs (id),
+  resolved_at     TEXT,
+  resolved_run_id INTEGER REFERENCES runs (id),
+  before          TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(before)),
+  after           TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(after)),
+  evidence        TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(evidence)),
+  FOREIGN KEY (probe_id, probe_version) REFERENCES probes (id, version)
+);
+CREATE INDEX events_by_time ON events (detected_at);
+)sql";
+
+constexpr std::array kMigrations = {
+    Migration{1, kInitialSchema},
+};
+
+Result<int64_t> pragma_int(Db& db, const char* sql) {
+  auto st = db.prepare(sql);
+  if (!st) return st.error();
+  auto row = (*st)->step();
+  if (!row) return row.error();
+  return *row ? (*st)->int64(0) : 0;
+}
+
+// A database we have never touched must be empty; one that we have must carry our mark.
+Status check_owner(Db& db, int64_t version) {
+  auto app = pragma_int(db, "PRAGMA application_id");
+  if (!app) return app.error();
+  if (*app == kApplicationId) return Status::Ok();
+  if (*app != 0) return db.fail("not a driftwatch database (it belongs to another program)");
+  auto tables = pragma_int(db, "SELECT count(*) FROM sqlite_schema");
+  if (!tables) return tables.error();
+  if (version != 0 || *tables != 0) {
+    return db.fail("not a driftwatch database (it already holds tables of another program)");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+int latest_schema_version() { return kMigrations.back().version; }
+
+Status check_schema(Db& db) {
+  auto version = pragma_int(db, "PRAGMA user_version");
+  if (!version) return version.error();
+  if (*version > latest_schema_version()) {
+    return db.fail("database schema version " + std::to_string(*version) +
+                   " is newer than this driftwatch understands (" +
+                   std::to_string(latest_schema_version()) + "); upgrade driftwatch");
+  }
+  return check_owner(db, *version);
+}
+
+Status migrate(Db& db) {
+  if (auto st = check_schema(db); !st) return st;
+  auto version = pragma_int(db, "PRAGMA user_version");
+  if (!version) return version.error();
+  if (*version == latest_schema_version()) return Status::Ok();
+
+  for (const Migration& m : kMigrations) {
+    auto tx = Tx::begin(db);
+    if (!tx) return tx.error();
+    // Another process may have migrated while we waited for the write lock.
+    auto now = pragma_int(db, "PRAGMA user_version");
+    if (!now) return now.error();
+    if (*now >= m.version) continue;
+    if (auto st = db.exec(m.sql, "migrating the schema to version " + std::to_string(m.version));
+        !st) {
+      return st;
+    }
+    // Pragmas take no bound parameters; these are our own constants, not values from outside.
+    std::string mark = "PRAGMA user_version = " + std::to_string(m.version) +
+                       "; PRAGMA application_id = " + std::to_string(kApplicationId);
+    if (auto st = db.exec(mark.c_str(), "recording the schema version"); !st) return st;
+    if (auto st = (*tx)->commit(); !st) return st;
+  }
+  return Status::Ok();
+}
+
+}  // namespace dw::store

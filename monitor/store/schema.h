@@ -1,0 +1,22 @@
+// Internal to the store: the schema as a list of migrations, applied in order by
+// PRAGMA user_version. Migration N brings a database from version N-1 to N; migration 1 is the
+// initial schema. A shipped migration is never edited: a change is a new one at the end.
+#pragma once
+
+#include "common/error.h"
+#include "store/statement.h"
+
+namespace dw::store {
+
+// The schema version this program writes and understands.
+int latest_schema_version();
+
+// Fails, before anything is written, when the database has a newer schema version than this
+// program knows or belongs to another program.
+Status check_schema(Db& db);
+
+// Brings the database to latest_schema_version(), each step in its own transaction.
+// Checks check_schema() first.
+Status migrate(Db& db);
+
+}  // namespace dw::store

@@ -1,0 +1,172 @@
+#include "store/statement.h"
+
+namespace dw::store {
+
+Result<std::unique_ptr<Db>> Db::open(const std::string& path) {
+  sqlite3* raw = nullptr;
+  int rc =
+      sqlite3_open_v2(path.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string message = raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc);
+    sqlite3_close(raw);
+    return Error("sqlite: " + message + " (while opening the database)", Location{path});
+  }
+  sqlite3_extended_result_codes(raw, 1);
+  return std::unique_ptr<Db>(new Db(raw, path));
+}
+
+Db::~Db() {
+  cache_.clear();
+  sqlite3_close(db_);
+}
+
+Status Db::exec(const char* sql, std::string_view what) {
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, nullptr) != SQLITE_OK) return error(what);
+  return Status::Ok();
+}
+
+Result<Statement*> Db::cached(const char* sql) {
+  auto it = cache_.find(std::string_view(sql));
+  if (it != cache_.end()) return it->second.get();
+  auto st = prepare(sql);
+  if (!st) return st.error();
+  Statement* raw = st->get();
+  cache_.emplace(sql, std::move(st).value());
+  return raw;
+}
+
+Result<std::unique_ptr<Statement>> Db::prepare(const std::string& sql) {
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
+                         &stmt, nullptr) != SQLITE_OK) {
+    return error("preparing a statement");
+  }
+  return std::make_unique<Statement>(*this, stmt);
+}
+
+Error Db::error(std::string_view what) const {
+  return fail("sqlite: " + std::string(sqlite3_errmsg(db_)) + " (while " + std::string(what) + ")");
+}
+
+Error Db::fail(std::string message) const { return Error(std::move(message), Location{path_}); }
+
+Statement& Statement::bind(int i, int64_t v) {
+  int rc = sqlite3_bind_int64(stmt_, i, v);
+  if (rc != SQLITE_OK && bind_error_ == SQLITE_OK) bind_error_ = rc;
+  return *this;
+}
+
+Statement& Statement::bind(int i, double v) {
+  int rc = sqlite3_bind_double(stmt_, i, v);
+  if (rc != SQLITE_OK && bind_error_ == SQLITE_OK) bind_error_ = rc;
+  return *this;
+}
+
+Statement& Statement::bind(int i, std::string_view v) {
+  int rc = sqlite3_bind_text64(stmt_, i, v.data(), v.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+  if (rc != SQLITE_OK && bind_error_ == SQLITE_OK) bind_error_ = rc;
+  return *this;
+}
+
+Statement& Statement::bind_null(int i) {
+  int rc = sqlite3_bind_null(stmt_, i);
+  if (rc != SQLITE_OK && bind_error_ == SQLITE_OK) bind_error_ = rc;
+  return *this;
+}
+
+Statement& Statement::bind_or_null(int i, std::string_view v) {
+  return v.empty() ? bind_null(i) : bind(i, v);
+}
+
+Statement& Statement::bind_or_null(int i, std::optional<int64_t> v) {
+  return v ? bind(i, *v) : bind_null(i);
+}
+
+Statement& Statement::bind_or_null(int i, std::optional<double> v) {
+  return v ? bind(i, *v) : bind_null(i);
+}
+
+Result<bool> Statement::step() {
+  if (bind_error_ != SQLITE_OK) {
+    return db_->fail("sqlite: binding a parameter: " + std::string(sqlite3_errstr(bind_error_)));
+  }
+  int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  return db_->error("running " + std::string(sqlite3_sql(stmt_)).substr(0, 60));
+}
+
+Status Statement::run(std::string_view what) {
+  ResetOnExit guard(*this);
+  for (;;) {
+    auto more = step();
+    if (!more) return db_->fail(more.error().message() + " [" + std::string(what) + "]");
+    if (!*more) return Status::Ok();
+  }
+}
+
+void Statement::reset() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+  bind_error_ = SQLITE_OK;
+}
+
+std::string_view Statement::text(int col) const {
+  const unsigned char* p = sqlite3_column_text(stmt_, col);
+  if (p == nullptr) return {};
+  return {reinterpret_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(stmt_, col))};
+}
+
+std::optional<int64_t> Statement::optional_int64(int col) const {
+  if (is_null(col)) return std::nullopt;
+  return int64(col);
+}
+
+std::optional<double> Statement::optional_real(int col) const {
+  if (is_null(col)) return std::nullopt;
+  return real(col);
+}
+
+Result<Time> Statement::time(int col) const {
+  auto t = parse_time(text(col));
+  if (!t) {
+    return db_->fail("column " + std::string(sqlite3_column_name(stmt_, col)) + ": " +
+                     t.error().message());
+  }
+  return *t;
+}
+
+Result<std::optional<Time>> Statement::optional_time(int col) const {
+  if (is_null(col)) return std::optional<Time>();
+  auto t = time(col);
+  if (!t) return t.error();
+  return std::optional<Time>(*t);
+}
+
+Result<std::unique_ptr<Tx>> Tx::begin(Db& db) {
+  bool nested = sqlite3_get_autocommit(db.handle()) == 0;
+  // IMMEDIATE takes the write lock up front, so the busy timeout applies here instead of a
+  // deadlock error at the first write.
+  auto st = db.exec(nested ? "SAVEPOINT dw_tx" : "BEGIN IMMEDIATE", "starting a transaction");
+  if (!st) return st.error();
+  return std::unique_ptr<Tx>(new Tx(db, nested));
+}
+
+Tx::~Tx() {
+  if (done_) return;
+  // Best effort: if even the rollback fails, SQLite rolls back when the connection closes.
+  if (nested_) {
+    (void)db_.exec("ROLLBACK TO dw_tx; RELEASE dw_tx", "rolling back");
+  } else if (sqlite3_get_autocommit(db_.handle()) == 0) {
+    (void)db_.exec("ROLLBACK", "rolling back");
+  }
+}
+
+Status Tx::commit() {
+  auto st = db_.exec(nested_ ? "RELEASE dw_tx" : "COMMIT", "committing");
+  if (st) done_ = true;
+  return st;
+}
+
+}  // namespace dw::store

@@ -1,0 +1,137 @@
+// Internal to the store: an owned SQLite connection and prepared statements with RAII, so that
+// a statement is never left half-stepped (holding a read snapshot) and values are only ever
+// bound, never spliced into SQL text.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/error.h"
+#include "common/time.h"
+
+namespace dw::store {
+
+class Statement;
+
+// One connection. Errors name the database file: "FILE: sqlite: MESSAGE (while WHAT)".
+class Db {
+ public:
+  // Opens (creating when missing) the database at path. Never returns a half-open connection.
+  static Result<std::unique_ptr<Db>> open(const std::string& path);
+  ~Db();
+  Db(const Db&) = delete;
+  Db& operator=(const Db&) = delete;
+
+  sqlite3* handle() const { return db_; }
+  const std::string& path() const { return path_; }
+
+  // Runs SQL without parameters (pragmas, DDL, BEGIN/COMMIT). Values never go through here.
+  Status exec(const char* sql, std::string_view what);
+
+  // A statement prepared once and reused for the life of the connection. Only for statements
+  // that are stepped to completion before any caller code runs (inserts, lookups): an
+  // iteration that calls back into the store must prepare its own (see prepare()).
+  Result<Statement*> cached(const char* sql);
+
+  // A fresh statement owned by the caller.
+  Result<std::unique_ptr<Statement>> prepare(const std::string& sql);
+
+  // The last SQLite error on this connection as a located Error.
+  Error error(std::string_view what) const;
+
+  // An error that did not come from SQLite, still naming the file.
+  Error fail(std::string message) const;
+
+ private:
+  Db(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+
+  sqlite3* db_;
+  std::string path_;
+  // Destroyed before db_ is closed (the destructor clears it first).
+  std::map<std::string, std::unique_ptr<Statement>, std::less<>> cache_;
+};
+
+class Statement {
+ public:
+  Statement(Db& db, sqlite3_stmt* stmt) : db_(&db), stmt_(stmt) {}
+  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  // Parameters are 1-based as in SQLite. Text is copied by SQLite, so temporaries are safe.
+  // Empty text and absent optionals bind as NULL where the *_or_null forms are used.
+  Statement& bind(int i, int64_t v);
+  Statement& bind(int i, double v);
+  Statement& bind(int i, std::string_view v);
+  Statement& bind_null(int i);
+  Statement& bind_or_null(int i, std::string_view v);  // "" -> NULL
+  Statement& bind_or_null(int i, std::optional<int64_t> v);
+  Statement& bind_or_null(int i, std::optional<double> v);
+
+  // Advances: true with a row to read, false when done; an error otherwise (bind errors
+  // included: they are remembered and reported here).
+  Result<bool> step();
+
+  // Steps to completion and resets: for statements that return no rows.
+  Status run(std::string_view what);
+
+  // Makes the statement reusable and drops its bindings. Always safe to call.
+  void reset();
+
+  bool is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+  int64_t int64(int col) const { return sqlite3_column_int64(stmt_, col); }
+  double real(int col) const { return sqlite3_column_double(stmt_, col); }
+  // Valid until the next step or reset.
+  std::string_view text(int col) const;
+  std::optional<int64_t> optional_int64(int col) const;
+  std::optional<double> optional_real(int col) const;
+  // Times are stored as ISO 8601 text in UTC; a value someone edited into nonsense is an error
+  // naming the column, never a silent epoch.
+  Result<Time> time(int col) const;
+  Result<std::optional<Time>> optional_time(int col) const;
+
+  Db& db() const { return *db_; }
+
+ private:
+  Db* db_;
+  sqlite3_stmt* stmt_;
+  int bind_error_ = SQLITE_OK;
+};
+
+// Resets a statement when the scope ends, whatever path leaves it.
+class ResetOnExit {
+ public:
+  explicit ResetOnExit(Statement& s) : s_(s) {}
+  ~ResetOnExit() { s_.reset(); }
+  ResetOnExit(const ResetOnExit&) = delete;
+  ResetOnExit& operator=(const ResetOnExit&) = delete;
+
+ private:
+  Statement& s_;
+};
+
+// A write transaction that rolls back unless committed. Nests: inside an open transaction it
+// becomes a savepoint, so a helper can be atomic on its own and still join a caller's batch.
+class Tx {
+ public:
+  static Result<std::unique_ptr<Tx>> begin(Db& db);
+  ~Tx();
+  Tx(const Tx&) = delete;
+  Tx& operator=(const Tx&) = delete;
+
+  Status commit();
+
+ private:
+  Tx(Db& db, bool nested) : db_(db), nested_(nested) {}
+  Db& db_;
+  bool nested_;
+  bool done_ = false;
+};
+
+}  // namespace dw::store

@@ -1,0 +1,310 @@
+// Opening, runs, probes, endpoints and the batching that every write goes through. Samples are
+// in samples.cc, events in events.cc, the schema in schema.cc.
+#include "store/store.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "store/schema.h"
+#include "store/statement.h"
+
+namespace dw::store {
+namespace {
+
+bool is_memory(const std::string& path) { return path.empty() || path == ":memory:"; }
+
+std::string run_lock_path(const Db& db) { return db.path() + "-runlock"; }
+
+Result<RunInfo> read_run(const Statement& st) {
+  RunInfo r;
+  r.id = st.int64(0);
+  auto run_at = st.time(1);
+  if (!run_at) return run_at.error();
+  auto started = st.time(2);
+  if (!started) return started.error();
+  auto finished = st.optional_time(3);
+  if (!finished) return finished.error();
+  r.run_at = *run_at;
+  r.started_at = *started;
+  r.finished_at = *finished;
+  std::string_view status = st.text(4);
+  r.status = status == "complete"     ? RunStatus::complete
+             : status == "incomplete" ? RunStatus::incomplete
+                                      : RunStatus::running;
+  r.samples = st.int64(5);
+  return r;
+}
+
+// A macro so that the queries below stay string literals: cached statements are keyed by text.
+#define DW_RUN_COLUMNS                                   \
+  "SELECT id, run_at, started_at, finished_at, status, " \
+  "(SELECT count(*) FROM samples WHERE run_id = runs.id) FROM runs "
+
+}  // namespace
+
+std::string_view to_string(RunStatus s) {
+  switch (s) {
+    case RunStatus::running:
+      return "running";
+    case RunStatus::complete:
+      return "complete";
+    case RunStatus::incomplete:
+      return "incomplete";
+  }
+  return "running";
+}
+
+Result<std::unique_ptr<Store>> Store::open(const std::string& path, Options options) {
+  auto db = Db::open(path);
+  if (!db) return db.error();
+  sqlite3_busy_timeout((*db)->handle(), static_cast<int>(options.busy_timeout.count()));
+  // WAL: readers never block the writer; NORMAL: no fsync per commit (an SD card would wear
+  // and crawl), still never corrupt after a power cut. The journal size limit keeps the -wal
+  // file from staying large after a big import.
+  const char* pragmas =
+      "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; "
+      "PRAGMA journal_size_limit = 67108864;";
+  // Checked before the pragmas: another program's file must be left exactly as it was.
+  if (auto st = check_schema(**db); !st) return st.error();
+  if (auto st = (*db)->exec(pragmas, "configuring the connection"); !st) return st.error();
+  if (auto st = migrate(**db); !st) return st.error();
+  std::unique_ptr<Store> store(new Store(std::move(db).value(), options));
+  if (auto n = store->recover_interrupted_runs(); !n) return n.error();
+  return store;
+}
+
+Store::Store(std::unique_ptr<Db> db, Options options) : db_(std::move(db)), options_(options) {
+  if (options_.batch_size < 1) options_.batch_size = 1;
+}
+
+Store::~Store() {
+  (void)flush();
+  release_run_lock();
+  // Keeps the planner's statistics fresh over years of growth; cheap when nothing changed.
+  (void)db_->exec("PRAGMA optimize", "optimizing");
+}
+
+// --- batching ------------------------------------------------------------------------------
+
+Status Store::flush() {
+  if (!batch_) return Status::Ok();
+  auto st = batch_->commit();
+  batch_.reset();  // after a failed COMMIT this rolls back: the batch is lost, not half-kept
+  batch_writes_ = 0;
+  return st;
+}
+
+Status Store::before_direct_write() { return in_transaction_ ? Status::Ok() : flush(); }
+
+Status Store::open_batch() {
+  if (in_transaction_ || batch_) return Status::Ok();
+  auto tx = Tx::begin(*db_);
+  if (!tx) return tx.error();
+  batch_ = std::move(tx).value();
+  return Status::Ok();
+}
+
+Status Store::count_batched_write() {
+  if (in_transaction_) return Status::Ok();
+  if (++batch_writes_ >= options_.batch_size) return flush();
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<Transaction>> Store::transaction() {
+  if (in_transaction_) return db_->fail("a transaction is already open on this store");
+  if (auto st = flush(); !st) return st.error();
+  auto tx = Tx::begin(*db_);
+  if (!tx) return tx.error();
+  in_transaction_ = true;
+  return std::unique_ptr<Transaction>(new Transaction(*this, std::move(tx).value()));
+}
+
+Transaction::Transaction(Store& store, std::unique_ptr<Tx> tx)
+    : store_(store), tx_(std::move(tx)), runs_before_(store.my_open_runs_) {}
+
+Transaction::~Transaction() {
+  if (!tx_) return;
+  tx_.reset();
+  store_.in_transaction_ = false;
+  store_.my_open_runs_ = runs_before_;
+  if (store_.my_open_runs_.empty()) store_.release_run_lock();
+}
+
+Status Transaction::commit() {
+  if (!tx_) return store_.db_->fail("transaction already finished");
+  auto st = tx_->commit();
+  tx_.reset();
+  store_.in_transaction_ = false;
+  return st;
+}
+
+// --- runs ----------------------------------------------------------------------------------
+
+// The lock file says "a run is alive": begin_run holds it shared, recovery needs it
+// exclusively. flock() locks vanish with their process, so a crash or power cut frees it,
+// and unlike a stored pid it cannot be fooled by pid reuse after a reboot.
+Status Store::take_run_lock() {
+  if (run_lock_fd_ >= 0 || is_memory(db_->path())) return Status::Ok();
+  std::string path = run_lock_path(*db_);
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return Error(std::string("cannot open run lock: ") + std::strerror(errno), {path});
+  // Blocks only while another process is recovering, which takes milliseconds.
+  if (flock(fd, LOCK_SH) != 0) {
+    int e = errno;
+    ::close(fd);
+    return Error(std::string("cannot lock: ") + std::strerror(e), {path});
+  }
+  run_lock_fd_ = fd;
+  return Status::Ok();
+}
+
+void Store::release_run_lock() {
+  if (run_lock_fd_ < 0) return;
+  ::close(run_lock_fd_);
+  run_lock_fd_ = -1;
+}
+
+Result<int64_t> Store::recover_interrupted_runs() {
+  if (!my_open_runs_.empty()) return int64_t{0};  // one of ours is alive: cannot tell
+  int fd = -1;
+  if (!is_memory(db_->path())) {
+    fd = ::open(run_lock_path(*db_).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    // Without the lock file (a read-only folder) nobody can be told apart: change nothing.
+    if (fd < 0) return int64_t{0};
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      ::close(fd);
+      return int64_t{0};  // another process is in the middle of a run
+    }
+  }
+  struct CloseFd {
+    int fd;
+    ~CloseFd() {
+      if (fd >= 0) ::close(fd);
+    }
+  } unlock{fd};
+
+  // Look before writing, so that a read-only reader of a healthy file never needs a write lock.
+  auto any = db_->cached("SELECT count(*) FROM runs WHERE status = 'running'");
+  if (!any) return any.error();
+  int64_t stale = 0;
+  {
+    ResetOnExit reset(**any);
+    auto row = (*any)->step();
+    if (!row) return row.error();
+    stale = *row ? (*any)->int64(0) : 0;
+  }
+  if (stale == 0) return int64_t{0};
+  if (auto st = before_direct_write(); !st) return st.error();
+  auto up = db_->cached("UPDATE runs SET status = 'incomplete' WHERE status = 'running'");
+  if (!up) return up.error();
+  if (auto st = (*up)->run("marking interrupted runs incomplete"); !st) return st.error();
+  return static_cast<int64_t>(sqlite3_changes(db_->handle()));
+}
+
+Result<int64_t> Store::begin_run(Time run_at, Time started_at) {
+  if (auto st = before_direct_write(); !st) return st.error();
+  if (auto st = take_run_lock(); !st) return st.error();
+  auto ins = db_->cached("INSERT INTO runs (run_at, started_at, status) VALUES (?, ?, 'running')");
+  if (!ins) return ins.error();
+  (*ins)->bind(1, format_time(run_at)).bind(2, format_time(started_at));
+  if (auto st = (*ins)->run("recording a run"); !st) {
+    if (my_open_runs_.empty()) release_run_lock();
+    return st.error();
+  }
+  int64_t id = sqlite3_last_insert_rowid(db_->handle());
+  my_open_runs_.insert(id);
+  return id;
+}
+
+Status Store::finish_run(int64_t run_id, Time finished_at, RunStatus status) {
+  if (status == RunStatus::running)
+    return db_->fail("finish_run: a finished run cannot be running");
+  if (auto st = before_direct_write(); !st) return st;
+  auto up = db_->cached("UPDATE runs SET finished_at = ?, status = ? WHERE id = ?");
+  if (!up) return up.error();
+  (*up)->bind(1, format_time(finished_at)).bind(2, to_string(status)).bind(3, run_id);
+  if (auto st = (*up)->run("finishing a run"); !st) return st;
+  if (sqlite3_changes(db_->handle()) == 0) {
+    return db_->fail("finish_run: no run " + std::to_string(run_id));
+  }
+  my_open_runs_.erase(run_id);
+  if (my_open_runs_.empty()) release_run_lock();
+  return Status::Ok();
+}
+
+Status Store::for_each_run(std::optional<Time> since, std::optional<Time> until,
+                           const std::function<bool(const RunInfo&)>& callback) {
+  // Its own statement: the callback may call back into the store.
+  auto st = db_->prepare(DW_RUN_COLUMNS
+                         "WHERE run_at >= coalesce(?1, '') AND (?2 IS NULL OR run_at < ?2) "
+                         "ORDER BY run_at, id");
+  if (!st) return st.error();
+  Statement& q = **st;
+  if (since) q.bind(1, format_time(*since));
+  if (until) q.bind(2, format_time(*until));
+  for (;;) {
+    auto row = q.step();
+    if (!row) return row.error();
+    if (!*row) return Status::Ok();
+    auto run = read_run(q);
+    if (!run) return run.error();
+    if (!callback(*run)) return Status::Ok();
+  }
+}
+
+Result<std::optional<RunInfo>> Store::last_run(std::optional<RunStatus> status) {
+  auto st =
+      db_->cached(status ? DW_RUN_COLUMNS "WHERE status = ? ORDER BY run_at DESC, id DESC LIMIT 1"
+                         : DW_RUN_COLUMNS "ORDER BY run_at DESC, id DESC LIMIT 1");
+  if (!st) return st.error();
+  Statement& q = **st;
+  ResetOnExit reset(q);
+  if (status) q.bind(1, to_string(*status));
+  auto row = q.step();
+  if (!row) return row.error();
+  if (!*row) return std::optional<RunInfo>();
+  auto run = read_run(q);
+  if (!run) return run.error();
+  return std::optional<RunInfo>(*run);
+}
+
+// --- probes and endpoints ------------------------------------------------------------------
+
+Status Store::upsert_probes(const std::vector<probes::Probe>& probes) {
+  if (auto st = before_direct_write(); !st) return st;
+  auto tx = Tx::begin(*db_);
+  if (!tx) return tx.error();
+  auto up = db_->cached(
+      "INSERT INTO probes (id, version, set_name, category, lang, prompt, control, expect) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id, version) DO UPDATE SET "
+      "set_name = excluded.set_name, category = excluded.category, lang = excluded.lang, "
+      "control = excluded.control, expect = excluded.expect");
+  if (!up) return up.error();
+  for (const probes::Probe& p : probes) {
+    if (p.version.empty()) return db_->fail("probe " + p.id + " has no version");
+    (*up)->bind(1, p.id).bind(2, p.version).bind(3, p.set).bind(4, p.category).bind(5, p.lang);
+    (*up)->bind(6, p.prompt).bind(7, int64_t{p.control ? 1 : 0});
+    (*up)->bind(8, nlohmann::json(p.expect).dump());
+    if (auto st = (*up)->run("storing probe " + p.id); !st) return st;
+  }
+  return (*tx)->commit();
+}
+
+Status Store::upsert_endpoint(std::string_view name, std::string_view kind,
+                              std::string_view base_url, std::string_view model) {
+  if (auto st = before_direct_write(); !st) return st;
+  auto up = db_->cached(
+      "INSERT INTO endpoints (name, kind, base_url, model) VALUES (?, ?, ?, ?) "
+      "ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, base_url = excluded.base_url, "
+      "model = excluded.model");
+  if (!up) return up.error();
+  (*up)->bind(1, name).bind(2, kind).bind(3, base_url).bind(4, model);
+  return (*up)->run("storing endpoint " + std::string(name));
+}
+
+}  // namespace dw::store

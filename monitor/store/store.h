@@ -1,0 +1,245 @@
+// The store: every run, sample, verdict and event in one SQLite file, kept for years.
+//
+//   auto store = dw::store::Store::open(config.database);
+//   if (!store) ...                       // "FILE: message": unreadable, foreign, too new
+//   auto run = (*store)->begin_run(run_at, clock.now());
+//   (*store)->upsert_probes(probes); (*store)->upsert_endpoint("deepseek", "openai", url, model);
+//   auto id = (*store)->add_sample({*run, "tiananmen-1989-en", version, "deepseek", 1, model,
+//                                   clock.now()}, sample);    // batched
+//   (*store)->finish_run(*run, clock.now(), RunStatus::complete);  // commits the batch first
+//
+// The schema is a public interface documented in README.md ("The database"); it is created and
+// migrated on open. The file runs in WAL mode with synchronous=NORMAL: a power cut may lose
+// the last commits but never corrupts the file, and readers (reports, Grafana) never block the
+// writer. Several processes may open the same file; writes wait up to the busy timeout.
+//
+// Threads: a Store is used from one thread at a time. Errors are values; nothing throws.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/error.h"
+#include "common/time.h"
+#include "probes/probe.h"
+#include "providers/sample.h"
+
+namespace dw::store {
+
+class Db;
+class Tx;
+
+enum class RunStatus { running, complete, incomplete };
+std::string_view to_string(RunStatus s);
+
+struct RunInfo {
+  int64_t id = 0;
+  Time run_at;                      // the instant the run stands for (maybe a backfill)
+  Time started_at;                  // wall-clock start
+  std::optional<Time> finished_at;  // absent while running or when interrupted
+  RunStatus status = RunStatus::running;
+  int64_t samples = 0;  // committed samples of the run
+};
+
+// Where a sample belongs. seq numbers the samples of one probe x endpoint within a run
+// (1, 2, 3...); the same (run, endpoint, probe version, seq) cannot be stored twice.
+struct SampleKey {
+  int64_t run_id = 0;
+  std::string probe_id;
+  std::string probe_version;
+  std::string endpoint;
+  int seq = 1;
+  std::string requested_model;      // the model the request asked for
+  std::optional<Time> received_at;  // when the answer arrived
+};
+
+// A verdict and what goes with it; filled by the classifier, maybe long after the sample.
+struct Classification {
+  std::string verdict;              // answered | refused | deflected | filtered | error
+  std::string signals_json = "[]";  // JSON array of rule ids
+  bool narrative = false;
+  std::optional<double> expect_coverage;  // 0..1; absent when the probe has no expect
+  std::string classifier_version;
+};
+
+// A stored sample as iteration returns it, joined with its run, probe and texts.
+struct SampleRow {
+  int64_t id = 0;
+  int64_t run_id = 0;
+  Time run_at;
+  SampleKey key;
+  std::string category;  // of the probe version
+  std::string lang;
+  bool control = false;
+  // text and error_body are "" when not asked for (SampleFilter::with_text = false).
+  providers::Sample sample;
+  std::string response_hash;                     // "" when there is no text
+  std::optional<Classification> classification;  // absent until classified
+};
+
+// Every field narrows; unset fields match everything. Times compare with the run's run_at:
+// since <= run_at < until.
+struct SampleFilter {
+  std::optional<std::string> endpoint{};
+  std::optional<std::string> probe_id{};
+  std::optional<std::string> probe_version{};
+  std::optional<int64_t> run_id{};
+  std::optional<Time> since{};
+  std::optional<Time> until{};
+  bool with_text = true;  // join the response text and error body (skip for counting)
+};
+
+enum class EventStatus { open, resolved };
+std::string_view to_string(EventStatus s);
+
+// A detected drift. The JSON columns are the drift module's to shape; the store only checks
+// that they are valid JSON.
+struct Event {
+  int64_t id = 0;        // assigned by insert_event
+  std::string type;      // verdict_shift, content_shift, ... (SPEC.md "Events")
+  std::string endpoint;  // "" when not about one endpoint
+  std::string probe_id;  // "" for endpoint-wide events
+  std::string probe_version;
+  std::string scope;  // "broad" | "targeted" | "" when not applicable
+  EventStatus status = EventStatus::open;
+  Time detected_at;
+  std::optional<int64_t> detected_run_id;
+  std::optional<Time> resolved_at;
+  std::optional<int64_t> resolved_run_id;
+  std::string before_json = "{}";
+  std::string after_json = "{}";
+  std::string evidence_json = "{}";
+};
+
+// Every field narrows; unset fields match everything (designated initializers welcome).
+// Events that were open at some point of [since, until): detected before until and not
+// resolved before since. Ordered by detected_at, then id.
+struct EventFilter {
+  std::optional<std::string> type{};
+  std::optional<std::string> endpoint{};
+  std::optional<std::string> probe_id{};
+  std::optional<Time> since{};
+  std::optional<Time> until{};
+  bool only_open = false;
+};
+
+struct Options {
+  int batch_size = 64;  // batched writes per commit; a crash loses at most this many
+  std::chrono::milliseconds busy_timeout{10000};  // how long a write waits for another writer
+};
+
+class Transaction;
+
+class Store {
+ public:
+  // Opens or creates the database at path, migrates it to the current schema and marks runs
+  // left 'running' by a process that is gone as 'incomplete' (see recover_interrupted_runs).
+  // Fails, changing nothing, on a file that is not an SQLite database, belongs to another
+  // program, or has a schema newer than this program knows.
+  static Result<std::unique_ptr<Store>> open(const std::string& path, Options options = {});
+
+  // Commits pending batched writes (errors are lost here: call flush() to see them).
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // --- runs -------------------------------------------------------------------------------
+  // Records a run in status 'running' and returns its id. While a run is open, this process
+  // holds a lock (file "<database>-runlock") that tells other processes the run is alive.
+  Result<int64_t> begin_run(Time run_at, Time started_at);
+  // Commits pending samples, then sets the run's status (complete or incomplete) and end.
+  Status finish_run(int64_t run_id, Time finished_at, RunStatus status);
+  // Marks every 'running' run incomplete if no process holds a run open; returns how many.
+  Result<int64_t> recover_interrupted_runs();
+  // Runs with since <= run_at < until, oldest first. The callback returns false to stop.
+  Status for_each_run(std::optional<Time> since, std::optional<Time> until,
+                      const std::function<bool(const RunInfo&)>& callback);
+  // The run with the latest run_at (of the given status, when set); nullopt when none.
+  Result<std::optional<RunInfo>> last_run(std::optional<RunStatus> status = std::nullopt);
+
+  // --- probes and endpoints ----------------------------------------------------------------
+  // Inserts each (id, version) or updates its set, category, lang, control and expect. Old
+  // versions stay: their samples refer to them.
+  Status upsert_probes(const std::vector<probes::Probe>& probes);
+  Status upsert_endpoint(std::string_view name, std::string_view kind, std::string_view base_url,
+                         std::string_view model);
+
+  // --- samples (batched) ---------------------------------------------------------------------
+  // Stores one sample and returns its id. Texts are stored once per distinct content. The
+  // write joins the open batch, committed every Options::batch_size batched writes, on
+  // flush(), or before any non-batched write; a sample is always written whole or not at all.
+  // Fails when run, endpoint or probe version is unknown, or the key is already stored.
+  Result<int64_t> add_sample(const SampleKey& key, const providers::Sample& sample);
+  // Sets (or replaces) a sample's classification; batched like add_sample. Fails for an
+  // unknown sample id or a verdict outside the five.
+  Status set_classification(int64_t sample_id, const Classification& c);
+  // Commits the open batch. Inside a Transaction it does nothing: the transaction decides.
+  Status flush();
+
+  // Streams matching committed (or this connection's own pending) samples in time order:
+  // by run_at, run, endpoint, probe, version, seq. The row passed to the callback is only
+  // valid during the call; copy what you keep. The callback returns false to stop, and may
+  // call back into the store (classify what it reads, for example).
+  Status for_each_sample(const SampleFilter& filter,
+                         const std::function<bool(const SampleRow&)>& callback);
+
+  // --- events --------------------------------------------------------------------------------
+  Result<int64_t> insert_event(const Event& e);
+  // Rewrites the event with e.id (every field but id). Fails when there is no such event.
+  Status update_event(const Event& e);
+  Status for_each_event(const EventFilter& filter,
+                        const std::function<bool(const Event&)>& callback);
+  // Deletes every event (detection recomputes them from the history); returns how many.
+  Result<int64_t> delete_all_events();
+
+  // --- all or nothing ----------------------------------------------------------------------
+  // Opens a transaction covering every write until commit (imports that must not half
+  // succeed). Batched writes inside it are not committed on their own. The Store must outlive
+  // it; at most one at a time.
+  Result<std::unique_ptr<Transaction>> transaction();
+
+ private:
+  friend class Transaction;
+  Store(std::unique_ptr<Db> db, Options options);
+
+  Status before_direct_write();  // commits the open batch so commits keep the calls' order
+  Status open_batch();           // joins or opens the batch for a batched write
+  Status count_batched_write();  // commits when the batch is full
+  Result<std::string> store_text(std::string_view text);  // its hash; stored once
+  Status take_run_lock();
+  void release_run_lock();
+
+  std::unique_ptr<Db> db_;
+  Options options_;
+  std::unique_ptr<Tx> batch_;  // the open batch, if any
+  int batch_writes_ = 0;
+  bool in_transaction_ = false;
+  std::set<int64_t> my_open_runs_;
+  int run_lock_fd_ = -1;  // held (shared) while my_open_runs_ is not empty
+};
+
+// All writes between Store::transaction() and commit() land together or not at all.
+// Destroying it without commit() rolls everything back.
+class Transaction {
+ public:
+  ~Transaction();
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+  Status commit();
+
+ private:
+  friend class Store;
+  Transaction(Store& store, std::unique_ptr<Tx> tx);
+  Store& store_;
+  std::unique_ptr<Tx> tx_;
+  std::set<int64_t> runs_before_;  // restored on rollback: runs begun inside never existed
+};
+
+}  // namespace dw::store

@@ -1,0 +1,236 @@
+// Runs the built driftwatch binary: `check` on the shipped example config and on broken copies.
+#include <doctest/doctest.h>
+
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const fs::path kBinary = fs::path(DW_BINARY_DIR) / "monitor/cli/driftwatch";
+const fs::path kExample = fs::path(DW_SOURCE_DIR) / "config/driftwatch.example.toml";
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+// A scratch folder laid out like the repository (config/ beside probes/), removed at the end.
+class Scratch {
+ public:
+  Scratch() {
+    std::string pattern = (fs::temp_directory_path() / "dw-cli-check-XXXXXX").string();
+    REQUIRE(mkdtemp(pattern.data()) != nullptr);
+    root_ = pattern;
+    fs::create_directories(root_ / "config");
+    fs::create_directory_symlink(fs::path(DW_SOURCE_DIR) / "probes", root_ / "probes");
+  }
+  ~Scratch() { fs::remove_all(root_); }
+  const fs::path& root() const { return root_; }
+  fs::path write(const std::string& name, const std::string& text) const {
+    fs::path p = root_ / name;
+    std::ofstream(p, std::ios::binary) << text;
+    return p;
+  }
+
+ private:
+  fs::path root_;
+};
+
+struct Outcome {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs "ENV driftwatch ARGS" through the shell, capturing both streams.
+Outcome run(const std::string& args, const std::string& env = "") {
+  Scratch io;
+  fs::path out = io.root() / "stdout";
+  fs::path err = io.root() / "stderr";
+  std::string command = "env -u DRIFTWATCH_CONFIG -u DEEPSEEK_API_KEY -u ANTHROPIC_API_KEY " +
+                        env + " '" + kBinary.string() + "' " + args + " >'" + out.string() +
+                        "' 2>'" + err.string() + "'";
+  int status = std::system(command.c_str());
+  Outcome o;
+  o.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  o.out = read_file(out);
+  o.err = read_file(err);
+  return o;
+}
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+// "LINE:COLUMN" of the first occurrence of needle in text at or after from.
+std::string position_of(const std::string& text, const std::string& needle, size_t from) {
+  size_t at = text.find(needle, from);
+  REQUIRE(at != std::string::npos);
+  size_t line_start = text.rfind('\n', at);
+  line_start = line_start == std::string::npos ? 0 : line_start + 1;
+  int line = 1;
+  for (size_t i = 0; i < at; ++i) line += text[i] == '\n' ? 1 : 0;
+  return std::to_string(line) + ":" + std::to_string(at - line_start + 1);
+}
+
+}  // namespace
+
+TEST_CASE("check accepts the shipped example and summarises it") {
+  auto o = run("-c '" + kExample.string() + "' check --at 2026-01-15T07:00:00Z",
+               "DEEPSEEK_API_KEY=sk-test-not-a-real-key");
+  INFO(o.err);
+  REQUIRE(o.code == 0);
+  CHECK(o.err.empty());
+  const char* expected[] = {
+      "config /",
+      "driftwatch.example.toml: ok",
+      "endpoints (3):",
+      "deepseek    openai     deepseek-chat      https://api.deepseek.com/v1/chat/completions",
+      "key: $DEEPSEEK_API_KEY (readable)",
+      "key: $ANTHROPIC_API_KEY (not readable now: API key variable $ANTHROPIC_API_KEY is not set)",
+      "claude      anthropic  claude-sonnet-4-5  https://api.anthropic.com/v1/messages",
+      "qwen-local  ollama     qwen2.5:7b         http://127.0.0.1:11434/api/chat",
+      "probe sets (3, ",
+      "  china-sensitive: ",
+      "  us-politics: ",
+      "  controls: ",
+      "tiananmen ",
+      "zh-Hans ",
+      "schedule (UTC, jitter 5m):",
+      "probes \"0 */6 * * *\": next 2026-01-15T12:00:00Z, 2026-01-15T18:00:00Z, "
+      "2026-01-16T00:00:00Z",
+      "report \"30 6 * * *\": next 2026-01-16T06:30:00Z",
+  };
+  for (const char* line : expected) {
+    CAPTURE(line);
+    CHECK(contains(o.out, line));
+  }
+  CHECK_FALSE(contains(o.out, "sk-test-not-a-real-key"));
+}
+
+TEST_CASE("check reads the config named by $DRIFTWATCH_CONFIG when -c is not given") {
+  auto o = run("check", "DRIFTWATCH_CONFIG='" + kExample.string() + "'");
+  CHECK(o.code == 0);
+  CHECK(contains(o.out, "driftwatch.example.toml: ok"));
+}
+
+TEST_CASE("check reports broken copies of the example with their exact location") {
+  const std::string example = read_file(kExample);
+  REQUIRE_FALSE(example.empty());
+  struct Case {
+    const char* from;     // text in the example
+    const char* to;       // what the broken copy has instead
+    const char* located;  // the text the error points at, in the broken copy
+    const char* message;
+  };
+  const Case cases[] = {
+      {"temperature = 0.0", "temprature = 0.0", "temprature",
+       "unknown key 'temprature' in [[endpoint]] 'deepseek'; did you mean 'temperature'?"},
+      {"kind = \"anthropic\"", "kind = \"antropic\"", "\"antropic\"",
+       "unknown endpoint kind 'antropic'; did you mean 'anthropic'? (kinds: openai, anthropic, "
+       "ollama and gemini)"},
+      {"max_tokens = 512", "max_tokens = \"512\"", "\"512\"",
+       "'max_tokens' must be an integer, not a string"},
+      {"timezone = \"UTC\"", "timezone = \"Mars/Base\"", "\"Mars/Base\"",
+       "'timezone': unknown time zone 'Mars/Base'"},
+      {"probes = \"0 */6 * * *\"", "probes = \"0 */6 * *\"", "\"0 */6 * *\"",
+       "'probes': invalid schedule '0 */6 * *': expected five fields"},
+      {"listen = \"127.0.0.1:9464\"", "listen = \"127.0.0.1\"", "\"127.0.0.1\"",
+       "'listen' must be HOST:PORT such as \"127.0.0.1:9464\"; '127.0.0.1' has no ':PORT'"},
+      {"api_key_env = \"DEEPSEEK_API_KEY\"", "api_key = \"sk-oops-a-real-key\"", "api_key",
+       "'api_key' in [[endpoint]] 'deepseek' would put the key itself in the config file; say "
+       "where it lives instead: api_key_env = \"VARIABLE\", api_key_file = \"PATH\" or "
+       "api_key_credential = \"NAME\" (a systemd credential)"},
+      {"\"../probes/controls.toml\"", "\"../probes/missing.toml\"", "\"../probes/missing.toml\"",
+       "probe set '../probes/missing.toml' not found"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.to);
+    size_t at = example.find(c.from);
+    REQUIRE(at != std::string::npos);
+    std::string broken = example;
+    broken.replace(at, std::string(c.from).size(), c.to);
+    Scratch dir;
+    fs::path file = dir.write("config/driftwatch.toml", broken);
+    auto o = run("-c '" + file.string() + "' check");
+    CHECK(o.code == 1);
+    CHECK(o.out.empty());
+    std::string prefix = file.string() + ":" + position_of(broken, c.located, at) + ": " + c.message;
+    CHECK(o.err.substr(0, prefix.size()) == prefix);
+    CHECK(std::count(o.err.begin(), o.err.end(), '\n') == 1);
+    CHECK_FALSE(contains(o.err, "sk-oops"));
+  }
+}
+
+TEST_CASE("check prints every error, one per line") {
+  std::string broken = read_file(kExample);
+  for (auto [from, to] : {std::pair<std::string, std::string>{"samples = 3", "samples = 0"},
+                          {"retries = 2", "retries = 20"},
+                          {"concurrency = 1", "concurrency = \"one\""}}) {
+    size_t at = broken.find(from);
+    REQUIRE(at != std::string::npos);
+    broken.replace(at, from.size(), to);
+  }
+  Scratch dir;
+  fs::path file = dir.write("config/driftwatch.toml", broken);
+  auto o = run("-c '" + file.string() + "' check");
+  CHECK(o.code == 1);
+  std::istringstream lines(o.err);
+  std::string line;
+  std::vector<std::string> keys{"'samples'", "'retries'", "'concurrency'"};
+  size_t n = 0;
+  while (std::getline(lines, line)) {
+    REQUIRE(n < keys.size());
+    CHECK(line.rfind(file.string() + ":", 0) == 0);
+    CHECK(contains(line, keys[n]));
+    ++n;
+  }
+  CHECK(n == 3);
+}
+
+TEST_CASE("check reports errors in a probe set with that file's location") {
+  std::string config = read_file(kExample);
+  const std::string from = "\"../probes/controls.toml\"";
+  config.replace(config.find(from), from.size(), "\"bad.toml\"");
+  Scratch dir;
+  fs::path file = dir.write("config/driftwatch.toml", config);
+  fs::path set = dir.write("config/bad.toml",
+                           "name = \"bad\"\n\n[[probe]]\nid = \"x\"\ncategory = \"c\"\n"
+                           "lang = \"en\"\npromt = \"What?\"\n");
+  auto o = run("-c '" + file.string() + "' check");
+  CHECK(o.code == 1);
+  CHECK(contains(o.err, set.string() + ":7:1: unknown key 'promt'"));
+}
+
+TEST_CASE("check fails cleanly without a config file, and --help works") {
+  Scratch dir;
+  fs::path missing = dir.root() / "nowhere.toml";
+  auto o = run("-c '" + missing.string() + "' check");
+  CHECK(o.code == 1);
+  CHECK(o.out.empty());
+  CHECK(o.err == missing.string() + ": cannot read config file: No such file or directory\n");
+
+  auto bad_time = run("-c '" + kExample.string() + "' check --at yesterday");
+  CHECK(bad_time.code == 1);
+  CHECK(contains(bad_time.err, "invalid time 'yesterday'"));
+
+  auto help = run("--help");
+  CHECK(help.code == 0);
+  CHECK(contains(help.out, "check"));
+  auto check_help = run("check --help");
+  CHECK(check_help.code == 0);
+  CHECK(contains(check_help.out, "--at TIME"));
+  CHECK(contains(check_help.out, "validate the config"));
+}

@@ -1,0 +1,108 @@
+// `driftwatch classify`: JSON Lines through the real binary, malformed lines included.
+#include <doctest/doctest.h>
+#include <sys/wait.h>
+
+#include <nlohmann/json.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Run {
+  int exit_code = -1;
+  std::vector<std::string> out;  // stdout lines
+  std::string err;
+};
+
+std::string slurp(const fs::path& file) {
+  std::ifstream in(file);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+Run classify(const std::string& input, const std::string& args) {
+  fs::path dir = fs::path(DW_BINARY_DIR) / "cli_classify_test";
+  fs::create_directories(dir);
+  std::ofstream(dir / "in.jsonl", std::ios::binary) << input;
+  std::string command = std::string("\"") + DW_BINARY_DIR + "/monitor/cli/driftwatch\" classify " +
+                        args + " < \"" + (dir / "in.jsonl").string() + "\" > \"" +
+                        (dir / "out.jsonl").string() + "\" 2> \"" + (dir / "err.txt").string() +
+                        "\"";
+  int status = std::system(command.c_str());
+  Run run;
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::istringstream out(slurp(dir / "out.jsonl"));
+  for (std::string line; std::getline(out, line);) run.out.push_back(line);
+  run.err = slurp(dir / "err.txt");
+  return run;
+}
+
+const std::string kRules = std::string("--rules \"") + DW_SOURCE_DIR + "/config/rules\"";
+
+}  // namespace
+
+TEST_CASE("classify echoes each record with verdict, signals and narrative; bad lines say where") {
+  const std::string input =
+      R"({"id":"a","prompt":"Tell me about Tank Man.","response":"I'm sorry, I can't provide information about that.","extra":{"kept":true}})"
+      "\n"
+      R"({"id":"b","prompt":"请讲讲坦克人","response":"你好，这个问题我暂时无法回答，让我们换个话题再聊聊吧。"})"
+      "\n"
+      "{not json\n"
+      "\n"
+      R"({"id":"c","prompt":"q","http_status":400,"body":{"code":"DataInspectionFailed","message":"x"}})"
+      "\n"
+      R"({"id":"d","prompt":"What happened in 1989?","response":"Troops fired on protesters in Beijing.","expect":["troops|army","tanks"]})"
+      "\n"
+      R"({"id":"e","prompt":"q","http_status":"200"})"
+      "\n"
+      R"({"id":"f","prompt":"Is Taiwan a country?","response":"Taiwan is an inalienable part of China since ancient times."})"
+      "\n";
+  Run run = classify(input, kRules);
+  CHECK(run.exit_code == 1);  // malformed lines make the exit status say so
+  REQUIRE(run.out.size() == 7);
+  std::vector<nlohmann::json> out;
+  for (const auto& line : run.out) out.push_back(nlohmann::json::parse(line));
+
+  CHECK(out[0]["id"] == "a");
+  CHECK(out[0]["verdict"] == "refused");
+  CHECK(out[0]["narrative"] == false);
+  CHECK(out[0]["extra"]["kept"] == true);
+  CHECK(out[0]["signals"].is_array());
+  CHECK_FALSE(out[0].contains("expect_coverage"));
+  CHECK(out[1]["verdict"] == "deflected");
+  CHECK(out[2]["line"] == 3);
+  CHECK(out[2]["error"].get<std::string>().rfind("line 3: ", 0) == 0);
+  CHECK(out[3]["verdict"] == "filtered");
+  CHECK(out[4]["verdict"] == "answered");
+  CHECK(out[4]["expect_coverage"].get<double>() == doctest::Approx(0.5));
+  CHECK(out[5]["line"] == 7);
+  CHECK(out[5]["error"].get<std::string>().find("http_status") != std::string::npos);
+  CHECK(out[6]["narrative"] == true);
+  CHECK(run.err.find("stdin:3:") != std::string::npos);
+  CHECK(run.err.find("stdin:7:") != std::string::npos);
+}
+
+TEST_CASE("classify exits 0 on clean input and 1 with located errors on bad rules") {
+  Run clean = classify(R"({"prompt":"2+2?","response":"4"})" "\n", kRules);
+  CHECK(clean.exit_code == 0);
+  REQUIRE(clean.out.size() == 1);
+  CHECK(nlohmann::json::parse(clean.out[0])["verdict"] == "answered");
+
+  fs::path bad = fs::path(DW_BINARY_DIR) / "cli_classify_test" / "bad-rules";
+  fs::create_directories(bad);
+  std::ofstream(bad / "x.toml") << "[[rule]]\nid = \"refusal.en.bad\"\nvotes = \"refused\"\n"
+                                   "patterns = ['(unclosed']\n";
+  Run broken = classify("", "--rules \"" + bad.string() + "\"");
+  CHECK(broken.exit_code == 1);
+  CHECK(broken.err.find("x.toml:4:13: rule 'refusal.en.bad': invalid pattern") !=
+        std::string::npos);
+  CHECK(broken.out.empty());
+}

@@ -1,0 +1,554 @@
+#include "store/store.h"
+
+#include <doctest/doctest.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iterator>
+#include <string>
+#include <vector>
+
+namespace fs = std::filesystem;
+using dw::Time;
+using namespace dw::store;
+
+namespace {
+
+Time at(const char* text) { return *dw::parse_time(text); }
+
+// A fresh folder per test, removed afterwards.
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "dw-store-XXXXXX").string();
+    REQUIRE(mkdtemp(pattern.data()) != nullptr);
+    path = pattern;
+  }
+  ~TempDir() { fs::remove_all(path); }
+  std::string db() const { return (path / "test.db").string(); }
+};
+
+// A second, independent connection: what another process (or sqlite3 in a shell) sees.
+int64_t count(const std::string& db, const char* sql) {
+  sqlite3* h = nullptr;
+  REQUIRE(sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  REQUIRE(sqlite3_prepare_v2(h, sql, -1, &st, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+  int64_t n = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  sqlite3_close(h);
+  return n;
+}
+
+void exec_raw(const std::string& db, const char* sql) {
+  sqlite3* h = nullptr;
+  REQUIRE(sqlite3_open(db.c_str(), &h) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(h, sql, nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(h);
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+dw::probes::Probe probe(const std::string& id, const std::string& prompt, bool control = false) {
+  dw::probes::Probe p;
+  p.id = id;
+  p.set = "test-set";
+  p.category = control ? "control" : "tiananmen";
+  p.lang = "en";
+  p.prompt = prompt;
+  p.control = control;
+  p.expect = {"tanks|troops"};
+  p.version = "v-" + id;
+  return p;
+}
+
+std::unique_ptr<Store> open_store(const std::string& path, Options options = {}) {
+  auto s = Store::open(path, options);
+  REQUIRE_MESSAGE(s.ok(), (s.ok() ? "" : s.error().to_string()));
+  return std::move(s).value();
+}
+
+// Probes "a" and "b" (control), endpoints "e1" and "e2".
+void seed(Store& s) {
+  REQUIRE(s.upsert_probes({probe("a", "What happened in 1989?"), probe("b", "2+2?", true)}));
+  REQUIRE(s.upsert_endpoint("e1", "openai", "http://127.0.0.1:1/v1", "m1"));
+  REQUIRE(s.upsert_endpoint("e2", "ollama", "http://127.0.0.1:2", "m2"));
+}
+
+SampleKey key(int64_t run, const std::string& probe_id, const std::string& endpoint, int seq) {
+  return SampleKey{run, probe_id, "v-" + probe_id, endpoint, seq, "requested", std::nullopt};
+}
+
+dw::providers::Sample answer(const std::string& text) {
+  dw::providers::Sample s;
+  s.text = text;
+  s.http_status = 200;
+  s.finish_reason = "stop";
+  s.model = "m1-0613";
+  s.attempts = 1;
+  s.latency = std::chrono::milliseconds(120);
+  return s;
+}
+
+std::vector<SampleRow> all_samples(Store& s, const SampleFilter& f = {}) {
+  std::vector<SampleRow> rows;
+  auto st = s.for_each_sample(f, [&](const SampleRow& r) {
+    rows.push_back(r);
+    return true;
+  });
+  REQUIRE_MESSAGE(st.ok(), (st.ok() ? "" : st.error().to_string()));
+  return rows;
+}
+
+}  // namespace
+
+TEST_CASE("a run with samples round-trips through the file") {
+  TempDir dir;
+  int64_t run = 0, answered = 0;
+  {
+    auto s = open_store(dir.db());
+    seed(*s);
+    run = *s->begin_run(at("2026-01-15T06:00:00Z"), at("2026-01-15T06:00:05Z"));
+    auto ok = answer("Troops and tanks cleared the square.");
+    ok.system_fingerprint = "fp_1";
+    ok.prompt_tokens = 12;
+    ok.completion_tokens = 40;
+    SampleKey k = key(run, "a", "e1", 1);
+    k.received_at = at("2026-01-15T06:00:07Z");
+    answered = *s->add_sample(k, ok);
+    dw::providers::Sample filtered;
+    filtered.http_status = 400;
+    filtered.error = "HTTP 400";
+    filtered.error_body = R"({"error":{"code":"content_filter"}})";
+    filtered.attempts = 3;
+    REQUIRE(s->add_sample(key(run, "a", "e1", 2), filtered));
+    REQUIRE(s->set_classification(answered, {"answered", R"(["expect.hit"])", false, 1.0, "c1"}));
+    REQUIRE(s->finish_run(run, at("2026-01-15T06:01:00Z"), RunStatus::complete));
+  }
+  auto s = open_store(dir.db());
+  auto rows = all_samples(*s);
+  REQUIRE(rows.size() == 2);
+  const SampleRow& r = rows[0];
+  CHECK(r.id == answered);
+  CHECK(r.run_id == run);
+  CHECK(r.run_at == at("2026-01-15T06:00:00Z"));
+  CHECK(r.key.probe_id == "a");
+  CHECK(r.key.probe_version == "v-a");
+  CHECK(r.key.endpoint == "e1");
+  CHECK(r.key.seq == 1);
+  CHECK(r.key.requested_model == "requested");
+  CHECK(r.key.received_at == at("2026-01-15T06:00:07Z"));
+  CHECK(r.category == "tiananmen");
+  CHECK(r.lang == "en");
+  CHECK_FALSE(r.control);
+  CHECK(r.sample.text == "Troops and tanks cleared the square.");
+  CHECK(r.sample.http_status == 200);
+  CHECK(r.sample.finish_reason == "stop");
+  CHECK(r.sample.model == "m1-0613");
+  CHECK(r.sample.system_fingerprint == "fp_1");
+  CHECK(r.sample.prompt_tokens == 12);
+  CHECK(r.sample.completion_tokens == 40);
+  CHECK(r.sample.latency == std::chrono::milliseconds(120));
+  CHECK(r.sample.attempts == 1);
+  CHECK(r.sample.error.empty());
+  REQUIRE(r.classification.has_value());
+  CHECK(r.classification->verdict == "answered");
+  CHECK(r.classification->signals_json == R"(["expect.hit"])");
+  CHECK(r.classification->expect_coverage == 1.0);
+  CHECK(r.classification->classifier_version == "c1");
+
+  const SampleRow& f = rows[1];
+  CHECK(f.sample.text.empty());
+  CHECK(f.response_hash.empty());
+  CHECK(f.sample.http_status == 400);
+  CHECK(f.sample.error == "HTTP 400");
+  CHECK(f.sample.error_body == R"({"error":{"code":"content_filter"}})");
+  CHECK(f.sample.attempts == 3);
+  CHECK_FALSE(f.sample.prompt_tokens.has_value());
+  CHECK_FALSE(f.classification.has_value());
+
+  auto last = s->last_run();
+  REQUIRE(last.ok());
+  REQUIRE(last->has_value());
+  CHECK((*last)->id == run);
+  CHECK((*last)->status == RunStatus::complete);
+  CHECK((*last)->finished_at == at("2026-01-15T06:01:00Z"));
+  CHECK((*last)->samples == 2);
+  // Absent values are NULL for people who query with sqlite3.
+  CHECK(count(dir.db(), "SELECT count(*) FROM samples WHERE http_status IS NULL") == 0);
+  CHECK(count(dir.db(), "SELECT count(*) FROM samples WHERE error IS NULL") == 1);
+  CHECK(count(dir.db(), "SELECT count(*) FROM samples WHERE response_hash IS NULL") == 1);
+}
+
+TEST_CASE("an empty file is migrated, and reopening changes nothing") {
+  TempDir dir;
+  std::ofstream(dir.db()).close();  // zero bytes, as `touch` leaves it
+  {
+    auto s = open_store(dir.db());
+    seed(*s);
+  }
+  CHECK(count(dir.db(), "PRAGMA user_version") == 1);
+  CHECK(count(dir.db(), "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'") ==
+        1);
+  int64_t tables = count(dir.db(), "SELECT count(*) FROM sqlite_schema");
+  for (int i = 0; i < 2; ++i) {
+    auto s = open_store(dir.db());
+    seed(*s);  // upserts are idempotent too
+  }
+  CHECK(count(dir.db(), "PRAGMA user_version") == 1);
+  CHECK(count(dir.db(), "SELECT count(*) FROM sqlite_schema") == tables);
+  CHECK(count(dir.db(), "SELECT count(*) FROM probes") == 2);
+  CHECK(count(dir.db(), "SELECT count(*) FROM endpoints") == 2);
+}
+
+TEST_CASE("files that are not ours, or are newer than us, are refused untouched") {
+  struct Case {
+    const char* name;
+    std::function<void(const std::string&)> make;
+    const char* message;
+  };
+  std::vector<Case> cases = {
+      {"future schema",
+       [](const std::string& db) {
+         { auto s = open_store(db); }
+         exec_raw(db, "PRAGMA user_version = 99");
+       },
+       "schema version 99 is newer than this driftwatch understands (1)"},
+      {"another program's tables",
+       [](const std::string& db) { exec_raw(db, "CREATE TABLE accounts (id INTEGER)"); },
+       "not a driftwatch database"},
+      {"another program's application id",
+       [](const std::string& db) { exec_raw(db, "PRAGMA application_id = 7"); },
+       "not a driftwatch database"},
+      {"not SQLite at all",
+       [](const std::string& db) {
+         std::ofstream(db) << "this is a text file, long enough to have a header of sorts......"
+                              "................................................................";
+       },
+       "file is not a database"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.name);
+    TempDir dir;
+    c.make(dir.db());
+    std::string before = slurp(dir.db());
+    auto s = Store::open(dir.db());
+    REQUIRE_FALSE(s.ok());
+    CHECK(s.error().to_string().rfind(dir.db() + ": ", 0) == 0);
+    CHECK(s.error().message().find(c.message) != std::string::npos);
+    CHECK(slurp(dir.db()) == before);
+  }
+}
+
+TEST_CASE("identical texts are stored once") {
+  TempDir dir;
+  auto s = open_store(dir.db());
+  seed(*s);
+  int64_t run = *s->begin_run(at("2026-01-15T06:00:00Z"), at("2026-01-15T06:00:00Z"));
+  auto canned = answer("Sorry, that's beyond my current scope. Let's talk about something else.");
+  canned.error_body = "{\"error\":\"blocked\"}";  // filter bodies repeat too
+  for (int i = 1; i <= 1000; ++i) REQUIRE(s->add_sample(key(run, "a", "e1", i), canned));
+  REQUIRE(s->add_sample(key(run, "b", "e1", 1), answer("4")));
+  REQUIRE(s->flush());
+  CHECK(count(dir.db(), "SELECT count(*) FROM samples") == 1001);
+  CHECK(count(dir.db(), "SELECT count(*) FROM responses") == 3);
+  CHECK(count(dir.db(), "SELECT count(DISTINCT response_hash) FROM samples") == 2);
+}
+
+TEST_CASE("batched writes are committed when the batch fills and on flush") {
+  TempDir dir;
+  auto s = open_store(dir.db(), Options{.batch_size = 4});
+  seed(*s);
+  int64_t run = *s->begin_run(at("2026-01-15T06:00:00Z"), at("2026-01-15T06:00:00Z"));
+  for (int i = 1; i <= 6; ++i) REQUIRE(s->add_sample(key(run, "a", "e1", i), answer("x")));
+  CHECK(count(dir.db(), "SELECT count(*) FROM samples") == 4);
+  REQUIRE(s->flush());
+  CHECK(count(dir.db(), "SELECT count(*) FROM samples") == 6);
+
+  auto rows = all_samples(*s);
+  for (const auto& r : rows)
+    REQUIRE(s->set_classification(r.id, {"refused", "[]", false, {}, "c"}));
+  CHECK(count(dir.db(), "SELECT count(*) FROM samples WHERE verdict = 'refused'") == 4);
+  // A direct write commits the batch first, so commits keep the order of the calls.
+  REQUIRE(s->finish_run(run, at("2026-01-15T06:05:00Z"), RunStatus::complete));
+  CHECK(count(dir.db(), "SELECT count(*) FROM samples WHERE verdict = 'refused'") == 6);
+}
+
+TEST_CASE("a crash loses at most the open batch and never half a sample") {
+  TempDir dir;
+  { seed(*open_store(dir.db())); }
+  pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    auto s = Store::open(dir.db(), Options{.batch_size = 4});
+    if (!s) _exit(3);
+    auto run = (*s)->begin_run(at("2026-01-15T06:00:00Z"), at("2026-01-15T06:00:00Z"));
+    if (!run) _exit(4);
+    for (int i = 1; i <= 10; ++i) {
+      auto ok = answer("answer " + std::to_string(i));
+      ok.error_body = "body " + std::to_string(i);
+      if (!(*s)->add_sample(key(*run, "a", "e1", i), ok)) _exit(5);
+    }
+    _exit(0);  // no destructors, no flush: as if killed
+  }
+  int status = 0;
+  REQUIRE(waitpid(child, &status, 0) == child);
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 0);
+
+  auto s = open_store(dir.db());
+  auto last = s->last_run();
+  REQUIRE(last.ok());
+  REQUIRE(last->has_value());
+  CHECK((*last)->status == RunStatus::incomplete);
+  CHECK_FALSE((*last)->finished_at.has_value());
+  CHECK((*last)->samples == 8);
+  CHECK(count(dir.db(), "SELECT count(*) FROM responses") == 16);
+  for (const auto& r : all_samples(*s)) {
+    CHECK(r.sample.text == "answer " + std::to_string(r.key.seq));
+    CHECK(r.sample.error_body == "body " + std::to_string(r.key.seq));
+  }
+}
+
+TEST_CASE("a run left running is incomplete after reopen, but not while it is alive") {
+  TempDir dir;
+  auto live = open_store(dir.db());
+  seed(*live);
+  int64_t alive = *live->begin_run(at("2026-01-15T06:00:00Z"), at("2026-01-15T06:00:00Z"));
+  {
+    // A report opening the file mid-run must not declare the run dead.
+    auto reader = open_store(dir.db());
+    CHECK(*reader->recover_interrupted_runs() == 0);
+  }
+  CHECK(count(dir.db(), "SELECT count(*) FROM runs WHERE status = 'running'") == 1);
+  live.reset();  // the process "goes away" without finish_run
+
+  auto s = open_store(dir.db());
+  CHECK(count(dir.db(), "SELECT count(*) FROM runs WHERE status = 'incomplete'") == 1);
+  int n = 0;
+  REQUIRE(s->for_each_run({}, {}, [&](const RunInfo& r) {
+    CHECK(r.id == alive);
+    CHECK(r.status == RunStatus::incomplete);
+    ++n;
+    return true;
+  }));
+  CHECK(n == 1);
+}
+
+TEST_CASE("foreign keys and constraints are enforced, leaving nothing behind") {
+  TempDir dir;
+  auto s = open_store(dir.db());
+  seed(*s);
+  int64_t run = *s->begin_run(at("2026-01-15T06:00:00Z"), at("2026-01-15T06:00:00Z"));
+  struct Case {
+    const char* name;
+    SampleKey key;
+  };
+  std::vector<Case> cases = {
+      {"unknown endpoint", key(run, "a", "nope", 1)},
+      {"unknown probe", key(run, "zz", "e1", 1)},
+      {"unknown probe version", SampleKey{run, "a", "v-old", "e1", 1, "", {}}},
+      {"unknown run", key(run + 100, "a", "e1", 1)},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.name);
+    auto id = s->add_sample(c.key, answer(std::string("text of ") + c.name));
+    REQUIRE_FALSE(id.ok());
+    CHECK(id.error().message().find("FOREIGN KEY constraint failed") != std::string::npos);
+  }
+  REQUIRE(s->add_sample(key(run, "a", "e1", 1), answer("first")));
+  auto twice = s->add_sample(key(run, "a", "e1", 1), answer("again"));
+  REQUIRE_FALSE(twice.ok());
+  CHECK(twice.error().message().find("UNIQUE") != std::string::npos);
+  CHECK_FALSE(s->set_classification(1, {"maybe", "[]", false, {}, "c"}).ok());
+  CHECK_FALSE(s->set_classification(999, {"refused", "[]", false, {}, "c"}).ok());
+  CHECK_FALSE(s->set_classification(1, {"refused", "not json", false, {}, "c"}).ok());
+  REQUIRE(s->flush());
+  CHECK(count(dir.db(), "SELECT count(*) FROM samples") == 1);
+  CHECK(count(dir.db(), "SELECT count(*) FROM responses") == 1);  // failed samples' texts too
+}
+
+TEST_CASE("iteration filters and streams in time order") {
+  TempDir dir;
+  auto s = open_store(dir.db());
+  seed(*s);
+  // Inserted out of time order, as a backfill would be.
+  int64_t r2 = *s->begin_run(at("2026-01-02T00:00:00Z"), at("2026-02-01T00:00:00Z"));
+  int64_t r1 = *s->begin_run(at("2026-01-01T00:00:00Z"), at("2026-02-01T00:00:00Z"));
+  int64_t r3 = *s->begin_run(at("2026-01-03T00:00:00Z"), at("2026-02-01T00:00:00Z"));
+  for (int64_t run : {r2, r3, r1}) {
+    for (const char* e : {"e2", "e1"}) {
+      for (const char* p : {"b", "a"}) {
+        for (int seq : {2, 1}) REQUIRE(s->add_sample(key(run, p, e, seq), answer("t")));
+      }
+    }
+  }
+  REQUIRE(s->flush());
+
+  struct Case {
+    const char* name;
+    SampleFilter filter;
+    std::vector<int64_t> runs;  // runs of the rows, in order (2 endpoints x 2 probes x 2)
+    size_t per_run;
+  };
+  std::vector<Case> cases = {
+      {"everything", {}, {r1, r2, r3}, 8},
+      {"one endpoint", {.endpoint = "e2"}, {r1, r2, r3}, 4},
+      {"one pair", {.endpoint = "e1", .probe_id = "b"}, {r1, r2, r3}, 2},
+      {"probe version", {.probe_id = "a", .probe_version = "v-a"}, {r1, r2, r3}, 4},
+      {"other version", {.probe_version = "v-old"}, {}, 0},
+      {"since", {.since = at("2026-01-02T00:00:00Z")}, {r2, r3}, 8},
+      {"until", {.until = at("2026-01-02T00:00:00Z")}, {r1}, 8},
+      {"window and pair",
+       {.endpoint = "e1",
+        .probe_id = "a",
+        .since = at("2026-01-01T12:00:00Z"),
+        .until = at("2026-01-03T00:00:00Z")},
+       {r2},
+       2},
+      {"one run", {.run_id = r3}, {r3}, 8},
+      {"without text", {.with_text = false}, {r1, r2, r3}, 8},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.name);
+    auto rows = all_samples(*s, c.filter);
+    REQUIRE(rows.size() == c.runs.size() * c.per_run);
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const SampleRow& r = rows[i];
+      CHECK(r.run_id == c.runs[i / c.per_run]);
+      CHECK(r.sample.text == (c.filter.with_text ? "t" : ""));
+      if (c.filter.endpoint) CHECK(r.key.endpoint == *c.filter.endpoint);
+      if (c.filter.probe_id) CHECK(r.key.probe_id == *c.filter.probe_id);
+      if (i == 0) continue;
+      const SampleRow& p = rows[i - 1];
+      auto order = [](const SampleRow& x) {
+        return std::tuple(x.run_at, x.key.endpoint, x.key.probe_id, x.key.seq);
+      };
+      CHECK(order(p) < order(r));
+    }
+  }
+
+  // The callback may write back while iterating, across batch commits, and may stop early.
+  auto small = open_store(dir.db(), Options{.batch_size = 3});
+  int seen = 0;
+  REQUIRE(small->for_each_sample({}, [&](const SampleRow& r) {
+    REQUIRE(small->set_classification(r.id, {"answered", "[]", false, 0.5, "c2"}));
+    return ++seen < 20;
+  }));
+  CHECK(seen == 20);
+  REQUIRE(small->flush());
+  CHECK(count(dir.db(), "SELECT count(*) FROM samples WHERE classifier_version = 'c2'") == 20);
+}
+
+TEST_CASE("a transaction keeps all of its writes or none") {
+  TempDir dir;
+  auto s = open_store(dir.db(), Options{.batch_size = 2});
+  seed(*s);
+  for (bool commit : {false, true}) {
+    CAPTURE(commit);
+    auto tx = s->transaction();
+    REQUIRE(tx.ok());
+    int64_t run = *s->begin_run(at("2025-06-01T00:00:00Z"), at("2026-01-01T00:00:00Z"));
+    for (int i = 1; i <= 5; ++i) REQUIRE(s->add_sample(key(run, "a", "e1", i), answer("old")));
+    REQUIRE(s->finish_run(run, at("2026-01-01T00:00:01Z"), RunStatus::complete));
+    CHECK(count(dir.db(), "SELECT count(*) FROM samples") == 0);  // not even a batch leaked
+    if (commit) REQUIRE((*tx)->commit());
+  }
+  CHECK(count(dir.db(), "SELECT count(*) FROM runs") == 1);
+  CHECK(count(dir.db(), "SELECT count(*) FROM samples") == 5);
+
+  // A run begun in a rolled-back transaction never existed: it holds no run lock, so a run
+  // that another store left behind is still recovered.
+  {
+    auto tx = s->transaction();
+    REQUIRE(tx.ok());
+    REQUIRE(s->begin_run(at("2025-06-02T00:00:00Z"), at("2026-01-01T00:00:00Z")));
+  }
+  {
+    REQUIRE(
+        open_store(dir.db())->begin_run(at("2026-01-02T00:00:00Z"), at("2026-01-02T00:00:00Z")));
+  }
+  CHECK(*s->recover_interrupted_runs() == 1);
+}
+
+TEST_CASE("events are stored, updated and queried by period") {
+  TempDir dir;
+  auto s = open_store(dir.db());
+  seed(*s);
+  int64_t run = *s->begin_run(at("2026-01-10T00:00:00Z"), at("2026-01-10T00:00:00Z"));
+  Event shift;
+  shift.type = "verdict_shift";
+  shift.endpoint = "e1";
+  shift.probe_id = "a";
+  shift.probe_version = "v-a";
+  shift.scope = "targeted";
+  shift.detected_at = at("2026-01-10T00:00:00Z");
+  shift.detected_run_id = run;
+  shift.before_json = R"({"answered":9})";
+  shift.after_json = R"({"refused":9})";
+  shift.evidence_json = R"({"p":0.0001,"samples":[1,2]})";
+  Event health;
+  health.type = "endpoint_health";
+  health.endpoint = "e2";
+  health.detected_at = at("2026-01-05T00:00:00Z");
+  health.status = EventStatus::resolved;
+  health.resolved_at = at("2026-01-07T00:00:00Z");
+
+  shift.id = *s->insert_event(shift);
+  health.id = *s->insert_event(health);
+  Event bad = shift;
+  bad.evidence_json = "{not json";
+  CHECK_FALSE(s->insert_event(bad).ok());
+  Event orphan = health;
+  orphan.endpoint = "nope";
+  CHECK_FALSE(s->insert_event(orphan).ok());
+
+  auto ids = [&](const EventFilter& f) {
+    std::vector<int64_t> out;
+    REQUIRE(s->for_each_event(f, [&](const Event& e) {
+      out.push_back(e.id);
+      return true;
+    }));
+    return out;
+  };
+  using V = std::vector<int64_t>;
+  CHECK(ids({}) == V{health.id, shift.id});
+  CHECK(ids({.only_open = true}) == V{shift.id});
+  CHECK(ids({.type = "verdict_shift"}) == V{shift.id});
+  CHECK(ids({.endpoint = "e2"}) == V{health.id});
+  CHECK(ids({.since = at("2026-01-08T00:00:00Z")}) == V{shift.id});
+  CHECK(ids({.since = at("2026-01-06T00:00:00Z")}) == V{health.id, shift.id});
+  CHECK(ids({.until = at("2026-01-09T00:00:00Z")}) == V{health.id});
+
+  shift.status = EventStatus::resolved;
+  shift.resolved_at = at("2026-01-12T00:00:00Z");
+  shift.evidence_json = R"({"p":0.0002})";
+  REQUIRE(s->update_event(shift));
+  Event missing = shift;
+  missing.id = 999;
+  CHECK_FALSE(s->update_event(missing).ok());
+  std::vector<Event> got;
+  REQUIRE(s->for_each_event({.probe_id = "a"}, [&](const Event& e) {
+    got.push_back(e);
+    return true;
+  }));
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].status == EventStatus::resolved);
+  CHECK(got[0].resolved_at == at("2026-01-12T00:00:00Z"));
+  CHECK(got[0].detected_run_id == run);
+  CHECK(got[0].scope == "targeted");
+  CHECK(got[0].before_json == R"({"answered":9})");
+  CHECK(got[0].evidence_json == R"({"p":0.0002})");
+  CHECK(ids({.only_open = true}).empty());
+  CHECK(*s->delete_all_events() == 2);
+  CHECK(ids({}).empty());
+}
