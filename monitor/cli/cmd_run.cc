@@ -134,7 +134,7 @@ void register_run(CLI::App& app, Context& ctx) {
   cmd->add_option("--at", *at,
                   "record the run as happening at TIME (ISO 8601), for backfills and tests")
       ->type_name("TIME");
-  cmd->callback([&ctx, at] { ctx.exit_code = run_once(ctx, *at); });
+  cmd->callback([&ctx, once, at] { ctx.exit_code = run_once(ctx, *at); });
 }
 
 }  // namespace dw::cli
