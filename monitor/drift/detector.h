@@ -1,0 +1,160 @@
+// Drift detection: turns stored samples into the events of SPEC.md ("Events").
+//
+//   auto options = dw::drift::options_from(config);            // [detection] of the config
+//   auto r = dw::drift::detect_run(store, summary.run_id, options);   // after each run
+//   if (!r) ...                                                  // storage failed
+//   std::cout << r->opened << " new events, " << r->resolved << " resolved\n";
+//
+//   auto all = dw::drift::recompute_all(store, options);        // reclassify, import
+//
+// How a decision is made (per probe id AND version x endpoint, a "pair"):
+// - Samples whose verdict is `error` are health, not evidence: they never count in a verdict,
+//   narrative or content test. A pair's run with more than half of its samples in error is not
+//   evidence either way (an outage cannot open, keep or resolve a censorship event).
+// - The recent side is the pair's last m valid runs, m = 1..recent_runs (every m is tried and
+//   the smallest p-value kept, Bonferroni-multiplied by recent_runs); the baseline is the
+//   pair's valid runs in the baseline_window before the recent side, of the same probe
+//   version, never before the end of a "new normal" and never inside a resolved event's
+//   shifted period.
+// - verdict_shift: exact test (stats.h) on the counts of answered / refused / deflected /
+//   filtered; q-values by Benjamini-Hochberg across every pair tested in the run; an event
+//   needs q <= alpha AND total variation >= min_effect. narrative_shift: the same on
+//   (narrative, not narrative). content_shift: answered samples only, two measures, the same
+//   test, BH and effect rules: expect coverage (per sample full / partial / none) must fall,
+//   or the answers must move away from the baseline (see "similarity" below).
+// - similarity: MinHash estimate of the Jaccard similarity of character 5-gram shingles of
+//   the normalised text (analysis/normalise.h; language-independent, CJK included). Each
+//   baseline answer gets its mean similarity to the other baseline answers (the probe's own
+//   sample-to-sample spread); each recent answer its mean similarity to the baseline answers.
+//   A sample is "far" when that value is below the 10th percentile of the baseline's values;
+//   the test compares the share of far samples on both sides.
+// - canned_template: one normalised response text (of at least 20 characters) answering at
+//   least 3 different probes of one endpoint within the recent runs, that did not answer
+//   several probes in the baseline. Endpoint-wide (probe ""), keyed by the text's hash.
+// - model_change: a run of an endpoint reports a model id or system fingerprint not seen on
+//   that endpoint in the baseline window (which must not be empty). Context, not censorship:
+//   opened and resolved at the same run (a point in time).
+// - endpoint_health: the endpoint's error share over all its samples rose beyond chance
+//   (exact test, BH across endpoints, effect >= min_effect). Health, never censorship.
+// - scope, on every censorship event (verdict_shift, content_shift, narrative_shift,
+//   canned_template): "broad" when a control probe of the same endpoint moved in the same
+//   runs (its own test, uncorrected p <= alpha with effect >= min_effect), else "targeted".
+//   An event on a control probe itself is "broad".
+//
+// Lifecycle: an event (one per pair x type, or endpoint x type, or endpoint x template) opens
+// once at the run whose test first passes, with detected_at = run_at of the first run of the
+// recent side that showed the shift; no second event of the same type opens for the same pair
+// while it is open. It resolves ("resolution": "returned") when the pair's last recent_runs
+// valid runs, all after detection, are within min_effect / 2 of its own before side; or it
+// becomes the new normal ("resolution": "new_normal") once it has been open for
+// new_normal_runs valid runs: it is resolved then and the pair's baseline restarts at its
+// detected_at. endpoint_health resolves after one run back within min_effect / 2.
+//
+// Determinism: decisions depend only on the stored samples and the stored events, so running
+// detect_run after every run and recompute_all over the same history give the same events
+// (same types, pairs, times, statuses and evidence; ids may differ).
+//
+// Threads: like the Store, use from one thread at a time. Errors are values; nothing throws.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string_view>
+
+#include "common/error.h"
+#include "config/config.h"
+#include "store/store.h"
+
+namespace dw::drift {
+
+// Event types (store::Event::type).
+inline constexpr std::string_view kVerdictShift = "verdict_shift";
+inline constexpr std::string_view kContentShift = "content_shift";
+inline constexpr std::string_view kNarrativeShift = "narrative_shift";
+inline constexpr std::string_view kCannedTemplate = "canned_template";
+inline constexpr std::string_view kModelChange = "model_change";
+inline constexpr std::string_view kEndpointHealth = "endpoint_health";
+
+// Whether an event type is about censorship (carries scope) rather than context or health.
+bool is_censorship(std::string_view type);
+
+struct Options {
+  std::chrono::seconds baseline_window{std::chrono::days(30)};  // how far back a baseline reaches
+  int recent_runs = 3;      // the recent side: the last 1..recent_runs valid runs, 1 .. 20
+  double alpha = 0.05;      // false discovery rate across the pairs tested in a run, (0, 0.5]
+  double min_effect = 0.3;  // minimum total variation distance of a shift, (0, 1]
+  int new_normal_runs = 28;  // open this many valid runs, a shift is the new normal; 0 = never
+  int min_baseline_samples = 6;  // fewer non-error baseline samples: the pair is not tested
+};
+
+// The [detection] section of the config as Options.
+Options options_from(const config::Config& config);
+
+struct Summary {
+  long runs = 0;          // runs processed
+  long pairs_tested = 0;  // probe x endpoint pairs tested (summed over runs)
+  long opened = 0;        // events opened (model_change included)
+  long resolved = 0;      // events resolved (returned or new normal; model_change included)
+};
+
+// Detects drift at one run, which must be finished (its samples committed and classified),
+// and must be the latest run detection has seen: run detect_run once per run, in run order.
+// Reads only the samples of the last 2 x baseline_window before the run (streamed, counted
+// per run without texts; texts only for the last few dozen runs) and the pair's stored events;
+// inserts new events and updates the ones it resolves. Calling it again for the same run
+// changes nothing. Fails (changing nothing) when the run is unknown, when stored events were
+// detected or resolved at a later run (use recompute_all), or when the store fails.
+Result<Summary> detect_run(store::Store& store, int64_t run_id, const Options& options);
+
+enum class Atomicity {
+  own_transaction,     // recompute_all opens and commits its own Store::transaction()
+  callers_transaction  // the caller has one open (import): recompute_all only writes
+};
+
+// Deletes every event and rebuilds them from the whole history, run by run, exactly as
+// detect_run after each run would have (streams the history once; memory bounded by the
+// baseline window, not by the history). All or nothing: on failure the old events stay
+// (with callers_transaction, the caller's rollback decides).
+Result<Summary> recompute_all(store::Store& store, const Options& options,
+                              Atomicity atomicity = Atomicity::own_transaction);
+
+// --- Event JSON (store::Event before_json / after_json / evidence_json) ------------------------
+//
+// before / after of verdict_shift, narrative_shift, content_shift (one "side" each):
+//   {"from": "2026-01-01T00:00:00Z", "to": "2026-01-09T00:00:00Z",  // run_at of first, last run
+//    "runs": 9, "samples": 27,          // runs and non-error samples on this side
+//    "verdicts": {"answered": 27, "refused": 0, "deflected": 0, "filtered": 0},
+//    "errors": 0,                       // error samples on those runs (not counted above)
+//    "narrative": 0,                    // narrative-flagged samples
+//    "expect_coverage": 0.93,           // mean over answered samples; null without expect
+//    "similarity": 0.71,                // before: mean baseline-to-baseline similarity;
+//                                       // after: mean recent-to-baseline; null if not measured
+//    "sample_ids": [12, 15, 18]}        // up to 5 examples, oldest first
+//   before = the baseline at detection; after = the recent side that showed the shift.
+// endpoint_health sides: {"from", "to", "runs", "samples" (all samples), "errors",
+//   "error_share", "sample_ids" (examples of errors on the after side)}.
+// model_change sides: {"from", "to", "models": {"id": count}, "fingerprints": {"fp": count}}.
+// canned_template sides: {"from", "to", "runs", "samples", "template_samples",
+//   "probes": ["probe-id", ...], "sample_ids": [...]} (template_samples: samples of this
+//   endpoint whose normalised text is the template).
+//
+// evidence of the tested types (verdict_shift, narrative_shift, content_shift,
+// endpoint_health):
+//   {"test": "exact", "measure": "verdicts" | "narrative" | "expect_coverage" | "similarity"
+//      | "errors",
+//    "p": 1.2e-05,            // exact test of the chosen window, times recent_runs, capped at 1
+//    "q": 3.1e-04,            // Benjamini-Hochberg across the pairs tested in the run
+//    "effect": 0.83,          // total variation distance between the two sides
+//    "alpha": 0.05, "min_effect": 0.3, "pairs_tested": 24,
+//    "window_runs": 2,        // runs on the recent side
+//    "controls": {"tested": 3, "moved": ["capital-australia"]},   // censorship types only
+//    "resolution": "returned" | "new_normal",                     // once resolved
+//    "resolved_after": {...a side...}}                            // the side that resolved it
+// evidence of canned_template: {"template_hash": "<sha256 hex of the normalised text>",
+//   "text": "<normalised text, at most 280 characters>", "probes": [...], "sample_ids":
+//   [...], "controls": {...}, "resolution": ...}
+// evidence of model_change: {"new_models": [...], "new_fingerprints": [...],
+//   "sample_ids": [...]}
+// Model output appears in canned_template "text" only; it is untrusted: escape it.
+
+}  // namespace dw::drift
