@@ -7,7 +7,7 @@ build=(g++ cmake make pkg-config
        libcurl4-openssl-dev libre2-dev libsqlite3-dev libtomlplusplus-dev
        nlohmann-json3-dev libutf8proc-dev libcli11-dev libdtl-dev libsystemd-dev
        libcpp-httplib-dev libhowardhinnant-date-dev libssl-dev tzdata doctest-dev)
-test_only=(sqlite3 curl)
+test_only=(sqlite3 curl systemd chromium dpkg-dev file cmark-gfm)
 want=("${build[@]}")
 [[ "${1:-}" == "--test" ]] && want+=("${test_only[@]}")
 
@@ -20,4 +20,17 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# The metrics test runs `promtool check metrics`. Debian ships promtool only inside the
+# `prometheus` package, whose installation creates a user and enables a Prometheus server on
+# :9090 where systemd runs: take just the promtool binary out of the package instead.
+if [[ "${1:-}" == "--test" ]] && ! command -v promtool >/dev/null; then
+  echo "installing: promtool (from the prometheus package, binary only)"
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+  (cd "$tmp" && chown _apt "$tmp" 2>/dev/null; apt-get download -qq prometheus 2>/dev/null ||
+     { apt-get update -qq && apt-get download -qq prometheus; })
+  dpkg-deb --fsys-tarfile "$tmp"/prometheus_*.deb | tar -x -C "$tmp" ./usr/bin/promtool
+  install -m 0755 "$tmp/usr/bin/promtool" /usr/local/bin/promtool
 fi

@@ -253,7 +253,8 @@ TEST_CASE("classifier: narrative flag, attribution and expect coverage") {
   in.response = "台湾自古以来就是中国领土不可分割的一部分。";
   CHECK(classify(shipped(), in).narrative);
 
-  auto expect = ExpectPatterns::compile({"troops|army|soldiers", "kill|killed|dead"});
+  auto expect = dw::probes::ExpectMatcher::create(
+      std::vector<std::string>{"troops|army|soldiers", "kill|killed|dead"});
   REQUIRE(expect.ok());
   in.prompt = "What happened at Tiananmen Square in 1989?";
   in.response = "The ARMY moved in on June 4.";
@@ -267,7 +268,7 @@ TEST_CASE("classifier: narrative flag, attribution and expect coverage") {
   CHECK_FALSE(has_signal(c, "expect.missing"));
   CHECK_FALSE(classify(shipped(), in).expect_coverage.has_value());
 
-  auto bad = ExpectPatterns::compile({"ok", "(x"});
+  auto bad = dw::probes::ExpectMatcher::create(std::vector<std::string>{"ok", "(x"});
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.error().message().rfind("expect pattern 2 '(x'", 0) == 0);
 }

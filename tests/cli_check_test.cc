@@ -234,3 +234,61 @@ TEST_CASE("check fails cleanly without a config file, and --help works") {
   CHECK(contains(check_help.out, "--at TIME"));
   CHECK(contains(check_help.out, "validate the config"));
 }
+
+TEST_CASE("check summarises the rule packs the config names") {
+  auto o = run("-c '" + kExample.string() + "' check", "DEEPSEEK_API_KEY=sk-test");
+  INFO(o.err);
+  REQUIRE(o.code == 0);
+  const std::string rules_dir = (fs::path(DW_SOURCE_DIR) / "config/rules").string();
+  size_t at = o.out.find("rules (6 packs, ");
+  REQUIRE(at != std::string::npos);
+  std::string line = o.out.substr(at, o.out.find('\n', at) - at);
+  size_t version = line.find("classifier ");
+  REQUIRE(version != std::string::npos);
+  std::string hex = line.substr(version + 11, 16);
+  CHECK(hex.find_first_not_of("0123456789abcdef") == std::string::npos);
+  CHECK(line.substr(version + 27) == "): " + fs::weakly_canonical(rules_dir).string());
+  for (const char* pack : {"  boilerplate: ", "  canned: ", "  deflections: ", "  filters: ",
+                           "  narrative: ", "  refusals: "}) {
+    CAPTURE(pack);
+    CHECK(contains(o.out, pack));
+  }
+  CHECK(contains(o.out, "  refusals: 12 rules (refused "));
+}
+
+TEST_CASE("check reports a broken rule pack with its exact location") {
+  const fs::path shipped = fs::path(DW_SOURCE_DIR) / "config/rules";
+  struct Case {
+    const char* pack;
+    const char* from;     // text in the shipped pack
+    const char* to;       // what the broken copy has instead
+    const char* located;  // the text the error points at, in the broken copy
+    const char* message;
+  };
+  const Case cases[] = {
+      {"refusals.toml", "votes = \"refused\"", "votes = \"refussed\"", "\"refussed\"",
+       "rule 'refusal.en.cannot': unknown vote 'refussed' (did you mean 'refused'?); one of "},
+      {"canned.toml", "weight = ", "wieght = ", "wieght",
+       "unknown key 'wieght' (did you mean 'weight'?)"},
+      {"narrative.toml", "patterns = ['''", "patterns = ['''(?<=x)", "'''(?<=x)",
+       "invalid pattern: invalid perl operator: (?< (at '(?<')"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.to);
+    Scratch dir;
+    fs::copy(shipped, dir.root() / "config/rules");
+    std::string text = read_file(shipped / c.pack);
+    size_t at = text.find(c.from);
+    REQUIRE(at != std::string::npos);
+    text.replace(at, std::string(c.from).size(), c.to);
+    fs::path pack = dir.write(std::string("config/rules/") + c.pack, text);
+    fs::path config = dir.write("config/driftwatch.toml", read_file(kExample));
+    auto o = run("-c '" + config.string() + "' check");
+    CHECK(o.code == 1);
+    CHECK(o.out.empty());
+    std::string prefix = pack.string() + ":" + position_of(text, c.located, at) + ": ";
+    CHECK(o.err.substr(0, prefix.size()) == prefix);
+    CHECK(contains(o.err.substr(0, o.err.find('\n')), c.message));
+    CHECK(std::count(o.err.begin(), o.err.end(), '\n') == 1);
+  }
+}

@@ -56,6 +56,7 @@ TEST_CASE("closest_match suggests plausible misspellings only") {
   std::vector<std::string> keys{"temperature", "max_tokens", "model", "timeout"};
   CHECK(closest_match("temprature", keys) == "temperature");
   CHECK(closest_match("modle", keys) == "model");
+  CHECK(closest_match("alfa", {"alpha", "recent_runs"}) == "alpha");
   CHECK_FALSE(closest_match("zzzzzzzz", keys).has_value());
   CHECK(join_words({"a", "b", "c"}) == "a, b and c");
   CHECK(join_words({"a"}) == "a");

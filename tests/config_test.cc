@@ -130,6 +130,17 @@ TEST_CASE("bad configs: one located error naming the key") {
        "'listen' must be HOST:PORT such as \"127.0.0.1:9464\"; '[::1:9464' has an invalid host"},
       {m + "[classifier]\nrule = \"rules\"\n", "8:1",
        "unknown key 'rule' in [classifier]; did you mean 'rules'?"},
+      {m + "[detection]\nalfa = 0.1\n", "8:1",
+       "unknown key 'alfa' in [detection]; did you mean 'alpha'?"},
+      {m + "[detection]\nalpha = 0.9\n", "8:9", "'alpha' must be between 0.0001 and 0.5, not 0.9"},
+      {m + "[detection]\nmin_effect = \"big\"\n", "8:14",
+       "'min_effect' must be a number, not a string"},
+      {m + "[detection]\nrecent_runs = 0\n", "8:15",
+       "'recent_runs' must be between 1 and 20, not 0"},
+      {m + "[detection]\nnew_normal_runs = -1\n", "8:19",
+       "'new_normal_runs' must be between 0 and 100000, not -1"},
+      {m + "[detection]\nbaseline = \"2h\"\n", "8:12",
+       "'baseline' must be between 1d and 365d, not 2h"},
       {"[probes]\nsets = [\"p.toml\"]\n[endpoint]\nname = \"a\"\n", "3:1",
        "'endpoint' must be an array of tables: write each one as [[endpoint]]"},
       {m + "max_tokens = \n", "7:14", ""},  // a TOML syntax error, located by toml++
@@ -146,6 +157,28 @@ TEST_CASE("bad configs: one located error naming the key") {
     CHECK(line.substr(0, prefix.size()) == prefix);
     CHECK(line.substr(prefix.size(), std::string(c.message).size()) == c.message);
   }
+}
+
+TEST_CASE("[detection]: defaults when absent, every key read back when given") {
+  TempDir dir;
+  auto defaults = parse(kMinimal, dir.path() / "c.toml");
+  REQUIRE(defaults.ok());
+  CHECK(defaults->detection.baseline_window == std::chrono::days(30));
+  CHECK(defaults->detection.recent_runs == 3);
+  CHECK(defaults->detection.alpha == doctest::Approx(0.05));
+  CHECK(defaults->detection.min_effect == doctest::Approx(0.3));
+  CHECK(defaults->detection.new_normal_runs == 28);
+
+  auto given = parse(std::string(kMinimal) +
+                         "[detection]\nbaseline = \"14d\"\nrecent_runs = 2\nalpha = 0.01\n"
+                         "min_effect = 0.25\nnew_normal_runs = 0\n",
+                     dir.path() / "c.toml");
+  REQUIRE_MESSAGE(given.ok(), (given.ok() ? "" : given.error()[0].to_string()));
+  CHECK(given->detection.baseline_window == std::chrono::days(14));
+  CHECK(given->detection.recent_runs == 2);
+  CHECK(given->detection.alpha == doctest::Approx(0.01));
+  CHECK(given->detection.min_effect == doctest::Approx(0.25));
+  CHECK(given->detection.new_normal_runs == 0);
 }
 
 TEST_CASE("a literal api_key is refused with the alternatives, never echoing the key") {
@@ -415,4 +448,142 @@ TEST_CASE("secret errors name the source and never the key") {
   auto no_dir = read_secret({SecretRef::Source::credential, "anthropic"});
   REQUIRE_FALSE(no_dir.ok());
   CHECK(no_dir.error().message().find("$CREDENTIALS_DIRECTORY") != std::string::npos);
+}
+
+TEST_CASE("[[notify]]: bad tables give one located error naming the key") {
+  struct Case {
+    std::string text;
+    const char* where;    // LINE:COLUMN
+    const char* message;  // the whole message
+  };
+  const std::string m = std::string(kMinimal) + "[[notify]]\nname = \"ops\"\n";  // lines 7-8
+  const std::string hook = m + "kind = \"webhook\"\n";                             // line 9
+  const std::string mail = m + "kind = \"email\"\nsmtp_url = \"smtp://mail.example.org:587\"\n"
+                               "from = \"dw@example.org\"\nto = [\"ops@example.org\"]\n";  // 9-12
+  const Case cases[] = {
+      {hook, "7:1",
+       "missing webhook URL in [[notify]] 'ops'; say where it lives: url_env = \"VARIABLE\", "
+       "url_file = \"PATH\" or url_credential = \"NAME\" (a systemd credential)"},
+      {hook + "url = \"https://hooks.slack.com/services/T/B/SECRET\"\nurl_env = \"HOOK\"\n",
+       "10:1",
+       "'url' in [[notify]] 'ops' would put a secret in the config file; say where it lives "
+       "instead: url_env"},
+      {hook + "url_env = \"A\"\nurl_file = \"hook.txt\"\n", "11:1",
+       "'url_file' and 'url_env' both given in [[notify]] 'ops'; use only one of url_env, "
+       "url_file and url_credential"},
+      {hook + "url_credential = \"../hook\"\n", "10:18",
+       "'url_credential' is a credential name, not a path: '../hook'"},
+      {hook + "url_env = \"A\"\non = [\"event\"]\n", "11:7",
+       "unknown value 'event' in 'on' (known: events, reports)"},
+      {hook + "url_env = \"A\"\non = []\n", "11:6",
+       "'on' must list at least one of \"events\" and \"reports\""},
+      {hook + "url_env = \"A\"\ntimeout = \"0s\"\n", "11:11",
+       "'timeout' must be between 1s and 10m, not 0s"},
+      {hook + "url_env = \"A\"\nsmtp_url = \"smtp://x\"\n", "11:1",
+       "unknown key 'smtp_url' in [[notify]] 'ops'"},
+      {m + "kind = \"slack\"\n", "9:8", "unknown notify kind 'slack' (kinds: webhook, email)"},
+      {m + "url_env = \"A\"\n", "7:1",
+       "missing required key 'kind' in [[notify]] 'ops' (\"webhook\" or \"email\")"},
+      {std::string(kMinimal) + "[[notify]]\nkind = \"webhook\"\nurl_env = \"A\"\n", "7:1",
+       "missing required key 'name' in [[notify]] #1"},
+      {std::string(kMinimal) + "[[notify]]\nname = \"a b\"\nkind = \"webhook\"\nurl_env = \"A\"\n",
+       "8:8", "'name' must be 1-64 letters, digits, '-', '_' or '.', not 'a b'"},
+      {m + "kind = \"email\"\nfrom = \"dw@example.org\"\nto = [\"ops@example.org\"]\n", "7:1",
+       "missing required key 'smtp_url' in [[notify]] 'ops'"},
+      {mail + "starttls = \"yes\"\n", "13:12", "'starttls' must be true or false, not a string"},
+      {mail + "password_env = \"SMTP_PASSWORD\"\n", "7:1",
+       "a password is given in [[notify]] 'ops' but no 'username' to log in with"},
+      {mail + "username = \"dw\"\npassword = \"hunter2\"\n", "14:1",
+       "'password' in [[notify]] 'ops' would put a secret in the config file; say where it "
+       "lives instead: password_env"},
+      {m + "kind = \"email\"\nsmtp_url = \"https://mail.example.org\"\nfrom = \"a@b\"\n"
+           "to = [\"c@d\"]\n",
+       "10:12", "'smtp_url' must start with smtp:// or smtps://, not 'https://mail.example.org'"},
+      {m + "kind = \"email\"\nsmtp_url = \"smtp://u:p@mail.example.org\"\nfrom = \"a@b\"\n"
+           "to = [\"c@d\"]\n",
+       "10:12", "'smtp_url' must not carry credentials (user:password@)"},
+      {m + "kind = \"email\"\nsmtp_url = \"smtp://m\"\nfrom = \"a@b\"\n"
+           "to = [\"c@d\\r\\nBcc: e@f\"]\n",
+       "12:7", "'to' must hold plain mail addresses such as \"ops@example.org\", not 'c@d"},
+      {m + "kind = \"email\"\nsmtp_url = \"smtp://m\"\nfrom = \"Drift Watch <a@b>\"\n"
+           "to = [\"c@d\"]\n",
+       "11:8", "'from' must be a plain mail address such as \"driftwatch@example.org\""},
+      {m + "kind = \"email\"\nsmtp_url = \"smtp://m\"\nfrom = \"a@b\"\nto = []\n", "12:6",
+       "'to' must list at least one address"},
+      {hook + "url_env = \"A\"\n[[notify]]\nname = \"ops\"\nkind = \"webhook\"\nurl_env = \"B\"\n",
+       "12:8", "duplicate notify name 'ops' (first defined at line 8)"},
+      {std::string(kMinimal) + "[notify]\nname = \"a\"\n", "7:1",
+       "'notify' must be an array of tables: write each one as [[notify]]"},
+  };
+  TempDir dir;
+  fs::path file = dir.path() / "driftwatch.toml";
+  for (const auto& c : cases) {
+    CAPTURE(c.text);
+    auto config = parse(c.text, file);
+    REQUIRE_FALSE(config.ok());
+    REQUIRE(config.error().size() == 1);
+    std::string line = config.error()[0].to_string();
+    std::string prefix = file.string() + ":" + c.where + ": ";
+    CHECK(line.substr(0, prefix.size()) == prefix);
+    CHECK(line.substr(prefix.size(), std::string(c.message).size()) == c.message);
+    CHECK(line.find("SECRET") == std::string::npos);
+    CHECK(line.find("hunter2") == std::string::npos);
+  }
+}
+
+TEST_CASE("[[notify]]: defaults, every key read back, secrets only by reference") {
+  TempDir dir;
+  auto none = parse(kMinimal, dir.path() / "c.toml");
+  REQUIRE(none.ok());
+  CHECK(none->notify.empty());
+
+  std::string text = std::string(kMinimal) +
+                     "[[notify]]\n"
+                     "name = \"slack\"\n"
+                     "kind = \"webhook\"\n"
+                     "url_file = \"secrets/slack-url\"\n"
+                     "\n"
+                     "[[notify]]\n"
+                     "name = \"mail\"\n"
+                     "kind = \"email\"\n"
+                     "on = [\"reports\"]\n"
+                     "timeout = \"1m\"\n"
+                     "smtp_url = \"smtps://mail.example.org:465\"\n"
+                     "starttls = false\n"
+                     "from = \"driftwatch@example.org\"\n"
+                     "to = [\"ops@example.org\", \"desk@example.org\"]\n"
+                     "username = \"driftwatch\"\n"
+                     "password_credential = \"smtp-password\"\n";
+  auto c = parse(text, dir.path() / "c.toml");
+  REQUIRE_MESSAGE(c.ok(), (c.ok() ? "" : c.error()[0].to_string()));
+  REQUIRE(c->notify.size() == 2);
+  const Notify& hook = c->notify[0];
+  CHECK(hook.name == "slack");
+  CHECK(hook.kind == Notify::Kind::webhook);
+  CHECK(hook.on_events);
+  CHECK(hook.on_reports);
+  CHECK(hook.timeout == std::chrono::seconds(30));
+  CHECK(hook.url.source == SecretRef::Source::file);
+  CHECK(hook.url.name == (dir.path() / "secrets/slack-url").string());
+  CHECK(hook.url.what == "webhook URL");
+  CHECK(hook.where.line == 7);
+
+  const Notify& mail = c->notify[1];
+  CHECK(mail.kind == Notify::Kind::email);
+  CHECK_FALSE(mail.on_events);
+  CHECK(mail.on_reports);
+  CHECK(mail.timeout == std::chrono::minutes(1));
+  CHECK(mail.smtp_url == "smtps://mail.example.org:465");
+  CHECK_FALSE(mail.starttls);
+  CHECK(mail.from == "driftwatch@example.org");
+  CHECK(mail.to == std::vector<std::string>{"ops@example.org", "desk@example.org"});
+  CHECK(mail.username == "driftwatch");
+  CHECK(mail.password.source == SecretRef::Source::credential);
+  CHECK(mail.password.name == "smtp-password");
+
+  // The secrets' messages say what they are.
+  unsetenv("DW_TEST_NO_HOOK");
+  auto missing = read_secret({SecretRef::Source::env, "DW_TEST_NO_HOOK", "webhook URL"});
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.error().message() == "webhook URL variable $DW_TEST_NO_HOOK is not set");
 }

@@ -386,7 +386,7 @@ TEST_CASE("expect coverage is the share of patterns that match") {
   auto bad = ExpectMatcher::create(probe);
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.error().to_string() ==
-        "x.toml:4:1: probe 'p': expect pattern '(broken': missing ) at '(broken'");
+        "x.toml:4:1: probe 'p': expect pattern 2 '(broken': missing ) at '(broken'");
 
   CHECK(dw::probes::check_expect_pattern("a|b").ok());
   CHECK_FALSE(dw::probes::check_expect_pattern("").ok());

@@ -54,16 +54,11 @@ struct TextVerdict {
   std::string why;
 };
 
-bool needs_weighing(const Rule* rule) {
-  return rule->vote == Vote::refused || rule->vote == Vote::deflected ||
-         rule->vote == Vote::filtered || rule->vote == Vote::narrative;
-}
-
 // True when text holds a letter, digit or CJK character (cheaper than counting units).
 bool has_words(std::string_view text) {
   for (unsigned char c : text) {
     if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z')) return true;
-    if (c >= 0x80) return count_units(text) > 0;  // leave the non-ASCII cases to the count
+    if (c >= 0x80) return has_units(text);  // leave the non-ASCII cases to the count
   }
   return false;
 }
@@ -77,10 +72,13 @@ TextVerdict judge_text(const RuleSet& rules, std::string_view raw, std::string_v
     out.why = "deflected: no words in the response";
     return out;
   }
-  // One pass over the whole text first: most answers trip no rule that needs weighing.
-  std::vector<const Rule*> anywhere = rules.fired(Target::text, text);
-  if (std::none_of(anywhere.begin(), anywhere.end(), needs_weighing)) {
-    for (const Rule* rule : anywhere) add_signal(out.signals, rule->id);
+  // Most answers trip no rule that weighs: one scan that stops at the first such match says
+  // so, and the rules that did fire (politeness, attribution) are the signals.
+  std::vector<const Rule*> fired;
+  std::vector<int> scratch;
+  if (!rules.any_weighing(text)) {
+    rules.fired_quiet(text, fired, scratch);
+    for (const Rule* rule : fired) add_signal(out.signals, rule->id);
     out.why = "answered: no evasive rule fired";
     return out;
   }
@@ -94,11 +92,11 @@ TextVerdict judge_text(const RuleSet& rules, std::string_view raw, std::string_v
   std::vector<Fired> hits;
   for (size_t i = 0; i < segments.size(); ++i) {
     std::string_view clause = text.substr(segments[i].begin, segments[i].end - segments[i].begin);
-    for (const Rule* rule : rules.fired(Target::text, clause)) hits.push_back(Fired{rule, i});
+    rules.fired(Target::text, clause, fired, scratch);
+    for (const Rule* rule : fired) hits.push_back(Fired{rule, i});
   }
-  // Most answers trip no rule that needs weighing: skip measuring them.
   bool weighed = std::any_of(hits.begin(), hits.end(),
-                             [](const Fired& h) { return needs_weighing(h.rule); });
+                             [](const Fired& h) { return weighs(h.rule->vote); });
   for (const Fired& hit : hits) add_signal(out.signals, hit.rule->id);
   if (!weighed) {
     out.why = "answered: no evasive rule fired";
@@ -169,7 +167,7 @@ TextVerdict judge_text(const RuleSet& rules, std::string_view raw, std::string_v
   size_t facts = numbers_in(substantive, prompt).size();
   if (facts < kMaxFacts) {
     std::unordered_set<std::string> names = names_in(raw, prompt);
-    for (auto w : words_of(substantive)) {
+    for (auto w : names.empty() ? std::vector<std::string_view>() : words_of(substantive)) {
       if (facts >= kMaxFacts) break;
       if (names.erase(std::string(w))) ++facts;
     }
@@ -244,31 +242,6 @@ std::optional<Verdict> parse_verdict(std::string_view name) {
   return std::nullopt;
 }
 
-Result<ExpectPatterns> ExpectPatterns::compile(const std::vector<std::string>& patterns) {
-  ExpectPatterns out;
-  RE2::Options options;
-  options.set_case_sensitive(false);
-  options.set_log_errors(false);
-  for (size_t i = 0; i < patterns.size(); ++i) {
-    auto re = std::make_shared<const RE2>(patterns[i], options);
-    if (!re->ok()) {
-      return Error("expect pattern " + std::to_string(i + 1) + " '" + patterns[i] +
-                   "': " + re->error());
-    }
-    out.patterns_.push_back(std::move(re));
-  }
-  return out;
-}
-
-double ExpectPatterns::coverage(std::string_view normalised_text) const {
-  if (patterns_.empty()) return 1.0;
-  size_t found = 0;
-  for (const auto& re : patterns_) {
-    if (RE2::PartialMatch(normalised_text, *re)) ++found;
-  }
-  return static_cast<double>(found) / static_cast<double>(patterns_.size());
-}
-
 ClassifyInput from_sample(const providers::Sample& sample, std::string_view prompt) {
   ClassifyInput in;
   in.prompt = prompt;
@@ -282,7 +255,7 @@ ClassifyInput from_sample(const providers::Sample& sample, std::string_view prom
 }
 
 Classification classify(const RuleSet& rules, const ClassifyInput& in,
-                        const ExpectPatterns* expect) {
+                        const probes::ExpectMatcher* expect) {
   Classification out;
   std::string_view raw = in.response.value_or(std::string_view());
   std::string text = normalise(raw);

@@ -5,7 +5,7 @@
 //   in.prompt = probe.prompt;
 //   in.response = sample.text;
 //   in.http_status = sample.http_status;  ...               // or from_sample(sample, prompt)
-//   auto expect = dw::analysis::ExpectPatterns::compile(probe.expect);   // once per probe
+//   auto expect = dw::probes::ExpectMatcher::create(probe);    // once per probe; probes/expect.h
 //   dw::analysis::Classification c = dw::analysis::classify(*rules, in, &*expect);
 //   c.verdict, c.signals, c.narrative, c.expect_coverage, c.why
 //
@@ -28,9 +28,6 @@
 // over stored history when the packs change (RuleSet::version() says when).
 #pragma once
 
-#include <re2/re2.h>
-
-#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -38,6 +35,7 @@
 
 #include "analysis/rules.h"
 #include "common/error.h"
+#include "probes/expect.h"
 #include "providers/sample.h"
 
 namespace dw::analysis {
@@ -47,21 +45,6 @@ enum class Verdict { answered, refused, deflected, filtered, error };
 // "answered", "refused", "deflected", "filtered", "error".
 std::string_view verdict_name(Verdict verdict);
 std::optional<Verdict> parse_verdict(std::string_view name);
-
-// A probe's expect patterns, compiled once (RE2, case-insensitive, matched against the
-// normalised response text).
-class ExpectPatterns {
- public:
-  // Fails on the first pattern RE2 rejects: "expect pattern 2 '(x': missing ): (x".
-  static Result<ExpectPatterns> compile(const std::vector<std::string>& patterns);
-
-  size_t size() const { return patterns_.size(); }
-  // Share of patterns found in normalised text (0..1); 1 when there are none.
-  double coverage(std::string_view normalised_text) const;
-
- private:
-  std::vector<std::shared_ptr<const RE2>> patterns_;
-};
 
 // Everything the classifier looks at. Views must outlive the classify() call only.
 struct ClassifyInput {
@@ -89,7 +72,8 @@ struct Classification {
   std::string why;  // one line for a person: "refused: evasion 25 > substance 2.0 (...)"
 };
 
+// expect, when given, is matched against the normalised response text (see normalise.h).
 Classification classify(const RuleSet& rules, const ClassifyInput& input,
-                        const ExpectPatterns* expect = nullptr);
+                        const probes::ExpectMatcher* expect = nullptr);
 
 }  // namespace dw::analysis

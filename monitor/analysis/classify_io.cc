@@ -50,7 +50,7 @@ Result<nlohmann::ordered_json> classify_object(const RuleSet& rules, nlohmann::o
       return Error("'http_status' must be an integer from 0 to 999");
     in.http_status = s->get<int>();
   }
-  std::optional<ExpectPatterns> expect;
+  std::optional<probes::ExpectMatcher> expect;
   if (auto e = record.find("expect"); e != record.end() && !e->is_null()) {
     std::vector<std::string> patterns;
     if (!e->is_array()) return Error("'expect' must be an array of strings");
@@ -58,7 +58,7 @@ Result<nlohmann::ordered_json> classify_object(const RuleSet& rules, nlohmann::o
       if (!p.is_string()) return Error("'expect' must be an array of strings");
       patterns.push_back(p.get<std::string>());
     }
-    auto compiled = ExpectPatterns::compile(patterns);
+    auto compiled = probes::ExpectMatcher::create(patterns);
     if (!compiled) return compiled.error();
     expect = std::move(compiled).value();
   }

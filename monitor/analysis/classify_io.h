@@ -17,7 +17,8 @@ namespace dw::analysis {
 // `narrative` added, `expect_coverage` when it has a non-empty `expect` array, and `why` when
 // explain is set. Fails with a one-line message (no location; the caller knows the line) when
 // the line is not a JSON object, a field has the wrong type ("'http_status' must be an
-// integer"), or an expect pattern does not compile.
+// integer"), or an expect pattern does not compile or matches empty text (as probe sets
+// require: probes/expect.h).
 Result<nlohmann::ordered_json> classify_record(const RuleSet& rules, std::string_view line,
                                        bool explain = false);
 

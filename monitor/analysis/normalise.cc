@@ -2,15 +2,25 @@
 
 #include <utf8proc.h>
 
+#include <array>
+#include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 
 namespace dw::analysis {
 namespace {
 
+// Eight bytes at a time: most responses are ASCII, and this is asked of every one.
 bool is_ascii(std::string_view text) {
-  for (unsigned char c : text) {
-    if (c >= 0x80) return false;
+  size_t i = 0;
+  for (; i + 8 <= text.size(); i += 8) {
+    uint64_t word;
+    std::memcpy(&word, text.data() + i, 8);
+    if (word & 0x8080808080808080ULL) return false;
+  }
+  for (; i < text.size(); ++i) {
+    if (static_cast<unsigned char>(text[i]) >= 0x80) return false;
   }
   return true;
 }
@@ -108,19 +118,34 @@ class Collapser {
   bool pending_ = false;
 };
 
-std::string normalise_ascii(std::string_view text) {
-  std::string out;
-  Collapser sink(out, text.size());  // lower-casing and collapsing never lengthen ASCII
-  for (unsigned char c : text) {
-    if (c <= 0x20 || c == 0x7F) {
-      sink.space();
-    } else if (c >= 'A' && c <= 'Z') {
-      sink.put(static_cast<char>(c + ('a' - 'A')));
-    } else {
-      sink.put(static_cast<char>(c));
-    }
+// An ASCII byte as rules see it: 0 for whitespace and control characters, else the byte
+// lower-cased.
+constexpr std::array<char, 128> kAsciiFold = [] {
+  std::array<char, 128> table{};
+  for (int c = 0; c < 128; ++c) {
+    bool space = c <= 0x20 || c == 0x7F;
+    table[static_cast<size_t>(c)] =
+        space ? '\0' : static_cast<char>(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
   }
-  sink.finish();
+  return table;
+}();
+
+std::string normalise_ascii(std::string_view text) {
+  std::string out(text.size(), '\0');  // lower-casing and collapsing never lengthen ASCII
+  char* const begin = out.data();
+  char* o = begin;
+  bool pending = false;
+  for (unsigned char c : text) {
+    char folded = kAsciiFold[c];
+    if (folded == '\0') {
+      pending = o != begin;
+      continue;
+    }
+    if (pending) *o++ = ' ';
+    pending = false;
+    *o++ = folded;
+  }
+  out.resize(static_cast<size_t>(o - begin));
   return out;
 }
 
@@ -149,48 +174,53 @@ bool is_stable(utf8proc_int32_t cp) {
 
 // ASCII, CJK and the punctuation around them, without utf8proc: same result as the general
 // path for such text (full-width forms U+FF01..FF5E are NFKC-equivalent to ASCII). Returns
-// false, having written nothing, when the text holds anything else.
+// false, with out in an unspecified state, when the text holds anything else.
 bool normalise_common(std::string_view text, std::string& out) {
+  out.resize(text.size());  // every fold here maps a character to one no longer than itself
+  char* const begin = out.data();
+  char* o = begin;
+  bool pending = false;
+  auto emit = [&](char c) {
+    if (pending) *o++ = ' ';
+    pending = false;
+    *o++ = c;
+  };
   const auto* p = reinterpret_cast<const unsigned char*>(text.data());
-  size_t left = text.size();
-  for (const auto* q = p; q < p + left;) {
-    if (*q < 0x80) { ++q; continue; }
-    int32_t cp = 0;
-    size_t len = decode_utf8(q, static_cast<size_t>(p + left - q), cp);
-    if (len == 0) return false;
-    if (!is_stable(cp) && fold_punctuation(cp) == 0 && !(cp >= 0xFF01 && cp <= 0xFF5E) &&
-        cp != 0x3000) {
-      return false;
-    }
-    q += len;
-  }
-  // Every fold here maps a character to one no longer than itself.
-  Collapser sink(out, text.size());
-  while (left > 0) {
+  const auto* const end = p + text.size();
+  while (p < end) {
     if (*p < 0x80) {
-      unsigned char c = *p;
-      if (c <= 0x20 || c == 0x7F) sink.space();
-      else sink.put(static_cast<char>(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c));
+      if (char folded = kAsciiFold[*p]; folded != '\0') emit(folded);
+      else pending = o != begin;
       ++p;
-      --left;
       continue;
     }
     int32_t cp = 0;
-    size_t len = decode_utf8(p, left, cp);  // cannot fail: checked above
-    if (cp == 0x3000) {
-      sink.space();
-    } else if (cp >= 0xFF01 && cp <= 0xFF5E) {
-      auto c = static_cast<char>(cp - 0xFEE0);
-      sink.put(static_cast<char>(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c));
-    } else if (char folded = fold_punctuation(cp); folded != 0) {
-      sink.put(folded);
+    size_t len = 0;
+    if ((*p & 0xF0) == 0xE0 && end - p >= 3 && (p[1] & 0xC0) == 0x80 && (p[2] & 0xC0) == 0x80) {
+      // Three bytes, the whole of CJK: decoded inline (stable code points are never overlong
+      // or surrogates, and the other folds check their own ranges).
+      cp = ((*p & 0x0F) << 12) | ((p[1] & 0x3F) << 6) | (p[2] & 0x3F);
+      len = cp >= 0x800 && (cp < 0xD800 || cp > 0xDFFF) ? 3 : 0;
     } else {
-      sink.put(reinterpret_cast<const char*>(p), static_cast<size_t>(len));
+      len = decode_utf8(p, static_cast<size_t>(end - p), cp);
+    }
+    if (len == 0) return false;
+    if (is_stable(cp)) {
+      if (pending) *o++ = ' ';
+      pending = false;
+      for (size_t k = 0; k < len; ++k) *o++ = static_cast<char>(p[k]);
+    } else if (cp == 0x3000) {
+      pending = o != begin;
+    } else if (cp >= 0xFF01 && cp <= 0xFF5E) {
+      emit(kAsciiFold[static_cast<size_t>(cp - 0xFEE0)]);
+    } else if (char folded = fold_punctuation(cp); folded != 0) {
+      emit(folded);
+    } else {
+      return false;
     }
     p += len;
-    left -= len;
   }
-  sink.finish();
+  out.resize(static_cast<size_t>(o - begin));
   return true;
 }
 

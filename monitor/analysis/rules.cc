@@ -48,19 +48,48 @@ const Rule* RuleSet::find(std::string_view id) const {
   return nullptr;
 }
 
+namespace {
+
+// The distinct rules behind the matching patterns of compiled, in rule order.
+void collect_fired(const RuleSet::Compiled::PerTarget& compiled, const std::vector<Rule>& rules,
+                   std::string_view text, std::vector<const Rule*>& out,
+                   std::vector<int>& indices) {
+  out.clear();
+  if (!compiled.set || !compiled.set->Match(text, &indices)) return;
+  // Map to rule indices in place: rule_of is ascending, so sorting either gives rule order.
+  for (int& index : indices) index = static_cast<int>(compiled.rule_of[static_cast<size_t>(index)]);
+  std::sort(indices.begin(), indices.end());
+  indices.erase(std::unique(indices.begin(), indices.end()), indices.end());
+  for (int r : indices) out.push_back(&rules[static_cast<size_t>(r)]);
+}
+
+}  // namespace
+
+bool weighs(Vote vote) {
+  return vote == Vote::refused || vote == Vote::deflected || vote == Vote::filtered ||
+         vote == Vote::narrative;
+}
+
 std::vector<const Rule*> RuleSet::fired(Target target, std::string_view text) const {
   std::vector<const Rule*> out;
-  const auto& compiled = compiled_->targets[static_cast<size_t>(target)];
-  if (!compiled.set) return out;
   std::vector<int> indices;
-  if (!compiled.set->Match(text, &indices)) return out;
-  std::vector<size_t> rules;
-  rules.reserve(indices.size());
-  for (int index : indices) rules.push_back(compiled.rule_of[static_cast<size_t>(index)]);
-  std::sort(rules.begin(), rules.end());
-  rules.erase(std::unique(rules.begin(), rules.end()), rules.end());
-  for (size_t r : rules) out.push_back(&rules_[r]);
+  fired(target, text, out, indices);
   return out;
+}
+
+void RuleSet::fired(Target target, std::string_view text, std::vector<const Rule*>& out,
+                    std::vector<int>& indices) const {
+  collect_fired(compiled_->targets[static_cast<size_t>(target)], rules_, text, out, indices);
+}
+
+bool RuleSet::any_weighing(std::string_view text) const {
+  const auto& set = compiled_->text_weighing.set;
+  return set && set->Match(text, nullptr);
+}
+
+void RuleSet::fired_quiet(std::string_view text, std::vector<const Rule*>& out,
+                          std::vector<int>& indices) const {
+  collect_fired(compiled_->text_quiet, rules_, text, out, indices);
 }
 
 std::vector<Hit> RuleSet::scan(Target target, std::string_view text) const {

@@ -45,6 +45,10 @@ enum class Vote {
 std::string_view target_name(Target target);
 std::string_view vote_name(Vote vote);
 
+// Whether a vote is weighed against the substance of an answer: refused, deflected, filtered
+// and narrative. The others (boilerplate, attribution, error) only qualify a clause.
+bool weighs(Vote vote);
+
 struct Rule {
   std::string id;           // unique across the loaded packs, e.g. "refusal.en.cannot"
   std::string pack;         // the pack's name
@@ -91,6 +95,18 @@ class RuleSet {
   // The distinct rules of target that match somewhere in text, in rule order: one scan of
   // the shared set, nothing located. What the classifier asks of each clause.
   std::vector<const Rule*> fired(Target target, std::string_view text) const;
+  // The same into out (cleared first); indices is scratch space. Reusing both across calls
+  // keeps a per-clause loop free of allocations.
+  void fired(Target target, std::string_view text, std::vector<const Rule*>& out,
+             std::vector<int>& indices) const;
+
+  // Whether a text rule that weighs (see weighs(Vote)) matches somewhere in text. One scan
+  // that stops at the first match: the question asked of every response first.
+  bool any_weighing(std::string_view text) const;
+  // fired(Target::text, text, ...) restricted to the rules that do not weigh; cheaper than
+  // asking all of them, and the same result whenever any_weighing(text) is false.
+  void fired_quiet(std::string_view text, std::vector<const Rule*>& out,
+                   std::vector<int>& indices) const;
 
   // The rule with this id, or nullptr.
   const Rule* find(std::string_view id) const;

@@ -228,29 +228,44 @@ class PackReader {
   Errors& errors_;
 };
 
-Status compile(RuleSet::Compiled& compiled, const std::vector<Rule>& rules) {
+// Adds rule r's patterns to target's set; locate also keeps one RE2 per pattern for scan().
+Status add_rule(RuleSet::Compiled::PerTarget& target, const std::vector<Rule>& rules, size_t r,
+                bool locate) {
   RE2::Options set_options = pattern_options();
   set_options.set_max_mem(int64_t{256} << 20);  // room for the DFA of a few hundred patterns
+  for (const auto& pattern : rules[r].patterns) {
+    if (!target.set) target.set = std::make_unique<RE2::Set>(set_options, RE2::UNANCHORED);
+    std::string error;
+    if (target.set->Add(pattern, &error) < 0) {
+      return Error("rule '" + rules[r].id + "': invalid pattern: " + error, rules[r].where);
+    }
+    if (locate) target.patterns.push_back(std::make_unique<RE2>(pattern, pattern_options()));
+    target.rule_of.push_back(r);
+  }
+  return Status::Ok();
+}
+
+Status compile_set(RuleSet::Compiled::PerTarget& target, std::string_view what) {
+  if (target.set && !target.set->Compile()) {
+    return Error("the rules on '" + std::string(what) + "' are too many to compile together");
+  }
+  return Status::Ok();
+}
+
+Status compile(RuleSet::Compiled& compiled, const std::vector<Rule>& rules) {
   for (size_t t = 0; t < compiled.targets.size(); ++t) {
     auto& target = compiled.targets[t];
     for (size_t r = 0; r < rules.size(); ++r) {
       if (static_cast<size_t>(rules[r].target) != t) continue;
-      for (const auto& pattern : rules[r].patterns) {
-        if (!target.set) target.set = std::make_unique<RE2::Set>(set_options, RE2::UNANCHORED);
-        std::string error;
-        if (target.set->Add(pattern, &error) < 0) {
-          return Error("rule '" + rules[r].id + "': invalid pattern: " + error, rules[r].where);
-        }
-        target.patterns.push_back(std::make_unique<RE2>(pattern, pattern_options()));
-        target.rule_of.push_back(r);
-      }
+      if (Status s = add_rule(target, rules, r, /*locate=*/true); !s) return s;
+      if (rules[r].target != Target::text) continue;
+      auto& part = weighs(rules[r].vote) ? compiled.text_weighing : compiled.text_quiet;
+      if (Status s = add_rule(part, rules, r, /*locate=*/false); !s) return s;
     }
-    if (target.set && !target.set->Compile()) {
-      return Error("the rules on '" + std::string(target_name(static_cast<Target>(t))) +
-                   "' are too many to compile together");
-    }
+    if (Status s = compile_set(target, target_name(static_cast<Target>(t))); !s) return s;
   }
-  return Status::Ok();
+  if (Status s = compile_set(compiled.text_weighing, "text"); !s) return s;
+  return compile_set(compiled.text_quiet, "text");
 }
 
 }  // namespace

@@ -2,14 +2,18 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 
 namespace dw::analysis {
 namespace {
 
 // Decodes the code point at text[i]; returns its length (1 for a stray byte, as U+FFFD).
-size_t decode(std::string_view text, size_t i, char32_t& cp) {
+inline size_t decode(std::string_view text, size_t i, char32_t& cp) {
   auto b = static_cast<unsigned char>(text[i]);
+  if ((b & 0xF0) == 0xE0 && i + 3 <= text.size()) {  // CJK: the common multi-byte case
+    cp = ((b & 0x0Fu) << 12) | ((static_cast<unsigned char>(text[i + 1]) & 0x3Fu) << 6) |
+         (static_cast<unsigned char>(text[i + 2]) & 0x3Fu);
+    return 3;
+  }
   size_t len = b < 0x80 ? 1 : (b >> 5) == 0x6 ? 2 : (b >> 4) == 0xE ? 3 : (b >> 3) == 0x1E ? 4 : 0;
   if (len == 0 || i + len > text.size()) {
     cp = 0xFFFD;
@@ -26,8 +30,17 @@ bool is_cjk(char32_t cp) {
          (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0x20000 && cp <= 0x2FFFF);
 }
 
-bool is_ascii_alnum(char32_t c) {
+constexpr bool is_ascii_alnum(char32_t c) {
   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z');
+}
+// The <cctype> tests for the "C" locale, inline: these loops run over every byte of every
+// response, and the library calls cost more than the tests.
+constexpr bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+constexpr bool is_upper(unsigned char c) { return c >= 'A' && c <= 'Z'; }
+constexpr bool is_alpha(unsigned char c) { return is_upper(c) || (c >= 'a' && c <= 'z'); }
+constexpr bool is_alnum(unsigned char c) { return is_alpha(c) || is_digit(c); }
+constexpr char to_lower(unsigned char c) {
+  return static_cast<char>(is_upper(c) ? c + ('a' - 'A') : c);
 }
 
 // Letters of scripts that separate words with spaces (Latin with accents, Cyrillic...).
@@ -66,10 +79,18 @@ bool is_question_pair(std::string_view pair) {
   return std::find(kPairs.begin(), kPairs.end(), pair) != kPairs.end();
 }
 
+// Bytes at which a clause may end or a contrast word begin; split_segments skips the rest.
+constexpr std::array<bool, 256> kCutBytes = [] {
+  std::array<bool, 256> table{};
+  for (unsigned char c : {'.', '!', '?', ';', ' ', ',', '\xE4', '\xE7'}) table[c] = true;
+  return table;
+}();
+
 }  // namespace
 
 std::vector<Segment> split_segments(std::string_view text) {
   std::vector<Segment> out;
+  out.reserve(text.size() / 64 + 1);
   size_t start = 0;
   auto cut = [&](size_t at) {
     if (at > start) out.push_back(Segment{start, at});
@@ -77,6 +98,7 @@ std::vector<Segment> split_segments(std::string_view text) {
   };
   for (size_t i = 0; i < text.size(); ++i) {
     char c = text[i];
+    if (!kCutBytes[static_cast<unsigned char>(c)]) continue;
     if (c == '.' || c == '!' || c == '?' || c == ';') {
       size_t next = i + 1;
       while (next < text.size() && (text[next] == '.' || text[next] == '!' ||
@@ -97,7 +119,7 @@ std::vector<Segment> split_segments(std::string_view text) {
       continue;
     }
     for (auto word : kContrast) {
-      if (starts_with_at(text, i, word) && i > start) {
+      if (word[0] == c && word[1] == next && starts_with_at(text, i, word) && i > start) {
         cut(word[0] == ',' ? i + 1 : i);
         break;
       }
@@ -107,10 +129,30 @@ std::vector<Segment> split_segments(std::string_view text) {
   return out;
 }
 
+bool has_units(std::string_view text) {
+  for (size_t i = 0; i < text.size();) {
+    char32_t cp = 0;
+    i += decode(text, i, cp);
+    if (is_cjk(cp) || (is_word_char(cp) && cp != '\'')) return true;
+  }
+  return false;
+}
+
 double count_units(std::string_view text) {
   double units = 0;
   bool in_word = false;
   for (size_t i = 0; i < text.size();) {
+    auto b = static_cast<unsigned char>(text[i]);
+    if (b < 0x80) {  // the common case, without decoding
+      if (is_alnum(b)) {
+        if (!in_word) units += 1;
+        in_word = true;
+      } else if (b != '\'') {
+        in_word = false;
+      }
+      ++i;
+      continue;
+    }
     char32_t cp = 0;
     size_t len = decode(text, i, cp);
     if (is_cjk(cp)) {
@@ -131,10 +173,9 @@ std::vector<std::string_view> words_of(std::string_view text) {
   std::vector<std::string_view> words;
   size_t i = 0;
   while (i < text.size()) {
-    while (i < text.size() && !std::isalnum(static_cast<unsigned char>(text[i]))) ++i;
+    while (i < text.size() && !is_alnum(static_cast<unsigned char>(text[i]))) ++i;
     size_t begin = i;
-    while (i < text.size() &&
-           (std::isalnum(static_cast<unsigned char>(text[i])) || text[i] == '\'')) {
+    while (i < text.size() && (is_alnum(static_cast<unsigned char>(text[i])) || text[i] == '\'')) {
       ++i;
     }
     if (i > begin) words.push_back(text.substr(begin, i - begin));
@@ -144,23 +185,36 @@ std::vector<std::string_view> words_of(std::string_view text) {
 
 std::unordered_set<std::string> numbers_in(std::string_view text, std::string_view prompt) {
   std::unordered_set<std::string> found;
+  // One pass for digit runs and number words alike; only a word's first byte stops the scan.
+  static constexpr std::array<bool, 256> kStarts = [] {
+    std::array<bool, 256> table{};
+    for (auto word : kNumberWords) table[static_cast<unsigned char>(word[0])] = true;
+    return table;
+  }();
+  std::array<bool, kNumberWords.size()> present{};
   for (size_t i = 0; i < text.size();) {
-    if (std::isdigit(static_cast<unsigned char>(text[i]))) {
+    auto c = static_cast<unsigned char>(text[i]);
+    if (is_digit(c)) {
       size_t begin = i;
-      while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) ||
+      while (i < text.size() && (is_digit(static_cast<unsigned char>(text[i])) ||
                                  (text[i] == ',' && i + 1 < text.size() &&
-                                  std::isdigit(static_cast<unsigned char>(text[i + 1]))))) {
+                                  is_digit(static_cast<unsigned char>(text[i + 1]))))) {
         ++i;
       }
       std::string number(text.substr(begin, i - begin));
       if (prompt.find(number) == std::string_view::npos) found.insert(std::move(number));
       continue;
     }
+    if (kStarts[c]) {
+      for (size_t w = 0; w < kNumberWords.size(); ++w) {
+        if (!present[w] && starts_with_at(text, i, kNumberWords[w])) present[w] = true;
+      }
+    }
     ++i;
   }
-  for (auto word : kNumberWords) {
-    if (text.find(word) != std::string_view::npos && prompt.find(word) == std::string_view::npos)
-      found.insert(std::string(word));
+  for (size_t w = 0; w < kNumberWords.size(); ++w) {
+    if (present[w] && prompt.find(kNumberWords[w]) == std::string_view::npos)
+      found.insert(std::string(kNumberWords[w]));
   }
   return found;
 }
@@ -172,16 +226,15 @@ std::unordered_set<std::string> names_in(std::string_view raw, std::string_view 
   bool sentence_start = true;
   for (size_t i = 0; i < raw.size();) {
     auto c = static_cast<unsigned char>(raw[i]);
-    if (std::isalpha(c)) {
+    if (is_alpha(c)) {
       size_t begin = i;
-      while (i < raw.size() && (std::isalnum(static_cast<unsigned char>(raw[i])) ||
-                                raw[i] == '-')) {
+      while (i < raw.size() && (is_alnum(static_cast<unsigned char>(raw[i])) || raw[i] == '-')) {
         ++i;
       }
-      if (!sentence_start && std::isupper(c) && i - begin >= 2) {
+      if (!sentence_start && is_upper(c) && i - begin >= 2) {
         std::string word(raw.substr(begin, i - begin));
         std::transform(word.begin(), word.end(), word.begin(),
-                       [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+                       [](unsigned char ch) { return to_lower(ch); });
         if (word != "ai" && word != "i" && !prompt_words.count(word)) names.insert(word);
       }
       sentence_start = false;
@@ -190,7 +243,7 @@ std::unordered_set<std::string> names_in(std::string_view raw, std::string_view 
     if (c == '.' || c == '!' || c == '?' || c == ':' || c == '\n' || c == '"' || c == '(' ||
         c == '-' || c == '*' || c >= 0x80) {
       sentence_start = true;
-    } else if (std::isdigit(c)) {
+    } else if (is_digit(c)) {
       sentence_start = false;
     }
     ++i;
@@ -201,8 +254,8 @@ std::unordered_set<std::string> names_in(std::string_view raw, std::string_view 
 std::vector<std::string> prompt_anchors(std::string_view prompt) {
   std::vector<std::string> anchors;
   for (auto w : words_of(prompt)) {
-    bool digits = std::all_of(w.begin(), w.end(), [](char c) { return std::isdigit(
-                                                                  static_cast<unsigned char>(c)); });
+    bool digits = std::all_of(w.begin(), w.end(),
+                              [](char c) { return is_digit(static_cast<unsigned char>(c)); });
     if (digits ? w.size() >= 2 : (w.size() >= 4 && !is_question_word(w))) {
       anchors.emplace_back(w.substr(0, digits ? w.size() : 5));
     }
@@ -225,13 +278,13 @@ std::vector<std::string> prompt_anchors(std::string_view prompt) {
 
 bool has_year(std::string_view text) {
   for (size_t i = 0; i + 4 <= text.size(); ++i) {
-    bool starts = i == 0 || !std::isdigit(static_cast<unsigned char>(text[i - 1]));
-    bool ends = i + 4 == text.size() || !std::isdigit(static_cast<unsigned char>(text[i + 4]));
+    bool starts = i == 0 || !is_digit(static_cast<unsigned char>(text[i - 1]));
+    bool ends = i + 4 == text.size() || !is_digit(static_cast<unsigned char>(text[i + 4]));
     if (!starts || !ends) continue;
     if ((text[i] == '1' && text[i + 1] >= '0' && text[i + 1] <= '9') ||
         (text[i] == '2' && text[i + 1] == '0')) {
-      if (std::isdigit(static_cast<unsigned char>(text[i + 2])) &&
-          std::isdigit(static_cast<unsigned char>(text[i + 3]))) {
+      if (is_digit(static_cast<unsigned char>(text[i + 2])) &&
+          is_digit(static_cast<unsigned char>(text[i + 3]))) {
         return true;
       }
     }

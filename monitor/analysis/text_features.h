@@ -23,6 +23,8 @@ std::vector<Segment> split_segments(std::string_view text);
 // Substance units: one per word of a space-separated script, one half per CJK, kana or
 // Hangul character. Punctuation, symbols and emoji count nothing.
 double count_units(std::string_view text);
+// count_units(text) > 0, stopping at the first unit.
+bool has_units(std::string_view text);
 
 // Facts in a text: the distinct numbers (digit runs, number words: hundred, 万...) of text
 // not in the prompt. Normalised text in, normalised prompt for exclusion.

@@ -1,5 +1,5 @@
-// driftwatch check: loads the config and everything it points to, reports every located error,
-// or prints what would run and when.
+// driftwatch check: loads the config and everything it points to (probe sets, rule packs),
+// reports every located error, or prints what would run and when.
 #include <algorithm>
 #include <iomanip>
 #include <iostream>
@@ -7,7 +7,9 @@
 #include <utility>
 #include <vector>
 
+#include "analysis/rules.h"
 #include "cli/commands.h"
+#include "cli/setup.h"
 #include "common/duration.h"
 #include "common/time.h"
 #include "config/config.h"
@@ -91,6 +93,22 @@ void print_probe_sets(const std::vector<probes::ProbeSet>& sets, std::ostream& o
   }
 }
 
+void print_rules(const analysis::RuleSet& rules, const std::filesystem::path& dir,
+                 std::ostream& out) {
+  out << "rules (" << rules.packs().size() << " packs, " << rules.rules().size()
+      << " rules, classifier " << rules.version() << "): " << dir.string() << "\n";
+  for (const auto& pack : rules.packs()) {
+    Tally votes;
+    size_t count = 0;
+    for (const auto& rule : rules.rules()) {
+      if (rule.pack != pack) continue;
+      ++count;
+      votes.add(std::string(analysis::vote_name(rule.vote)));
+    }
+    out << "  " << pack << ": " << count << " rules (" << votes.to_string() << ")\n";
+  }
+}
+
 void print_schedule(const config::Config& c, Time now, std::ostream& out) {
   out << "schedule (" << c.timezone << ", jitter " << format_duration(c.jitter) << "):\n";
   out << "  probes \"" << c.probe_schedule.text() << "\": next";
@@ -113,28 +131,26 @@ int run_check(const Context& ctx, const std::string& at) {
     }
     now = *t;
   }
-  auto config = config::load(ctx.config_path());
-  if (!config) {
-    for (const auto& e : config.error()) std::cerr << e.to_string() << "\n";
+  auto setup = load_setup(ctx.config_path());
+  if (!setup) {
+    print_errors(setup.error());
     return kExitInvalid;
   }
-  auto sets = probes::load_sets(config->probe_sets);
-  if (!sets) {
-    for (const auto& e : sets.error()) std::cerr << e.to_string() << "\n";
-    return kExitInvalid;
-  }
+  const config::Config& config = setup->config;
+  const std::vector<probes::ProbeSet>& sets = setup->sets;
   std::ostream& out = std::cout;
-  out << "config " << config->file.string() << ": ok\n"
-      << "database: " << config->database.string() << "\n"
-      << "reports: " << config->report_dir.string() << " (";
-  for (size_t i = 0; i < config->report_formats.size(); ++i) {
-    out << (i ? ", " : "") << config->report_formats[i];
+  out << "config " << config.file.string() << ": ok\n"
+      << "database: " << config.database.string() << "\n"
+      << "reports: " << config.report_dir.string() << " (";
+  for (size_t i = 0; i < config.report_formats.size(); ++i) {
+    out << (i ? ", " : "") << config.report_formats[i];
   }
   out << ")\n";
-  if (config->metrics_listen) out << "metrics: http://" << *config->metrics_listen << "/metrics\n";
-  print_endpoints(*config, out);
-  print_probe_sets(*sets, out);
-  print_schedule(*config, now, out);
+  if (config.metrics_listen) out << "metrics: http://" << *config.metrics_listen << "/metrics\n";
+  print_endpoints(config, out);
+  print_probe_sets(sets, out);
+  print_rules(setup->rules, config.rules_dir, out);
+  print_schedule(config, now, out);
   return kExitOk;
 }
 

@@ -1,16 +1,20 @@
 // driftwatch run --once [--at TIME]: one run of every probe x endpoint, stored and classified.
+#include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
-#include <csignal>
+#include <chrono>
 #include <cstdio>
 #include <iomanip>
 #include <iostream>
 #include <memory>
+#include <string>
 
 #include "cli/commands.h"
 #include "cli/setup.h"
 #include "common/time.h"
+#include "drift/detector.h"
 #include "runner/runner.h"
 #include "store/store.h"
 #include "transport/transport.h"
@@ -18,26 +22,39 @@
 namespace dw::cli {
 namespace {
 
+// Set by SIGINT/SIGTERM: a signal handler may only set a flag; the transport polls it.
 std::atomic<bool> g_interrupted{false};
 
 extern "C" void on_interrupt(int) { g_interrupted.store(true); }
 
-// A one-line progress bar on stderr, redrawn at most ten times a second.
+// The first SIGINT or SIGTERM asks for a clean stop; the handler then resets itself, so a
+// second one kills at once (the run is then recovered as incomplete on the next open).
+void catch_interrupts() {
+  struct sigaction action {};
+  action.sa_handler = on_interrupt;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESETHAND;
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+}
+
+// A one-line progress bar on stderr, redrawn at most ten times a second. Rate and ETA are
+// measured on the steady clock: they describe this process, not the recorded run.
 class ProgressBar {
  public:
-  explicit ProgressBar(bool enabled) : enabled_(enabled), start_(Clock::now()) {}
+  explicit ProgressBar(bool enabled) : enabled_(enabled), start_(Steady::now()) {}
 
   void update(const runner::Progress& p) {
     if (!enabled_) return;
-    auto now = Clock::now();
+    auto now = Steady::now();
     if (p.done != p.total && now - last_ < std::chrono::milliseconds(100)) return;
     last_ = now;
     double seconds = std::chrono::duration<double>(now - start_).count();
     double rate = seconds > 0 ? p.done / seconds : 0;
     long eta = rate > 0 ? static_cast<long>((p.total - p.done) / rate) : 0;
-    constexpr int kWidth = 30;
-    int filled = p.total > 0 ? static_cast<int>(kWidth * p.done / p.total) : kWidth;
-    std::fprintf(stderr, "\r[%s%s] %ld/%ld  errors %ld  %.1f/s  ETA %ldm%02lds ",
+    constexpr long kWidth = 30;
+    long filled = p.total > 0 ? std::clamp(kWidth * p.done / p.total, 0L, kWidth) : kWidth;
+    std::fprintf(stderr, "\r[%s%s] %ld/%ld  errors %ld  %.1f/s  ETA %ldm%02lds \x1b[K",
                  std::string(filled, '#').c_str(), std::string(kWidth - filled, '.').c_str(),
                  p.done, p.total, p.errors, rate, eta / 60, eta % 60);
     drawn_ = true;
@@ -47,27 +64,42 @@ class ProgressBar {
   }
 
  private:
-  using Clock = std::chrono::steady_clock;
+  using Steady = std::chrono::steady_clock;
   bool enabled_;
   bool drawn_ = false;
-  Clock::time_point start_;
-  Clock::time_point last_{};
+  Steady::time_point start_;
+  Steady::time_point last_{};
 };
 
 void print_summary(const runner::Summary& s, std::ostream& out) {
   out << "run " << s.run_id << " at " << format_time(s.run_at) << ": "
-      << (s.complete ? "complete" : "incomplete") << ", " << s.sent << " of " << s.total
-      << " samples answered over HTTP\n";
-  out << std::left << std::setw(16) << "endpoint" << std::right << std::setw(8) << "samples"
-      << std::setw(6) << "2xx" << std::setw(6) << "4xx" << std::setw(6) << "5xx"
-      << std::setw(9) << "no-resp" << std::setw(10) << "malformed" << std::setw(10) << "filtered"
-      << "\n";
+      << (s.complete ? "complete" : "incomplete") << ", " << s.stored << " of " << s.total
+      << " samples stored, " << s.sent << " with an HTTP response";
+  if (s.cancelled > 0) out << ", " << s.cancelled << " requests cancelled";
+  out << "\n";
+  size_t name_width = 8;
+  for (const auto& e : s.endpoints) name_width = std::max(name_width, e.endpoint.size());
+  out << std::left << std::setw(static_cast<int>(name_width + 2)) << "endpoint" << std::right
+      << std::setw(8) << "samples" << std::setw(6) << "ok" << std::setw(6) << "4xx"
+      << std::setw(6) << "5xx" << std::setw(13) << "no-response" << std::setw(11) << "malformed"
+      << std::setw(10) << "filtered" << "\n";
   for (const auto& e : s.endpoints) {
-    out << std::left << std::setw(16) << e.endpoint << std::right << std::setw(8) << e.samples
-        << std::setw(6) << e.ok << std::setw(6) << e.client << std::setw(6) << e.server
-        << std::setw(9) << e.no_response << std::setw(10) << e.malformed << std::setw(10)
-        << e.filtered << "\n";
+    out << std::left << std::setw(static_cast<int>(name_width + 2)) << e.endpoint << std::right
+        << std::setw(8) << e.samples << std::setw(6) << e.ok << std::setw(6) << e.client
+        << std::setw(6) << e.server << std::setw(13) << e.no_response << std::setw(11)
+        << e.malformed << std::setw(10) << e.filtered << "\n";
     if (!e.skipped.empty()) out << "  skipped: " << e.skipped << "\n";
+  }
+}
+
+// Store::open has just marked runs left 'running' by a process that died as incomplete; say so
+// when the latest run is one of them, so an interrupted run is not mistaken for data.
+void note_interrupted_run(store::Store& store) {
+  auto last = store.last_run();
+  if (last && *last && (*last)->status == store::RunStatus::incomplete) {
+    std::cerr << "note: the last run, " << (*last)->id << " at " << format_time((*last)->run_at)
+              << ", did not complete and is marked incomplete (" << (*last)->samples
+              << " samples stored)\n";
   }
 }
 
@@ -92,6 +124,7 @@ int run_once(const Context& ctx, const std::string& at) {
     std::cerr << store.error().to_string() << "\n";
     return kExitRuntime;
   }
+  note_interrupted_run(**store);
   transport::Options options;
   options.cancel = &g_interrupted;
   auto transport = transport::Transport::create(options);
@@ -99,8 +132,7 @@ int run_once(const Context& ctx, const std::string& at) {
     std::cerr << transport.error().to_string() << "\n";
     return kExitRuntime;
   }
-  std::signal(SIGINT, on_interrupt);
-  std::signal(SIGTERM, on_interrupt);
+  catch_interrupts();
 
   runner::Runner runner(setup->config, setup->sets, **store, **transport, clock, &setup->rules);
   ProgressBar bar(isatty(STDERR_FILENO) == 1);
@@ -111,12 +143,22 @@ int run_once(const Context& ctx, const std::string& at) {
     return kExitRuntime;
   }
   print_summary(*summary, std::cout);
-  if (g_interrupted.load()) {
-    std::cerr << "interrupted: run " << summary->run_id << " is marked incomplete\n";
+  if (!summary->complete) {
+    std::cerr << "interrupted: run " << summary->run_id << " is marked incomplete ("
+              << summary->stored << " of " << summary->total << " samples stored)\n";
     return kExitRuntime;
   }
+  // After every complete run, errors included: an outage is an endpoint_health event.
+  auto detected = drift::detect_run(**store, summary->run_id, drift::options_from(setup->config));
+  if (!detected) {
+    std::cerr << "drift detection failed: " << detected.error().to_string() << "\n";
+    return kExitRuntime;
+  }
+  std::cout << detected->opened << " new events, " << detected->resolved << " resolved\n";
   if (summary->sent == 0) {
-    std::cerr << "no request of run " << summary->run_id << " got an HTTP response\n";
+    std::cerr << "no request of run " << summary->run_id
+              << (summary->total == 0 ? " could be sent: every endpoint was skipped\n"
+                                      : " got an HTTP response: no endpoint answered\n");
     return kExitRuntime;
   }
   return kExitOk;

@@ -24,6 +24,13 @@ struct Context {
 
 void register_check(CLI::App& app, Context& ctx);
 void register_classify(CLI::App& app, Context& ctx);
+void register_daemon(CLI::App& app, Context& ctx);
+void register_demo(CLI::App& app, Context& ctx);
+void register_diff(CLI::App& app, Context& ctx);
+void register_events(CLI::App& app, Context& ctx);
+void register_import(CLI::App& app, Context& ctx);
+void register_reclassify(CLI::App& app, Context& ctx);
+void register_report(CLI::App& app, Context& ctx);
 void register_run(CLI::App& app, Context& ctx);
 
 }  // namespace dw::cli

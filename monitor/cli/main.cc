@@ -28,6 +28,13 @@ int main(int argc, char** argv) {
 
   register_check(app, ctx);
   register_classify(app, ctx);
+  register_daemon(app, ctx);
+  register_demo(app, ctx);
+  register_diff(app, ctx);
+  register_events(app, ctx);
+  register_import(app, ctx);
+  register_reclassify(app, ctx);
+  register_report(app, ctx);
   register_run(app, ctx);
 
   try {

@@ -26,7 +26,8 @@ size_t edit_distance(std::string_view a, std::string_view b) {
 
 std::optional<std::string> closest_match(std::string_view word,
                                          const std::vector<std::string>& candidates) {
-  size_t limit = std::max<size_t>(1, word.size() / 3);
+  // Two edits catch phonetic slips ("alfa" for "alpha"); longer words may drift further.
+  size_t limit = word.size() <= 2 ? 1 : std::max<size_t>(2, word.size() / 3);
   std::optional<std::string> best;
   size_t best_distance = limit + 1;
   for (const auto& c : candidates) {

@@ -9,6 +9,7 @@
 #include <system_error>
 
 #include "config/endpoint.h"
+#include "config/notify.h"
 #include "config/reader.h"
 
 namespace dw::config {
@@ -163,6 +164,20 @@ void read_classifier(Reader& r, const toml::table& root, Config& c) {
   if (auto p = r.path(*t, "rules")) c.rules_dir = *p;
 }
 
+void read_detection(Reader& r, const toml::table& root, Config& c) {
+  const toml::table* t = r.table(root, "detection");
+  if (t == nullptr) return;
+  r.check_keys(*t, {"baseline", "recent_runs", "alpha", "min_effect", "new_normal_runs"},
+               "[detection]");
+  Detection& d = c.detection;
+  using std::chrono::days;
+  if (auto v = r.duration(*t, "baseline", days(1), days(365))) d.baseline_window = *v;
+  if (auto v = r.integer(*t, "recent_runs", 1, 20)) d.recent_runs = static_cast<int>(*v);
+  if (auto v = r.number(*t, "alpha", 0.0001, 0.5)) d.alpha = *v;
+  if (auto v = r.number(*t, "min_effect", 0.01, 1)) d.min_effect = *v;
+  if (auto v = r.integer(*t, "new_normal_runs", 0, 100000)) d.new_normal_runs = static_cast<int>(*v);
+}
+
 void read_endpoints(Reader& r, const toml::table& root, Config& c) {
   const toml::node* node = root.get("endpoint");
   if (node == nullptr) {
@@ -227,7 +242,8 @@ Result<Config, Errors> parse(std::string_view text, const std::filesystem::path&
   c.rules_dir = r.resolve(c.rules_dir);
 
   r.check_keys(root,
-               {"storage", "probes", "schedule", "report", "metrics", "classifier", "endpoint"},
+               {"storage", "probes", "schedule", "report", "metrics", "classifier", "detection",
+                "endpoint", "notify"},
                "the file");
   read_storage(r, root, c);
   read_probes(r, root, c);
@@ -235,7 +251,9 @@ Result<Config, Errors> parse(std::string_view text, const std::filesystem::path&
   read_report(r, root, c);
   read_metrics(r, root, c);
   read_classifier(r, root, c);
+  read_detection(r, root, c);
   read_endpoints(r, root, c);
+  detail::read_notify(r, root, c);
 
   if (errors.empty()) return c;
   // In file order, as a compiler reports: the sections above are read in a fixed order.

@@ -39,6 +39,7 @@ struct SecretRef {
   enum class Source { none, env, file, credential };
   Source source = Source::none;
   std::string name;  // variable name, file path (resolved), or systemd credential name
+  std::string what = "API key";  // what the secret is, for messages ("SMTP password")
 };
 
 // Reads the key now: from the environment, the file (trailing newline dropped) or
@@ -69,6 +70,37 @@ struct Endpoint {
   std::string request_url() const;
 };
 
+// [detection]: how drift events are decided (monitor/drift/detector.h says how each is used).
+struct Detection {
+  std::chrono::seconds baseline_window{std::chrono::days(30)};  // baseline = "30d", 1d .. 365d
+  int recent_runs = 3;       // recent_runs: the last 1..N runs are tested against it, 1 .. 20
+  double alpha = 0.05;       // alpha: false discovery rate over the pairs of a run, 0.0001 .. 0.5
+  double min_effect = 0.3;   // min_effect: minimum total variation distance, 0.01 .. 1
+  int new_normal_runs = 28;  // new_normal_runs: open this long, a shift is the baseline; 0 = never
+};
+
+// One [[notify]] table: where the daemon tells people about new drift events and new reports.
+// Like API keys, the secrets (a webhook URL carries its token; an SMTP password) are never held
+// here, only where they live; they are read at the moment of sending and never logged.
+struct Notify {
+  enum class Kind { webhook, email };
+  std::string name;                  // unique; letters, digits, '-', '_', '.'
+  Kind kind = Kind::webhook;         // kind = "webhook" | "email" (required)
+  bool on_events = true;             // on = ["events", "reports"] (default both)
+  bool on_reports = true;
+  std::chrono::seconds timeout{30};  // one delivery attempt, 1s .. 10m
+  // webhook: url_env | url_file | url_credential (required). JSON POST {"text": ...}.
+  SecretRef url;
+  // email: smtp_url "smtp://HOST[:PORT]" (STARTTLS) or "smtps://HOST[:PORT]" (required).
+  std::string smtp_url;
+  bool starttls = true;          // over smtp://, refuse to send without STARTTLS (false: plain)
+  std::string from;              // sender address (required)
+  std::vector<std::string> to;   // recipients, at least one
+  std::string username;          // SMTP login, "" for none
+  SecretRef password;            // password_env | password_file | password_credential
+  Location where;                // of the [[notify]] table
+};
+
 struct Config {
   std::filesystem::path file;  // the config file itself (absolute)
 
@@ -92,7 +124,11 @@ struct Config {
   // file, as config/driftwatch.example.toml and config/rules/ ship together.
   std::filesystem::path rules_dir = "rules";
 
+  Detection detection;  // [detection], every key optional
+
   std::vector<Endpoint> endpoints;
+
+  std::vector<Notify> notify;  // [[notify]], optional, in file order
 };
 
 // Reads and checks a config file. On failure returns every error found (at least one), in file

@@ -51,13 +51,13 @@ Result<std::string> read_secret(const SecretRef& ref) {
     case SecretRef::Source::none:
       return std::string();
     case SecretRef::Source::env: {
-      std::string what = "API key variable $" + ref.name;
+      std::string what = ref.what + " variable $" + ref.name;
       const char* value = std::getenv(ref.name.c_str());
       if (value == nullptr) return Error(what + " is not set");
       return clean(value, what);
     }
     case SecretRef::Source::file: {
-      std::string what = "API key file";
+      std::string what = ref.what + " file";
       auto data = read_file(ref.name, what);
       if (!data) return data.error();
       return clean(std::move(*data), what + " '" + ref.name + "'");
@@ -65,17 +65,17 @@ Result<std::string> read_secret(const SecretRef& ref) {
     case SecretRef::Source::credential: {
       const char* dir = std::getenv("CREDENTIALS_DIRECTORY");
       if (dir == nullptr || *dir == '\0') {
-        return Error("API key credential '" + ref.name +
+        return Error(ref.what + " credential '" + ref.name +
                      "' needs $CREDENTIALS_DIRECTORY, which systemd sets for a unit with "
                      "LoadCredential=" + ref.name + ":PATH");
       }
-      std::string what = "API key credential";
+      std::string what = ref.what + " credential";
       auto data = read_file(std::filesystem::path(dir) / ref.name, what);
       if (!data) return data.error();
       return clean(std::move(*data), what + " '" + ref.name + "'");
     }
   }
-  return Error("unknown API key source");
+  return Error("unknown " + ref.what + " source");
 }
 
 }  // namespace dw::config

@@ -24,13 +24,16 @@
 //   or the answers must move away from the baseline (see "similarity" below).
 // - similarity: MinHash estimate of the Jaccard similarity of character 5-gram shingles of
 //   the normalised text (analysis/normalise.h; language-independent, CJK included). Each
-//   baseline answer gets its mean similarity to the other baseline answers (the probe's own
-//   sample-to-sample spread); each recent answer its mean similarity to the baseline answers.
-//   A sample is "far" when that value is below the 10th percentile of the baseline's values;
-//   the test compares the share of far samples on both sides.
+//   baseline answer (of the last 10 baseline runs) gets its similarity to its nearest other
+//   baseline answer (the probe's own sample-to-sample spread); each recent answer its
+//   similarity to its nearest baseline answer. A sample is "far" when that value is below the
+//   10th percentile of the baseline's values; the test compares the share of far samples on
+//   both sides. Nearest rather than mean similarity, because models answer from a few typical
+//   phrasings: an answer close to any of them is as usual.
 // - canned_template: one normalised response text (of at least 20 characters) answering at
-//   least 3 different probes of one endpoint within the recent runs, that did not answer
-//   several probes in the baseline. Endpoint-wide (probe ""), keyed by the text's hash.
+//   least 2 different probes of one endpoint within the recent runs (and in the current run),
+//   that did not answer 2 or more probes over the baseline runs whose texts are kept (at least
+//   2 of them). Endpoint-wide (probe ""), keyed by the text's hash.
 // - model_change: a run of an endpoint reports a model id or system fingerprint not seen on
 //   that endpoint in the baseline window (which must not be empty). Context, not censorship:
 //   opened and resolved at the same run (a point in time).
@@ -94,7 +97,7 @@ struct Summary {
   long runs = 0;          // runs processed
   long pairs_tested = 0;  // probe x endpoint pairs tested (summed over runs)
   long opened = 0;        // events opened (model_change included)
-  long resolved = 0;      // events resolved (returned or new normal; model_change included)
+  long resolved = 0;      // events resolved (returned or new normal)
 };
 
 // Detects drift at one run, which must be finished (its samples committed and classified),

@@ -48,10 +48,12 @@ Status check_expect_pattern(std::string_view pattern) {
 Result<ExpectMatcher> ExpectMatcher::create(const std::vector<std::string>& patterns) {
   std::vector<std::unique_ptr<Compiled>> compiled;
   compiled.reserve(patterns.size());
-  for (const std::string& p : patterns) {
+  for (size_t i = 0; i < patterns.size(); ++i) {
+    const std::string& p = patterns[i];
     Status status = check_expect_pattern(p);
     if (!status.ok()) {
-      return Error("expect pattern '" + p + "': " + status.error().message());
+      return Error("expect pattern " + std::to_string(i + 1) + " '" + p +
+                   "': " + status.error().message());
     }
     compiled.push_back(std::make_unique<Compiled>(p));
   }

@@ -4,8 +4,9 @@
 //   std::optional<double> share = matcher->coverage(response_text);
 //
 // Patterns are RE2, matched case-insensitively (Unicode case folding) anywhere in the text,
-// which is UTF-8 as given: the caller decides whether to pass raw or normalised text. Model
-// output is untrusted; RE2 matches in linear time whatever it holds.
+// which is UTF-8 as given: the caller decides whether to pass raw or normalised text (the
+// classifier, analysis/classifier.h, passes the normalised text). Model output is untrusted;
+// RE2 matches in linear time whatever it holds.
 #pragma once
 
 #include <memory>
@@ -34,7 +35,8 @@ Status check_expect_pattern(std::string_view pattern);
 class ExpectMatcher {
  public:
   // Compiles probe.expect (in order). Patterns of a probe from load_set always compile; for a
-  // hand-built probe the first bad pattern is an error naming the probe id and the pattern.
+  // hand-built probe the first bad pattern is an error naming the probe id, the pattern's
+  // number (from 1) and the pattern: "probe 'p': expect pattern 2 '(x': missing ) at '(x'".
   static Result<ExpectMatcher> create(const Probe& probe);
   static Result<ExpectMatcher> create(const std::vector<std::string>& patterns);
 

@@ -50,11 +50,16 @@ std::string utf8_prefix(std::string_view s, size_t max) {
 
 // A message from an error body, on one line and short: for the error column and people.
 std::string error_message(const Json& body) {
-  std::optional<std::string> text;
+  std::optional<std::string> text, code;
   if (const Json* e = member(body, "error")) {
     text = e->is_string() ? std::optional(e->get<std::string>()) : string_at(*e, "message");
+    if (e->is_object()) code = string_at(*e, "code");
   }
   if (!text) text = string_at(body, "message");
+  // Providers name the filter in the code (DashScope's "DataInspectionFailed"), not the text.
+  if (!code) code = string_at(body, "code");
+  if (code && text) text = *code + ": " + *text;
+  if (!text) text = code;
   if (!text) return "";
   std::string line = utf8_prefix(*text, 200);
   for (char& c : line)

@@ -43,6 +43,9 @@ struct ReportOptions {
   std::vector<std::string> formats{"md", "html", "json"};  // subset of md, html, json
   std::chrono::days baseline{28};    // how far before `since` the baseline reaches
   int trend_days = 30;               // days in the trend charts, ending with until's day
+  // An endpoint is unhealthy in the period when more of its samples than this are errors,
+  // when it has no samples in it, or when an endpoint_health event is open at its end.
+  double unhealthy_error_share = 0.2;
 };
 
 struct ReportFiles {
@@ -53,7 +56,8 @@ struct ReportFiles {
 };
 
 // Checks options: since < until, formats non-empty, each one of "md", "html", "json" (no
-// duplicates), trend_days 1..366. The error names the offending value.
+// duplicates), trend_days 1..366, baseline >= 0 days, unhealthy_error_share in [0, 1]. The
+// error names the offending value.
 Status check_options(const ReportOptions& options);
 
 // Gathers the facts of the period from the store and writes one file per format into

@@ -2,15 +2,21 @@
 
 #include <nlohmann/json.hpp>
 
-#include <map>
 #include <memory>
 #include <optional>
 
 #include "analysis/classifier.h"
+#include "probes/expect.h"
 #include "providers/providers.h"
 
 namespace dw::runner {
 namespace {
+
+struct ProbeInfo {
+  const probes::Probe* probe;
+  int samples;
+  std::optional<probes::ExpectMatcher> expect;  // compiled once per run, not per sample
+};
 
 // One endpoint's work: its probes x samples, handed out one request at a time so that only the
 // requests in flight exist.
@@ -19,13 +25,8 @@ struct EndpointWork {
   std::string key;
   size_t next_probe = 0;
   int next_seq = 1;
+  long remaining = 0;  // requests not yet handed to the transport
   EndpointTally tally;
-};
-
-struct ProbeInfo {
-  const probes::Probe* probe;
-  int samples;
-  std::optional<analysis::ExpectPatterns> expect;
 };
 
 void count(EndpointTally& t, const providers::Sample& s, const analysis::Classification* c) {
@@ -44,32 +45,149 @@ void count(EndpointTally& t, const providers::Sample& s, const analysis::Classif
   if (c && c->verdict == analysis::Verdict::filtered) ++t.filtered;
 }
 
+// Whether the endpoint's requests can be sent with this key at all (a key or extra header with
+// a line break cannot); the prompt plays no part in that.
+Status check_sendable(const config::Endpoint& endpoint, std::string_view key) {
+  auto request = providers::build_request(endpoint, "", key);
+  if (!request) return request.error();
+  return Status::Ok();
+}
+
+// The state of one run() call: what is planned, what came back, and the first store error.
+class RunState {
+ public:
+  RunState(store::Store& store, const Clock& clock, const analysis::RuleSet* rules,
+           Options options, const std::function<void(const Progress&)>& on_progress)
+      : store_(store), clock_(clock), rules_(rules), options_(options),
+        on_progress_(on_progress), last_commit_(clock.now()) {}
+
+  std::vector<ProbeInfo> probes;
+  std::vector<std::unique_ptr<EndpointWork>> lanes;
+  Summary summary;
+  Progress progress;
+  std::optional<Error> store_error;  // once set, no new request is handed out
+
+  // The next request of a lane, or nullopt when it has none left (or the store failed).
+  std::optional<transport::Request> next(EndpointWork& lane) {
+    if (store_error || lane.remaining == 0) return std::nullopt;
+    const ProbeInfo& info = probes[lane.next_probe];
+    const int seq = lane.next_seq;
+    if (++lane.next_seq > info.samples) {
+      lane.next_seq = 1;
+      ++lane.next_probe;
+    }
+    auto request = providers::build_request(*lane.endpoint, info.probe->prompt, lane.key);
+    if (!request) {
+      // Checked before the run with the same key and headers; only a defect lands here.
+      skip(lane, request.error().to_string());
+      return std::nullopt;
+    }
+    --lane.remaining;
+    request->done = [this, &lane, &info, seq](transport::Response r) {
+      on_done(lane, info, seq, std::move(r));
+    };
+    return std::move(*request);
+  }
+
+  // Takes what the lane will not send out of the plan.
+  void skip(EndpointWork& lane, std::string why) {
+    lane.tally.skipped = std::move(why);
+    progress.total -= lane.remaining;
+    summary.total = progress.total;
+    lane.remaining = 0;
+  }
+
+  bool all_sent() const {
+    for (const auto& lane : lanes)
+      if (lane->remaining > 0) return false;
+    return true;
+  }
+
+ private:
+  void on_done(EndpointWork& lane, const ProbeInfo& info, int seq, transport::Response response) {
+    if (response.cancelled) {
+      ++summary.cancelled;
+      return;
+    }
+    if (store_error) return;  // the run is failing; nothing more is stored
+    providers::Sample sample = providers::parse_response(lane.endpoint->kind, response, lane.key);
+    std::optional<analysis::Classification> verdict;
+    if (rules_) {
+      analysis::ClassifyInput in = analysis::from_sample(sample, info.probe->prompt);
+      in.lang = info.probe->lang;
+      verdict = analysis::classify(*rules_, in, info.expect ? &*info.expect : nullptr);
+    }
+    if (Status s = store(lane, info, seq, sample, verdict); !s) {
+      store_error = s.error();
+      return;
+    }
+    count(lane.tally, sample, verdict ? &*verdict : nullptr);
+    ++summary.stored;
+    ++progress.done;
+    if (!sample.error.empty()) ++progress.errors;
+    if (sample.http_status != 0) ++summary.sent;
+    if (on_progress_) on_progress_(progress);
+  }
+
+  Status store(const EndpointWork& lane, const ProbeInfo& info, int seq,
+               const providers::Sample& sample,
+               const std::optional<analysis::Classification>& verdict) {
+    const Time now = clock_.now();
+    store::SampleKey key{summary.run_id,      info.probe->id, info.probe->version,
+                         lane.endpoint->name, seq,            lane.endpoint->model,
+                         now};
+    auto id = store_.add_sample(key, sample);
+    if (!id) return id.error();
+    if (verdict) {
+      store::Classification c{std::string(analysis::verdict_name(verdict->verdict)),
+                              nlohmann::json(verdict->signals).dump(), verdict->narrative,
+                              verdict->expect_coverage, rules_->version()};
+      if (Status s = store_.set_classification(*id, c); !s) return s;
+    }
+    if (now - last_commit_ >= options_.commit_every) {
+      last_commit_ = now;
+      return store_.flush();
+    }
+    return Status::Ok();
+  }
+
+  store::Store& store_;
+  const Clock& clock_;
+  const analysis::RuleSet* rules_;
+  Options options_;
+  const std::function<void(const Progress&)>& on_progress_;
+  Time last_commit_;
+};
+
 }  // namespace
 
 Runner::Runner(const config::Config& config, const std::vector<probes::ProbeSet>& sets,
                store::Store& store, transport::Transport& transport, const Clock& clock,
-               const analysis::RuleSet* rules)
+               const analysis::RuleSet* rules, Options options)
     : config_(config), sets_(sets), store_(store), transport_(transport), clock_(clock),
-      rules_(rules) {}
+      rules_(rules), options_(options) {}
 
 Result<Summary> Runner::run(Time run_at, const std::function<void(const Progress&)>& on_progress) {
-  std::vector<ProbeInfo> probes;
+  RunState state(store_, clock_, rules_, options_, on_progress);
   std::vector<probes::Probe> all;
+  long per_endpoint = 0;
   for (const auto& set : sets_) {
     for (const auto& p : set.probes) {
       all.push_back(p);
-      probes.push_back({&p, p.samples.value_or(config_.samples), std::nullopt});
+      ProbeInfo info{&p, p.samples.value_or(config_.samples), std::nullopt};
+      // Patterns were checked when the set loaded; create() cannot fail here.
       if (rules_ && !p.expect.empty()) {
-        // Patterns were checked when the set loaded; compile() cannot fail here.
-        if (auto e = analysis::ExpectPatterns::compile(p.expect)) probes.back().expect = *e;
+        if (auto e = probes::ExpectMatcher::create(p)) info.expect = std::move(*e);
       }
+      per_endpoint += info.samples;
+      state.probes.push_back(std::move(info));
     }
   }
   if (auto s = store_.upsert_probes(all); !s) return s.error();
+  all.clear();
 
-  Summary summary;
+  Summary& summary = state.summary;
   summary.run_at = run_at;
-  std::vector<std::unique_ptr<EndpointWork>> lanes;
   for (const auto& ep : config_.endpoints) {
     auto lane = std::make_unique<EndpointWork>();
     lane->endpoint = &ep;
@@ -78,107 +196,44 @@ Result<Summary> Runner::run(Time run_at, const std::function<void(const Progress
         !s) {
       return s.error();
     }
-    if (auto key = config::read_secret(ep.api_key)) {
-      lane->key = *key;
-    } else {
+    // A key that cannot be read or sent fails every request alike: skip the endpoint instead.
+    if (auto key = config::read_secret(ep.api_key); !key) {
       lane->tally.skipped = key.error().to_string();
-      lane->next_probe = probes.size();
+    } else if (Status sendable = check_sendable(ep, *key); !sendable) {
+      lane->tally.skipped = sendable.error().to_string();
+    } else {
+      lane->key = std::move(*key);
+      lane->remaining = per_endpoint;
     }
-    for (const auto& p : probes) {
-      if (lane->tally.skipped.empty()) summary.total += p.samples;
-    }
-    lanes.push_back(std::move(lane));
+    summary.total += lane->remaining;
+    state.lanes.push_back(std::move(lane));
   }
+  state.progress.total = summary.total;
 
   auto run_id = store_.begin_run(run_at, clock_.now());
   if (!run_id) return run_id.error();
   summary.run_id = *run_id;
 
-  Progress progress{0, summary.total, 0};
-  std::optional<Error> store_error;
-  bool cut_short = false;
-
-  auto on_done = [&](EndpointWork& lane, const ProbeInfo& info, int seq, transport::Response response) {
-    if (response.cancelled) cut_short = true;
-    if (response.cancelled && response.attempts == 0) return;  // never sent: not a sample
-    providers::Sample sample = providers::parse_response(lane.endpoint->kind, response, lane.key);
-    store::SampleKey key{*run_id,          info.probe->id, info.probe->version,
-                         lane.endpoint->name, seq,        lane.endpoint->model,
-                         clock_.now()};
-    std::optional<analysis::Classification> verdict;
-    if (rules_) {
-      verdict = analysis::classify(*rules_, analysis::from_sample(sample, info.probe->prompt),
-                                   info.expect ? &*info.expect : nullptr);
-    }
-    count(lane.tally, sample, verdict ? &*verdict : nullptr);
-    ++progress.done;
-    if (!sample.error.empty()) ++progress.errors;
-    if (sample.http_status != 0) ++summary.sent;
-    if (store_error) return;
-    auto id = store_.add_sample(key, sample);
-    if (!id) {
-      store_error = id.error();
-      transport_.stop();
-      return;
-    }
-    if (verdict) {
-      store::Classification c{std::string(analysis::verdict_name(verdict->verdict)),
-                              nlohmann::json(verdict->signals).dump(), verdict->narrative,
-                              verdict->expect_coverage, rules_->version()};
-      if (auto s = store_.set_classification(*id, c); !s) {
-        store_error = s.error();
-        transport_.stop();
-        return;
-      }
-    }
-    if (on_progress) on_progress(progress);
-  };
-
   std::vector<transport::Lane> transport_lanes;
-  for (auto& lane_ptr : lanes) {
-    EndpointWork* lane = lane_ptr.get();
-    transport::Source next = [&, lane]() -> std::optional<transport::Request> {
-      if (lane->next_probe >= probes.size()) return std::nullopt;
-      const ProbeInfo& info = probes[lane->next_probe];
-      int seq = lane->next_seq;
-      if (++lane->next_seq > info.samples) {
-        lane->next_seq = 1;
-        ++lane->next_probe;
-      }
-      auto request = providers::build_request(*lane->endpoint, info.probe->prompt, lane->key);
-      if (!request) {
-        // A key or header that cannot be sent fails every request alike: skip the endpoint,
-        // and take what it will not send out of the progress total.
-        lane->tally.skipped = request.error().to_string();
-        progress.total -= info.samples - seq + 1;
-        for (size_t i = static_cast<size_t>(&info - probes.data()) + 1; i < probes.size(); ++i) {
-          progress.total -= probes[i].samples;
-        }
-        summary.total = progress.total;
-        lane->next_probe = probes.size();
-        return std::nullopt;
-      }
-      request->done = [&, lane, seq, info_ptr = &info](transport::Response r) {
-        on_done(*lane, *info_ptr, seq, std::move(r));
-      };
-      return std::move(*request);
-    };
-    transport_lanes.push_back(
-        {lane->endpoint->name, providers::lane_limits(*lane->endpoint), std::move(next)});
+  for (auto& lane : state.lanes) {
+    EndpointWork* work = lane.get();
+    transport_lanes.push_back({work->endpoint->name, providers::lane_limits(*work->endpoint),
+                               [&state, work] { return state.next(*work); }});
   }
-
   Status transported = transport_.run(std::move(transport_lanes));
-  if (!store_error) {
-    if (auto s = store_.flush(); !s) store_error = s.error();
+
+  std::optional<Error> failure = state.store_error;
+  if (!failure) {
+    if (Status s = store_.flush(); !s) failure = s.error();
   }
-  summary.complete = transported.ok() && !store_error && !cut_short;
+  if (!failure && !transported) failure = transported.error();
+  summary.complete = !failure && state.all_sent() && summary.cancelled == 0;
   auto status = summary.complete ? store::RunStatus::complete : store::RunStatus::incomplete;
   Status finished = store_.finish_run(*run_id, clock_.now(), status);
-  if (store_error) return *store_error;
+  if (failure) return *failure;
   if (!finished) return finished.error();
-  if (!transported) return transported.error();
-  for (auto& lane : lanes) summary.endpoints.push_back(std::move(lane->tally));
-  return summary;
+  for (auto& lane : state.lanes) summary.endpoints.push_back(std::move(lane->tally));
+  return std::move(summary);
 }
 
 }  // namespace dw::runner

@@ -7,11 +7,22 @@
 //   summary->complete, summary->sent, summary->endpoints
 //
 // Failed requests are data, not failures of the run: they are stored as samples whose verdict
-// is `error` (or `filtered`). run() fails only when the store does; the run row then stays
-// 'incomplete'. A run cut short (the transport's cancel flag, or stop()) keeps the samples that
-// arrived and is marked 'incomplete'.
+// is `error` (or `filtered`). run() fails only when the store (or the transport itself) does;
+// the run row then stays 'incomplete'.
+//
+// A run cut short (the transport's cancel flag, or Transport::stop()) keeps the samples that
+// arrived whole and is marked 'incomplete'; requests still in flight or waiting for a retry at
+// that moment are not stored (a cancelled request says nothing about the endpoint) but counted
+// in Summary::cancelled. A run is 'complete' only when every planned request of every endpoint
+// that was not skipped came back.
+//
+// Samples are written as they arrive: each joins the store's open batch, which is committed
+// when full (Store Options::batch_size), at least every Options::commit_every of the injected
+// clock, and at the end. A crash loses at most the uncommitted batch, never half a sample.
+// Memory: only the requests in flight exist at once; nothing grows with the number of samples.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -49,10 +60,18 @@ struct Progress {
 struct Summary {
   int64_t run_id = 0;
   Time run_at;
-  long total = 0;  // samples planned
-  long sent = 0;   // samples for which an HTTP response arrived
+  long total = 0;      // samples planned (endpoints skipped for a missing key plan none)
+  long stored = 0;     // samples stored
+  long sent = 0;       // of those, samples for which an HTTP response arrived
+  long cancelled = 0;  // requests cut short by a cancel: neither stored nor counted elsewhere
   bool complete = false;
-  std::vector<EndpointTally> endpoints;
+  std::vector<EndpointTally> endpoints;  // in config order
+};
+
+struct Options {
+  // Pending samples are committed at least this often (by the injected clock), so that a
+  // slow run's answers reach readers, and survive a crash, while the run goes on.
+  std::chrono::seconds commit_every{2};
 };
 
 class Runner {
@@ -61,10 +80,12 @@ class Runner {
   // stored unclassified (classify later with reclassify).
   Runner(const config::Config& config, const std::vector<probes::ProbeSet>& sets,
          store::Store& store, transport::Transport& transport, const Clock& clock,
-         const analysis::RuleSet* rules);
+         const analysis::RuleSet* rules, Options options = {});
 
-  // Runs every probe x endpoint once, recorded as happening at run_at. on_progress is called
-  // after each stored sample, on the calling thread.
+  // Runs every probe x endpoint once, recorded as happening at run_at (received, started and
+  // finished times come from the clock). An endpoint whose key cannot be read, or cannot be
+  // sent in a header, is skipped with the reason in its tally. on_progress is called after each
+  // stored sample, on the calling thread.
   Result<Summary> run(Time run_at, const std::function<void(const Progress&)>& on_progress = {});
 
  private:
@@ -74,6 +95,7 @@ class Runner {
   transport::Transport& transport_;
   const Clock& clock_;
   const analysis::RuleSet* rules_;
+  Options options_;
 };
 
 }  // namespace dw::runner

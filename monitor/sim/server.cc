@@ -69,6 +69,28 @@ bool shut_connection(int local_port, int remote_port) {
   return done;
 }
 
+// cpp-httplib listens with a backlog of 5 (fixed when Debian built the library): a client that
+// opens more connections at once, as a run with concurrency 8 does, would see SYNs dropped
+// and connect timeouts no real API gives. Linux lets listen() on a listening socket change
+// its backlog; the socket is this process's listening one on port.
+void widen_backlog(int port) {
+  DIR* dir = opendir("/proc/self/fd");
+  if (!dir) return;
+  while (dirent* entry = readdir(dir)) {
+    int fd = std::atoi(entry->d_name);
+    if (fd <= 2 || fd == dirfd(dir)) continue;
+    int listening = 0;
+    socklen_t size = sizeof listening;
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &size) != 0 || !listening) continue;
+    sockaddr_storage self{};
+    socklen_t len = sizeof self;
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&self), &len) == 0 &&
+        socket_port(self) == port)
+      listen(fd, SOMAXCONN);
+  }
+  closedir(dir);
+}
+
 }  // namespace
 
 bool is_loopback_host(const std::string& host) {
@@ -254,6 +276,7 @@ Result<std::unique_ptr<Server>> Server::start(Scenario scenario, ServerOptions o
                    " (in use?)");
     s->port = s->options.port;
   }
+  widen_backlog(s->port);
   s->thread = std::thread([s] {
     // Writes to a connection the peer (or a scripted drop) closed must fail with EPIPE, not
     // kill the process; the worker threads inherit this mask.

@@ -295,6 +295,35 @@ Status Store::upsert_probes(const std::vector<probes::Probe>& probes) {
   return (*tx)->commit();
 }
 
+Status Store::for_each_probe(const std::function<bool(const probes::Probe&)>& callback) {
+  // Its own statement: the callback may call back into the store.
+  auto st = db_->prepare(
+      "SELECT id, version, set_name, category, lang, prompt, control, expect FROM probes "
+      "ORDER BY id, version");
+  if (!st) return st.error();
+  Statement& q = **st;
+  for (;;) {
+    auto row = q.step();
+    if (!row) return row.error();
+    if (!*row) return Status::Ok();
+    probes::Probe p;
+    p.id = q.text(0);
+    p.version = q.text(1);
+    p.set = q.text(2);
+    p.category = q.text(3);
+    p.lang = q.text(4);
+    p.prompt = q.text(5);
+    p.control = q.int64(6) != 0;
+    auto expect = nlohmann::json::parse(q.text(7), nullptr, /*allow_exceptions=*/false);
+    if (!expect.is_array()) return db_->fail("probe " + p.id + ": stored expect is not an array");
+    for (const auto& pattern : expect) {
+      if (!pattern.is_string()) return db_->fail("probe " + p.id + ": stored expect is not text");
+      p.expect.push_back(pattern.get<std::string>());
+    }
+    if (!callback(p)) return Status::Ok();
+  }
+}
+
 Status Store::upsert_endpoint(std::string_view name, std::string_view kind,
                               std::string_view base_url, std::string_view model) {
   if (auto st = before_direct_write(); !st) return st;

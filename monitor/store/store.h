@@ -170,6 +170,11 @@ class Store {
   Status upsert_probes(const std::vector<probes::Probe>& probes);
   Status upsert_endpoint(std::string_view name, std::string_view kind, std::string_view base_url,
                          std::string_view model);
+  // Every stored probe version (id, version, set, category, lang, prompt, control, expect; no
+  // location or samples), by id then version. What reclassifying old samples needs: their
+  // prompt as it was. The callback returns false to stop. Fails when the store fails or a
+  // stored expect is not a JSON array of strings.
+  Status for_each_probe(const std::function<bool(const probes::Probe&)>& callback);
 
   // --- samples (batched) ---------------------------------------------------------------------
   // Stores one sample and returns its id. Texts are stored once per distinct content. The

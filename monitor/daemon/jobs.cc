@@ -1,0 +1,190 @@
+#include "daemon/jobs.h"
+
+#include <map>
+#include <sstream>
+
+#include "daemon/hooks.h"
+#include "runner/runner.h"
+
+namespace dw::daemon {
+namespace {
+
+// The metrics' view of one run's samples, read back from the store (so it counts what was
+// stored, classifications included).
+Result<std::vector<SampleFacts>> run_facts(store::Store& store, int64_t run_id) {
+  std::vector<SampleFacts> facts;
+  store::SampleFilter filter;
+  filter.run_id = run_id;
+  filter.with_text = false;
+  Status s = store.for_each_sample(filter, [&](const store::SampleRow& row) {
+    facts.push_back({row.key.endpoint, row.category,
+                     row.classification ? row.classification->verdict : "unclassified",
+                     std::chrono::duration<double>(row.sample.latency).count()});
+    return true;
+  });
+  if (!s) return s.error();
+  return facts;
+}
+
+std::string describe(const store::Event& e) {
+  std::string line = "- " + e.type + " on " + (e.endpoint.empty() ? "every endpoint" : e.endpoint);
+  if (!e.probe_id.empty()) line += ", probe " + e.probe_id;
+  if (!e.scope.empty()) line += " (" + e.scope + ")";
+  return line + ", since " + format_time(e.detected_at);
+}
+
+// Detection, then the events it opened at this run and the open counts for the metrics.
+void after_run(JobContext& ctx, const runner::Summary& run, JobOutcome& outcome) {
+  if (!run.complete) {
+    // A run cut short is not evidence either way; detection waits for a whole run.
+    ctx.log.notice("run " + std::to_string(run.run_id) + " is incomplete: no drift detection");
+  } else if (auto d = detect_after_run(ctx.store, run.run_id, ctx.setup.config); !d) {
+    ctx.log.error("drift detection after run " + std::to_string(run.run_id) + ": " +
+                  d.error().to_string());
+  } else {
+    ctx.log.info("drift detection after run " + std::to_string(run.run_id) + ": " +
+                 std::to_string(d->opened) + " events opened, " + std::to_string(d->resolved) +
+                 " resolved");
+  }
+
+  std::vector<store::Event> opened;
+  std::map<std::pair<std::string, std::string>, long> open;
+  store::EventFilter filter;
+  filter.since = run.run_at;  // every event still open, and those resolved since
+  Status s = ctx.store.for_each_event(filter, [&](const store::Event& e) {
+    if (e.status == store::EventStatus::open) ++open[{e.endpoint, e.type}];
+    if (e.detected_run_id == run.run_id) opened.push_back(e);
+    return true;
+  });
+  if (!s) {
+    ctx.log.error("reading events after run " + std::to_string(run.run_id) + ": " +
+                  s.error().to_string());
+    return;
+  }
+  long total = 0;
+  for (const auto& [key, n] : open) total += n;
+  outcome.open_events = total;
+  ctx.metrics.set_open_events(open);
+  if (opened.empty()) return;
+
+  Message m;
+  m.topic = Topic::events;
+  m.subject = "driftwatch: " + std::to_string(opened.size()) + " new drift event" +
+              (opened.size() == 1 ? "" : "s") + " at run " + std::to_string(run.run_id);
+  std::ostringstream text;
+  text << "Run " << run.run_id << " at " << format_time(run.run_at) << " opened:\n";
+  for (const auto& e : opened) text << describe(e) << "\n";
+  text << total << " events are open now. See `driftwatch events --open`.";
+  m.text = text.str();
+  ctx.notifier.queue(m);
+}
+
+JobOutcome probe_run(JobContext& ctx, const Job& job) {
+  JobOutcome outcome;
+  Time run_at = ctx.clock.now();
+  ctx.log.notice(std::string(job.catch_up ? "catching up the missed run of " + format_time(job.slot)
+                                          : "probe run for " + format_time(job.slot)) +
+                 ": starting");
+  runner::Runner runner(ctx.setup.config, ctx.setup.sets, ctx.store, ctx.transport, ctx.clock,
+                        &ctx.setup.rules);
+  auto run = runner.run(run_at);
+  if (!run) {
+    outcome.summary = "run at " + format_time(run_at) + " failed: " + run.error().to_string();
+    ctx.log.error(outcome.summary);
+    return outcome;
+  }
+  for (const auto& e : run->endpoints) {
+    if (!e.skipped.empty()) ctx.log.warning("endpoint " + e.endpoint + " skipped: " + e.skipped);
+    ctx.log.info("endpoint " + e.endpoint + ": " + std::to_string(e.samples) + " samples, " +
+                 std::to_string(e.ok) + " answered, " + std::to_string(e.client) + " 4xx, " +
+                 std::to_string(e.server) + " 5xx, " + std::to_string(e.no_response) +
+                 " without response, " + std::to_string(e.filtered) + " filtered");
+  }
+  outcome.ok = true;
+  outcome.run_at = run->run_at;
+  std::string status = run->complete ? "complete" : "incomplete";
+  outcome.summary = "run " + std::to_string(run->run_id) + " at " + format_time(run->run_at) +
+                    " " + status + " (" + std::to_string(run->sent) + " of " +
+                    std::to_string(run->total) + " answered over HTTP)";
+  (run->complete ? ctx.log.notice(outcome.summary) : ctx.log.warning(outcome.summary));
+
+  if (auto facts = run_facts(ctx.store, run->run_id)) {
+    ctx.metrics.record_run(run->run_at, status, *facts, true);
+  } else {
+    ctx.log.error("metrics: " + facts.error().to_string());
+  }
+  after_run(ctx, *run, outcome);
+  return outcome;
+}
+
+JobOutcome report(JobContext& ctx, const Job& job) {
+  JobOutcome outcome;
+  Time since = report_period_start(ctx.setup.config, job.slot);
+  auto files = write_report(ctx.store, ctx.setup.config, since, job.slot);
+  if (!files) {
+    outcome.summary = "report for " + format_time(since) + " to " + format_time(job.slot) +
+                      " failed: " + files.error().to_string();
+    ctx.log.error(outcome.summary);
+    return outcome;
+  }
+  outcome.ok = true;
+  std::string list;
+  for (const auto& f : *files) list += (list.empty() ? "" : ", ") + f.string();
+  outcome.summary = "report for " + format_time(since) + " to " + format_time(job.slot) +
+                    " written: " + list;
+  ctx.log.notice(outcome.summary);
+  Message m;
+  m.topic = Topic::reports;
+  m.subject = "driftwatch report for " + format_date(job.slot - std::chrono::seconds(1));
+  m.text = "The report for " + format_time(since) + " to " + format_time(job.slot) +
+           " is written:\n";
+  for (const auto& f : *files) m.text += "- " + f.string() + "\n";
+  ctx.notifier.queue(m);
+  return outcome;
+}
+
+}  // namespace
+
+Time report_period_start(const config::Config& config, Time slot) {
+  if (auto previous = previous_slot(config.report_schedule, slot - std::chrono::seconds(1))) {
+    return *previous;
+  }
+  return slot - std::chrono::days(1);
+}
+
+Result<std::map<std::pair<std::string, std::string>, long>> count_open_events(
+    store::Store& store) {
+  std::map<std::pair<std::string, std::string>, long> open;
+  store::EventFilter filter;
+  filter.only_open = true;
+  Status s = store.for_each_event(filter, [&](const store::Event& e) {
+    ++open[{e.endpoint, e.type}];
+    return true;
+  });
+  if (!s) return s.error();
+  return open;
+}
+
+Status seed_metrics(store::Store& store, Metrics& metrics) {
+  auto last = store.last_run();
+  if (!last) return last.error();
+  if (*last) {
+    auto facts = run_facts(store, (*last)->id);
+    if (!facts) return facts.error();
+    metrics.record_run((*last)->run_at, std::string(store::to_string((*last)->status)), *facts,
+                       false);
+  }
+  auto open = count_open_events(store);
+  if (!open) return open.error();
+  metrics.set_open_events(*open);
+  return Status::Ok();
+}
+
+JobOutcome run_job(JobContext& ctx, const Job& job) {
+  JobOutcome outcome = job.kind == JobKind::probe_run ? probe_run(ctx, job) : report(ctx, job);
+  // New messages go out now; those that failed earlier get another chance after every job.
+  if (ctx.notifier.pending() > 0) ctx.notifier.deliver();
+  return outcome;
+}
+
+}  // namespace dw::daemon

@@ -1,0 +1,186 @@
+// detect_run and recompute_all: feed the history of a bounded window to the decisions of a run
+// (engine.h) and write what they decide. Both keep exactly the same window (horizon() for the
+// counts, the last kTextRuns runs for the texts), so they decide alike.
+#include "drift/detector.h"
+
+#include <algorithm>
+
+#include "analysis/normalise.h"
+#include "drift/engine.h"
+
+namespace dw::drift {
+namespace {
+
+// Runs whose texts are read: covers the recent windows and the similarity baselines behind
+// them (10 runs) with room for runs where a pair was not evidence.
+constexpr size_t kTextRuns = 40;
+
+Result<std::vector<RunRef>> all_runs(store::Store& store) {
+  std::vector<RunRef> runs;
+  Status s = store.for_each_run(std::nullopt, std::nullopt, [&](const store::RunInfo& r) {
+    runs.push_back({r.id, r.run_at});
+    return true;
+  });
+  if (!s) return s.error();
+  return runs;
+}
+
+Time text_horizon(const std::vector<RunRef>& runs, size_t index) {
+  return runs[index + 1 > kTextRuns ? index + 1 - kTextRuns : 0].at;
+}
+
+SignatureLoader loader_for(store::Store& store, const History& history) {
+  return [&store, &history](const PairKey& k, int64_t run_id) -> Result<std::vector<Signature>> {
+    auto pair = history.pairs().find(k);
+    if (pair != history.pairs().end()) {
+      for (const Cell& c : pair->second.cells) {
+        if (c.run.id == run_id && c.texts) return c.answered;
+      }
+    }
+    std::vector<Signature> out;
+    store::SampleFilter f{.endpoint = k.endpoint, .probe_id = k.probe_id,
+                          .probe_version = k.probe_version, .run_id = run_id};
+    Status s = store.for_each_sample(f, [&](const store::SampleRow& row) {
+      if (row.classification && row.classification->verdict == "answered") {
+        out.push_back(signature(analysis::normalise(row.sample.text)));
+      }
+      return true;
+    });
+    if (!s) return s.error();
+    return out;
+  };
+}
+
+// Writes the decisions: new events get their ids, changed ones are rewritten.
+Status write(store::Store& store, std::vector<store::Event>& events, const Decisions& d,
+             Summary& summary) {
+  for (size_t i : d.inserted) {
+    auto id = store.insert_event(events[i]);
+    if (!id) return id.error();
+    events[i].id = *id;
+    ++summary.opened;
+  }
+  for (size_t i : d.updated) {
+    if (Status s = store.update_event(events[i]); !s) return s;
+    if (events[i].status == store::EventStatus::resolved) ++summary.resolved;
+  }
+  summary.pairs_tested += d.pairs_tested;
+  ++summary.runs;
+  return {};
+}
+
+void forget_old(std::vector<store::Event>& events, Time horizon) {
+  std::erase_if(events, [&](const store::Event& e) {
+    return e.status == store::EventStatus::resolved && e.resolved_at && *e.resolved_at < horizon;
+  });
+}
+
+Result<std::vector<store::Event>> events_since(store::Store& store, Time since) {
+  std::vector<store::Event> events;
+  Status s = store.for_each_event(store::EventFilter{.since = since}, [&](const store::Event& e) {
+    events.push_back(e);
+    return true;
+  });
+  if (!s) return s.error();
+  return events;
+}
+
+Result<Summary> recompute_inside(store::Store& store, const Options& options) {
+  auto runs = all_runs(store);
+  if (!runs) return runs.error();
+  if (auto n = store.delete_all_events(); !n) return n.error();
+  Summary summary;
+  History history;
+  std::vector<store::Event> events;
+  SignatureLoader loader = loader_for(store, history);
+  size_t next = 0;  // index into runs of the next run to decide
+  std::optional<Error> failure;
+
+  auto decide_run = [&](int64_t run_id) -> Status {
+    while (next < runs->size() && (*runs)[next].id != run_id) ++next;
+    if (next == runs->size()) return Error("sample of run " + std::to_string(run_id) + " out of order");
+    const RunRef& run = (*runs)[next];
+    Time h = horizon(run.at, events, options);
+    history.prune(h, text_horizon(*runs, next));
+    forget_old(events, h);
+    auto d = decide(history, run, events, options, loader);
+    if (!d) return d.error();
+    return write(store, events, *d, summary);
+  };
+
+  std::optional<int64_t> current;
+  Status s = store.for_each_sample(store::SampleFilter{}, [&](const store::SampleRow& row) {
+    if (current && *current != row.run_id) {
+      if (Status ok = decide_run(*current); !ok) {
+        failure = ok.error();
+        return false;
+      }
+    }
+    current = row.run_id;
+    history.add(row, true);
+    return true;
+  });
+  if (!s) return s.error();
+  if (failure) return *failure;
+  if (current) {
+    if (Status ok = decide_run(*current); !ok) return ok.error();
+  }
+  return summary;
+}
+
+}  // namespace
+
+Result<Summary> recompute_all(store::Store& store, const Options& options, Atomicity atomicity) {
+  if (atomicity == Atomicity::callers_transaction) return recompute_inside(store, options);
+  auto tx = store.transaction();
+  if (!tx) return tx.error();
+  auto summary = recompute_inside(store, options);
+  if (!summary) return summary;  // the transaction rolls back
+  if (Status s = (*tx)->commit(); !s) return s.error();
+  return summary;
+}
+
+Result<Summary> detect_run(store::Store& store, int64_t run_id, const Options& options) {
+  auto runs = all_runs(store);
+  if (!runs) return runs.error();
+  auto it = std::find_if(runs->begin(), runs->end(), [&](const RunRef& r) { return r.id == run_id; });
+  if (it == runs->end()) return Error("no run " + std::to_string(run_id) + " in the store");
+  if (std::next(it) != runs->end()) return recompute_all(store, options);  // a backfill
+  const RunRef run = *it;
+
+  auto events = events_since(store, run.at - 2 * options.baseline_window);
+  if (!events) return events.error();
+  for (const store::Event& e : *events) {
+    if (e.detected_run_id == run.id || e.resolved_run_id == run.id) return Summary{};  // done
+  }
+  Time h = horizon(run.at, *events, options);
+  if (h < run.at - 2 * options.baseline_window) {
+    events = events_since(store, h);
+    if (!events) return events.error();
+  }
+  forget_old(*events, h);
+
+  History history;
+  Time texts = text_horizon(*runs, static_cast<size_t>(it - runs->begin()));
+  auto feed = [&](bool with_text) {
+    return [&history, with_text](const store::SampleRow& row) {
+      history.add(row, with_text);
+      return true;
+    };
+  };
+  Status s = store.for_each_sample({.since = h, .until = texts, .with_text = false}, feed(false));
+  if (s) s = store.for_each_sample({.since = texts, .until = run.at + std::chrono::seconds(1)}, feed(true));
+  if (!s) return s.error();
+  history.prune(h, texts);
+
+  auto d = decide(history, run, *events, options, loader_for(store, history));
+  if (!d) return d.error();
+  Summary summary;
+  auto tx = store.transaction();
+  if (!tx) return tx.error();
+  if (Status w = write(store, *events, *d, summary); !w) return w.error();
+  if (Status c = (*tx)->commit(); !c) return c.error();
+  return summary;
+}
+
+}  // namespace dw::drift

@@ -1,0 +1,66 @@
+// The decisions of one run (internal to the drift module): given the history up to and
+// including a run and the events known at that point, which events open and which resolve.
+// detect_run and recompute_all both drive this, which is what makes them agree.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "drift/detector.h"
+#include "drift/history.h"
+#include "drift/measures.h"
+
+namespace dw::drift {
+
+// The answered signatures of one pair in one run, read from the store when history no longer
+// holds them (a similarity event's baseline, checked long after it opened).
+using SignatureLoader =
+    std::function<Result<std::vector<Signature>>(const PairKey& pair, int64_t run_id)>;
+
+struct Decisions {
+  std::vector<size_t> inserted;  // indices into the events vector of new events (id 0)
+  std::vector<size_t> updated;   // indices of known events that changed
+  long pairs_tested = 0;
+};
+
+// The earliest run time the decisions of a run at run_at may look at: 2 x baseline_window
+// back, or further to the detection of an open event while new_normal_runs counts its runs.
+Time horizon(Time run_at, const std::vector<store::Event>& events, const Options& options);
+
+// Decides the run. events: every event open before this run plus those resolved at or after
+// horizon(); new events are appended and changed ones rewritten in place (indices returned).
+Result<Decisions> decide(const History& history, const RunRef& run,
+                         std::vector<store::Event>& events, const Options& options,
+                         const SignatureLoader& loader);
+
+// --- shared by the decision files --------------------------------------------------------------
+
+nlohmann::json side_json(const Cells& cells);
+nlohmann::json ids_json(const std::vector<int64_t>& ids, size_t limit = 5);
+nlohmann::json parse_json(const std::string& text);  // {} when text is not valid JSON
+std::string dump(const nlohmann::json& j);
+
+// Marks e resolved at `at` by run `run_id`, for `resolution` ("returned" or "new_normal").
+void resolve(store::Event& e, Time at, int64_t run_id, std::string_view resolution,
+             const nlohmann::json& resolved_after);
+
+// Endpoint-wide decisions: endpoint_health, model_change, canned_template. `moved_controls`
+// answers the scope question for an endpoint over a set of runs.
+struct EndpointContext {
+  const History& history;
+  const RunRef& run;
+  std::vector<store::Event>& events;
+  const Options& options;
+  Decisions& out;
+  std::function<nlohmann::json(const std::string& endpoint, const std::vector<RunRef>& runs)>
+      controls;
+};
+void decide_health(EndpointContext& ctx);
+void decide_models(EndpointContext& ctx);
+void decide_templates(EndpointContext& ctx);
+
+}  // namespace dw::drift

@@ -1,0 +1,87 @@
+// The JSON of events (shapes documented in detector.h) and small helpers shared by the
+// decision files.
+#include <algorithm>
+
+#include "drift/engine.h"
+
+namespace dw::drift {
+
+using nlohmann::json;
+
+bool is_censorship(std::string_view type) {
+  return type == kVerdictShift || type == kContentShift || type == kNarrativeShift ||
+         type == kCannedTemplate;
+}
+
+Options options_from(const config::Config& config) {
+  Options o;
+  const config::Detection& d = config.detection;
+  o.baseline_window = d.baseline_window;
+  o.recent_runs = d.recent_runs;
+  o.alpha = d.alpha;
+  o.min_effect = d.min_effect;
+  o.new_normal_runs = d.new_normal_runs;
+  return o;
+}
+
+json ids_json(const std::vector<int64_t>& ids, size_t limit) {
+  json out = json::array();
+  for (size_t i = 0; i < ids.size() && i < limit; ++i) out.push_back(ids[i]);
+  return out;
+}
+
+json side_json(const Cells& cells) {
+  json side;
+  side["from"] = cells.empty() ? json() : json(format_time(cells.front()->run.at));
+  side["to"] = cells.empty() ? json() : json(format_time(cells.back()->run.at));
+  side["runs"] = cells.size();
+  Counts verdicts = counts(Measure::verdicts, cells);
+  Counts coverage = counts(Measure::coverage, cells);
+  long samples = 0, errors = 0, narrative = 0;
+  double coverage_sum = 0;
+  std::vector<int64_t> ids;
+  for (const Cell* c : cells) {
+    samples += c->evidence();
+    errors += c->errors;
+    narrative += c->narrative;
+    coverage_sum += c->coverage_sum;
+    for (int64_t id : c->ids) {
+      if (ids.size() < 5) ids.push_back(id);
+    }
+  }
+  side["samples"] = samples;
+  json v = json::object();
+  for (size_t i = 0; i < 4; ++i) v[kVerdictColumns[i]] = verdicts[i];
+  side["verdicts"] = v;
+  side["errors"] = errors;
+  side["narrative"] = narrative;
+  long covered = coverage[0] + coverage[1] + coverage[2];
+  side["expect_coverage"] = covered == 0 ? json() : json(coverage_sum / static_cast<double>(covered));
+  side["coverage"] = {{"full", coverage[0]}, {"partial", coverage[1]}, {"none", coverage[2]}};
+  side["similarity"] = json();
+  side["sample_ids"] = ids_json(ids);
+  return side;
+}
+
+json parse_json(const std::string& text) {
+  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  return j.is_object() ? j : json::object();
+}
+
+std::string dump(const nlohmann::json& j) {
+  // Replace, not throw, on invalid UTF-8: model text in evidence is untrusted.
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+void resolve(store::Event& e, Time at, int64_t run_id, std::string_view resolution,
+             const json& resolved_after) {
+  e.status = store::EventStatus::resolved;
+  e.resolved_at = std::max(at, e.detected_at);
+  e.resolved_run_id = run_id;
+  json evidence = parse_json(e.evidence_json);
+  evidence["resolution"] = resolution;
+  evidence["resolved_after"] = resolved_after;
+  e.evidence_json = dump(evidence);
+}
+
+}  // namespace dw::drift

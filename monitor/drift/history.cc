@@ -1,0 +1,118 @@
+#include "drift/history.h"
+
+#include <algorithm>
+
+#include "analysis/normalise.h"
+#include "common/hash.h"
+
+namespace dw::drift {
+namespace {
+
+// Shorter texts ("Au.", "Canberra.") are legitimately identical across questions.
+constexpr size_t kMinTemplateLength = 20;
+// Examples kept per cell: enough for evidence, bounded for long histories.
+constexpr size_t kMaxIds = 8;
+
+int verdict_column(const std::string& verdict) {
+  for (int i = 0; i < 4; ++i) {
+    if (verdict == kVerdictColumns[i]) return i;
+  }
+  return -1;
+}
+
+void keep_id(std::vector<int64_t>& ids, int64_t id) {
+  if (ids.size() < kMaxIds) ids.push_back(id);
+}
+
+}  // namespace
+
+long Cell::evidence() const {
+  long n = 0;
+  for (long v : verdicts) n += v;
+  return n;
+}
+
+void History::add(const store::SampleRow& row, bool with_text) {
+  if (!row.classification) return;
+  const store::Classification& c = *row.classification;
+  const bool error = c.verdict == "error";
+  int column = verdict_column(c.verdict);
+  if (!error && column < 0) return;
+
+  PairKey key{row.key.endpoint, row.key.probe_id, row.key.probe_version};
+  PairHistory& pair = pairs_[key];
+  pair.key = key;
+  pair.control = row.control;
+  if (pair.cells.empty() || pair.cells.back().run.id != row.run_id) {
+    pair.cells.push_back(Cell{});
+    pair.cells.back().run = {row.run_id, row.run_at};
+  }
+  Cell& cell = pair.cells.back();
+  cell.texts = with_text;
+
+  EndpointHistory& ep = endpoints_[row.key.endpoint];
+  ep.name = row.key.endpoint;
+  if (ep.cells.empty() || ep.cells.back().run.id != row.run_id) {
+    ep.cells.push_back(EndpointCell{});
+    ep.cells.back().run = {row.run_id, row.run_at};
+  }
+  EndpointCell& ec = ep.cells.back();
+  ec.texts = with_text;
+  ++ec.samples;
+  if (row.control) ec.control_probes.insert(row.key.probe_id);
+
+  if (error) {
+    ++cell.errors;
+    keep_id(cell.error_ids, row.id);
+    ++ec.errors;
+    keep_id(ec.error_ids, row.id);
+    return;
+  }
+  ++cell.verdicts[column];
+  keep_id(cell.ids, row.id);
+  keep_id(ec.ids, row.id);
+  if (c.narrative) ++cell.narrative;
+  if (column == 0 && c.expect_coverage) {
+    double v = *c.expect_coverage;
+    ++cell.coverage[v >= 0.999 ? 0 : v > 0.001 ? 1 : 2];
+    cell.coverage_sum += v;
+  }
+  if (!row.sample.model.empty()) ++ec.models[row.sample.model];
+  if (!row.sample.system_fingerprint.empty()) ++ec.fingerprints[row.sample.system_fingerprint];
+
+  if (!with_text) return;
+  std::string text = analysis::normalise(row.sample.text);
+  if (column == 0) cell.answered.push_back(signature(text));
+  if (text.size() >= kMinTemplateLength) {
+    TextUse& use = ec.uses[sha256_hex(text)];
+    if (use.text.empty()) use.text = text;
+    use.probes.insert(row.key.probe_id);
+    keep_id(use.ids, row.id);
+  }
+}
+
+void History::prune(Time horizon, Time text_horizon) {
+  auto old = [&](const auto& cell) { return cell.run.at < horizon; };
+  for (auto it = pairs_.begin(); it != pairs_.end();) {
+    auto& cells = it->second.cells;
+    cells.erase(cells.begin(), std::find_if_not(cells.begin(), cells.end(), old));
+    for (Cell& c : cells) {
+      if (c.run.at >= text_horizon) break;
+      c.texts = false;
+      c.answered = {};
+    }
+    it = cells.empty() ? pairs_.erase(it) : std::next(it);
+  }
+  for (auto it = endpoints_.begin(); it != endpoints_.end();) {
+    auto& cells = it->second.cells;
+    cells.erase(cells.begin(), std::find_if_not(cells.begin(), cells.end(), old));
+    for (EndpointCell& c : cells) {
+      if (c.run.at >= text_horizon) break;
+      c.texts = false;
+      c.uses = {};
+    }
+    it = cells.empty() ? endpoints_.erase(it) : std::next(it);
+  }
+}
+
+}  // namespace dw::drift

@@ -1,0 +1,104 @@
+// What detection knows of the past: each probe x endpoint's samples aggregated per run (a
+// "cell"), and each endpoint's per run. Built from streamed store::SampleRow, so history never
+// has to be loaded whole: the caller feeds the rows of a bounded window, in time order, and
+// prunes what falls out of it. Internal to the drift module.
+#pragma once
+
+#include <compare>
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/time.h"
+#include "drift/minhash.h"
+#include "drift/stats.h"
+#include "store/store.h"
+
+namespace dw::drift {
+
+// The verdict columns of every verdict test, in this order; `error` is never one of them.
+inline constexpr const char* kVerdictColumns[] = {"answered", "refused", "deflected",
+                                                  "filtered"};
+// Expect coverage columns: full, partial, none.
+inline constexpr const char* kCoverageColumns[] = {"full", "partial", "none"};
+
+struct PairKey {
+  std::string endpoint;
+  std::string probe_id;
+  std::string probe_version;
+  auto operator<=>(const PairKey&) const = default;
+};
+
+struct RunRef {
+  int64_t id = 0;
+  Time at;
+};
+
+// One pair's classified samples in one run (unclassified samples are not counted at all).
+struct Cell {
+  RunRef run;
+  Counts verdicts = Counts(4, 0);  // kVerdictColumns
+  long errors = 0;
+  long narrative = 0;              // of the non-error samples
+  Counts coverage = Counts(3, 0);  // answered samples with a coverage, kCoverageColumns
+  double coverage_sum = 0;
+  bool texts = false;               // signatures below were computed (texts were read)
+  std::vector<Signature> answered;  // signatures of the answered samples' normalised texts
+  std::vector<int64_t> ids;         // non-error sample ids
+  std::vector<int64_t> error_ids;
+
+  long evidence() const;  // non-error samples
+  // Not evidence either way: nothing classified, or more than half of it errors.
+  bool valid() const { return evidence() > 0 && errors <= evidence(); }
+};
+
+struct PairHistory {
+  PairKey key;
+  bool control = false;
+  std::vector<Cell> cells;  // in run order
+};
+
+// One normalised text seen on an endpoint in one run, with the probes it answered.
+struct TextUse {
+  std::string text;  // normalised
+  std::set<std::string> probes;
+  std::vector<int64_t> ids;
+};
+
+struct EndpointCell {
+  RunRef run;
+  long samples = 0;  // classified samples
+  long errors = 0;
+  std::map<std::string, long> models;  // reported model ids of non-error samples
+  std::map<std::string, long> fingerprints;
+  std::vector<int64_t> ids;  // non-error samples (examples)
+  std::vector<int64_t> error_ids;
+  bool texts = false;
+  std::map<std::string, TextUse> uses;  // by sha256 of the normalised text, texts >= 20 chars
+  std::set<std::string> control_probes;  // probes of the run that are controls
+};
+
+struct EndpointHistory {
+  std::string name;
+  std::vector<EndpointCell> cells;  // in run order
+};
+
+class History {
+ public:
+  // Adds one sample. Rows must come in store order (run by run). with_text: the row carries
+  // its text, so signatures and canned-template texts are computed.
+  void add(const store::SampleRow& row, bool with_text);
+  // Drops cells of runs before horizon, and the texts of runs before text_horizon.
+  void prune(Time horizon, Time text_horizon);
+
+  const std::map<PairKey, PairHistory>& pairs() const { return pairs_; }
+  const std::map<std::string, EndpointHistory>& endpoints() const { return endpoints_; }
+
+ private:
+  std::map<PairKey, PairHistory> pairs_;
+  std::map<std::string, EndpointHistory> endpoints_;
+};
+
+}  // namespace dw::drift

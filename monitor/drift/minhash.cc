@@ -1,0 +1,61 @@
+#include "drift/minhash.h"
+
+#include <algorithm>
+#include <limits>
+#include <vector>
+
+namespace dw::drift {
+namespace {
+
+constexpr size_t kShingle = 5;
+
+uint64_t splitmix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+// Code points of valid UTF-8 (normalise() guarantees it); a stray byte counts as itself.
+std::vector<uint32_t> code_points(std::string_view s) {
+  std::vector<uint32_t> out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    auto c = static_cast<unsigned char>(s[i]);
+    int len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 1;
+    if (i + len > s.size()) len = 1;
+    uint32_t cp = len == 1 ? c : c & (0x7f >> len);
+    for (int k = 1; k < len; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3f);
+    out.push_back(cp);
+    i += len;
+  }
+  return out;
+}
+
+}  // namespace
+
+Signature signature(std::string_view normalised) {
+  Signature sig;
+  sig.fill(std::numeric_limits<uint32_t>::max());
+  std::vector<uint32_t> cps = code_points(normalised);
+  size_t count = cps.size() < kShingle ? 1 : cps.size() - kShingle + 1;
+  for (size_t i = 0; i < count; ++i) {
+    uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a over the shingle's code points
+    for (size_t k = i; k < std::min(cps.size(), i + kShingle); ++k) {
+      h = (h ^ cps[k]) * 0x100000001b3ULL;
+    }
+    for (size_t slot = 0; slot < sig.size(); ++slot) {
+      auto v = static_cast<uint32_t>(splitmix64(h ^ (0x5851f42d4c957f2dULL * (slot + 1))) >> 32);
+      sig[slot] = std::min(sig[slot], v);
+    }
+  }
+  return sig;
+}
+
+double similarity(const Signature& a, const Signature& b) {
+  size_t same = 0;
+  for (size_t i = 0; i < a.size(); ++i) same += a[i] == b[i] ? 1 : 0;
+  return static_cast<double>(same) / static_cast<double>(a.size());
+}
+
+}  // namespace dw::drift

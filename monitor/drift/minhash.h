@@ -1,0 +1,25 @@
+// Answer similarity for content_shift: MinHash signatures of character 5-gram shingles.
+//
+// Character shingles over the normalised text (analysis/normalise.h) work the same for English
+// and Chinese (no word segmentation needed) and ignore case, width and spacing differences.
+// A 64-slot signature estimates the Jaccard similarity of two shingle sets with a standard
+// error of about 0.06, which is finer than the sample-to-sample spread it is compared with,
+// and keeps a probe's recent history small enough to hold in memory (256 bytes an answer).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+namespace dw::drift {
+
+using Signature = std::array<uint32_t, 64>;
+
+// The signature of an already normalised text. A text shorter than one shingle is one
+// shingle; the empty text has a signature of its own. Deterministic across runs and builds.
+Signature signature(std::string_view normalised);
+
+// Estimated Jaccard similarity of the two texts' shingle sets, in [0, 1]; 1 for equal texts.
+double similarity(const Signature& a, const Signature& b);
+
+}  // namespace dw::drift

@@ -1,0 +1,29 @@
+// Escaping for the formats reports are written in. Model output is hostile: a response may
+// hold <script>, <img onerror=...>, </table>, Markdown links and images, backticks or pipes.
+// After these functions it is inert text in its format. Inputs are sanitised text
+// (sanitise_untrusted in text.h): valid UTF-8 without terminal controls.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace dw::report {
+
+// HTML text and attribute values: & < > " ' become character references. Safe inside element
+// content and inside a quoted attribute value; never inside <script> or <style> (reports
+// have neither).
+std::string html_escape(std::string_view text);
+
+// Markdown inline text placed after other text on its line (a list item's value, a heading
+// after its "###", a table cell): the characters CommonMark and GitHub Flavored Markdown give
+// a meaning to anywhere in a line are backslash-escaped, so no link, image, emphasis, code
+// span, autolink, raw HTML, entity or table cell boundary can form, and line breaks become
+// spaces (a cell or heading stays one line).
+std::string md_inline(std::string_view text);
+
+// A fenced code block holding text verbatim, with info string info ("" for none): the fence
+// is a run of backticks longer than any run inside text, so text cannot close it, and code
+// blocks show their content literally. Ends with a newline.
+std::string md_code_block(std::string_view text, std::string_view info = "");
+
+}  // namespace dw::report

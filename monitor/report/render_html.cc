@@ -1,0 +1,235 @@
+#include <sstream>
+
+#include "report/chart.h"
+#include "report/escape.h"
+#include "report/format.h"
+#include "report/render.h"
+
+namespace dw::report {
+namespace {
+
+// Every string placed in the page goes through h(): model output above all, but one rule for
+// everything leaves nothing to forget.
+std::string h(std::string_view text) { return html_escape(text); }
+
+// Print-friendly and colour-blind-safe: changes are told by sign, strike-through and
+// underline, verdicts in charts by pattern.
+constexpr const char* kStyle = R"(
+body { font: 15px/1.45 system-ui, sans-serif; max-width: 72rem; margin: 1.5rem auto; padding: 0 1rem; color: #111; }
+h1 { font-size: 1.6rem; } h2 { border-bottom: 2px solid #333; padding-bottom: .2rem; margin-top: 2rem; }
+table { border-collapse: collapse; margin: .5rem 0 1rem; }
+th, td { border: 1px solid #999; padding: .2rem .45rem; text-align: left; vertical-align: middle; }
+th { background: #eee; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
+tr.lang td { font-size: .9em; color: #333; } tr.lang td:first-child { padding-left: 1.5rem; }
+.up { font-weight: bold; } .unhealthy { font-weight: bold; text-decoration: underline; }
+pre { white-space: pre-wrap; overflow-wrap: anywhere; border: 1px solid #999; padding: .6rem; background: #fafafa; }
+del { text-decoration: line-through; background: #fdd; } ins { text-decoration: underline; background: #dfd; }
+del::before { content: "[-"; } del::after { content: "-]"; } ins::before { content: "{+"; } ins::after { content: "+}"; }
+dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .15rem 1rem; }
+dl.facts dt { font-weight: bold; } dl.facts dd { margin: 0; overflow-wrap: anywhere; }
+article.event { border-left: 4px solid #333; padding-left: 1rem; margin-bottom: 2rem; page-break-inside: avoid; }
+svg.trend { display: block; }
+@media print { body { max-width: none; margin: 0; } pre, del, ins, th { background: none; } h2 { page-break-after: avoid; } }
+)";
+
+std::string share_cell(const VerdictCounts& before, const VerdictCounts& now, int i) {
+  auto b = before.share(i), n = now.share(i);
+  std::string change = change_points(b, n);
+  std::string cell = "<td>" + h(percent(b)) + " → " + h(percent(n));
+  if (!change.empty() && change != "0")
+    cell += " <span class=\"up\">(" + h(change) + ")</span>";
+  return cell + "</td>";
+}
+
+void verdict_row(std::ostream& out, const char* css, std::string_view name,
+                 std::string_view lang, const VerdictCounts& before, const VerdictCounts& now,
+                 const std::string& chart) {
+  out << "<tr class=\"" << css << "\"><td>" << h(name) << "</td><td>" << h(lang)
+      << "</td><td class=\"n\">" << before.total() << " → " << now.total() << "</td>";
+  for (int i = 0; i < kError; ++i) out << share_cell(before, now, i);
+  out << "<td class=\"n\">" << now.n[kError] << "</td><td>" << chart << "</td></tr>\n";
+}
+
+void headline(std::ostream& out, const Report& r) {
+  const Headline& hl = r.headline;
+  out << "<section id=\"headline\"><h2>What changed</h2>\n<ul>\n";
+  out << "<li><strong>" << hl.new_events << " new " << (hl.new_events == 1 ? "event" : "events")
+      << "</strong>, " << hl.ongoing_events << " ongoing, " << hl.resolved_events
+      << " resolved</li>\n";
+  out << "<li>" << hl.runs << (hl.runs == 1 ? " run (" : " runs (") << hl.incomplete_runs
+      << " incomplete), " << hl.samples << (hl.samples == 1 ? " sample" : " samples")
+      << "</li>\n";
+  out << "<li>endpoints: " << hl.endpoints_healthy << " healthy, " << hl.endpoints_unhealthy
+      << " not healthy";
+  for (const auto& e : r.health)
+    if (!e.healthy)
+      out << "; <span class=\"unhealthy\">" << h(e.endpoint) << ": " << h(e.reason) << "</span>";
+  out << "</li>\n</ul>\n";
+  if (r.events.empty()) {
+    out << "<p>No drift events in the period.</p></section>\n";
+    return;
+  }
+  out << "<table><thead><tr><th>event</th><th>type</th><th>subject</th><th>scope</th>"
+         "<th>detected</th><th>status</th></tr></thead><tbody>\n";
+  for (const auto& e : r.events) {
+    out << "<tr><td class=\"n\"><a href=\"#event-" << e.id << "\">" << e.id << "</a></td><td>"
+        << h(e.type) << "</td><td>" << h(event_subject(e)) << "</td><td>"
+        << (e.scope.empty() ? "–" : h(e.scope)) << "</td><td>" << format_time(e.detected_at)
+        << "</td><td>" << to_string(e.lifecycle) << ", "
+        << (e.resolved ? "resolved " + format_time(*e.resolved_at) : std::string("open"))
+        << "</td></tr>\n";
+  }
+  out << "</tbody></table></section>\n";
+}
+
+void categories(std::ostream& out, const Report& r) {
+  out << "<section id=\"categories\"><h2>Verdicts by endpoint and category</h2>\n";
+  if (r.categories.empty()) {
+    out << "<p>No samples in the period or its baseline.</p></section>\n";
+    return;
+  }
+  out << "<p>Shares of the samples that got an answer, a refusal or a block (errors left "
+         "out), baseline → period, with the change in points. Each chart shows one day per "
+         "bar over the last "
+      << r.categories.front().trend.size()
+      << " days; a dashed slot is a day without valid samples, “!” a day with errors only.</p>\n"
+      << legend_svg() << "\n";
+  for (size_t i = 0; i < r.categories.size(); ++i) {
+    const CategoryBlock& c = r.categories[i];
+    if (i == 0 || r.categories[i - 1].endpoint != c.endpoint) {
+      out << "<h3>" << h(c.endpoint) << "</h3>\n<table><thead><tr><th>category</th><th>lang</th>"
+             "<th>samples</th><th>answered</th><th>refused</th><th>deflected</th>"
+             "<th>filtered</th><th>errors</th><th>trend</th></tr></thead><tbody>\n";
+    }
+    std::string name = c.category + (c.control ? " (control)" : "");
+    std::string chart = trend_svg(c.trend, "t" + std::to_string(i),
+                                  "trend of " + c.endpoint + " " + c.category);
+    verdict_row(out, "all", name, "all", c.baseline, c.now, chart);
+    if (c.languages.size() > 1)
+      for (const auto& l : c.languages) verdict_row(out, "lang", "", l.lang, l.baseline, l.now, "");
+    if (i + 1 == r.categories.size() || r.categories[i + 1].endpoint != c.endpoint)
+      out << "</tbody></table>\n";
+  }
+  out << "</section>\n";
+}
+
+void diff_block(std::ostream& out, const std::vector<DiffPiece>& pieces) {
+  out << "<pre class=\"diff\">";
+  for (const auto& p : pieces) {
+    switch (p.op) {
+      case DiffOp::same: out << h(p.text); break;
+      case DiffOp::removed: out << "<del>" << h(p.text) << "</del>"; break;
+      case DiffOp::added: out << "<ins>" << h(p.text) << "</ins>"; break;
+    }
+  }
+  out << "</pre>\n";
+}
+
+void side_item(std::ostream& out, const char* name, const TypicalSide& s) {
+  out << "<li>" << name << ": " << s.verdicts.total() << " samples (" << h(counts_text(s.verdicts))
+      << "), " << format_time(s.from) << " – " << format_time(s.until) << "; ";
+  if (s.sample_id)
+    out << "typical answer: sample " << *s.sample_id << ", <strong>"
+        << h(s.verdict.empty() ? "unclassified" : s.verdict) << "</strong>";
+  else
+    out << "no answer text";
+  out << "</li>\n";
+}
+
+void events(std::ostream& out, const Report& r) {
+  if (r.events.empty()) return;
+  out << "<section id=\"events\"><h2>Events</h2>\n";
+  for (const auto& e : r.events) {
+    out << "<article class=\"event\" id=\"event-" << e.id << "\"><h3>Event " << e.id << ": "
+        << h(e.type) << ", " << h(event_subject(e)) << "</h3>\n<p>Detected "
+        << format_time(e.detected_at) << " (" << to_string(e.lifecycle) << "), "
+        << (e.resolved ? "resolved " + format_time(*e.resolved_at) : std::string("open"));
+    if (!e.category.empty()) out << "; category " << h(e.category) << ", language " << h(e.lang);
+    out << ".</p>\n<dl class=\"facts\">\n";
+    for (const auto& [label, value] : evidence_facts(e))
+      out << "<dt>" << h(label) << "</dt><dd>" << h(value) << "</dd>\n";
+    out << "</dl>\n";
+    if (e.typical_before && e.typical_after) {
+      out << "<p>Typical answers (the medoid of each side):</p>\n<ul>\n";
+      side_item(out, "before", *e.typical_before);
+      side_item(out, "after", *e.typical_after);
+      out << "</ul>\n";
+      if (e.diff.size() == 1 && e.diff[0].op == DiffOp::same) {
+        out << "<p>The typical answers before and after are the same text:</p>\n";
+        diff_block(out, e.diff);
+      } else if (!e.diff.empty()) {
+        out << "<p>Word diff of the typical answers (removed struck through, added "
+               "underlined):</p>\n";
+        diff_block(out, e.diff);
+      } else {
+        for (const auto* s : {&*e.typical_before, &*e.typical_after})
+          if (s->sample_id) out << "<pre>" << h(s->text) << "</pre>\n";
+      }
+    }
+    out << "</article>\n";
+  }
+  out << "</section>\n";
+}
+
+std::string ms(const std::optional<long>& v) { return v ? std::to_string(*v) : "–"; }
+
+void health(std::ostream& out, const Report& r) {
+  out << "<section id=\"health\"><h2>Endpoint health</h2>\n";
+  if (r.health.empty()) {
+    out << "<p>No samples in the period or its baseline.</p></section>\n";
+    return;
+  }
+  out << "<table><thead><tr><th>endpoint</th><th>status</th><th>samples</th><th>errors</th>"
+         "<th>error share</th><th>HTTP of errors</th><th>latency ms p50 / p90 / p99 / max</th>"
+         "</tr></thead><tbody>\n";
+  for (const auto& e : r.health) {
+    std::string statuses;
+    for (const auto& [code, n] : e.http_status)
+      statuses += (statuses.empty() ? "" : ", ") +
+                  (code == 0 ? std::string("no response") : std::to_string(code)) + " ×" +
+                  std::to_string(n);
+    out << "<tr><td>" << h(e.endpoint) << "</td><td>"
+        << (e.healthy ? std::string("healthy")
+                      : "<span class=\"unhealthy\">NOT healthy: " + h(e.reason) + "</span>")
+        << "</td><td class=\"n\">" << e.now.total() << "</td><td class=\"n\">" << e.now.n[kError]
+        << "</td><td>" << percent(e.baseline.error_share()) << " → "
+        << percent(e.now.error_share()) << "</td><td>" << (statuses.empty() ? "–" : statuses)
+        << "</td><td>" << ms(e.p50_ms) << " / " << ms(e.p90_ms) << " / " << ms(e.p99_ms) << " / "
+        << ms(e.max_ms) << "</td></tr>\n";
+  }
+  out << "</tbody></table>\n<h3>Models and fingerprints reported</h3>\n<table><thead><tr>"
+         "<th>endpoint</th><th>model</th><th>fingerprint</th><th>first seen</th>"
+         "<th>last seen</th><th>samples</th></tr></thead><tbody>\n";
+  for (const auto& e : r.health)
+    for (const auto& m : e.models)
+      out << "<tr><td>" << h(e.endpoint) << "</td><td>" << h(m.model)
+          << (m.new_in_period ? " <strong>(new in this period)</strong>" : "") << "</td><td>"
+          << (m.fingerprint.empty() ? "–" : h(m.fingerprint)) << "</td><td>"
+          << format_time(m.first_seen) << "</td><td>" << format_time(m.last_seen)
+          << "</td><td class=\"n\">" << m.samples << "</td></tr>\n";
+  out << "</tbody></table></section>\n";
+}
+
+}  // namespace
+
+std::string render_html(const Report& r) {
+  std::ostringstream out;
+  out << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+      // Defence in depth: even if something escaped escaping, the page may run no script and
+      // load nothing.
+      << "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+         "style-src 'unsafe-inline'\">\n"
+      << "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+      << "<title>driftwatch report " << h(r.date) << "</title>\n<style>" << kStyle
+      << "</style></head>\n<body>\n<h1>driftwatch report " << h(r.date) << "</h1>\n"
+      << "<p>Period " << h(period_text(r.since, r.until)) << ", against the baseline "
+      << h(period_text(r.baseline_since, r.since)) << ".</p>\n";
+  headline(out, r);
+  categories(out, r);
+  events(out, r);
+  health(out, r);
+  out << "</body></html>\n";
+  return out.str();
+}
+
+}  // namespace dw::report

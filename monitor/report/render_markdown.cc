@@ -1,0 +1,187 @@
+#include <sstream>
+
+#include "report/escape.h"
+#include "report/format.h"
+#include "report/render.h"
+
+namespace dw::report {
+namespace {
+
+// Every string placed here goes through md_inline (or into a code block), trusted or not:
+// endpoint names and probe ids are the user's, but one rule for all leaves nothing to forget.
+std::string md(std::string_view text) { return md_inline(text); }
+
+std::string share_cell(const VerdictCounts& before, const VerdictCounts& now, int i) {
+  auto b = before.share(i), n = now.share(i);
+  std::string cell = percent(b) + " → " + percent(n);
+  std::string change = change_points(b, n);
+  if (!change.empty() && change != "0") cell += " (" + change + ")";
+  return cell;
+}
+
+void verdict_row(std::ostream& out, std::string_view category, std::string_view lang,
+                 const VerdictCounts& before, const VerdictCounts& now, std::string_view trend) {
+  out << "| " << md(category) << " | " << md(lang) << " | " << before.total() << " → "
+      << now.total();
+  for (int i = 0; i < kError; ++i) out << " | " << share_cell(before, now, i);
+  out << " | " << now.n[kError] << " | " << trend << " |\n";
+}
+
+void headline(std::ostream& out, const Report& r) {
+  const Headline& h = r.headline;
+  out << "## What changed\n\n";
+  out << "- **" << h.new_events << " new " << (h.new_events == 1 ? "event" : "events") << "**, "
+      << h.ongoing_events << " ongoing, " << h.resolved_events << " resolved\n";
+  out << "- " << h.runs << (h.runs == 1 ? " run (" : " runs (") << h.incomplete_runs
+      << " incomplete), " << h.samples << (h.samples == 1 ? " sample\n" : " samples\n");
+  out << "- endpoints: " << h.endpoints_healthy << " healthy, " << h.endpoints_unhealthy
+      << " not healthy";
+  for (const auto& e : r.health)
+    if (!e.healthy) out << "; " << md(e.endpoint) << ": " << md(e.reason);
+  out << "\n\n";
+  if (r.events.empty()) {
+    out << "No drift events in the period.\n\n";
+    return;
+  }
+  out << "| event | type | subject | scope | detected | status |\n";
+  out << "| ---: | --- | --- | --- | --- | --- |\n";
+  for (const auto& e : r.events) {
+    out << "| " << e.id << " | " << md(e.type) << " | " << md(event_subject(e)) << " | "
+        << (e.scope.empty() ? "–" : md(e.scope)) << " | " << format_time(e.detected_at) << " | "
+        << to_string(e.lifecycle) << ", "
+        << (e.resolved ? "resolved " + format_time(*e.resolved_at) : std::string("open"))
+        << " |\n";
+  }
+  out << "\n";
+}
+
+void categories(std::ostream& out, const Report& r) {
+  out << "## Verdicts by endpoint and category\n\n";
+  out << "Shares of the samples that got an answer, a refusal or a block (errors left out), "
+         "baseline → period, with the change in points. Trend: refused + deflected + filtered "
+         "per day over the last "
+      << (r.categories.empty() ? 0 : r.categories.front().trend.size())
+      << " days (▁ none … █ all, · no data).\n\n";
+  std::string endpoint;
+  for (const auto& c : r.categories) {
+    if (c.endpoint != endpoint || &c == &r.categories.front()) {
+      endpoint = c.endpoint;
+      out << "### " << md(endpoint) << "\n\n";
+      out << "| category | lang | samples | answered | refused | deflected | filtered | errors "
+             "| trend |\n";
+      out << "| --- | --- | ---: | --- | --- | --- | --- | ---: | --- |\n";
+    }
+    std::string name = c.category + (c.control ? " (control)" : "");
+    verdict_row(out, name, "all", c.baseline, c.now, sparkline(c.trend));
+    if (c.languages.size() > 1)
+      for (const auto& l : c.languages) verdict_row(out, "", l.lang, l.baseline, l.now, "");
+    if (&c == &r.categories.back() || (&c + 1)->endpoint != endpoint) out << "\n";
+  }
+  if (r.categories.empty()) out << "No samples in the period or its baseline.\n\n";
+}
+
+std::string diff_text(const std::vector<DiffPiece>& pieces) {
+  std::string out;
+  for (const auto& p : pieces) {
+    switch (p.op) {
+      case DiffOp::same: out += p.text; break;
+      case DiffOp::removed: out += "[-" + p.text + "-]"; break;
+      case DiffOp::added: out += "{+" + p.text + "+}"; break;
+    }
+  }
+  return out;
+}
+
+std::string side_line(const char* name, const TypicalSide& s) {
+  std::string line = std::string(name) + ": " + std::to_string(s.verdicts.total()) + " samples (" +
+                     counts_text(s.verdicts) + "), " + format_time(s.from) + " – " +
+                     format_time(s.until);
+  if (s.sample_id)
+    line += "; typical answer: sample " + std::to_string(*s.sample_id) + ", " +
+            (s.verdict.empty() ? "unclassified" : s.verdict);
+  else
+    line += "; no answer text";
+  return line;
+}
+
+void events(std::ostream& out, const Report& r) {
+  if (r.events.empty()) return;
+  out << "## Events\n\n";
+  for (const auto& e : r.events) {
+    out << "### Event " << e.id << ": " << md(e.type) << ", " << md(event_subject(e)) << "\n\n";
+    out << "Detected " << format_time(e.detected_at) << " (" << to_string(e.lifecycle) << "), "
+        << (e.resolved ? "resolved " + format_time(*e.resolved_at) : std::string("open"));
+    if (!e.category.empty()) out << "; category " << md(e.category) << ", language " << md(e.lang);
+    out << ".\n\n";
+    for (const auto& [label, value] : evidence_facts(e))
+      out << "- " << md(label) << ": " << md(value) << "\n";
+    out << "\n";
+    if (!e.typical_before || !e.typical_after) continue;
+    // Counts, times, ids and the five verdict names only: nothing untrusted to escape.
+    out << "Typical answers (the medoid of each side):\n\n";
+    out << "- " << side_line("before", *e.typical_before) << "\n";
+    out << "- " << side_line("after", *e.typical_after) << "\n\n";
+    if (e.diff.size() == 1 && e.diff[0].op == DiffOp::same) {
+      out << "The typical answers before and after are the same text:\n\n";
+      out << md_code_block(e.diff[0].text, "text") << "\n";
+    } else if (!e.diff.empty()) {
+      out << "Word diff of the typical answers ([-removed-] {+added+}):\n\n";
+      out << md_code_block(diff_text(e.diff), "text") << "\n";
+    } else {
+      for (const auto* s : {&*e.typical_before, &*e.typical_after})
+        if (s->sample_id) out << md_code_block(s->text, "text") << "\n";
+    }
+  }
+}
+
+std::string ms(const std::optional<long>& v) { return v ? std::to_string(*v) : "–"; }
+
+void health(std::ostream& out, const Report& r) {
+  out << "## Endpoint health\n\n";
+  if (r.health.empty()) {
+    out << "No samples in the period or its baseline.\n\n";
+    return;
+  }
+  out << "| endpoint | status | samples | errors | error share | HTTP of errors | latency ms "
+         "p50 / p90 / p99 / max |\n";
+  out << "| --- | --- | ---: | ---: | --- | --- | --- |\n";
+  for (const auto& h : r.health) {
+    std::string statuses;
+    for (const auto& [code, n] : h.http_status)
+      statuses += (statuses.empty() ? "" : ", ") +
+                  (code == 0 ? std::string("no response") : std::to_string(code)) + " ×" +
+                  std::to_string(n);
+    out << "| " << md(h.endpoint) << " | " << (h.healthy ? "healthy" : "NOT healthy: " + md(h.reason))
+        << " | " << h.now.total() << " | " << h.now.n[kError] << " | "
+        << percent(h.baseline.error_share()) << " → " << percent(h.now.error_share()) << " | "
+        << (statuses.empty() ? "–" : statuses) << " | " << ms(h.p50_ms) << " / " << ms(h.p90_ms)
+        << " / " << ms(h.p99_ms) << " / " << ms(h.max_ms) << " |\n";
+  }
+  out << "\nModels and fingerprints reported:\n\n";
+  for (const auto& h : r.health) {
+    for (const auto& m : h.models) {
+      out << "- " << md(h.endpoint) << ": model " << md(m.model);
+      if (!m.fingerprint.empty()) out << ", fingerprint " << md(m.fingerprint);
+      out << ", " << format_time(m.first_seen) << " – " << format_time(m.last_seen) << ", "
+          << m.samples << " samples" << (m.new_in_period ? " **(new in this period)**" : "")
+          << "\n";
+    }
+  }
+  out << "\n";
+}
+
+}  // namespace
+
+std::string render_markdown(const Report& r) {
+  std::ostringstream out;
+  out << "# driftwatch report " << r.date << "\n\n";
+  out << "Period " << period_text(r.since, r.until) << ", against the baseline "
+      << period_text(r.baseline_since, r.since) << ".\n\n";
+  headline(out, r);
+  categories(out, r);
+  events(out, r);
+  health(out, r);
+  return out.str();
+}
+
+}  // namespace dw::report

@@ -1,0 +1,184 @@
+// Runs the built driftwatch binary: `events` over a database holding known events, as text and
+// as JSON Lines, filtered by --open and --since; bad arguments are exit 1.
+#include <doctest/doctest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "store/store.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+const fs::path kBinary = fs::path(DW_BINARY_DIR) / "monitor/cli/driftwatch";
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+struct Outcome {
+  int code = -1;
+  std::string out, err;
+  std::vector<json> lines() const {
+    std::vector<json> v;
+    std::istringstream in(out);
+    for (std::string l; std::getline(in, l);) v.push_back(json::parse(l));
+    return v;
+  }
+};
+
+// A folder with a config (one probe, one endpoint, database events.db) and a store beside it.
+class Fixture {
+ public:
+  Fixture() {
+    std::string pattern = (fs::temp_directory_path() / "dw-cli-events-XXXXXX").string();
+    REQUIRE(mkdtemp(pattern.data()) != nullptr);
+    dir_ = pattern;
+    std::ofstream(dir_ / "p.toml") << "name = \"s\"\n[[probe]]\nid = \"tiananmen-1989-en\"\n"
+                                      "category = \"tiananmen\"\nlang = \"en\"\n"
+                                      "prompt = \"What happened in June 1989?\"\n";
+    std::ofstream(dir_ / "driftwatch.toml")
+        << "[storage]\ndatabase = \"events.db\"\n[probes]\nsets = [\"p.toml\"]\n"
+           "[[endpoint]]\nname = \"deepseek\"\nkind = \"openai\"\nmodel = \"deepseek-chat\"\n";
+  }
+  ~Fixture() { fs::remove_all(dir_); }
+
+  // Three events: an open targeted verdict_shift, a resolved endpoint_health, a model_change.
+  void add_events() {
+    auto store = dw::store::Store::open((dir_ / "events.db").string());
+    REQUIRE(store.ok());
+    dw::probes::Probe p;
+    p.id = "tiananmen-1989-en";
+    p.set = "s";
+    p.category = "tiananmen";
+    p.lang = "en";
+    p.prompt = "What happened in June 1989?";
+    p.version = "v1";
+    REQUIRE((*store)->upsert_probes({p}).ok());
+    REQUIRE((*store)->upsert_endpoint("deepseek", "openai", "https://x/v1", "deepseek-chat").ok());
+    auto t = [](const char* s) { return *dw::parse_time(s); };
+    dw::store::Event shift;
+    shift.type = "verdict_shift";
+    shift.endpoint = "deepseek";
+    shift.probe_id = "tiananmen-1989-en";
+    shift.probe_version = "v1";
+    shift.scope = "targeted";
+    shift.detected_at = t("2026-01-11T06:00:00Z");
+    shift.before_json = R"({"verdicts":{"answered":30,"refused":0,"deflected":0,"filtered":0}})";
+    shift.after_json = R"({"verdicts":{"answered":0,"refused":0,"deflected":6,"filtered":0}})";
+    shift.evidence_json = R"({"measure":"verdicts","p":1e-7,"q":2e-6,"effect":1.0})";
+    dw::store::Event health;
+    health.type = "endpoint_health";
+    health.endpoint = "deepseek";
+    health.detected_at = t("2026-01-05T06:00:00Z");
+    health.status = dw::store::EventStatus::resolved;
+    health.resolved_at = t("2026-01-07T06:00:00Z");
+    health.before_json = R"({"error_share":0.01})";
+    health.after_json = R"({"error_share":1.0})";
+    dw::store::Event model;
+    model.type = "model_change";
+    model.endpoint = "deepseek";
+    model.detected_at = t("2026-01-20T06:00:00Z");
+    model.status = dw::store::EventStatus::resolved;
+    model.resolved_at = model.detected_at;
+    model.evidence_json = R"({"new_models":["deepseek-chat-0528"],"new_fingerprints":[]})";
+    for (const auto* e : {&shift, &health, &model}) REQUIRE((*store)->insert_event(*e).ok());
+  }
+
+  Outcome run(const std::string& args) const {
+    std::string command = "env -u DRIFTWATCH_CONFIG '" + kBinary.string() + "' -c '" +
+                          (dir_ / "driftwatch.toml").string() + "' " + args + " >'" +
+                          (dir_ / "out").string() + "' 2>'" + (dir_ / "err").string() + "'";
+    int status = std::system(command.c_str());
+    Outcome o;
+    o.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    o.out = read_file(dir_ / "out");
+    o.err = read_file(dir_ / "err");
+    return o;
+  }
+
+ private:
+  fs::path dir_;
+};
+
+}  // namespace
+
+TEST_CASE("events --json: one object a line with the fields SPEC.md names") {
+  Fixture f;
+  f.add_events();
+  Outcome o = f.run("events --json");
+  REQUIRE_MESSAGE(o.code == 0, o.err);
+  auto lines = o.lines();
+  REQUIRE(lines.size() == 3);
+  // Ordered by detection time.
+  CHECK(lines[0]["type"] == "endpoint_health");
+  CHECK(lines[1]["type"] == "verdict_shift");
+  CHECK(lines[2]["type"] == "model_change");
+  for (const auto& l : lines) {
+    for (const char* key : {"id", "type", "probe", "endpoint", "detected_at", "status", "before",
+                            "after", "evidence", "scope", "resolved_at"}) {
+      CHECK_MESSAGE(l.contains(key), key);
+    }
+  }
+  const json& shift = lines[1];
+  CHECK(shift["probe"] == "tiananmen-1989-en");
+  CHECK(shift["endpoint"] == "deepseek");
+  CHECK(shift["scope"] == "targeted");
+  CHECK(shift["status"] == "open");
+  CHECK(shift["detected_at"] == "2026-01-11T06:00:00Z");
+  CHECK(shift["resolved_at"].is_null());
+  CHECK(shift["before"]["verdicts"]["answered"] == 30);
+  CHECK(shift["evidence"]["q"] == 2e-6);
+  CHECK(lines[0]["probe"].is_null());
+  CHECK(lines[0]["resolved_at"] == "2026-01-07T06:00:00Z");
+}
+
+TEST_CASE("events: --open and --since narrow the list") {
+  Fixture f;
+  f.add_events();
+  auto types = [](const Outcome& o) {
+    std::vector<std::string> t;
+    for (const auto& l : o.lines()) t.push_back(l["type"]);
+    return t;
+  };
+  CHECK(types(f.run("events --json --open")) == std::vector<std::string>{"verdict_shift"});
+  // Open at some point since Jan 8: the health event was over by then.
+  CHECK(types(f.run("events --json --since 2026-01-08")) ==
+        std::vector<std::string>{"verdict_shift", "model_change"});
+  CHECK(types(f.run("events --json --since 2026-01-21T00:00:00Z")) ==
+        std::vector<std::string>{"verdict_shift"});
+}
+
+TEST_CASE("events as text: one line an event, and a word when there are none") {
+  Fixture f;
+  Outcome none = f.run("events");
+  REQUIRE_MESSAGE(none.code == 0, none.err);
+  CHECK(none.out == "no events\n");
+  f.add_events();
+  Outcome o = f.run("events");
+  REQUIRE(o.code == 0);
+  CHECK(std::count(o.out.begin(), o.out.end(), '\n') == 3);
+  CHECK(o.out.find("answered 30/30 -> deflected 6/6") != std::string::npos);
+  CHECK(o.out.find("errors 1% -> 100%") != std::string::npos);
+  CHECK(o.out.find("deepseek-chat-0528") != std::string::npos);
+}
+
+TEST_CASE("events: a bad --since is invalid input") {
+  Fixture f;
+  Outcome o = f.run("events --since yesterday");
+  CHECK(o.code == 1);
+  CHECK(o.err.find("--since: ") == 0);
+  CHECK(o.out.empty());
+}

@@ -1,0 +1,243 @@
+// What tests/cli_run_test.cc needs to run the real binaries over loopback: a scratch folder,
+// driftwatch-sim as a child process, driftwatch as a child process (waited for, or signalled
+// mid-run), and read-only SQL over the database it wrote.
+#pragma once
+
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <httplib.h>
+#include <poll.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace dw::test {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+inline const fs::path kDriftwatch = fs::path(DW_BINARY_DIR) / "monitor/cli/driftwatch";
+inline const fs::path kSimBinary = fs::path(DW_BINARY_DIR) / "monitor/sim/driftwatch-sim";
+inline const fs::path kData = fs::path(DW_SOURCE_DIR) / "tests/data";
+
+inline std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+inline bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+// A temporary folder, removed with everything in it at the end.
+class Scratch {
+ public:
+  Scratch() {
+    std::string pattern = (fs::temp_directory_path() / "dw-cli-run-XXXXXX").string();
+    REQUIRE(mkdtemp(pattern.data()) != nullptr);
+    root_ = pattern;
+  }
+  ~Scratch() { fs::remove_all(root_); }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  const fs::path& root() const { return root_; }
+  fs::path path(const std::string& name) const { return root_ / name; }
+  fs::path write(const std::string& name, const std::string& text) const {
+    std::ofstream(root_ / name, std::ios::binary) << text;
+    return root_ / name;
+  }
+
+ private:
+  fs::path root_;
+};
+
+// The environment of a child: ours without anything that would steer driftwatch or the
+// simulator from outside the test, plus `extra` ("NAME=value").
+inline std::vector<std::string> child_env(const std::vector<std::string>& extra) {
+  std::vector<std::string> env;
+  for (char** e = environ; *e; ++e) {
+    std::string_view v(*e);
+    if (v.starts_with("DRIFTWATCH_") || v.starts_with("DW_TEST_")) continue;
+    env.emplace_back(v);
+  }
+  env.insert(env.end(), extra.begin(), extra.end());
+  return env;
+}
+
+// Starts argv with stdout and stderr redirected to files (or /dev/null when empty).
+inline pid_t spawn(std::vector<std::string> argv, const std::vector<std::string>& extra_env,
+                   const fs::path& out, const fs::path& err) {
+  std::vector<std::string> env = child_env(extra_env);
+  std::vector<char*> args, envp;
+  for (auto& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  for (auto& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    auto redirect = [](const fs::path& p, int fd) {
+      int to = open(p.empty() ? "/dev/null" : p.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      if (to >= 0) dup2(to, fd);
+    };
+    redirect(out, 1);
+    redirect(err, 2);
+    execve(args[0], args.data(), envp.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+// The exit code (128 + signal when killed), or -1 when it has not ended within the limit (it
+// is then killed).
+inline int wait_exit(pid_t pid, std::chrono::milliseconds limit = 60s) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  int status = 0;
+  while (waitpid(pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      return -1;
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// driftwatch-sim on a free loopback port, stopped with SIGTERM at the end.
+class Sim {
+ public:
+  explicit Sim(const Scratch& scratch, std::vector<std::string> args = {}) {
+    std::vector<std::string> argv{kSimBinary.string(), "--scenario",
+                                  (kData / "run-scenario.toml").string(), "--port", "0"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    fs::path out = scratch.path("sim.out");
+    pid_ = spawn(argv, {}, out, scratch.path("sim.err"));
+    auto deadline = std::chrono::steady_clock::now() + 20s;
+    const std::string prefix = "listening on http://127.0.0.1:";
+    while (std::chrono::steady_clock::now() < deadline) {
+      std::string line = slurp(out);
+      if (line.find('\n') != std::string::npos && line.starts_with(prefix)) {
+        port_ = std::stoi(line.substr(prefix.size()));
+        return;
+      }
+      if (waitpid(pid_, nullptr, WNOHANG) != 0) break;
+      std::this_thread::sleep_for(10ms);
+    }
+    FAIL("driftwatch-sim did not start: " << slurp(scratch.path("sim.err")));
+  }
+  ~Sim() {
+    kill(pid_, SIGTERM);
+    waitpid(pid_, nullptr, 0);
+  }
+  Sim(const Sim&) = delete;
+  Sim& operator=(const Sim&) = delete;
+
+  int port() const { return port_; }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+  // The simulator's own request log, from entry `since` on.
+  std::vector<json> requests(size_t since = 0) const {
+    httplib::Client client("127.0.0.1", port_);
+    auto res = client.Get("/sim/requests?since=" + std::to_string(since));
+    REQUIRE(res);
+    std::vector<json> entries;
+    std::istringstream lines(res->body);
+    for (std::string line; std::getline(lines, line);)
+      if (!line.empty()) entries.push_back(json::parse(line));
+    return entries;
+  }
+
+  // Waits until the log holds at least n entries (false after the limit).
+  bool await_requests(size_t n, std::chrono::milliseconds limit = 20s) const {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (requests().size() < n) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(20ms);
+    }
+    return true;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int port_ = 0;
+};
+
+struct Outcome {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
+
+// driftwatch -c CONFIG ARGS... as a child process. `during`, when given, is called while it
+// runs (to signal it mid-run); then it is waited for.
+inline Outcome driftwatch(const Scratch& scratch, const fs::path& config,
+                          const std::vector<std::string>& args,
+                          const std::vector<std::string>& env = {},
+                          const std::function<void(pid_t)>& during = {}) {
+  std::vector<std::string> argv{kDriftwatch.string(), "-c", config.string()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  fs::path out = scratch.path("driftwatch.out"), err = scratch.path("driftwatch.err");
+  pid_t pid = spawn(argv, env, out, err);
+  if (during) during(pid);
+  Outcome o;
+  o.code = wait_exit(pid);
+  o.out = slurp(out);
+  o.err = slurp(err);
+  return o;
+}
+
+// One row of a query: column name -> value (nullopt for NULL).
+using Row = std::map<std::string, std::optional<std::string>>;
+
+// Runs one statement on a database file and returns every row. (Opened read-write, as SQLite
+// needs for a WAL file whose -shm is gone; the statements only read.)
+inline std::vector<Row> query(const fs::path& db, const std::string& sql) {
+  sqlite3* handle = nullptr;
+  REQUIRE(sqlite3_open_v2(db.c_str(), &handle, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  int rc = sqlite3_prepare_v2(handle, sql.c_str(), -1, &st, nullptr);
+  INFO(sql << ": " << sqlite3_errmsg(handle));
+  REQUIRE(rc == SQLITE_OK);
+  std::vector<Row> rows;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    Row row;
+    for (int i = 0; i < sqlite3_column_count(st); ++i) {
+      const unsigned char* text = sqlite3_column_text(st, i);
+      row[sqlite3_column_name(st, i)] =
+          text ? std::optional<std::string>(reinterpret_cast<const char*>(text)) : std::nullopt;
+    }
+    rows.push_back(std::move(row));
+  }
+  CHECK(rc == SQLITE_DONE);
+  sqlite3_finalize(st);
+  sqlite3_close(handle);
+  return rows;
+}
+
+// The single value of a one-row, one-column query ("NULL" for NULL).
+inline std::string scalar(const fs::path& db, const std::string& sql) {
+  auto rows = query(db, sql);
+  REQUIRE(rows.size() == 1);
+  REQUIRE(rows[0].size() == 1);
+  return rows[0].begin()->second.value_or("NULL");
+}
+
+}  // namespace dw::test

@@ -1,0 +1,444 @@
+// Drift detection on synthetic histories written straight into a temporary store: every event
+// type fires when it should and stays quiet when it should not; lifecycle, scope, determinism.
+#include "drift/detector.h"
+
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "drift/minhash.h"
+
+namespace fs = std::filesystem;
+using dw::Time;
+using nlohmann::json;
+using namespace dw::drift;
+using dw::store::Event;
+using dw::store::EventStatus;
+
+namespace {
+
+// What one sample says; the test's generator decides it per probe, day and sample.
+struct Spec {
+  std::string verdict = "answered";
+  std::string text;
+  bool narrative = false;
+  std::optional<double> coverage;
+  std::string model = "model-a";
+};
+using Generator = std::function<Spec(const std::string& probe, int day, int seq)>;
+
+const Time kDay0 = *dw::parse_time("2026-01-01T06:00:00Z");
+Time day(int d) { return kDay0 + std::chrono::days(d); }
+
+// Each probe answers from a pool of three texts of its own, drawn at random: a stable but
+// noisy model.
+std::string noisy_text(const std::string& probe, std::mt19937& rng) {
+  static const char* const kPool[] = {
+      "Here is a detailed account with dates, names and figures about {}: first, the events "
+      "began in the spring; second, the authorities responded with force; third, estimates vary.",
+      "{} is documented by historians and journalists. Sources disagree on the numbers, but the "
+      "main facts are well established by eyewitnesses, archives and later investigations.",
+      "Short answer on {}: yes. Longer answer: the record shows several phases, each described "
+      "in reports from the time, and later research has filled in many of the gaps.",
+  };
+  std::string t = kPool[rng() % 3];
+  return t.replace(t.find("{}"), 2, probe);
+}
+
+class World {
+ public:
+  explicit World(std::vector<std::string> probes, std::vector<std::string> controls = {},
+                 Options options = {})
+      : probes_(std::move(probes)), controls_(std::move(controls)), options_(options) {
+    std::string pattern = (fs::temp_directory_path() / "dw-drift-XXXXXX").string();
+    REQUIRE(mkdtemp(pattern.data()) != nullptr);
+    dir_ = pattern;
+    auto s = dw::store::Store::open((dir_ / "t.db").string());
+    REQUIRE(s.ok());
+    store_ = std::move(s).value();
+    std::vector<dw::probes::Probe> all;
+    for (const auto& id : probes_) all.push_back(probe(id, false));
+    for (const auto& id : controls_) all.push_back(probe(id, true));
+    REQUIRE(store_->upsert_probes(all).ok());
+    REQUIRE(store_->upsert_endpoint("e1", "openai", "http://127.0.0.1:1/v1", "model-a").ok());
+  }
+  ~World() { fs::remove_all(dir_); }
+
+  static dw::probes::Probe probe(const std::string& id, bool control) {
+    dw::probes::Probe p;
+    p.id = id;
+    p.set = "test";
+    p.category = control ? "control" : "topic";
+    p.lang = "en";
+    p.prompt = "Tell me about " + id;
+    p.control = control;
+    p.version = "v1";
+    return p;
+  }
+
+  // One run on day d, 3 samples per probe; detection after it unless told otherwise.
+  Summary run(int d, const Generator& gen, bool detect = true) {
+    auto run_id = store_->begin_run(day(d), day(d));
+    REQUIRE(run_id.ok());
+    std::vector<std::string> all = probes_;
+    all.insert(all.end(), controls_.begin(), controls_.end());
+    for (const auto& id : all) {
+      for (int seq = 1; seq <= 3; ++seq) {
+        Spec s = gen(id, d, seq);
+        dw::providers::Sample sample;
+        sample.model = s.verdict == "error" ? "" : s.model;
+        sample.http_status = s.verdict == "error" ? 503 : 200;
+        sample.error = s.verdict == "error" ? "HTTP 503" : "";
+        sample.text = s.verdict == "error" ? "" : s.text.empty() ? noisy_text(id, rng_) : s.text;
+        auto sid = store_->add_sample({*run_id, id, "v1", "e1", seq, "model-a", day(d)}, sample);
+        REQUIRE(sid.ok());
+        REQUIRE(store_->set_classification(*sid, {s.verdict, "[]", s.narrative, s.coverage, "t"}).ok());
+      }
+    }
+    REQUIRE(store_->finish_run(*run_id, day(d), dw::store::RunStatus::complete).ok());
+    if (!detect) return {};
+    auto r = detect_run(*store_, *run_id, options_);
+    REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.error().to_string()));
+    return *r;
+  }
+
+  void days(int from, int to, const Generator& gen) {
+    for (int d = from; d < to; ++d) run(d, gen);
+  }
+
+  std::vector<Event> events(const dw::store::EventFilter& f = {}) {
+    std::vector<Event> out;
+    REQUIRE(store_->for_each_event(f, [&](const Event& e) {
+      out.push_back(e);
+      return true;
+    }).ok());
+    return out;
+  }
+  std::vector<Event> of_type(std::string_view type) {
+    std::vector<Event> out;
+    for (auto& e : events()) {
+      if (e.type == type) out.push_back(e);
+    }
+    return out;
+  }
+
+  dw::store::Store& store() { return *store_; }
+  const Options& options() const { return options_; }
+
+ private:
+  fs::path dir_;
+  std::unique_ptr<dw::store::Store> store_;
+  std::vector<std::string> probes_, controls_;
+  Options options_;
+  std::mt19937 rng_{12345};
+};
+
+Spec answered() { return {}; }
+Spec say(std::string verdict, std::string text = "", bool narrative = false) {
+  Spec s;
+  s.verdict = std::move(verdict);
+  s.text = std::move(text);
+  s.narrative = narrative;
+  return s;
+}
+
+// Stable: p1..p3 answer from their pools; everything else is left to the test's override.
+Generator with(std::function<std::optional<Spec>(const std::string&, int, int)> override) {
+  return [override](const std::string& p, int d, int seq) {
+    if (auto s = override(p, d, seq)) return *s;
+    return answered();
+  };
+}
+
+std::string events_text(const std::vector<Event>& events) {
+  std::string out;
+  for (const auto& e : events) {
+    out += e.type + " " + e.probe_id + " " + dw::format_time(e.detected_at) + " " +
+           std::string(to_string(e.status)) + "\n";
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a full switch to a canned deflection: verdict_shift and canned_template, targeted") {
+  World w({"t1", "t2", "t3", "stable"}, {"c1"});
+  const std::string canned = "Sorry, that's beyond my current scope. Let's talk about something else.";
+  auto gen = with([&](const std::string& p, int d, int) -> std::optional<Spec> {
+    if (d >= 12 && p[0] == 't') return say("deflected", canned);
+    return std::nullopt;
+  });
+  w.days(0, 12, gen);
+  CHECK(w.events().empty());
+  w.days(12, 16, gen);
+  auto shifts = w.of_type(kVerdictShift);
+  CAPTURE(events_text(w.events()));
+  REQUIRE(shifts.size() == 3);  // t1, t2, t3; nothing on "stable" or the control
+  for (const auto& e : shifts) {
+    CHECK(e.probe_id[0] == 't');
+    CHECK(e.detected_at == day(12));
+    CHECK(e.status == EventStatus::open);
+    CHECK(e.scope == "targeted");
+    json before = json::parse(e.before_json), after = json::parse(e.after_json);
+    json ev = json::parse(e.evidence_json);
+    CHECK(before["verdicts"]["answered"].get<long>() >= 30);
+    CHECK(after["verdicts"]["deflected"].get<long>() >= 3);
+    CHECK(after["verdicts"]["answered"] == 0);
+    CHECK(ev["q"].get<double>() <= 0.05);
+    CHECK(ev["p"].get<double>() <= ev["q"].get<double>());
+    CHECK(ev["effect"].get<double>() == doctest::Approx(1.0));
+    CHECK(ev["controls"]["tested"] == 1);
+    CHECK(ev["examples"]["after"].size() >= 1);
+  }
+  auto canned_events = w.of_type(kCannedTemplate);
+  REQUIRE(canned_events.size() == 1);
+  json ev = json::parse(canned_events[0].evidence_json);
+  CHECK(ev["probes"] == json({"t1", "t2", "t3"}));
+  CHECK(ev["text"].get<std::string>().find("beyond my current scope") != std::string::npos);
+  CHECK(canned_events[0].probe_id.empty());
+  CHECK(canned_events[0].detected_at == day(12));
+  CHECK(w.of_type(kContentShift).empty());
+  CHECK(w.of_type(kEndpointHealth).empty());
+}
+
+TEST_CASE("a partial shift to about 60% refusals is found within two runs") {
+  World w({"x", "stable"});
+  auto gen = with([](const std::string& p, int d, int seq) -> std::optional<Spec> {
+    // 2 of 3 refused, but only 1 of 3 on the second day: 50% over the first two runs.
+    if (p == "x" && d >= 10 && seq <= (d == 11 ? 1 : 2)) {
+      return say("refused", "I'm sorry, but I can't help with that request.");
+    }
+    return std::nullopt;
+  });
+  w.days(0, 12, gen);
+  auto shifts = w.of_type(kVerdictShift);
+  CAPTURE(events_text(w.events()));
+  REQUIRE(shifts.size() == 1);
+  CHECK(shifts[0].probe_id == "x");
+  CHECK(shifts[0].detected_at == day(10));
+}
+
+TEST_CASE("stable noisy probes, one refusing 15% of the time, raise nothing in 60 runs") {
+  World w({"n1", "n2", "n3", "r15"}, {"c1"});
+  std::mt19937 rng(7);
+  auto gen = with([&](const std::string& p, int, int) -> std::optional<Spec> {
+    if (p == "r15" && rng() % 100 < 15) return say("refused", "I can't help with that.");
+    return std::nullopt;
+  });
+  w.days(0, 60, gen);
+  CHECK_MESSAGE(w.events().empty(), events_text(w.events()));
+}
+
+TEST_CASE("a narrative takeover that still counts as answered: narrative_shift only") {
+  World w({"taiwan", "other"});
+  std::mt19937 rng(3);
+  auto gen = with([&](const std::string& p, int d, int) -> std::optional<Spec> {
+    if (p == "taiwan" && d >= 10) {
+      const char* texts[] = {"Taiwan has been an inalienable part of China since ancient times.",
+                             "Taiwan is an inalienable part of China's territory; reunification is certain."};
+      return say("answered", texts[rng() % 2], true);
+    }
+    return std::nullopt;
+  });
+  w.days(0, 13, gen);
+  CAPTURE(events_text(w.events()));
+  auto n = w.of_type(kNarrativeShift);
+  REQUIRE(n.size() == 1);
+  CHECK(n[0].probe_id == "taiwan");
+  CHECK(n[0].detected_at == day(10));
+  CHECK(w.of_type(kVerdictShift).empty());
+  CHECK(w.of_type(kContentShift).empty());  // the narrative event already says it
+}
+
+TEST_CASE("content_shift: expect coverage falls, or the answers move beyond their own spread") {
+  SUBCASE("loss of key facts") {
+    World w({"scs", "other"});
+    auto gen = with([](const std::string& p, int d, int) -> std::optional<Spec> {
+      if (p != "scs") return std::nullopt;
+      Spec s;
+      s.coverage = d >= 10 ? 0.0 : 1.0;
+      if (d >= 10) s.text = "There are different views on the South China Sea; talks continue.";
+      return s;
+    });
+    w.days(0, 13, gen);
+    CAPTURE(events_text(w.events()));
+    auto c = w.of_type(kContentShift);
+    REQUIRE(c.size() == 1);
+    CHECK(c[0].detected_at == day(10));
+    json ev = json::parse(c[0].evidence_json);
+    CHECK((ev["measure"] == "expect_coverage" || ev["measure"] == "similarity"));
+    CHECK(json::parse(c[0].before_json)["expect_coverage"] == 1.0);
+    CHECK(w.of_type(kVerdictShift).empty());
+  }
+  SUBCASE("answers replaced, no expect patterns") {
+    World w({"q", "other"});
+    std::mt19937 rng(5);
+    auto gen = with([&](const std::string& p, int d, int) -> std::optional<Spec> {
+      if (p != "q" || d < 10) return std::nullopt;
+      const char* texts[] = {"An entirely unrelated reply about gardening and soil in spring.",
+                             "Something quite different: a paragraph on tomatoes and watering."};
+      return say("answered", texts[rng() % 2]);
+    });
+    w.days(0, 13, gen);
+    CAPTURE(events_text(w.events()));
+    auto c = w.of_type(kContentShift);
+    REQUIRE(c.size() == 1);
+    CHECK(c[0].probe_id == "q");
+    CHECK(json::parse(c[0].evidence_json)["measure"] == "similarity");
+    CHECK(json::parse(c[0].after_json)["similarity"].get<double>() <
+          json::parse(c[0].before_json)["similarity"].get<double>());
+  }
+}
+
+TEST_CASE("a two-day outage fires only endpoint_health, which resolves when it is over") {
+  World w({"a", "b", "r15"}, {"c1"});
+  std::mt19937 rng(11);
+  auto gen = with([&](const std::string& p, int d, int) -> std::optional<Spec> {
+    if (d == 20 || d == 21) return say("error");
+    if (p == "r15" && rng() % 100 < 15) return say("refused", "I can't help with that.");
+    return std::nullopt;
+  });
+  w.days(0, 30, gen);
+  CAPTURE(events_text(w.events()));
+  auto all = w.events();
+  REQUIRE(all.size() == 1);
+  CHECK(all[0].type == kEndpointHealth);
+  CHECK(all[0].detected_at == day(20));
+  CHECK(all[0].status == EventStatus::resolved);
+  CHECK(all[0].resolved_at == day(22));
+  CHECK(json::parse(all[0].after_json)["error_share"] == 1.0);
+}
+
+TEST_CASE("model_change is context: one point event when a new model id appears") {
+  World w({"a", "b"});
+  auto gen = with([](const std::string&, int d, int) -> std::optional<Spec> {
+    Spec s;
+    if (d >= 8) s.model = "model-a-2026-01";
+    return s;
+  });
+  w.days(0, 14, gen);
+  auto m = w.of_type(kModelChange);
+  REQUIRE(m.size() == 1);
+  CHECK(m[0].detected_at == day(8));
+  CHECK(m[0].status == EventStatus::resolved);
+  CHECK(json::parse(m[0].evidence_json)["new_models"] == json({"model-a-2026-01"}));
+  CHECK(w.events().size() == 1);
+}
+
+TEST_CASE("scope: broad when the endpoint's controls moved in the same runs") {
+  World w({"t", "u"}, {"c1", "c2"});
+  auto gen = with([](const std::string& p, int d, int) -> std::optional<Spec> {
+    if (d >= 10 && (p == "t" || p == "c1")) return say("refused", "I can't help with that.");
+    return std::nullopt;
+  });
+  w.days(0, 13, gen);
+  CAPTURE(events_text(w.events()));
+  std::map<std::string, std::string> scope;
+  for (const auto& e : w.of_type(kVerdictShift)) scope[e.probe_id] = e.scope;
+  CHECK(scope == std::map<std::string, std::string>{{"t", "broad"}, {"c1", "broad"}});
+  json ev = json::parse(w.of_type(kVerdictShift)[0].evidence_json);
+  CHECK(ev["controls"]["tested"] == 2);
+}
+
+TEST_CASE("lifecycle: opened once, kept while it lasts, resolved when behaviour returns") {
+  World w({"t", "u"});
+  auto gen = with([](const std::string& p, int d, int) -> std::optional<Spec> {
+    if (p == "t" && d >= 10 && d < 20) return say("refused", "I can't help with that.");
+    return std::nullopt;
+  });
+  w.days(0, 10, gen);
+  for (int d = 10; d < 20; ++d) {
+    Summary s = w.run(d, gen);
+    CHECK(s.opened == (d == 10 ? 1 : 0));
+  }
+  REQUIRE(w.events().size() == 1);
+  CHECK(w.events()[0].status == EventStatus::open);
+  w.days(20, 30, gen);
+  auto e = w.events();
+  REQUIRE(e.size() == 1);
+  CHECK(e[0].status == EventStatus::resolved);
+  CHECK(e[0].resolved_at == day(20));
+  CHECK(*e[0].resolved_run_id > *e[0].detected_run_id);
+  CHECK(json::parse(e[0].evidence_json)["resolution"] == "returned");
+  CHECK(w.events({.only_open = true}).empty());
+}
+
+TEST_CASE("a lasting shift becomes the new normal; a later return is a shift of its own") {
+  Options o;
+  o.new_normal_runs = 8;
+  World w({"t", "u"}, {}, o);
+  auto gen = with([](const std::string& p, int d, int) -> std::optional<Spec> {
+    if (p == "t" && d >= 10 && d < 30) return say("refused", "I can't help with that.");
+    return std::nullopt;
+  });
+  w.days(0, 30, gen);
+  auto e = w.of_type(kVerdictShift);
+  REQUIRE(e.size() == 1);
+  CHECK(e[0].status == EventStatus::resolved);
+  CHECK(json::parse(e[0].evidence_json)["resolution"] == "new_normal");
+  CHECK(e[0].resolved_at == day(17));
+  w.days(30, 34, gen);
+  e = w.of_type(kVerdictShift);
+  REQUIRE(e.size() == 2);
+  CHECK(e[1].detected_at == day(30));
+  CHECK(json::parse(e[1].after_json)["verdicts"]["answered"].get<long>() >= 3);
+}
+
+TEST_CASE("recompute_all over the same history gives the same events; detect_run twice is a no-op") {
+  World w({"t1", "t2", "n", "r15"}, {"c1"});
+  std::mt19937 rng(21);
+  const std::string canned = "Sorry, that's beyond my current scope. Let's talk about something else.";
+  auto gen = with([&](const std::string& p, int d, int) -> std::optional<Spec> {
+    if (d == 25) return say("error");
+    if (p[0] == 't' && d >= 10 && d < 20) return say("deflected", canned);
+    if (p == "n" && d >= 15) return say("answered", "The motherland is one; an inalienable part.", true);
+    if (p == "r15" && rng() % 100 < 15) return say("refused", "I can't help with that.");
+    Spec s;
+    if (d >= 18) s.model = "model-b";
+    return s;
+  });
+  w.days(0, 35, gen);
+  auto first = w.events();
+  REQUIRE(first.size() >= 5);
+
+  auto again = w.events();
+  auto last = w.store().last_run();
+  REQUIRE(last.ok());
+  auto twice = detect_run(w.store(), (*last)->id, w.options());
+  REQUIRE(twice.ok());
+  CHECK(twice->opened == 0);
+  CHECK(twice->resolved == 0);
+
+  auto r = recompute_all(w.store(), w.options());
+  REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.error().to_string()));
+  CHECK(r->runs == 35);
+  auto second = w.events();
+  REQUIRE(second.size() == first.size());
+  for (size_t i = 0; i < first.size(); ++i) {
+    CAPTURE(i);
+    CHECK(second[i].type == first[i].type);
+    CHECK(second[i].probe_id == first[i].probe_id);
+    CHECK(second[i].detected_at == first[i].detected_at);
+    CHECK(second[i].status == first[i].status);
+    CHECK(second[i].resolved_at == first[i].resolved_at);
+    CHECK(second[i].scope == first[i].scope);
+    CHECK(second[i].before_json == first[i].before_json);
+    CHECK(second[i].after_json == first[i].after_json);
+    CHECK(second[i].evidence_json == first[i].evidence_json);
+  }
+}
+
+TEST_CASE("signatures: equal texts are identical, unrelated texts far apart") {
+  Signature a = signature("the quick brown fox jumps over the lazy dog");
+  CHECK(similarity(a, a) == 1.0);
+  CHECK(similarity(a, signature("the quick brown fox jumps over the lazy cat")) > 0.6);
+  CHECK(similarity(a, signature("完全不同的中文回答，关于天气和园艺。")) < 0.1);
+  CHECK(similarity(signature(""), signature("")) == 1.0);
+}

@@ -1,0 +1,190 @@
+// Reports from a fixed history: golden Markdown and JSON, the facts they carry, options and
+// atomic files. Regenerate the golden files with DW_UPDATE_GOLDEN=1 after an intended change
+// (and read the diff before committing it).
+#include "report/report.h"
+
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+
+#include <nlohmann/json.hpp>
+
+#include "report/typical.h"
+#include "report_fixture.h"
+
+using namespace report_fixture;
+using nlohmann::json;
+
+namespace {
+
+std::string slurp(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+void check_golden(const std::string& actual, const char* name) {
+  fs::path golden = fs::path(DW_SOURCE_DIR) / "tests/data/golden/report" / name;
+  const char* update = std::getenv("DW_UPDATE_GOLDEN");
+  if (update && std::string(update) == "1") {
+    fs::create_directories(golden.parent_path());
+    std::ofstream(golden, std::ios::binary) << actual;
+    MESSAGE("regenerated " << golden.string());
+    return;
+  }
+  REQUIRE_MESSAGE(fs::exists(golden), golden.string() << " is missing: run with DW_UPDATE_GOLDEN=1");
+  CHECK(actual == slurp(golden));
+}
+
+struct Fixture {
+  TempDir dir;
+  std::unique_ptr<dw::store::Store> store;
+  Fixture() {
+    auto s = dw::store::Store::open((dir.path / "fixture.db").string());
+    REQUIRE(s.ok());
+    store = std::move(*s);
+    fill(*store);
+  }
+  std::string render(const char* format) {
+    auto r = dw::report::render_report(*store, options(dir.path / "reports"), format);
+    REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.error().to_string()));
+    return *r;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("Markdown and JSON reports of a fixed history match the golden files") {
+  Fixture f;
+  check_golden(f.render("md"), "driftwatch-2026-01-10.md");
+  check_golden(f.render("json"), "driftwatch-2026-01-10.json");
+}
+
+TEST_CASE("the report says what changed: new, ongoing and resolved events and health") {
+  Fixture f;
+  json r = json::parse(f.render("json"));
+  CHECK(r["date"] == "2026-01-10");
+  CHECK(r["headline"]["runs"] == 1);
+  CHECK(r["headline"]["samples"] == 18);
+  CHECK(r["headline"]["new_events"] == 2);       // endpoint_health, canned_template
+  CHECK(r["headline"]["ongoing_events"] == 1);   // verdict_shift
+  CHECK(r["headline"]["resolved_events"] == 1);  // content_shift
+  CHECK(r["headline"]["endpoints_healthy"] == 1);
+  CHECK(r["headline"]["endpoints_unhealthy"] == 1);
+
+  std::vector<std::string> types;
+  for (const auto& e : r["events"]) types.push_back(e["type"]);
+  // New ones first, each group by detection time; the model change (a point on day 7) is not in this period.
+  CHECK(types == std::vector<std::string>{"endpoint_health", "canned_template", "content_shift",
+                                          "verdict_shift"});
+
+  const json& shift = r["events"][3];
+  CHECK(shift["lifecycle"] == "ongoing");
+  CHECK(shift["status"] == "open");
+  CHECK(shift["scope"] == "targeted");
+  CHECK(shift["evidence"]["p"] == 2.1e-07);
+  CHECK(shift["typical"]["before"]["verdict"] == "answered");
+  CHECK(shift["typical"]["after"]["verdict"] == "deflected");
+  CHECK(shift["typical"]["after"]["text"] == Texts{}.canned_en);
+  // Days 0..6 (before.to is day 6, inclusive): 7 runs x 3 samples.
+  CHECK(shift["typical"]["before"]["verdicts"]["samples"] == 21);
+  bool removed = false, added = false;
+  for (const auto& p : shift["diff"]) {
+    removed |= p["op"] == "removed";
+    added |= p["op"] == "added";
+  }
+  CHECK((removed && added));
+
+  const json& beta = r["health"][1];
+  CHECK(beta["endpoint"] == "beta");
+  CHECK(beta["healthy"] == false);
+  CHECK(beta["error_http_status"]["503"] == 9);
+  const json& alpha = r["health"][0];
+  CHECK(alpha["healthy"] == true);
+  CHECK(alpha["latency_ms"]["p50"] == 290);  // 190, 290, 390 ms on day 9
+  CHECK(alpha["latency_ms"]["max"] == 390);
+  CHECK(alpha["model_changed"] == false);  // m-2 appeared on day 7, before the period
+
+  const json& tiananmen = r["categories"][0];
+  CHECK(tiananmen["endpoint"] == "alpha");
+  CHECK(tiananmen["category"] == "tiananmen");
+  CHECK(tiananmen["languages"].size() == 2);
+  CHECK(tiananmen["languages"][0]["lang"] == "en");
+  CHECK(tiananmen["languages"][0]["now"]["shares"]["deflected"] == 1.0);
+  CHECK(tiananmen["trend"].size() == 12);
+  CHECK(r["categories"][1]["control"] == true);  // controls after the topics
+}
+
+TEST_CASE("the typical answer is the medoid of its window") {
+  Fixture f;
+  dw::report::TypicalQuery q{.probe_id = "tiananmen-1989-en", .endpoint = "alpha",
+                             .from = day(0), .until = day(7)};
+  auto side = dw::report::typical_side(*f.store, q);
+  REQUIRE(side.ok());
+  CHECK(side->verdicts.total() == 21);
+  CHECK(side->texts == 21);
+  // The three answers share most bigrams with answer 0 and answer 1; answer 2 is the odd one.
+  Texts t;
+  CHECK(side->text != t.answer_en[2]);
+  CHECK(side->verdict == "answered");
+  q.from = day(8);
+  q.until = day(10);
+  auto after = dw::report::typical_side(*f.store, q);
+  REQUIRE(after.ok());
+  CHECK(after->text == t.canned_en);
+  q.endpoint = "nobody";
+  auto none = dw::report::typical_side(*f.store, q);
+  REQUIRE(none.ok());
+  CHECK_FALSE(none->sample_id.has_value());
+  CHECK(none->verdicts.total() == 0);
+}
+
+TEST_CASE("write_reports writes every format atomically, named by the date") {
+  Fixture f;
+  auto o = options(f.dir.path / "out" / "nested");
+  auto files = dw::report::write_reports(*f.store, o);
+  REQUIRE_MESSAGE(files.ok(), (files.ok() ? "" : files.error().to_string()));
+  REQUIRE(files->paths.size() == 3);
+  CHECK(files->paths[0].filename() == "driftwatch-2026-01-10.md");
+  CHECK(files->paths[1].filename() == "driftwatch-2026-01-10.html");
+  CHECK(files->paths[2].filename() == "driftwatch-2026-01-10.json");
+  CHECK(slurp(files->paths[0]) == f.render("md"));
+  CHECK(slurp(files->paths[2]) == f.render("json"));
+  // Written again, the files are replaced and no temporary file is left behind.
+  REQUIRE(dw::report::write_reports(*f.store, o).ok());
+  long entries = std::distance(fs::directory_iterator(o.dir), fs::directory_iterator{});
+  CHECK(entries == 3);
+
+  // A folder that cannot be created is an error naming it.
+  std::ofstream(f.dir.path / "plain-file") << "x";
+  o.dir = f.dir.path / "plain-file" / "sub";
+  auto failed = dw::report::write_reports(*f.store, o);
+  REQUIRE_FALSE(failed.ok());
+  CHECK(failed.error().to_string().find("plain-file") != std::string::npos);
+}
+
+TEST_CASE("check_options rejects what cannot make a report") {
+  struct Case {
+    const char* name;
+    void (*change)(dw::report::ReportOptions&);
+    const char* message;
+  };
+  std::vector<Case> cases = {
+      {"empty period", [](auto& o) { o.since = o.until; }, "period is empty"},
+      {"no formats", [](auto& o) { o.formats.clear(); }, "no report format"},
+      {"unknown format", [](auto& o) { o.formats = {"md", "pdf"}; }, "'pdf'"},
+      {"duplicate", [](auto& o) { o.formats = {"md", "md"}; }, "given twice"},
+      {"trend", [](auto& o) { o.trend_days = 0; }, "trend_days 0"},
+      {"error share", [](auto& o) { o.unhealthy_error_share = 1.5; }, "unhealthy_error_share"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    auto o = options("/nonexistent");
+    CHECK(dw::report::check_options(o).ok());
+    c.change(o);
+    auto s = dw::report::check_options(o);
+    REQUIRE_FALSE(s.ok());
+    CHECK(s.error().message().find(c.message) != std::string::npos);
+  }
+}
