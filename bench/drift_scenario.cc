@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include <toml++/toml.h>
+
 #include "demo/sim_process.h"
 
 namespace dw::bench {
@@ -91,7 +93,102 @@ void score(const ScenarioSpec& spec, Outcome& o) {
   }
 }
 
+// Moves the `from` and `to` of every table in `array` (rules, model changes) through `days`.
+Status reschedule_tables(toml::array* array, const std::map<int, int>& days,
+                         const fs::path& file) {
+  if (array == nullptr) return {};
+  for (toml::node& node : *array) {
+    toml::table* table = node.as_table();
+    if (table == nullptr) continue;
+    for (const char* key : {"from", "to"}) {
+      toml::value<int64_t>* day = table->get_as<int64_t>(key);
+      if (day == nullptr) continue;
+      auto to = days.find(static_cast<int>(day->get()));
+      if (to == days.end()) {
+        const auto& where = day->source().begin;
+        return Error("scripted day " + std::to_string(day->get()) + " has no new day",
+                     Location{file.string(), static_cast<int>(where.line),
+                              static_cast<int>(where.column)});
+      }
+      *day = to->second;
+    }
+  }
+  return {};
+}
+
 }  // namespace
+
+ScenarioSpec benchmark_spec(const fs::path& source_dir, const fs::path& binary_dir,
+                            const fs::path& work_dir) {
+  ScenarioSpec spec;
+  spec.sim_binary = binary_dir / "monitor/sim/driftwatch-sim";
+  spec.driftwatch_binary = binary_dir / "monitor/cli/driftwatch";
+  spec.scenario = source_dir / "bench/scenario-drift.toml";
+  spec.probe_set = source_dir / "bench/drift-probes.toml";
+  spec.rules_dir = source_dir / "config/rules";
+  spec.work_dir = work_dir;
+  spec.days = 30;
+  spec.shifts = {{"canned-tiananmen", 10, "verdict_shift"},
+                 {"canned-tank-man", 10, "verdict_shift"},
+                 {"canned-tiananmen", 10, "canned_template"},
+                 {"narrative-taiwan", 12, "narrative_shift"},
+                 {"partial-xinjiang", 14, "verdict_shift"},
+                 {"filter-hong-kong", 17, "verdict_shift"},
+                 {"facts-scs-ruling", 20, "content_shift"}};
+  spec.quiet = {"stable-jimmy-lai", "stable-security-law", "stable-death-toll-15",
+                "control-capital", "control-boiling"};
+  spec.outage = {24, 26};
+  return spec;
+}
+
+Result<ScenarioSpec> rescheduled(const ScenarioSpec& spec, const std::map<int, int>& days,
+                                 int total_days) {
+  toml::table root;
+  try {
+    root = toml::parse_file(spec.scenario.string());
+  } catch (const toml::parse_error& e) {
+    return Error(std::string(e.description()), Location{spec.scenario.string(),
+                                                         static_cast<int>(e.source().begin.line),
+                                                         static_cast<int>(e.source().begin.column)});
+  }
+  for (const char* key : {"rule", "model"}) {
+    if (Status s = reschedule_tables(root[key].as_array(), days, spec.scenario); !s) {
+      return s.error();
+    }
+  }
+  // Probe sets are named relative to the scenario file, which moves.
+  if (toml::array* sets = root["probe_sets"].as_array()) {
+    for (toml::node& set : *sets) {
+      if (auto* name = set.as_string()) {
+        *name = fs::absolute(spec.scenario.parent_path() / name->get()).string();
+      }
+    }
+  }
+  ScenarioSpec out = spec;
+  out.scenario = spec.work_dir / "scenario-rescheduled.toml";
+  std::ofstream file(out.scenario);
+  file << "# " << spec.scenario.string() << " on a shorter calendar (bench/drift_scenario.h)\n"
+       << root << "\n";
+  if (!file) return Error("cannot write " + out.scenario.string());
+  auto move = [&](int day) -> Result<int> {
+    auto to = days.find(day);
+    if (to == days.end()) return Error("day " + std::to_string(day) + " has no new day");
+    return to->second;
+  };
+  for (Shift& shift : out.shifts) {
+    auto onset = move(shift.onset);
+    if (!onset) return onset.error();
+    shift.onset = *onset;
+  }
+  if (spec.outage.first >= 0) {
+    auto from = move(spec.outage.first), to = move(spec.outage.second);
+    if (!from) return from.error();
+    if (!to) return to.error();
+    out.outage = {*from, *to};
+  }
+  out.days = total_days;
+  return out;
+}
 
 Time day_time(int day) { return *parse_time("2026-01-01T06:00:00Z") + std::chrono::days(day); }
 

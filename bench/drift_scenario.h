@@ -1,10 +1,11 @@
 // The drift scenario, end to end: the real driftwatch-sim scripted by a scenario file, the real
 // driftwatch binary run once per simulated day (`run --once --at DAY`), then the stored events
 // scored against what the scenario scripted. Used by bench_drift_scenario (30 days) and by
-// tests/cli_drift_test.cc (a shorter run).
+// tests/cli_drift_test.cc (the same script on a shorter calendar, see rescheduled()).
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -52,6 +53,22 @@ struct Outcome {
   double seconds = 0;                     // wall time of the runs
   long runs = 0;
 };
+
+// The benchmark's script: bench/scenario-drift.toml and bench/drift-probes.toml under
+// source_dir, the binaries under binary_dir, the rule packs of config/rules, 30 days, and what
+// the scenario file scripts (its shifts, stable and control probes, the outage of days 24-25).
+// Keep it in step with the comment at the top of the scenario file.
+ScenarioSpec benchmark_spec(const std::filesystem::path& source_dir,
+                            const std::filesystem::path& binary_dir,
+                            const std::filesystem::path& work_dir);
+
+// The same scenario on a shorter calendar: every day the scenario file scripts (the `from` and
+// `to` of its rules and model changes), every shift's onset and the outage's bounds move from d
+// to days.at(d); the run lasts total_days. Writes the rescheduled scenario file into
+// spec.work_dir and returns the spec pointing at it. Fails when the scenario file cannot be read
+// or written, or when a scripted day has no entry in `days` (the error names it).
+Result<ScenarioSpec> rescheduled(const ScenarioSpec& spec, const std::map<int, int>& days,
+                                 int total_days);
 
 // The time a simulated day's run is recorded at: 2026-01-01T06:00:00Z plus `day` days.
 Time day_time(int day);

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds driftwatch and runs the main job on this machine.
+# The main job on this machine, with no network and no keys: installs what is missing, builds
+# driftwatch, and runs `driftwatch demo`, a simulated month against the bundled simulator with
+# scripted censorship drift. Prints the summary and the path of the newest HTML report.
+#   scripts/demo.sh [OUT_DIR]      (default: ./driftwatch-demo)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+out="${1:-driftwatch-demo}"
 "$PWD/scripts/install-deps.sh"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j "$(nproc)"
-./build/monitor/cli/driftwatch -c config/driftwatch.example.toml check
+cmake --build build -j "$(nproc)" --target driftwatch driftwatch-sim
+./build/monitor/cli/driftwatch demo --out "$out"

@@ -1,6 +1,6 @@
-// What tests/cli_run_test.cc needs to run the real binaries over loopback: a scratch folder,
-// driftwatch-sim as a child process, driftwatch as a child process (waited for, or signalled
-// mid-run), and read-only SQL over the database it wrote.
+// What the cli_* integration tests need to run the real binaries over loopback: a scratch
+// folder, driftwatch-sim as a child process, driftwatch as a child process (waited for, or
+// signalled mid-run), and read-only SQL over the database it wrote.
 #pragma once
 
 #include <doctest/doctest.h>
@@ -124,9 +124,10 @@ inline int wait_exit(pid_t pid, std::chrono::milliseconds limit = 60s) {
 // driftwatch-sim on a free loopback port, stopped with SIGTERM at the end.
 class Sim {
  public:
-  explicit Sim(const Scratch& scratch, std::vector<std::string> args = {}) {
-    std::vector<std::string> argv{kSimBinary.string(), "--scenario",
-                                  (kData / "run-scenario.toml").string(), "--port", "0"};
+  explicit Sim(const Scratch& scratch, std::vector<std::string> args = {},
+               const fs::path& scenario = kData / "run-scenario.toml") {
+    std::vector<std::string> argv{kSimBinary.string(), "--scenario", scenario.string(), "--port",
+                                  "0"};
     argv.insert(argv.end(), args.begin(), args.end());
     fs::path out = scratch.path("sim.out");
     pid_ = spawn(argv, {}, out, scratch.path("sim.err"));
@@ -163,6 +164,14 @@ class Sim {
     for (std::string line; std::getline(lines, line);)
       if (!line.empty()) entries.push_back(json::parse(line));
     return entries;
+  }
+
+  // Sets the simulated day the scenario's from/to rules see (POST /sim/day).
+  void set_day(int day) const {
+    httplib::Client client("127.0.0.1", port_);
+    auto res = client.Post("/sim/day", json{{"day", day}}.dump(), "application/json");
+    REQUIRE(res);
+    REQUIRE(res->status == 200);
   }
 
   // Waits until the log holds at least n entries (false after the limit).
@@ -203,6 +212,62 @@ inline Outcome driftwatch(const Scratch& scratch, const fs::path& config,
   o.err = slurp(err);
   return o;
 }
+
+// driftwatch -c CONFIG ARGS... left running in the background (the daemon): signal it, watch
+// its stderr grow, then wait for its exit. Killed with SIGKILL if still running when destroyed,
+// so a failed check never leaves it behind.
+class Background {
+ public:
+  Background(const Scratch& scratch, const fs::path& config, const std::vector<std::string>& args,
+             const std::vector<std::string>& env = {})
+      : out_(scratch.path("driftwatch.out")), err_(scratch.path("driftwatch.err")) {
+    std::vector<std::string> argv{kDriftwatch.string(), "-c", config.string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    pid_ = spawn(argv, env, out_, err_);
+  }
+  ~Background() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+  Background(const Background&) = delete;
+  Background& operator=(const Background&) = delete;
+
+  void signal(int sig) const {
+    REQUIRE(pid_ > 0);
+    kill(pid_, sig);
+  }
+  std::string err() const { return slurp(err_); }
+
+  // Waits until stderr holds needle; false after the limit or when the process has ended
+  // without writing it (the exit status is left for wait()).
+  bool await_err(const std::string& needle, std::chrono::milliseconds limit = 20s) const {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    for (;;) {
+      if (contains(err(), needle)) return true;
+      siginfo_t info{};
+      bool ended = waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+                   info.si_pid == pid_;
+      if (ended || std::chrono::steady_clock::now() > deadline) return contains(err(), needle);
+      std::this_thread::sleep_for(20ms);
+    }
+  }
+
+  // The exit code as wait_exit() gives it, and everything written.
+  Outcome wait(std::chrono::milliseconds limit = 60s) {
+    Outcome o;
+    o.code = wait_exit(pid_, limit);
+    pid_ = -1;
+    o.out = slurp(out_);
+    o.err = slurp(err_);
+    return o;
+  }
+
+ private:
+  fs::path out_, err_;
+  pid_t pid_ = -1;
+};
 
 // One row of a query: column name -> value (nullopt for NULL).
 using Row = std::map<std::string, std::optional<std::string>>;

@@ -225,6 +225,25 @@ TEST_CASE("a partial shift to about 60% refusals is found within two runs") {
   CHECK(shifts[0].detected_at == day(10));
 }
 
+TEST_CASE("a probe turning to the stock refusal another probe uses: verdict_shift, no template") {
+  // The bench scenario's case: "r15" refuses now and then with the stock phrase; from day 8
+  // "x" refuses with it too, so the phrase answers two probes in the recent runs.
+  const std::string stock = "Sorry, I'm not able to discuss that.";
+  World w({"x", "r15", "stable"});
+  auto gen = with([&](const std::string& p, int d, int seq) -> std::optional<Spec> {
+    if (p == "x" && d >= 8) return say("refused", stock);
+    if (p == "r15" && (d == 7 || d == 9) && seq == 1) return say("refused", stock);
+    return std::nullopt;
+  });
+  w.days(0, 11, gen);
+  CAPTURE(events_text(w.events()));
+  CHECK(w.of_type(kCannedTemplate).empty());
+  auto shifts = w.of_type(kVerdictShift);
+  REQUIRE(shifts.size() == 1);
+  CHECK(shifts[0].probe_id == "x");
+  CHECK(shifts[0].detected_at == day(8));
+}
+
 TEST_CASE("stable noisy probes, one refusing 15% of the time, raise nothing in 60 runs") {
   World w({"n1", "n2", "n3", "r15"}, {"c1"});
   std::mt19937 rng(7);

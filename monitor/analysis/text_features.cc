@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bitset>
 
 namespace dw::analysis {
 namespace {
@@ -48,6 +49,12 @@ bool is_word_char(char32_t cp) {
   if (cp < 0x80) return is_ascii_alnum(cp) || cp == '\'';
   return !is_cjk(cp) && !(cp >= 0x2000 && cp <= 0x2BFF) && !(cp >= 0x3000 && cp <= 0x303F) &&
          cp < 0x1F000 && cp != 0xFFFD;
+}
+
+// The two bytes at text[i] and text[i + 1] as one number.
+size_t pair_at(std::string_view text, size_t i) {
+  return static_cast<size_t>(static_cast<unsigned char>(text[i])) << 8 |
+         static_cast<unsigned char>(text[i + 1]);
 }
 
 bool starts_with_at(std::string_view text, size_t i, std::string_view word) {
@@ -185,10 +192,11 @@ std::vector<std::string_view> words_of(std::string_view text) {
 
 std::unordered_set<std::string> numbers_in(std::string_view text, std::string_view prompt) {
   std::unordered_set<std::string> found;
-  // One pass for digit runs and number words alike; only a word's first byte stops the scan.
-  static constexpr std::array<bool, 256> kStarts = [] {
-    std::array<bool, 256> table{};
-    for (auto word : kNumberWords) table[static_cast<unsigned char>(word[0])] = true;
+  // One pass for digit runs and number words alike; only a word's first two bytes stop the
+  // scan (one byte would stop at every CJK character and at every 't' of English).
+  static const std::bitset<65536> kStarts = [] {
+    std::bitset<65536> table;
+    for (auto word : kNumberWords) table.set(pair_at(word, 0));
     return table;
   }();
   std::array<bool, kNumberWords.size()> present{};
@@ -205,7 +213,7 @@ std::unordered_set<std::string> numbers_in(std::string_view text, std::string_vi
       if (prompt.find(number) == std::string_view::npos) found.insert(std::move(number));
       continue;
     }
-    if (kStarts[c]) {
+    if (i + 1 < text.size() && kStarts[pair_at(text, i)]) {
       for (size_t w = 0; w < kNumberWords.size(); ++w) {
         if (!present[w] && starts_with_at(text, i, kNumberWords[w])) present[w] = true;
       }

@@ -2,12 +2,14 @@
 // and now, as a word diff, with the verdict distribution of each side.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <set>
 
 #include "cli/commands.h"
+#include "common/strings.h"
 #include "common/time.h"
 #include "config/config.h"
 #include "report/diff.h"
@@ -77,13 +79,36 @@ Result<std::optional<std::pair<Time, Time>>> run_span(store::Store& store) {
   return std::optional<std::pair<Time, Time>>(std::make_pair(*first, (*last)->run_at));
 }
 
+// Whether the database has ever stored the probe; when not, suggestion holds
+// " (did you mean 'ID'?)" for a near id, else "".
+struct Known {
+  bool known = false;
+  std::string suggestion;
+  explicit operator bool() const { return known; }
+};
+
+Result<Known> probe_known(store::Store& store, const std::string& id) {
+  Known k;
+  std::vector<std::string> ids;
+  auto s = store.for_each_probe([&](const probes::Probe& p) {
+    if (p.id == id) k.known = true;
+    ids.push_back(p.id);
+    return !k.known;
+  });
+  if (!s) return s.error();
+  if (!k.known) {
+    if (auto near = closest_match(id, ids)) k.suggestion = " (did you mean '" + *near + "'?)";
+  }
+  return k;
+}
+
 int run_diff(const Context& ctx, const DiffArgs& args) {
   std::optional<Time> from, to;
   for (auto [flag, text, out] : {std::tuple{"--from", &args.from, &from}, {"--to", &args.to, &to}}) {
     if (text->empty()) continue;
     auto t = parse_time(*text);
     if (!t) {
-      std::cerr << flag << ": " << t.error().message() << "\n";
+      std::cerr << "diff: " << flag << ": " << t.error().message() << "\n";
       return kExitInvalid;
     }
     *out = *t;
@@ -112,24 +137,46 @@ int run_diff(const Context& ctx, const DiffArgs& args) {
   Time then_from = from.value_or((*span)->first);
   Time now_until = to.value_or((*span)->second + seconds(1));
 
+  // The endpoints with samples of the probe in the span; --endpoint must be one of them.
   std::set<std::string> endpoints;
+  store::SampleFilter filter{.probe_id = args.probe, .since = then_from, .until = now_until,
+                             .with_text = false};
+  auto s = (*store)->for_each_sample(filter, [&](const store::SampleRow& row) {
+    endpoints.insert(row.key.endpoint);
+    return true;
+  });
+  if (!s) {
+    std::cerr << s.error().to_string() << "\n";
+    return kExitRuntime;
+  }
+  auto known = probe_known(**store, args.probe);
+  if (!known) {
+    std::cerr << known.error().to_string() << "\n";
+    return kExitRuntime;
+  }
+  if (!*known) {
+    std::cerr << "diff: unknown probe '" << args.probe << "'" << known->suggestion << "\n";
+    return kExitInvalid;
+  }
   if (!args.endpoint.empty()) {
-    endpoints.insert(args.endpoint);
-  } else {
-    store::SampleFilter filter{.probe_id = args.probe, .since = then_from, .until = now_until,
-                               .with_text = false};
-    auto s = (*store)->for_each_sample(filter, [&](const store::SampleRow& row) {
-      endpoints.insert(row.key.endpoint);
-      return true;
-    });
-    if (!s) {
-      std::cerr << s.error().to_string() << "\n";
-      return kExitRuntime;
+    std::vector<std::string> names;
+    for (const auto& e : config->endpoints) names.push_back(e.name);
+    bool configured = std::find(names.begin(), names.end(), args.endpoint) != names.end();
+    if (!configured && !endpoints.contains(args.endpoint)) {
+      auto near = closest_match(args.endpoint, names);
+      std::cerr << "diff: unknown endpoint '" << args.endpoint << "'"
+                << (near ? " (did you mean '" + *near + "'?)" : std::string()) << "\n";
+      return kExitInvalid;
     }
+    bool has_samples = endpoints.contains(args.endpoint);
+    endpoints.clear();
+    if (has_samples) endpoints.insert(args.endpoint);
   }
   if (endpoints.empty()) {
-    std::cerr << "diff: no samples of probe '" << args.probe << "' between "
-              << format_time(then_from) << " and " << format_time(now_until) << "\n";
+    std::cerr << "diff: no samples of probe '" << args.probe << "'"
+              << (args.endpoint.empty() ? "" : " on endpoint '" + args.endpoint + "'")
+              << " between " << format_time(then_from) << " and " << format_time(now_until)
+              << "\n";
     return kExitInvalid;
   }
   bool colour = use_colour();

@@ -9,10 +9,14 @@
 // "system_fingerprint", "id" (ignored) and "run" (lines with the same "run" label, or without
 // one the same "at", form one run). Every bad line is reported as FILE:LINE:COLUMN; if any is
 // bad, or storing fails, nothing is kept.
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "analysis/classifier.h"
@@ -46,7 +50,10 @@ struct Line {
 // Reads and checks every line; returns every error found.
 Result<std::vector<Line>, Errors> read_lines(const std::string& file, const Setup& setup) {
   std::ifstream in(file, std::ios::binary);
-  if (!in) return Errors{Error("cannot read file", Location{file, 0, 0})};
+  if (!in) {
+    return Errors{
+        Error(std::string("cannot read file: ") + std::strerror(errno), Location{file, 0, 0})};
+  }
   std::map<std::string, const probes::Probe*> probes;
   std::vector<std::string> probe_ids, endpoint_names;
   for (const auto& set : setup.sets) {
@@ -66,19 +73,24 @@ Result<std::vector<Line>, Errors> read_lines(const std::string& file, const Setu
     try {
       j = json::parse(text);
     } catch (const json::parse_error& e) {
-      fail(std::string("invalid JSON: ") + e.what(), static_cast<int>(e.byte));
+      // what() is "[json.exception.parse_error.101] parse error at line 1, column 2: detail";
+      // the location is already ours.
+      std::string what = e.what();
+      size_t detail = what.find(": ", what.find("column "));
+      fail("invalid JSON: " + (detail == std::string::npos ? what : what.substr(detail + 2)),
+           static_cast<int>(e.byte));
       continue;
     }
     if (!j.is_object()) {
       fail("each line must be a JSON object");
       continue;
     }
-    bool bad = false;
+    bool bad = false, misspelt = false;
     for (const auto& [key, value] : j.items()) {
       if (std::find(kKeys.begin(), kKeys.end(), key) != kKeys.end()) continue;
       auto near = closest_match(key, kKeys);
       fail("unknown key '" + key + "'" + (near ? "; did you mean '" + *near + "'?" : ""));
-      bad = true;
+      bad = misspelt = true;
     }
     auto str = [&](const char* key, bool required) -> std::optional<std::string> {
       if (!j.contains(key) || j[key].is_null()) {
@@ -125,7 +137,9 @@ Result<std::vector<Line>, Errors> read_lines(const std::string& file, const Setu
       bad = true;
     }
     bool has_status = j.contains("http_status") && j["http_status"].is_number_integer();
-    if (!response && !error && !has_status) {
+    // Only when no answer field is there at all: a wrongly typed or misspelt one was reported.
+    auto present = [&](const char* key) { return j.contains(key) && !j[key].is_null(); };
+    if (!present("response") && !present("error") && !present("http_status") && !misspelt) {
       fail("a sample needs 'response', or the raw fields 'http_status' / 'error'");
       bad = true;
     }
@@ -216,7 +230,15 @@ int import_file(const Context& ctx, const std::string& file) {
   auto lines = read_lines(file, *setup);
   if (!lines) {
     print_errors(lines.error());
-    std::cerr << "nothing imported: " << lines.error().size() << " bad line(s)\n";
+    // File-level errors (unreadable, empty) carry no line number; line errors are counted.
+    std::set<int> bad_lines;
+    for (const Error& e : lines.error()) {
+      if (e.where().line > 0) bad_lines.insert(e.where().line);
+    }
+    size_t bad = bad_lines.size();
+    std::cerr << "nothing imported";
+    if (bad > 0) std::cerr << ": " << bad << (bad == 1 ? " bad line" : " bad lines");
+    std::cerr << "\n";
     return kExitInvalid;
   }
   auto store = store::Store::open(setup->config.database.string());

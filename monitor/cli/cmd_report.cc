@@ -31,7 +31,7 @@ std::vector<std::string> split_formats(const std::string& text) {
 std::optional<Time> parse_flag(const std::string& flag, const std::string& text) {
   auto t = parse_time(text);
   if (!t) {
-    std::cerr << flag << ": " << t.error().message() << "\n";
+    std::cerr << "report: " << flag << ": " << t.error().message() << "\n";
     return std::nullopt;
   }
   return *t;

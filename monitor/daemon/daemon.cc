@@ -309,9 +309,11 @@ int Daemon::run() {
     }
 
     Wakeup w = loop_->wait_until(next_wakeup());
+    // A job that ended in the same wait as a signal is collected first, so that a stop does
+    // not announce a grace period (STOPPING, STATUS) for a job that is already over.
+    if (job_done_.load() && running_) finish_job();
     if (w.stop_signals > 0) begin_stop(w.stop_signals);
     if (w.reload) reload();
-    if (job_done_.load() && running_) finish_job();
   }
   log_.notice("stopped");
   return kExitOk;

@@ -163,13 +163,10 @@ Result<Outcome> run(const Options& o, const std::function<void(std::string_view)
     if (auto s = (*sim)->set_day(day); !s) return s.error();
     Time run_at = o.start + std::chrono::days(day);
     clock.set(run_at);
-    auto t0 = std::chrono::steady_clock::now();
     auto summary = runner.run(run_at);
-    auto t1 = std::chrono::steady_clock::now();
     if (!summary) return summary.error();
     auto detected = drift::detect_run(**store, summary->run_id, detection);
     if (!detected) return detected.error();
-    auto t2 = std::chrono::steady_clock::now();
     // The daily report, written as the daemon would at 06:30.
     report::ReportOptions ro;
     ro.until = run_at + std::chrono::minutes(30);
@@ -178,9 +175,6 @@ Result<Outcome> run(const Options& o, const std::function<void(std::string_view)
     ro.formats = config->report_formats;
     auto files = report::write_reports(**store, ro);
     if (!files) return files.error();
-    auto t3 = std::chrono::steady_clock::now();
-    auto ms = [](auto d) { return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()); };
-    if (progress) progress("TIMING run " + ms(t1 - t0) + " detect " + ms(t2 - t1) + " report " + ms(t3 - t2));
     for (const auto& f : files->paths) {
       outcome.reports.push_back(f);
       if (f.extension() == ".html") outcome.newest_html = f;

@@ -30,10 +30,12 @@
 //   10th percentile of the baseline's values; the test compares the share of far samples on
 //   both sides. Nearest rather than mean similarity, because models answer from a few typical
 //   phrasings: an answer close to any of them is as usual.
-// - canned_template: one normalised response text (of at least 20 characters) answering at
-//   least 2 different probes of one endpoint within the recent runs (and in the current run),
-//   that did not answer 2 or more probes over the baseline runs whose texts are kept (at least
-//   2 of them). Endpoint-wide (probe ""), keyed by the text's hash.
+// - canned_template: one normalised response text (of at least 20 characters, classified
+//   answered or deflected) answering at least 2 different probes of one endpoint within the
+//   recent runs (and in the current run), that did not answer 2 or more probes over the
+//   baseline runs whose texts are kept (at least 2 of them). Endpoint-wide (probe ""), keyed
+//   by the text's hash. A refusal phrase shared by refusing probes is a stock phrase, not a
+//   template: each of those probes has a verdict_shift of its own.
 // - model_change: a run of an endpoint reports a model id or system fingerprint not seen on
 //   that endpoint in the baseline window (which must not be empty). Context, not censorship:
 //   opened and resolved at the same run (a point in time).

@@ -83,7 +83,11 @@ void History::add(const store::SampleRow& row, bool with_text) {
   if (!with_text) return;
   std::string text = analysis::normalise(row.sample.text);
   if (column == 0) cell.answered.push_back(signature(text));
-  if (text.size() >= kMinTemplateLength) {
+  // Templates are deflections (or canned lines the rules do not know, classified answered).
+  // A plain refusal or a filter message shared by several probes is the model's or provider's
+  // stock phrase; each probe that turns to it is a verdict_shift of its own.
+  const bool template_candidate = column == 0 || column == 2;
+  if (template_candidate && text.size() >= kMinTemplateLength) {
     TextUse& use = ec.uses[sha256_hex(text)];
     if (use.text.empty()) use.text = text;
     use.probes.insert(row.key.probe_id);

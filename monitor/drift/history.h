@@ -76,7 +76,8 @@ struct EndpointCell {
   std::vector<int64_t> ids;  // non-error samples (examples)
   std::vector<int64_t> error_ids;
   bool texts = false;
-  std::map<std::string, TextUse> uses;  // by sha256 of the normalised text, texts >= 20 chars
+  // Answered and deflected texts of >= 20 characters, by sha256 of the normalised text.
+  std::map<std::string, TextUse> uses;
   std::set<std::string> control_probes;  // probes of the run that are controls
 };
 
