@@ -8,6 +8,6 @@ cd "$(dirname "$0")/.."
 
 out="${1:-driftwatch-demo}"
 "$PWD/scripts/install-deps.sh"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_UNITY_BUILD=ON >/dev/null
 cmake --build build -j "$(nproc)" --target driftwatch driftwatch-sim
 ./build/monitor/cli/driftwatch demo --out "$out"

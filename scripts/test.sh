@@ -6,11 +6,13 @@ cd "$(dirname "$0")/.."
 
 "$PWD/scripts/install-deps.sh" --test
 
+# A unity build (each module's sources compiled as one) cuts the CPU time of a clean build: the
+# JSON, TOML and HTTP templates are compiled once per module instead of once per file.
 build=build
-flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
+flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_UNITY_BUILD=ON)
 if [[ "${1:-}" == "--sanitize" ]]; then
   build=build-sanitize
-  flags=(-DCMAKE_BUILD_TYPE=Debug -DDRIFTWATCH_SANITIZE=ON)
+  flags=(-DCMAKE_BUILD_TYPE=Debug -DDRIFTWATCH_SANITIZE=ON -DCMAKE_UNITY_BUILD=ON)
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 fi

@@ -8,7 +8,8 @@
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
-#include <regex>
+
+#include <re2/re2.h>
 
 #include "cli_run_harness.h"
 #include "local_server.h"
@@ -135,10 +136,10 @@ fs::path write_config(const Scratch& scratch, const Sim& sim, const DaemonConfig
 // Every line of a journald stream starts with a priority "<0>".."<7>".
 void check_journald_lines(const std::string& err) {
   std::istringstream lines(err);
-  static const std::regex kLine("<[0-7]>[^\r]*");
+  static const RE2 kLine("<[0-7]>[^\r]*");
   for (std::string line; std::getline(lines, line);) {
     CAPTURE(line);
-    CHECK(std::regex_match(line, kLine));
+    CHECK(RE2::FullMatch(line, kLine));
   }
 }
 
@@ -202,7 +203,7 @@ TEST_CASE("the daemon under systemd: runs, READY/STATUS/WATCHDOG/STOPPING, metri
   CHECK(contains(res->body, "driftwatch_build_info{version=\""));
   CHECK(contains(res->body, "driftwatch_samples_total{endpoint=\"gpt\",verdict=\"answered\"} "));
   CHECK(contains(res->body, "driftwatch_samples_total{endpoint=\"gpt\",verdict=\"refused\"} "));
-  CHECK(std::regex_search(res->body, std::regex("\ndriftwatch_runs_total\\{status=\"complete\"\\} [2-9]")));
+  CHECK(RE2::PartialMatch(res->body, "\ndriftwatch_runs_total\\{status=\"complete\"\\} [2-9]"));
   CHECK(contains(res->body, "driftwatch_last_run_timestamp_seconds "));
   std::string promtool;
   CHECK_MESSAGE(promtool_check(scratch, res->body, promtool) == 0, promtool);

@@ -7,10 +7,10 @@
 
 #include <algorithm>
 #include <fstream>
-#include <regex>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
+#include <re2/re2.h>
 
 #include "report/text.h"
 #include "report_fixture.h"
@@ -98,7 +98,7 @@ void check_no_injected_markup(const std::string& html_in) {
   CHECK(count(html, "<a ") == count(html, "<a href=\"#event-"));  // only the report's own anchors
   CHECK(count(html, "href=\"http") == 0);
   // No tag carries a source or an event handler (the escaped attack text may spell them).
-  CHECK_FALSE(std::regex_search(html, std::regex(R"(<[a-z][^<>]*\s(src|on[a-z]+)\s*=)")));
+  CHECK_FALSE(RE2::PartialMatch(html, R"(<[a-z][^<>]*\s(src|on[a-z]+)\s*=)"));
   CHECK(count(html, "<del>") == count(html, "</del>"));
   CHECK(count(html, "<table") == count(html, "</table>"));
   CHECK(count(html, "<pre") == count(html, "</pre>"));
@@ -109,20 +109,19 @@ void check_no_injected_markup(const std::string& html_in) {
 
 // Every row of every table has as many cells as its header: no pipe in a text made a cell.
 void check_table_shapes(const std::string& html) {
-  std::regex table(R"(<table>([\s\S]*?)</table>)");
-  std::regex row(R"(<tr>([\s\S]*?)</tr>)");
-  std::regex cell(R"(<t[hd][ >])");
+  static const RE2 table(R"((?s)<table>(.*?)</table>)");
+  static const RE2 row(R"((?s)<tr>(.*?)</tr>)");
+  static const RE2 cell(R"(<t[hd][ >])");
   int tables = 0;
-  for (auto t = std::sregex_iterator(html.begin(), html.end(), table); t != std::sregex_iterator();
-       ++t) {
+  re2::StringPiece rest_of_html(html);
+  re2::StringPiece body;
+  while (RE2::FindAndConsume(&rest_of_html, table, &body)) {
     ++tables;
-    std::string body = (*t)[1].str();
     long width = -1;
-    for (auto r = std::sregex_iterator(body.begin(), body.end(), row); r != std::sregex_iterator();
-         ++r) {
-      std::string cells = (*r)[1].str();
-      long n = std::distance(std::sregex_iterator(cells.begin(), cells.end(), cell),
-                             std::sregex_iterator());
+    re2::StringPiece cells;
+    while (RE2::FindAndConsume(&body, row, &cells)) {
+      long n = 0;
+      while (RE2::FindAndConsume(&cells, cell)) ++n;
       if (width < 0) width = n;
       CHECK(n == width);
     }

@@ -196,7 +196,7 @@ TEST_CASE("an empty file is migrated, and reopening changes nothing") {
     auto s = open_store(dir.db());
     seed(*s);
   }
-  CHECK(count(dir.db(), "PRAGMA user_version") == 1);
+  CHECK(count(dir.db(), "PRAGMA user_version") == 2);
   CHECK(count(dir.db(), "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'") ==
         1);
   int64_t tables = count(dir.db(), "SELECT count(*) FROM sqlite_schema");
@@ -204,7 +204,7 @@ TEST_CASE("an empty file is migrated, and reopening changes nothing") {
     auto s = open_store(dir.db());
     seed(*s);  // upserts are idempotent too
   }
-  CHECK(count(dir.db(), "PRAGMA user_version") == 1);
+  CHECK(count(dir.db(), "PRAGMA user_version") == 2);
   CHECK(count(dir.db(), "SELECT count(*) FROM sqlite_schema") == tables);
   CHECK(count(dir.db(), "SELECT count(*) FROM probes") == 2);
   CHECK(count(dir.db(), "SELECT count(*) FROM endpoints") == 2);
@@ -222,7 +222,7 @@ TEST_CASE("files that are not ours, or are newer than us, are refused untouched"
          { auto s = open_store(db); }
          exec_raw(db, "PRAGMA user_version = 99");
        },
-       "schema version 99 is newer than this driftwatch understands (1)"},
+       "schema version 99 is newer than this driftwatch understands (2)"},
       {"another program's tables",
        [](const std::string& db) { exec_raw(db, "CREATE TABLE accounts (id INTEGER)"); },
        "not a driftwatch database"},
@@ -551,4 +551,78 @@ TEST_CASE("events are stored, updated and queried by period") {
   CHECK(ids({.only_open = true}).empty());
   CHECK(*s->delete_all_events() == 2);
   CHECK(ids({}).empty());
+}
+
+TEST_CASE("response features: stored per text in one version, read instead of the text") {
+  TempDir dir;
+  auto s = open_store(dir.db());
+  seed(*s);
+  int64_t run = *s->begin_run(at("2026-01-15T06:00:00Z"), at("2026-01-15T06:00:00Z"));
+  REQUIRE(s->add_sample(key(run, "a", "e1", 1), answer("Troops cleared the square.")));
+  REQUIRE(s->add_sample(key(run, "a", "e1", 2), answer("Troops cleared the square.")));
+  REQUIRE(s->add_sample(key(run, "a", "e2", 1), answer("Something else entirely.")));
+  REQUIRE(s->finish_run(run, at("2026-01-15T06:01:00Z"), RunStatus::complete));
+  auto rows = all_samples(*s, {.features_version = "v1"});
+  REQUIRE(rows.size() == 3);
+  for (const auto& r : rows) CHECK(r.features.empty());  // none stored yet: texts come
+  CHECK(rows[0].sample.text == "Troops cleared the square.");
+
+  const std::string blob("\x00\x01\xff features", 12);  // bytes, not text
+  REQUIRE(s->put_features(rows[0].response_hash, "v1", blob));
+  REQUIRE(s->flush());
+  CHECK(count(dir.db(), "SELECT count(*) FROM response_features") == 1);
+
+  rows = all_samples(*s, {.features_version = "v1"});
+  CHECK(rows[0].features == blob);  // both samples of the shared text
+  CHECK(rows[1].features == blob);
+  CHECK(rows[0].sample.text.empty());  // the text is not even read
+  CHECK(rows[2].features.empty());
+  CHECK(rows[2].sample.text == "Something else entirely.");
+  // Another version does not see them; without a version nothing changes for old callers.
+  rows = all_samples(*s, {.features_version = "v2"});
+  CHECK(rows[0].features.empty());
+  CHECK(rows[0].sample.text == "Troops cleared the square.");
+  rows = all_samples(*s);
+  CHECK(rows[0].features.empty());
+  CHECK(rows[0].sample.text == "Troops cleared the square.");
+
+  // A new version replaces the row: one version per text, never both.
+  REQUIRE(s->put_features(rows[0].response_hash, "v2", "new"));
+  REQUIRE(s->flush());
+  CHECK(count(dir.db(), "SELECT count(*) FROM response_features") == 1);
+  CHECK(all_samples(*s, {.features_version = "v2"})[0].features == "new");
+  CHECK(all_samples(*s, {.features_version = "v1"})[0].features.empty());
+
+  auto text = s->response_text(rows[2].response_hash);
+  REQUIRE(text);
+  CHECK(*text == std::optional<std::string>("Something else entirely."));
+  auto none = s->response_text(std::string(64, '0'));
+  REQUIRE(none);
+  CHECK(!none->has_value());
+  // Features of a text that is not stored are refused.
+  CHECK(!s->put_features(std::string(64, '0'), "v1", "x"));
+}
+
+TEST_CASE("a version 1 database is upgraded on open and keeps its history") {
+  TempDir dir;
+  {
+    auto s = open_store(dir.db());
+    seed(*s);
+    int64_t run = *s->begin_run(at("2026-01-15T06:00:00Z"), at("2026-01-15T06:00:00Z"));
+    REQUIRE(s->add_sample(key(run, "a", "e1", 1), answer("Troops cleared the square.")));
+    REQUIRE(s->finish_run(run, at("2026-01-15T06:01:00Z"), RunStatus::complete));
+  }
+  // What driftwatch before schema 2 left: the same tables but response_features, version 1.
+  exec_raw(dir.db(), "DROP TABLE response_features; PRAGMA user_version = 1");
+  REQUIRE(count(dir.db(), "SELECT count(*) FROM sqlite_schema WHERE name = 'response_features'") == 0);
+
+  auto s = open_store(dir.db());
+  CHECK(count(dir.db(), "PRAGMA user_version") == 2);
+  CHECK(count(dir.db(), "SELECT count(*) FROM sqlite_schema WHERE name = 'response_features'") == 1);
+  auto rows = all_samples(*s, {.features_version = "v1"});
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].sample.text == "Troops cleared the square.");
+  REQUIRE(s->put_features(rows[0].response_hash, "v1", "f"));
+  REQUIRE(s->flush());
+  CHECK(all_samples(*s, {.features_version = "v1"})[0].features == "f");
 }

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "cli/commands.h"
+#include "cli/setup.h"
 #include "common/strings.h"
 #include "common/time.h"
 #include "config/config.h"
@@ -113,16 +114,10 @@ int run_diff(const Context& ctx, const DiffArgs& args) {
     }
     *out = *t;
   }
-  auto config = config::load(ctx.config_path());
-  if (!config) {
-    for (const auto& e : config.error()) std::cerr << e.to_string() << "\n";
-    return kExitInvalid;
-  }
-  auto store = store::Store::open(config->database.string());
-  if (!store) {
-    std::cerr << store.error().to_string() << "\n";
-    return kExitRuntime;
-  }
+  auto config = load_config(ctx.config_path());
+  if (!config) return config.error();
+  auto store = open_store(*config);
+  if (!store) return store.error();
   auto span = run_span(**store);
   if (!span) {
     std::cerr << span.error().to_string() << "\n";

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/setup.h"
 #include "common/time.h"
 #include "config/config.h"
 #include "drift/detector.h"
@@ -104,16 +105,10 @@ int list_events(const Context& ctx, const EventsArgs& args) {
     }
     filter.since = *t;
   }
-  auto config = config::load(ctx.config_path());
-  if (!config) {
-    for (const auto& e : config.error()) std::cerr << e.to_string() << "\n";
-    return kExitInvalid;
-  }
-  auto store = store::Store::open(config->database.string());
-  if (!store) {
-    std::cerr << store.error().to_string() << "\n";
-    return kExitRuntime;
-  }
+  auto config = load_config(ctx.config_path());
+  if (!config) return config.error();
+  auto store = open_store(*config);
+  if (!store) return store.error();
   long n = 0;
   Status s = (*store)->for_each_event(filter, [&](const store::Event& e) {
     ++n;

@@ -241,11 +241,8 @@ int import_file(const Context& ctx, const std::string& file) {
     std::cerr << "\n";
     return kExitInvalid;
   }
-  auto store = store::Store::open(setup->config.database.string());
-  if (!store) {
-    std::cerr << store.error().to_string() << "\n";
-    return kExitRuntime;
-  }
+  auto store = open_store(setup->config);
+  if (!store) return store.error();
   auto tx = (*store)->transaction();
   if (!tx) {
     std::cerr << tx.error().to_string() << "\n";

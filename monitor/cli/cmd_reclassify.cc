@@ -94,11 +94,8 @@ int run_reclassify(const Context& ctx, bool all) {
     print_errors(setup.error());
     return kExitInvalid;
   }
-  auto opened = store::Store::open(setup->config.database.string());
-  if (!opened) {
-    std::cerr << opened.error().to_string() << "\n";
-    return kExitRuntime;
-  }
+  auto opened = open_store(setup->config);
+  if (!opened) return opened.error();
   store::Store& store = **opened;
   const analysis::RuleSet& rules = setup->rules;
   auto probes = probe_versions(store, setup->sets);

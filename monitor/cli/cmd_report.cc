@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/setup.h"
 #include "common/time.h"
 #include "config/config.h"
 #include "report/report.h"
@@ -51,22 +52,16 @@ int run_report(const Context& ctx, const ReportArgs& args) {
     if (!t) return kExitInvalid;
     options.since = *t;
   }
-  auto config = config::load(ctx.config_path());
-  if (!config) {
-    for (const auto& e : config.error()) std::cerr << e.to_string() << "\n";
-    return kExitInvalid;
-  }
+  auto config = load_config(ctx.config_path());
+  if (!config) return config.error();
   options.dir = args.out.empty() ? config->report_dir : std::filesystem::path(args.out);
   options.formats = args.formats.empty() ? config->report_formats : split_formats(args.formats);
   if (auto s = report::check_options(options); !s) {
     std::cerr << "report: " << s.error().to_string() << "\n";
     return kExitInvalid;
   }
-  auto store = store::Store::open(config->database.string());
-  if (!store) {
-    std::cerr << store.error().to_string() << "\n";
-    return kExitRuntime;
-  }
+  auto store = open_store(*config);
+  if (!store) return store.error();
   auto files = report::write_reports(**store, options);
   if (!files) {
     std::cerr << "report: " << files.error().to_string() << "\n";

@@ -119,11 +119,8 @@ int run_once(const Context& ctx, const std::string& at) {
     print_errors(setup.error());
     return kExitInvalid;
   }
-  auto store = store::Store::open(setup->config.database.string());
-  if (!store) {
-    std::cerr << store.error().to_string() << "\n";
-    return kExitRuntime;
-  }
+  auto store = open_store(setup->config);
+  if (!store) return store.error();
   note_interrupted_run(**store);
   transport::Options options;
   options.cancel = &g_interrupted;

@@ -2,6 +2,8 @@
 
 #include <iostream>
 
+#include "cli/commands.h"
+
 namespace dw::cli {
 
 Result<Setup, Errors> load_setup(const std::filesystem::path& config_file) {
@@ -12,6 +14,24 @@ Result<Setup, Errors> load_setup(const std::filesystem::path& config_file) {
   auto rules = analysis::load_rules(config->rules_dir);
   if (!rules) return rules.error();
   return Setup{std::move(*config), std::move(*sets), std::move(*rules)};
+}
+
+Result<config::Config, int> load_config(const std::filesystem::path& config_file) {
+  auto config = config::load(config_file);
+  if (!config) {
+    print_errors(config.error());
+    return kExitInvalid;
+  }
+  return std::move(*config);
+}
+
+Result<std::unique_ptr<store::Store>, int> open_store(const config::Config& config) {
+  auto store = store::Store::open(config.database.string());
+  if (!store) {
+    std::cerr << store.error().to_string() << "\n";
+    return kExitRuntime;
+  }
+  return std::move(*store);
 }
 
 void print_errors(const Errors& errors) {

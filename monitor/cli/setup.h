@@ -4,12 +4,14 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <vector>
 
 #include "analysis/rules.h"
 #include "common/error.h"
 #include "config/config.h"
 #include "probes/probe.h"
+#include "store/store.h"
 
 namespace dw::cli {
 
@@ -20,6 +22,16 @@ struct Setup {
 };
 
 Result<Setup, Errors> load_setup(const std::filesystem::path& config_file);
+
+// For the commands below, which print their own errors: each prints what went wrong to stderr
+// and returns the command's exit code as its error.
+
+// The config alone (commands that read history need neither probes nor rules). Fails with
+// kExitInvalid.
+Result<config::Config, int> load_config(const std::filesystem::path& config_file);
+
+// The config's database, opened (created when missing). Fails with kExitRuntime.
+Result<std::unique_ptr<store::Store>, int> open_store(const config::Config& config);
 
 // Prints each error on its own line to stderr.
 void print_errors(const Errors& errors);

@@ -17,6 +17,9 @@ size_t edit_distance(std::string_view a, std::string_view b);
 std::optional<std::string> closest_match(std::string_view word,
                                          const std::vector<std::string>& candidates);
 
+// s without leading and trailing ASCII whitespace (space, tab, CR, LF).
+std::string_view trim(std::string_view s);
+
 // "a, b and c".
 std::string join_words(const std::vector<std::string>& words);
 

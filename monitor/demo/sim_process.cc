@@ -11,10 +11,10 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
-#include <regex>
 #include <thread>
 
-#include <httplib.h>
+#include <curl/curl.h>
+#include <re2/re2.h>
 
 extern char** environ;
 
@@ -78,9 +78,9 @@ Result<std::unique_ptr<SimProcess>> SimProcess::start(const std::filesystem::pat
   // Read stdout until the "listening on" line or the deadline.
   std::string seen;
   auto deadline = std::chrono::steady_clock::now() + wait;
-  static const std::regex kListening(R"(listening on http://[^\s:]+:(\d+))");
-  std::smatch match;
-  while (!std::regex_search(seen, match, kListening)) {
+  static const RE2 kListening(R"(listening on http://[^\s:]+:(\d+)\n)");
+  int port = 0;
+  while (!RE2::PartialMatch(seen, kListening, &port)) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     pollfd p{out[0], POLLIN, 0};
@@ -91,13 +91,13 @@ Result<std::unique_ptr<SimProcess>> SimProcess::start(const std::filesystem::pat
     seen.append(buf, static_cast<size_t>(n));
   }
   ::close(out[0]);
-  if (match.empty()) {
+  if (port == 0) {
     stop_child(pid);
     std::string tail = log_tail(log);
     return Error("the simulator did not start" + (tail.empty() ? "" : ": " + tail),
                  Location{binary.string()});
   }
-  return std::unique_ptr<SimProcess>(new SimProcess(pid, std::stoi(match[1].str())));
+  return std::unique_ptr<SimProcess>(new SimProcess(pid, port));
 }
 
 SimProcess::~SimProcess() { stop_child(pid_); }
@@ -105,14 +105,29 @@ SimProcess::~SimProcess() { stop_child(pid_); }
 std::string SimProcess::base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
 
 Status SimProcess::set_day(int day) {
-  httplib::Client client("127.0.0.1", port_);
-  client.set_connection_timeout(5);
-  client.set_read_timeout(5);
-  auto res = client.Post("/sim/day", "{\"day\": " + std::to_string(day) + "}", "application/json");
-  if (!res) return Error("the simulator did not answer POST /sim/day: " + httplib::to_string(res.error()));
-  if (res->status != 200)
+  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
+  if (!curl) return Error("cannot set the simulated day: libcurl did not initialise");
+  std::string url = base_url() + "/sim/day";
+  std::string body = "{\"day\": " + std::to_string(day) + "}";
+  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
+  curl_easy_setopt(curl.get(), CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDS, body.c_str());
+  curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(curl.get(), CURLOPT_TIMEOUT, 5L);
+  curl_easy_setopt(curl.get(), CURLOPT_NOSIGNAL, 1L);
+  // The reply ("ok") is not needed; discard it rather than let libcurl print it to stdout.
+  curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION,
+                   +[](char*, size_t size, size_t n, void*) { return size * n; });
+  CURLcode rc = curl_easy_perform(curl.get());
+  long status = 0;
+  curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &status);
+  curl_slist_free_all(headers);
+  if (rc != CURLE_OK)
+    return Error(std::string("the simulator did not answer POST /sim/day: ") +
+                 curl_easy_strerror(rc));
+  if (status != 200)
     return Error("the simulator refused day " + std::to_string(day) + ": HTTP " +
-                 std::to_string(res->status));
+                 std::to_string(status));
   return {};
 }
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "analysis/normalise.h"
+#include "drift/answer_features.h"
 #include "drift/engine.h"
 
 namespace dw::drift {
@@ -29,8 +30,9 @@ Time text_horizon(const std::vector<RunRef>& runs, size_t index) {
   return runs[index + 1 > kTextRuns ? index + 1 - kTextRuns : 0].at;
 }
 
-SignatureLoader loader_for(store::Store& store, const History& history) {
-  return [&store, &history](const PairKey& k, int64_t run_id) -> Result<std::vector<Signature>> {
+SignatureLoader loader_for(store::Store& store, const History& history, FeatureCache& cache) {
+  return [&store, &history, &cache](const PairKey& k,
+                                    int64_t run_id) -> Result<std::vector<Signature>> {
     auto pair = history.pairs().find(k);
     if (pair != history.pairs().end()) {
       for (const Cell& c : pair->second.cells) {
@@ -38,18 +40,56 @@ SignatureLoader loader_for(store::Store& store, const History& history) {
       }
     }
     std::vector<Signature> out;
+    std::optional<Error> failure;
     store::SampleFilter f{.endpoint = k.endpoint, .probe_id = k.probe_id,
-                          .probe_version = k.probe_version, .run_id = run_id};
+                          .probe_version = k.probe_version, .run_id = run_id,
+                          .features_version = answer_features_version()};
     Status s = store.for_each_sample(f, [&](const store::SampleRow& row) {
-      if (row.classification && row.classification->verdict == "answered") {
-        out.push_back(signature(analysis::normalise(row.sample.text)));
-      }
-      return true;
+      if (!row.classification || row.classification->verdict != "answered") return true;
+      auto features = cache.of(row);
+      if (!features) failure = features.error();
+      if (features) out.push_back((*features)->signature);
+      return !failure;
     });
     if (!s) return s.error();
+    if (failure) return *failure;
     return out;
   };
 }
+
+TextLoader text_loader(store::Store& store) {
+  return [&store](const std::string& hash) -> Result<std::string> {
+    auto text = store.response_text(hash);
+    if (!text) return text.error();
+    if (!*text) return Error("response text " + hash + " is missing from the store");
+    return analysis::normalise(**text);
+  };
+}
+
+// Feeds rows to history: with their features when texts are kept (fetched or computed).
+class Feeder {
+ public:
+  Feeder(History& history, FeatureCache& cache) : history_(history), cache_(cache) {}
+  bool operator()(const store::SampleRow& row, bool with_text) {
+    if (!with_text) {
+      history_.add(row, nullptr);
+      return true;
+    }
+    auto features = cache_.of(row);
+    if (!features) {
+      failure_ = features.error();
+      return false;
+    }
+    history_.add(row, *features);
+    return true;
+  }
+  Status status() const { return failure_ ? Status(*failure_) : Status(); }
+
+ private:
+  History& history_;
+  FeatureCache& cache_;
+  std::optional<Error> failure_;
+};
 
 // Writes the decisions: new events get their ids, changed ones are rewritten.
 Status write(store::Store& store, std::vector<store::Event>& events, const Decisions& d,
@@ -91,8 +131,11 @@ Result<Summary> recompute_inside(store::Store& store, const Options& options) {
   if (auto n = store.delete_all_events(); !n) return n.error();
   Summary summary;
   History history;
+  FeatureCache cache(store);
+  Feeder feed(history, cache);
   std::vector<store::Event> events;
-  SignatureLoader loader = loader_for(store, history);
+  SignatureLoader loader = loader_for(store, history, cache);
+  TextLoader text = text_loader(store);
   size_t next = 0;  // index into runs of the next run to decide
   std::optional<Error> failure;
 
@@ -103,13 +146,17 @@ Result<Summary> recompute_inside(store::Store& store, const Options& options) {
     Time h = horizon(run.at, events, options);
     history.prune(h, text_horizon(*runs, next));
     forget_old(events, h);
-    auto d = decide(history, run, events, options, loader);
+    auto d = decide(history, run, events, options, loader, text);
     if (!d) return d.error();
-    return write(store, events, *d, summary);
+    if (Status w = write(store, events, *d, summary); !w) return w;
+    // Written in large batches: the streaming read may not see what is written during it, so
+    // a text repeated in the next runs is found among the pending ones instead.
+    return cache.pending() >= FeatureCache::kMaxPending / 2 ? cache.flush() : Status();
   };
 
   std::optional<int64_t> current;
-  Status s = store.for_each_sample(store::SampleFilter{}, [&](const store::SampleRow& row) {
+  store::SampleFilter all{.features_version = answer_features_version()};
+  Status s = store.for_each_sample(all, [&](const store::SampleRow& row) {
     if (current && *current != row.run_id) {
       if (Status ok = decide_run(*current); !ok) {
         failure = ok.error();
@@ -117,14 +164,16 @@ Result<Summary> recompute_inside(store::Store& store, const Options& options) {
       }
     }
     current = row.run_id;
-    history.add(row, true);
-    return true;
+    return feed(row, true);
   });
   if (!s) return s.error();
   if (failure) return *failure;
+  if (Status f = feed.status(); !f) return f.error();
   if (current) {
     if (Status ok = decide_run(*current); !ok) return ok.error();
   }
+  if (Status f = cache.flush(); !f) return f.error();
+  summary.texts_hashed = cache.computed();
   return summary;
 }
 
@@ -161,25 +210,31 @@ Result<Summary> detect_run(store::Store& store, int64_t run_id, const Options& o
   forget_old(*events, h);
 
   History history;
+  FeatureCache cache(store);
+  Feeder feed(history, cache);
   Time texts = text_horizon(*runs, static_cast<size_t>(it - runs->begin()));
-  auto feed = [&](bool with_text) {
-    return [&history, with_text](const store::SampleRow& row) {
-      history.add(row, with_text);
-      return true;
-    };
-  };
-  Status s = store.for_each_sample({.since = h, .until = texts, .with_text = false}, feed(false));
-  if (s) s = store.for_each_sample({.since = texts, .until = run.at + std::chrono::seconds(1)}, feed(true));
+  Status s = store.for_each_sample({.since = h, .until = texts, .with_text = false},
+                                   [&](const store::SampleRow& row) { return feed(row, false); });
+  if (s) {
+    store::SampleFilter recent{.since = texts, .until = run.at + std::chrono::seconds(1),
+                               .features_version = answer_features_version()};
+    s = store.for_each_sample(recent, [&](const store::SampleRow& row) { return feed(row, true); });
+  }
   if (!s) return s.error();
+  if (Status f = feed.status(); !f) return f.error();
   history.prune(h, texts);
 
-  auto d = decide(history, run, *events, options, loader_for(store, history));
+  auto d = decide(history, run, *events, options, loader_for(store, history, cache),
+                  text_loader(store));
   if (!d) return d.error();
   Summary summary;
+  // One transaction for the events and the features computed on the way: few writes.
   auto tx = store.transaction();
   if (!tx) return tx.error();
   if (Status w = write(store, *events, *d, summary); !w) return w.error();
+  if (Status f = cache.flush(); !f) return f.error();
   if (Status c = (*tx)->commit(); !c) return c.error();
+  summary.texts_hashed = cache.computed();
   return summary;
 }
 

@@ -100,13 +100,17 @@ struct Summary {
   long pairs_tested = 0;  // probe x endpoint pairs tested (summed over runs)
   long opened = 0;        // events opened (model_change included)
   long resolved = 0;      // events resolved (returned or new normal)
+  // Answer texts normalised and hashed because their features were not kept in the store yet
+  // (or in another version); the others were read back. Each text is hashed once, then kept.
+  long texts_hashed = 0;
 };
 
 // Detects drift at one run, which must be finished (its samples committed and classified),
 // and must be the latest run detection has seen: run detect_run once per run, in run order.
 // Reads only the samples of the last 2 x baseline_window before the run (streamed, counted
-// per run without texts; texts only for the last few dozen runs) and the pair's stored events;
-// inserts new events and updates the ones it resolves. Calling it again for the same run
+// per run without texts; for the last few dozen runs the texts' stored features, computing
+// and storing them for texts that have none) and the pair's stored events; inserts new events
+// and updates the ones it resolves, in one transaction with the new features. Calling it again for the same run
 // changes nothing. Fails (changing nothing) when the run is unknown, when stored events were
 // detected or resolved at a later run (use recompute_all), or when the store fails.
 Result<Summary> detect_run(store::Store& store, int64_t run_id, const Options& options);

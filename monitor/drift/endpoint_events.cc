@@ -10,16 +10,8 @@ namespace {
 using nlohmann::json;
 using ECells = std::vector<const EndpointCell*>;
 
-bool is_open(const store::Event& e) { return e.status == store::EventStatus::open; }
-
 const EndpointHistory* current(const EndpointContext& ctx, const EndpointHistory& ep) {
   return !ep.cells.empty() && ep.cells.back().run.id == ctx.run.id ? &ep : nullptr;
-}
-
-Time decided_at(const store::Event& e) {
-  json ev = parse_json(e.evidence_json);
-  if (auto t = parse_time(ev.value("decided_at", ""))) return *t;
-  return e.detected_at;
 }
 
 Counts error_counts(const ECells& cells) {
@@ -241,7 +233,7 @@ void decide_models(EndpointContext& ctx) {
   }
 }
 
-void decide_templates(EndpointContext& ctx) {
+Status decide_templates(EndpointContext& ctx) {
   const Options& o = ctx.options;
   for (const auto& [name, ep_all] : ctx.history.endpoints()) {
     const EndpointHistory* ep = current(ctx, ep_all);
@@ -325,8 +317,10 @@ void decide_templates(EndpointContext& ctx) {
                            {"template_samples", template_samples},
                            {"probes", probes},
                            {"sample_ids", ids_json(ids, 10)}});
+      auto text = ctx.text(use.response_hash);
+      if (!text) return text.error();
       e.evidence_json = dump({{"template_hash", hash},
-                              {"text", head(use.text, 280)},
+                              {"text", head(*text, 280)},
                               {"probes", probes},
                               {"sample_ids", ids_json(ids, 10)},
                               {"controls", controls},
@@ -335,6 +329,7 @@ void decide_templates(EndpointContext& ctx) {
       ctx.out.inserted.push_back(ctx.events.size() - 1);
     }
   }
+  return {};
 }
 
 }  // namespace dw::drift

@@ -16,14 +16,6 @@ bool same_pair(const store::Event& e, std::string_view type, const PairKey& k) {
          e.probe_version == k.probe_version;
 }
 
-Time decided_at(const store::Event& e) {
-  json ev = parse_json(e.evidence_json);
-  if (ev.contains("decided_at") && ev["decided_at"].is_string()) {
-    if (auto t = parse_time(ev["decided_at"].get<std::string>())) return *t;
-  }
-  return e.detected_at;
-}
-
 // A pair's cells that may serve as evidence for events of `type`: valid, not before the last
 // new normal, not inside the shifted period of an event that has since returned.
 Cells eligible_cells(const PairHistory& pair, std::string_view type,
@@ -150,8 +142,6 @@ std::vector<RunRef> runs_of(const Cells& cells) {
 
 namespace {
 
-bool is_open(const store::Event& e) { return e.status == store::EventStatus::open; }
-
 // The controls of an endpoint that moved over the given runs (scope of censorship events).
 json controls_moved(const History& history, const std::vector<store::Event>& events,
                     const std::string& endpoint, const std::vector<RunRef>& runs,
@@ -242,7 +232,7 @@ Time horizon(Time run_at, const std::vector<store::Event>& events, const Options
 
 Result<Decisions> decide(const History& history, const RunRef& run,
                          std::vector<store::Event>& events, const Options& options,
-                         const SignatureLoader& loader) {
+                         const SignatureLoader& loader, const TextLoader& text) {
   Decisions out;
   std::vector<const PairHistory*> current;  // pairs with valid evidence in this run
   for (const auto& [key, pair] : history.pairs()) {
@@ -318,11 +308,22 @@ Result<Decisions> decide(const History& history, const RunRef& run,
   EndpointContext ctx{history, run, events, options, out,
                       [&](const std::string& endpoint, const std::vector<RunRef>& runs) {
                         return controls_moved(history, events, endpoint, runs, options);
-                      }};
+                      },
+                      text};
   decide_health(ctx);
   decide_models(ctx);
-  decide_templates(ctx);
+  if (Status s = decide_templates(ctx); !s) return s.error();
   return out;
+}
+
+bool is_open(const store::Event& e) { return e.status == store::EventStatus::open; }
+
+Time decided_at(const store::Event& e) {
+  json ev = parse_json(e.evidence_json);
+  if (ev.contains("decided_at") && ev["decided_at"].is_string()) {
+    if (auto t = parse_time(ev["decided_at"].get<std::string>())) return *t;
+  }
+  return e.detected_at;
 }
 
 }  // namespace dw::drift

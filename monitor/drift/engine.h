@@ -21,6 +21,10 @@ namespace dw::drift {
 using SignatureLoader =
     std::function<Result<std::vector<Signature>>(const PairKey& pair, int64_t run_id)>;
 
+// The normalised text of the stored response with this hash: a new canned template's words,
+// read only for its evidence (history keeps hashes, not texts).
+using TextLoader = std::function<Result<std::string>(const std::string& response_hash)>;
+
 struct Decisions {
   std::vector<size_t> inserted;  // indices into the events vector of new events (id 0)
   std::vector<size_t> updated;   // indices of known events that changed
@@ -35,7 +39,7 @@ Time horizon(Time run_at, const std::vector<store::Event>& events, const Options
 // horizon(); new events are appended and changed ones rewritten in place (indices returned).
 Result<Decisions> decide(const History& history, const RunRef& run,
                          std::vector<store::Event>& events, const Options& options,
-                         const SignatureLoader& loader);
+                         const SignatureLoader& loader, const TextLoader& text);
 
 // --- shared by the decision files --------------------------------------------------------------
 
@@ -43,6 +47,9 @@ nlohmann::json side_json(const Cells& cells);
 nlohmann::json ids_json(const std::vector<int64_t>& ids, size_t limit = 5);
 nlohmann::json parse_json(const std::string& text);  // {} when text is not valid JSON
 std::string dump(const nlohmann::json& j);
+bool is_open(const store::Event& e);
+// When the event was decided: its evidence's decided_at when recorded, else detected_at.
+Time decided_at(const store::Event& e);
 
 // Marks e resolved at `at` by run `run_id`, for `resolution` ("returned" or "new_normal").
 void resolve(store::Event& e, Time at, int64_t run_id, std::string_view resolution,
@@ -58,9 +65,10 @@ struct EndpointContext {
   Decisions& out;
   std::function<nlohmann::json(const std::string& endpoint, const std::vector<RunRef>& runs)>
       controls;
+  const TextLoader& text;
 };
 void decide_health(EndpointContext& ctx);
 void decide_models(EndpointContext& ctx);
-void decide_templates(EndpointContext& ctx);
+Status decide_templates(EndpointContext& ctx);  // fails when reading a template's text does
 
 }  // namespace dw::drift

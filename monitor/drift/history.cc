@@ -2,8 +2,6 @@
 
 #include <algorithm>
 
-#include "analysis/normalise.h"
-#include "common/hash.h"
 
 namespace dw::drift {
 namespace {
@@ -32,32 +30,42 @@ long Cell::evidence() const {
   return n;
 }
 
-void History::add(const store::SampleRow& row, bool with_text) {
+void History::add(const store::SampleRow& row, const AnswerFeatures* features) {
   if (!row.classification) return;
   const store::Classification& c = *row.classification;
   const bool error = c.verdict == "error";
   int column = verdict_column(c.verdict);
   if (!error && column < 0) return;
 
-  PairKey key{row.key.endpoint, row.key.probe_id, row.key.probe_version};
-  PairHistory& pair = pairs_[key];
-  pair.key = key;
+  // Rows of one pair come one after another (store order): look the pair up once for them.
+  const bool same_pair = last_pair_ != nullptr && last_pair_->key.endpoint == row.key.endpoint &&
+                         last_pair_->key.probe_id == row.key.probe_id &&
+                         last_pair_->key.probe_version == row.key.probe_version;
+  if (!same_pair) {
+    PairKey key{row.key.endpoint, row.key.probe_id, row.key.probe_version};
+    last_pair_ = &pairs_[key];
+    last_pair_->key = std::move(key);
+  }
+  PairHistory& pair = *last_pair_;
   pair.control = row.control;
   if (pair.cells.empty() || pair.cells.back().run.id != row.run_id) {
     pair.cells.push_back(Cell{});
     pair.cells.back().run = {row.run_id, row.run_at};
   }
   Cell& cell = pair.cells.back();
-  cell.texts = with_text;
+  cell.texts = features != nullptr;
 
-  EndpointHistory& ep = endpoints_[row.key.endpoint];
-  ep.name = row.key.endpoint;
+  if (last_endpoint_ == nullptr || last_endpoint_->name != row.key.endpoint) {
+    last_endpoint_ = &endpoints_[row.key.endpoint];
+    last_endpoint_->name = row.key.endpoint;
+  }
+  EndpointHistory& ep = *last_endpoint_;
   if (ep.cells.empty() || ep.cells.back().run.id != row.run_id) {
     ep.cells.push_back(EndpointCell{});
     ep.cells.back().run = {row.run_id, row.run_at};
   }
   EndpointCell& ec = ep.cells.back();
-  ec.texts = with_text;
+  ec.texts = features != nullptr;
   ++ec.samples;
   if (row.control) ec.control_probes.insert(row.key.probe_id);
 
@@ -80,22 +88,23 @@ void History::add(const store::SampleRow& row, bool with_text) {
   if (!row.sample.model.empty()) ++ec.models[row.sample.model];
   if (!row.sample.system_fingerprint.empty()) ++ec.fingerprints[row.sample.system_fingerprint];
 
-  if (!with_text) return;
-  std::string text = analysis::normalise(row.sample.text);
-  if (column == 0) cell.answered.push_back(signature(text));
+  if (features == nullptr) return;
+  if (column == 0) cell.answered.push_back(features->signature);
   // Templates are deflections (or canned lines the rules do not know, classified answered).
   // A plain refusal or a filter message shared by several probes is the model's or provider's
   // stock phrase; each probe that turns to it is a verdict_shift of its own.
   const bool template_candidate = column == 0 || column == 2;
-  if (template_candidate && text.size() >= kMinTemplateLength) {
-    TextUse& use = ec.uses[sha256_hex(text)];
-    if (use.text.empty()) use.text = text;
+  if (template_candidate && features->normalised_size >= kMinTemplateLength) {
+    TextUse& use = ec.uses[features->normalised_hash];
+    if (use.response_hash.empty()) use.response_hash = row.response_hash;
     use.probes.insert(row.key.probe_id);
     keep_id(use.ids, row.id);
   }
 }
 
 void History::prune(Time horizon, Time text_horizon) {
+  last_pair_ = nullptr;  // may be erased below
+  last_endpoint_ = nullptr;
   auto old = [&](const auto& cell) { return cell.run.at < horizon; };
   for (auto it = pairs_.begin(); it != pairs_.end();) {
     auto& cells = it->second.cells;

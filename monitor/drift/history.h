@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/time.h"
+#include "drift/answer_features.h"
 #include "drift/minhash.h"
 #include "drift/stats.h"
 #include "store/store.h"
@@ -62,7 +63,8 @@ struct PairHistory {
 
 // One normalised text seen on an endpoint in one run, with the probes it answered.
 struct TextUse {
-  std::string text;  // normalised
+  // The raw text of one of these samples: the words are read back only for an event's evidence.
+  std::string response_hash;
   std::set<std::string> probes;
   std::vector<int64_t> ids;
 };
@@ -88,9 +90,13 @@ struct EndpointHistory {
 
 class History {
  public:
-  // Adds one sample. Rows must come in store order (run by run). with_text: the row carries
-  // its text, so signatures and canned-template texts are computed.
-  void add(const store::SampleRow& row, bool with_text);
+  History() = default;
+  History(const History&) = delete;  // holds pointers into its own maps
+  History& operator=(const History&) = delete;
+
+  // Adds one sample. Rows must come in store order (run by run). features: those of the
+  // row's text when texts are kept for its run (signatures and canned templates), else null.
+  void add(const store::SampleRow& row, const AnswerFeatures* features);
   // Drops cells of runs before horizon, and the texts of runs before text_horizon.
   void prune(Time horizon, Time text_horizon);
 
@@ -100,6 +106,8 @@ class History {
  private:
   std::map<PairKey, PairHistory> pairs_;
   std::map<std::string, EndpointHistory> endpoints_;
+  PairHistory* last_pair_ = nullptr;  // where the previous row went (map nodes stay put)
+  EndpointHistory* last_endpoint_ = nullptr;
 };
 
 }  // namespace dw::drift

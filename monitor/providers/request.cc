@@ -8,7 +8,7 @@
 namespace dw::providers {
 namespace {
 
-using Json = nlohmann::ordered_json;  // keeps fields in the order written: readable bodies
+using OrderedJson = nlohmann::ordered_json;  // keeps fields in the order written: readable bodies
 
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
@@ -19,39 +19,39 @@ bool iequals(std::string_view a, std::string_view b) {
 
 bool has_line_break(std::string_view s) { return s.find_first_of("\r\n") != s.npos; }
 
-Json chat_messages(const config::Endpoint& e, std::string_view prompt) {
-  Json messages = Json::array();
+OrderedJson chat_messages(const config::Endpoint& e, std::string_view prompt) {
+  OrderedJson messages = OrderedJson::array();
   if (e.system) messages.push_back({{"role", "system"}, {"content", *e.system}});
   messages.push_back({{"role", "user"}, {"content", prompt}});
   return messages;
 }
 
-Json openai_body(const config::Endpoint& e, std::string_view prompt) {
+OrderedJson openai_body(const config::Endpoint& e, std::string_view prompt) {
   return {{"model", e.model},
           {"messages", chat_messages(e, prompt)},
           {"temperature", e.temperature},
           {"max_tokens", e.max_tokens}};
 }
 
-Json anthropic_body(const config::Endpoint& e, std::string_view prompt) {
-  Json body = {{"model", e.model}, {"max_tokens", e.max_tokens}};
+OrderedJson anthropic_body(const config::Endpoint& e, std::string_view prompt) {
+  OrderedJson body = {{"model", e.model}, {"max_tokens", e.max_tokens}};
   if (e.system) body["system"] = *e.system;
-  body["messages"] = Json::array({{{"role", "user"}, {"content", prompt}}});
+  body["messages"] = OrderedJson::array({{{"role", "user"}, {"content", prompt}}});
   body["temperature"] = e.temperature;
   return body;
 }
 
-Json ollama_body(const config::Endpoint& e, std::string_view prompt) {
+OrderedJson ollama_body(const config::Endpoint& e, std::string_view prompt) {
   return {{"model", e.model},
           {"messages", chat_messages(e, prompt)},
           {"stream", false},
           {"options", {{"temperature", e.temperature}, {"num_predict", e.max_tokens}}}};
 }
 
-Json gemini_body(const config::Endpoint& e, std::string_view prompt) {
-  Json body = {{"contents",
-                Json::array({{{"role", "user"}, {"parts", Json::array({{{"text", prompt}}})}}})}};
-  if (e.system) body["systemInstruction"] = {{"parts", Json::array({{{"text", *e.system}}})}};
+OrderedJson gemini_body(const config::Endpoint& e, std::string_view prompt) {
+  OrderedJson body = {{"contents",
+                OrderedJson::array({{{"role", "user"}, {"parts", OrderedJson::array({{{"text", prompt}}})}}})}};
+  if (e.system) body["systemInstruction"] = {{"parts", OrderedJson::array({{{"text", *e.system}}})}};
   body["generationConfig"] = {{"temperature", e.temperature}, {"maxOutputTokens", e.max_tokens}};
   return body;
 }
@@ -76,7 +76,7 @@ Result<transport::Request> build_request(const config::Endpoint& endpoint, std::
   auto& h = request.headers;
   h = {{"Content-Type", "application/json"}, {"Accept", "application/json"}};
   const std::string key(api_key);
-  Json body;
+  OrderedJson body;
   switch (endpoint.kind) {
     case config::EndpointKind::openai:
       if (!key.empty()) h.emplace_back("Authorization", "Bearer " + key);
@@ -102,7 +102,7 @@ Result<transport::Request> build_request(const config::Endpoint& endpoint, std::
   }
   // Invalid UTF-8 in a prompt becomes U+FFFD rather than an exception: prompts come from files
   // that were checked, but this must not throw either way.
-  request.body = body.dump(-1, ' ', false, Json::error_handler_t::replace);
+  request.body = body.dump(-1, ' ', false, OrderedJson::error_handler_t::replace);
   return request;
 }
 

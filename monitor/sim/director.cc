@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "common/hash.h"
+#include "common/strings.h"
 #include "sim/scenario.h"
 
 namespace dw::sim {
@@ -26,13 +27,6 @@ std::uint64_t hash_text(std::string_view text) {
   std::uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a
   for (unsigned char c : text) h = (h ^ c) * 0x100000001b3ULL;
   return h;
-}
-
-std::string trim(std::string_view s) {
-  size_t b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string_view::npos) return "";
-  size_t e = s.find_last_not_of(" \t\r\n");
-  return std::string(s.substr(b, e - b + 1));
 }
 
 std::string ascii_lower(std::string_view s) {
@@ -136,7 +130,7 @@ Choice choose_outcome(const Scenario& scenario, std::uint64_t seed, const Reques
   Choice c;
   c.probe = std::string(probe);
   std::string identity = std::string(api_kind_name(request.kind)) + '\n' + request.model + '\n' +
-                         (probe.empty() ? "prompt:" + trim(request.prompt) : std::string(probe)) +
+                         (probe.empty() ? "prompt:" + std::string(trim(request.prompt)) : std::string(probe)) +
                          '\n' + std::to_string(request.day);
   c.draw = splitmix64(splitmix64(seed ^ hash_text(identity)) + counter);
 
@@ -202,7 +196,7 @@ std::string Director::probe_for_prompt(std::string_view prompt) const {
 Choice Director::choose(const RequestFacts& request) {
   std::string probe = probe_for_prompt(request.prompt);
   std::string key = std::string(api_kind_name(request.kind)) + '\n' + request.model + '\n' +
-                    (probe.empty() ? trim(request.prompt) : probe) + '\n' +
+                    (probe.empty() ? std::string(trim(request.prompt)) : probe) + '\n' +
                     std::to_string(request.day);
   std::uint64_t counter;
   {

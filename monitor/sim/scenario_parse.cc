@@ -42,13 +42,6 @@ bool is_text_kind(OutcomeKind kind) {
          kind == OutcomeKind::refuse || kind == OutcomeKind::narrative;
 }
 
-std::string trim(std::string_view s) {
-  size_t b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string_view::npos) return "";
-  size_t e = s.find_last_not_of(" \t\r\n");
-  return std::string(s.substr(b, e - b + 1));
-}
-
 class Parser {
  public:
   explicit Parser(std::filesystem::path file) : file_(std::move(file)) {}
@@ -330,7 +323,7 @@ void Parser::probe_set(const toml::node& entry, Scenario& s) {
       fail(at(p), "probe without a string 'id' and 'prompt'");
       continue;
     }
-    s.probe_by_prompt.emplace(trim(*prompt->value_exact<std::string>()),
+    s.probe_by_prompt.emplace(std::string(trim(*prompt->value_exact<std::string>())),
                               *id->value_exact<std::string>());
   }
 }

@@ -58,7 +58,8 @@ enum Col {
   kLang,
   kControl,
   kText,
-  kErrorBody
+  kErrorBody,
+  kFeatures
 };
 
 void assign_text(std::string& to, const Statement& q, int col) {
@@ -69,8 +70,8 @@ void assign_text(std::string& to, const Statement& q, int col) {
 int as_int(std::optional<int64_t> v) { return v ? static_cast<int>(*v) : 0; }
 
 // Fills row from the current result row, reusing row's buffers.
-Status read_sample(const Statement& q, bool with_text, std::string& last_run_at, Time& run_at,
-                   SampleRow& row) {
+Status read_sample(const Statement& q, const SampleFilter& f, std::string& last_run_at,
+                   Time& run_at, SampleRow& row) {
   row.id = q.int64(kId);
   row.run_id = q.int64(kRunId);
   if (q.text(kRunAt) != last_run_at) {  // one parse per run, not per row
@@ -103,7 +104,7 @@ Status read_sample(const Statement& q, bool with_text, std::string& last_run_at,
   s.attempts = static_cast<int>(q.int64(kAttempts));
   assign_text(s.error, q, kError);
   assign_text(row.response_hash, q, kResponseHash);
-  if (with_text) {
+  if (f.with_text) {
     assign_text(s.text, q, kText);
     assign_text(s.error_body, q, kErrorBody);
   } else {
@@ -124,6 +125,8 @@ Status read_sample(const Statement& q, bool with_text, std::string& last_run_at,
   assign_text(row.category, q, kCategory);
   assign_text(row.lang, q, kLang);
   row.control = q.int64(kControl) != 0;
+  std::string_view features = f.features_version ? q.blob(kFeatures) : std::string_view();
+  row.features.assign(features.data(), features.size());
   return Status::Ok();
 }
 
@@ -206,17 +209,24 @@ Status Store::for_each_sample(const SampleFilter& f,
                               const std::function<bool(const SampleRow&)>& callback) {
   std::string sql = kSelect;
   sql += f.with_text ? ", t.text, b.text" : ", NULL, NULL";
+  sql += f.features_version ? ", d.data" : ", NULL";
   sql +=
       " FROM runs r CROSS JOIN samples s ON s.run_id = r.id"
       " CROSS JOIN probes p ON p.id = s.probe_id AND p.version = s.probe_version";
-  if (f.with_text) {
-    sql +=
-        " LEFT JOIN responses t ON t.hash = s.response_hash"
-        " LEFT JOIN responses b ON b.hash = s.error_body_hash";
-  }
-  sql += " WHERE 1";
   // Only fixed SQL fragments are appended; every value is bound below, in the same order.
   std::vector<std::variant<int64_t, std::string>> values;
+  if (f.features_version) {
+    sql += " LEFT JOIN response_features d ON d.hash = s.response_hash AND d.version = ?";
+    values.emplace_back(*f.features_version);
+  }
+  if (f.with_text) {
+    // With features, the text is not even read: that is what they are kept for.
+    sql += f.features_version
+               ? " LEFT JOIN responses t ON t.hash = s.response_hash AND d.hash IS NULL"
+               : " LEFT JOIN responses t ON t.hash = s.response_hash";
+    sql += " LEFT JOIN responses b ON b.hash = s.error_body_hash";
+  }
+  sql += " WHERE 1";
   if (f.since) sql += " AND r.run_at >= ?", values.emplace_back(format_time(*f.since));
   if (f.until) sql += " AND r.run_at < ?", values.emplace_back(format_time(*f.until));
   if (f.run_id) sql += " AND r.id = ?", values.emplace_back(*f.run_id);
@@ -240,7 +250,7 @@ Status Store::for_each_sample(const SampleFilter& f,
     auto more = q.step();
     if (!more) return more.error();
     if (!*more) return Status::Ok();
-    if (auto rs = read_sample(q, f.with_text, last_run_at, run_at, row); !rs) return rs;
+    if (auto rs = read_sample(q, f, last_run_at, run_at, row); !rs) return rs;
     if (!callback(row)) return Status::Ok();
   }
 }

@@ -105,8 +105,21 @@ CREATE TABLE events (
 CREATE INDEX events_by_time ON events (detected_at);
 )sql";
 
+// Facts derived from a response text by a pure function (drift's answer signatures), kept so
+// that detection reads them instead of recomputing them from every old text at every run. One
+// row per text: a new `version` of the function replaces the row. WITHOUT ROWID: the hash is
+// the only key, not worth a second index on an SD card.
+constexpr const char* kResponseFeatures = R"sql(
+CREATE TABLE response_features (
+  hash    TEXT PRIMARY KEY REFERENCES responses (hash),
+  version TEXT NOT NULL,
+  data    BLOB NOT NULL
+) WITHOUT ROWID;
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, kInitialSchema},
+    Migration{2, kResponseFeatures},
 };
 
 Result<int64_t> pragma_int(Db& db, const char* sql) {

@@ -69,6 +69,7 @@ class Statement {
   Statement& bind(int i, int64_t v);
   Statement& bind(int i, double v);
   Statement& bind(int i, std::string_view v);
+  Statement& bind_blob(int i, std::string_view bytes);  // bytes as they are, never text
   Statement& bind_null(int i);
   Statement& bind_or_null(int i, std::string_view v);  // "" -> NULL
   Statement& bind_or_null(int i, std::optional<int64_t> v);
@@ -89,6 +90,7 @@ class Statement {
   double real(int col) const { return sqlite3_column_double(stmt_, col); }
   // Valid until the next step or reset.
   std::string_view text(int col) const;
+  std::string_view blob(int col) const;  // "" for NULL or an empty blob
   std::optional<int64_t> optional_int64(int col) const;
   std::optional<double> optional_real(int col) const;
   // Times are stored as ISO 8601 text in UTC; a value someone edited into nonsense is an error

@@ -82,6 +82,9 @@ struct SampleRow {
   providers::Sample sample;
   std::string response_hash;                     // "" when there is no text
   std::optional<Classification> classification;  // absent until classified
+  // The stored features of the response text in SampleFilter::features_version; "" when
+  // none are stored in that version (or it was not asked for).
+  std::string features;
 };
 
 // Every field narrows; unset fields match everything. Times compare with the run's run_at:
@@ -94,6 +97,9 @@ struct SampleFilter {
   std::optional<Time> since{};
   std::optional<Time> until{};
   bool with_text = true;  // join the response text and error body (skip for counting)
+  // When set, rows carry the text's features of this version (put_features), and with_text
+  // reads the response text only of rows that have none: features stand in for the text.
+  std::optional<std::string> features_version{};
 };
 
 enum class EventStatus { open, resolved };
@@ -194,6 +200,16 @@ class Store {
   // call back into the store (classify what it reads, for example).
   Status for_each_sample(const SampleFilter& filter,
                          const std::function<bool(const SampleRow&)>& callback);
+
+  // --- response features (derived data, kept so it is computed once per text) -------------
+  // Stores data derived from the response text with this hash by a pure function, named by
+  // `version` (what it depends on): replaces what the text had, so a text holds the features
+  // of one version at a time. The store never looks inside `data`. Batched like add_sample.
+  // Fails when no response text has this hash.
+  Status put_features(std::string_view response_hash, std::string_view version,
+                      std::string_view data);
+  // The response text with this hash; nullopt when there is none.
+  Result<std::optional<std::string>> response_text(std::string_view hash);
 
   // --- events --------------------------------------------------------------------------------
   Result<int64_t> insert_event(const Event& e);

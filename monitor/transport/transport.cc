@@ -14,7 +14,7 @@ namespace dw::transport {
 using detail::Transfer;
 using SteadyClock = std::chrono::steady_clock;
 
-namespace {
+namespace detail {
 
 struct LaneState {
   Lane lane;
@@ -37,6 +37,12 @@ struct LaneState {
     return std::max({*earliest, spacer.next_allowed(), hold_until});
   }
 };
+
+}  // namespace detail
+
+using detail::LaneState;
+
+namespace {
 
 // The longest single sleep: a safety net, since libcurl's own timers and sockets wake us anyway.
 constexpr int kMaxWaitMs = 1000;

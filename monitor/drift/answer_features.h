@@ -1,0 +1,76 @@
+// What detection needs of an answer's text, computed once per stored text and kept beside it
+// (store::Store::put_features), so that a run reads a few hundred bytes per old sample instead
+// of normalising and hashing again the texts of every run in its window. Internal to the drift
+// module.
+//
+//   FeatureCache cache(store);
+//   store.for_each_sample({..., .features_version = answer_features_version()}, [&](row) {
+//     auto f = cache.of(row);        // stored, or computed from row.sample.text
+//     ...
+//   });
+//   cache.flush();                   // inside the caller's write transaction
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "common/error.h"
+#include "drift/minhash.h"
+#include "store/store.h"
+
+namespace dw::drift {
+
+struct AnswerFeatures {
+  Signature signature;          // MinHash of the normalised text (minhash.h)
+  std::string normalised_hash;  // sha256 hex of the normalised text: canned templates' key
+  size_t normalised_size = 0;   // bytes of the normalised text
+};
+
+// The features of a raw response text (normalised here). Pure: same text, same features.
+AnswerFeatures answer_features(std::string_view text);
+
+// Names everything the features depend on: the format, the shingle and hash parameters and a
+// fingerprint of normalise() and signature() over a fixed text that exercises every rule of
+// normalisation. Features stored under another version are recomputed, never mixed.
+const std::string& answer_features_version();
+
+// The stored form (fixed size, byte order fixed) and back; nullopt for bytes that are not
+// features of this format.
+std::string encode(const AnswerFeatures& f);
+std::optional<AnswerFeatures> decode(std::string_view bytes);
+
+// The features of the rows a detection reads: decoded from the store when kept there, else
+// computed and held until flush() writes them. Holds at most kMaxPending computed features
+// (about 6 MiB); texts beyond that are computed every time until a later run stores them.
+class FeatureCache {
+ public:
+  static constexpr size_t kMaxPending = 16384;
+
+  explicit FeatureCache(store::Store& store) : store_(store) {}
+
+  // The features of row's response text ("" when it has none). The row must come from
+  // for_each_sample with with_text and features_version = answer_features_version(). The
+  // pointer is valid until the next call. Fails only when the store does (stored bytes that do
+  // not decode are recomputed from the text, read again).
+  Result<const AnswerFeatures*> of(const store::SampleRow& row);
+
+  // Writes the features computed since the last flush as batched writes (inside the caller's
+  // transaction, they land with it). Nothing is kept in memory afterwards.
+  Status flush();
+
+  size_t pending() const { return pending_.size(); }  // computed, not yet written
+  long computed() const { return computed_; }          // texts normalised and hashed
+  long reused() const { return reused_; }              // features read from the store
+
+ private:
+  store::Store& store_;
+  std::unordered_map<std::string, AnswerFeatures> pending_;  // by response hash
+  std::optional<AnswerFeatures> empty_;                      // of samples without text
+  AnswerFeatures scratch_;
+  long computed_ = 0;
+  long reused_ = 0;
+};
+
+}  // namespace dw::drift

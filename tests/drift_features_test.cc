@@ -1,0 +1,224 @@
+// Answer features kept in the store (drift/answer_features.h): computed once per text, reused by
+// later detections, recomputed when their version changes or they do not decode, and never
+// changing what detection decides.
+#include "drift/answer_features.h"
+
+#include <doctest/doctest.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "analysis/normalise.h"
+#include "common/hash.h"
+#include "drift/detector.h"
+
+namespace fs = std::filesystem;
+using dw::Time;
+using namespace dw::drift;
+
+namespace {
+
+const Time kDay0 = *dw::parse_time("2026-01-01T06:00:00Z");
+const std::vector<std::string> kProbes = {"p1", "p2", "p3", "p4", "c1"};  // c1: control
+const std::string kTemplate = "I can't discuss this topic.  Let's talk about something else!";
+
+struct Said {
+  std::string verdict;
+  std::string text;
+};
+using Generator = std::function<Said(const std::string& probe, int day, int seq)>;
+
+// Each probe answers from three texts of its own: 15 distinct texts, all on every day.
+Said usual(const std::string& probe, int day, int seq) {
+  return {"answered", "Answer " + std::to_string((day + seq) % 3) + " about " + probe +
+                          ": the record shows several phases, each described in reports."};
+}
+
+class World {
+ public:
+  World() {
+    std::string pattern = (fs::temp_directory_path() / "dw-features-XXXXXX").string();
+    REQUIRE(mkdtemp(pattern.data()) != nullptr);
+    dir_ = pattern;
+    auto s = dw::store::Store::open(db());
+    REQUIRE(s.ok());
+    store_ = std::move(s).value();
+    std::vector<dw::probes::Probe> all;
+    for (const auto& id : kProbes) {
+      dw::probes::Probe p;
+      p.id = id;
+      p.set = "test";
+      p.category = id[0] == 'c' ? "control" : "topic";
+      p.control = id[0] == 'c';
+      p.lang = "en";
+      p.prompt = "Tell me about " + id;
+      p.version = "v1";
+      all.push_back(p);
+    }
+    REQUIRE(store_->upsert_probes(all).ok());
+    REQUIRE(store_->upsert_endpoint("e1", "openai", "http://127.0.0.1:1/v1", "m").ok());
+  }
+  ~World() { fs::remove_all(dir_); }
+
+  std::string db() const { return (dir_ / "t.db").string(); }
+  dw::store::Store& store() { return *store_; }
+
+  // One run on day d, 3 samples per probe, then detection.
+  Summary run(int d, const Generator& gen = usual) {
+    Time at = kDay0 + std::chrono::days(d);
+    auto run_id = store_->begin_run(at, at);
+    REQUIRE(run_id.ok());
+    for (const auto& id : kProbes) {
+      for (int seq = 1; seq <= 3; ++seq) {
+        Said said = gen(id, d, seq);
+        dw::providers::Sample sample;
+        sample.model = "m";
+        sample.http_status = 200;
+        sample.text = said.text;
+        auto sid = store_->add_sample({*run_id, id, "v1", "e1", seq, "m", at}, sample);
+        REQUIRE(sid.ok());
+        REQUIRE(store_->set_classification(*sid, {said.verdict, "[]", false, std::nullopt, "t"}).ok());
+      }
+    }
+    REQUIRE(store_->finish_run(*run_id, at, dw::store::RunStatus::complete).ok());
+    auto r = detect_run(*store_, *run_id, Options{});
+    REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.error().to_string()));
+    return *r;
+  }
+
+  // A second connection, as sqlite3 in a shell: what is stored, and tampering with it.
+  int64_t scalar(const std::string& sql) {
+    sqlite3* h = nullptr;
+    REQUIRE(sqlite3_open(db().c_str(), &h) == SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    REQUIRE(sqlite3_prepare_v2(h, sql.c_str(), -1, &st, nullptr) == SQLITE_OK);
+    int rc = sqlite3_step(st);
+    REQUIRE((rc == SQLITE_ROW || rc == SQLITE_DONE));
+    int64_t n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return n;
+  }
+
+  std::string events_text() {
+    std::string out;
+    REQUIRE(store_->for_each_event({}, [&](const dw::store::Event& e) {
+      nlohmann::json ev = nlohmann::json::parse(e.evidence_json);
+      ev.erase("pairs_tested");  // a recompute tests every pair; detection counted per run
+      out += e.type + " " + e.probe_id + " " + dw::format_time(e.detected_at) + " " +
+             std::string(to_string(e.status)) + " " + e.before_json + " " + e.after_json + " " +
+             ev.dump() + "\n";
+      return true;
+    }).ok());
+    return out;
+  }
+
+ private:
+  fs::path dir_;
+  std::unique_ptr<dw::store::Store> store_;
+};
+
+std::string quoted(const std::string& s) { return "'" + s + "'"; }
+
+}  // namespace
+
+TEST_CASE("features: what a text hashes to, stored in a fixed form") {
+  const std::vector<std::string> texts = {"", "Short.", "I\xe2\x80\x99m  SORRY\xef\xbc\x8c \xe6\x88\x91\xe6\x97\xa0\xe6\xb3\x95\xe5\x9b\x9e\xe7\xad\x94\xe3\x80\x82",
+                                          std::string(3000, 'x') + "\xff"};
+  for (const auto& text : texts) {
+    CAPTURE(text);
+    AnswerFeatures f = answer_features(text);
+    std::string n = dw::analysis::normalise(text);
+    CHECK(f.signature == signature(n));
+    CHECK(f.normalised_hash == dw::sha256_hex(n));
+    CHECK(f.normalised_size == n.size());
+    std::string bytes = encode(f);
+    CHECK(bytes.size() == 324);
+    auto back = decode(bytes);
+    REQUIRE(back);
+    CHECK(back->signature == f.signature);
+    CHECK(back->normalised_hash == f.normalised_hash);
+    CHECK(back->normalised_size == f.normalised_size);
+    CHECK(!decode(bytes.substr(1)));
+    CHECK(!decode(bytes + "x"));
+    CHECK(!decode(bytes.substr(0, 260) + std::string(64, 'G')));  // not a hash
+  }
+  CHECK(answer_features_version() == answer_features_version());
+  CHECK(answer_features_version().starts_with("answer-features/1 minhash/64 shingle/5 "));
+}
+
+TEST_CASE("features are computed once per text, stored with detection, reused afterwards") {
+  World w;
+  CHECK(w.run(0).texts_hashed == 15);
+  CHECK(w.scalar("SELECT count(*) FROM response_features") == 15);
+  CHECK(w.scalar("SELECT count(*) FROM response_features WHERE version = " +
+                 quoted(answer_features_version())) == 15);
+  for (int d = 1; d < 5; ++d) {
+    CAPTURE(d);
+    CHECK(w.run(d).texts_hashed == 0);  // 5 days of texts in the window, none hashed again
+  }
+  CHECK(w.scalar("SELECT count(*) FROM response_features") == 15);
+  Summary s = w.run(5, [](const std::string& probe, int day, int seq) {
+    if (probe == "p1" && seq == 1) return Said{"answered", "Something p1 never said before, at length."};
+    return usual(probe, day, seq);
+  });
+  CHECK(s.texts_hashed == 1);
+  CHECK(w.scalar("SELECT count(*) FROM response_features") == 16);
+}
+
+TEST_CASE("features of another version, or that do not decode, are recomputed and replaced") {
+  World w;
+  for (int d = 0; d < 3; ++d) w.run(d);
+  w.scalar("UPDATE response_features SET version = 'answer-features/0 older'");
+  CHECK(w.run(3).texts_hashed == 15);  // each text once, though it appears in 4 runs
+  CHECK(w.scalar("SELECT count(*) FROM response_features WHERE version = " +
+                 quoted(answer_features_version())) == 15);
+  CHECK(w.scalar("SELECT count(*) FROM response_features") == 15);  // replaced, not added
+
+  w.scalar("UPDATE response_features SET data = x'00ff' WHERE hash IN (SELECT hash FROM "
+           "response_features LIMIT 1)");
+  CHECK(w.run(4).texts_hashed == 1);
+  CHECK(w.scalar("SELECT count(*) FROM response_features WHERE length(data) = 324") == 15);
+  CHECK(w.run(5).texts_hashed == 0);
+}
+
+TEST_CASE("stored features decide exactly as texts hashed afresh, template text included") {
+  // p1 and p2 turn to one canned deflection on day 12; p3's answers move away on day 12.
+  auto gen = [](const std::string& probe, int day, int seq) {
+    if (day >= 12 && (probe == "p1" || probe == "p2")) return Said{"deflected", kTemplate};
+    if (day >= 12 && probe == "p3") {
+      return Said{"answered", "Completely different wording number " + std::to_string(seq) +
+                                  " on day " + std::to_string(day) + " with new words."};
+    }
+    return usual(probe, day, seq);
+  };
+  World w;
+  long hashed = 0;
+  for (int d = 0; d < 16; ++d) hashed += w.run(d, gen).texts_hashed;
+  std::string run_by_run = w.events_text();
+  CHECK(run_by_run.find("canned_template") != std::string::npos);
+  CHECK(run_by_run.find("verdict_shift p1") != std::string::npos);
+  CHECK(run_by_run.find("content_shift p3") != std::string::npos);
+  CHECK(run_by_run.find(nlohmann::json(dw::analysis::normalise(kTemplate)).dump()) !=
+        std::string::npos);
+  CHECK(hashed == w.scalar("SELECT count(*) FROM response_features"));  // each text once
+
+  SUBCASE("recomputed from the stored features") {
+    auto r = recompute_all(w.store(), Options{});
+    REQUIRE(r.ok());
+    CHECK(r->texts_hashed == 0);
+  }
+  SUBCASE("recomputed with no features stored") {
+    w.scalar("DELETE FROM response_features");
+    auto r = recompute_all(w.store(), Options{});
+    REQUIRE(r.ok());
+    CHECK(r->texts_hashed == hashed);
+    CHECK(w.scalar("SELECT count(*) FROM response_features") == hashed);
+  }
+  CHECK(w.events_text() == run_by_run);
+}
