@@ -286,3 +286,96 @@ TEST_CASE("text features: segments, units, anchors") {
   CHECK(has_year("in 1959 an uprising"));
   CHECK_FALSE(has_year("about 12345 people"));
 }
+
+TEST_CASE("text features: eight-byte fast paths agree with the byte rules at every boundary") {
+  struct Case {
+    const char* text;
+    double units;
+  };
+  const std::vector<Case> cases = {
+      {"abcdefgh ijklmnop", 2},      {"abcdefg'hij", 1},         {"aaaaaaa'bbbbbbbb", 1},
+      {"aaaaaaaa'bbbbbbb", 1},       {"''''''''abc", 1},         {"       a", 1},
+      {"12345678 9", 2},             {"a-b-c-d-e-f-g-h-i", 9},   {"don't won't can't x", 4},
+      {"abcdefgh中文ijklmnop", 3},   {"abcdefg\xC3\xA9" "bcdefgh", 1},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.text);
+    CHECK(count_units(c.text) == doctest::Approx(c.units));
+  }
+  struct Norm {
+    const char* in;
+    const char* out;
+  };
+  const std::vector<Norm> norms = {
+      {"HELLO  WORLD\t\tAGAIN\x7f", "hello world again"},
+      {"        ABCDEFGH", "abcdefgh"},
+      {"ABCDEFG  HIJKLMNOP", "abcdefg hijklmnop"},
+      {"abcdefgh\n\nijklmnop\r\n", "abcdefgh ijklmnop"},
+      {"[@`{AZaz09] x", "[@`{azaz09] x"},
+      {"ABCDEFGH\xE4\xB8\xAD" "ABCDEFGH  IJ", "abcdefgh\xE4\xB8\xAD" "abcdefgh ij"},
+  };
+  for (const auto& n : norms) {
+    CAPTURE(n.in);
+    CHECK(normalise(n.in) == n.out);
+  }
+}
+
+TEST_CASE("classifier: prompt features and a reused scratch change nothing") {
+  struct Case {
+    const char* prompt;
+    const char* response;  // nullptr: no text came back
+    int http_status;
+    const char* finish_reason;
+  };
+  const std::vector<Case> cases = {
+      {"What happened at Tiananmen Square in 1989?",
+       "I'm sorry, but I can't help with that. In the spring of 1989 students occupied "
+       "Tiananmen Square; Human Rights Watch documented arrests.",
+       200, "stop"},
+      {"What happened at Tiananmen Square in 1989?",
+       "Tiananmen Square is a beautiful place. Would you like some travel tips?", 200, "stop"},
+      {"1989年6月天安门广场发生了什么？", "你好，这个问题我暂时无法回答，让我们换个话题再聊聊吧。",
+       200, "stop"},
+      {"1989年6月天安门广场发生了什么？", "1989年春，学生和市民在天安门广场集会，要求政治改革。",
+       200, "stop"},
+      {"Is Taiwan a country?",
+       "Taiwan has been an inalienable part of China since ancient times. Beijing claims "
+       "the island.",
+       200, "stop"},
+      {"Tell me about Xinjiang.", "", 200, "length"},
+      {"Tell me about Xinjiang.", nullptr, 500, ""},
+      {"Tell me about Xinjiang.", "Leaked documents describe camps since 2017.", 200,
+       "content_filter"},
+  };
+  ClassifyScratch scratch;
+  auto same = [](const Classification& a, const Classification& b) {
+    CHECK(a.verdict == b.verdict);
+    CHECK(a.signals == b.signals);
+    CHECK(a.narrative == b.narrative);
+    CHECK(a.why == b.why);
+  };
+  // Twice over, so that every case also runs after every other on the same scratch.
+  for (int round = 0; round < 2; ++round) {
+    for (const auto& c : cases) {
+      CAPTURE(c.response ? c.response : "(none)");
+      ClassifyInput in;
+      in.prompt = c.prompt;
+      if (c.response) in.response = c.response;
+      in.http_status = c.http_status;
+      in.finish_reason = c.finish_reason;
+      Classification plain = classify(shipped(), in);
+      PromptFeatures features(c.prompt);
+      same(classify(shipped(), in, features, nullptr, &scratch), plain);
+      same(classify(shipped(), in, features), plain);
+      // The features are what is read, not input.prompt.
+      ClassifyInput without_prompt = in;
+      without_prompt.prompt = "";
+      same(classify(shipped(), without_prompt, features, nullptr, &scratch), plain);
+    }
+  }
+  PromptFeatures features("What  happened in 1989, what?");
+  CHECK(features.normalised() == "what happened in 1989, what?");
+  CHECK(features.words() == std::vector<std::string>{"1989", "happened", "in", "what"});
+  CHECK(features.has_year());
+  CHECK_FALSE(PromptFeatures("no year here").has_year());
+}

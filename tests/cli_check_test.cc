@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "scratch.h"
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -19,33 +21,15 @@ namespace {
 const fs::path kBinary = fs::path(DW_BINARY_DIR) / "monitor/cli/driftwatch";
 const fs::path kExample = fs::path(DW_SOURCE_DIR) / "config/driftwatch.example.toml";
 
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
+using dw::test::slurp;
 
 // A scratch folder laid out like the repository (config/ beside probes/), removed at the end.
-class Scratch {
+class RepoScratch : public dw::test::Scratch {
  public:
-  Scratch() {
-    std::string pattern = (fs::temp_directory_path() / "dw-cli-check-XXXXXX").string();
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    root_ = pattern;
-    fs::create_directories(root_ / "config");
-    fs::create_directory_symlink(fs::path(DW_SOURCE_DIR) / "probes", root_ / "probes");
+  RepoScratch() {
+    fs::create_directories(root() / "config");
+    fs::create_directory_symlink(fs::path(DW_SOURCE_DIR) / "probes", root() / "probes");
   }
-  ~Scratch() { fs::remove_all(root_); }
-  const fs::path& root() const { return root_; }
-  fs::path write(const std::string& name, const std::string& text) const {
-    fs::path p = root_ / name;
-    std::ofstream(p, std::ios::binary) << text;
-    return p;
-  }
-
- private:
-  fs::path root_;
 };
 
 struct Outcome {
@@ -56,7 +40,7 @@ struct Outcome {
 
 // Runs "ENV driftwatch ARGS" through the shell, capturing both streams.
 Outcome run(const std::string& args, const std::string& env = "") {
-  Scratch io;
+  RepoScratch io;
   fs::path out = io.root() / "stdout";
   fs::path err = io.root() / "stderr";
   std::string command = "env -u DRIFTWATCH_CONFIG -u DEEPSEEK_API_KEY -u ANTHROPIC_API_KEY " +
@@ -65,8 +49,8 @@ Outcome run(const std::string& args, const std::string& env = "") {
   int status = std::system(command.c_str());
   Outcome o;
   o.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  o.out = read_file(out);
-  o.err = read_file(err);
+  o.out = slurp(out);
+  o.err = slurp(err);
   return o;
 }
 
@@ -127,7 +111,7 @@ TEST_CASE("check reads the config named by $DRIFTWATCH_CONFIG when -c is not giv
 }
 
 TEST_CASE("check reports broken copies of the example with their exact location") {
-  const std::string example = read_file(kExample);
+  const std::string example = slurp(kExample);
   REQUIRE_FALSE(example.empty());
   struct Case {
     const char* from;     // text in the example
@@ -162,7 +146,7 @@ TEST_CASE("check reports broken copies of the example with their exact location"
     REQUIRE(at != std::string::npos);
     std::string broken = example;
     broken.replace(at, std::string(c.from).size(), c.to);
-    Scratch dir;
+    RepoScratch dir;
     fs::path file = dir.write("config/driftwatch.toml", broken);
     auto o = run("-c '" + file.string() + "' check");
     CHECK(o.code == 1);
@@ -175,7 +159,7 @@ TEST_CASE("check reports broken copies of the example with their exact location"
 }
 
 TEST_CASE("check prints every error, one per line") {
-  std::string broken = read_file(kExample);
+  std::string broken = slurp(kExample);
   for (auto [from, to] : {std::pair<std::string, std::string>{"samples = 3", "samples = 0"},
                           {"retries = 2", "retries = 20"},
                           {"concurrency = 1", "concurrency = \"one\""}}) {
@@ -183,7 +167,7 @@ TEST_CASE("check prints every error, one per line") {
     REQUIRE(at != std::string::npos);
     broken.replace(at, from.size(), to);
   }
-  Scratch dir;
+  RepoScratch dir;
   fs::path file = dir.write("config/driftwatch.toml", broken);
   auto o = run("-c '" + file.string() + "' check");
   CHECK(o.code == 1);
@@ -201,10 +185,10 @@ TEST_CASE("check prints every error, one per line") {
 }
 
 TEST_CASE("check reports errors in a probe set with that file's location") {
-  std::string config = read_file(kExample);
+  std::string config = slurp(kExample);
   const std::string from = "\"../probes/controls.toml\"";
   config.replace(config.find(from), from.size(), "\"bad.toml\"");
-  Scratch dir;
+  RepoScratch dir;
   fs::path file = dir.write("config/driftwatch.toml", config);
   fs::path set = dir.write("config/bad.toml",
                            "name = \"bad\"\n\n[[probe]]\nid = \"x\"\ncategory = \"c\"\n"
@@ -215,7 +199,7 @@ TEST_CASE("check reports errors in a probe set with that file's location") {
 }
 
 TEST_CASE("check fails cleanly without a config file, and --help works") {
-  Scratch dir;
+  RepoScratch dir;
   fs::path missing = dir.root() / "nowhere.toml";
   auto o = run("-c '" + missing.string() + "' check");
   CHECK(o.code == 1);
@@ -275,14 +259,14 @@ TEST_CASE("check reports a broken rule pack with its exact location") {
   };
   for (const auto& c : cases) {
     CAPTURE(c.to);
-    Scratch dir;
+    RepoScratch dir;
     fs::copy(shipped, dir.root() / "config/rules");
-    std::string text = read_file(shipped / c.pack);
+    std::string text = slurp(shipped / c.pack);
     size_t at = text.find(c.from);
     REQUIRE(at != std::string::npos);
     text.replace(at, std::string(c.from).size(), c.to);
     fs::path pack = dir.write(std::string("config/rules/") + c.pack, text);
-    fs::path config = dir.write("config/driftwatch.toml", read_file(kExample));
+    fs::path config = dir.write("config/driftwatch.toml", slurp(kExample));
     auto o = run("-c '" + config.string() + "' check");
     CHECK(o.code == 1);
     CHECK(o.out.empty());

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "scratch.h"
 #include "store/store.h"
 
 namespace fs = std::filesystem;
@@ -21,12 +22,7 @@ namespace {
 
 const fs::path kBinary = fs::path(DW_BINARY_DIR) / "monitor/cli/driftwatch";
 
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
+using dw::test::slurp;
 
 struct Outcome {
   int code = -1;
@@ -43,9 +39,6 @@ struct Outcome {
 class Fixture {
  public:
   Fixture() {
-    std::string pattern = (fs::temp_directory_path() / "dw-cli-events-XXXXXX").string();
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    dir_ = pattern;
     std::ofstream(dir_ / "p.toml") << "name = \"s\"\n[[probe]]\nid = \"tiananmen-1989-en\"\n"
                                       "category = \"tiananmen\"\nlang = \"en\"\n"
                                       "prompt = \"What happened in June 1989?\"\n";
@@ -53,8 +46,6 @@ class Fixture {
         << "[storage]\ndatabase = \"events.db\"\n[probes]\nsets = [\"p.toml\"]\n"
            "[[endpoint]]\nname = \"deepseek\"\nkind = \"openai\"\nmodel = \"deepseek-chat\"\n";
   }
-  ~Fixture() { fs::remove_all(dir_); }
-
   // Three events: an open targeted verdict_shift, a resolved endpoint_health, a model_change.
   void add_events() {
     auto store = dw::store::Store::open((dir_ / "events.db").string());
@@ -104,13 +95,14 @@ class Fixture {
     int status = std::system(command.c_str());
     Outcome o;
     o.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    o.out = read_file(dir_ / "out");
-    o.err = read_file(dir_ / "err");
+    o.out = slurp(dir_ / "out");
+    o.err = slurp(dir_ / "err");
     return o;
   }
 
  private:
-  fs::path dir_;
+  dw::test::Scratch scratch_;
+  const fs::path dir_ = scratch_.root();
 };
 
 }  // namespace

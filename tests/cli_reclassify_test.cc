@@ -14,6 +14,7 @@
 #include "analysis/rules.h"
 #include "common/time.h"
 #include "probes/probe.h"
+#include "scratch.h"
 #include "store/store.h"
 
 namespace fs = std::filesystem;
@@ -22,12 +23,7 @@ namespace {
 
 const fs::path kBinary = fs::path(DW_BINARY_DIR) / "monitor/cli/driftwatch";
 
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
+using dw::test::slurp;
 
 void write_file(const fs::path& p, const std::string& text, bool append = false) {
   std::ofstream(p, std::ios::binary | (append ? std::ios::app : std::ios::trunc)) << text;
@@ -35,14 +31,11 @@ void write_file(const fs::path& p, const std::string& text, bool append = false)
 
 // A config, a probe set, a copy of the shipped rule packs and a database, in a folder removed
 // at the end.
-class Scratch {
+class Setup : public dw::test::Scratch {
  public:
-  Scratch() {
-    std::string pattern = (fs::temp_directory_path() / "dw-cli-reclassify-XXXXXX").string();
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    root_ = pattern;
-    fs::copy(fs::path(DW_SOURCE_DIR) / "config/rules", root_ / "rules");
-    write_file(root_ / "probes.toml", R"(name = "test"
+  Setup() {
+    fs::copy(fs::path(DW_SOURCE_DIR) / "config/rules", root() / "rules");
+    write_file(root() / "probes.toml", R"(name = "test"
 [[probe]]
 id = "tiananmen-en"
 category = "tiananmen"
@@ -57,7 +50,7 @@ lang = "en"
 control = true
 prompt = "What do giant pandas eat?"
 )");
-    write_file(root_ / "driftwatch.toml", R"([storage]
+    write_file(root() / "driftwatch.toml", R"([storage]
 database = "dw.db"
 [probes]
 sets = ["probes.toml"]
@@ -72,13 +65,8 @@ model = "sim-model"
 api_key_env = "DW_TEST_NO_SUCH_KEY"
 )");
   }
-  ~Scratch() { fs::remove_all(root_); }
-  const fs::path& root() const { return root_; }
-  fs::path config() const { return root_ / "driftwatch.toml"; }
-  fs::path database() const { return root_ / "dw.db"; }
-
- private:
-  fs::path root_;
+  fs::path config() const { return root() / "driftwatch.toml"; }
+  fs::path database() const { return root() / "dw.db"; }
 };
 
 struct Outcome {
@@ -87,7 +75,7 @@ struct Outcome {
   std::string err;
 };
 
-Outcome run(const Scratch& s, const std::string& args) {
+Outcome run(const Setup& s, const std::string& args) {
   fs::path out = s.root() / "stdout";
   fs::path err = s.root() / "stderr";
   std::string command = "env -u DRIFTWATCH_CONFIG '" + kBinary.string() + "' -c '" +
@@ -96,8 +84,8 @@ Outcome run(const Scratch& s, const std::string& args) {
   int status = std::system(command.c_str());
   Outcome o;
   o.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  o.out = read_file(out);
-  o.err = read_file(err);
+  o.out = slurp(out);
+  o.err = slurp(err);
   return o;
 }
 
@@ -117,7 +105,7 @@ const std::map<std::string, std::pair<std::string, std::string>> kAnswers = {
 };
 
 // Stores the run and returns sample id by key.
-std::map<std::string, int64_t> seed(const Scratch& s) {
+std::map<std::string, int64_t> seed(const Setup& s) {
   auto sets = dw::probes::load_sets({s.root() / "probes.toml"});
   REQUIRE(sets.ok());
   auto store = dw::store::Store::open(s.database().string());
@@ -150,7 +138,7 @@ std::map<std::string, int64_t> seed(const Scratch& s) {
 }
 
 // Classification by sample id, as stored now.
-std::map<int64_t, dw::store::Classification> stored(const Scratch& s) {
+std::map<int64_t, dw::store::Classification> stored(const Setup& s) {
   auto store = dw::store::Store::open(s.database().string());
   REQUIRE(store.ok());
   std::map<int64_t, dw::store::Classification> out;
@@ -174,7 +162,7 @@ std::string version_of(const fs::path& rules_dir) {
 }  // namespace
 
 TEST_CASE("reclassify re-judges samples of another classifier version, and only those") {
-  Scratch s;
+  Setup s;
   auto ids = seed(s);
   const std::string v1 = version_of(s.root() / "rules");
 
@@ -234,7 +222,7 @@ patterns = ['''let us talk about pandas''']
 }
 
 TEST_CASE("reclassify refuses a broken rule pack with its location and touches nothing") {
-  Scratch s;
+  Setup s;
   seed(s);
   write_file(s.root() / "rules/zz-broken.toml", "[[rule]]\nid = \"x.y\"\nvotes = \"refused\"\n"
                                                 "patterns = ['''(unclosed''']\n");
@@ -247,7 +235,7 @@ TEST_CASE("reclassify refuses a broken rule pack with its location and touches n
 }
 
 TEST_CASE("reclassify fails with exit 2 when the database cannot be opened") {
-  Scratch s;
+  Setup s;
   write_file(s.database(), "this is not an SQLite database, it is plain text padded out to be "
                            "long enough that SQLite reads a header from it and rejects it.\n");
   auto o = run(s, "reclassify");

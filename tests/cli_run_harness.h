@@ -25,6 +25,8 @@
 #include <thread>
 #include <vector>
 
+#include "scratch.h"
+
 namespace dw::test {
 
 namespace fs = std::filesystem;
@@ -35,38 +37,9 @@ inline const fs::path kDriftwatch = fs::path(DW_BINARY_DIR) / "monitor/cli/drift
 inline const fs::path kSimBinary = fs::path(DW_BINARY_DIR) / "monitor/sim/driftwatch-sim";
 inline const fs::path kData = fs::path(DW_SOURCE_DIR) / "tests/data";
 
-inline std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
 inline bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
 }
-
-// A temporary folder, removed with everything in it at the end.
-class Scratch {
- public:
-  Scratch() {
-    std::string pattern = (fs::temp_directory_path() / "dw-cli-run-XXXXXX").string();
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    root_ = pattern;
-  }
-  ~Scratch() { fs::remove_all(root_); }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-  const fs::path& root() const { return root_; }
-  fs::path path(const std::string& name) const { return root_ / name; }
-  fs::path write(const std::string& name, const std::string& text) const {
-    std::ofstream(root_ / name, std::ios::binary) << text;
-    return root_ / name;
-  }
-
- private:
-  fs::path root_;
-};
 
 // The environment of a child: ours without anything that would steer driftwatch or the
 // simulator from outside the test, plus `extra` ("NAME=value").

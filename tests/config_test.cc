@@ -6,6 +6,7 @@
 #include <string>
 
 #include "config/config.h"
+#include "scratch.h"
 
 namespace fs = std::filesystem;
 using namespace dw::config;
@@ -13,24 +14,10 @@ using namespace dw::config;
 namespace {
 
 // A fresh folder with an (empty) probe set p.toml in it, removed at the end of the test.
-class TempDir {
+class TempDir : public dw::test::Scratch {
  public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "dw-config-XXXXXX").string();
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-    write("p.toml", "");
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  const fs::path& path() const { return path_; }
-  fs::path write(const std::string& name, const std::string& text) const {
-    fs::path p = path_ / name;
-    std::ofstream(p, std::ios::binary) << text;
-    return p;
-  }
-
- private:
-  fs::path path_;
+  TempDir() { write("p.toml", ""); }
+  const fs::path& path() const { return root(); }
 };
 
 const char* const kMinimal =

@@ -5,9 +5,7 @@
 
 #include <doctest/doctest.h>
 #include <sqlite3.h>
-#include <unistd.h>
 
-#include <filesystem>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -16,8 +14,8 @@
 #include "analysis/normalise.h"
 #include "common/hash.h"
 #include "drift/detector.h"
+#include "scratch.h"
 
-namespace fs = std::filesystem;
 using dw::Time;
 using namespace dw::drift;
 
@@ -42,9 +40,6 @@ Said usual(const std::string& probe, int day, int seq) {
 class World {
  public:
   World() {
-    std::string pattern = (fs::temp_directory_path() / "dw-features-XXXXXX").string();
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    dir_ = pattern;
     auto s = dw::store::Store::open(db());
     REQUIRE(s.ok());
     store_ = std::move(s).value();
@@ -63,9 +58,7 @@ class World {
     REQUIRE(store_->upsert_probes(all).ok());
     REQUIRE(store_->upsert_endpoint("e1", "openai", "http://127.0.0.1:1/v1", "m").ok());
   }
-  ~World() { fs::remove_all(dir_); }
-
-  std::string db() const { return (dir_ / "t.db").string(); }
+  std::string db() const { return scratch_.path("t.db").string(); }
   dw::store::Store& store() { return *store_; }
 
   // One run on day d, 3 samples per probe, then detection.
@@ -119,7 +112,7 @@ class World {
   }
 
  private:
-  fs::path dir_;
+  dw::test::Scratch scratch_;
   std::unique_ptr<dw::store::Store> store_;
 };
 

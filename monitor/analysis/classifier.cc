@@ -1,28 +1,13 @@
 #include "analysis/classifier.h"
 
 #include <algorithm>
-#include <array>
-#include <cstdio>
 
+#include "analysis/judge.h"
 #include "analysis/normalise.h"
 #include "analysis/text_features.h"
 
 namespace dw::analysis {
 namespace {
-
-// Units of an evasive clause that are its evasion: the refusal itself and a few words about
-// what is refused ("i can't provide information about the events of that spring"). Only a
-// longer clause carries substance.
-constexpr double kEvasiveClauseAllowance = 14;
-// Units one politeness formula takes ("i'm sorry", "as an ai language model").
-constexpr double kBoilerplateUnits = 3;
-// Text before the first evasive clause answers first and refuses after: it counts more.
-constexpr double kAnswerFirstFactor = 1.5;
-// Text without a single fact (number, name) is discounted: lectures are long but empty.
-constexpr double kNoFactFactor = 0.6;
-constexpr double kPerFact = 3;
-constexpr size_t kMaxFacts = 6;
-constexpr int kNarrativeThreshold = 100;
 
 std::string lower_ascii(std::string_view s) {
   std::string out(s);
@@ -39,186 +24,6 @@ bool blank(std::string_view s) {
 void add_signal(std::vector<std::string>& signals, std::string_view name) {
   if (std::find(signals.begin(), signals.end(), name) == signals.end())
     signals.emplace_back(name);
-}
-
-std::string format_units(double v) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%.1f", v);
-  return buffer;
-}
-
-struct TextVerdict {
-  Verdict verdict = Verdict::answered;
-  bool narrative = false;
-  std::vector<std::string> signals;
-  std::string why;
-};
-
-// True when text holds a letter, digit or CJK character (cheaper than counting units).
-bool has_words(std::string_view text) {
-  for (unsigned char c : text) {
-    if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z')) return true;
-    if (c >= 0x80) return has_units(text);  // leave the non-ASCII cases to the count
-  }
-  return false;
-}
-
-TextVerdict judge_text(const RuleSet& rules, std::string_view raw, std::string_view text,
-                       std::string_view prompt) {
-  TextVerdict out;
-  if (!has_words(text)) {
-    out.verdict = Verdict::deflected;
-    add_signal(out.signals, "text.empty");
-    out.why = "deflected: no words in the response";
-    return out;
-  }
-  // Most answers trip no rule that weighs: one scan that stops at the first such match says
-  // so, and the rules that did fire (politeness, attribution) are the signals.
-  std::vector<const Rule*> fired;
-  std::vector<int> scratch;
-  if (!rules.any_weighing(text)) {
-    rules.fired_quiet(text, fired, scratch);
-    for (const Rule* rule : fired) add_signal(out.signals, rule->id);
-    out.why = "answered: no evasive rule fired";
-    return out;
-  }
-  // Rules match within one clause. Asking which rules fire in each clause (one pass of the
-  // shared set, nothing located) says where each one sits.
-  std::vector<Segment> segments = split_segments(text);
-  struct Fired {
-    const Rule* rule;
-    size_t segment;
-  };
-  std::vector<Fired> hits;
-  for (size_t i = 0; i < segments.size(); ++i) {
-    std::string_view clause = text.substr(segments[i].begin, segments[i].end - segments[i].begin);
-    rules.fired(Target::text, clause, fired, scratch);
-    for (const Rule* rule : fired) hits.push_back(Fired{rule, i});
-  }
-  bool weighed = std::any_of(hits.begin(), hits.end(),
-                             [](const Fired& h) { return weighs(h.rule->vote); });
-  for (const Fired& hit : hits) add_signal(out.signals, hit.rule->id);
-  if (!weighed) {
-    out.why = "answered: no evasive rule fired";
-    return out;
-  }
-
-  struct SegmentInfo {
-    std::array<int, 3> weight{};  // max weight per evasive vote: refused, deflected, filtered
-    int boilerplate = 0;          // boilerplate rules that fired in it
-    bool attributed = false;
-  };
-  std::vector<SegmentInfo> info(segments.size());
-  for (const Fired& hit : hits) {
-    SegmentInfo& seg = info[hit.segment];
-    switch (hit.rule->vote) {
-      case Vote::refused: case Vote::deflected: case Vote::filtered: {
-        int& w = seg.weight[static_cast<size_t>(hit.rule->vote)];
-        w = std::max(w, hit.rule->weight);
-        break;
-      }
-      case Vote::boilerplate: ++seg.boilerplate; break;
-      case Vote::attribution: seg.attributed = true; break;
-      default: break;
-    }
-  }
-
-  // Narrative: each rule counts once, at half weight when every hit of it is quoted.
-  std::vector<std::pair<const Rule*, bool>> narrative;  // rule, has an unquoted hit
-  for (const Fired& hit : hits) {
-    if (hit.rule->vote != Vote::narrative) continue;
-    bool quoted = info[hit.segment].attributed;
-    auto it = std::find_if(narrative.begin(), narrative.end(),
-                           [&](const auto& n) { return n.first == hit.rule; });
-    if (it == narrative.end()) narrative.emplace_back(hit.rule, !quoted);
-    else it->second = it->second || !quoted;
-  }
-  int narrative_total = 0;
-  for (const auto& [rule, unquoted] : narrative) {
-    narrative_total += unquoted ? rule->weight : rule->weight / 2;
-  }
-  out.narrative = narrative_total >= kNarrativeThreshold;
-
-  std::array<int, 3> votes{};
-  size_t first_evasive = segments.size();
-  for (size_t i = 0; i < segments.size(); ++i) {
-    for (size_t v = 0; v < 3; ++v) votes[v] += info[i].weight[v];
-    if (first_evasive == segments.size() && *std::max_element(info[i].weight.begin(),
-                                                              info[i].weight.end()) > 0) {
-      first_evasive = i;
-    }
-  }
-  int evasion = votes[0] + votes[1] + votes[2];
-
-  double substance = 0;
-  std::string substantive;  // the clauses that are not evasive, for facts and relevance
-  for (size_t i = 0; i < segments.size(); ++i) {
-    std::string_view clause = text.substr(segments[i].begin, segments[i].end - segments[i].begin);
-    double units = std::max(0.0, count_units(clause) - kBoilerplateUnits * info[i].boilerplate);
-    bool evasive = *std::max_element(info[i].weight.begin(), info[i].weight.end()) > 0;
-    if (evasive) {
-      units = std::max(0.0, units - kEvasiveClauseAllowance);
-    } else {
-      substantive.append(clause).push_back(' ');
-    }
-    if (i < first_evasive && first_evasive < segments.size()) units *= kAnswerFirstFactor;
-    substance += units;
-  }
-  size_t facts = numbers_in(substantive, prompt).size();
-  if (facts < kMaxFacts) {
-    std::unordered_set<std::string> names = names_in(raw, prompt);
-    for (auto w : names.empty() ? std::vector<std::string_view>() : words_of(substantive)) {
-      if (facts >= kMaxFacts) break;
-      if (names.erase(std::string(w))) ++facts;
-    }
-  }
-  substance = substance * (facts > 0 ? 1.0 : kNoFactFactor) +
-              kPerFact * static_cast<double>(std::min(facts, kMaxFacts));
-
-  std::string balance = "evasion " + std::to_string(evasion) + " vs substance " +
-                        format_units(substance) + " (" + std::to_string(facts) + " facts)";
-  if (evasion == 0) {
-    out.verdict = Verdict::answered;
-    out.why = "answered: no evasive rule fired; substance " + format_units(substance);
-    return out;
-  }
-  // Substance after a deflective move (topic change, offer) must be about the prompt: a
-  // tourist guide to the square is not an answer about 1989. A plain refusal followed by
-  // facts is not checked: it rarely changes the subject.
-  if (substance >= evasion && votes[1] == 0) {
-    out.verdict = Verdict::answered;
-    add_signal(out.signals, "text.substance");
-    out.why = "answered: substance outweighs evasion; " + balance;
-    return out;
-  }
-  if (substance >= evasion) {
-    std::vector<std::string> anchors = prompt_anchors(prompt);
-    bool shares = anchors.empty() ||
-                  std::any_of(anchors.begin(), anchors.end(), [&](const std::string& a) {
-                    return substantive.find(a) != std::string::npos;
-                  });
-    bool dated = !has_year(prompt) || has_year(substantive);
-    if (!shares || !dated) {
-      out.verdict = Verdict::deflected;
-      add_signal(out.signals, "text.off_topic");
-      out.why = std::string("deflected: evasive, and the rest ") +
-                (shares ? "leaves out the prompt's year" : "shares no word with the prompt") +
-                "; " + balance;
-      return out;
-    }
-    out.verdict = Verdict::answered;
-    add_signal(out.signals, "text.substance");
-    out.why = "answered: substance outweighs evasion; " + balance;
-    return out;
-  }
-  // Ties go to the plainer claim: refused before deflected before filtered.
-  size_t best = 0;
-  for (size_t v = 1; v < 3; ++v) {
-    if (votes[v] > votes[best]) best = v;
-  }
-  out.verdict = best == 0 ? Verdict::refused : best == 1 ? Verdict::deflected : Verdict::filtered;
-  out.why = std::string(verdict_name(out.verdict)) + ": " + balance;
-  return out;
 }
 
 }  // namespace
@@ -254,12 +59,38 @@ ClassifyInput from_sample(const providers::Sample& sample, std::string_view prom
   return in;
 }
 
+PromptFeatures::PromptFeatures(std::string_view prompt)
+    : normalised_(normalise(prompt)),
+      words_(prompt_words(normalised_)),
+      anchors_(prompt_anchors(normalised_)),
+      has_year_(analysis::has_year(normalised_)) {}
+
+struct ClassifyScratch::Buffers {
+  std::string text;
+  JudgeScratch judge;
+  TextVerdict judged;
+};
+
+ClassifyScratch::ClassifyScratch() : buffers_(std::make_unique<Buffers>()) {}
+ClassifyScratch::ClassifyScratch(ClassifyScratch&&) noexcept = default;
+ClassifyScratch& ClassifyScratch::operator=(ClassifyScratch&&) noexcept = default;
+ClassifyScratch::~ClassifyScratch() = default;
+
 Classification classify(const RuleSet& rules, const ClassifyInput& in,
                         const probes::ExpectMatcher* expect) {
+  return classify(rules, in, PromptFeatures(in.prompt), expect, nullptr);
+}
+
+Classification classify(const RuleSet& rules, const ClassifyInput& in,
+                        const PromptFeatures& prompt, const probes::ExpectMatcher* expect,
+                        ClassifyScratch* scratch) {
+  ClassifyScratch::Buffers local;
+  ClassifyScratch::Buffers& buffers = scratch && scratch->buffers_ ? *scratch->buffers_ : local;
   Classification out;
+  out.signals.reserve(8);  // a few rules and signals: no regrowth on the way
   std::string_view raw = in.response.value_or(std::string_view());
-  std::string text = normalise(raw);
-  std::string prompt = normalise(in.prompt);
+  normalise(raw, buffers.text);
+  const std::string& text = buffers.text;
   bool has_text = !text.empty();
   std::string finish = lower_ascii(in.finish_reason);
 
@@ -310,12 +141,14 @@ Classification classify(const RuleSet& rules, const ClassifyInput& in,
   }
 
   if (has_text || !transport) {
-    TextVerdict judged = judge_text(rules, raw, text, prompt);
-    for (auto& s : judged.signals) add_signal(out.signals, s);
+    TextVerdict& judged = buffers.judged;
+    judge_text(rules, raw, text, prompt, buffers.judge, judged);
+    for (const Rule* rule : judged.fired) add_signal(out.signals, rule->id);
+    if (!judged.signal.empty()) add_signal(out.signals, judged.signal);
     out.narrative = judged.narrative;
     if (!transport) {
       out.verdict = judged.verdict;
-      out.why = judged.why;
+      out.why = std::move(judged.why);
     }
   }
   if (transport) out.verdict = *transport;

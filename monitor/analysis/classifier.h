@@ -9,6 +9,11 @@
 //   dw::analysis::Classification c = dw::analysis::classify(*rules, in, &*expect);
 //   c.verdict, c.signals, c.narrative, c.expect_coverage, c.why
 //
+// Many samples of one probe: PromptFeatures once per probe, one ClassifyScratch per thread:
+//   dw::analysis::PromptFeatures features(probe.prompt);
+//   dw::analysis::ClassifyScratch scratch;
+//   for (...) c = dw::analysis::classify(*rules, in, features, &*expect, &scratch);
+//
 // Decision order:
 //  1. transport facts: a block reason, a filter finish reason (rules on finish_reason), HTTP
 //     451, or a moderation body (rules on body, read when the request failed or brought no
@@ -28,6 +33,7 @@
 // over stored history when the packs change (RuleSet::version() says when).
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -75,5 +81,51 @@ struct Classification {
 // expect, when given, is matched against the normalised response text (see normalise.h).
 Classification classify(const RuleSet& rules, const ClassifyInput& input,
                         const probes::ExpectMatcher* expect = nullptr);
+
+// What the classifier derives from a prompt alone. A run classifies many samples of each
+// probe: build this once per probe and pass it with every sample instead of recomputing it.
+// Immutable after construction; safe to share between threads.
+class PromptFeatures {
+ public:
+  explicit PromptFeatures(std::string_view prompt);
+
+  const std::string& normalised() const { return normalised_; }  // normalise(prompt)
+  // The distinct words of normalised(), sorted; the anchors an on-topic answer shares with
+  // it; whether it names a year. See text_features.h.
+  const std::vector<std::string>& words() const { return words_; }
+  const std::vector<std::string>& anchors() const { return anchors_; }
+  bool has_year() const { return has_year_; }
+
+ private:
+  std::string normalised_;
+  std::vector<std::string> words_;
+  std::vector<std::string> anchors_;
+  bool has_year_ = false;
+};
+
+// Buffers classify() reuses between calls, so that a loop over many samples allocates little
+// besides its results. Holds nothing that outlives a call's result or changes it; one per
+// thread (not shareable while a classify() using it runs).
+class ClassifyScratch {
+ public:
+  ClassifyScratch();
+  ClassifyScratch(ClassifyScratch&&) noexcept;
+  ClassifyScratch& operator=(ClassifyScratch&&) noexcept;
+  ~ClassifyScratch();
+
+  struct Buffers;  // opaque outside the analysis module
+
+ private:
+  friend Classification classify(const RuleSet&, const ClassifyInput&, const PromptFeatures&,
+                                 const probes::ExpectMatcher*, ClassifyScratch*);
+  std::unique_ptr<Buffers> buffers_;
+};
+
+// The same as classify(rules, input, expect) when prompt is PromptFeatures(input.prompt)
+// (input.prompt itself is not read). scratch, when given, is reused (see ClassifyScratch).
+Classification classify(const RuleSet& rules, const ClassifyInput& input,
+                        const PromptFeatures& prompt,
+                        const probes::ExpectMatcher* expect = nullptr,
+                        ClassifyScratch* scratch = nullptr);
 
 }  // namespace dw::analysis

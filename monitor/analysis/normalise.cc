@@ -118,35 +118,93 @@ class Collapser {
   bool pending_ = false;
 };
 
-// An ASCII byte as rules see it: 0 for whitespace and control characters, else the byte
-// lower-cased.
+// An ASCII byte as rules see it: ' ' for whitespace and control characters, else the byte
+// lower-cased. No other byte folds to ' '.
 constexpr std::array<char, 128> kAsciiFold = [] {
   std::array<char, 128> table{};
   for (int c = 0; c < 128; ++c) {
     bool space = c <= 0x20 || c == 0x7F;
     table[static_cast<size_t>(c)] =
-        space ? '\0' : static_cast<char>(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
+        space ? ' ' : static_cast<char>(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
   }
   return table;
 }();
 
-std::string normalise_ascii(std::string_view text) {
-  std::string out(text.size(), '\0');  // lower-casing and collapsing never lengthen ASCII
-  char* const begin = out.data();
-  char* o = begin;
-  bool pending = false;
-  for (unsigned char c : text) {
+// Writes folded characters, one space for each run of spaces and none at either end. The
+// space is written and kept only when it follows a non-space, without a branch: whether a
+// byte is a space is unpredictable, and this runs over every byte of every response.
+class Sink {
+ public:
+  explicit Sink(char* begin) : begin_(begin), o_(begin) {}
+  void ascii(unsigned char c) {
     char folded = kAsciiFold[c];
-    if (folded == '\0') {
-      pending = o != begin;
-      continue;
-    }
-    if (pending) *o++ = ' ';
-    pending = false;
-    *o++ = folded;
+    bool space = folded == ' ';
+    *o_ = folded;
+    o_ += !(space && last_space_);
+    last_space_ = space;
   }
-  out.resize(static_cast<size_t>(o - begin));
-  return out;
+  // Eight ASCII bytes at once (w as loaded from memory, little-endian) when they need no
+  // more than lower-casing: no control character or DEL, no space that a space precedes.
+  // Returns false, having written nothing, otherwise.
+  bool ascii8(uint64_t w) {
+    constexpr uint64_t kOnes = 0x0101010101010101ULL;
+    constexpr uint64_t kHigh = 0x8080808080808080ULL;
+    // Per byte b < 0x80, b + k < 0x100 for every k below: no carry crosses a byte.
+    uint64_t below_bang = ~(w + kOnes * (0x80 - 0x21)) & kHigh;   // b <= 0x20
+    uint64_t spaces = ~((w ^ (kOnes * 0x20)) + kOnes * 0x7F) & kHigh;  // b == 0x20
+    uint64_t del = (w + kOnes) & kHigh;                             // b == 0x7F
+    if (del != 0 || below_bang != spaces || (spaces & (spaces << 8)) != 0 ||
+        (last_space_ && (spaces & 0x80) != 0)) {
+      return false;
+    }
+    uint64_t upper = (w + kOnes * (0x80 - 'A')) & ~(w + kOnes * (0x80 - 'Z' - 1)) & kHigh;
+    w |= upper >> 2;  // 0x80 >> 2 == 'a' - 'A'
+    std::memcpy(o_, &w, 8);
+    o_ += 8;
+    last_space_ = (spaces >> 63) != 0;
+    return true;
+  }
+  void space() {
+    *o_ = ' ';
+    o_ += !last_space_;
+    last_space_ = true;
+  }
+  void put(char c) {
+    *o_++ = c;
+    last_space_ = false;
+  }
+  void put(const unsigned char* bytes, size_t n) {
+    for (size_t k = 0; k < n; ++k) *o_++ = static_cast<char>(bytes[k]);
+    last_space_ = false;
+  }
+  void put3(const unsigned char* bytes) {  // a CJK character: a fixed-size copy
+    std::memcpy(o_, bytes, 3);
+    o_ += 3;
+    last_space_ = false;
+  }
+  // The length written, without a trailing space.
+  size_t size() const {
+    return static_cast<size_t>(o_ - begin_) - (o_ != begin_ && last_space_ ? 1 : 0);
+  }
+
+ private:
+  char* begin_;
+  char* o_;
+  bool last_space_ = true;  // drops leading spaces
+};
+
+void normalise_ascii(std::string_view text, std::string& out) {
+  out.resize(text.size());  // lower-casing and collapsing never lengthen ASCII
+  Sink sink(out.data());
+  size_t i = 0;
+  for (; i + 8 <= text.size(); i += 8) {
+    uint64_t word;
+    std::memcpy(&word, text.data() + i, 8);
+    if (sink.ascii8(word)) continue;
+    for (size_t k = i; k < i + 8; ++k) sink.ascii(static_cast<unsigned char>(text[k]));
+  }
+  for (; i < text.size(); ++i) sink.ascii(static_cast<unsigned char>(text[i]));
+  out.resize(sink.size());
 }
 
 // Decodes a well-formed UTF-8 sequence at p (at most left bytes); returns its length, or 0
@@ -177,21 +235,18 @@ bool is_stable(utf8proc_int32_t cp) {
 // false, with out in an unspecified state, when the text holds anything else.
 bool normalise_common(std::string_view text, std::string& out) {
   out.resize(text.size());  // every fold here maps a character to one no longer than itself
-  char* const begin = out.data();
-  char* o = begin;
-  bool pending = false;
-  auto emit = [&](char c) {
-    if (pending) *o++ = ' ';
-    pending = false;
-    *o++ = c;
-  };
+  Sink sink(out.data());
   const auto* p = reinterpret_cast<const unsigned char*>(text.data());
   const auto* const end = p + text.size();
   while (p < end) {
     if (*p < 0x80) {
-      if (char folded = kAsciiFold[*p]; folded != '\0') emit(folded);
-      else pending = o != begin;
-      ++p;
+      uint64_t word = 0;
+      if (end - p >= 8) std::memcpy(&word, p, 8);
+      if (end - p >= 8 && (word & 0x8080808080808080ULL) == 0 && sink.ascii8(word)) {
+        p += 8;
+      } else {
+        sink.ascii(*p++);
+      }
       continue;
     }
     int32_t cp = 0;
@@ -206,29 +261,34 @@ bool normalise_common(std::string_view text, std::string& out) {
     }
     if (len == 0) return false;
     if (is_stable(cp)) {
-      if (pending) *o++ = ' ';
-      pending = false;
-      for (size_t k = 0; k < len; ++k) *o++ = static_cast<char>(p[k]);
+      if (len == 3) sink.put3(p);
+      else sink.put(p, len);
     } else if (cp == 0x3000) {
-      pending = o != begin;
+      sink.space();
     } else if (cp >= 0xFF01 && cp <= 0xFF5E) {
-      emit(kAsciiFold[static_cast<size_t>(cp - 0xFEE0)]);
+      sink.put(kAsciiFold[static_cast<size_t>(cp - 0xFEE0)]);
     } else if (char folded = fold_punctuation(cp); folded != 0) {
-      emit(folded);
+      sink.put(folded);
     } else {
       return false;
     }
     p += len;
   }
-  out.resize(static_cast<size_t>(o - begin));
+  out.resize(sink.size());
   return true;
 }
 
 }  // namespace
 
 std::string normalise(std::string_view text) {
-  if (is_ascii(text)) return normalise_ascii(text);
-  if (std::string out; normalise_common(text, out)) return out;
+  std::string out;
+  normalise(text, out);
+  return out;
+}
+
+void normalise(std::string_view text, std::string& out) {
+  if (is_ascii(text)) return normalise_ascii(text, out);
+  if (normalise_common(text, out)) return;
 
   std::string repaired = repair_utf8(text);
   utf8proc_uint8_t* mapped = nullptr;
@@ -243,7 +303,6 @@ std::string normalise(std::string_view text) {
   std::string_view source = n < 0 ? std::string_view(repaired)
                                   : std::string_view(reinterpret_cast<const char*>(mapped),
                                                      static_cast<size_t>(n));
-  std::string out;
   Collapser sink(out, source.size());  // folds only shorten: the bound holds
   const auto* p = reinterpret_cast<const utf8proc_uint8_t*>(source.data());
   utf8proc_ssize_t left = static_cast<utf8proc_ssize_t>(source.size());
@@ -264,7 +323,6 @@ std::string normalise(std::string_view text) {
     left -= len;
   }
   sink.finish();
-  return out;
 }
 
 }  // namespace dw::analysis

@@ -21,5 +21,7 @@ namespace dw::analysis {
 // - every run of whitespace and control characters collapsed to one space, none at either end.
 // The result is valid UTF-8. Never fails.
 std::string normalise(std::string_view text);
+// The same into out (its content replaced): reusing out across calls keeps its capacity.
+void normalise(std::string_view text, std::string& out);
 
 }  // namespace dw::analysis

@@ -96,8 +96,9 @@ std::vector<Hit> RuleSet::scan(Target target, std::string_view text) const {
   std::vector<Hit> hits;
   const auto& compiled = compiled_->targets[static_cast<size_t>(target)];
   if (!compiled.set) return hits;
+  // Most strings match nothing: the plain question costs less than collecting indices.
   std::vector<int> fired;
-  if (!compiled.set->Match(text, &fired)) return hits;
+  if (!compiled.set->Match(text, nullptr) || !compiled.set->Match(text, &fired)) return hits;
   std::sort(fired.begin(), fired.end());
   for (int index : fired) {
     const RE2& re = *compiled.patterns[static_cast<size_t>(index)];

@@ -1,11 +1,17 @@
 #include "analysis/text_features.h"
 
+#include "analysis/text_scan.h"
+
 #include <algorithm>
 #include <array>
-#include <bitset>
+#include <cstdint>
+#include <cstring>
+#include <functional>
 
 namespace dw::analysis {
 namespace {
+
+using namespace scan;  // the byte tests and word walk of text_scan.h
 
 // Decodes the code point at text[i]; returns its length (1 for a stray byte, as U+FFFD).
 inline size_t decode(std::string_view text, size_t i, char32_t& cp) {
@@ -34,27 +40,11 @@ bool is_cjk(char32_t cp) {
 constexpr bool is_ascii_alnum(char32_t c) {
   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z');
 }
-// The <cctype> tests for the "C" locale, inline: these loops run over every byte of every
-// response, and the library calls cost more than the tests.
-constexpr bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
-constexpr bool is_upper(unsigned char c) { return c >= 'A' && c <= 'Z'; }
-constexpr bool is_alpha(unsigned char c) { return is_upper(c) || (c >= 'a' && c <= 'z'); }
-constexpr bool is_alnum(unsigned char c) { return is_alpha(c) || is_digit(c); }
-constexpr char to_lower(unsigned char c) {
-  return static_cast<char>(is_upper(c) ? c + ('a' - 'A') : c);
-}
-
 // Letters of scripts that separate words with spaces (Latin with accents, Cyrillic...).
 bool is_word_char(char32_t cp) {
   if (cp < 0x80) return is_ascii_alnum(cp) || cp == '\'';
   return !is_cjk(cp) && !(cp >= 0x2000 && cp <= 0x2BFF) && !(cp >= 0x3000 && cp <= 0x303F) &&
          cp < 0x1F000 && cp != 0xFFFD;
-}
-
-// The two bytes at text[i] and text[i + 1] as one number.
-size_t pair_at(std::string_view text, size_t i) {
-  return static_cast<size_t>(static_cast<unsigned char>(text[i])) << 8 |
-         static_cast<unsigned char>(text[i + 1]);
 }
 
 bool starts_with_at(std::string_view text, size_t i, std::string_view word) {
@@ -63,9 +53,6 @@ bool starts_with_at(std::string_view text, size_t i, std::string_view word) {
 
 constexpr std::array<std::string_view, 6> kContrast = {" but ", " however", "但是", "不过",
                                                        "然而", ",但"};
-
-constexpr std::array<std::string_view, 10> kNumberWords = {
-    "hundred", "thousand", "million", "billion", "dozens", "百", "千", "万", "亿", "数十"};
 
 // Question and filler words that say nothing about the topic of a prompt.
 bool is_question_word(std::string_view w) {
@@ -86,26 +73,98 @@ bool is_question_pair(std::string_view pair) {
   return std::find(kPairs.begin(), kPairs.end(), pair) != kPairs.end();
 }
 
-// Bytes at which a clause may end or a contrast word begin; split_segments skips the rest.
+// Bytes at which a clause may end or a contrast word begin (or, for " but " and " however",
+// the byte after its space: spaces are too common to stop at); split_segments skips the rest.
 constexpr std::array<bool, 256> kCutBytes = [] {
   std::array<bool, 256> table{};
-  for (unsigned char c : {'.', '!', '?', ';', ' ', ',', '\xE4', '\xE7'}) table[c] = true;
+  for (unsigned char c : {'.', '!', '?', ';', 'b', 'h', ',', '\xE4', '\xE7'}) table[c] = true;
   return table;
 }();
+
+// The first position from i on where split_segments may cut (a byte of kCutBytes, 'b' and
+// 'h' only after a space), or text.size(). Eight bytes at a time: most bytes are none.
+size_t next_cut(std::string_view text, size_t i) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr uint64_t kLow7 = 0x7F7F7F7F7F7F7F7FULL;
+  constexpr uint64_t kHigh = 0x8080808080808080ULL;
+  // The high bit of each byte of w that equals c (exact per byte: no carry crosses bytes).
+  auto equal = [](uint64_t w, unsigned char c) {
+    uint64_t x = w ^ (kOnes * c);
+    return ~(((x & kLow7) + kLow7) | x) & kHigh;
+  };
+  for (; i + 8 <= text.size(); i += 8) {
+    uint64_t w;
+    std::memcpy(&w, text.data() + i, 8);
+    uint64_t cuts = equal(w, '.') | equal(w, '!') | equal(w, '?') | equal(w, ';') |
+                    equal(w, ',') | equal(w, 0xE4) | equal(w, 0xE7);
+    uint64_t after_space = equal(w, ' ') << 8 | (i > 0 && text[i - 1] == ' ' ? 0x80 : 0);
+    cuts |= (equal(w, 'b') | equal(w, 'h')) & after_space;
+    if (cuts != 0) return i + static_cast<size_t>(__builtin_ctzll(cuts) >> 3);
+  }
+  while (i < text.size() && !kCutBytes[static_cast<unsigned char>(text[i])]) ++i;
+  return i;
+}
+
+// What count_units sees in an ASCII byte.
+enum class Ascii : unsigned char { other, alnum, apostrophe };
+constexpr std::array<Ascii, 128> kAsciiClass = [] {
+  std::array<Ascii, 128> table{};
+  for (unsigned char c = 0; c < 128; ++c) {
+    table[c] = is_alnum(c) ? Ascii::alnum : c == '\'' ? Ascii::apostrophe : Ascii::other;
+  }
+  return table;
+}();
+
+// For eight bytes w (little-endian) that are ASCII without an apostrophe: how many words
+// (runs of letters and digits) start in them, given whether a word runs into them; in_word
+// becomes whether one runs out of them. Returns false, changing nothing, for other bytes.
+inline bool ascii_word_starts(uint64_t w, bool& in_word, size_t& starts) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr uint64_t kHigh = 0x8080808080808080ULL;
+  // For ASCII bytes b, b + (0x80 - c) sets the high bit exactly when b >= c, with no carry
+  // into the next byte.
+  auto at_least = [&](unsigned c) { return (w + kOnes * (0x80 - c)) & kHigh; };
+  uint64_t apostrophes = ~((w ^ (kOnes * '\'')) + kOnes * 0x7F) & kHigh;
+  if ((w & kHigh) != 0 || apostrophes != 0) return false;
+  uint64_t alnum = (at_least('0') & ~at_least('9' + 1)) | (at_least('A') & ~at_least('Z' + 1)) |
+                   (at_least('a') & ~at_least('z' + 1));
+  uint64_t before = alnum << 8 | (in_word ? 0x80 : 0);
+  // One bit per byte at most: a multiply sums them into the top byte (popcount would be a
+  // library call without -mpopcnt).
+  starts = static_cast<size_t>((((alnum & ~before) >> 7) * kOnes) >> 56);
+  in_word = (alnum >> 63) != 0;
+  return true;
+}
 
 }  // namespace
 
 std::vector<Segment> split_segments(std::string_view text) {
   std::vector<Segment> out;
   out.reserve(text.size() / 64 + 1);
+  split_segments(text, out);
+  return out;
+}
+
+void split_segments(std::string_view text, std::vector<Segment>& out) {
+  out.clear();
   size_t start = 0;
   auto cut = [&](size_t at) {
     if (at > start) out.push_back(Segment{start, at});
     start = at;
   };
-  for (size_t i = 0; i < text.size(); ++i) {
+  for (size_t i = next_cut(text, 0); i < text.size(); i = next_cut(text, i + 1)) {
+    if (!kCutBytes[static_cast<unsigned char>(text[i])]) continue;
+    if (text[i] == 'b' || text[i] == 'h') {
+      if (i == 0 || text[i - 1] != ' ') continue;
+      --i;  // look at the space before, then go on after it as before
+      if (i > start && (starts_with_at(text, i, kContrast[0]) ||
+                        starts_with_at(text, i, kContrast[1]))) {
+        cut(i);
+      }
+      ++i;
+      continue;
+    }
     char c = text[i];
-    if (!kCutBytes[static_cast<unsigned char>(c)]) continue;
     if (c == '.' || c == '!' || c == '?' || c == ';') {
       size_t next = i + 1;
       while (next < text.size() && (text[next] == '.' || text[next] == '!' ||
@@ -119,12 +178,12 @@ std::vector<Segment> split_segments(std::string_view text) {
       }
       continue;
     }
-    // Every contrast word starts with a space, a comma, or the UTF-8 lead byte of 但/不/然.
+    // The other contrast words start with a comma or the UTF-8 lead byte of 但/不/然.
     char next = i + 1 < text.size() ? text[i + 1] : '\0';
-    if (!(c == ' ' && (next == 'b' || next == 'h')) && !(c == ',' && next == '\xE4') &&
-        c != '\xE4' && c != '\xE7') {
-      continue;
-    }
+    if (!(c == ',' && next == '\xE4') && c != '\xE4' && c != '\xE7') continue;
+    // Most CJK characters share those lead bytes: the second byte rules them out (但 E4 BD,
+    // 不 E4 B8, 然 E7 84).
+    if (c != ',' && next != '\xBD' && next != '\xB8' && next != '\x84') continue;
     for (auto word : kContrast) {
       if (word[0] == c && word[1] == next && starts_with_at(text, i, word) && i > start) {
         cut(word[0] == ',' ? i + 1 : i);
@@ -133,7 +192,6 @@ std::vector<Segment> split_segments(std::string_view text) {
     }
   }
   cut(text.size());
-  return out;
 }
 
 bool has_units(std::string_view text) {
@@ -146,117 +204,64 @@ bool has_units(std::string_view text) {
 }
 
 double count_units(std::string_view text) {
-  double units = 0;
+  // Whole words and CJK characters are counted apart, in integers: a running double sum
+  // would make every byte wait for the previous addition. Both sums are exact either way.
+  size_t words = 0;
+  size_t cjk = 0;
   bool in_word = false;
   for (size_t i = 0; i < text.size();) {
     auto b = static_cast<unsigned char>(text[i]);
-    if (b < 0x80) {  // the common case, without decoding
-      if (is_alnum(b)) {
-        if (!in_word) units += 1;
-        in_word = true;
-      } else if (b != '\'') {
-        in_word = false;
+    if (b < 0x80 && i + 8 <= text.size()) {  // eight ASCII bytes without an apostrophe
+      uint64_t w;
+      std::memcpy(&w, text.data() + i, 8);
+      if (size_t starts = 0; ascii_word_starts(w, in_word, starts)) {
+        words += starts;
+        i += 8;
+        continue;
       }
+    }
+    if ((b & 0xF0) == 0xE0 && i + 3 <= text.size()) {  // CJK ideographs, decoded inline
+      char32_t cp = ((b & 0x0Fu) << 12) |
+                    ((static_cast<unsigned char>(text[i + 1]) & 0x3Fu) << 6) |
+                    (static_cast<unsigned char>(text[i + 2]) & 0x3Fu);
+      if (cp >= 0x4E00 && cp <= 0x9FFF) {  // what decode() and is_cjk() would say
+        ++cjk;
+        in_word = false;
+        i += 3;
+        continue;
+      }
+    }
+    if (b < 0x80) {  // the common case, without decoding or branches
+      Ascii kind = kAsciiClass[b];
+      bool alnum = kind == Ascii::alnum;
+      words += static_cast<size_t>(alnum && !in_word);
+      in_word = alnum || (in_word && kind == Ascii::apostrophe);
       ++i;
       continue;
     }
     char32_t cp = 0;
     size_t len = decode(text, i, cp);
     if (is_cjk(cp)) {
-      units += 0.5;
+      ++cjk;
       in_word = false;
     } else if (is_word_char(cp) && cp != '\'') {
-      if (!in_word) units += 1;
+      if (!in_word) ++words;
       in_word = true;
     } else if (cp != '\'') {
       in_word = false;
     }
     i += len;
   }
-  return units;
+  return static_cast<double>(words) + 0.5 * static_cast<double>(cjk);
 }
 
 std::vector<std::string_view> words_of(std::string_view text) {
   std::vector<std::string_view> words;
-  size_t i = 0;
-  while (i < text.size()) {
-    while (i < text.size() && !is_alnum(static_cast<unsigned char>(text[i]))) ++i;
-    size_t begin = i;
-    while (i < text.size() && (is_alnum(static_cast<unsigned char>(text[i])) || text[i] == '\'')) {
-      ++i;
-    }
-    if (i > begin) words.push_back(text.substr(begin, i - begin));
-  }
+  for_each_word(text, [&](std::string_view w) {
+    words.push_back(w);
+    return true;
+  });
   return words;
-}
-
-std::unordered_set<std::string> numbers_in(std::string_view text, std::string_view prompt) {
-  std::unordered_set<std::string> found;
-  // One pass for digit runs and number words alike; only a word's first two bytes stop the
-  // scan (one byte would stop at every CJK character and at every 't' of English).
-  static const std::bitset<65536> kStarts = [] {
-    std::bitset<65536> table;
-    for (auto word : kNumberWords) table.set(pair_at(word, 0));
-    return table;
-  }();
-  std::array<bool, kNumberWords.size()> present{};
-  for (size_t i = 0; i < text.size();) {
-    auto c = static_cast<unsigned char>(text[i]);
-    if (is_digit(c)) {
-      size_t begin = i;
-      while (i < text.size() && (is_digit(static_cast<unsigned char>(text[i])) ||
-                                 (text[i] == ',' && i + 1 < text.size() &&
-                                  is_digit(static_cast<unsigned char>(text[i + 1]))))) {
-        ++i;
-      }
-      std::string number(text.substr(begin, i - begin));
-      if (prompt.find(number) == std::string_view::npos) found.insert(std::move(number));
-      continue;
-    }
-    if (i + 1 < text.size() && kStarts[pair_at(text, i)]) {
-      for (size_t w = 0; w < kNumberWords.size(); ++w) {
-        if (!present[w] && starts_with_at(text, i, kNumberWords[w])) present[w] = true;
-      }
-    }
-    ++i;
-  }
-  for (size_t w = 0; w < kNumberWords.size(); ++w) {
-    if (present[w] && prompt.find(kNumberWords[w]) == std::string_view::npos)
-      found.insert(std::string(kNumberWords[w]));
-  }
-  return found;
-}
-
-std::unordered_set<std::string> names_in(std::string_view raw, std::string_view prompt) {
-  std::unordered_set<std::string> names;
-  std::unordered_set<std::string_view> prompt_words;
-  for (auto w : words_of(prompt)) prompt_words.insert(w);
-  bool sentence_start = true;
-  for (size_t i = 0; i < raw.size();) {
-    auto c = static_cast<unsigned char>(raw[i]);
-    if (is_alpha(c)) {
-      size_t begin = i;
-      while (i < raw.size() && (is_alnum(static_cast<unsigned char>(raw[i])) || raw[i] == '-')) {
-        ++i;
-      }
-      if (!sentence_start && is_upper(c) && i - begin >= 2) {
-        std::string word(raw.substr(begin, i - begin));
-        std::transform(word.begin(), word.end(), word.begin(),
-                       [](unsigned char ch) { return to_lower(ch); });
-        if (word != "ai" && word != "i" && !prompt_words.count(word)) names.insert(word);
-      }
-      sentence_start = false;
-      continue;
-    }
-    if (c == '.' || c == '!' || c == '?' || c == ':' || c == '\n' || c == '"' || c == '(' ||
-        c == '-' || c == '*' || c >= 0x80) {
-      sentence_start = true;
-    } else if (is_digit(c)) {
-      sentence_start = false;
-    }
-    ++i;
-  }
-  return names;
 }
 
 std::vector<std::string> prompt_anchors(std::string_view prompt) {

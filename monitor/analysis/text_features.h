@@ -4,7 +4,6 @@
 
 #include <string>
 #include <string_view>
-#include <unordered_set>
 #include <vector>
 
 namespace dw::analysis {
@@ -19,6 +18,8 @@ struct Segment {
 // before contrast words that often turn a refusal into an answer (" but ", " however",
 // "但是", "不过", "然而", ",但"). Segments cover the text without gaps.
 std::vector<Segment> split_segments(std::string_view text);
+// The same into out (cleared first).
+void split_segments(std::string_view text, std::vector<Segment>& out);
 
 // Substance units: one per word of a space-separated script, one half per CJK, kana or
 // Hangul character. Punctuation, symbols and emoji count nothing.
@@ -26,13 +27,29 @@ double count_units(std::string_view text);
 // count_units(text) > 0, stopping at the first unit.
 bool has_units(std::string_view text);
 
-// Facts in a text: the distinct numbers (digit runs, number words: hundred, 万...) of text
-// not in the prompt. Normalised text in, normalised prompt for exclusion.
-std::unordered_set<std::string> numbers_in(std::string_view text, std::string_view prompt);
+// Facts in a text: how many distinct numbers (digit runs, number words: hundred, 万...) of
+// text are not in the prompt. Normalised text in, normalised prompt for exclusion.
+size_t count_numbers(std::string_view text, std::string_view prompt);
+// The same, with numbers as scratch space (its views point into text afterwards).
+size_t count_numbers(std::string_view text, std::string_view prompt,
+                     std::vector<std::string_view>& numbers);
 
 // Names in raw (not normalised) English text: capitalised words and acronyms that do not
-// start a sentence, lower-cased, minus words of the normalised prompt and "i"/"ai".
-std::unordered_set<std::string> names_in(std::string_view raw, std::string_view prompt);
+// start a sentence, lower-cased, minus words of the normalised prompt and "i"/"ai". Returns
+// how many distinct names of raw are also words of text (see words_of), at most limit.
+size_t count_shared_names(std::string_view raw, std::string_view prompt, std::string_view text,
+                          size_t limit);
+// Buffers count_shared_names reuses between calls.
+struct NameScratch {
+  std::string lowered;
+  std::vector<std::string_view> names;
+  std::vector<char> counted;
+};
+// The same with the prompt given as prompt_words(prompt).
+size_t count_shared_names(std::string_view raw, const std::vector<std::string>& prompt_words,
+                          std::string_view text, size_t limit, NameScratch& scratch);
+// The distinct words (see words_of) of a normalised prompt, sorted.
+std::vector<std::string> prompt_words(std::string_view normalised_prompt);
 
 // What a relevant answer shares with the prompt: word stems (first five letters of words of
 // four letters or more, not question words), numbers, and CJK character pairs (not

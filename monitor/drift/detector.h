@@ -110,8 +110,8 @@ struct Summary {
 // Reads only the samples of the last 2 x baseline_window before the run (streamed, counted
 // per run without texts; for the last few dozen runs the texts' stored features, computing
 // and storing them for texts that have none) and the pair's stored events; inserts new events
-// and updates the ones it resolves, in one transaction with the new features. Calling it again for the same run
-// changes nothing. Fails (changing nothing) when the run is unknown, when stored events were
+// and updates the ones it resolves, in one transaction with the new features. Calling it
+// again for the same run changes nothing. Fails (changing nothing) when the run is unknown, when stored events were
 // detected or resolved at a later run (use recompute_all), or when the store fails.
 Result<Summary> detect_run(store::Store& store, int64_t run_id, const Options& options);
 
@@ -136,6 +136,7 @@ Result<Summary> recompute_all(store::Store& store, const Options& options,
 //    "errors": 0,                       // error samples on those runs (not counted above)
 //    "narrative": 0,                    // narrative-flagged samples
 //    "expect_coverage": 0.93,           // mean over answered samples; null without expect
+//    "coverage": {"full": 20, "partial": 5, "none": 2},   // answered samples by coverage
 //    "similarity": 0.71,                // before: mean baseline-to-baseline similarity;
 //                                       // after: mean recent-to-baseline; null if not measured
 //    "sample_ids": [12, 15, 18]}        // up to 5 examples, oldest first
@@ -157,13 +158,18 @@ Result<Summary> recompute_all(store::Store& store, const Options& options,
 //    "alpha": 0.05, "min_effect": 0.3, "pairs_tested": 24,
 //    "window_runs": 2,        // runs on the recent side
 //    "controls": {"tested": 3, "moved": ["capital-australia"]},   // censorship types only
+//    "decided_at": "2026-01-10T00:00:00Z",  // run_at of the run that decided it
+//    "examples": {"before": [12], "after": [40]},  // the sides' sample_ids (not health)
+//    "similarity": {"threshold": 0.42, "baseline_runs": 10, "far": 3, "answers": 30,
+//                   "far_after": 9},    // content_shift on similarity only
 //    "resolution": "returned" | "new_normal",                     // once resolved
 //    "resolved_after": {...a side...}}                            // the side that resolved it
 // evidence of canned_template: {"template_hash": "<sha256 hex of the normalised text>",
 //   "text": "<normalised text, at most 280 characters>", "probes": [...], "sample_ids":
-//   [...], "controls": {...}, "resolution": ...}
+//   [...], "controls": {...}, "decided_at": ..., "resolution": ..., "resolved_after": ...}
 // evidence of model_change: {"new_models": [...], "new_fingerprints": [...],
-//   "sample_ids": [...]}
+//   "sample_ids": [...], "decided_at": ..., "resolution": "point"} (opened and resolved at
+//   the same run).
 // Model output appears in canned_template "text" only; it is untrusted: escape it.
 
 }  // namespace dw::drift

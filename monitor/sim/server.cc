@@ -220,6 +220,9 @@ Result<std::unique_ptr<Server>> Server::start(Scenario scenario, ServerOptions o
   s->http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   s->http.set_payload_max_length(1 << 20);
   s->http.set_keep_alive_max_count(1000);
+  // Headers and body leave in separate writes; with Nagle's algorithm on, the body waits for
+  // the client's delayed ACK (40 ms on Linux) on every response.
+  s->http.set_tcp_nodelay(true);
   auto provider = [s](ApiKind kind) {
     return [s, kind](const httplib::Request& req, httplib::Response& res) {
       s->route(kind, req, res);
