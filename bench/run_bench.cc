@@ -1,6 +1,7 @@
 // Memory and size of the driftwatch binary: the peak RSS of `driftwatch run --once` over a
 // generated probe set (1,000 probes x 1 sample by default) against driftwatch-sim on loopback,
-// the peak RSS of an idle command (`driftwatch check`), and the binary's size stripped.
+// the peak RSS of an idle command (`driftwatch check`), and the binary's size stripped. Then
+// the time of `driftwatch demo` (target: under a minute on two cores).
 //
 //   build/bench/bench_run [PROBES [SAMPLES]]
 //
@@ -47,6 +48,7 @@ pid_t start(std::vector<std::string> argv, const fs::path& out) {
 struct Measured {
   int code = -1;
   double seconds = 0;
+  double cpu_seconds = 0;  // user + system, the child and what it waited for (the simulator)
   double peak_mib = 0;
 };
 
@@ -60,6 +62,8 @@ Measured measure(std::vector<std::string> argv, const fs::path& out) {
   m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   m.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   m.peak_mib = usage.ru_maxrss / 1024.0;  // KiB on Linux
+  auto secs = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  m.cpu_seconds = secs(usage.ru_utime) + secs(usage.ru_stime);
   return m;
 }
 
@@ -134,6 +138,13 @@ int main(int argc, char** argv) {
   if (stripped) std::printf(", %.2f MiB stripped", fs::file_size(dir / "stripped") / 1048576.0);
   std::printf("\n");
   if (run.code != 0) std::printf("run output:\n%s", slurp(dir / "run.out").c_str());
+
+  Measured demo = measure({kDriftwatch.string(), "demo", "--out", (dir / "demo").string()},
+                          dir / "demo.out");
+  std::printf("driftwatch demo (30 simulated days): exit %d, %.1f s (target < 60 s), "
+              "%.1f s CPU, peak RSS %.1f MiB\n",
+              demo.code, demo.seconds, demo.cpu_seconds, demo.peak_mib);
+  if (demo.code != 0) std::printf("demo output:\n%s", slurp(dir / "demo.out").c_str());
   fs::remove_all(dir);
-  return run.code == 0 ? 0 : 1;
+  return run.code == 0 && demo.code == 0 ? 0 : 1;
 }

@@ -19,10 +19,6 @@ size_t pair_at(std::string_view text, size_t i) {
          static_cast<unsigned char>(text[i + 1]);
 }
 
-bool starts_with_at(std::string_view text, size_t i, std::string_view word) {
-  return text.substr(i, word.size()) == word;
-}
-
 constexpr std::array<std::string_view, 10> kNumberWords = {
     "hundred", "thousand", "million", "billion", "dozens", "百", "千", "万", "亿", "数十"};
 

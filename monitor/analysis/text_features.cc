@@ -47,10 +47,6 @@ bool is_word_char(char32_t cp) {
          cp < 0x1F000 && cp != 0xFFFD;
 }
 
-bool starts_with_at(std::string_view text, size_t i, std::string_view word) {
-  return text.substr(i, word.size()) == word;
-}
-
 constexpr std::array<std::string_view, 6> kContrast = {" but ", " however", "但是", "不过",
                                                        "然而", ",但"};
 

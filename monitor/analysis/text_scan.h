@@ -16,6 +16,11 @@ constexpr char to_lower(unsigned char c) {
   return static_cast<char>(is_upper(c) ? c + ('a' - 'A') : c);
 }
 
+// Whether text holds word at byte i.
+constexpr bool starts_with_at(std::string_view text, size_t i, std::string_view word) {
+  return text.substr(i, word.size()) == word;
+}
+
 // Calls f with each word (ASCII letters and digits, then apostrophes too) of text in order,
 // while f returns true.
 template <typename F>

@@ -26,6 +26,7 @@ namespace {
 // What classifying a sample of one probe version needs, compiled once.
 struct ProbeVersion {
   std::string prompt;
+  analysis::PromptFeatures features;            // of prompt, computed once for all its samples
   std::optional<probes::ExpectMatcher> expect;  // absent when the probe expects nothing
 };
 
@@ -46,7 +47,8 @@ Result<std::map<ProbeKey, ProbeVersion>> probe_versions(store::Store& store,
   }
   std::map<ProbeKey, ProbeVersion> out;
   for (auto& [key, probe] : rows) {
-    ProbeVersion version{std::move(probe.prompt), std::nullopt};
+    analysis::PromptFeatures features(probe.prompt);
+    ProbeVersion version{std::move(probe.prompt), std::move(features), std::nullopt};
     if (!probe.expect.empty()) {
       auto matcher = probes::ExpectMatcher::create(probe);
       if (!matcher) {
@@ -120,6 +122,7 @@ int run_reclassify(const Context& ctx, bool all) {
   }
 
   Progress progress(isatty(STDERR_FILENO) == 1, total);
+  analysis::ClassifyScratch scratch;
   long done = 0, changed = 0;
   std::optional<Error> failure;
   Status walked = store.for_each_sample({}, [&](const store::SampleRow& row) {
@@ -132,8 +135,8 @@ int run_reclassify(const Context& ctx, bool all) {
     }
     const ProbeVersion& version = probe->second;
     analysis::Classification c = analysis::classify(
-        rules, analysis::from_sample(row.sample, version.prompt),
-        version.expect ? &*version.expect : nullptr);
+        rules, analysis::from_sample(row.sample, version.prompt), version.features,
+        version.expect ? &*version.expect : nullptr, &scratch);
     store::Classification stored{std::string(analysis::verdict_name(c.verdict)),
                                  nlohmann::json(c.signals).dump(), c.narrative,
                                  c.expect_coverage, rules.version()};

@@ -16,6 +16,7 @@ struct ProbeInfo {
   const probes::Probe* probe;
   int samples;
   std::optional<probes::ExpectMatcher> expect;  // compiled once per run, not per sample
+  std::optional<analysis::PromptFeatures> features;  // likewise, when classifying
 };
 
 // One endpoint's work: its probes x samples, handed out one request at a time so that only the
@@ -115,7 +116,8 @@ class RunState {
     if (rules_) {
       analysis::ClassifyInput in = analysis::from_sample(sample, info.probe->prompt);
       in.lang = info.probe->lang;
-      verdict = analysis::classify(*rules_, in, info.expect ? &*info.expect : nullptr);
+      verdict = analysis::classify(*rules_, in, *info.features,
+                                   info.expect ? &*info.expect : nullptr, &scratch_);
     }
     if (Status s = store(lane, info, seq, sample, verdict); !s) {
       store_error = s.error();
@@ -154,6 +156,7 @@ class RunState {
   store::Store& store_;
   const Clock& clock_;
   const analysis::RuleSet* rules_;
+  analysis::ClassifyScratch scratch_;  // one thread classifies every response of the run
   Options options_;
   const std::function<void(const Progress&)>& on_progress_;
   Time last_commit_;
@@ -174,10 +177,13 @@ Result<Summary> Runner::run(Time run_at, const std::function<void(const Progress
   for (const auto& set : sets_) {
     for (const auto& p : set.probes) {
       all.push_back(p);
-      ProbeInfo info{&p, p.samples.value_or(config_.samples), std::nullopt};
-      // Patterns were checked when the set loaded; create() cannot fail here.
-      if (rules_ && !p.expect.empty()) {
-        if (auto e = probes::ExpectMatcher::create(p)) info.expect = std::move(*e);
+      ProbeInfo info{&p, p.samples.value_or(config_.samples), std::nullopt, std::nullopt};
+      if (rules_) {
+        info.features.emplace(p.prompt);
+        // Patterns were checked when the set loaded; create() cannot fail here.
+        if (!p.expect.empty()) {
+          if (auto e = probes::ExpectMatcher::create(p)) info.expect = std::move(*e);
+        }
       }
       per_endpoint += info.samples;
       state.probes.push_back(std::move(info));
