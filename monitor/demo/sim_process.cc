@@ -115,7 +115,7 @@ Status SimProcess::set_day(int day) {
   curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(curl.get(), CURLOPT_TIMEOUT, 5L);
   curl_easy_setopt(curl.get(), CURLOPT_NOSIGNAL, 1L);
-  // The reply ("ok") is not needed; discard it rather than let libcurl print it to stdout.
+  // The reply is not needed; discard it rather than let libcurl print it to stdout.
   curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION,
                    +[](char*, size_t size, size_t n, void*) { return size * n; });
   CURLcode rc = curl_easy_perform(curl.get());
