@@ -13,6 +13,7 @@
 
 #include "cli_run_harness.h"
 #include "local_server.h"
+#include "promtool.h"
 
 using namespace dw::test;
 
@@ -143,16 +144,6 @@ void check_journald_lines(const std::string& err) {
   }
 }
 
-int promtool_check(const Scratch& scratch, const std::string& text, std::string& output) {
-  fs::path file = scratch.write("metrics.txt", text);
-  std::string command = "promtool check metrics < " + file.string() + " 2>&1";
-  FILE* p = popen(command.c_str(), "r");
-  REQUIRE_MESSAGE(p != nullptr, "cannot run promtool");
-  char buffer[512];
-  while (std::fgets(buffer, sizeof buffer, p)) output += buffer;
-  int status = pclose(p);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 long runs(const fs::path& db, const std::string& status) {
   return std::stol(scalar(db, "SELECT count(*) FROM runs WHERE status = '" + status + "'"));
@@ -206,7 +197,7 @@ TEST_CASE("the daemon under systemd: runs, READY/STATUS/WATCHDOG/STOPPING, metri
   CHECK(RE2::PartialMatch(res->body, "\ndriftwatch_runs_total\\{status=\"complete\"\\} [2-9]"));
   CHECK(contains(res->body, "driftwatch_last_run_timestamp_seconds "));
   std::string promtool;
-  CHECK_MESSAGE(promtool_check(scratch, res->body, promtool) == 0, promtool);
+  CHECK_MESSAGE(promtool_check(res->body, promtool) == 0, promtool);
 
   // A report every 3 s, announced on the webhook as Slack reads it.
   REQUIRE(daemon.await_err("report for "));

@@ -4,24 +4,20 @@
 // within 2 runs of its onset, nothing may fire on the stable or control probes, and the
 // outage may only raise endpoint_health.
 #include <doctest/doctest.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <sstream>
 
 #include "drift_scenario.h"
+#include "scratch.h"
 
 namespace fs = std::filesystem;
 
 TEST_CASE("the drift scenario on a short calendar: every shift within 2 runs, no false event") {
-  std::string pattern = (fs::temp_directory_path() / "dw-cli-drift-XXXXXX").string();
-  REQUIRE(mkdtemp(pattern.data()) != nullptr);
-  struct Cleanup {
-    fs::path dir;
-    ~Cleanup() { fs::remove_all(dir); }
-  } cleanup{pattern};
+  dw::test::Scratch scratch;
+  const std::string work_dir = scratch.root().string();
 
-  auto bench = dw::bench::benchmark_spec(DW_SOURCE_DIR, DW_BINARY_DIR, pattern);
+  auto bench = dw::bench::benchmark_spec(DW_SOURCE_DIR, DW_BINARY_DIR, work_dir);
   // Scripted day -> day of the short run: 7 baseline days, then the shifts a day or two apart
   // (each decided before the next outage), the model change, the two-day outage, a day after.
   const std::map<int, int> days = {{10, 7},  {12, 8},  {14, 9},  {16, 10},
@@ -51,13 +47,9 @@ TEST_CASE("the drift scenario on a short calendar: every shift within 2 runs, no
 }
 
 TEST_CASE("rescheduling names a scripted day the calendar does not move") {
-  std::string pattern = (fs::temp_directory_path() / "dw-cli-drift-XXXXXX").string();
-  REQUIRE(mkdtemp(pattern.data()) != nullptr);
-  struct Cleanup {
-    fs::path dir;
-    ~Cleanup() { fs::remove_all(dir); }
-  } cleanup{pattern};
-  auto bench = dw::bench::benchmark_spec(DW_SOURCE_DIR, DW_BINARY_DIR, pattern);
+  dw::test::Scratch scratch;
+  const std::string work_dir = scratch.root().string();
+  auto bench = dw::bench::benchmark_spec(DW_SOURCE_DIR, DW_BINARY_DIR, work_dir);
   auto spec = dw::bench::rescheduled(bench, {{10, 7}, {12, 8}, {14, 9}, {16, 10}, {17, 11}}, 18);
   REQUIRE_FALSE(spec.ok());
   CHECK(spec.error().to_string().find("scenario-drift.toml:") != std::string::npos);

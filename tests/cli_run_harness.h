@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -184,6 +185,14 @@ inline Outcome driftwatch(const Scratch& scratch, const fs::path& config,
   o.out = slurp(out);
   o.err = slurp(err);
   return o;
+}
+
+// A command refused as bad input: exit 1, nothing on stdout, one line on stderr.
+inline void check_rejected(const Outcome& o) {
+  INFO(o.out << o.err);
+  CHECK(o.code == 1);
+  CHECK(o.out.empty());
+  CHECK(std::count(o.err.begin(), o.err.end(), '\n') == 1);
 }
 
 // driftwatch -c CONFIG ARGS... left running in the background (the daemon): signal it, watch

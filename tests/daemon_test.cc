@@ -23,6 +23,7 @@
 #include "daemon/metrics_server.h"
 #include "daemon/notifier.h"
 #include "local_server.h"
+#include "promtool.h"
 #include "smtp_sink.h"
 
 namespace fs = std::filesystem;
@@ -44,19 +45,7 @@ struct Captured {
   }
 };
 
-// Runs promtool check metrics on text; returns its exit code and fills output.
-int promtool_check(const std::string& text, std::string& output) {
-  fs::path file = fs::temp_directory_path() / ("dw-metrics-" + std::to_string(getpid()) + ".txt");
-  std::ofstream(file) << text;
-  std::string command = "promtool check metrics < " + file.string() + " 2>&1";
-  FILE* p = popen(command.c_str(), "r");
-  REQUIRE_MESSAGE(p != nullptr, "cannot run promtool");
-  char buffer[512];
-  while (std::fgets(buffer, sizeof buffer, p)) output += buffer;
-  int status = pclose(p);
-  fs::remove(file);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+using dw::test::promtool_check;
 
 dw::config::Notify webhook(const std::string& name, const std::string& env) {
   dw::config::Notify n;
