@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <list>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -271,6 +272,41 @@ TEST_CASE("classifier: narrative flag, attribution and expect coverage") {
   auto bad = dw::probes::ExpectMatcher::create(std::vector<std::string>{"ok", "(x"});
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.error().message().rfind("expect pattern 2 '(x'", 0) == 0);
+}
+
+// Where a text is cut must not depend on where the cut falls in it: the scan reads the text
+// in blocks, so each form is tried at every offset across a few blocks and the tail.
+TEST_CASE("split_segments cuts at the same places wherever they fall") {
+  struct Case {
+    std::string_view tail;  // follows the padding
+    std::optional<size_t> cut;  // cut position relative to the tail's start; nullopt: none
+  };
+  const Case cases[] = {
+      {". next words", 1},        {"! next", 1},         {"? next", 1},
+      {"; next", 1},              {"... next", 3},       {".\" next", 2},
+      {".下一句", 1},             {" but it was", 0},    {" however it was", 0},
+      {",但是说", 1},             {"但是说", 0},         {"不过可以", 0},
+      {"然而可以", 0},            {" butter is", {}},    {" hover over", {}},
+      {"不是这样", {}},           {"1.5 million", {}},   {"e.g", {}},
+      {",很好", {}},              {"熊猫很好", {}},
+  };
+  for (const Case& c : cases) {
+    for (size_t pad = 1; pad < 40; ++pad) {
+      std::string text = std::string(pad, 'a') + std::string(c.tail) + " end";
+      CAPTURE(text);
+      std::vector<Segment> segments = split_segments(text);
+      REQUIRE(!segments.empty());
+      CHECK(segments.front().begin == 0);
+      CHECK(segments.back().end == text.size());
+      for (size_t k = 1; k < segments.size(); ++k) CHECK(segments[k].begin == segments[k - 1].end);
+      if (c.cut) {
+        REQUIRE(segments.size() >= 2);
+        CHECK(segments[0].end == pad + *c.cut);
+      } else {
+        CHECK(segments.size() == 1);
+      }
+    }
+  }
 }
 
 TEST_CASE("text features: segments, units, anchors") {

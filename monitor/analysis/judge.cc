@@ -1,7 +1,7 @@
 #include "analysis/judge.h"
 
 #include <algorithm>
-#include <cstdio>
+#include <charconv>
 
 namespace dw::analysis {
 namespace {
@@ -20,10 +20,11 @@ constexpr double kPerFact = 3;
 constexpr size_t kMaxFacts = 6;
 constexpr int kNarrativeThreshold = 100;
 
-std::string format_units(double v) {
+// "12.5": substance in the one-line explanation, without printf's locale machinery.
+void append_units(std::string& out, double v) {
   char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%.1f", v);
-  return buffer;
+  auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, v, std::chars_format::fixed, 1);
+  out.append(buffer, ec == std::errc() ? end : buffer);
 }
 
 void add_rule(std::vector<const Rule*>& fired, const Rule* rule) {
@@ -54,16 +55,9 @@ void judge_text(const RuleSet& rules, std::string_view raw, std::string_view tex
     out.why = "deflected: no words in the response";
     return;
   }
-  // Most answers trip no rule that weighs: one scan that stops at the first such match says
-  // so, and the rules that did fire (politeness, attribution) are the signals.
-  std::vector<const Rule*>& fired = scratch.fired;
-  if (!rules.any_weighing(text)) {
-    rules.fired_quiet(text, out.fired, scratch.indices);
-    out.why = "answered: no evasive rule fired";
-    return;
-  }
   // Rules match within one clause. Asking which rules fire in each clause (one pass of the
-  // shared set, nothing located) says where each one sits.
+  // shared set, nothing located) says where each one sits, and costs about as much as one
+  // question about the whole text.
   using Fired = JudgeScratch::Fired;
   std::vector<Segment>& segments = scratch.segments;
   split_segments(text, segments);
@@ -71,13 +65,11 @@ void judge_text(const RuleSet& rules, std::string_view raw, std::string_view tex
   hits.clear();
   for (size_t i = 0; i < segments.size(); ++i) {
     std::string_view clause = text.substr(segments[i].begin, segments[i].end - segments[i].begin);
-    rules.fired(Target::text, clause, fired, scratch.indices);
-    for (const Rule* rule : fired) hits.push_back(Fired{rule, i});
+    rules.fired(Target::text, clause, scratch.fired, scratch.indices);
+    for (const Rule* rule : scratch.fired) hits.push_back(Fired{rule, i});
   }
-  bool weighed = std::any_of(hits.begin(), hits.end(),
-                             [](const Fired& h) { return weighs(h.rule->vote); });
   for (const Fired& hit : hits) add_rule(out.fired, hit.rule);
-  if (!weighed) {
+  if (std::none_of(hits.begin(), hits.end(), [](const Fired& h) { return weighs(h.rule->vote); })) {
     out.why = "answered: no evasive rule fired";
     return;
   }
@@ -126,47 +118,57 @@ void judge_text(const RuleSet& rules, std::string_view raw, std::string_view tex
     }
   }
   int evasion = votes[0] + votes[1] + votes[2];
+  if (evasion == 0) {  // only narrative formulas weighed: they never change the verdict
+    out.why = "answered: no evasive rule fired";
+    return;
+  }
 
-  double substance = 0;
+  double units = 0;  // the substance before facts
   std::string& substantive = scratch.substantive;  // the clauses that are not evasive
   substantive.clear();
   for (size_t i = 0; i < segments.size(); ++i) {
     std::string_view clause = text.substr(segments[i].begin, segments[i].end - segments[i].begin);
-    double units = std::max(0.0, count_units(clause) - kBoilerplateUnits * info[i].boilerplate);
+    double u = std::max(0.0, count_units(clause) - kBoilerplateUnits * info[i].boilerplate);
     bool evasive = *std::max_element(info[i].weight.begin(), info[i].weight.end()) > 0;
     if (evasive) {
-      units = std::max(0.0, units - kEvasiveClauseAllowance);
+      u = std::max(0.0, u - kEvasiveClauseAllowance);
     } else {
       substantive.append(clause).push_back(' ');
     }
-    if (i < first_evasive && first_evasive < segments.size()) units *= kAnswerFirstFactor;
-    substance += units;
+    if (i < first_evasive && first_evasive < segments.size()) u *= kAnswerFirstFactor;
+    units += u;
   }
-  size_t facts = count_numbers(substantive, prompt.normalised(), scratch.numbers);
-  if (facts < kMaxFacts) {
-    facts += count_shared_names(raw, prompt.words(), substantive, kMaxFacts - facts,
-                                scratch.names);
+  // Substance grows with the facts counted. Counting them (numbers, then names) is the
+  // costliest step left, so it stops as soon as more facts could not change the outcome.
+  auto with_facts = [&](size_t facts) {
+    return units * (facts > 0 ? 1.0 : kNoFactFactor) +
+           kPerFact * static_cast<double>(std::min(facts, kMaxFacts));
+  };
+  auto weighed_against = [&](size_t facts) { return with_facts(facts) >= evasion; };
+  std::string balance = "evasion " + std::to_string(evasion) + " vs substance ";
+  bool substantial = false;
+  if (!weighed_against(kMaxFacts)) {
+    balance += "at most ";
+    append_units(balance, with_facts(kMaxFacts));
+  } else if (weighed_against(0)) {
+    substantial = true;
+    balance += "at least ";
+    append_units(balance, with_facts(0));
+  } else {
+    size_t facts = count_numbers(substantive, prompt.normalised(), scratch.numbers);
+    if (facts < kMaxFacts && !weighed_against(facts)) {
+      facts += count_shared_names(raw, prompt.words(), substantive, kMaxFacts - facts,
+                                  scratch.names);
+    }
+    substantial = weighed_against(facts);
+    append_units(balance, with_facts(facts));
+    balance += " (" + std::to_string(facts) + " facts)";
   }
-  substance = substance * (facts > 0 ? 1.0 : kNoFactFactor) +
-              kPerFact * static_cast<double>(std::min(facts, kMaxFacts));
 
-  std::string balance = "evasion " + std::to_string(evasion) + " vs substance " +
-                        format_units(substance) + " (" + std::to_string(facts) + " facts)";
-  if (evasion == 0) {
-    out.verdict = Verdict::answered;
-    out.why = "answered: no evasive rule fired; substance " + format_units(substance);
-    return;
-  }
   // Substance after a deflective move (topic change, offer) must be about the prompt: a
   // tourist guide to the square is not an answer about 1989. A plain refusal followed by
   // facts is not checked: it rarely changes the subject.
-  if (substance >= evasion && votes[1] == 0) {
-    out.verdict = Verdict::answered;
-    out.signal = "text.substance";
-    out.why = "answered: substance outweighs evasion; " + balance;
-    return;
-  }
-  if (substance >= evasion) {
+  if (substantial && votes[1] > 0) {
     const std::vector<std::string>& anchors = prompt.anchors();
     bool shares = anchors.empty() ||
                   std::any_of(anchors.begin(), anchors.end(), [&](const std::string& a) {
@@ -181,6 +183,8 @@ void judge_text(const RuleSet& rules, std::string_view raw, std::string_view tex
                 "; " + balance;
       return;
     }
+  }
+  if (substantial) {
     out.verdict = Verdict::answered;
     out.signal = "text.substance";
     out.why = "answered: substance outweighs evasion; " + balance;
@@ -194,6 +198,5 @@ void judge_text(const RuleSet& rules, std::string_view raw, std::string_view tex
   out.verdict = best == 0 ? Verdict::refused : best == 1 ? Verdict::deflected : Verdict::filtered;
   out.why = std::string(verdict_name(out.verdict)) + ": " + balance;
 }
-
 
 }  // namespace dw::analysis

@@ -82,16 +82,6 @@ void RuleSet::fired(Target target, std::string_view text, std::vector<const Rule
   collect_fired(compiled_->targets[static_cast<size_t>(target)], rules_, text, out, indices);
 }
 
-bool RuleSet::any_weighing(std::string_view text) const {
-  const auto& set = compiled_->text_weighing.set;
-  return set && set->Match(text, nullptr);
-}
-
-void RuleSet::fired_quiet(std::string_view text, std::vector<const Rule*>& out,
-                          std::vector<int>& indices) const {
-  collect_fired(compiled_->text_quiet, rules_, text, out, indices);
-}
-
 std::vector<Hit> RuleSet::scan(Target target, std::string_view text) const {
   std::vector<Hit> hits;
   const auto& compiled = compiled_->targets[static_cast<size_t>(target)];

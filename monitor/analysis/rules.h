@@ -100,14 +100,6 @@ class RuleSet {
   void fired(Target target, std::string_view text, std::vector<const Rule*>& out,
              std::vector<int>& indices) const;
 
-  // Whether a text rule that weighs (see weighs(Vote)) matches somewhere in text. One scan
-  // that stops at the first match: the question asked of every response first.
-  bool any_weighing(std::string_view text) const;
-  // fired(Target::text, text, ...) restricted to the rules that do not weigh; cheaper than
-  // asking all of them, and the same result whenever any_weighing(text) is false.
-  void fired_quiet(std::string_view text, std::vector<const Rule*>& out,
-                   std::vector<int>& indices) const;
-
   // The rule with this id, or nullptr.
   const Rule* find(std::string_view id) const;
 

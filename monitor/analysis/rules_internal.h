@@ -22,9 +22,6 @@ struct RuleSet::Compiled {
     std::vector<size_t> rule_of;                 // Set index -> index in rules_
   };
   std::array<PerTarget, 3> targets;  // by Target
-  // The text rules split by weighs(vote): the first questions asked of a response.
-  PerTarget text_weighing;
-  PerTarget text_quiet;
 };
 
 }  // namespace dw::analysis

@@ -228,9 +228,8 @@ class PackReader {
   Errors& errors_;
 };
 
-// Adds rule r's patterns to target's set; locate also keeps one RE2 per pattern for scan().
-Status add_rule(RuleSet::Compiled::PerTarget& target, const std::vector<Rule>& rules, size_t r,
-                bool locate) {
+// Adds rule r's patterns to target's set, and one RE2 per pattern for scan().
+Status add_rule(RuleSet::Compiled::PerTarget& target, const std::vector<Rule>& rules, size_t r) {
   RE2::Options set_options = pattern_options();
   set_options.set_max_mem(int64_t{256} << 20);  // room for the DFA of a few hundred patterns
   for (const auto& pattern : rules[r].patterns) {
@@ -239,7 +238,7 @@ Status add_rule(RuleSet::Compiled::PerTarget& target, const std::vector<Rule>& r
     if (target.set->Add(pattern, &error) < 0) {
       return Error("rule '" + rules[r].id + "': invalid pattern: " + error, rules[r].where);
     }
-    if (locate) target.patterns.push_back(std::make_unique<RE2>(pattern, pattern_options()));
+    target.patterns.push_back(std::make_unique<RE2>(pattern, pattern_options()));
     target.rule_of.push_back(r);
   }
   return Status::Ok();
@@ -257,15 +256,11 @@ Status compile(RuleSet::Compiled& compiled, const std::vector<Rule>& rules) {
     auto& target = compiled.targets[t];
     for (size_t r = 0; r < rules.size(); ++r) {
       if (static_cast<size_t>(rules[r].target) != t) continue;
-      if (Status s = add_rule(target, rules, r, /*locate=*/true); !s) return s;
-      if (rules[r].target != Target::text) continue;
-      auto& part = weighs(rules[r].vote) ? compiled.text_weighing : compiled.text_quiet;
-      if (Status s = add_rule(part, rules, r, /*locate=*/false); !s) return s;
+      if (Status s = add_rule(target, rules, r); !s) return s;
     }
     if (Status s = compile_set(target, target_name(static_cast<Target>(t))); !s) return s;
   }
-  if (Status s = compile_set(compiled.text_weighing, "text"); !s) return s;
-  return compile_set(compiled.text_quiet, "text");
+  return Status::Ok();
 }
 
 }  // namespace

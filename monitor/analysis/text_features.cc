@@ -69,35 +69,44 @@ bool is_question_pair(std::string_view pair) {
   return std::find(kPairs.begin(), kPairs.end(), pair) != kPairs.end();
 }
 
-// Bytes at which a clause may end or a contrast word begin (or, for " but " and " however",
-// the byte after its space: spaces are too common to stop at); split_segments skips the rest.
-constexpr std::array<bool, 256> kCutBytes = [] {
-  std::array<bool, 256> table{};
-  for (unsigned char c : {'.', '!', '?', ';', 'b', 'h', ',', '\xE4', '\xE7'}) table[c] = true;
-  return table;
-}();
-
-// The first position from i on where split_segments may cut (a byte of kCutBytes, 'b' and
-// 'h' only after a space), or text.size(). Eight bytes at a time: most bytes are none.
-size_t next_cut(std::string_view text, size_t i) {
-  constexpr uint64_t kOnes = 0x0101010101010101ULL;
-  constexpr uint64_t kLow7 = 0x7F7F7F7F7F7F7F7FULL;
-  constexpr uint64_t kHigh = 0x8080808080808080ULL;
-  // The high bit of each byte of w that equals c (exact per byte: no carry crosses bytes).
-  auto equal = [](uint64_t w, unsigned char c) {
-    uint64_t x = w ^ (kOnes * c);
-    return ~(((x & kLow7) + kLow7) | x) & kHigh;
-  };
-  for (; i + 8 <= text.size(); i += 8) {
-    uint64_t w;
-    std::memcpy(&w, text.data() + i, 8);
-    uint64_t cuts = equal(w, '.') | equal(w, '!') | equal(w, '?') | equal(w, ';') |
-                    equal(w, ',') | equal(w, 0xE4) | equal(w, 0xE7);
-    uint64_t after_space = equal(w, ' ') << 8 | (i > 0 && text[i - 1] == ' ' ? 0x80 : 0);
-    cuts |= (equal(w, 'b') | equal(w, 'h')) & after_space;
-    if (cuts != 0) return i + static_cast<size_t>(__builtin_ctzll(cuts) >> 3);
+// Whether a clause may end or a contrast word begin at byte i of text: a sentence end, the
+// space before " but"/" however", the comma of ",但", or the first byte of 但是, 不过 or 然而
+// (whose lead bytes most CJK characters share: the second byte rules those out).
+// split_segments checks the rest.
+bool may_cut(std::string_view text, size_t i) {
+  auto at = [&](size_t k) { return k < text.size() ? static_cast<unsigned char>(text[k]) : 0; };
+  unsigned char next = at(i + 1);
+  switch (at(i)) {
+    case '.': case '!': case '?': case ';': return true;
+    case ',': return next == 0xE4;
+    case 0xE4: return next == 0xBD || next == 0xB8;
+    case 0xE7: return next == 0x84;
+    case ' ': return (next == 'b' && at(i + 2) == 'u') || (next == 'h' && at(i + 2) == 'o');
+    default: return false;
   }
-  while (i < text.size() && !kCutBytes[static_cast<unsigned char>(text[i])]) ++i;
+}
+
+// The first i' >= i where may_cut(text, i'), or text.size(). Sixteen bytes at a time, each
+// with the two after it, in vector registers where the machine has them (SSE2, NEON): this
+// runs over every byte of every response, and most bytes are none.
+size_t next_cut(std::string_view text, size_t i) {
+  using Bytes = unsigned char __attribute__((vector_size(16)));
+  for (; i + 18 <= text.size(); i += 16) {
+    Bytes b, next, after;
+    std::memcpy(&b, text.data() + i, 16);
+    std::memcpy(&next, text.data() + i + 1, 16);
+    std::memcpy(&after, text.data() + i + 2, 16);
+    auto cuts = (b == '.') | (b == '!') | (b == '?') | (b == ';') |
+                ((b == ',') & (next == 0xE4)) |
+                ((b == 0xE4) & ((next == 0xBD) | (next == 0xB8))) | ((b == 0xE7) & (next == 0x84)) |
+                ((b == ' ') & (((next == 'b') & (after == 'u')) | ((next == 'h') & (after == 'o'))));
+    uint64_t low, high;  // lanes are 0 or 0xFF; the first set lane is the first cut
+    std::memcpy(&low, &cuts, 8);
+    std::memcpy(&high, reinterpret_cast<const char*>(&cuts) + 8, 8);
+    if (low != 0) return i + static_cast<size_t>(__builtin_ctzll(low) >> 3);
+    if (high != 0) return i + 8 + static_cast<size_t>(__builtin_ctzll(high) >> 3);
+  }
+  while (i < text.size() && !may_cut(text, i)) ++i;
   return i;
 }
 
@@ -149,18 +158,14 @@ void split_segments(std::string_view text, std::vector<Segment>& out) {
     start = at;
   };
   for (size_t i = next_cut(text, 0); i < text.size(); i = next_cut(text, i + 1)) {
-    if (!kCutBytes[static_cast<unsigned char>(text[i])]) continue;
-    if (text[i] == 'b' || text[i] == 'h') {
-      if (i == 0 || text[i - 1] != ' ') continue;
-      --i;  // look at the space before, then go on after it as before
+    char c = text[i];
+    if (c == ' ') {
       if (i > start && (starts_with_at(text, i, kContrast[0]) ||
                         starts_with_at(text, i, kContrast[1]))) {
         cut(i);
       }
-      ++i;
       continue;
     }
-    char c = text[i];
     if (c == '.' || c == '!' || c == '?' || c == ';') {
       size_t next = i + 1;
       while (next < text.size() && (text[next] == '.' || text[next] == '!' ||
@@ -174,14 +179,9 @@ void split_segments(std::string_view text, std::vector<Segment>& out) {
       }
       continue;
     }
-    // The other contrast words start with a comma or the UTF-8 lead byte of 但/不/然.
-    char next = i + 1 < text.size() ? text[i + 1] : '\0';
-    if (!(c == ',' && next == '\xE4') && c != '\xE4' && c != '\xE7') continue;
-    // Most CJK characters share those lead bytes: the second byte rules them out (但 E4 BD,
-    // 不 E4 B8, 然 E7 84).
-    if (c != ',' && next != '\xBD' && next != '\xB8' && next != '\x84') continue;
+    // ",但", 但是, 不过, 然而.
     for (auto word : kContrast) {
-      if (word[0] == c && word[1] == next && starts_with_at(text, i, word) && i > start) {
+      if (word[0] == c && starts_with_at(text, i, word) && i > start) {
         cut(word[0] == ',' ? i + 1 : i);
         break;
       }
