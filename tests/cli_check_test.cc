@@ -1,10 +1,7 @@
 // Runs the built driftwatch binary: `check` on the shipped example config and on broken copies.
 #include <doctest/doctest.h>
 
-#include <sys/wait.h>
-
 #include <algorithm>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -12,15 +9,17 @@
 #include <utility>
 #include <vector>
 
+#include "child.h"
 #include "scratch.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path kBinary = fs::path(DW_BINARY_DIR) / "monitor/cli/driftwatch";
 const fs::path kExample = fs::path(DW_SOURCE_DIR) / "config/driftwatch.example.toml";
 
+using dw::test::Outcome;
+using dw::test::contains;
 using dw::test::slurp;
 
 // A scratch folder laid out like the repository (config/ beside probes/), removed at the end.
@@ -32,30 +31,11 @@ class RepoScratch : public dw::test::Scratch {
   }
 };
 
-struct Outcome {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
-
-// Runs "ENV driftwatch ARGS" through the shell, capturing both streams.
-Outcome run(const std::string& args, const std::string& env = "") {
-  RepoScratch io;
-  fs::path out = io.root() / "stdout";
-  fs::path err = io.root() / "stderr";
-  std::string command = "env -u DRIFTWATCH_CONFIG -u DEEPSEEK_API_KEY -u ANTHROPIC_API_KEY " +
-                        env + " '" + kBinary.string() + "' " + args + " >'" + out.string() +
-                        "' 2>'" + err.string() + "'";
-  int status = std::system(command.c_str());
-  Outcome o;
-  o.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  o.out = slurp(out);
-  o.err = slurp(err);
-  return o;
-}
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
+// driftwatch ARGS... with env ("NAME=value") added to an environment without keys or
+// DRIFTWATCH_CONFIG.
+Outcome run(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
+  dw::test::Scratch io;
+  return dw::test::run_driftwatch(io, args, env);
 }
 
 // "LINE:COLUMN" of the first occurrence of needle in text at or after from.
@@ -72,8 +52,8 @@ std::string position_of(const std::string& text, const std::string& needle, size
 }  // namespace
 
 TEST_CASE("check accepts the shipped example and summarises it") {
-  auto o = run("-c '" + kExample.string() + "' check --at 2026-01-15T07:00:00Z",
-               "DEEPSEEK_API_KEY=sk-test-not-a-real-key");
+  auto o = run({"-c", kExample, "check", "--at", "2026-01-15T07:00:00Z"},
+               {"DEEPSEEK_API_KEY=sk-test-not-a-real-key"});
   INFO(o.err);
   REQUIRE(o.code == 0);
   CHECK(o.err.empty());
@@ -105,7 +85,7 @@ TEST_CASE("check accepts the shipped example and summarises it") {
 }
 
 TEST_CASE("check reads the config named by $DRIFTWATCH_CONFIG when -c is not given") {
-  auto o = run("check", "DRIFTWATCH_CONFIG='" + kExample.string() + "'");
+  auto o = run({"check"}, {"DRIFTWATCH_CONFIG=" + kExample.string()});
   CHECK(o.code == 0);
   CHECK(contains(o.out, "driftwatch.example.toml: ok"));
 }
@@ -148,7 +128,7 @@ TEST_CASE("check reports broken copies of the example with their exact location"
     broken.replace(at, std::string(c.from).size(), c.to);
     RepoScratch dir;
     fs::path file = dir.write("config/driftwatch.toml", broken);
-    auto o = run("-c '" + file.string() + "' check");
+    auto o = run({"-c", file, "check"});
     CHECK(o.code == 1);
     CHECK(o.out.empty());
     std::string prefix = file.string() + ":" + position_of(broken, c.located, at) + ": " + c.message;
@@ -169,7 +149,7 @@ TEST_CASE("check prints every error, one per line") {
   }
   RepoScratch dir;
   fs::path file = dir.write("config/driftwatch.toml", broken);
-  auto o = run("-c '" + file.string() + "' check");
+  auto o = run({"-c", file, "check"});
   CHECK(o.code == 1);
   std::istringstream lines(o.err);
   std::string line;
@@ -193,7 +173,7 @@ TEST_CASE("check reports errors in a probe set with that file's location") {
   fs::path set = dir.write("config/bad.toml",
                            "name = \"bad\"\n\n[[probe]]\nid = \"x\"\ncategory = \"c\"\n"
                            "lang = \"en\"\npromt = \"What?\"\n");
-  auto o = run("-c '" + file.string() + "' check");
+  auto o = run({"-c", file, "check"});
   CHECK(o.code == 1);
   CHECK(contains(o.err, set.string() + ":7:1: unknown key 'promt'"));
 }
@@ -201,26 +181,26 @@ TEST_CASE("check reports errors in a probe set with that file's location") {
 TEST_CASE("check fails cleanly without a config file, and --help works") {
   RepoScratch dir;
   fs::path missing = dir.root() / "nowhere.toml";
-  auto o = run("-c '" + missing.string() + "' check");
+  auto o = run({"-c", missing, "check"});
   CHECK(o.code == 1);
   CHECK(o.out.empty());
   CHECK(o.err == missing.string() + ": cannot read config file: No such file or directory\n");
 
-  auto bad_time = run("-c '" + kExample.string() + "' check --at yesterday");
+  auto bad_time = run({"-c", kExample, "check", "--at", "yesterday"});
   CHECK(bad_time.code == 1);
   CHECK(contains(bad_time.err, "invalid time 'yesterday'"));
 
-  auto help = run("--help");
+  auto help = run({"--help"});
   CHECK(help.code == 0);
   CHECK(contains(help.out, "check"));
-  auto check_help = run("check --help");
+  auto check_help = run({"check", "--help"});
   CHECK(check_help.code == 0);
   CHECK(contains(check_help.out, "--at TIME"));
   CHECK(contains(check_help.out, "validate the config"));
 }
 
 TEST_CASE("check summarises the rule packs the config names") {
-  auto o = run("-c '" + kExample.string() + "' check", "DEEPSEEK_API_KEY=sk-test");
+  auto o = run({"-c", kExample, "check"}, {"DEEPSEEK_API_KEY=sk-test"});
   INFO(o.err);
   REQUIRE(o.code == 0);
   const std::string rules_dir = (fs::path(DW_SOURCE_DIR) / "config/rules").string();
@@ -267,7 +247,7 @@ TEST_CASE("check reports a broken rule pack with its exact location") {
     text.replace(at, std::string(c.from).size(), c.to);
     fs::path pack = dir.write(std::string("config/rules/") + c.pack, text);
     fs::path config = dir.write("config/driftwatch.toml", slurp(kExample));
-    auto o = run("-c '" + config.string() + "' check");
+    auto o = run({"-c", config, "check"});
     CHECK(o.code == 1);
     CHECK(o.out.empty());
     std::string prefix = pack.string() + ":" + position_of(text, c.located, at) + ": ";

@@ -1,15 +1,16 @@
 // `driftwatch classify`: JSON Lines through the real binary, malformed lines included.
 #include <doctest/doctest.h>
-#include <sys/wait.h>
 
 #include <nlohmann/json.hpp>
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "child.h"
+#include "scratch.h"
 
 namespace {
 
@@ -21,31 +22,19 @@ struct Run {
   std::string err;
 };
 
-std::string slurp(const fs::path& file) {
-  std::ifstream in(file);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-Run classify(const std::string& input, const std::string& args) {
-  fs::path dir = fs::path(DW_BINARY_DIR) / "cli_classify_test";
-  fs::create_directories(dir);
-  std::ofstream(dir / "in.jsonl", std::ios::binary) << input;
-  std::string command = std::string("\"") + DW_BINARY_DIR + "/monitor/cli/driftwatch\" classify " +
-                        args + " < \"" + (dir / "in.jsonl").string() + "\" > \"" +
-                        (dir / "out.jsonl").string() + "\" 2> \"" + (dir / "err.txt").string() +
-                        "\"";
-  int status = std::system(command.c_str());
+// `driftwatch classify --rules RULES` with input on stdin.
+Run classify(const std::string& input, const fs::path& rules) {
+  dw::test::Scratch scratch;
+  auto o = dw::test::run_driftwatch(scratch, {"classify", "--rules", rules}, {}, &input);
   Run run;
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::istringstream out(slurp(dir / "out.jsonl"));
+  run.exit_code = o.code;
+  std::istringstream out(o.out);
   for (std::string line; std::getline(out, line);) run.out.push_back(line);
-  run.err = slurp(dir / "err.txt");
+  run.err = o.err;
   return run;
 }
 
-const std::string kRules = std::string("--rules \"") + DW_SOURCE_DIR + "/config/rules\"";
+const fs::path kRules = fs::path(DW_SOURCE_DIR) / "config/rules";
 
 }  // namespace
 
@@ -96,11 +85,10 @@ TEST_CASE("classify exits 0 on clean input and 1 with located errors on bad rule
   REQUIRE(clean.out.size() == 1);
   CHECK(nlohmann::json::parse(clean.out[0])["verdict"] == "answered");
 
-  fs::path bad = fs::path(DW_BINARY_DIR) / "cli_classify_test" / "bad-rules";
-  fs::create_directories(bad);
-  std::ofstream(bad / "x.toml") << "[[rule]]\nid = \"refusal.en.bad\"\nvotes = \"refused\"\n"
-                                   "patterns = ['(unclosed']\n";
-  Run broken = classify("", "--rules \"" + bad.string() + "\"");
+  dw::test::Scratch bad;
+  bad.write("x.toml", "[[rule]]\nid = \"refusal.en.bad\"\nvotes = \"refused\"\n"
+                      "patterns = ['(unclosed']\n");
+  Run broken = classify("", bad.root());
   CHECK(broken.exit_code == 1);
   CHECK(broken.err.find("x.toml:4:13: rule 'refusal.en.bad': invalid pattern") !=
         std::string::npos);

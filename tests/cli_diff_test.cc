@@ -1,8 +1,6 @@
 // `driftwatch diff` end to end: the real binary over a database filled by `run --once --at`
 // against driftwatch-sim (tests/cli_history.h): the typical answers then and now with their
 // verdict distributions, its errors, and hostile model output kept inert on a terminal or not.
-#include <pty.h>
-
 #include "cli_history.h"
 
 using namespace dw::test;
@@ -13,38 +11,6 @@ struct Setup {
   Scratch scratch;
   fs::path config = history().write_config(scratch, scratch.path("reports"), {"md"});
 };
-
-// driftwatch ARGS on a pseudo-terminal: what the terminal received and the exit code.
-Outcome on_terminal(const fs::path& config, const std::vector<std::string>& args,
-                    const std::vector<std::string>& env = {}) {
-  std::vector<std::string> argv{kDriftwatch.string(), "-c", config.string()};
-  argv.insert(argv.end(), args.begin(), args.end());
-  std::vector<std::string> environment = child_env(env);
-  std::vector<char*> argp, envp;
-  for (auto& a : argv) argp.push_back(a.data());
-  argp.push_back(nullptr);
-  for (auto& e : environment) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  int master = -1;
-  pid_t pid = forkpty(&master, nullptr, nullptr, nullptr);
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    execve(argp[0], argp.data(), envp.data());
-    _exit(127);
-  }
-  Outcome o;
-  char buf[4096];
-  for (;;) {
-    pollfd p{master, POLLIN, 0};
-    if (poll(&p, 1, 20000) <= 0) break;
-    ssize_t n = read(master, buf, sizeof buf);
-    if (n <= 0) break;  // EIO once the child is gone
-    o.out.append(buf, static_cast<size_t>(n));
-  }
-  close(master);
-  o.code = wait_exit(pid);
-  return o;
-}
 
 // The bytes a terminal would act on, that model output must never bring along.
 bool has_raw_controls(const std::string& s, bool allow_sgr) {

@@ -1,10 +1,7 @@
 // Runs the built driftwatch binary: `events` over a database holding known events, as text and
 // as JSON Lines, filtered by --open and --since; bad arguments are exit 1.
 #include <doctest/doctest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -12,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "child.h"
 #include "scratch.h"
 #include "store/store.h"
 
@@ -20,20 +18,15 @@ using nlohmann::json;
 
 namespace {
 
-const fs::path kBinary = fs::path(DW_BINARY_DIR) / "monitor/cli/driftwatch";
+using dw::test::Outcome;
 
-using dw::test::slurp;
-
-struct Outcome {
-  int code = -1;
-  std::string out, err;
-  std::vector<json> lines() const {
-    std::vector<json> v;
-    std::istringstream in(out);
-    for (std::string l; std::getline(in, l);) v.push_back(json::parse(l));
-    return v;
-  }
-};
+// stdout as JSON Lines.
+std::vector<json> json_lines(const Outcome& o) {
+  std::vector<json> v;
+  std::istringstream in(o.out);
+  for (std::string l; std::getline(in, l);) v.push_back(json::parse(l));
+  return v;
+}
 
 // A folder with a config (one probe, one endpoint, database events.db) and a store beside it.
 class Fixture {
@@ -88,16 +81,10 @@ class Fixture {
     for (const auto* e : {&shift, &health, &model}) REQUIRE((*store)->insert_event(*e).ok());
   }
 
-  Outcome run(const std::string& args) const {
-    std::string command = "env -u DRIFTWATCH_CONFIG '" + kBinary.string() + "' -c '" +
-                          (dir_ / "driftwatch.toml").string() + "' " + args + " >'" +
-                          (dir_ / "out").string() + "' 2>'" + (dir_ / "err").string() + "'";
-    int status = std::system(command.c_str());
-    Outcome o;
-    o.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    o.out = slurp(dir_ / "out");
-    o.err = slurp(dir_ / "err");
-    return o;
+  // driftwatch -c CONFIG ARGS...
+  Outcome run(std::vector<std::string> args) const {
+    args.insert(args.begin(), {"-c", (dir_ / "driftwatch.toml").string()});
+    return dw::test::run_driftwatch(scratch_, args);
   }
 
  private:
@@ -110,9 +97,9 @@ class Fixture {
 TEST_CASE("events --json: one object a line with the fields SPEC.md names") {
   Fixture f;
   f.add_events();
-  Outcome o = f.run("events --json");
+  Outcome o = f.run({"events", "--json"});
   REQUIRE_MESSAGE(o.code == 0, o.err);
-  auto lines = o.lines();
+  auto lines = json_lines(o);
   REQUIRE(lines.size() == 3);
   // Ordered by detection time.
   CHECK(lines[0]["type"] == "endpoint_health");
@@ -142,24 +129,25 @@ TEST_CASE("events: --open and --since narrow the list") {
   f.add_events();
   auto types = [](const Outcome& o) {
     std::vector<std::string> t;
-    for (const auto& l : o.lines()) t.push_back(l["type"]);
+    for (const auto& l : json_lines(o)) t.push_back(l["type"]);
     return t;
   };
-  CHECK(types(f.run("events --json --open")) == std::vector<std::string>{"verdict_shift"});
+  CHECK(types(f.run({"events", "--json", "--open"})) ==
+        std::vector<std::string>{"verdict_shift"});
   // Open at some point since Jan 8: the health event was over by then.
-  CHECK(types(f.run("events --json --since 2026-01-08")) ==
+  CHECK(types(f.run({"events", "--json", "--since", "2026-01-08"})) ==
         std::vector<std::string>{"verdict_shift", "model_change"});
-  CHECK(types(f.run("events --json --since 2026-01-21T00:00:00Z")) ==
+  CHECK(types(f.run({"events", "--json", "--since", "2026-01-21T00:00:00Z"})) ==
         std::vector<std::string>{"verdict_shift"});
 }
 
 TEST_CASE("events as text: one line an event, and a word when there are none") {
   Fixture f;
-  Outcome none = f.run("events");
+  Outcome none = f.run({"events"});
   REQUIRE_MESSAGE(none.code == 0, none.err);
   CHECK(none.out == "no events\n");
   f.add_events();
-  Outcome o = f.run("events");
+  Outcome o = f.run({"events"});
   REQUIRE(o.code == 0);
   CHECK(std::count(o.out.begin(), o.out.end(), '\n') == 3);
   CHECK(o.out.find("answered 30/30 -> deflected 6/6") != std::string::npos);
@@ -169,7 +157,7 @@ TEST_CASE("events as text: one line an event, and a word when there are none") {
 
 TEST_CASE("events: a bad --since is invalid input") {
   Fixture f;
-  Outcome o = f.run("events --since yesterday");
+  Outcome o = f.run({"events", "--since", "yesterday"});
   CHECK(o.code == 1);
   CHECK(o.err.find("--since: ") == 0);
   CHECK(o.out.empty());

@@ -2,17 +2,16 @@
 // classifier judged, before and after a rule pack changes.
 #include <doctest/doctest.h>
 
-#include <sys/wait.h>
-
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "analysis/rules.h"
 #include "common/time.h"
+#include "child.h"
 #include "probes/probe.h"
 #include "scratch.h"
 #include "store/store.h"
@@ -21,9 +20,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path kBinary = fs::path(DW_BINARY_DIR) / "monitor/cli/driftwatch";
-
-using dw::test::slurp;
+using dw::test::contains;
+using dw::test::Outcome;
 
 void write_file(const fs::path& p, const std::string& text, bool append = false) {
   std::ofstream(p, std::ios::binary | (append ? std::ios::app : std::ios::trunc)) << text;
@@ -69,28 +67,10 @@ api_key_env = "DW_TEST_NO_SUCH_KEY"
   fs::path database() const { return root() / "dw.db"; }
 };
 
-struct Outcome {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
-
-Outcome run(const Setup& s, const std::string& args) {
-  fs::path out = s.root() / "stdout";
-  fs::path err = s.root() / "stderr";
-  std::string command = "env -u DRIFTWATCH_CONFIG '" + kBinary.string() + "' -c '" +
-                        s.config().string() + "' " + args + " >'" + out.string() + "' 2>'" +
-                        err.string() + "'";
-  int status = std::system(command.c_str());
-  Outcome o;
-  o.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  o.out = slurp(out);
-  o.err = slurp(err);
-  return o;
-}
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
+// driftwatch -c CONFIG ARGS...
+Outcome run(const Setup& s, std::vector<std::string> args) {
+  args.insert(args.begin(), {"-c", s.config().string()});
+  return dw::test::run_driftwatch(s, args);
 }
 
 // The answers of one run, each judged "answered" by a classifier that no longer exists.
@@ -166,7 +146,7 @@ TEST_CASE("reclassify re-judges samples of another classifier version, and only 
   auto ids = seed(s);
   const std::string v1 = version_of(s.root() / "rules");
 
-  auto first = run(s, "reclassify");
+  auto first = run(s, {"reclassify"});
   INFO(first.err);
   REQUIRE(first.code == 0);
   CHECK(contains(first.out, "reclassified 3 of 3 samples with classifier " + v1 + ": 2 changed"));
@@ -182,7 +162,7 @@ TEST_CASE("reclassify re-judges samples of another classifier version, and only 
   CHECK(after[ids["pandas"]].verdict == "answered");
 
   // Nothing is due a second time: no sample is touched, the events stand.
-  auto second = run(s, "reclassify");
+  auto second = run(s, {"reclassify"});
   CHECK(second.code == 0);
   CHECK(contains(second.out, "reclassified 0 of 3 samples with classifier " + v1 +
                                  ": 0 changed, 3 already current"));
@@ -205,7 +185,7 @@ patterns = ['''let us talk about pandas''']
              /*append=*/true);
   const std::string v2 = version_of(s.root() / "rules");
   REQUIRE(v2 != v1);
-  auto third = run(s, "reclassify");
+  auto third = run(s, {"reclassify"});
   INFO(third.err);
   CHECK(third.code == 0);
   CHECK(contains(third.out, "reclassified 3 of 3 samples with classifier " + v2 + ": 1 changed"));
@@ -216,7 +196,7 @@ patterns = ['''let us talk about pandas''']
   CHECK(moved[ids["refusal"]].verdict == "refused");
 
   // --all re-judges samples already current (and changes none of them).
-  auto forced = run(s, "reclassify --all");
+  auto forced = run(s, {"reclassify", "--all"});
   CHECK(forced.code == 0);
   CHECK(contains(forced.out, "reclassified 3 of 3 samples with classifier " + v2 + ": 0 changed"));
 }
@@ -226,7 +206,7 @@ TEST_CASE("reclassify refuses a broken rule pack with its location and touches n
   seed(s);
   write_file(s.root() / "rules/zz-broken.toml", "[[rule]]\nid = \"x.y\"\nvotes = \"refused\"\n"
                                                 "patterns = ['''(unclosed''']\n");
-  auto o = run(s, "reclassify");
+  auto o = run(s, {"reclassify"});
   CHECK(o.code == 1);
   CHECK(o.out.empty());
   CHECK(contains(o.err, (s.root() / "rules/zz-broken.toml").string() +
@@ -238,7 +218,7 @@ TEST_CASE("reclassify fails with exit 2 when the database cannot be opened") {
   Setup s;
   write_file(s.database(), "this is not an SQLite database, it is plain text padded out to be "
                            "long enough that SQLite reads a header from it and rejects it.\n");
-  auto o = run(s, "reclassify");
+  auto o = run(s, {"reclassify"});
   CHECK(o.code == 2);
   CHECK(contains(o.err, s.database().string()));
 }

@@ -26,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "child.h"
 #include "scratch.h"
 
 namespace dw::test {
@@ -34,66 +35,8 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-inline const fs::path kDriftwatch = fs::path(DW_BINARY_DIR) / "monitor/cli/driftwatch";
 inline const fs::path kSimBinary = fs::path(DW_BINARY_DIR) / "monitor/sim/driftwatch-sim";
 inline const fs::path kData = fs::path(DW_SOURCE_DIR) / "tests/data";
-
-inline bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
-// The environment of a child: ours without anything that would steer driftwatch or the
-// simulator from outside the test, plus `extra` ("NAME=value").
-inline std::vector<std::string> child_env(const std::vector<std::string>& extra) {
-  std::vector<std::string> env;
-  for (char** e = environ; *e; ++e) {
-    std::string_view v(*e);
-    if (v.starts_with("DRIFTWATCH_") || v.starts_with("DW_TEST_")) continue;
-    env.emplace_back(v);
-  }
-  env.insert(env.end(), extra.begin(), extra.end());
-  return env;
-}
-
-// Starts argv with stdout and stderr redirected to files (or /dev/null when empty).
-inline pid_t spawn(std::vector<std::string> argv, const std::vector<std::string>& extra_env,
-                   const fs::path& out, const fs::path& err) {
-  std::vector<std::string> env = child_env(extra_env);
-  std::vector<char*> args, envp;
-  for (auto& a : argv) args.push_back(a.data());
-  args.push_back(nullptr);
-  for (auto& e : env) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  pid_t pid = fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    auto redirect = [](const fs::path& p, int fd) {
-      int to = open(p.empty() ? "/dev/null" : p.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      if (to >= 0) dup2(to, fd);
-    };
-    redirect(out, 1);
-    redirect(err, 2);
-    execve(args[0], args.data(), envp.data());
-    _exit(127);
-  }
-  return pid;
-}
-
-// The exit code (128 + signal when killed), or -1 when it has not ended within the limit (it
-// is then killed).
-inline int wait_exit(pid_t pid, std::chrono::milliseconds limit = 60s) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  int status = 0;
-  while (waitpid(pid, &status, WNOHANG) == 0) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      return -1;
-    }
-    std::this_thread::sleep_for(10ms);
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
 
 // driftwatch-sim on a free loopback port, stopped with SIGTERM at the end.
 class Sim {
@@ -161,12 +104,6 @@ class Sim {
  private:
   pid_t pid_ = -1;
   int port_ = 0;
-};
-
-struct Outcome {
-  int code = -1;
-  std::string out;
-  std::string err;
 };
 
 // driftwatch -c CONFIG ARGS... as a child process. `during`, when given, is called while it

@@ -2,7 +2,6 @@
 // (scenario tests/data/run-scenario.toml), checked through the database it writes, the
 // simulator's own request log and its output.
 #include <netinet/in.h>
-#include <pty.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -413,31 +412,9 @@ TEST_CASE("on a terminal a progress bar shows done/total, errors, rate and ETA")
   Sim sim(scratch);
   auto config = write_config(scratch, &sim, {kData / "run-answers.toml"},
                              {{"gpt", "openai", "gpt-test"}}, 2);
-  int master = -1;
-  pid_t pid = forkpty(&master, nullptr, nullptr, nullptr);
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    std::vector<std::string> env = child_env({kWithKey});
-    std::vector<char*> envp;
-    for (auto& e : env) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    std::string binary = kDriftwatch.string(), c = "-c", path = config.string(), run = "run",
-                once = "--once";
-    char* argv[] = {binary.data(), c.data(), path.data(), run.data(), once.data(), nullptr};
-    execve(argv[0], argv, envp.data());
-    _exit(127);
-  }
-  std::string screen;
-  char buf[4096];
-  for (;;) {
-    pollfd p{master, POLLIN, 0};
-    if (poll(&p, 1, 20000) <= 0) break;
-    ssize_t n = read(master, buf, sizeof buf);
-    if (n <= 0) break;  // EIO once the child is gone
-    screen.append(buf, static_cast<size_t>(n));
-  }
-  close(master);
-  CHECK(wait_exit(pid) == 0);
+  Outcome o = on_terminal(config, {"run", "--once"}, {kWithKey});
+  CHECK(o.code == 0);
+  const std::string& screen = o.out;
   INFO(screen);
   CHECK(contains(screen, "\r["));
   CHECK(contains(screen, "] 6/6  errors 0  "));

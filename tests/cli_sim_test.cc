@@ -15,12 +15,13 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
+
+#include "child.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -147,18 +148,9 @@ class Sim {
     REQUIRE(pipe(out) == 0);
     REQUIRE(pipe(err) == 0);
     std::string binary = std::string(DW_BINARY_DIR) + "/monitor/sim/driftwatch-sim";
-    std::vector<std::string> argv_s{binary};
-    argv_s.insert(argv_s.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& a : argv_s) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    std::vector<std::string> env_s;
-    for (char** e = environ; *e; ++e)
-      if (std::strncmp(*e, "DRIFTWATCH_SIM_KEY=", 19) != 0) env_s.push_back(*e);
-    env_s.insert(env_s.end(), env.begin(), env.end());
-    std::vector<char*> envp;
-    for (auto& e : env_s) envp.push_back(e.data());
-    envp.push_back(nullptr);
+    std::vector<std::string> argv{binary};
+    argv.insert(argv.end(), args.begin(), args.end());
+    dw::test::Exec exec(std::move(argv), env);
     pid_ = fork();
     REQUIRE(pid_ >= 0);
     if (pid_ == 0) {
@@ -166,8 +158,7 @@ class Sim {
       dup2(err[1], 2);
       close(out[0]);
       close(err[0]);
-      execve(argv[0], argv.data(), envp.data());
-      _exit(127);
+      exec.run();
     }
     close(out[1]);
     close(err[1]);

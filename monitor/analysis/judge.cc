@@ -55,9 +55,9 @@ void judge_text(const RuleSet& rules, std::string_view raw, std::string_view tex
     out.why = "deflected: no words in the response";
     return;
   }
-  // Rules match within one clause. Asking which rules fire in each clause (one pass of the
-  // shared set, nothing located) says where each one sits, and costs about as much as one
-  // question about the whole text.
+  // Rules match within one clause. Asking which rules fire in each clause (the shared set,
+  // nothing located) says where each one sits: one pass over the text, and a fixed cost of
+  // about 0.1 us a clause.
   using Fired = JudgeScratch::Fired;
   std::vector<Segment>& segments = scratch.segments;
   split_segments(text, segments);

@@ -1,0 +1,157 @@
+// Running the built binaries as child processes: argv vectors, never a shell (no quoting to get
+// wrong), an environment stripped of what would steer them from outside the test, streams to
+// files in a Scratch folder, and a time limit on every wait.
+#pragma once
+
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "scratch.h"
+
+namespace dw::test {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+inline const fs::path kDriftwatch = fs::path(DW_BINARY_DIR) / "monitor/cli/driftwatch";
+
+inline bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+// The environment of a child: ours without anything that would steer driftwatch or the
+// simulator from outside the test (DRIFTWATCH_*, DW_TEST_*, provider keys *_API_KEY), plus
+// `extra` ("NAME=value").
+inline std::vector<std::string> child_env(const std::vector<std::string>& extra) {
+  std::vector<std::string> env;
+  for (char** e = environ; *e; ++e) {
+    std::string_view v(*e);
+    std::string_view name = v.substr(0, v.find('='));
+    if (name.starts_with("DRIFTWATCH_") || name.starts_with("DW_TEST_") ||
+        name.ends_with("_API_KEY")) {
+      continue;
+    }
+    env.emplace_back(v);
+  }
+  env.insert(env.end(), extra.begin(), extra.end());
+  return env;
+}
+
+// argv and the environment (child_env(extra_env)) as execve wants them, made before fork().
+class Exec {
+ public:
+  Exec(std::vector<std::string> argv, const std::vector<std::string>& extra_env)
+      : args_(std::move(argv)), env_(child_env(extra_env)) {
+    for (auto& a : args_) argp_.push_back(a.data());
+    argp_.push_back(nullptr);
+    for (auto& e : env_) envp_.push_back(e.data());
+    envp_.push_back(nullptr);
+  }
+  // In the child: becomes the program, or exits 127.
+  [[noreturn]] void run() {
+    execve(argp_[0], argp_.data(), envp_.data());
+    _exit(127);
+  }
+
+ private:
+  std::vector<std::string> args_, env_;
+  std::vector<char*> argp_, envp_;
+};
+
+// Starts argv with stdout and stderr redirected to files (or /dev/null when empty), and stdin
+// read from a file (or /dev/null when empty).
+inline pid_t spawn(std::vector<std::string> argv, const std::vector<std::string>& extra_env,
+                   const fs::path& out, const fs::path& err, const fs::path& in = {}) {
+  Exec exec(std::move(argv), extra_env);
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    auto redirect = [](const fs::path& p, int fd, int flags) {
+      int to = open(p.empty() ? "/dev/null" : p.c_str(), flags, 0600);
+      if (to >= 0) dup2(to, fd);
+    };
+    redirect(in, 0, O_RDONLY);
+    redirect(out, 1, O_WRONLY | O_CREAT | O_TRUNC);
+    redirect(err, 2, O_WRONLY | O_CREAT | O_TRUNC);
+    exec.run();
+  }
+  return pid;
+}
+
+// The exit code (128 + signal when killed), or -1 when it has not ended within the limit (it
+// is then killed).
+inline int wait_exit(pid_t pid, std::chrono::milliseconds limit = 60s) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  int status = 0;
+  while (waitpid(pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      return -1;
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+struct Outcome {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
+
+// driftwatch ARGS... run to its end, its streams in files of scratch; input, when given, is
+// its stdin.
+inline Outcome run_driftwatch(const Scratch& scratch, const std::vector<std::string>& args,
+                              const std::vector<std::string>& env = {},
+                              const std::string* input = nullptr) {
+  std::vector<std::string> argv{kDriftwatch.string()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  fs::path out = scratch.path("driftwatch.out"), err = scratch.path("driftwatch.err");
+  fs::path in = input ? scratch.write("driftwatch.in", *input) : fs::path();
+  Outcome o;
+  o.code = wait_exit(spawn(argv, env, out, err, in));
+  o.out = slurp(out);
+  o.err = slurp(err);
+  return o;
+}
+
+// driftwatch -c CONFIG ARGS... on a pseudo-terminal: what the terminal received (stdout and
+// stderr as one stream, as a person sees them) and the exit code.
+inline Outcome on_terminal(const fs::path& config, const std::vector<std::string>& args,
+                           const std::vector<std::string>& env = {}) {
+  std::vector<std::string> argv{kDriftwatch.string(), "-c", config.string()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  Exec exec(std::move(argv), env);
+  int master = -1;
+  pid_t pid = forkpty(&master, nullptr, nullptr, nullptr);
+  REQUIRE(pid >= 0);
+  if (pid == 0) exec.run();
+  Outcome o;
+  char buf[4096];
+  for (;;) {
+    pollfd p{master, POLLIN, 0};
+    if (poll(&p, 1, 20000) <= 0) break;
+    ssize_t n = read(master, buf, sizeof buf);
+    if (n <= 0) break;  // EIO once the child is gone
+    o.out.append(buf, static_cast<size_t>(n));
+  }
+  close(master);
+  o.code = wait_exit(pid);
+  return o;
+}
+
+}  // namespace dw::test
