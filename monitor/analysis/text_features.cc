@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <functional>
@@ -91,6 +92,7 @@ bool may_cut(std::string_view text, size_t i) {
 // runs over every byte of every response, and most bytes are none.
 size_t next_cut(std::string_view text, size_t i) {
   using Bytes = unsigned char __attribute__((vector_size(16)));
+  static_assert(std::endian::native == std::endian::little, "the first lane is the low byte");
   for (; i + 18 <= text.size(); i += 16) {
     Bytes b, next, after;
     std::memcpy(&b, text.data() + i, 16);
