@@ -6,6 +6,7 @@
 #include "analysis/classify_io.h"
 #include "analysis/rules.h"
 #include "cli/commands.h"
+#include "common/install_paths.h"
 
 namespace dw::cli {
 namespace {
@@ -25,10 +26,11 @@ std::filesystem::path rules_dir(const ClassifyOptions& options, const Context& c
     auto beside = std::filesystem::path(ctx.config_option).parent_path() / "rules";
     if (std::filesystem::is_directory(beside, ec)) return beside;
   }
-  for (const char* candidate : {DW_RULES_INSTALL_DIR, "/usr/share/driftwatch/rules"}) {
+  for (const auto& candidate : {installed_share_dir() / "rules",
+                                std::filesystem::path("/usr/share/driftwatch/rules")}) {
     if (std::filesystem::is_directory(candidate, ec)) return candidate;
   }
-  return DW_RULES_SOURCE_DIR;
+  return source_dir() / "config/rules";
 }
 
 int run_classify(const ClassifyOptions& options, const Context& ctx) {
@@ -71,8 +73,9 @@ void register_classify(CLI::App& app, Context& ctx) {
       "line was malformed or the rules do not load.");
   cmd->add_option("--rules", options->rules_dir,
                   "rule pack folder (default: $DRIFTWATCH_RULES, then 'rules' beside the -c "
-                  "config, then " DW_RULES_INSTALL_DIR ", then /usr/share/driftwatch/rules, "
-                  "then the source tree's config/rules)");
+                  "config, then " + (installed_share_dir() / "rules").string() +
+                      ", then /usr/share/driftwatch/rules, then the source tree's "
+                      "config/rules)");
   cmd->add_flag("--explain", options->explain, "add a 'why' field saying how each verdict "
                                                "was reached");
   cmd->callback([options, &ctx] { ctx.exit_code = run_classify(*options, ctx); });

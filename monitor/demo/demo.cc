@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "analysis/rules.h"
+#include "common/install_paths.h"
 #include "config/config.h"
 #include "demo/sim_process.h"
 #include "drift/detector.h"
@@ -113,11 +114,11 @@ void clear_previous(const fs::path& out) {
 
 Options default_options(const fs::path& self_dir) {
   Options o;
-  fs::path source = DW_DEMO_SOURCE_DIR;
-  fs::path share = DW_DEMO_INSTALL_SHARE;
+  fs::path source = source_dir();
+  fs::path share = installed_share_dir();
   fs::path prefix_share = self_dir.parent_path() / "share" / "driftwatch";
   o.sim_binary = first_existing({self_dir / "driftwatch-sim", self_dir.parent_path() / "sim" / "driftwatch-sim",
-                                 fs::path(DW_DEMO_INSTALL_BIN) / "driftwatch-sim"})
+                                 installed_bin_dir() / "driftwatch-sim"})
                      .value_or(fs::path());
   o.scenario = first_existing({prefix_share / "config" / "demo-scenario.toml",
                                share / "config" / "demo-scenario.toml",
