@@ -1,6 +1,7 @@
 #include "analysis/classifier.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "analysis/judge.h"
 #include "analysis/normalise.h"
@@ -84,8 +85,9 @@ Classification classify(const RuleSet& rules, const ClassifyInput& in,
 Classification classify(const RuleSet& rules, const ClassifyInput& in,
                         const PromptFeatures& prompt, const probes::ExpectMatcher* expect,
                         ClassifyScratch* scratch) {
-  ClassifyScratch::Buffers local;
-  ClassifyScratch::Buffers& buffers = scratch && scratch->buffers_ ? *scratch->buffers_ : local;
+  std::optional<ClassifyScratch::Buffers> local;  // only when the caller brings none
+  ClassifyScratch::Buffers& buffers =
+      scratch && scratch->buffers_ ? *scratch->buffers_ : local.emplace();
   Classification out;
   out.signals.reserve(8);  // a few rules and signals: no regrowth on the way
   std::string_view raw = in.response.value_or(std::string_view());

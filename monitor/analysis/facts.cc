@@ -47,11 +47,6 @@ constexpr std::array<bool, 256> kNameByte = [] {
 
 }  // namespace
 
-size_t count_numbers(std::string_view text, std::string_view prompt) {
-  std::vector<std::string_view> numbers;
-  return count_numbers(text, prompt, numbers);
-}
-
 size_t count_numbers(std::string_view text, std::string_view prompt,
                      std::vector<std::string_view>& numbers) {
   // One pass for digit runs and number words alike; only a word's first two bytes stop the
@@ -100,12 +95,6 @@ size_t count_numbers(std::string_view text, std::string_view prompt,
     if (present[w] && prompt.find(kNumberWords[w]) == std::string_view::npos) ++count;
   }
   return count;
-}
-
-size_t count_shared_names(std::string_view raw, std::string_view prompt, std::string_view text,
-                          size_t limit) {
-  NameScratch scratch;
-  return count_shared_names(raw, prompt_words(prompt), text, limit, scratch);
 }
 
 size_t count_shared_names(std::string_view raw, const std::vector<std::string>& prompt_words,

@@ -28,24 +28,21 @@ double count_units(std::string_view text);
 bool has_units(std::string_view text);
 
 // Facts in a text: how many distinct numbers (digit runs, number words: hundred, 万...) of
-// text are not in the prompt. Normalised text in, normalised prompt for exclusion.
-size_t count_numbers(std::string_view text, std::string_view prompt);
-// The same, with numbers as scratch space (its views point into text afterwards).
+// text are not in the prompt. Normalised text in, normalised prompt for exclusion; numbers is
+// scratch space (its views point into text afterwards).
 size_t count_numbers(std::string_view text, std::string_view prompt,
                      std::vector<std::string_view>& numbers);
 
-// Names in raw (not normalised) English text: capitalised words and acronyms that do not
-// start a sentence, lower-cased, minus words of the normalised prompt and "i"/"ai". Returns
-// how many distinct names of raw are also words of text (see words_of), at most limit.
-size_t count_shared_names(std::string_view raw, std::string_view prompt, std::string_view text,
-                          size_t limit);
 // Buffers count_shared_names reuses between calls.
 struct NameScratch {
   std::string lowered;
   std::vector<std::string_view> names;
   std::vector<char> counted;
 };
-// The same with the prompt given as prompt_words(prompt).
+// Names in raw (not normalised) English text: capitalised words and acronyms that do not
+// start a sentence, lower-cased, minus prompt_words (see prompt_words()) and "i"/"ai".
+// Returns how many distinct names of raw are also words of text (see words_of), at most
+// limit.
 size_t count_shared_names(std::string_view raw, const std::vector<std::string>& prompt_words,
                           std::string_view text, size_t limit, NameScratch& scratch);
 // The distinct words (see words_of) of a normalised prompt, sorted.
