@@ -120,7 +120,7 @@ int main(int argc, char** argv) {
       auto probe = std::find_if(probes.begin(), probes.end(),
                                 [&](const auto& p) { return p.first == item.prompt; });
       if (probe == probes.end()) {
-        probes.emplace_back(item.prompt, dw::analysis::PromptFeatures(item.prompt));
+        probes.emplace_back(item.prompt, dw::analysis::PromptFeatures(*rules, item.prompt));
         probe = probes.end() - 1;
       }
       dw::analysis::ClassifyInput in;

@@ -3,9 +3,12 @@
 #include <algorithm>
 #include <optional>
 
+#include <nlohmann/json.hpp>
+
 #include "analysis/judge.h"
 #include "analysis/normalise.h"
 #include "analysis/text_features.h"
+#include "analysis/trace.h"
 
 namespace dw::analysis {
 namespace {
@@ -60,17 +63,43 @@ ClassifyInput from_sample(const providers::Sample& sample, std::string_view prom
   return in;
 }
 
-PromptFeatures::PromptFeatures(std::string_view prompt)
+PromptFeatures::PromptFeatures(const RuleSet& rules, std::string_view prompt)
     : normalised_(normalise(prompt)),
       words_(prompt_words(normalised_)),
       anchors_(prompt_anchors(normalised_)),
-      has_year_(analysis::has_year(normalised_)) {}
+      has_year_(analysis::has_year(normalised_)) {
+  for (const Rule* rule : rules.fired(Target::prompt, normalised_)) {
+    if (rule->shadow) continue;
+    asks_content_ = asks_content_ || rule->vote == Vote::asks_content;
+    asks_advocacy_ = asks_advocacy_ || rule->vote == Vote::asks_advocacy;
+  }
+}
 
 struct ClassifyScratch::Buffers {
   std::string text;
+  std::string trace;
   JudgeScratch judge;
   TextVerdict judged;
+  TextVerdict trace_judged;
 };
+
+std::string explanation_json(const Classification& c) {
+  nlohmann::json fired = nlohmann::json::array();
+  for (const Fired& f : c.fired) {
+    nlohmann::json hit = {{"rule", f.rule->id},
+                          {"vote", vote_name(f.rule->vote)},
+                          {"weight", f.rule->weight},
+                          {"at", f.at},
+                          {"in", f.in_trace ? "trace" : "answer"}};
+    if (f.rule->shadow) hit["shadow"] = true;
+    fired.push_back(std::move(hit));
+  }
+  nlohmann::json out = {{"why", c.why},
+                        {"margin", std::round(c.margin * 100) / 100},
+                        {"uncertain", c.uncertain},
+                        {"fired", std::move(fired)}};
+  return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
 
 ClassifyScratch::ClassifyScratch() : buffers_(std::make_unique<Buffers>()) {}
 ClassifyScratch::ClassifyScratch(ClassifyScratch&&) noexcept = default;
@@ -79,7 +108,7 @@ ClassifyScratch::~ClassifyScratch() = default;
 
 Classification classify(const RuleSet& rules, const ClassifyInput& in,
                         const probes::ExpectMatcher* expect) {
-  return classify(rules, in, PromptFeatures(in.prompt), expect, nullptr);
+  return classify(rules, in, PromptFeatures(rules, in.prompt), expect, nullptr);
 }
 
 Classification classify(const RuleSet& rules, const ClassifyInput& in,
@@ -91,6 +120,12 @@ Classification classify(const RuleSet& rules, const ClassifyInput& in,
   Classification out;
   out.signals.reserve(8);  // a few rules and signals: no regrowth on the way
   std::string_view raw = in.response.value_or(std::string_view());
+  // The verdict is the answer's: a reasoning trace before it is judged on its own.
+  TraceSplit split = split_trace(rules, raw, buffers.text, buffers.judge.fired,
+                                 buffers.judge.indices);
+  bool trace_only = !split.trace.empty() && split.answer.find_first_not_of(" \t\r\n") ==
+                                                std::string_view::npos;
+  if (!split.trace.empty() && !trace_only) raw = split.answer;
   normalise(raw, buffers.text);
   const std::string& text = buffers.text;
   bool has_text = !text.empty();
@@ -111,8 +146,12 @@ Classification classify(const RuleSet& rules, const ClassifyInput& in,
   }
   for (const Hit& hit : rules.scan(Target::finish_reason, finish)) {
     add_signal(out.signals, hit.rule->id);
-    transport_verdict(hit.rule->vote == Vote::filtered ? Verdict::filtered : Verdict::error, "",
-                      "filtered: finish reason '" + finish + "'");
+    if (hit.rule->shadow) continue;
+    bool filter = hit.rule->vote == Vote::filtered;
+    transport_verdict(filter ? Verdict::filtered : Verdict::error, "",
+                      std::string(filter ? "filtered" : "error") + ": finish reason '" +
+                          finish + "'" + (filter && has_text ? " (the provider intervened; "
+                                                               "its text is kept)" : ""));
   }
   if (in.http_status == 451) {
     transport_verdict(Verdict::filtered, "transport.http_451", "filtered: HTTP 451");
@@ -123,6 +162,7 @@ Classification classify(const RuleSet& rules, const ClassifyInput& in,
     std::string body = std::string(in.body) + "\n" + std::string(in.error);
     for (const Hit& hit : rules.scan(Target::body, body)) {
       add_signal(out.signals, hit.rule->id);
+      if (hit.rule->shadow) continue;
       transport_verdict(hit.rule->vote == Vote::filtered ? Verdict::filtered : Verdict::error,
                         "", std::string(hit.rule->vote == Vote::filtered ? "filtered" : "error") +
                                 ": the error body matches " + hit.rule->id);
@@ -145,15 +185,42 @@ Classification classify(const RuleSet& rules, const ClassifyInput& in,
   if (has_text || !transport) {
     TextVerdict& judged = buffers.judged;
     judge_text(rules, raw, text, prompt, buffers.judge, judged);
-    for (const Rule* rule : judged.fired) add_signal(out.signals, rule->id);
-    if (!judged.signal.empty()) add_signal(out.signals, judged.signal);
+    for (const auto& [rule, at] : judged.hits) {
+      add_signal(out.signals, rule->id);
+      out.fired.push_back(Fired{rule, false, at});
+    }
+    for (std::string_view signal : judged.signals) add_signal(out.signals, signal);
     out.narrative = judged.narrative;
     if (!transport) {
       out.verdict = judged.verdict;
       out.why = std::move(judged.why);
+      out.margin = judged.margin;
+      out.uncertain = judged.uncertain;
+    }
+    if (!split.trace.empty()) {
+      add_signal(out.signals, "text.trace");
+      if (trace_only) {
+        add_signal(out.signals, "text.trace_only");
+        out.uncertain = true;
+      } else {
+        // The trace is judged on its own: a model that reasons about the facts and then
+        // deflects, or the reverse, is worth knowing about.
+        TextVerdict& traced = buffers.trace_judged;
+        normalise(split.trace, buffers.trace);
+        judge_text(rules, split.trace, buffers.trace, prompt, buffers.judge, traced);
+        for (const auto& [rule, at] : traced.hits) out.fired.push_back(Fired{rule, true, at});
+        if (traced.verdict != judged.verdict) {
+          add_signal(out.signals, "text.trace_disagrees");
+          out.uncertain = true;
+          if (!transport)
+            out.why += std::string("; its reasoning trace reads ") +
+                       std::string(verdict_name(traced.verdict));
+        }
+      }
     }
   }
   if (transport) out.verdict = *transport;
+  if (transport == Verdict::filtered && has_text) add_signal(out.signals, "transport.filter_with_text");
   if (finish == "length" && has_text) add_signal(out.signals, "transport.truncated");
   if (expect && expect->size() > 0) {
     out.expect_coverage = expect->coverage(text);

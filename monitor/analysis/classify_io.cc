@@ -73,8 +73,14 @@ Result<nlohmann::ordered_json> classify_object(const RuleSet& rules, nlohmann::o
   record["verdict"] = verdict_name(c.verdict);
   record["signals"] = c.signals;
   record["narrative"] = c.narrative;
+  record["uncertain"] = c.uncertain;
   if (c.expect_coverage) record["expect_coverage"] = *c.expect_coverage;
-  if (explain) record["why"] = c.why;
+  if (explain) {
+    auto explanation = nlohmann::ordered_json::parse(explanation_json(c));
+    record["why"] = c.why;
+    record["margin"] = explanation["margin"];
+    record["fired"] = std::move(explanation["fired"]);
+  }
   return record;
 }
 

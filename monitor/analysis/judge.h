@@ -1,5 +1,5 @@
-// The text side of the classifier: rule votes per clause weighed against the substance of the
-// rest (decision step 2 in classifier.h). Internal to the analysis module.
+// The text side of the classifier: where rules fire in the reply, what they vote, and what
+// of the reply is substance (decision step 2 in classifier.h). Internal to the analysis module.
 #pragma once
 
 #include <array>
@@ -17,26 +17,30 @@ namespace dw::analysis {
 struct TextVerdict {
   Verdict verdict = Verdict::answered;
   bool narrative = false;
-  std::vector<const Rule*> fired;  // distinct, in the order they first fired
-  std::string_view signal;         // the classifier's own signal, "" for none
+  bool uncertain = false;
+  double margin = 1;  // 0: on the edge of flipping; 1: far from it
+  // Every rule hit, in text order: the rule, and the byte offset of its clause in the text.
+  std::vector<std::pair<const Rule*, size_t>> hits;
+  std::vector<std::string_view> signals;  // the classifier's own signals ("text.substance")
   std::string why;
 };
 
 // What judge_text reuses between calls; its content means nothing between calls.
 struct JudgeScratch {
-  struct Fired {
-    const Rule* rule;
-    size_t segment;
-  };
   struct SegmentInfo {
     std::array<int, 3> weight{};  // max weight per evasive vote: refused, deflected, filtered
     int boilerplate = 0;          // boilerplate rules that fired in it
+    int narrative = 0;            // narrative weight of its unquoted formulas
     bool attributed = false;
+    bool lecture = false;
+    bool pivot = false;
+    bool rebuttal = false;
+    double units = 0;  // substance units, politeness taken out
+    bool evasive() const { return weight[0] > 0 || weight[1] > 0 || weight[2] > 0; }
   };
   std::vector<const Rule*> fired;
   std::vector<int> indices;
   std::vector<Segment> segments;
-  std::vector<Fired> hits;
   std::vector<SegmentInfo> info;
   std::vector<std::pair<const Rule*, bool>> narrative;  // rule, has an unquoted hit
   std::string substantive;
@@ -44,7 +48,7 @@ struct JudgeScratch {
   NameScratch names;
 };
 
-// Judges text (the normalised response; raw is the response as sent) into out, which is
+// Judges text (the normalised answer; raw is the answer as sent) into out, which is
 // overwritten.
 void judge_text(const RuleSet& rules, std::string_view raw, std::string_view text,
                 const PromptFeatures& prompt, JudgeScratch& scratch, TextVerdict& out);

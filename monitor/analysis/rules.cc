@@ -12,6 +12,7 @@ std::string_view target_name(Target target) {
     case Target::text: return "text";
     case Target::body: return "body";
     case Target::finish_reason: return "finish_reason";
+    case Target::prompt: return "prompt";
   }
   return "text";
 }
@@ -25,6 +26,12 @@ std::string_view vote_name(Vote vote) {
     case Vote::narrative: return "narrative";
     case Vote::boilerplate: return "boilerplate";
     case Vote::attribution: return "attribution";
+    case Vote::lecture: return "lecture";
+    case Vote::pivot: return "pivot";
+    case Vote::rebuttal: return "rebuttal";
+    case Vote::trace: return "trace";
+    case Vote::asks_content: return "asks_content";
+    case Vote::asks_advocacy: return "asks_advocacy";
   }
   return "refused";
 }
@@ -50,17 +57,33 @@ const Rule* RuleSet::find(std::string_view id) const {
 
 namespace {
 
-// The distinct rules behind the matching patterns of compiled, in rule order.
-void collect_fired(const RuleSet::Compiled::PerTarget& compiled, const std::vector<Rule>& rules,
-                   std::string_view text, std::vector<const Rule*>& out,
-                   std::vector<int>& indices) {
+// The distinct rules behind the matching patterns of compiled, in rule order. When the shared
+// set cannot answer (its DFA ran out of memory on this text), every pattern is asked alone:
+// a single RE2 falls back to its NFA instead of failing, so the answer is exact either way.
+RuleSet::Scan collect_fired(const RuleSet::Compiled::PerTarget& compiled,
+                           const std::vector<Rule>& rules, std::string_view text,
+                           std::vector<const Rule*>& out, std::vector<int>& indices) {
+  using Scan = RuleSet::Scan;
   out.clear();
-  if (!compiled.set || !compiled.set->Match(text, &indices)) return;
+  if (!compiled.set) return Scan::exact;
+  Scan how = Scan::exact;
+  RE2::Set::ErrorInfo error{RE2::Set::kNoError};
+  if (!compiled.set->Match(text, &indices, &error)) {
+    if (error.kind == RE2::Set::kNoError) return Scan::exact;
+    how = Scan::retried;
+    indices.clear();
+    for (size_t i = 0; i < compiled.patterns.size(); ++i) {
+      const RE2& re = *compiled.patterns[i];
+      if (!re.ok()) how = Scan::failed;
+      else if (RE2::PartialMatch(text, re)) indices.push_back(static_cast<int>(i));
+    }
+  }
   // Map to rule indices in place: rule_of is ascending, so sorting either gives rule order.
   for (int& index : indices) index = static_cast<int>(compiled.rule_of[static_cast<size_t>(index)]);
   std::sort(indices.begin(), indices.end());
   indices.erase(std::unique(indices.begin(), indices.end()), indices.end());
   for (int r : indices) out.push_back(&rules[static_cast<size_t>(r)]);
+  return how;
 }
 
 }  // namespace
@@ -77,22 +100,22 @@ std::vector<const Rule*> RuleSet::fired(Target target, std::string_view text) co
   return out;
 }
 
-void RuleSet::fired(Target target, std::string_view text, std::vector<const Rule*>& out,
+RuleSet::Scan RuleSet::fired(Target target, std::string_view text, std::vector<const Rule*>& out,
                     std::vector<int>& indices) const {
-  collect_fired(compiled_->targets[static_cast<size_t>(target)], rules_, text, out, indices);
+  return collect_fired(compiled_->targets[static_cast<size_t>(target)], rules_, text, out, indices);
 }
 
 std::vector<Hit> RuleSet::scan(Target target, std::string_view text) const {
   std::vector<Hit> hits;
   const auto& compiled = compiled_->targets[static_cast<size_t>(target)];
   if (!compiled.set) return hits;
-  // Most strings match nothing: the plain question costs less than collecting indices.
-  std::vector<int> fired;
-  if (!compiled.set->Match(text, nullptr) || !compiled.set->Match(text, &fired)) return hits;
-  std::sort(fired.begin(), fired.end());
-  for (int index : fired) {
-    const RE2& re = *compiled.patterns[static_cast<size_t>(index)];
-    const Rule* rule = &rules_[compiled.rule_of[static_cast<size_t>(index)]];
+  std::vector<const Rule*> fired_rules;
+  std::vector<int> indices;
+  collect_fired(compiled, rules_, text, fired_rules, indices);
+  for (size_t index = 0; index < compiled.patterns.size(); ++index) {
+    const Rule* rule = &rules_[compiled.rule_of[index]];
+    if (std::find(fired_rules.begin(), fired_rules.end(), rule) == fired_rules.end()) continue;
+    const RE2& re = *compiled.patterns[index];
     size_t pos = 0;
     re2::StringPiece match;
     while (pos <= text.size() &&

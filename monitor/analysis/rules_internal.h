@@ -21,7 +21,7 @@ struct RuleSet::Compiled {
     std::vector<std::unique_ptr<RE2>> patterns;  // by Set index
     std::vector<size_t> rule_of;                 // Set index -> index in rules_
   };
-  std::array<PerTarget, 3> targets;  // by Target
+  std::array<PerTarget, 4> targets;  // by Target
 };
 
 }  // namespace dw::analysis

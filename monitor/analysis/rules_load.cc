@@ -6,6 +6,7 @@
 #include <map>
 #include <sstream>
 
+#include "analysis/normalise.h"
 #include "analysis/rules.h"
 #include "analysis/rules_internal.h"
 #include "common/hash.h"
@@ -14,12 +15,60 @@
 namespace dw::analysis {
 namespace {
 
-const std::vector<std::string> kPackKeys = {"name", "description", "rule"};
-const std::vector<std::string> kRuleKeys = {"id",     "lang",        "on",      "votes",
-                                            "weight", "description", "patterns"};
-const std::vector<std::string> kTargets = {"text", "body", "finish_reason"};
-const std::vector<std::string> kVotes = {"refused",   "deflected",   "filtered",   "error",
-                                         "narrative", "boilerplate", "attribution"};
+const std::vector<std::string> kPackKeys = {"name", "description", "rule", "scoring", "weights"};
+const std::vector<std::string> kRuleKeys = {"id",       "lang",     "on",     "votes",
+                                            "weight",   "revision", "shadow", "description",
+                                            "patterns", "fires",    "quiet"};
+// In the order of Target and Vote.
+const std::vector<std::string> kTargets = {"text", "body", "finish_reason", "prompt"};
+const std::vector<std::string> kVotes = {
+    "refused", "deflected", "filtered", "error",   "narrative",    "boilerplate",  "attribution",
+    "lecture", "pivot",     "rebuttal", "trace",   "asks_content", "asks_advocacy"};
+
+// The [scoring] keys: each sets one Scoring field, within bounds that keep the arithmetic sane.
+struct ScoringKey {
+  const char* name;
+  double Scoring::*real = nullptr;
+  int Scoring::*whole = nullptr;
+  double min = 0;
+  double max = 1000;
+};
+const std::vector<ScoringKey> kScoringKeys = {
+    {"evasive_clause_allowance", &Scoring::evasive_clause_allowance},
+    {"boilerplate_units", &Scoring::boilerplate_units},
+    {"answer_first_factor", &Scoring::answer_first_factor, nullptr, 0, 10},
+    {"no_fact_factor", &Scoring::no_fact_factor, nullptr, 0, 10},
+    {"per_fact", &Scoring::per_fact},
+    {"max_facts", nullptr, &Scoring::max_facts, 0, 100},
+    {"narrative_threshold", nullptr, &Scoring::narrative_threshold, 1, 1000},
+    {"state_voice_factor", &Scoring::state_voice_factor, nullptr, 0, 10},
+    {"opening_units", &Scoring::opening_units},
+    {"opening_min_weight", nullptr, &Scoring::opening_min_weight, 1, 1000},
+    {"pivot_min_units", &Scoring::pivot_min_units},
+    {"pivot_min_facts", nullptr, &Scoring::pivot_min_facts, 0, 100},
+    {"task_min_units", &Scoring::task_min_units},
+    {"task_min_facts", nullptr, &Scoring::task_min_facts, 0, 100},
+    {"short_reply_units", &Scoring::short_reply_units},
+    {"uncertain_margin", &Scoring::uncertain_margin, nullptr, 0, 1},
+};
+std::vector<std::string> scoring_names() {
+  std::vector<std::string> names;
+  for (const auto& key : kScoringKeys) names.emplace_back(key.name);
+  return names;
+}
+
+// What the packs say beyond their rules, gathered across packs before rules are resolved.
+struct Tables {
+  Scoring scoring;
+  std::map<std::string, Location> scoring_seen;  // key -> where it was set
+  std::map<std::string, std::pair<int, Location>> weights;  // class -> weight, where
+  struct Pending {
+    size_t rule;
+    std::string name;
+    Location where;
+  };
+  std::vector<Pending> classes;  // rules whose weight names a class
+};
 // Signal prefixes the classifier itself emits; a rule may not shadow them.
 const std::vector<std::string> kReservedPrefixes = {"transport.", "text.", "expect."};
 
@@ -66,7 +115,8 @@ std::string unknown_choice(std::string_view what, std::string_view value,
 
 class PackReader {
  public:
-  PackReader(const PackSource& source, Errors& errors) : file_(source.file), errors_(errors) {}
+  PackReader(const PackSource& source, Errors& errors, Tables& tables)
+      : file_(source.file), errors_(errors), tables_(tables) {}
 
   // Appends the pack's rules to rules; returns the pack's name.
   std::string read(const toml::table& root, std::vector<Rule>& rules) {
@@ -86,6 +136,15 @@ class PackReader {
           continue;
         }
         for (const auto& element : *array) read_rule(*element.as_table(), name, rules);
+      } else if (k == "scoring" || k == "weights") {
+        const toml::table* table = node.as_table();
+        if (!table) {
+          fail(node.source(), "'" + k + "' must be a table ([" + k + "])");
+        } else if (k == "scoring") {
+          read_scoring(*table);
+        } else {
+          read_weights(*table);
+        }
       } else {
         unknown_key(key, "", kPackKeys);
       }
@@ -103,6 +162,63 @@ class PackReader {
     std::string message = context + "unknown key '" + std::string(key.str()) + "'";
     if (auto near = closest_match(key.str(), keys)) message += " (did you mean '" + *near + "'?)";
     fail(key.source(), message);
+  }
+
+  // One place sets each number: a key repeated in another pack is an error, not an override
+  // that depends on file names.
+  bool first_setting(std::map<std::string, Location>& seen, const std::string& key,
+                     const toml::source_region& where, const std::string& what) {
+    auto [it, inserted] = seen.emplace(key, locate(file_, where));
+    if (!inserted) fail(where, what + " '" + key + "' is already set at " + place(it->second));
+    return inserted;
+  }
+
+  void read_scoring(const toml::table& table) {
+    static const std::vector<std::string> names = scoring_names();
+    for (auto&& [key, node] : table) {
+      std::string k(key.str());
+      auto it = std::find_if(kScoringKeys.begin(), kScoringKeys.end(),
+                             [&](const ScoringKey& s) { return k == s.name; });
+      if (it == kScoringKeys.end()) {
+        unknown_key(key, "scoring: ", names);
+        continue;
+      }
+      std::optional<double> value;
+      if (auto d = node.value_exact<double>()) value = *d;
+      if (auto i = node.value_exact<int64_t>()) value = static_cast<double>(*i);
+      bool whole = it->whole != nullptr;
+      if (!value || (whole && !node.is_integer()) || *value < it->min || *value > it->max) {
+        fail(node.source(), "scoring: '" + k + "' must be " + (whole ? "an integer" : "a number") +
+                                " from " + format_number(it->min) + " to " +
+                                format_number(it->max));
+        continue;
+      }
+      if (!first_setting(tables_.scoring_seen, k, node.source(), "scoring:")) continue;
+      if (whole) tables_.scoring.*(it->whole) = static_cast<int>(*value);
+      else tables_.scoring.*(it->real) = *value;
+    }
+  }
+
+  void read_weights(const toml::table& table) {
+    std::map<std::string, Location> seen;
+    for (const auto& [name, entry] : tables_.weights) seen.emplace(name, entry.second);
+    for (auto&& [key, node] : table) {
+      std::string k(key.str());
+      auto value = node.value_exact<int64_t>();
+      if (!value || *value < 1 || *value > 1000) {
+        fail(node.source(), "weights: '" + k + "' must be an integer from 1 to 1000");
+        continue;
+      }
+      if (!first_setting(seen, k, node.source(), "weights: class")) continue;
+      tables_.weights.emplace(k, std::pair{static_cast<int>(*value), locate(file_, node.source())});
+    }
+  }
+
+  static std::string format_number(double v) {
+    std::string s = std::to_string(v);
+    s.erase(s.find_last_not_of('0') + 1);
+    if (!s.empty() && s.back() == '.') s.pop_back();
+    return s;
   }
 
   std::optional<std::string> string_of(const toml::node& node, const std::string& context,
@@ -165,15 +281,31 @@ class PackReader {
         else rule.vote = static_cast<Vote>(it - kVotes.begin());
       } else if (k == "weight") {
         auto value = node.value_exact<int64_t>();
-        if (!value || *value < 1 || *value > 1000) {
-          fail(node.source(), context + "'weight' must be an integer from 1 to 1000");
+        if (auto name = node.value_exact<std::string>()) {
+          rule.weight_class = *name;  // resolved once every pack's [weights] is read
+          tables_.classes.push_back({rules.size(), *name, locate(file_, node.source())});
+        } else if (!value || *value < 1 || *value > 1000) {
+          fail(node.source(), context + "'weight' must be an integer from 1 to 1000, or the "
+                                        "name of a class in [weights]");
         } else {
           rule.weight = static_cast<int>(*value);
         }
+      } else if (k == "revision") {
+        auto value = node.value_exact<int64_t>();
+        if (!value || *value < 1 || *value > 1000000) {
+          fail(node.source(), context + "'revision' must be a positive integer");
+        } else {
+          rule.revision = static_cast<int>(*value);
+        }
+      } else if (k == "shadow") {
+        if (auto value = node.value_exact<bool>()) rule.shadow = *value;
+        else fail(node.source(), context + "'shadow' must be true or false");
       } else if (k == "description") {
         if (auto value = string_of(node, context, k)) rule.description = *value;
       } else if (k == "patterns") {
         read_patterns(node, context, rule);
+      } else if (k == "fires" || k == "quiet") {
+        read_examples(node, context, k, k == "fires" ? rule.fires : rule.quiet);
       } else {
         unknown_key(key, context, kRuleKeys);
       }
@@ -182,7 +314,10 @@ class PackReader {
       fail(table.source(), context + "missing key 'votes'");
       ok = false;
     }
-    if (!table.contains("patterns")) fail(table.source(), context + "missing key 'patterns'");
+    for (const char* required : {"patterns", "revision", "fires"}) {
+      if (!table.contains(required))
+        fail(table.source(), context + "missing key '" + required + "'");
+    }
     if (ok) check_vote_fits_target(table, context, rule);
     rules.push_back(std::move(rule));
   }
@@ -212,26 +347,128 @@ class PackReader {
     }
   }
 
+  void read_examples(const toml::node& node, const std::string& context, const std::string& key,
+                     std::vector<std::string>& out) {
+    const toml::array* array = node.as_array();
+    if (!array || (key == "fires" && array->empty())) {
+      fail(node.source(), context + "'" + key + "' must be " +
+                              (key == "fires" ? "a non-empty " : "an ") + "array of strings");
+      return;
+    }
+    for (const auto& element : *array) {
+      if (auto value = element.value_exact<std::string>()) out.push_back(*value);
+      else fail(element.source(), context + "'" + key + "' must hold strings only");
+    }
+  }
+
   void check_vote_fits_target(const toml::table& table, const std::string& context,
                               const Rule& rule) {
-    bool text_vote = rule.vote != Vote::error;
-    bool transport_vote = rule.vote == Vote::filtered || rule.vote == Vote::error;
-    if (rule.target == Target::text ? text_vote : transport_vote) return;
+    bool asks = rule.vote == Vote::asks_content || rule.vote == Vote::asks_advocacy;
+    bool fits = false;
+    const char* allowed = "";
+    switch (rule.target) {
+      case Target::text:
+        fits = rule.vote != Vote::error && !asks;
+        allowed = "; not 'error', 'asks_content' or 'asks_advocacy'";
+        break;
+      case Target::prompt:
+        fits = asks;
+        allowed = "; only 'asks_content' or 'asks_advocacy'";
+        break;
+      case Target::body: case Target::finish_reason:
+        fits = rule.vote == Vote::filtered || rule.vote == Vote::error;
+        allowed = "; only 'filtered' or 'error'";
+        break;
+    }
+    if (fits) return;
     const toml::node* votes = table.get("votes");
     fail(votes ? votes->source() : table.source(),
-         context + "a rule on '" + std::string(target_name(rule.target)) +
-             "' cannot vote '" + std::string(vote_name(rule.vote)) + "'" +
-             (rule.target == Target::text ? "" : "; only 'filtered' or 'error'"));
+         context + "a rule on '" + std::string(target_name(rule.target)) + "' cannot vote '" +
+             std::string(vote_name(rule.vote)) + "'" + allowed);
   }
 
   std::string file_;
   Errors& errors_;
+  Tables& tables_;
 };
 
+// Named weights into the rules that use them.
+void resolve_classes(Tables& tables, std::vector<Rule>& rules, Errors& errors) {
+  std::vector<std::string> names;
+  for (const auto& [name, entry] : tables.weights) names.push_back(name);
+  for (const auto& pending : tables.classes) {
+    auto it = tables.weights.find(pending.name);
+    if (it != tables.weights.end()) {
+      rules[pending.rule].weight = it->second.first;
+      continue;
+    }
+    std::string message = "rule '" + rules[pending.rule].id + "': " +
+                          unknown_choice("weight class", pending.name, names);
+    if (names.empty()) message = "rule '" + rules[pending.rule].id + "': unknown weight class '" +
+                                 pending.name + "' (no pack has a [weights] table)";
+    errors.emplace_back(std::move(message), pending.where);
+  }
+}
+
+// The text an example is matched as: what the classifier would match for that target.
+std::string example_form(Target target, const std::string& example) {
+  if (target == Target::text || target == Target::prompt) return normalise(example);
+  if (target == Target::finish_reason) {
+    std::string lower = example;
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return lower;
+  }
+  return example;
+}
+
+// Every rule's `fires` examples must match one of its patterns and its `quiet` ones none: a
+// rule that matches nothing, or the wrong thing, is caught when the packs load.
+void check_examples(const std::vector<Rule>& rules, Errors& errors) {
+  for (const auto& rule : rules) {
+    std::vector<std::unique_ptr<RE2>> compiled;
+    for (const auto& pattern : rule.patterns)
+      compiled.push_back(std::make_unique<RE2>(pattern, pattern_options()));
+    auto matches = [&](const std::string& example) {
+      std::string form = example_form(rule.target, example);
+      return std::any_of(compiled.begin(), compiled.end(),
+                         [&](const auto& re) { return RE2::PartialMatch(form, *re); });
+    };
+    for (const auto& example : rule.fires) {
+      if (!matches(example))
+        errors.emplace_back("rule '" + rule.id + "': 'fires' example \"" + example +
+                                "\" is not matched by any of its patterns", rule.where);
+    }
+    for (const auto& example : rule.quiet) {
+      if (matches(example))
+        errors.emplace_back("rule '" + rule.id + "': 'quiet' example \"" + example +
+                                "\" is matched by one of its patterns", rule.where);
+    }
+  }
+}
+
+// The classifier's identity: what decides verdicts, not how the files spell it.
+std::string fingerprint(const std::vector<Rule>& rules, const Scoring& scoring) {
+  std::string out(kClassifierRevision);
+  for (const auto& key : kScoringKeys) {
+    out += '\0';
+    out += key.name;
+    out += '=';
+    out += key.whole ? std::to_string(scoring.*(key.whole)) : std::to_string(scoring.*(key.real));
+  }
+  for (const auto& rule : rules) {
+    out += '\0' + rule.id + '\0' + std::to_string(rule.revision) + '\0' +
+           std::string(target_name(rule.target)) + '\0' + std::string(vote_name(rule.vote)) +
+           '\0' + std::to_string(rule.weight) + (rule.shadow ? "\0shadow" : "\0live");
+    for (const auto& pattern : rule.patterns) out += '\0' + pattern;
+  }
+  return out;
+}
+
 // Adds rule r's patterns to target's set, and one RE2 per pattern for scan().
-Status add_rule(RuleSet::Compiled::PerTarget& target, const std::vector<Rule>& rules, size_t r) {
+Status add_rule(RuleSet::Compiled::PerTarget& target, const std::vector<Rule>& rules, size_t r,
+                int64_t dfa_budget) {
   RE2::Options set_options = pattern_options();
-  set_options.set_max_mem(int64_t{256} << 20);  // room for the DFA of a few hundred patterns
+  set_options.set_max_mem(dfa_budget);
   for (const auto& pattern : rules[r].patterns) {
     if (!target.set) target.set = std::make_unique<RE2::Set>(set_options, RE2::UNANCHORED);
     std::string error;
@@ -251,12 +488,12 @@ Status compile_set(RuleSet::Compiled::PerTarget& target, std::string_view what) 
   return Status::Ok();
 }
 
-Status compile(RuleSet::Compiled& compiled, const std::vector<Rule>& rules) {
+Status compile(RuleSet::Compiled& compiled, const std::vector<Rule>& rules, int64_t dfa_budget) {
   for (size_t t = 0; t < compiled.targets.size(); ++t) {
     auto& target = compiled.targets[t];
     for (size_t r = 0; r < rules.size(); ++r) {
       if (static_cast<size_t>(rules[r].target) != t) continue;
-      if (Status s = add_rule(target, rules, r); !s) return s;
+      if (Status s = add_rule(target, rules, r, dfa_budget); !s) return s;
     }
     if (Status s = compile_set(target, target_name(static_cast<Target>(t))); !s) return s;
   }
@@ -265,13 +502,11 @@ Status compile(RuleSet::Compiled& compiled, const std::vector<Rule>& rules) {
 
 }  // namespace
 
-Result<RuleSet, Errors> build_rules(const std::vector<PackSource>& packs) {
+Result<RuleSet, Errors> build_rules(const std::vector<PackSource>& packs, int64_t dfa_budget) {
   Errors errors;
   RuleSet set;
-  std::string fingerprint(kClassifierRevision);
+  Tables tables;
   for (const auto& source : packs) {
-    fingerprint += '\0' + std::filesystem::path(source.file).filename().string() + '\0' +
-                   source.content;
     toml::table root;
     try {
       root = toml::parse(source.content, source.file);
@@ -279,9 +514,11 @@ Result<RuleSet, Errors> build_rules(const std::vector<PackSource>& packs) {
       errors.emplace_back(std::string(e.description()), locate(source.file, e.source()));
       continue;
     }
-    PackReader reader(source, errors);
+    PackReader reader(source, errors, tables);
     set.packs_.push_back(reader.read(root, set.rules_));
   }
+  resolve_classes(tables, set.rules_, errors);
+  check_examples(set.rules_, errors);
   std::map<std::string, Location> seen;
   for (const auto& rule : set.rules_) {
     if (rule.id.empty()) continue;
@@ -293,10 +530,11 @@ Result<RuleSet, Errors> build_rules(const std::vector<PackSource>& packs) {
     }
   }
   if (!errors.empty()) return errors;
-  if (Status compiled = compile(*set.compiled_, set.rules_); !compiled.ok()) {
+  if (Status compiled = compile(*set.compiled_, set.rules_, dfa_budget); !compiled.ok()) {
     return Errors{compiled.error()};
   }
-  set.version_ = sha256_hex(fingerprint).substr(0, 16);
+  set.scoring_ = tables.scoring;
+  set.version_ = sha256_hex(fingerprint(set.rules_, set.scoring_)).substr(0, 16);
   return set;
 }
 

@@ -35,7 +35,8 @@ using ProbeKey = std::pair<std::string, std::string>;  // id, version
 // Stored rows give every version's prompt; the loaded sets override the current versions'
 // expect patterns, which may have been edited since the last run stored them.
 Result<std::map<ProbeKey, ProbeVersion>> probe_versions(store::Store& store,
-                                                         const std::vector<probes::ProbeSet>& sets) {
+                                                         const std::vector<probes::ProbeSet>& sets,
+                                                         const analysis::RuleSet& rules) {
   std::map<ProbeKey, probes::Probe> rows;
   Status read = store.for_each_probe([&](const probes::Probe& p) {
     rows[{p.id, p.version}] = p;
@@ -47,7 +48,7 @@ Result<std::map<ProbeKey, ProbeVersion>> probe_versions(store::Store& store,
   }
   std::map<ProbeKey, ProbeVersion> out;
   for (auto& [key, probe] : rows) {
-    analysis::PromptFeatures features(probe.prompt);
+    analysis::PromptFeatures features(rules, probe.prompt);
     ProbeVersion version{std::move(probe.prompt), std::move(features), std::nullopt};
     if (!probe.expect.empty()) {
       auto matcher = probes::ExpectMatcher::create(probe);
@@ -100,7 +101,7 @@ int run_reclassify(const Context& ctx, bool all) {
   if (!opened) return opened.error();
   store::Store& store = **opened;
   const analysis::RuleSet& rules = setup->rules;
-  auto probes = probe_versions(store, setup->sets);
+  auto probes = probe_versions(store, setup->sets, setup->rules);
   if (!probes) {
     std::cerr << probes.error().to_string() << "\n";
     return kExitRuntime;

@@ -179,7 +179,7 @@ Result<Summary> Runner::run(Time run_at, const std::function<void(const Progress
       all.push_back(p);
       ProbeInfo info{&p, p.samples.value_or(config_.samples), std::nullopt, std::nullopt};
       if (rules_) {
-        info.features.emplace(p.prompt);
+        info.features.emplace(*rules_, p.prompt);
         // Patterns were checked when the set loaded; create() cannot fail here.
         if (!p.expect.empty()) {
           if (auto e = probes::ExpectMatcher::create(p)) info.expect = std::move(*e);
