@@ -24,17 +24,33 @@ bool has_words(std::string_view text) {
 
 double clamp01(double v) { return std::clamp(v, 0.0, 1.0); }
 
+// Whether every match of rule in clause sits inside double quotes (normalised text has only
+// ASCII ones). Locating matches costs more than asking which rules fire, so only clauses with
+// a quote mark in them are located.
+bool in_quotes(const RuleSet& rules, std::string_view clause, const Rule* rule) {
+  if (clause.find('"') == std::string_view::npos) return false;
+  bool any = false;
+  for (const Hit& hit : rules.scan(Target::text, clause)) {
+    if (hit.rule != rule) continue;
+    any = true;
+    size_t before = static_cast<size_t>(
+        std::count(clause.begin(), clause.begin() + static_cast<long>(hit.begin), '"'));
+    if (before % 2 == 0) return false;
+  }
+  return any;
+}
+
 // One judgement: the text, its clauses and what fired in them, and the arithmetic on top.
 class Judgement {
  public:
   Judgement(const RuleSet& rules, std::string_view raw, std::string_view text,
             const PromptFeatures& prompt, JudgeScratch& scratch, TextVerdict& out)
       : s_(rules.scoring()), raw_(raw), text_(text), prompt_(prompt), scratch_(scratch),
-        segments_(scratch.segments), info_(scratch.info), out_(out) {}
+        segments_(scratch.segments), info_(scratch.info), out_(out), rules_(rules) {}
 
   // Fills info_ from the rules that fire in each clause; false when the rules could not be
   // asked (then out_ already says so).
-  bool scan(const RuleSet& rules);
+  bool scan();
   void decide();
 
  private:
@@ -75,16 +91,17 @@ class Judgement {
   std::vector<Segment>& segments_;
   std::vector<SegmentInfo>& info_;
   TextVerdict& out_;
+  const RuleSet& rules_;
   int narrative_total_ = 0;
   std::array<int, 3> strongest_{};  // the strongest single rule per evasive vote
 };
 
-bool Judgement::scan(const RuleSet& rules) {
+bool Judgement::scan() {
   split_segments(text_, segments_);
   info_.assign(segments_.size(), SegmentInfo{});
   bool retried = false;
   for (size_t i = 0; i < segments_.size(); ++i) {
-    RuleSet::Scan how = rules.fired(Target::text, clause(i), scratch_.fired, scratch_.indices);
+    RuleSet::Scan how = rules_.fired(Target::text, clause(i), scratch_.fired, scratch_.indices);
     if (how == RuleSet::Scan::failed) {
       out_.verdict = Verdict::error;
       out_.uncertain = true;
@@ -116,7 +133,9 @@ bool Judgement::scan(const RuleSet& rules) {
   }
   if (retried) out_.signals.push_back("text.rules_retried");
 
-  // Narrative: each rule counts once, at half weight when every hit of it is quoted.
+  // Narrative: each rule counts once, at half weight when every hit of it is quoted: in a
+  // clause that attributes it ("beijing claims..."), or inside quotation marks (a term
+  // mentioned, as in 'what officials call "vocational training"', not used).
   auto& narrative = scratch_.narrative;
   narrative.clear();
   for (const auto& [rule, begin] : out_.hits) {
@@ -125,7 +144,7 @@ bool Judgement::scan(const RuleSet& rules) {
         std::find_if(segments_.begin(), segments_.end(),
                      [begin = begin](const Segment& s) { return s.begin == begin; }) -
         segments_.begin());
-    bool quoted = info_[i].attributed;
+    bool quoted = info_[i].attributed || in_quotes(rules_, clause(i), rule);
     if (!quoted) info_[i].narrative += rule->weight;
     auto it = std::find_if(narrative.begin(), narrative.end(),
                            [&](const auto& n) { return n.first == rule; });
@@ -359,7 +378,7 @@ void judge_text(const RuleSet& rules, std::string_view raw, std::string_view tex
     return;
   }
   Judgement judgement(rules, raw, text, prompt, scratch, out);
-  if (judgement.scan(rules)) judgement.decide();
+  if (judgement.scan()) judgement.decide();
 }
 
 }  // namespace dw::analysis
