@@ -166,6 +166,9 @@ double Judgement::substance_from(size_t from, size_t first_evasive) {
     double u = seg.units;
     if (seg.evasive()) {
       u = std::max(0.0, u - s_.evasive_clause_allowance);
+      // A clause long enough to carry more than its evasion may carry facts too ("as an AI I
+      // try to stay objective: he was sentenced in 2009 to 11 years").
+      if (u > 0) substantive.append(clause(i)).push_back(' ');
     } else if (seg.lecture || (out_.narrative && seg.narrative > 0)) {
       u = 0;  // moralising, menus and the official line are not what was asked
     } else {
@@ -215,7 +218,7 @@ Verdict Judgement::evasive_verdict(const std::array<int, 3>& votes) const {
 void Judgement::decide_opening(size_t opening, bool rebutted) {
   size_t pivot = segments_.size();
   for (size_t j = opening; j < segments_.size(); ++j) {
-    if (info_[j].pivot && !info_[j].lecture) {
+    if (info_[j].pivot && !info_[j].lecture && !info_[j].evasive()) {
       pivot = j;
       break;
     }
