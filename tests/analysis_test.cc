@@ -79,10 +79,11 @@ TEST_CASE("rule packs: located load errors") {
        "t.toml:4:1: rule 'refusal.en.x': unknown key 'pattern' (did you mean 'patterns'?)"},
       {"unknown vote with did-you-mean", head + "votes = \"refuse\"\npatterns = ['x']\n",
        "t.toml:3:9: rule 'refusal.en.x': unknown vote 'refuse' (did you mean 'refused'?); one "
-       "of refused, deflected, filtered, error, narrative, boilerplate and attribution"},
+       "of refused, deflected, filtered, error, narrative, boilerplate, attribution, lecture, "
+       "pivot, rebuttal, trace, asks_content and asks_advocacy"},
       {"unknown target", head + "on = \"bdy\"\nvotes = \"filtered\"\npatterns = ['x']\n",
        "t.toml:3:6: rule 'refusal.en.x': unknown target 'bdy' (did you mean 'body'?); one of "
-       "text, body and finish_reason"},
+       "text, body, finish_reason and prompt"},
       {"vote that does not fit the target",
        head + "on = \"body\"\nvotes = \"refused\"\npatterns = ['x']\n",
        "t.toml:4:9: rule 'refusal.en.x': a rule on 'body' cannot vote 'refused'; only "
@@ -91,7 +92,8 @@ TEST_CASE("rule packs: located load errors") {
        "t.toml:4:13: rule 'refusal.en.x': pattern 'a*' matches the empty string, so it would "
        "fire on anything"},
       {"weight out of range", head + "votes = \"refused\"\nweight = 0\npatterns = ['x']\n",
-       "t.toml:4:10: rule 'refusal.en.x': 'weight' must be an integer from 1 to 1000"},
+       "t.toml:4:10: rule 'refusal.en.x': 'weight' must be an integer from 1 to 1000, or the "
+       "name of a class in [weights]"},
       {"reserved id prefix", "[[rule]]\nid = \"text.mine\"\nvotes = \"refused\"\npatterns = ['x']\n",
        "t.toml:2:6: rule 'text.mine': 'id' prefix 'text.' is reserved for the classifier's own "
        "signals"},
@@ -116,22 +118,19 @@ TEST_CASE("rule packs: TOML syntax errors and duplicate ids across packs are loc
   REQUIRE(syntax.size() == 1);
   CHECK(syntax[0].rfind("s.toml:2:", 0) == 0);
 
-  const std::string rule = "[[rule]]\nid = \"refusal.en.dup\"\nvotes = \"refused\"\npatterns = ['x']\n";
+  const std::string rule = "[[rule]]\nid = \"refusal.en.dup\"\nrevision = 1\nvotes = \"refused\"\n"
+                           "patterns = ['x']\nfires = ['x']\n";
   auto dup = error_lines({PackSource{"a.toml", rule}, PackSource{"b.toml", "\n" + rule}});
   REQUIRE(dup.size() == 1);
   CHECK(dup[0] == "b.toml:2:1: rule 'refusal.en.dup': duplicate id (first defined at a.toml:1:1)");
 }
 
-TEST_CASE("rule packs: version follows content; scan locates every match") {
-  const std::string pack =
-      "name = \"p\"\n[[rule]]\nid = \"refusal.en.t\"\nvotes = \"refused\"\npatterns = ['no']\n";
+TEST_CASE("rule packs: scan locates every match") {
+  const std::string pack = "name = \"p\"\n[[rule]]\nid = \"refusal.en.t\"\nrevision = 1\n"
+                           "votes = \"refused\"\npatterns = ['no']\nfires = ['no']\n";
   auto a = build_rules({PackSource{"p.toml", pack}});
-  auto b = build_rules({PackSource{"p.toml", pack}});
-  auto c = build_rules({PackSource{"p.toml", pack + "# changed\n"}});
-  REQUIRE((a.ok() && b.ok() && c.ok()));
+  REQUIRE(a.ok());
   CHECK(a->version().size() == 16);
-  CHECK(a->version() == b->version());
-  CHECK(a->version() != c->version());
   CHECK(a->packs() == std::vector<std::string>{"p"});
 
   auto hits = a->scan(Target::text, "no, no and NO");
@@ -218,7 +217,7 @@ TEST_CASE("classifier: decision order, transport before text") {
   cases.push_back({"refusal outweighed by the answer that follows",
                    in("I can't give exact numbers, but the Chinese Red Cross first reported 2,600 dead, and "
                       "British cables later cited up to 10,000 killed by the People's Liberation Army."),
-                   Verdict::answered, "text.substance"});
+                   Verdict::answered, "text.pivot"});
   cases.push_back({"answer first, refusal after", in(answer + " I can't go into more detail."),
                    Verdict::answered, "text.substance"});
   cases.push_back({"canned template", in("Sorry, that's beyond my current scope. Let's talk about something else."),
@@ -400,7 +399,7 @@ TEST_CASE("classifier: prompt features and a reused scratch change nothing") {
       in.http_status = c.http_status;
       in.finish_reason = c.finish_reason;
       Classification plain = classify(shipped(), in);
-      PromptFeatures features(c.prompt);
+      PromptFeatures features(shipped(), c.prompt);
       same(classify(shipped(), in, features, nullptr, &scratch), plain);
       same(classify(shipped(), in, features), plain);
       // The features are what is read, not input.prompt.
@@ -409,9 +408,9 @@ TEST_CASE("classifier: prompt features and a reused scratch change nothing") {
       same(classify(shipped(), without_prompt, features, nullptr, &scratch), plain);
     }
   }
-  PromptFeatures features("What  happened in 1989, what?");
+  PromptFeatures features(shipped(), "What  happened in 1989, what?");
   CHECK(features.normalised() == "what happened in 1989, what?");
   CHECK(features.words() == std::vector<std::string>{"1989", "happened", "in", "what"});
   CHECK(features.has_year());
-  CHECK_FALSE(PromptFeatures("no year here").has_year());
+  CHECK_FALSE(PromptFeatures(shipped(), "no year here").has_year());
 }

@@ -204,7 +204,7 @@ TEST_CASE("check summarises the rule packs the config names") {
   INFO(o.err);
   REQUIRE(o.code == 0);
   const std::string rules_dir = (fs::path(DW_SOURCE_DIR) / "config/rules").string();
-  size_t at = o.out.find("rules (6 packs, ");
+  size_t at = o.out.find("rules (12 packs, ");
   REQUIRE(at != std::string::npos);
   std::string line = o.out.substr(at, o.out.find('\n', at) - at);
   size_t version = line.find("classifier ");
@@ -212,8 +212,9 @@ TEST_CASE("check summarises the rule packs the config names") {
   std::string hex = line.substr(version + 11, 16);
   CHECK(hex.find_first_not_of("0123456789abcdef") == std::string::npos);
   CHECK(line.substr(version + 27) == "): " + fs::weakly_canonical(rules_dir).string());
-  for (const char* pack : {"  boilerplate: ", "  canned: ", "  deflections: ", "  filters: ",
-                           "  narrative: ", "  refusals: "}) {
+  for (const char* pack : {"  boilerplate: ", "  canned: ", "  declines: ", "  deflections: ",
+                           "  filters: ", "  lectures: ", "  narrative: ", "  refusals: ",
+                           "  scoring: ", "  state-voice: ", "  tasks: ", "  traces: "}) {
     CAPTURE(pack);
     CHECK(contains(o.out, pack));
   }

@@ -178,9 +178,11 @@ TEST_CASE("reclassify re-judges samples of another classifier version, and only 
 [[rule]]
 id = "deflection.en.test_pandas"
 lang = "en"
+revision = 1
 votes = "deflected"
 weight = 60
 patterns = ['''let us talk about pandas''']
+fires = ["Let us talk about pandas."]
 )",
              /*append=*/true);
   const std::string v2 = version_of(s.root() / "rules");

@@ -196,7 +196,7 @@ TEST_CASE("an empty file is migrated, and reopening changes nothing") {
     auto s = open_store(dir.db());
     seed(*s);
   }
-  CHECK(count(dir.db(), "PRAGMA user_version") == 2);
+  CHECK(count(dir.db(), "PRAGMA user_version") == 3);
   CHECK(count(dir.db(), "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'") ==
         1);
   int64_t tables = count(dir.db(), "SELECT count(*) FROM sqlite_schema");
@@ -204,7 +204,7 @@ TEST_CASE("an empty file is migrated, and reopening changes nothing") {
     auto s = open_store(dir.db());
     seed(*s);  // upserts are idempotent too
   }
-  CHECK(count(dir.db(), "PRAGMA user_version") == 2);
+  CHECK(count(dir.db(), "PRAGMA user_version") == 3);
   CHECK(count(dir.db(), "SELECT count(*) FROM sqlite_schema") == tables);
   CHECK(count(dir.db(), "SELECT count(*) FROM probes") == 2);
   CHECK(count(dir.db(), "SELECT count(*) FROM endpoints") == 2);
@@ -222,7 +222,7 @@ TEST_CASE("files that are not ours, or are newer than us, are refused untouched"
          { auto s = open_store(db); }
          exec_raw(db, "PRAGMA user_version = 99");
        },
-       "schema version 99 is newer than this driftwatch understands (2)"},
+       "schema version 99 is newer than this driftwatch understands (3)"},
       {"another program's tables",
        [](const std::string& db) { exec_raw(db, "CREATE TABLE accounts (id INTEGER)"); },
        "not a driftwatch database"},
@@ -612,13 +612,18 @@ TEST_CASE("a version 1 database is upgraded on open and keeps its history") {
     REQUIRE(s->add_sample(key(run, "a", "e1", 1), answer("Troops cleared the square.")));
     REQUIRE(s->finish_run(run, at("2026-01-15T06:01:00Z"), RunStatus::complete));
   }
-  // What driftwatch before schema 2 left: the same tables but response_features, version 1.
-  exec_raw(dir.db(), "DROP TABLE response_features; PRAGMA user_version = 1");
+  // What driftwatch before schema 2 left: the same tables but response_features and the
+  // explanation columns of schema 3, version 1.
+  exec_raw(dir.db(),
+           "DROP TABLE response_features; ALTER TABLE samples DROP COLUMN explanation; "
+           "ALTER TABLE samples DROP COLUMN uncertain; PRAGMA user_version = 1");
   REQUIRE(count(dir.db(), "SELECT count(*) FROM sqlite_schema WHERE name = 'response_features'") == 0);
 
   auto s = open_store(dir.db());
-  CHECK(count(dir.db(), "PRAGMA user_version") == 2);
+  CHECK(count(dir.db(), "PRAGMA user_version") == 3);
   CHECK(count(dir.db(), "SELECT count(*) FROM sqlite_schema WHERE name = 'response_features'") == 1);
+  CHECK(count(dir.db(), "SELECT count(*) FROM pragma_table_info('samples') "
+                        "WHERE name IN ('uncertain', 'explanation')") == 2);
   auto rows = all_samples(*s, {.features_version = "v1"});
   REQUIRE(rows.size() == 1);
   CHECK(rows[0].sample.text == "Troops cleared the square.");

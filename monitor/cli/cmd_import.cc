@@ -26,6 +26,7 @@
 #include "common/time.h"
 #include "drift/detector.h"
 #include "probes/expect.h"
+#include "runner/runner.h"
 #include "store/store.h"
 
 namespace dw::cli {
@@ -209,10 +210,9 @@ Status store_lines(store::Store& store, const Setup& setup, std::vector<Line>& l
       analysis::ClassifyInput in = analysis::from_sample(l.sample, l.prompt);
       in.lang = l.probe->lang;
       auto c = analysis::classify(setup.rules, in, ex == expects.end() ? nullptr : &ex->second);
-      store::Classification stored{std::string(analysis::verdict_name(c.verdict)),
-                                   json(c.signals).dump(), c.narrative, c.expect_coverage,
-                                   setup.rules.version()};
-      if (Status s = store.set_classification(*id, stored); !s) return s;
+      store::Classification stored = runner::to_stored(c, setup.rules);
+      store::Explanation why = runner::explanation_of(c);
+      if (Status s = store.set_classification(*id, stored, &why); !s) return s;
     }
     if (Status s = store.finish_run(*run, run_at[lines[i].run], store::RunStatus::complete); !s)
       return s;

@@ -18,6 +18,7 @@
 #include "cli/setup.h"
 #include "drift/detector.h"
 #include "probes/expect.h"
+#include "runner/runner.h"
 #include "store/store.h"
 
 namespace dw::cli {
@@ -138,11 +139,10 @@ int run_reclassify(const Context& ctx, bool all) {
     analysis::Classification c = analysis::classify(
         rules, analysis::from_sample(row.sample, version.prompt), version.features,
         version.expect ? &*version.expect : nullptr, &scratch);
-    store::Classification stored{std::string(analysis::verdict_name(c.verdict)),
-                                 nlohmann::json(c.signals).dump(), c.narrative,
-                                 c.expect_coverage, rules.version()};
+    store::Classification stored = runner::to_stored(c, rules);
     if (!row.classification || !same(*row.classification, stored)) ++changed;
-    if (Status s = store.set_classification(row.id, stored); !s) {
+    store::Explanation why = runner::explanation_of(c);
+    if (Status s = store.set_classification(row.id, stored, &why); !s) {
       failure = s.error();
       return false;
     }

@@ -141,10 +141,9 @@ class RunState {
     auto id = store_.add_sample(key, sample);
     if (!id) return id.error();
     if (verdict) {
-      store::Classification c{std::string(analysis::verdict_name(verdict->verdict)),
-                              nlohmann::json(verdict->signals).dump(), verdict->narrative,
-                              verdict->expect_coverage, rules_->version()};
-      if (Status s = store_.set_classification(*id, c); !s) return s;
+      store::Explanation why = explanation_of(*verdict);
+      if (Status s = store_.set_classification(*id, to_stored(*verdict, *rules_), &why); !s)
+        return s;
     }
     if (now - last_commit_ >= options_.commit_every) {
       last_commit_ = now;
@@ -240,6 +239,21 @@ Result<Summary> Runner::run(Time run_at, const std::function<void(const Progress
   if (!finished) return finished.error();
   for (auto& lane : state.lanes) summary.endpoints.push_back(std::move(lane->tally));
   return std::move(summary);
+}
+
+}  // namespace dw::runner
+
+namespace dw::runner {
+
+store::Classification to_stored(const analysis::Classification& c, const analysis::RuleSet& rules) {
+  store::Classification out{std::string(analysis::verdict_name(c.verdict)),
+                            nlohmann::json(c.signals).dump(), c.narrative, c.expect_coverage,
+                            rules.version()};
+  return out;
+}
+
+store::Explanation explanation_of(const analysis::Classification& c) {
+  return store::Explanation{c.uncertain, analysis::explanation_json(c)};
 }
 
 }  // namespace dw::runner

@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "analysis/classifier.h"
 #include "analysis/rules.h"
 #include "common/error.h"
 #include "common/time.h"
@@ -97,5 +98,9 @@ class Runner {
   const analysis::RuleSet* rules_;
   Options options_;
 };
+
+// What the store keeps of a classification made with rules: the verdict, and why.
+store::Classification to_stored(const analysis::Classification& c, const analysis::RuleSet& rules);
+store::Explanation explanation_of(const analysis::Classification& c);
 
 }  // namespace dw::runner

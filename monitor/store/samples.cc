@@ -186,18 +186,25 @@ Result<int64_t> Store::add_sample(const SampleKey& key, const providers::Sample&
   return id;
 }
 
-Status Store::set_classification(int64_t sample_id, const Classification& c) {
+Status Store::set_classification(int64_t sample_id, const Classification& c,
+                                 const Explanation* explanation) {
   if (!known_verdict(c.verdict)) {
     return db_->fail("set_classification: unknown verdict '" + c.verdict + "'");
   }
   if (auto st = open_batch(); !st) return st;
   auto up = db_->cached(
       "UPDATE samples SET verdict = ?, signals = ?, narrative = ?, expect_coverage = ?, "
-      "classifier_version = ? WHERE id = ?");
+      "classifier_version = ?, uncertain = ?, explanation = ? WHERE id = ?");
   if (!up) return up.error();
   (*up)->bind(1, c.verdict).bind(2, c.signals_json.empty() ? "[]" : c.signals_json);
   (*up)->bind(3, int64_t{c.narrative ? 1 : 0}).bind_or_null(4, c.expect_coverage);
-  (*up)->bind_or_null(5, c.classifier_version).bind(6, sample_id);
+  (*up)->bind_or_null(5, c.classifier_version);
+  if (explanation) {
+    (*up)->bind(6, int64_t{explanation->uncertain ? 1 : 0}).bind_or_null(7, explanation->json);
+  } else {
+    (*up)->bind_or_null(6, std::optional<int64_t>()).bind_or_null(7, std::string_view());
+  }
+  (*up)->bind(8, sample_id);
   if (auto st = (*up)->run("classifying sample " + std::to_string(sample_id)); !st) return st;
   if (sqlite3_changes(db_->handle()) == 0) {
     return db_->fail("set_classification: no sample " + std::to_string(sample_id));

@@ -117,9 +117,18 @@ CREATE TABLE response_features (
 ) WITHOUT ROWID;
 )sql";
 
+// Why each verdict was reached (the rules that fired, where, with their weights) and whether
+// the rules were unsure: kept so that a report can say why without re-running the rules.
+constexpr const char* kExplanations = R"sql(
+ALTER TABLE samples ADD COLUMN uncertain INTEGER CHECK (uncertain IN (0, 1));
+ALTER TABLE samples ADD COLUMN explanation TEXT
+  CHECK (explanation IS NULL OR json_valid(explanation));
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, kInitialSchema},
     Migration{2, kResponseFeatures},
+    Migration{3, kExplanations},
 };
 
 Result<int64_t> pragma_int(Db& db, const char* sql) {

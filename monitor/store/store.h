@@ -69,6 +69,12 @@ struct Classification {
   std::string classifier_version;
 };
 
+// Why a verdict was reached, kept beside it for reports; written, not read back by iteration.
+struct Explanation {
+  bool uncertain = false;  // the rules were unsure (a small margin, a hard shape)
+  std::string json;        // the classifier's explanation (analysis::explanation_json)
+};
+
 // A stored sample as iteration returns it, joined with its run, probe and texts.
 struct SampleRow {
   int64_t id = 0;
@@ -189,8 +195,10 @@ class Store {
   // Fails when run, endpoint or probe version is unknown, or the key is already stored.
   Result<int64_t> add_sample(const SampleKey& key, const providers::Sample& sample);
   // Sets (or replaces) a sample's classification; batched like add_sample. Fails for an
-  // unknown sample id or a verdict outside the five.
-  Status set_classification(int64_t sample_id, const Classification& c);
+  // unknown sample id or a verdict outside the five. explanation, when given, is kept too
+  // (otherwise the sample's is cleared: it belonged to the verdict replaced).
+  Status set_classification(int64_t sample_id, const Classification& c,
+                            const Explanation* explanation = nullptr);
   // Commits the open batch. Inside a Transaction it does nothing: the transaction decides.
   Status flush();
 
