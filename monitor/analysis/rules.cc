@@ -48,6 +48,8 @@ RuleSet::RuleSet(RuleSet&&) noexcept = default;
 RuleSet& RuleSet::operator=(RuleSet&&) noexcept = default;
 RuleSet::~RuleSet() = default;
 
+void RuleSet::TEST_inject_fault(TestFault fault) { compiled_->fault = fault; }
+
 const Rule* RuleSet::find(std::string_view id) const {
   for (const auto& rule : rules_) {
     if (rule.id == id) return &rule;
@@ -62,19 +64,26 @@ namespace {
 // a single RE2 falls back to its NFA instead of failing, so the answer is exact either way.
 RuleSet::Scan collect_fired(const RuleSet::Compiled::PerTarget& compiled,
                            const std::vector<Rule>& rules, std::string_view text,
-                           std::vector<const Rule*>& out, std::vector<int>& indices) {
+                           std::vector<const Rule*>& out, std::vector<int>& indices,
+                           RuleSet::TestFault fault) {
   using Scan = RuleSet::Scan;
+  using Fault = RuleSet::TestFault;
   out.clear();
   if (!compiled.set) return Scan::exact;
   Scan how = Scan::exact;
   RE2::Set::ErrorInfo error{RE2::Set::kNoError};
-  if (!compiled.set->Match(text, &indices, &error)) {
+  bool matched = compiled.set->Match(text, &indices, &error);
+  if (fault != Fault::none) {
+    matched = false;
+    error.kind = RE2::Set::kOutOfMemory;
+  }
+  if (!matched) {
     if (error.kind == RE2::Set::kNoError) return Scan::exact;
     how = Scan::retried;
     indices.clear();
     for (size_t i = 0; i < compiled.patterns.size(); ++i) {
       const RE2& re = *compiled.patterns[i];
-      if (!re.ok()) how = Scan::failed;
+      if (!re.ok() || fault == Fault::all) how = Scan::failed;
       else if (RE2::PartialMatch(text, re)) indices.push_back(static_cast<int>(i));
     }
   }
@@ -102,7 +111,8 @@ std::vector<const Rule*> RuleSet::fired(Target target, std::string_view text) co
 
 RuleSet::Scan RuleSet::fired(Target target, std::string_view text, std::vector<const Rule*>& out,
                     std::vector<int>& indices) const {
-  return collect_fired(compiled_->targets[static_cast<size_t>(target)], rules_, text, out, indices);
+  return collect_fired(compiled_->targets[static_cast<size_t>(target)], rules_, text, out, indices,
+                       compiled_->fault);
 }
 
 std::vector<Hit> RuleSet::scan(Target target, std::string_view text) const {
@@ -111,7 +121,7 @@ std::vector<Hit> RuleSet::scan(Target target, std::string_view text) const {
   if (!compiled.set) return hits;
   std::vector<const Rule*> fired_rules;
   std::vector<int> indices;
-  collect_fired(compiled, rules_, text, fired_rules, indices);
+  collect_fired(compiled, rules_, text, fired_rules, indices, compiled_->fault);
   for (size_t index = 0; index < compiled.patterns.size(); ++index) {
     const Rule* rule = &rules_[compiled.rule_of[index]];
     if (std::find(fired_rules.begin(), fired_rules.end(), rule) == fired_rules.end()) continue;

@@ -146,6 +146,13 @@ class RuleSet {
   // The rule with this id, or nullptr.
   const Rule* find(std::string_view id) const;
 
+  // Tests only, as LevelDB's TEST_ methods: makes matching act as if RE2 had run out of
+  // memory in the shared sets (sets) or in every pattern too (all). RE2's many-match DFA
+  // resets its cache rather than fail once a set has compiled, so no text reaches these paths
+  // on its own; they must still never fail open. Not thread-safe; never call it elsewhere.
+  enum class TestFault { none, sets, all };
+  void TEST_inject_fault(TestFault fault);
+
   struct Compiled;  // the compiled patterns; opaque outside the analysis module
 
  private:

@@ -22,6 +22,7 @@ struct RuleSet::Compiled {
     std::vector<size_t> rule_of;                 // Set index -> index in rules_
   };
   std::array<PerTarget, 4> targets;  // by Target
+  RuleSet::TestFault fault = RuleSet::TestFault::none;
 };
 
 }  // namespace dw::analysis
