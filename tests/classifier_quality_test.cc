@@ -7,6 +7,7 @@
 #include <array>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <sstream>
 #include <string>
 
@@ -141,6 +142,29 @@ TEST_CASE("team set: at least 95% of verdicts right, 90% of narrative flags") {
   REQUIRE(score.total >= 150);
   CHECK(score.right * 100 >= score.total * 95);
   CHECK(score.narrative_right * 100 >= score.narrative_total * 90);
+}
+
+TEST_CASE("verdict corpus: written for the project, in both languages and many voices") {
+  std::map<std::string, int> langs, families, patterns;
+  int items = 0;
+  for (const char* part : {"tune-en", "tune-zh", "tune-mixed", "holdout"}) {
+    std::ifstream in(kData + "corpus/" + part + ".jsonl");
+    REQUIRE(in.good());
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.empty()) continue;
+      auto record = nlohmann::json::parse(line);
+      ++items;
+      ++langs[record.at("lang").get<std::string>()];
+      ++families[record.at("family").get<std::string>()];
+      ++patterns[record.at("pattern").get<std::string>()];
+      CHECK_FALSE(record.at("why").get<std::string>().empty());
+    }
+  }
+  CHECK(items >= 400);
+  CHECK(langs["zh-Hans"] * 3 >= items);
+  CHECK(families.size() >= 8);
+  for (const auto& [family, n] : families) CHECK_MESSAGE(n >= 10, family);
 }
 
 TEST_CASE("verdict corpus: tuned part and held-back part") {

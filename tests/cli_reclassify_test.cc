@@ -1,6 +1,8 @@
 // Runs the built driftwatch binary: `reclassify` over a store whose samples an older
 // classifier judged, before and after a rule pack changes.
 #include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+#include <sqlite3.h>
 
 #include <filesystem>
 #include <fstream>
@@ -133,6 +135,24 @@ std::map<int64_t, dw::store::Classification> stored(const Setup& s) {
   return out;
 }
 
+// The stored explanation of a sample, parsed; null when none is stored.
+nlohmann::json explanation_of(const Setup& s, int64_t id) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open_v2(s.database().c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, "SELECT explanation, uncertain FROM samples WHERE id = ?", -1,
+                             &st, nullptr) == SQLITE_OK);
+  sqlite3_bind_int64(st, 1, id);
+  nlohmann::json out;
+  if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+    out = nlohmann::json::parse(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)));
+    CHECK(out["uncertain"] == (sqlite3_column_int(st, 1) != 0));
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return out;
+}
+
 std::string version_of(const fs::path& rules_dir) {
   auto rules = dw::analysis::load_rules(rules_dir);
   REQUIRE(rules.ok());
@@ -160,6 +180,19 @@ TEST_CASE("reclassify re-judges samples of another classifier version, and only 
   CHECK(*after[ids["answer"]].expect_coverage == doctest::Approx(1.0));
   CHECK_FALSE(after[ids["pandas"]].expect_coverage.has_value());  // the probe expects nothing
   CHECK(after[ids["pandas"]].verdict == "answered");
+  // Why each verdict was reached is kept beside it: the rules that fired, where, and weights.
+  nlohmann::json why = explanation_of(s, ids["refusal"]);
+  REQUIRE(why.is_object());
+  CHECK(why["why"].get<std::string>().rfind("refused: ", 0) == 0);
+  bool cannot = false;
+  for (const auto& f : why["fired"]) {
+    if (f["rule"] != "refusal.en.cannot") continue;
+    cannot = true;
+    CHECK(f["vote"] == "refused");
+    CHECK(f["weight"] == 25);
+    CHECK(f["in"] == "answer");
+  }
+  CHECK(cannot);
 
   // Nothing is due a second time: no sample is touched, the events stand.
   auto second = run(s, {"reclassify"});
