@@ -119,6 +119,10 @@ TEST_CASE("check reports broken copies of the example with their exact location"
        "api_key_credential = \"NAME\" (a systemd credential)"},
       {"\"../probes/controls.toml\"", "\"../probes/missing.toml\"", "\"../probes/missing.toml\"",
        "probe set '../probes/missing.toml' not found"},
+      {"samples = 3", "samples = 3\ndeadline = \"0s\"", "\"0s\"",
+       "'deadline' must be between 1s and 7d, not 0s"},
+      {"samples = 3", "samples = 3\ndeadline = \"abc\"", "\"abc\"",
+       "'deadline': invalid duration 'abc': expected a whole number"},
   };
   for (const auto& c : cases) {
     CAPTURE(c.to);
@@ -197,6 +201,25 @@ TEST_CASE("check fails cleanly without a config file, and --help works") {
   CHECK(check_help.code == 0);
   CHECK(contains(check_help.out, "--at TIME"));
   CHECK(contains(check_help.out, "validate the config"));
+}
+
+TEST_CASE("check bounds every TOML file before parsing: a located error, exit 1, no crash") {
+  std::string deep = "[a";
+  for (int i = 0; i < 50000; ++i) deep += ".a";
+  RepoScratch dir;
+  fs::path config = dir.write("config/driftwatch.toml", deep + "]\n");
+  auto o = run({"-c", config, "check"});
+  CHECK(o.code == 1);
+  CHECK(o.err == config.string() + ":1:65: nesting deeper than 32 levels\n");
+
+  // A probe set and a rule pack the config names are bounded too.
+  fs::path shipped = fs::path(DW_SOURCE_DIR) / "config/rules";
+  fs::copy(shipped, dir.root() / "config/rules");
+  fs::path pack = dir.write("config/rules/zz-deep.toml", "x = " + std::string(1000, '[') + "\n");
+  config = dir.write("config/driftwatch.toml", slurp(kExample));
+  o = run({"-c", config, "check"});
+  CHECK(o.code == 1);
+  CHECK(contains(o.err, pack.string() + ":1:36: nesting deeper than 32 levels"));
 }
 
 TEST_CASE("check summarises the rule packs the config names") {

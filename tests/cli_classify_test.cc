@@ -79,6 +79,25 @@ TEST_CASE("classify echoes each record with verdict, signals and narrative; bad 
   CHECK(run.err.find("stdin:7:") != std::string::npos);
 }
 
+TEST_CASE("classify answers hostile lines with an error line, and goes on") {
+  // Once a segfault: a value nested 100,000 deep was echoed back recursively.
+  std::string deep = R"({"id":"x","prompt":"q","response":"r","extra":)" +
+                     std::string(100000, '[') + std::string(100000, ']') + "}";
+  std::string input = deep + "\n" + R"({"id":"n","prompt":"q","response":1e999})" + "\n" +
+                      R"({"id":"ok","prompt":"q","response":"Troops fired."})" + "\n";
+  Run run = classify(input, kRules);
+  CHECK(run.exit_code == 1);
+  REQUIRE(run.out.size() == 3);
+  auto first = nlohmann::json::parse(run.out[0]);
+  CHECK(first["line"] == 1);
+  CHECK(first["error"].get<std::string>().find("nesting deeper than 64 levels") !=
+        std::string::npos);
+  auto second = nlohmann::json::parse(run.out[1]);
+  CHECK(second["line"] == 2);
+  CHECK(second["error"].get<std::string>().find("number overflow") != std::string::npos);
+  CHECK(nlohmann::json::parse(run.out[2])["verdict"] == "answered");
+}
+
 TEST_CASE("classify exits 0 on clean input and 1 with located errors on bad rules") {
   Run clean = classify(R"({"prompt":"2+2?","response":"4"})" "\n", kRules);
   CHECK(clean.exit_code == 0);

@@ -107,6 +107,7 @@ struct DaemonConfig {
   std::string report = "@every 1h";
   std::string sets = "run-answers.toml";
   int samples = 1;
+  std::string deadline;  // [probes] deadline; "" for the default
   int metrics_port = 0;  // 0: no [metrics]
   bool webhook = false;
   std::string extra;  // more lines at the end of [schedule]
@@ -116,7 +117,8 @@ struct DaemonConfig {
 fs::path write_config(const Scratch& scratch, const Sim& sim, const DaemonConfig& d) {
   std::ostringstream t;
   t << "[storage]\ndatabase = \"dw.db\"\n\n"
-    << "[probes]\nsets = [" << kData / d.sets << "]\nsamples = " << d.samples << "\n\n"
+    << "[probes]\nsets = [" << kData / d.sets << "]\nsamples = " << d.samples << "\n"
+    << (d.deadline.empty() ? "" : "deadline = \"" + d.deadline + "\"\n") << "\n"
     << "[schedule]\nprobes = \"" << d.probes << "\"\nreport = \"" << d.report
     << "\"\njitter = \"0s\"\n" << d.extra << "\n"
     << "[report]\ndir = \"reports\"\nformats = [\"md\"]\n\n"
@@ -223,6 +225,13 @@ TEST_CASE("the daemon under systemd: runs, READY/STATUS/WATCHDOG/STOPPING, metri
   CHECK(daemon.await_err("SIGHUP: the new config does not check; keeping the running one"));
   CHECK(contains(daemon.err(), "<3>SIGHUP: " + config.string() + ":12:1: unknown key 'jiter' in "
                                "[schedule]"));
+  // A config nested 50,000 deep once overflowed the parser's stack and killed the daemon.
+  std::string deep = "[a";
+  for (int i = 0; i < 50000; ++i) deep += ".a";
+  d.extra = deep + "]\n";
+  write_config(scratch, sim, d);
+  daemon.signal(SIGHUP);
+  CHECK(daemon.await_err(config.string() + ":12:65: nesting deeper than 32 levels"));
   size_t at = notify.mark();
   REQUIRE(notify.await({"STATUS=idle; last run: run " + std::to_string(before + 2)}, at));
   CHECK(runs(db, "complete") >= before + 2);
@@ -282,6 +291,7 @@ TEST_CASE("SIGTERM mid-run: the run finishes within --grace, or is cut at its en
   NotifySocket notify(scratch.path("notify.sock"));
   DaemonConfig d;
   d.sets = "run-pace.toml";  // 12 probes answered after 150 ms each, one at a time: ~1.8 s
+  d.deadline = "1m";         // the grace period, not the run deadline, is what ends this run
   auto config = write_config(scratch, sim, d);
   fs::path db = scratch.path("dw.db");
 

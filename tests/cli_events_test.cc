@@ -81,6 +81,9 @@ class Fixture {
     for (const auto* e : {&shift, &health, &model}) REQUIRE((*store)->insert_event(*e).ok());
   }
 
+  // An empty database, as a command that writes leaves it.
+  void create_store() { REQUIRE(dw::store::Store::open((dir_ / "events.db").string()).ok()); }
+
   // driftwatch -c CONFIG ARGS...
   Outcome run(std::vector<std::string> args) const {
     args.insert(args.begin(), {"-c", (dir_ / "driftwatch.toml").string()});
@@ -143,6 +146,7 @@ TEST_CASE("events: --open and --since narrow the list") {
 
 TEST_CASE("events as text: one line an event, and a word when there are none") {
   Fixture f;
+  f.create_store();
   Outcome none = f.run({"events"});
   REQUIRE_MESSAGE(none.code == 0, none.err);
   CHECK(none.out == "no events\n");

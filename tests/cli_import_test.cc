@@ -216,6 +216,12 @@ TEST_CASE("every bad line is reported by its number, one line each, and nothing 
        "a sample needs 'response', or the raw fields 'http_status' / 'error'"},
       {R"({"probe":"tiananmen-1989-en",)" + base + R"(,"response":42})",
        "'response' must be a string, not number"},
+      // A number too large for a double: once an uncaught exception (exit 134).
+      {R"({"probe":"tiananmen-1989-en",)" + base + R"(,"http_status":1e999})",
+       "invalid JSON: number overflow parsing '1e999'"},
+      {R"({"probe":"tiananmen-1989-en",)" + base + R"(,"response":)" + std::string(5000, '[') +
+           std::string(5000, ']') + "}",
+       "invalid JSON: nesting deeper than 64 levels"},
   };
   // Good lines between the bad ones (and a blank line), so line numbers are the file's own.
   std::string text;

@@ -200,6 +200,51 @@ TEST_CASE("every fault ends in the right stored outcome after the right number o
   CHECK(starts[1] - starts[0] >= 950);
 }
 
+TEST_CASE("the run deadline ends a run whose endpoint always asks to come back in a minute") {
+  Scratch scratch;
+  // Every request is a 429 with Retry-After: 60 (the longest wait the transport honours); with
+  // two retries each, the run would take minutes without its deadline.
+  fs::path scenario = scratch.write(
+      "throttled.toml",
+      "description = \"Always throttled, come back in a minute\"\n\n[[rule]]\nname = "
+      "\"throttled\"\n[[rule.outcome]]\nkind = \"status\"\nstatus = 429\nretry_after = 60\n");
+  Sim sim(scratch, {}, scenario);
+  auto config = write_config(scratch, &sim, {kData / "run-answers.toml"},  // 3 probes
+                             {{"gpt", "openai", "gpt-test", "concurrency = 2\nretries = 2\n"}}, 2);
+  std::string text = slurp(config);
+  const std::string samples = "samples = 2\n";
+  REQUIRE(text.find(samples) != std::string::npos);
+  text.replace(text.find(samples), samples.size(), samples + "deadline = \"2s\"\n");
+  config = scratch.write("driftwatch.toml", text);
+
+  const auto started = std::chrono::steady_clock::now();
+  auto o = driftwatch(scratch, config, {"run", "--once"}, {kWithKey});
+  const auto took = std::chrono::steady_clock::now() - started;
+  INFO(o.out << o.err);
+  CHECK(took < 30s);  // 2 s of deadline, not the minutes the server asked for
+  CHECK(o.code == 0);  // two requests got an HTTP response: the endpoint is reachable
+  CHECK(contains(o.out, ": complete, 6 of 6 samples stored"));
+
+  fs::path db = scratch.path("dw.db");
+  CHECK(scalar(db, "SELECT count(*) FROM samples WHERE verdict = 'error' AND "
+                   "error LIKE 'run deadline of 2s %'") == "6");
+  // The two sent first came back 429; their retry could only start past the deadline.
+  auto sent = query(db, "SELECT DISTINCT http_status, attempts, error FROM samples "
+                        "WHERE http_status IS NOT NULL");
+  REQUIRE(sent.size() == 1);
+  CHECK(sent[0]["http_status"] == "429");
+  CHECK(sent[0]["attempts"] == "1");
+  CHECK(sent[0]["error"] == "run deadline of 2s leaves no time to retry (last attempt: HTTP 429)");
+  CHECK(scalar(db, "SELECT count(*) FROM samples WHERE http_status = 429") == "2");
+  // The lane was held past the deadline: the rest were never sent, yet each is a sample.
+  auto unsent = query(db, "SELECT DISTINCT attempts, error FROM samples WHERE http_status IS NULL");
+  REQUIRE(unsent.size() == 1);
+  CHECK(unsent[0]["attempts"] == "0");
+  CHECK(unsent[0]["error"] == "run deadline of 2s leaves no time to send the request");
+  CHECK(sim.requests().size() == 2);
+  CHECK(scalar(db, "SELECT status FROM runs") == "complete");
+}
+
 TEST_CASE("the concurrency and rate limits hold, as the simulator measures them") {
   Scratch scratch;
   Sim sim(scratch);

@@ -90,6 +90,20 @@ TEST_CASE("bad configs: one located error naming the key") {
        "2:19", "'sets' must hold only strings, not an integer"},
       {"[probes]\nsamples = 2\n[[endpoint]]\nname = \"a\"\nkind = \"ollama\"\nmodel = \"m\"\n",
        "1:1", "missing required key 'sets' in [probes]"},
+      {"[probes]\nsets = [\"p.toml\"]\ndeadline = \"0s\"\n[[endpoint]]\nname = \"a\"\n"
+       "kind = \"ollama\"\nmodel = \"m\"\n",
+       "3:12", "'deadline' must be between 1s and 7d, not 0s"},
+      {"[probes]\nsets = [\"p.toml\"]\ndeadline = \"abc\"\n[[endpoint]]\nname = \"a\"\n"
+       "kind = \"ollama\"\nmodel = \"m\"\n",
+       "3:12",
+       "'deadline': invalid duration 'abc': expected a whole number (write e.g. \"90s\", \"5m\", "
+       "\"6h\", \"1d\" or \"1h30m\")"},
+      {"[probes]\nsets = [\"p.toml\"]\ndeadline = 600\n[[endpoint]]\nname = \"a\"\n"
+       "kind = \"ollama\"\nmodel = \"m\"\n",
+       "3:12", "'deadline' must be a string, not an integer"},
+      {"[probes]\nsets = [\"p.toml\"]\ndeadlin = \"5m\"\n[[endpoint]]\nname = \"a\"\n"
+       "kind = \"ollama\"\nmodel = \"m\"\n",
+       "3:1", "unknown key 'deadlin' in [probes]; did you mean 'deadline'?"},
       {m + "[storage]\ndatabse = \"x.db\"\n", "8:1",
        "unknown key 'databse' in [storage]; did you mean 'database'?"},
       {m + "[storage]\ndatabase = 5\n", "8:12", "'database' must be a string, not an integer"},
@@ -221,6 +235,39 @@ TEST_CASE("missing sections and files") {
         (dir.path() / "absent.toml").string() + ": cannot read config file: No such file or directory");
 }
 
+TEST_CASE("[probes] deadline: as given, or half the probe schedule's shortest gap up to 20m") {
+  using namespace std::chrono_literals;
+  TempDir dir;
+  struct Case {
+    const char* extra;  // TOML after kMinimal
+    std::chrono::seconds deadline;
+  };
+  const Case cases[] = {
+      {"", 20min},                                             // every 6 hours
+      {"[schedule]\nprobes = \"@every 10m\"\n", 5min},
+      {"[schedule]\nprobes = \"*/15 * * * *\"\n", 450s},
+      {"[schedule]\nprobes = \"* * * * *\"\n", 30s},
+      {"[schedule]\nprobes = \"@every 1s\"\n", 1s},           // never below 1s
+      {"[schedule]\nprobes = \"0 9,10 * * *\"\n", 20min},     // an hour apart: 20m is shorter
+      {"[schedule]\nprobes = \"10,50 0,23 * * *\"\n", 10min},  // 23:50 to 00:10, across midnight
+      {"[schedule]\nprobes = \"*/5 * * * mon\"\n", 150s},     // only one day a week
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.extra);
+    auto config = parse(std::string(kMinimal) + c.extra, dir.path() / "c.toml");
+    REQUIRE_MESSAGE(config.ok(), (config.ok() ? "" : config.error()[0].to_string()));
+    CHECK(config->run_deadline == c.deadline);
+  }
+  // Given, it wins, whatever the schedule: a longer run delays the next (runs never overlap).
+  auto given = parse("[probes]\nsets = [\"p.toml\"]\ndeadline = \"45m\"\n[schedule]\n"
+                     "probes = \"@every 10m\"\n[[endpoint]]\nname = \"a\"\nkind = \"ollama\"\n"
+                     "model = \"m\"\n",
+                     dir.path() / "c.toml");
+  REQUIRE_MESSAGE(given.ok(), (given.ok() ? "" : given.error()[0].to_string()));
+  CHECK(given->run_deadline == 45min);
+  CHECK(default_run_deadline(dw::schedule::Schedule{}) == 20min);
+}
+
 TEST_CASE("a full config reads back every key") {
   TempDir dir;
   fs::create_directories(dir.path() / "etc");
@@ -232,6 +279,7 @@ database = "/var/lib/driftwatch/dw.db"
 [probes]
 sets = ["../p.toml", "../q.toml"]
 samples = 5
+deadline = "1h30m"
 
 [schedule]
 probes = "@every 6h"
@@ -287,6 +335,7 @@ rate = 10
   CHECK(c.probe_sets[0] == dir.path() / "p.toml");
   CHECK(c.probe_sets[1] == dir.path() / "q.toml");
   CHECK(c.samples == 5);
+  CHECK(c.run_deadline == std::chrono::minutes(90));
   CHECK(c.probe_schedule.text() == "@every 6h");
   CHECK(c.report_schedule.text() == "15 7 * * mon-fri");
   CHECK(c.report_schedule.timezone() == "Europe/Berlin");
@@ -315,7 +364,7 @@ rate = 10
   CHECK(d.connect_timeout == std::chrono::seconds(5));
   CHECK(d.system == "You are a helpful assistant.");
   CHECK(d.headers.size() == 2);
-  CHECK(d.where.line == 25);
+  CHECK(d.where.line == 26);
 
   const Endpoint& a = c.endpoints[1];
   CHECK(a.base_url == "https://api.anthropic.com");

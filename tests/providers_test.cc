@@ -238,8 +238,8 @@ TEST_CASE("responses of every kind are read into samples") {
       {"top-level array", EndpointKind::openai, 200, "[1,2,3]", "", "", "", "", "", std::nullopt,
        std::nullopt, "malformed response: not a JSON object", true},
       {"deep nesting", EndpointKind::openai, 200, std::string(50000, '[') + std::string(50000, ']'),
-       "", "", "", "", "", std::nullopt, std::nullopt, "malformed response: not a JSON object",
-       false},
+       "", "", "", "", "", std::nullopt, std::nullopt,
+       "malformed response: JSON nesting deeper than 64 levels", false},
       {"negative and huge token counts", EndpointKind::openai, 200,
        R"({"choices":[{"message":{"content":"ok"},"finish_reason":"stop"}],"usage":{"prompt_tokens":-3,"completion_tokens":99999999999}})",
        "ok", "stop", "", "", "", std::nullopt, std::nullopt, "", false},
@@ -308,6 +308,7 @@ TEST_CASE("responses of every kind are read into samples") {
       CHECK(s.error == "");
       CHECK(s.error_body == "");
     } else {
+      CAPTURE(s.error);
       CHECK(s.error.starts_with(c.error));
     }
     if (c.keeps_body) CHECK(s.error_body == c.body);

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -428,6 +429,138 @@ TEST_CASE("stop() and the cancel flag end a run and report unfinished requests a
       CHECK(r.attempts == 1);
     }
   }
+}
+
+namespace {
+
+// A source of `count` requests to url whose answers land in got[i], i the request's number.
+Source numbered(int count, const std::string& url, std::map<int, Response>& got) {
+  return counted(count, [&got, url](int i) {
+    std::vector<Response> unused;
+    Request r = post(url, unused);
+    r.done = [&got, i](Response response) { got.emplace(i, std::move(response)); };
+    return r;
+  });
+}
+
+}  // namespace
+
+TEST_CASE("at the run deadline: in flight cut, a waiting retry ends, the rest is never sent") {
+  // Request 0 gets a 500 asking for a retry in 200 ms; request 1 takes the lane's one slot
+  // meanwhile and hangs past the deadline, so the retry never starts and request 2 is never
+  // sent.
+  LocalServer server([](const httplib::Request&, httplib::Response& res, int index) {
+    if (index == 0) {
+      res.status = 500;
+      res.set_header("retry-after-ms", "200");
+      res.set_content("{\"error\":\"busy\"}", "application/json");
+      return;
+    }
+    std::this_thread::sleep_for(1500ms);
+    res.set_content("{}", "application/json");
+  });
+  auto transport = Transport::create(fast_options());
+  REQUIRE(transport.ok());
+  std::map<int, Response> got;
+  std::vector<Lane> lanes;
+  lanes.push_back({"d", {.concurrency = 1, .retries = 2}, numbered(3, server.url("/d"), got)});
+  const auto start = std::chrono::steady_clock::now();
+  REQUIRE((*transport)->run(std::move(lanes), 500ms).ok());
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  CHECK(elapsed >= 450ms);
+  CHECK(elapsed < 1300ms);  // cut, not waited for
+  REQUIRE(got.size() == 3);
+  for (auto& [i, r] : got) {
+    CAPTURE(i);
+    CHECK(r.past_deadline);
+    CHECK_FALSE(r.cancelled);
+  }
+  CHECK(got[0].error == "run deadline of 500ms passed before an answer (last attempt: HTTP 500)");
+  CHECK(got[0].http_status == 500);  // the last attempt's answer is kept
+  CHECK(got[0].body == "{\"error\":\"busy\"}");
+  CHECK(got[0].attempts == 1);
+  CHECK(got[1].error == "run deadline of 500ms passed before an answer");
+  CHECK(got[1].http_status == 0);
+  CHECK(got[1].attempts == 1);
+  CHECK(got[2].error == "run deadline of 500ms passed before the request was sent");
+  CHECK(got[2].attempts == 0);
+  CHECK(server.seen().size() == 2);
+}
+
+TEST_CASE("what could only start past the deadline is answered at once, not waited for") {
+  SUBCASE("a Retry-After beyond the deadline: the retry is given up, the held lane drained") {
+    LocalServer server([](const httplib::Request&, httplib::Response& res, int) {
+      res.status = 429;
+      res.set_header("Retry-After", "60");
+      res.set_content("{\"error\":\"rate limited\"}", "application/json");
+    });
+    auto transport = Transport::create(fast_options());
+    REQUIRE(transport.ok());
+    std::map<int, Response> got;
+    std::vector<Lane> lanes;
+    lanes.push_back({"t", {.concurrency = 2, .retries = 2}, numbered(6, server.url("/t"), got)});
+    const auto start = std::chrono::steady_clock::now();
+    REQUIRE((*transport)->run(std::move(lanes), 2000ms).ok());
+    CHECK(std::chrono::steady_clock::now() - start < 1500ms);  // not even to the deadline
+    REQUIRE(got.size() == 6);
+    REQUIRE(server.seen().size() == 2);  // the first two, sent together
+    for (auto& [i, r] : got) {
+      CAPTURE(i);
+      CHECK(r.past_deadline);
+      if (i < 2) {
+        CHECK(r.error == "run deadline of 2s leaves no time to retry (last attempt: HTTP 429)");
+        CHECK(r.http_status == 429);
+        CHECK(r.retry_after == "60");
+        CHECK(r.attempts == 1);
+      } else {
+        CHECK(r.error == "run deadline of 2s leaves no time to send the request");
+        CHECK(r.http_status == 0);
+        CHECK(r.attempts == 0);
+      }
+    }
+  }
+  SUBCASE("a rate that spaces the next start past the deadline") {
+    LocalServer server([](const httplib::Request&, httplib::Response& res, int) {
+      res.set_content("{}", "application/json");
+    });
+    auto transport = Transport::create(fast_options());
+    REQUIRE(transport.ok());
+    std::map<int, Response> got;
+    std::vector<Lane> lanes;
+    // 30 a minute: starts at 0 s and 2 s; the third could only start at 4 s.
+    lanes.push_back({"r", {.concurrency = 4, .rate = 30}, numbered(5, server.url("/r"), got)});
+    const auto start = std::chrono::steady_clock::now();
+    REQUIRE((*transport)->run(std::move(lanes), 3000ms).ok());
+    CHECK(std::chrono::steady_clock::now() - start < 2800ms);
+    REQUIRE(got.size() == 5);
+    CHECK(server.seen().size() == 2);
+    for (int i = 0; i < 2; ++i) {
+      CHECK(got[i].http_status == 200);
+      CHECK_FALSE(got[i].past_deadline);
+    }
+    for (int i = 2; i < 5; ++i) {
+      CHECK(got[i].error == "run deadline of 3s leaves no time to send the request");
+      CHECK(got[i].past_deadline);
+    }
+  }
+}
+
+TEST_CASE("a run deadline must be positive, and is written as the config writes durations") {
+  auto transport = Transport::create(fast_options());
+  REQUIRE(transport.ok());
+  bool asked = false;
+  std::vector<Lane> lanes;
+  lanes.push_back({"z", {.concurrency = 1}, [&]() -> std::optional<Request> {
+                     asked = true;
+                     return std::nullopt;
+                   }});
+  auto status = (*transport)->run(std::move(lanes), 0ms);
+  REQUIRE_FALSE(status.ok());
+  CHECK(status.error().message() == "transport: the run deadline must be positive");
+  CHECK_FALSE(asked);
+  CHECK(deadline_prefix(20min) == "run deadline of 20m");
+  CHECK(deadline_prefix(5400s) == "run deadline of 1h30m");
+  CHECK(deadline_prefix(1500ms) == "run deadline of 1500ms");
 }
 
 TEST_CASE("a lane without room to run is refused before anything is sent") {

@@ -1,5 +1,7 @@
 #include "analysis/classify_io.h"
 
+#include "input/json.h"
+
 namespace dw::analysis {
 namespace {
 
@@ -23,8 +25,12 @@ Status read_string(const nlohmann::ordered_json& record, const char* key, std::s
 
 Result<nlohmann::ordered_json> classify_record(const RuleSet& rules, std::string_view line,
                                        bool explain) {
-  nlohmann::ordered_json record = nlohmann::ordered_json::parse(line, nullptr, /*allow_exceptions=*/false);
-  if (record.is_discarded()) return Error("not valid JSON");
+  auto parsed = input::parse_ordered_json(line);
+  if (!parsed) {
+    return Error("not valid JSON at column " + std::to_string(parsed.error().column) + ": " +
+                 parsed.error().message);
+  }
+  nlohmann::ordered_json record = std::move(parsed).value();
   return classify_object(rules, std::move(record), explain);
 }
 

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "analysis/normalise.h"
+#include "input/toml.h"
 #include "analysis/rules.h"
 #include "analysis/rules_internal.h"
 #include "common/hash.h"
@@ -507,13 +508,12 @@ Result<RuleSet, Errors> build_rules(const std::vector<PackSource>& packs, int64_
   RuleSet set;
   Tables tables;
   for (const auto& source : packs) {
-    toml::table root;
-    try {
-      root = toml::parse(source.content, source.file);
-    } catch (const toml::parse_error& e) {
-      errors.emplace_back(std::string(e.description()), locate(source.file, e.source()));
+    auto parsed = input::parse_toml(source.content, source.file);
+    if (!parsed) {
+      errors.push_back(parsed.error());
       continue;
     }
+    toml::table root = std::move(parsed).value();
     PackReader reader(source, errors, tables);
     set.packs_.push_back(reader.read(root, set.rules_));
   }

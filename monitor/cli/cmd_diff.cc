@@ -116,7 +116,7 @@ int run_diff(const Context& ctx, const DiffArgs& args) {
   }
   auto config = load_config(ctx.config_path());
   if (!config) return config.error();
-  auto store = open_store(*config);
+  auto store = open_store_readonly(*config);
   if (!store) return store.error();
   auto span = run_span(**store);
   if (!span) {

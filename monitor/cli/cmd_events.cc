@@ -107,7 +107,7 @@ int list_events(const Context& ctx, const EventsArgs& args) {
   }
   auto config = load_config(ctx.config_path());
   if (!config) return config.error();
-  auto store = open_store(*config);
+  auto store = open_store_readonly(*config);
   if (!store) return store.error();
   long n = 0;
   Status s = (*store)->for_each_event(filter, [&](const store::Event& e) {

@@ -25,6 +25,7 @@
 #include "common/strings.h"
 #include "common/time.h"
 #include "drift/detector.h"
+#include "input/json.h"
 #include "probes/expect.h"
 #include "runner/runner.h"
 #include "store/store.h"
@@ -70,18 +71,13 @@ Result<std::vector<Line>, Errors> read_lines(const std::string& file, const Setu
     auto fail = [&](std::string message, int column = 1) {
       errors.emplace_back(std::move(message), Location{file, number, column});
     };
-    json j;
-    try {
-      j = json::parse(text);
-    } catch (const json::parse_error& e) {
-      // what() is "[json.exception.parse_error.101] parse error at line 1, column 2: detail";
-      // the location is already ours.
-      std::string what = e.what();
-      size_t detail = what.find(": ", what.find("column "));
-      fail("invalid JSON: " + (detail == std::string::npos ? what : what.substr(detail + 2)),
-           static_cast<int>(e.byte));
+    auto parsed = input::parse_json(text);
+    if (!parsed) {
+      fail("invalid JSON: " + parsed.error().message,
+           static_cast<int>(std::max<size_t>(parsed.error().column, 1)));
       continue;
     }
+    json j = std::move(parsed).value();
     if (!j.is_object()) {
       fail("each line must be a JSON object");
       continue;

@@ -60,7 +60,7 @@ int run_report(const Context& ctx, const ReportArgs& args) {
     std::cerr << "report: " << s.error().to_string() << "\n";
     return kExitInvalid;
   }
-  auto store = open_store(*config);
+  auto store = open_store_readonly(*config);
   if (!store) return store.error();
   auto files = report::write_reports(**store, options);
   if (!files) {

@@ -25,13 +25,24 @@ Result<config::Config, int> load_config(const std::filesystem::path& config_file
   return std::move(*config);
 }
 
-Result<std::unique_ptr<store::Store>, int> open_store(const config::Config& config) {
-  auto store = store::Store::open(config.database.string());
+namespace {
+
+Result<std::unique_ptr<store::Store>, int> opened(Result<std::unique_ptr<store::Store>> store) {
   if (!store) {
     std::cerr << store.error().to_string() << "\n";
     return kExitRuntime;
   }
   return std::move(*store);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<store::Store>, int> open_store(const config::Config& config) {
+  return opened(store::Store::open(config.database.string()));
+}
+
+Result<std::unique_ptr<store::Store>, int> open_store_readonly(const config::Config& config) {
+  return opened(store::Store::open_readonly(config.database.string()));
 }
 
 void print_errors(const Errors& errors) {

@@ -33,6 +33,10 @@ Result<config::Config, int> load_config(const std::filesystem::path& config_file
 // The config's database, opened (created when missing). Fails with kExitRuntime.
 Result<std::unique_ptr<store::Store>, int> open_store(const config::Config& config);
 
+// The config's database, opened read-only for commands that only read it (Store::open_readonly:
+// nothing created, migrated or marked). Fails with kExitRuntime, also when it does not exist.
+Result<std::unique_ptr<store::Store>, int> open_store_readonly(const config::Config& config);
+
 // Prints each error on its own line to stderr.
 void print_errors(const Errors& errors);
 

@@ -9,6 +9,7 @@
 #include <system_error>
 
 #include "config/endpoint.h"
+#include "input/toml.h"
 #include "config/notify.h"
 #include "config/reader.h"
 
@@ -19,6 +20,7 @@ using detail::Reader;
 
 constexpr std::string_view kDefaultProbeSchedule = "0 */6 * * *";
 constexpr std::string_view kDefaultReportSchedule = "30 6 * * *";
+constexpr std::chrono::seconds kLongestDefaultDeadline = std::chrono::minutes(20);
 const std::vector<std::string> kReportFormats{"md", "html", "json"};
 
 void read_storage(Reader& r, const toml::table& root, Config& c) {
@@ -28,21 +30,26 @@ void read_storage(Reader& r, const toml::table& root, Config& c) {
   if (auto p = r.path(*t, "database")) c.database = *p;
 }
 
-void read_probes(Reader& r, const toml::table& root, Config& c) {
+// Returns whether [probes] deadline was given (read into c.run_deadline when valid): without
+// it the default depends on the probe schedule, read later.
+bool read_probes(Reader& r, const toml::table& root, Config& c) {
   const toml::table* t = r.table(root, "probes");
   if (t == nullptr) {
     if (!root.contains("probes")) {
       r.error(r.file_only(), "missing [probes] section: list the probe sets to ask, e.g. "
                              "sets = [\"probes/china-sensitive.toml\"]");
     }
-    return;
+    return false;
   }
-  r.check_keys(*t, {"sets", "samples"}, "[probes]");
+  r.check_keys(*t, {"sets", "samples", "deadline"}, "[probes]");
   if (auto v = r.integer(*t, "samples", 1, 100)) c.samples = static_cast<int>(*v);
+  if (auto v = r.duration(*t, "deadline", std::chrono::seconds(1), std::chrono::days(7)))
+    c.run_deadline = *v;
+  const bool deadline_given = t->contains("deadline");
   auto sets = r.strings(*t, "sets");
   if (!sets) {
     if (!t->contains("sets")) r.error(*t, "missing required key 'sets' in [probes]");
-    return;
+    return deadline_given;
   }
   if (sets->empty()) r.error(*t->get("sets"), "'sets' must list at least one probe set");
   for (const auto& item : *sets) {
@@ -59,6 +66,7 @@ void read_probes(Reader& r, const toml::table& root, Config& c) {
       c.probe_sets.push_back(p);
     }
   }
+  return deadline_given;
 }
 
 void read_schedule(Reader& r, const toml::table& root, Config& c) {
@@ -208,6 +216,24 @@ void read_endpoints(Reader& r, const toml::table& root, Config& c) {
 
 }  // namespace
 
+std::chrono::seconds default_run_deadline(const schedule::Schedule& probes) {
+  using std::chrono::seconds;
+  if (probes.empty()) return kLongestDefaultDeadline;
+  const Time from = std::chrono::sys_days{std::chrono::days{20089}};  // 2025-01-01T00:00:00Z
+  std::optional<seconds> shortest;
+  Time at = probes.next_after(from - seconds(1));
+  // A minute is the shortest gap cron can make: nothing shorter is left to find.
+  for (int n = 0; n < 1000 && at - from < std::chrono::days(366); ++n) {
+    if (shortest && *shortest <= std::chrono::minutes(1)) break;
+    const Time next = probes.next_after(at);
+    if (next == Time::max()) break;
+    shortest = std::min(shortest.value_or(next - at), next - at);
+    at = next;
+  }
+  if (!shortest) return kLongestDefaultDeadline;
+  return std::clamp(*shortest / 2, seconds(1), kLongestDefaultDeadline);
+}
+
 Result<Config, Errors> load(const std::filesystem::path& file) {
   errno = 0;
   std::ifstream in(file, std::ios::binary);
@@ -223,15 +249,9 @@ Result<Config, Errors> load(const std::filesystem::path& file) {
 Result<Config, Errors> parse(std::string_view text, const std::filesystem::path& file) {
   Errors errors;
   const std::string name = file.string();
-  toml::table root;
-  try {
-    root = toml::parse(text, name);
-  } catch (const toml::parse_error& e) {
-    errors.emplace_back(std::string(e.description()),
-                        Location{name, static_cast<int>(e.source().begin.line),
-                                 static_cast<int>(e.source().begin.column)});
-    return errors;
-  }
+  auto parsed = input::parse_toml(text, name);
+  if (!parsed) return Errors{parsed.error()};
+  toml::table root = std::move(parsed).value();
 
   Config c;
   std::error_code ec;
@@ -246,8 +266,9 @@ Result<Config, Errors> parse(std::string_view text, const std::filesystem::path&
                 "endpoint", "notify"},
                "the file");
   read_storage(r, root, c);
-  read_probes(r, root, c);
+  const bool deadline_given = read_probes(r, root, c);
   read_schedule(r, root, c);
+  if (!deadline_given) c.run_deadline = default_run_deadline(c.probe_schedule);
   read_report(r, root, c);
   read_metrics(r, root, c);
   read_classifier(r, root, c);

@@ -108,6 +108,10 @@ struct Config {
 
   std::vector<std::filesystem::path> probe_sets;  // [probes] sets: required, each file exists
   int samples = 3;                                // [probes] samples, 1 .. 100
+  // [probes] deadline, 1s .. 7d: how long one run may take; what is not answered by then is
+  // stored as an error sample (transport.h says exactly what is cut when). When the key is
+  // absent, load() sets default_run_deadline(probe_schedule).
+  std::chrono::seconds run_deadline{std::chrono::minutes(20)};
 
   // load() always sets both; in a Config built by hand they are empty and never fire.
   schedule::Schedule probe_schedule;   // [schedule] probes, default "0 */6 * * *"
@@ -130,6 +134,14 @@ struct Config {
 
   std::vector<Notify> notify;  // [[notify]], optional, in file order
 };
+
+// The run deadline when [probes] deadline is not given: 20 minutes, or half the shortest gap
+// between two firings of the probe schedule when that is shorter (never below 1s). With the
+// daemon's jitter also at most half the gap to the next slot (daemon/scheduler.h), a run then
+// ends before its next slot is due. The gap is looked for over the firings in the year from
+// 2025-01-01 (at most 1000 of them), so that a file always means the same; a schedule that
+// fires fewer than twice in that span, or an empty one, gets 20 minutes.
+std::chrono::seconds default_run_deadline(const schedule::Schedule& probes);
 
 // Reads and checks a config file. On failure returns every error found (at least one), in file
 // order. Required: [probes] sets (files that exist) and at least one [[endpoint]] with name, kind

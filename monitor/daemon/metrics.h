@@ -16,7 +16,7 @@
 // few; there is never a label per probe or prompt. Counters start at zero with the process
 // (Prometheus' rate() handles the reset); the gauges are seeded from the database at start.
 //
-// Threads: the job thread writes, the metrics server's threads read; every call takes the one
+// Threads: the job thread writes, the metrics server's thread reads; every call takes the one
 // mutex, and render() builds the whole text under it, so a scrape sees one consistent snapshot.
 #pragma once
 

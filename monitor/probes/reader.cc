@@ -1,11 +1,11 @@
 #include "probes/reader.h"
 
-#include <toml++/toml.h>
 
 #include <algorithm>
 #include <map>
 
 #include "common/strings.h"
+#include "input/toml.h"
 #include "probes/expect.h"
 
 namespace dw::probes::detail {
@@ -203,15 +203,12 @@ ProbeSet read_set(std::string_view text, const std::filesystem::path& file, Erro
   ProbeSet set;
   set.file = file;
 
-  toml::table root;
-  try {
-    root = toml::parse(text, name);
-  } catch (const toml::parse_error& e) {
-    const auto& at = e.source().begin;
-    errors.emplace_back("invalid TOML: " + std::string(e.description()),
-                        Location{name, static_cast<int>(at.line), static_cast<int>(at.column)});
+  auto parsed = input::parse_toml(text, name);
+  if (!parsed) {
+    errors.emplace_back("invalid TOML: " + parsed.error().message(), parsed.error().where());
     return set;
   }
+  toml::table root = std::move(parsed).value();
 
   TableReader r(name, root, " in the probe set", errors);
   r.reject_unknown_keys(kSetKeys);

@@ -3,6 +3,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "input/json.h"
 #include "providers/providers.h"
 
 namespace dw::providers {
@@ -175,16 +176,14 @@ void redact(std::string& text, std::string_view key) {
     text.replace(at, key.size(), kMark);
 }
 
-// The body parsed, or why it is not JSON. nlohmann reports bad input by exception; it is
-// caught here, and only its byte offset is kept (its message quotes the untrusted input).
+// The body parsed (nesting bounded: input/json.h), or why it is not JSON. Only the error's
+// byte offset is kept: the parser's message quotes the untrusted input.
 std::optional<Json> parse_json(const std::string& body, std::string& why) {
-  try {
-    return Json::parse(body);
-  } catch (const Json::parse_error& e) {
-    why = "invalid JSON at byte " + std::to_string(e.byte);
-  } catch (const Json::exception&) {
-    why = "invalid JSON";
-  }
+  auto parsed = input::parse_json(body);
+  if (parsed) return std::move(parsed).value();
+  why = parsed.error().message.rfind("nesting deeper", 0) == 0
+            ? "JSON " + parsed.error().message
+            : "invalid JSON at byte " + std::to_string(parsed.error().column);
   return std::nullopt;
 }
 

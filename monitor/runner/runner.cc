@@ -125,6 +125,7 @@ class RunState {
     }
     count(lane.tally, sample, verdict ? &*verdict : nullptr);
     ++summary.stored;
+    if (response.past_deadline) ++summary.past_deadline;
     ++progress.done;
     if (!sample.error.empty()) ++progress.errors;
     if (sample.http_status != 0) ++summary.sent;
@@ -225,7 +226,7 @@ Result<Summary> Runner::run(Time run_at, const std::function<void(const Progress
     transport_lanes.push_back({work->endpoint->name, providers::lane_limits(*work->endpoint),
                                [&state, work] { return state.next(*work); }});
   }
-  Status transported = transport_.run(std::move(transport_lanes));
+  Status transported = transport_.run(std::move(transport_lanes), config_.run_deadline);
 
   std::optional<Error> failure = state.store_error;
   if (!failure) {

@@ -10,6 +10,12 @@
 // is `error` (or `filtered`). run() fails only when the store (or the transport itself) does;
 // the run row then stays 'incomplete'.
 //
+// A run has a deadline, the config's [probes] deadline counted from the start of the requests:
+// every probe x sample not answered by then (waiting for a retry the server asked for, in
+// flight, or never sent) is stored as a sample whose verdict is `error` and whose error starts
+// "run deadline of 20m" and says what was cut (transport.h). Such a run is still 'complete':
+// every planned sample is stored; Summary::past_deadline counts the ones the deadline ended.
+//
 // A run cut short (the transport's cancel flag, or Transport::stop()) keeps the samples that
 // arrived whole and is marked 'incomplete'; requests still in flight or waiting for a retry at
 // that moment are not stored (a cancelled request says nothing about the endpoint) but counted
@@ -65,6 +71,7 @@ struct Summary {
   long stored = 0;     // samples stored
   long sent = 0;       // of those, samples for which an HTTP response arrived
   long cancelled = 0;  // requests cut short by a cancel: neither stored nor counted elsewhere
+  long past_deadline = 0;  // of stored, samples ended by the run's deadline (stored as errors)
   bool complete = false;
   std::vector<EndpointTally> endpoints;  // in config order
 };

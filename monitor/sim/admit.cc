@@ -2,6 +2,7 @@
 // that a provider which talks to the simulator correctly also talks to the vendor correctly.
 #include <nlohmann/json.hpp>
 
+#include "input/json.h"
 #include "sim/api.h"
 
 namespace dw::sim {
@@ -145,8 +146,9 @@ Admission admit(const Incoming& in, const std::optional<std::string>& expected_k
     return a;
   }
 
-  json body = json::parse(in.body, nullptr, /*allow_exceptions=*/false);
-  if (body.is_discarded() || !body.is_object()) {
+  auto parsed = input::parse_json(in.body);
+  json body = parsed ? std::move(parsed).value() : json();
+  if (!body.is_object()) {
     a.rejection = reject(in.kind, 400,
                          in.kind == ApiKind::ollama ? "invalid character in request body"
                                                     : "The request body is not valid JSON.");

@@ -1,6 +1,5 @@
 // Reading a scenario file: every problem becomes a located error naming the key, and keys a
 // kind does not use are rejected rather than silently ignored.
-#include <toml++/toml.h>
 
 #include <algorithm>
 #include <array>
@@ -8,6 +7,7 @@
 #include <sstream>
 
 #include "common/strings.h"
+#include "input/toml.h"
 #include "sim/scenario.h"
 
 namespace dw::sim {
@@ -303,13 +303,12 @@ void Parser::probe_set(const toml::node& entry, Scenario& s) {
   }
   std::stringstream text;
   text << in.rdbuf();
-  toml::table set;
-  try {
-    set = toml::parse(text.str(), path.string());
-  } catch (const toml::parse_error& e) {
-    fail(at(e.source()), std::string(e.description()));
+  auto parsed = input::parse_toml(text.str(), path.string());
+  if (!parsed) {
+    errors.push_back(parsed.error());
     return;
   }
+  toml::table set = std::move(parsed).value();
   const toml::array* probes = set["probe"].as_array();
   if (!probes) {
     fail(at(entry), "probe set '" + *name + "' has no [[probe]] tables");
@@ -332,13 +331,9 @@ void Parser::probe_set(const toml::node& entry, Scenario& s) {
 
 Result<Scenario, Errors> parse_scenario(std::string_view text, const std::filesystem::path& file) {
   Parser p(file);
-  toml::table root;
-  try {
-    root = toml::parse(text, file.string());
-  } catch (const toml::parse_error& e) {
-    p.fail(p.at(e.source()), std::string(e.description()));
-    return p.errors;
-  }
+  auto parsed = input::parse_toml(text, file.string());
+  if (!parsed) return Errors{parsed.error()};
+  toml::table root = std::move(parsed).value();
   Scenario s;
   s.file = file;
   p.check_keys(root, {"description", "probe_sets", "rule", "model", "default"}, "the scenario");

@@ -1,5 +1,6 @@
 // The HTTP side of the simulator: routes, scripted faults at the socket level, day control and
 // the request log. Choosing and shaping answers is left to the director and api.h.
+#include "input/json.h"
 #include "sim/server.h"
 
 #include <arpa/inet.h>
@@ -240,7 +241,8 @@ Result<std::unique_ptr<Server>> Server::start(Scenario scenario, ServerOptions o
   s->http.Get("/sim/day",
               [day_reply](const httplib::Request&, httplib::Response& res) { day_reply(res); });
   s->http.Post("/sim/day", [s, day_reply](const httplib::Request& req, httplib::Response& res) {
-    json body = json::parse(req.body, nullptr, false);
+    auto parsed = input::parse_json(req.body);
+    json body = parsed ? std::move(parsed).value() : json();
     auto d = body.is_object() ? body.find("day") : body.end();
     if (!body.is_object() || d == body.end() || !d->is_number_integer() || *d < 0 ||
         *d > 1'000'000) {

@@ -19,11 +19,21 @@ namespace dw::store {
 
 class Statement;
 
+// How a connection opens its file.
+enum class OpenMode {
+  create,     // read-write, creating the file when missing
+  read_only,  // SQLITE_OPEN_READONLY: never writes; a missing file is an error
+  // Read-only, and the file is taken never to change: no locks, no -wal or -shm read or
+  // created. Only for a file that no connection has open in WAL mode (see open_readonly).
+  immutable,
+};
+
 // One connection. Errors name the database file: "FILE: sqlite: MESSAGE (while WHAT)".
 class Db {
  public:
-  // Opens (creating when missing) the database at path. Never returns a half-open connection.
-  static Result<std::unique_ptr<Db>> open(const std::string& path);
+  // Opens the database at path as mode says. Never returns a half-open connection.
+  static Result<std::unique_ptr<Db>> open(const std::string& path,
+                                          OpenMode mode = OpenMode::create);
   ~Db();
   Db(const Db&) = delete;
   Db& operator=(const Db&) = delete;

@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -17,6 +18,57 @@ namespace dw::store {
 namespace {
 
 bool is_memory(const std::string& path) { return path.empty() || path == ":memory:"; }
+
+// The size of the file at path; nullopt when there is none.
+std::optional<off_t> size_of(const std::string& path) {
+  struct stat st{};
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+  return st.st_size;
+}
+
+// SQLite's answers when a reader cannot create or map the -wal and -shm files it needs.
+bool cannot_make_wal_files(int rc) {
+  switch (rc & 0xff) {
+    case SQLITE_CANTOPEN:
+    case SQLITE_READONLY:
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+    case SQLITE_PERM:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// A read-only connection that has read the file once (the read that needs the -wal and -shm
+// files); Store::open_readonly says which way and why.
+Result<std::unique_ptr<Db>> open_for_reading(const std::string& path, uid_t owner,
+                                             std::chrono::milliseconds busy_timeout) {
+  auto open = [&](OpenMode mode) {
+    auto db = Db::open(path, mode);
+    if (db) sqlite3_busy_timeout((*db)->handle(), static_cast<int>(busy_timeout.count()));
+    return db;
+  };
+  auto first_read = [](Db& db) {
+    return sqlite3_exec(db.handle(), "SELECT count(*) FROM sqlite_schema", nullptr, nullptr,
+                        nullptr);
+  };
+  auto wal = size_of(path + "-wal");
+  bool commits_in_wal = wal && *wal > 0;  // the file alone may miss some
+  bool pair_there = wal && size_of(path + "-shm");
+  bool creates_as_owner = geteuid() == 0 || geteuid() == owner;
+  if (commits_in_wal || pair_there || creates_as_owner) {
+    auto db = open(OpenMode::read_only);
+    if (!db) return db.error();
+    int rc = first_read(**db);
+    if (rc == SQLITE_OK) return db;
+    if (commits_in_wal || !cannot_make_wal_files(rc)) return (*db)->error("reading the database");
+  }
+  auto db = open(OpenMode::immutable);
+  if (!db) return db.error();
+  if (first_read(**db) != SQLITE_OK) return (*db)->error("reading the database");
+  return db;
+}
 
 std::string run_lock_path(const Db& db) { return db.path() + "-runlock"; }
 
@@ -78,6 +130,43 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, Options opti
   return store;
 }
 
+Result<std::unique_ptr<Store>> Store::open_readonly(const std::string& path, Options options) {
+  struct stat file{};
+  if (::stat(path.c_str(), &file) != 0) {
+    if (errno == ENOENT) {
+      return Error("no such database (a command that writes, such as run or import, creates it)",
+                   {path});
+    }
+    return Error(std::string("cannot open the database: ") + std::strerror(errno), {path});
+  }
+  auto db = open_for_reading(path, file.st_uid, options.busy_timeout);
+  if (!db) return db.error();
+  if (auto st = check_schema(**db); !st) return st.error();
+  int64_t version = 0;
+  {
+    auto q = (*db)->prepare("PRAGMA user_version");
+    if (!q) return q.error();
+    auto row = (*q)->step();
+    if (!row) return row.error();
+    if (*row) version = (*q)->int64(0);
+  }
+  // Reading code knows one schema, and migrating is a write.
+  if (version == 0) {
+    return (*db)->fail("holds no driftwatch history yet (a command that writes, such as run or "
+                       "import, sets it up)");
+  }
+  if (version < latest_schema_version()) {
+    return (*db)->fail("database schema version " + std::to_string(version) +
+                       " is older than this driftwatch's (" +
+                       std::to_string(latest_schema_version()) +
+                       "); a command that writes, such as run, import or reclassify, migrates "
+                       "it first");
+  }
+  std::unique_ptr<Store> store(new Store(std::move(db).value(), options));
+  store->read_only_ = true;
+  return store;
+}
+
 Store::Store(std::unique_ptr<Db> db, Options options) : db_(std::move(db)), options_(options) {
   if (options_.batch_size < 1) options_.batch_size = 1;
 }
@@ -86,7 +175,7 @@ Store::~Store() {
   (void)flush();
   release_run_lock();
   // Keeps the planner's statistics fresh over years of growth; cheap when nothing changed.
-  (void)db_->exec("PRAGMA optimize", "optimizing");
+  if (!read_only_) (void)db_->exec("PRAGMA optimize", "optimizing");
 }
 
 // --- batching ------------------------------------------------------------------------------
@@ -170,6 +259,7 @@ void Store::release_run_lock() {
 }
 
 Result<int64_t> Store::recover_interrupted_runs() {
+  if (read_only_) return db_->fail("opened read-only: cannot mark interrupted runs");
   if (!my_open_runs_.empty()) return int64_t{0};  // one of ours is alive: cannot tell
   int fd = -1;
   if (!is_memory(db_->path())) {
@@ -207,6 +297,7 @@ Result<int64_t> Store::recover_interrupted_runs() {
 }
 
 Result<int64_t> Store::begin_run(Time run_at, Time started_at) {
+  if (read_only_) return db_->fail("opened read-only: cannot begin a run");
   if (auto st = before_direct_write(); !st) return st.error();
   if (auto st = take_run_lock(); !st) return st.error();
   auto ins = db_->cached("INSERT INTO runs (run_at, started_at, status) VALUES (?, ?, 'running')");

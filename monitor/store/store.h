@@ -9,9 +9,10 @@
 //   (*store)->finish_run(*run, clock.now(), RunStatus::complete);  // commits the batch first
 //
 // The schema is a public interface documented in README.md ("The database"); it is created and
-// migrated on open. The file runs in WAL mode with synchronous=NORMAL: a power cut may lose
-// the last commits but never corrupts the file, and readers (reports, Grafana) never block the
-// writer. Several processes may open the same file; writes wait up to the busy timeout.
+// migrated on open; commands that only read use open_readonly, which changes nothing. The file
+// runs in WAL mode with synchronous=NORMAL: a power cut may lose the last commits but never
+// corrupts the file, and readers (reports, Grafana) never block the writer. Several processes
+// may open the same file; writes wait up to the busy timeout.
 //
 // Threads: a Store is used from one thread at a time. Errors are values; nothing throws.
 #pragma once
@@ -157,6 +158,28 @@ class Store {
   // program, or has a schema newer than this program knows.
   static Result<std::unique_ptr<Store>> open(const std::string& path, Options options = {});
 
+  // Opens the existing database at path for reading only (commands that only read history):
+  // SQLite's SQLITE_OPEN_READONLY, so every write through this store fails with "attempt to
+  // write a readonly database" (begin_run and recover_interrupted_runs fail before they touch
+  // the run lock). Never creates the database, never migrates it, never marks runs, and works
+  // on a read-only file, in a read-only folder, on a full disk or a read-only file system.
+  // Fails, naming path, when there is no file at path ("run", "import" create it), when the
+  // schema is older than this program's (a command that writes migrates it first) or newer,
+  // or when the file is not a driftwatch database.
+  //
+  // WAL (https://www.sqlite.org/wal.html, "Read-Only Databases"): a reader goes through the
+  // -wal and -shm files beside the database, and creates them when they are missing. When the
+  // -wal holds commits, the read goes through it like any reader's (even through a -shm it may
+  // not write) and fails if it cannot. Otherwise the file alone holds every commit, and the
+  // read goes through the pair when both are there, or when the reader owns the file (or is
+  // root: SQLite gives the files it creates to the owner) and may create them, leaving them
+  // behind. When neither works (another user, whose -shm would keep the owner's writer out; a
+  // read-only folder; a full disk) it reads the file as immutable: no locks, nothing created.
+  // A writer that starts and checkpoints during such a read can make it fail; running the
+  // command again reads anew.
+  static Result<std::unique_ptr<Store>> open_readonly(const std::string& path,
+                                                      Options options = {});
+
   // Commits pending batched writes (errors are lost here: call flush() to see them).
   ~Store();
   Store(const Store&) = delete;
@@ -165,10 +188,12 @@ class Store {
   // --- runs -------------------------------------------------------------------------------
   // Records a run in status 'running' and returns its id. While a run is open, this process
   // holds a lock (file "<database>-runlock") that tells other processes the run is alive.
+  // Fails on a store opened read-only, creating no lock file.
   Result<int64_t> begin_run(Time run_at, Time started_at);
   // Commits pending samples, then sets the run's status (complete or incomplete) and end.
   Status finish_run(int64_t run_id, Time finished_at, RunStatus status);
   // Marks every 'running' run incomplete if no process holds a run open; returns how many.
+  // Fails on a store opened read-only.
   Result<int64_t> recover_interrupted_runs();
   // Runs with since <= run_at < until, oldest first. The callback returns false to stop.
   Status for_each_run(std::optional<Time> since, std::optional<Time> until,
@@ -247,6 +272,7 @@ class Store {
 
   std::unique_ptr<Db> db_;
   Options options_;
+  bool read_only_ = false;  // opened by open_readonly
   std::unique_ptr<Tx> batch_;  // the open batch, if any
   int batch_writes_ = 0;
   bool in_transaction_ = false;

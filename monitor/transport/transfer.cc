@@ -4,6 +4,8 @@
 #include <cctype>
 #include <string_view>
 
+#include "common/duration.h"
+
 namespace dw::transport::detail {
 namespace {
 
@@ -176,4 +178,37 @@ Outcome finish(Transfer& t, CURLcode code) {
   return out;
 }
 
+Response past_deadline(std::optional<Response> last, int attempts, Millis deadline,
+                       std::string_view what) {
+  std::string error = deadline_prefix(deadline) + " " + std::string(what);
+  Response r;
+  if (last) {
+    error += " (last attempt: " +
+             (last->error.empty() ? "HTTP " + std::to_string(last->http_status) : last->error) +
+             ")";
+    r = std::move(*last);
+  }
+  r.attempts = attempts;
+  r.error = std::move(error);
+  r.past_deadline = true;
+  return r;
+}
+
 }  // namespace dw::transport::detail
+
+namespace dw::transport {
+
+std::string body_cap_message(size_t max_body_bytes) {
+  constexpr size_t kMiB = 1 << 20;
+  if (max_body_bytes >= kMiB && max_body_bytes % kMiB == 0)
+    return "response body over the " + std::to_string(max_body_bytes / kMiB) + " MiB cap";
+  return "response body over the " + std::to_string(max_body_bytes) + "-byte cap";
+}
+
+std::string deadline_prefix(Millis deadline) {
+  const auto whole = std::chrono::duration_cast<std::chrono::seconds>(deadline);
+  if (whole.count() > 0 && whole == deadline) return "run deadline of " + format_duration(whole);
+  return "run deadline of " + std::to_string(deadline.count()) + "ms";
+}
+
+}  // namespace dw::transport

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "transport/transport.h"
 
@@ -17,6 +18,8 @@ struct Transfer {
   size_t lane = 0;
   int attempts = 0;                                    // attempts started so far
   std::chrono::steady_clock::time_point not_before{};  // while waiting to be retried
+  // While waiting to be retried: the failed attempt, reported if the run's deadline comes first.
+  std::optional<Response> last_attempt;
 
   // State of the current attempt; reset by prepare().
   CURL* easy = nullptr;
@@ -50,5 +53,12 @@ struct Outcome {
 // Reads the finished attempt of t (its easy handle still attached to t) into an Outcome, moving
 // the body out of t.
 Outcome finish(Transfer& t, CURLcode code);
+
+// The answer for a request that the run's deadline ended: `last` (the last attempt's answer;
+// a blank Response when none came) with attempts and past_deadline set and the error
+// "PREFIX WHAT", followed by " (last attempt: HTTP 429)" (or libcurl's text) when `last` holds
+// an attempt's outcome. PREFIX is deadline_prefix(deadline).
+Response past_deadline(std::optional<Response> last, int attempts, Millis deadline,
+                       std::string_view what);
 
 }  // namespace dw::transport::detail

@@ -49,6 +49,12 @@ constexpr int kMaxWaitMs = 1000;
 // How often Options::cancel is looked at while sleeping.
 constexpr int kCancelPollMs = 100;
 
+// What the run's deadline did to a request, after deadline_prefix().
+constexpr std::string_view kNoTimeToRetry = "leaves no time to retry";
+constexpr std::string_view kNoTimeToSend = "leaves no time to send the request";
+constexpr std::string_view kCutInFlight = "passed before an answer";
+constexpr std::string_view kNeverSent = "passed before the request was sent";
+
 }  // namespace
 
 class Transport::Impl {
@@ -65,7 +71,7 @@ class Transport::Impl {
     curl_global_cleanup();
   }
 
-  Status run(std::vector<Lane> lanes);
+  Status run(std::vector<Lane> lanes, std::optional<Millis> deadline);
   void stop() {
     stopped_.store(true);
     curl_multi_wakeup(multi_);
@@ -75,10 +81,16 @@ class Transport::Impl {
   bool stopping() const {
     return stopped_.load() || (options_.cancel != nullptr && options_.cancel->load());
   }
+  Status pull(size_t lane, std::unique_ptr<Transfer>& out);
   Status start_ready(SteadyClock::time_point now);
   Status start(std::unique_ptr<Transfer> t, SteadyClock::time_point now);
   int reap();
   int wait_ms(SteadyClock::time_point now) const;
+  Status give_up_late();
+  Status expire();
+  Status drain(size_t lane, std::string_view what);
+  void take_unfinished(std::vector<std::unique_ptr<Transfer>>& in_flight,
+                       std::vector<std::unique_ptr<Transfer>>& waiting);
   void cancel_all();
   void deliver(std::unique_ptr<Transfer> t, Response r);
   CURL* take_easy();
@@ -92,9 +104,14 @@ class Transport::Impl {
   std::vector<LaneState> lanes_;
   std::map<CURL*, std::unique_ptr<Transfer>> active_;
   std::vector<CURL*> idle_;  // easy handles kept for reuse (they keep TLS session state)
+  // Of the current run(); deadline_at_ is the far future without a deadline.
+  std::optional<Millis> deadline_;
+  SteadyClock::time_point deadline_at_ = SteadyClock::time_point::max();
 };
 
-Status Transport::Impl::run(std::vector<Lane> lanes) {
+Status Transport::Impl::run(std::vector<Lane> lanes, std::optional<Millis> deadline) {
+  if (deadline && *deadline <= Millis{0})
+    return Error("transport: the run deadline must be positive");
   int total_concurrency = 0;
   for (const auto& lane : lanes) {
     if (lane.limits.concurrency < 1)
@@ -110,13 +127,18 @@ Status Transport::Impl::run(std::vector<Lane> lanes) {
 
   lanes_.clear();
   for (auto& lane : lanes) lanes_.emplace_back(std::move(lane));
+  deadline_ = deadline;
+  deadline_at_ = deadline ? SteadyClock::now() + *deadline : SteadyClock::time_point::max();
 
   for (;;) {
     if (stopping()) {
       cancel_all();
       return Status::Ok();
     }
-    if (Status s = start_ready(SteadyClock::now()); !s.ok()) {
+    const auto now = SteadyClock::now();
+    Status s = now >= deadline_at_ ? expire() : start_ready(now);
+    if (s.ok() && now < deadline_at_) s = give_up_late();
+    if (!s.ok()) {
       cancel_all();
       return s;
     }
@@ -141,6 +163,24 @@ Status Transport::Impl::run(std::vector<Lane> lanes) {
   }
 }
 
+// Sets out to the lane's next new request, or to null once its source is done.
+Status Transport::Impl::pull(size_t i, std::unique_ptr<Transfer>& out) {
+  auto& lane = lanes_[i];
+  out.reset();
+  if (lane.exhausted) return Status::Ok();
+  std::optional<Request> request = lane.lane.next();
+  if (!request) {
+    lane.exhausted = true;
+    return Status::Ok();
+  }
+  if (!request->done)
+    return Error("transport: lane '" + lane.lane.name + "' gave a request without done");
+  out = std::make_unique<Transfer>();
+  out->request = std::move(*request);
+  out->lane = i;
+  return Status::Ok();
+}
+
 Status Transport::Impl::start_ready(SteadyClock::time_point now) {
   for (size_t i = 0; i < lanes_.size(); ++i) {
     auto& lane = lanes_[i];
@@ -152,20 +192,9 @@ Status Transport::Impl::start_ready(SteadyClock::time_point now) {
       if (due != lane.waiting.end()) {
         t = std::move(*due);
         lane.waiting.erase(due);
-      } else if (!lane.exhausted) {
-        std::optional<Request> request = lane.lane.next();
-        if (!request) {
-          lane.exhausted = true;
-          break;
-        }
-        if (!request->done) {
-          return Error("transport: lane '" + lane.lane.name + "' gave a request without done");
-        }
-        t = std::make_unique<Transfer>();
-        t->request = std::move(*request);
-        t->lane = i;
       } else {
-        break;
+        if (Status s = pull(i, t); !s.ok()) return s;
+        if (!t) break;
       }
       if (Status s = start(std::move(t), now); !s.ok()) return s;
     }
@@ -191,6 +220,7 @@ Status Transport::Impl::start(std::unique_ptr<Transfer> t, SteadyClock::time_poi
     return Error(std::string("transport: ") + curl_multi_strerror(mc));
   }
   ++t->attempts;
+  t->last_attempt.reset();  // superseded by the attempt now starting
   ++lane.in_flight;
   lane.spacer.started(now);
   active_.emplace(easy, std::move(t));
@@ -223,7 +253,16 @@ int Transport::Impl::reap() {
       const Millis delay = backoff_delay(t->attempts, options_.backoff, outcome.retry_after, rng_);
       t->not_before = now + delay;
       if (outcome.hold_lane) lane.hold_until = std::max(lane.hold_until, t->not_before);
-      lane.waiting.push_back(std::move(t));
+      if (deadline_ &&
+          std::max({t->not_before, lane.hold_until, lane.spacer.next_allowed()}) >= deadline_at_) {
+        // Waiting could only end in the deadline's cut: answer now with what came back.
+        Response r = detail::past_deadline(std::move(outcome.response), t->attempts, *deadline_,
+                                           kNoTimeToRetry);
+        deliver(std::move(t), std::move(r));
+      } else {
+        t->last_attempt = std::move(outcome.response);
+        lane.waiting.push_back(std::move(t));
+      }
     } else {
       deliver(std::move(t), std::move(outcome.response));
     }
@@ -240,23 +279,89 @@ int Transport::Impl::wait_ms(SteadyClock::time_point now) const {
     const auto ms = std::chrono::ceil<Millis>(*at - now).count();
     wait = static_cast<int>(std::clamp<int64_t>(ms, 0, wait));
   }
+  if (deadline_) {
+    const auto ms = std::chrono::ceil<Millis>(deadline_at_ - now).count();
+    wait = static_cast<int>(std::clamp<int64_t>(ms, 0, wait));
+  }
   return wait;
 }
 
-void Transport::Impl::cancel_all() {
-  std::vector<std::unique_ptr<Transfer>> unfinished;
+// Answers at once what a lane could only start at or past the deadline (held by a Retry-After
+// or spaced by its rate beyond it): holding it until the deadline's cut would gain nothing.
+Status Transport::Impl::give_up_late() {
+  if (!deadline_) return Status::Ok();
+  for (size_t i = 0; i < lanes_.size(); ++i) {
+    auto& lane = lanes_[i];
+    const auto earliest = std::max(lane.spacer.next_allowed(), lane.hold_until);
+    std::vector<std::unique_ptr<Transfer>> late, keep;
+    for (auto& t : lane.waiting)
+      (std::max(t->not_before, earliest) < deadline_at_ ? keep : late).push_back(std::move(t));
+    lane.waiting = std::move(keep);
+    for (auto& t : late) {
+      Response r = detail::past_deadline(std::move(t->last_attempt), t->attempts, *deadline_,
+                                         kNoTimeToRetry);
+      deliver(std::move(t), std::move(r));
+    }
+    if (earliest >= deadline_at_) {
+      if (Status s = drain(i, kNoTimeToSend); !s.ok()) return s;
+    }
+  }
+  return Status::Ok();
+}
+
+// At the deadline: transfers in flight are cut, waiting retries answered with their last
+// attempt, and every source drained.
+Status Transport::Impl::expire() {
+  std::vector<std::unique_ptr<Transfer>> in_flight, waiting;
+  take_unfinished(in_flight, waiting);
+  for (auto& t : in_flight) {
+    Response r = detail::past_deadline(std::nullopt, t->attempts, *deadline_, kCutInFlight);
+    deliver(std::move(t), std::move(r));
+  }
+  for (auto& t : waiting) {
+    Response r =
+        detail::past_deadline(std::move(t->last_attempt), t->attempts, *deadline_, kCutInFlight);
+    deliver(std::move(t), std::move(r));
+  }
+  for (size_t i = 0; i < lanes_.size(); ++i) {
+    if (Status s = drain(i, kNeverSent); !s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+// Answers every request the lane's source still gives, without sending it. Stops early on
+// stop(): the run then ends as cancelled.
+Status Transport::Impl::drain(size_t i, std::string_view what) {
+  while (!stopping()) {
+    std::unique_ptr<Transfer> t;
+    if (Status s = pull(i, t); !s.ok()) return s;
+    if (!t) break;
+    Response r = detail::past_deadline(std::nullopt, 0, *deadline_, what);
+    deliver(std::move(t), std::move(r));
+  }
+  return Status::Ok();
+}
+
+// Detaches every transfer in flight and every waiting retry from libcurl and the lanes.
+void Transport::Impl::take_unfinished(std::vector<std::unique_ptr<Transfer>>& in_flight,
+                                      std::vector<std::unique_ptr<Transfer>>& waiting) {
   for (auto& [easy, t] : active_) {
     curl_multi_remove_handle(multi_, easy);
     release_easy(easy);
     t->easy = nullptr;
-    unfinished.push_back(std::move(t));
+    in_flight.push_back(std::move(t));
   }
   active_.clear();
   for (auto& lane : lanes_) {
-    for (auto& t : lane.waiting) unfinished.push_back(std::move(t));
+    for (auto& t : lane.waiting) waiting.push_back(std::move(t));
     lane.waiting.clear();
     lane.in_flight = 0;
   }
+}
+
+void Transport::Impl::cancel_all() {
+  std::vector<std::unique_ptr<Transfer>> unfinished;
+  take_unfinished(unfinished, unfinished);
   for (auto& t : unfinished) {
     Response r;
     r.attempts = t->attempts;
@@ -298,14 +403,9 @@ Result<std::unique_ptr<Transport>> Transport::create(Options options) {
 
 Transport::Transport(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Transport::~Transport() = default;
-Status Transport::run(std::vector<Lane> lanes) { return impl_->run(std::move(lanes)); }
-void Transport::stop() { impl_->stop(); }
-
-std::string body_cap_message(size_t max_body_bytes) {
-  constexpr size_t kMiB = 1 << 20;
-  if (max_body_bytes >= kMiB && max_body_bytes % kMiB == 0)
-    return "response body over the " + std::to_string(max_body_bytes / kMiB) + " MiB cap";
-  return "response body over the " + std::to_string(max_body_bytes) + "-byte cap";
+Status Transport::run(std::vector<Lane> lanes, std::optional<Millis> deadline) {
+  return impl_->run(std::move(lanes), deadline);
 }
+void Transport::stop() { impl_->stop(); }
 
 }  // namespace dw::transport

@@ -59,8 +59,10 @@ struct Response {
   // caller decides what it means). Otherwise why not: libcurl's error text ("Connection refused",
   // "Operation timed out after 100 milliseconds with 0 bytes received"...), or
   // "response body over the 1 MiB cap", or "cancelled" after stop().
+  // After the run's deadline (see run()) it starts "run deadline of 20m" and says what was cut.
   std::string error;
-  bool cancelled = false;  // stop() ended the request before it finished
+  bool cancelled = false;      // stop() ended the request before it finished
+  bool past_deadline = false;  // the run's deadline ended the request; error says how
 };
 
 struct Request {
@@ -119,11 +121,31 @@ class Transport {
   // one `done` call before run() returns (with cancelled = true after stop()). Sleeps in
   // curl_multi_poll between events; never spins.
   //
+  // With a deadline (counted on the steady clock from the call), run() returns by then, however
+  // long servers ask it to wait: every request not answered in time is reported through `done`
+  // with past_deadline = true and an error naming the deadline. In order of the run's life:
+  //   - a retry that could not start before the deadline (its delay, a Retry-After hold on the
+  //     lane or the lane's rate puts it at or past the deadline) is not scheduled: the request is
+  //     answered at once with its last attempt's status and body and the error "run deadline of
+  //     D leaves no time to retry (last attempt: HTTP 429)";
+  //   - when a lane can start nothing more before the deadline (held or rate-limited past it),
+  //     its source is drained at once: each request it still gives is answered, never sent,
+  //     with "run deadline of D leaves no time to send the request";
+  //   - at the deadline, transfers in flight are cut ("run deadline of D passed before an
+  //     answer"), retries still waiting are answered with their last attempt ("... passed
+  //     before an answer (last attempt: HTTP 503)"), and the sources are drained ("... passed
+  //     before the request was sent").
+  // Sources are thus always run to their end, so a caller that records every request it plans
+  // gets one `done` per plan. D is written as the config writes durations ("20m", "1h30m"), or
+  // in milliseconds ("1500ms") when it is not a whole number of seconds.
+  // stop() still wins: what it cuts is reported as cancelled, and the sources are not drained.
+  //
   // Returns an error only when the transport itself failed (libcurl refused a handle) or was
   // misused, never for failed requests: those are answers, reported through `done`. A lane with
-  // concurrency < 1, negative retries or no source is an error before anything is sent; a
-  // request without a `done` ends the run with an error (others then reported as cancelled).
-  Status run(std::vector<Lane> lanes);
+  // concurrency < 1, negative retries or no source, or a deadline that is not positive, is an
+  // error before anything is sent; a request without a `done` ends the run with an error
+  // (others then reported as cancelled).
+  Status run(std::vector<Lane> lanes, std::optional<Millis> deadline = std::nullopt);
 
   // Makes a run() in progress return soon, reporting the requests not finished as cancelled;
   // sticky: later run() calls return at once. Safe to call from any thread (not from a signal
@@ -139,5 +161,9 @@ class Transport {
 
 // "response body over the 1 MiB cap" (or "... the N-byte cap" when not a whole number of MiB).
 std::string body_cap_message(size_t max_body_bytes);
+
+// "run deadline of 20m": how errors after a run's deadline begin ("run deadline of 1500ms" when
+// the deadline is not a whole number of seconds).
+std::string deadline_prefix(Millis deadline);
 
 }  // namespace dw::transport
