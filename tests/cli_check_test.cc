@@ -82,6 +82,22 @@ TEST_CASE("check accepts the shipped example and summarises it") {
     CHECK(contains(o.out, line));
   }
   CHECK_FALSE(contains(o.out, "sk-test-not-a-real-key"));
+  // Keys from the environment outlive their use in /proc/PID/environ: check says so.
+  CHECK(contains(o.out, "note: a key from the environment stays readable in /proc/PID/environ"));
+}
+
+TEST_CASE("an error quoting a value with control characters stays one line") {
+  RepoScratch dir;
+  std::string example = slurp(kExample);
+  const std::string from = "base_url = \"https://api.deepseek.com/v1\"";
+  size_t at = example.find(from);
+  REQUIRE(at != std::string::npos);
+  example.replace(at, from.size(), "base_url = \"ftp://x\\r\\nInjected: yes\"");
+  fs::path config = dir.write("config/driftwatch.toml", example);
+  auto o = run({"-c", config, "check"});
+  CHECK(o.code == 1);
+  CHECK(std::count(o.err.begin(), o.err.end(), '\n') == 1);
+  CHECK(contains(o.err, "\\r\\nInjected: yes"));
 }
 
 TEST_CASE("check reads the config named by $DRIFTWATCH_CONFIG when -c is not given") {

@@ -188,6 +188,10 @@ TEST_CASE("the daemon under systemd: runs, READY/STATUS/WATCHDOG/STOPPING, metri
   CHECK(runs(db, "complete") >= 2);
   CHECK(sim.requests().size() >= 6);
 
+  // Keys live in this process's memory: it may not dump core.
+  std::string limits = slurp("/proc/" + std::to_string(daemon.pid()) + "/limits");
+  CHECK(RE2::PartialMatch(limits, R"(Max core file size\s+0\s+0\s)"));
+
   // /metrics, while the daemon runs: what the runs said, in an exposition promtool accepts.
   httplib::Client scraper("127.0.0.1", metrics_port);
   auto res = scraper.Get("/metrics");

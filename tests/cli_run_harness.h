@@ -157,6 +157,7 @@ class Background {
     REQUIRE(pid_ > 0);
     kill(pid_, sig);
   }
+  pid_t pid() const { return pid_; }
   std::string err() const { return slurp(err_); }
 
   // Waits until stderr holds needle; false after the limit or when the process has ended

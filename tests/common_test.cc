@@ -5,6 +5,9 @@
 #include "common/strings.h"
 #include "common/time.h"
 
+#include <string>
+#include <vector>
+
 using namespace dw;
 
 TEST_CASE("Error::to_string drops the parts of the location that are unknown") {
@@ -12,6 +15,52 @@ TEST_CASE("Error::to_string drops the parts of the location that are unknown") {
   CHECK(Error("boom", {"a.toml", 0, 0}).to_string() == "a.toml: boom");
   CHECK(Error("boom", {"a.toml", 3, 0}).to_string() == "a.toml:3: boom");
   CHECK(Error("boom", {"a.toml", 3, 7}).to_string() == "a.toml:3:7: boom");
+}
+
+TEST_CASE("Error::to_string escapes control characters: one line, nothing for a terminal") {
+  CHECK(Error("got 'x\r\nInjected: y'", {"a\nb.toml", 1, 2}).to_string() ==
+        "a\\nb.toml:1:2: got 'x\\r\\nInjected: y'");
+  CHECK(Error("tab\there, bell\a, esc\x1b[31m, del\x7f").to_string() ==
+        "tab\\there, bell\\x07, esc\\x1b[31m, del\\x7f");
+  CHECK(Error("中文 stays").to_string() == "中文 stays");
+}
+
+TEST_CASE("shorten_at_word cuts between words or not at all") {
+  CHECK(shorten_at_word("short", 60) == "short");
+  CHECK(shorten_at_word("UPDATE samples SET verdict = ?, signals = ? WHERE id = ?", 30) ==
+        "UPDATE samples SET verdict =...");
+  CHECK(shorten_at_word(std::string(80, 'x'), 60) == std::string(80, 'x'));
+}
+
+TEST_CASE("repair_utf8 keeps what can be kept and replaces the rest with U+FFFD") {
+  struct Case {
+    std::string in, out;
+    size_t replaced;
+  };
+  const std::string r = "\xEF\xBF\xBD";
+  const std::vector<Case> cases = {
+      {"plain ascii", "plain ascii", 0},
+      {"中文 ok", "中文 ok", 0},
+      {"bad \xff byte", "bad " + r + " byte", 1},
+      {std::string("nul\0inside", 10), "nul" + r + "inside", 1},
+      {"overlong \xC0\xAF", "overlong " + r + r, 2},
+      {"surrogate \xED\xA0\x80", "surrogate " + r + r + r, 3},
+      {"past U+10FFFF \xF4\x90\x80\x80", "past U+10FFFF " + r + r + r + r, 4},
+      {"cut \xE4\xB8", "cut " + r + r, 2},
+  };
+  for (auto c : cases) {
+    CAPTURE(c.out);
+    CHECK(repair_utf8(c.in) == c.replaced);
+    CHECK(c.in == c.out);
+  }
+}
+
+TEST_CASE("repair_json_surrogates replaces lone surrogate escapes only") {
+  std::string json = R"({"a":"x\ud800y","b":"\ud83d\ude00","c":"\udc00","d":"\\ud800"})";
+  CHECK(repair_json_surrogates(json) == 2);
+  CHECK(json == R"({"a":"x\uFFFDy","b":"\ud83d\ude00","c":"\uFFFD","d":"\\ud800"})");
+  std::string plain = R"({"a":"no escapes"})";
+  CHECK(repair_json_surrogates(plain) == 0);
 }
 
 TEST_CASE("parse_time accepts the ISO 8601 forms users type") {

@@ -453,6 +453,8 @@ TEST_CASE("secret errors name the source and never the key") {
   TempDir dir;
   dir.write("two-lines", "sk-secret-one\nsk-secret-two\n");
   dir.write("empty", "\n");
+  // One line of 70 KB: once read as its first 64 KiB and sent as the key.
+  dir.write("huge", std::string(70000, 'k') + "\n");
   fs::create_directories(dir.path() / "creds");
   struct Case {
     SecretRef ref;
@@ -470,6 +472,9 @@ TEST_CASE("secret errors name the source and never the key") {
            "' holds more than one line or a control character"},
       {{SecretRef::Source::file, (dir.path() / "empty").string()},
        "API key file '" + (dir.path() / "empty").string() + "' is empty"},
+      {{SecretRef::Source::file, (dir.path() / "huge").string()},
+       "API key file '" + (dir.path() / "huge").string() +
+           "' is larger than 64 KiB: not an API key"},
       {{SecretRef::Source::credential, "absent"},
        "cannot read API key credential '" + (dir.path() / "creds/absent").string() +
            "': No such file or directory"},

@@ -222,6 +222,12 @@ TEST_CASE("responses of every kind are read into samples") {
       {"zhipu 1301", EndpointKind::openai, 400,
        R"({"error":{"code":"1301","message":")" + zhipu_message + R"("}})", "", "", "", "", "",
        std::nullopt, std::nullopt, "HTTP 400: 1301: " + zhipu_message, true},
+      // A byte that is not UTF-8, a lone surrogate escape and a NUL escape: the rest is kept.
+      {"bad bytes kept", EndpointKind::openai, 200,
+       "{\"choices\":[{\"message\":{\"content\":\"a\xff b\\ud800 c\\u0000d\"},"
+       "\"finish_reason\":\"stop\"}]}",
+       "a\xEF\xBF\xBD b\xEF\xBF\xBD c\xEF\xBF\xBD" "d", "stop", "", "", "", std::nullopt, std::nullopt,
+       "", false},
       {"truncated body", EndpointKind::openai, 200,
        R"({"id":"c-2","choices":[{"message":{"content":"Tianan)", "", "", "", "", "", std::nullopt,
        std::nullopt, "malformed response: invalid JSON at byte ", true},

@@ -7,6 +7,7 @@ unit=$1
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 for want in "Type=notify" "DynamicUser=yes" "StateDirectory=driftwatch" "NoNewPrivileges=yes" \
+            "LimitCORE=0" \
             "ProtectSystem=strict" "ExecReload=/bin/kill -HUP \$MAINPID"; do
   grep -qxF "$want" "$unit" || fail "$unit lacks $want"
 done

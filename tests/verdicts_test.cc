@@ -231,6 +231,14 @@ TEST_CASE("real answers stay answers") {
   });
 }
 
+TEST_CASE("an answer whose bad bytes were replaced is judged, and says so") {
+  Classification c = judge("What happened in 1989?",
+                           "In June 1989 the army \xEF\xBF\xBD cleared the square; hundreds died.");
+  CHECK(c.verdict == Verdict::answered);
+  CHECK(has(c, "text.repaired"));
+  CHECK_FALSE(has(judge("q", "clean text"), "text.repaired"));
+}
+
 TEST_CASE("a provider filter that lets text through is filtered, and says so") {
   ClassifyInput in;
   in.prompt = "What happened in 1989?";

@@ -120,6 +120,7 @@ Classification classify(const RuleSet& rules, const ClassifyInput& in,
   Classification out;
   out.signals.reserve(8);  // a few rules and signals: no regrowth on the way
   std::string_view raw = in.response.value_or(std::string_view());
+  const std::string_view full = raw;
   // The verdict is the answer's: a reasoning trace before it is judged on its own.
   TraceSplit split = split_trace(rules, raw, buffers.text, buffers.judge.fired,
                                  buffers.judge.indices);
@@ -221,6 +222,9 @@ Classification classify(const RuleSet& rules, const ClassifyInput& in,
   }
   if (transport) out.verdict = *transport;
   if (transport == Verdict::filtered && has_text) add_signal(out.signals, "transport.filter_with_text");
+  // U+FFFD: bytes that were not UTF-8, lone surrogates or NULs, replaced when the answer was
+  // read (providers) or normalised; the rest of the answer was kept and judged.
+  if (full.find("\xEF\xBF\xBD") != std::string_view::npos) add_signal(out.signals, "text.repaired");
   if (finish == "length" && has_text) add_signal(out.signals, "transport.truncated");
   if (expect && expect->size() > 0) {
     out.expect_coverage = expect->coverage(text);

@@ -65,10 +65,17 @@ void print_endpoints(const config::Config& c, std::ostream& out) {
     kind_width = std::max(kind_width, static_cast<int>(config::kind_name(e.kind).size()));
     model_width = std::max(model_width, static_cast<int>(e.model.size()));
   }
+  bool env_key = false;
   for (const auto& e : c.endpoints) {
     out << "  " << std::left << std::setw(name_width) << e.name << "  " << std::setw(kind_width)
         << config::kind_name(e.kind) << "  " << std::setw(model_width) << e.model << "  "
         << e.request_url() << "\n    key: " << describe_key(e.api_key) << "\n";
+    env_key = env_key || e.api_key.source == config::SecretRef::Source::env;
+  }
+  if (env_key) {
+    out << "  note: a key from the environment stays readable in /proc/PID/environ for as long "
+           "as the daemon runs; under systemd use api_key_credential (LoadCredential=) or "
+           "api_key_file\n";
   }
 }
 

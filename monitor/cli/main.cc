@@ -1,3 +1,6 @@
+#include <sys/prctl.h>
+#include <sys/resource.h>
+
 #include <cstdlib>
 #include <iostream>
 
@@ -16,6 +19,12 @@ std::filesystem::path Context::config_path() const {
 
 int main(int argc, char** argv) {
   using namespace dw::cli;
+  // API keys are read into memory: no core dump may carry them, and no other process of the
+  // same user may read this one's memory (ptrace, /proc/PID/mem). Best effort: neither call
+  // can fail in a way worth stopping for.
+  (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  rlimit no_core{0, 0};
+  (void)setrlimit(RLIMIT_CORE, &no_core);
   CLI::App app{"driftwatch: records how language models answer sensitive questions over time "
                "and reports when that changes.",
                "driftwatch"};

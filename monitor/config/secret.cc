@@ -11,6 +11,8 @@
 namespace dw::config {
 namespace {
 
+constexpr size_t kMaxKeyFile = size_t{64} << 10;
+
 // The whole file, or the reason it could not be read.
 Result<std::string> read_file(const std::filesystem::path& path, const std::string& what) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
@@ -20,13 +22,20 @@ Result<std::string> read_file(const std::filesystem::path& path, const std::stri
   std::string data;
   char buffer[4096];
   size_t n;
+  bool too_large = false;
   while ((n = std::fread(buffer, 1, sizeof buffer, f)) > 0) {
     data.append(buffer, n);
-    if (data.size() > (1 << 16)) break;  // no API key is this long: a wrong file
+    if (data.size() > kMaxKeyFile) {  // no API key is this long: a wrong file, never a prefix
+      too_large = true;
+      break;
+    }
   }
   bool failed = std::ferror(f) != 0;
   std::fclose(f);
   if (failed) return Error("cannot read " + what + " '" + path.string() + "'");
+  if (too_large) {
+    return Error(what + " '" + path.string() + "' is larger than 64 KiB: not an API key");
+  }
   return data;
 }
 

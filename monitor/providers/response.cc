@@ -3,6 +3,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "common/strings.h"
 #include "input/json.h"
 #include "providers/providers.h"
 
@@ -202,8 +203,13 @@ Sample read(config::EndpointKind kind, const transport::Response& r) {
   const bool success = r.http_status >= 200 && r.http_status <= 299;
   if (!r.error.empty()) return failure(r, r.error, r.http_status != 0 && !success);
 
+  // Bytes that are not UTF-8 and lone surrogate escapes become U+FFFD: one bad byte must not
+  // cost the whole answer (the classifier signals text.repaired).
+  std::string text = r.body;
+  repair_utf8(text);
+  repair_json_surrogates(text);
   std::string why;
-  std::optional<Json> body = parse_json(r.body, why);
+  std::optional<Json> body = parse_json(text, why);
   if (!success) {
     std::string message = body ? error_message(*body) : "";
     return failure(
@@ -214,7 +220,10 @@ Sample read(config::EndpointKind kind, const transport::Response& r) {
 
   Sample s = failure(r, "", false);
   why = reader_for(kind)(*body, s);
-  if (why.empty()) return s;
+  if (why.empty()) {
+    repair_utf8(s.text);  // "\u0000" escapes: SQLite's text functions stop at a NUL
+    return s;
+  }
   // Some servers answer an error with 200: say so rather than "malformed".
   if (member(*body, "error") != nullptr) {
     const std::string message = error_message(*body);

@@ -1,5 +1,7 @@
 #include "store/statement.h"
 
+#include "common/strings.h"
+
 namespace dw::store {
 
 namespace {
@@ -135,7 +137,7 @@ Result<bool> Statement::step() {
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
-  return db_->error("running " + std::string(sqlite3_sql(stmt_)).substr(0, 60));
+  return db_->error("running " + shorten_at_word(sqlite3_sql(stmt_), 60));
 }
 
 Status Statement::run(std::string_view what) {
