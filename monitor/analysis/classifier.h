@@ -92,7 +92,8 @@ struct Classification {
   // transport.truncated, transport.no_text, transport.filter_with_text, text.empty,
   // text.substance, text.off_topic, text.opening_refusal, text.pivot, text.premise_rebutted,
   // text.state_voice, text.content_free, text.trace, text.trace_only,
-  // text.trace_disagrees, text.rules_retried, text.unclassified, expect.missing).
+  // text.trace_disagrees, text.rules_retried, text.unclassified, text.repaired,
+  // expect.missing).
   std::vector<std::string> signals;
   bool narrative = false;
   // How far the decision was from flipping, 0..1, and whether it is unsure: a small margin,
