@@ -10,6 +10,7 @@
 #include "input/toml.h"
 #include "analysis/rules.h"
 #include "analysis/rules_internal.h"
+#include "analysis/rules_tables.h"
 #include "common/hash.h"
 #include "common/strings.h"
 
@@ -26,62 +27,8 @@ const std::vector<std::string> kVotes = {
     "refused", "deflected", "filtered", "error",   "narrative",    "boilerplate",  "attribution",
     "lecture", "pivot",     "rebuttal", "trace",   "asks_content", "asks_advocacy"};
 
-// The [scoring] keys: each sets one Scoring field, within bounds that keep the arithmetic sane.
-struct ScoringKey {
-  const char* name;
-  double Scoring::*real = nullptr;
-  int Scoring::*whole = nullptr;
-  double min = 0;
-  double max = 1000;
-};
-const std::vector<ScoringKey> kScoringKeys = {
-    {"evasive_clause_allowance", &Scoring::evasive_clause_allowance},
-    {"boilerplate_units", &Scoring::boilerplate_units},
-    {"answer_first_factor", &Scoring::answer_first_factor, nullptr, 0, 10},
-    {"no_fact_factor", &Scoring::no_fact_factor, nullptr, 0, 10},
-    {"per_fact", &Scoring::per_fact},
-    {"max_facts", nullptr, &Scoring::max_facts, 0, 100},
-    {"narrative_threshold", nullptr, &Scoring::narrative_threshold, 1, 1000},
-    {"state_voice_factor", &Scoring::state_voice_factor, nullptr, 0, 10},
-    {"opening_units", &Scoring::opening_units},
-    {"opening_min_weight", nullptr, &Scoring::opening_min_weight, 1, 1000},
-    {"pivot_min_units", &Scoring::pivot_min_units},
-    {"pivot_min_facts", nullptr, &Scoring::pivot_min_facts, 0, 100},
-    {"task_min_units", &Scoring::task_min_units},
-    {"task_min_facts", nullptr, &Scoring::task_min_facts, 0, 100},
-    {"short_reply_units", &Scoring::short_reply_units},
-    {"uncertain_margin", &Scoring::uncertain_margin, nullptr, 0, 1},
-};
-std::vector<std::string> scoring_names() {
-  std::vector<std::string> names;
-  for (const auto& key : kScoringKeys) names.emplace_back(key.name);
-  return names;
-}
-
-// What the packs say beyond their rules, gathered across packs before rules are resolved.
-struct Tables {
-  Scoring scoring;
-  std::map<std::string, Location> scoring_seen;  // key -> where it was set
-  std::map<std::string, std::pair<int, Location>> weights;  // class -> weight, where
-  struct Pending {
-    size_t rule;
-    std::string name;
-    Location where;
-  };
-  std::vector<Pending> classes;  // rules whose weight names a class
-};
 // Signal prefixes the classifier itself emits; a rule may not shadow them.
 const std::vector<std::string> kReservedPrefixes = {"transport.", "text.", "expect."};
-
-Location locate(const std::string& file, const toml::source_region& region) {
-  return Location{file, static_cast<int>(region.begin.line),
-                  static_cast<int>(region.begin.column)};
-}
-
-// "FILE:LINE:COLUMN".
-std::string place(const Location& where) {
-  return where.file + ':' + std::to_string(where.line) + ':' + std::to_string(where.column);
-}
 
 bool valid_id(std::string_view id) {
   if (id.empty() || id.front() == '.' || id.back() == '.' ||
@@ -107,16 +54,9 @@ bool valid_lang(std::string_view lang) {
   });
 }
 
-std::string unknown_choice(std::string_view what, std::string_view value,
-                           const std::vector<std::string>& choices) {
-  std::string message = "unknown " + std::string(what) + " '" + std::string(value) + "'";
-  if (auto near = closest_match(value, choices)) message += " (did you mean '" + *near + "'?)";
-  return message + "; one of " + join_words(choices);
-}
-
 class PackReader {
  public:
-  PackReader(const PackSource& source, Errors& errors, Tables& tables)
+  PackReader(const PackSource& source, Errors& errors, PackTables& tables)
       : file_(source.file), errors_(errors), tables_(tables) {}
 
   // Appends the pack's rules to rules; returns the pack's name.
@@ -155,7 +95,7 @@ class PackReader {
 
  private:
   void fail(const toml::source_region& where, std::string message) {
-    errors_.emplace_back(std::move(message), locate(file_, where));
+    errors_.emplace_back(std::move(message), pack_location(file_, where));
   }
 
   void unknown_key(const toml::key& key, const std::string& context,
@@ -165,61 +105,11 @@ class PackReader {
     fail(key.source(), message);
   }
 
-  // One place sets each number: a key repeated in another pack is an error, not an override
-  // that depends on file names.
-  bool first_setting(std::map<std::string, Location>& seen, const std::string& key,
-                     const toml::source_region& where, const std::string& what) {
-    auto [it, inserted] = seen.emplace(key, locate(file_, where));
-    if (!inserted) fail(where, what + " '" + key + "' is already set at " + place(it->second));
-    return inserted;
-  }
-
   void read_scoring(const toml::table& table) {
-    static const std::vector<std::string> names = scoring_names();
-    for (auto&& [key, node] : table) {
-      std::string k(key.str());
-      auto it = std::find_if(kScoringKeys.begin(), kScoringKeys.end(),
-                             [&](const ScoringKey& s) { return k == s.name; });
-      if (it == kScoringKeys.end()) {
-        unknown_key(key, "scoring: ", names);
-        continue;
-      }
-      std::optional<double> value;
-      if (auto d = node.value_exact<double>()) value = *d;
-      if (auto i = node.value_exact<int64_t>()) value = static_cast<double>(*i);
-      bool whole = it->whole != nullptr;
-      if (!value || (whole && !node.is_integer()) || *value < it->min || *value > it->max) {
-        fail(node.source(), "scoring: '" + k + "' must be " + (whole ? "an integer" : "a number") +
-                                " from " + format_number(it->min) + " to " +
-                                format_number(it->max));
-        continue;
-      }
-      if (!first_setting(tables_.scoring_seen, k, node.source(), "scoring:")) continue;
-      if (whole) tables_.scoring.*(it->whole) = static_cast<int>(*value);
-      else tables_.scoring.*(it->real) = *value;
-    }
+    read_scoring_table(table, file_, tables_, errors_);
   }
-
   void read_weights(const toml::table& table) {
-    std::map<std::string, Location> seen;
-    for (const auto& [name, entry] : tables_.weights) seen.emplace(name, entry.second);
-    for (auto&& [key, node] : table) {
-      std::string k(key.str());
-      auto value = node.value_exact<int64_t>();
-      if (!value || *value < 1 || *value > 1000) {
-        fail(node.source(), "weights: '" + k + "' must be an integer from 1 to 1000");
-        continue;
-      }
-      if (!first_setting(seen, k, node.source(), "weights: class")) continue;
-      tables_.weights.emplace(k, std::pair{static_cast<int>(*value), locate(file_, node.source())});
-    }
-  }
-
-  static std::string format_number(double v) {
-    std::string s = std::to_string(v);
-    s.erase(s.find_last_not_of('0') + 1);
-    if (!s.empty() && s.back() == '.') s.pop_back();
-    return s;
+    read_weights_table(table, file_, tables_, errors_);
   }
 
   std::optional<std::string> string_of(const toml::node& node, const std::string& context,
@@ -232,7 +122,7 @@ class PackReader {
   void read_rule(const toml::table& table, const std::string& pack, std::vector<Rule>& rules) {
     Rule rule;
     rule.pack = pack;
-    rule.where = locate(file_, table.source());
+    rule.where = pack_location(file_, table.source());
     std::string context = "rule: ";
     if (const toml::node* id = table.get("id")) {
       if (auto value = string_of(*id, context, "id")) {
@@ -284,7 +174,7 @@ class PackReader {
         auto value = node.value_exact<int64_t>();
         if (auto name = node.value_exact<std::string>()) {
           rule.weight_class = *name;  // resolved once every pack's [weights] is read
-          tables_.classes.push_back({rules.size(), *name, locate(file_, node.source())});
+          tables_.classes.push_back({rules.size(), *name, pack_location(file_, node.source())});
         } else if (!value || *value < 1 || *value > 1000) {
           fail(node.source(), context + "'weight' must be an integer from 1 to 1000, or the "
                                         "name of a class in [weights]");
@@ -390,80 +280,8 @@ class PackReader {
 
   std::string file_;
   Errors& errors_;
-  Tables& tables_;
+  PackTables& tables_;
 };
-
-// Named weights into the rules that use them.
-void resolve_classes(Tables& tables, std::vector<Rule>& rules, Errors& errors) {
-  std::vector<std::string> names;
-  for (const auto& [name, entry] : tables.weights) names.push_back(name);
-  for (const auto& pending : tables.classes) {
-    auto it = tables.weights.find(pending.name);
-    if (it != tables.weights.end()) {
-      rules[pending.rule].weight = it->second.first;
-      continue;
-    }
-    std::string message = "rule '" + rules[pending.rule].id + "': " +
-                          unknown_choice("weight class", pending.name, names);
-    if (names.empty()) message = "rule '" + rules[pending.rule].id + "': unknown weight class '" +
-                                 pending.name + "' (no pack has a [weights] table)";
-    errors.emplace_back(std::move(message), pending.where);
-  }
-}
-
-// The text an example is matched as: what the classifier would match for that target.
-std::string example_form(Target target, const std::string& example) {
-  if (target == Target::text || target == Target::prompt) return normalise(example);
-  if (target == Target::finish_reason) {
-    std::string lower = example;
-    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return lower;
-  }
-  return example;
-}
-
-// Every rule's `fires` examples must match one of its patterns and its `quiet` ones none: a
-// rule that matches nothing, or the wrong thing, is caught when the packs load.
-void check_examples(const std::vector<Rule>& rules, Errors& errors) {
-  for (const auto& rule : rules) {
-    std::vector<std::unique_ptr<RE2>> compiled;
-    for (const auto& pattern : rule.patterns)
-      compiled.push_back(std::make_unique<RE2>(pattern, pattern_options()));
-    auto matches = [&](const std::string& example) {
-      std::string form = example_form(rule.target, example);
-      return std::any_of(compiled.begin(), compiled.end(),
-                         [&](const auto& re) { return RE2::PartialMatch(form, *re); });
-    };
-    for (const auto& example : rule.fires) {
-      if (!matches(example))
-        errors.emplace_back("rule '" + rule.id + "': 'fires' example \"" + example +
-                                "\" is not matched by any of its patterns", rule.where);
-    }
-    for (const auto& example : rule.quiet) {
-      if (matches(example))
-        errors.emplace_back("rule '" + rule.id + "': 'quiet' example \"" + example +
-                                "\" is matched by one of its patterns", rule.where);
-    }
-  }
-}
-
-// The classifier's identity: what decides verdicts, not how the files spell it.
-std::string fingerprint(const std::vector<Rule>& rules, const Scoring& scoring) {
-  std::string out(kClassifierRevision);
-  for (const auto& key : kScoringKeys) {
-    out += '\0';
-    out += key.name;
-    out += '=';
-    out += key.whole ? std::to_string(scoring.*(key.whole)) : std::to_string(scoring.*(key.real));
-  }
-  for (const auto& rule : rules) {
-    out += '\0' + rule.id + '\0' + std::to_string(rule.revision) + '\0' +
-           std::string(target_name(rule.target)) + '\0' + std::string(vote_name(rule.vote)) +
-           '\0' + std::to_string(rule.weight) + '\0' + (rule.shadow ? "shadow" : "live");
-    for (const auto& pattern : rule.patterns) out += '\0' + pattern;
-  }
-  return out;
-}
 
 // Adds rule r's patterns to target's set, and one RE2 per pattern for scan().
 Status add_rule(RuleSet::Compiled::PerTarget& target, const std::vector<Rule>& rules, size_t r,
@@ -506,7 +324,7 @@ Status compile(RuleSet::Compiled& compiled, const std::vector<Rule>& rules, int6
 Result<RuleSet, Errors> build_rules(const std::vector<PackSource>& packs, int64_t dfa_budget) {
   Errors errors;
   RuleSet set;
-  Tables tables;
+  PackTables tables;
   for (const auto& source : packs) {
     auto parsed = input::parse_toml(source.content, source.file);
     if (!parsed) {
@@ -517,7 +335,7 @@ Result<RuleSet, Errors> build_rules(const std::vector<PackSource>& packs, int64_
     PackReader reader(source, errors, tables);
     set.packs_.push_back(reader.read(root, set.rules_));
   }
-  resolve_classes(tables, set.rules_, errors);
+  resolve_weight_classes(tables, set.rules_, errors);
   // Examples say whether a rule matches what it should: only worth asking of packs that load.
   if (errors.empty()) check_examples(set.rules_, errors);
   std::map<std::string, Location> seen;
@@ -526,7 +344,7 @@ Result<RuleSet, Errors> build_rules(const std::vector<PackSource>& packs, int64_
     auto [it, inserted] = seen.emplace(rule.id, rule.where);
     if (!inserted) {
       errors.emplace_back(
-          "rule '" + rule.id + "': duplicate id (first defined at " + place(it->second) + ")",
+          "rule '" + rule.id + "': duplicate id (first defined at " + pack_place(it->second) + ")",
           rule.where);
     }
   }
@@ -535,7 +353,7 @@ Result<RuleSet, Errors> build_rules(const std::vector<PackSource>& packs, int64_
     return Errors{compiled.error()};
   }
   set.scoring_ = tables.scoring;
-  set.version_ = sha256_hex(fingerprint(set.rules_, set.scoring_)).substr(0, 16);
+  set.version_ = sha256_hex(classifier_fingerprint(set.rules_, set.scoring_)).substr(0, 16);
   return set;
 }
 
