@@ -181,7 +181,7 @@ TEST_CASE("run --once SIGKILLed at random moments: no committed sample lost, the
       // Nothing committed is lost: every run that had ended keeps its status and samples.
       CHECK(after->total >= before.total);
       for (const auto& [run, n] : before.samples) CHECK(count_of(after->samples, run) == n);
-      for (const auto& [run, status] : before.status) CHECK(after->status[run] == status);
+      for (const auto& [run, status] : before.status) CHECK(after->status.at(run) == status);
       CHECK(after->status.size() <= before.status.size() + 1);
       if (after->status.size() == before.status.size()) {
         ++no_run;
