@@ -72,7 +72,7 @@ TEST_CASE("check accepts the shipped example and summarises it") {
       "  controls: ",
       "tiananmen ",
       "zh-Hans ",
-      "schedule (UTC, jitter 5m):",
+      "schedule (UTC, jitter 5m, run deadline 20m):",
       "probes \"0 */6 * * *\": next 2026-01-15T12:00:00Z, 2026-01-15T18:00:00Z, "
       "2026-01-16T00:00:00Z",
       "report \"30 6 * * *\": next 2026-01-16T06:30:00Z",

@@ -117,7 +117,8 @@ void print_rules(const analysis::RuleSet& rules, const std::filesystem::path& di
 }
 
 void print_schedule(const config::Config& c, Time now, std::ostream& out) {
-  out << "schedule (" << c.timezone << ", jitter " << format_duration(c.jitter) << "):\n";
+  out << "schedule (" << c.timezone << ", jitter " << format_duration(c.jitter)
+      << ", run deadline " << format_duration(c.run_deadline) << "):\n";
   out << "  probes \"" << c.probe_schedule.text() << "\": next";
   Time t = now;
   for (int i = 0; i < 3; ++i) {
