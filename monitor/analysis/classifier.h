@@ -97,7 +97,8 @@ struct Classification {
   std::vector<std::string> signals;
   bool narrative = false;
   // How far the decision was from flipping, 0..1, and whether it is unsure: a small margin,
-  // a trace that disagrees with its answer, or a text the rules could not be matched on.
+  // a refusal inside a long reply, the state's voice without a refusal, a trace that
+  // disagrees with its answer, or a text the rules could not be matched on.
   double margin = 1;
   bool uncertain = false;
   std::optional<double> expect_coverage;  // set when expect patterns were given

@@ -276,6 +276,15 @@ void Judgement::decide_weighing() {
     for (size_t v = 0; v < 3; ++v) votes[v] += info_[i].weight[v];
     if (first_evasive == segments_.size() && info_[i].evasive()) first_evasive = i;
   }
+  // Shapes the rules are known to misjudge, whatever the margin: a refusal inside a long
+  // reply (an aside, or the real answer after a preamble?), and the state's voice with no
+  // refusal (an answer in official words, or a deflection?).
+  double total = 0;
+  for (const SegmentInfo& seg : info_) total += seg.units;
+  if ((strongest_[0] >= s_.opening_min_weight && total >= s_.task_min_units) ||
+      (out_.narrative && strongest_[0] == 0)) {
+    out_.uncertain = true;
+  }
   // The state's voice in place of an answer: the flagged formulas vote deflected.
   if (out_.narrative) {
     votes[1] += static_cast<int>(narrative_total_ * s_.state_voice_factor);
@@ -291,8 +300,6 @@ void Judgement::decide_weighing() {
     return;
   }
   double units = substance_from(0, first_evasive);
-  double total = 0;
-  for (const SegmentInfo& seg : info_) total += seg.units;
   bool short_reply = total < s_.short_reply_units;
   // Substance grows with the facts counted. Counting them (numbers, then names) is the
   // costliest step left, so it stops as soon as more facts could not change the outcome.
