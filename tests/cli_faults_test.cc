@@ -5,11 +5,6 @@
 //
 // The scenario and probe sets are written from the tables below: a fault is a scenario rule
 // matching prompts that carry "[its name]", asked once per kind in a run of its own.
-//
-// Faults the simulator cannot script, and so not covered here: a connection reset (its `drop`
-// closes the socket cleanly), a body dripped slowly (`delay_ms` holds the whole reply), a
-// compressed body (a gzip bomb; `over-cap` is an uncompressed body past the cap) and redirects
-// (`status` takes 400 to 599 only).
 #include <algorithm>
 
 #include "cli_run_harness.h"
@@ -75,6 +70,20 @@ const std::vector<Fault> kFaults = {
      "kind = \"malformed\"\nbody = '{\"error\":{\"message\":\"upstream model crashed\"}}'", 0,
      kTimeout, 0},
     {"over-cap", "kind = \"malformed\"\nbody = " + over_cap_body(), 0, kTimeout, 0},
+    // A RST instead of a clean close, before any byte of a response.
+    {"reset", "kind = \"reset\"", 0, kTimeout, 2},
+    // Eight bytes every quarter second: a whole answer takes about ten times the timeout, though
+    // bytes keep arriving (no idle timeout would catch it).
+    {"drip",
+     "kind = \"drip\"\ndrip_bytes = 8\ndrip_ms = 250\n"
+     "texts = [\"An answer sent a few bytes at a time.\"]",
+     0, kTimeout, 0},
+    // About 200 KiB of gzip that inflate to 200 MiB: the cap must count decoded bytes.
+    {"gzip-bomb", "kind = \"gzip_bomb\"", 0, kTimeout, 0},
+    // To another host, which would be sent the request and its key if the redirect were followed.
+    {"redirect",
+     "kind = \"redirect\"\nstatus = 302\nlocation = \"http://moved.invalid/v1/chat/completions\"",
+     0, kTimeout, 0},
 };
 
 const char* const kTimedOut = "Operation timed out after ...";
@@ -87,6 +96,7 @@ const char* const kHttp429OpenAI =
     "HTTP 429: rate_limit_exceeded: Rate limit reached for requests. Please try again later.";
 const char* const kDeadline = "run deadline of 3s leaves no time to retry (last attempt: HTTP 429)";
 const char* const kTooBig = "response body over the 1 MiB cap";
+const char* const kReset = "Recv failure: Connection reset by peer";
 
 struct Case {
   const char* fault;
@@ -162,6 +172,22 @@ const Case kCases[] = {
     {"over-cap", "anthropic", "200", 1, kTooBig},
     {"over-cap", "ollama", "200", 1, kTooBig},
     {"over-cap", "gemini", "200", 1, kTooBig},
+    {"reset", "openai", "NULL", 1, kReset},
+    {"reset", "anthropic", "NULL", 1, kReset},
+    {"reset", "ollama", "NULL", 1, kReset},
+    {"reset", "gemini", "NULL", 1, kReset},
+    {"drip", "openai", "200", 1, kTimedOut},
+    {"drip", "anthropic", "200", 1, kTimedOut},
+    {"drip", "ollama", "200", 1, kTimedOut},
+    {"drip", "gemini", "200", 1, kTimedOut},
+    {"gzip-bomb", "openai", "200", 1, kTooBig},
+    {"gzip-bomb", "anthropic", "200", 1, kTooBig},
+    {"gzip-bomb", "ollama", "200", 1, kTooBig},
+    {"gzip-bomb", "gemini", "200", 1, kTooBig},
+    {"redirect", "openai", "302", 1, "HTTP 302"},
+    {"redirect", "anthropic", "302", 1, "HTTP 302"},
+    {"redirect", "ollama", "302", 1, "HTTP 302"},
+    {"redirect", "gemini", "302", 1, "HTTP 302"},
 };
 
 bool matches(const std::string& error, const std::string& expected) {
@@ -292,8 +318,8 @@ TEST_CASE("every simulated fault through every provider kind is stored as an err
     CAPTURE(row.fault);
     CAPTURE(row.kind);
     // libcurl resends a request whose reused connection closed without a byte, inside one
-    // attempt (tests/cli_run_test.cc): a drop may be logged more often.
-    if (std::string(row.fault) == "drop")
+    // attempt (tests/cli_run_test.cc): a drop or a reset may be logged more often.
+    if (std::string(row.fault) == "drop" || std::string(row.fault) == "reset")
       CHECK(logged(log, row) >= row.attempts);
     else
       CHECK(logged(log, row) == row.attempts);

@@ -2,13 +2,16 @@
 // faithful outcome draws, and admission as the real APIs do it.
 #include <doctest/doctest.h>
 #include <unistd.h>
+#include <zlib.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 
 #include "sim/api.h"
+#include "sim/gzip_bomb.h"
 #include "sim/scenario.h"
 #include "sim/server.h"
 
@@ -183,6 +186,22 @@ TEST_CASE("bad scenarios give one located error naming the key") {
       {"default = 3", "1:11: 'default' must be a table ([default])"},
       {"[default]\n[[default.outcome]]\nkind = \"answer\"\nfinish_reason = 1\ntexts = [\"a\"]",
        "4:17: 'finish_reason' must be a string"},
+      {"[[rule]]\n[[rule.outcome]]\nkind = \"gzip-bomb\"",
+       "3:8: unknown outcome kind 'gzip-bomb' (did you mean 'gzip_bomb'?)"},
+      {"[[rule]]\n[[rule.outcome]]\nkind = \"redirect\"",
+       "2:1: [[rule.outcome]] of kind 'redirect' needs 'location'"},
+      {"[[rule]]\n[[rule.outcome]]\nkind = \"redirect\"\nstatus = 304\nlocation = \"http://x/\"",
+       "4:10: 'status' of a redirect must be 301, 302, 303, 307 or 308"},
+      {"[[rule]]\n[[rule.outcome]]\nkind = \"redirect\"\nlocation = \"http://x/\\r\\nX: a\"",
+       "4:12: 'location' must be a URL without spaces or control characters"},
+      {"[[rule]]\n[[rule.outcome]]\nkind = \"drip\"\ndrip_ms = 0",
+       "4:11: 'drip_ms' must be an integer from 1 to 60000"},
+      {"[[rule]]\n[[rule.outcome]]\nkind = \"drip\"\ndrip_bytes = 100000",
+       "4:14: 'drip_bytes' must be an integer from 1 to 65536"},
+      {"[[rule]]\n[[rule.outcome]]\nkind = \"reset\"\ntexts = [\"a\"]",
+       "4:1: unknown key 'texts' in [[rule.outcome]] of kind 'reset'"},
+      {"[[rule]]\n[[rule.outcome]]\nkind = \"gzip_bomb\"\ndrip_ms = 5",
+       "4:1: unknown key 'drip_ms' in [[rule.outcome]] of kind 'gzip_bomb'"},
   };
   for (const auto& c : cases) {
     std::string text = c.text;
@@ -502,6 +521,101 @@ kind = "filter"
   // The openai kind's filter on another provider would be a scenario error of its author, but
   // Ollama still answers in its own shape.
   CHECK(body_for(ApiKind::ollama, "x")["done"] == true);
+}
+
+TEST_CASE("fault outcomes read their keys, and a redirect is its status, Location and a page") {
+  Scenario s = parse_ok(R"(
+[[rule]]
+prompt_contains = ["moved"]
+[[rule.outcome]]
+kind = "redirect"
+status = 308
+location = "https://elsewhere.example/v1/chat/completions"
+[[rule]]
+prompt_contains = ["found"]
+[[rule.outcome]]
+kind = "redirect"
+location = "/v2/chat"
+[[rule]]
+prompt_contains = ["slow"]
+[[rule.outcome]]
+kind = "drip"
+drip_bytes = 4
+drip_ms = 1000
+texts = ["Slowly."]
+[[rule]]
+prompt_contains = ["drip"]
+[[rule.outcome]]
+kind = "drip"
+[[rule]]
+prompt_contains = ["reset"]
+[[rule.outcome]]
+kind = "reset"
+[[rule]]
+[[rule.outcome]]
+kind = "gzip_bomb"
+)");
+  REQUIRE(s.rules.size() == 6);
+  const Outcome& moved = s.rules[0].outcomes[0];
+  CHECK(moved.status == 308);
+  CHECK(moved.location == "https://elsewhere.example/v1/chat/completions");
+  CHECK(s.rules[1].outcomes[0].status == 302);  // the default
+  CHECK(s.rules[2].outcomes[0].drip_bytes == 4);
+  CHECK(s.rules[2].outcomes[0].drip_ms == 1000);
+  CHECK(s.rules[3].outcomes[0].drip_bytes == 16);  // the defaults
+  CHECK(s.rules[3].outcomes[0].drip_ms == 500);
+  CHECK(s.rules[4].outcomes[0].kind == OutcomeKind::reset);
+  CHECK(s.rules[5].outcomes[0].kind == OutcomeKind::gzip_bomb);
+  CHECK(outcome_kind_name(OutcomeKind::gzip_bomb) == "gzip_bomb");
+  CHECK(parse_outcome_kind("redirect") == OutcomeKind::redirect);
+
+  for (ApiKind kind : {ApiKind::openai, ApiKind::anthropic, ApiKind::ollama, ApiKind::gemini}) {
+    CAPTURE(api_kind_name(kind));
+    ApiRequest q{kind, "m", "moved"};
+    HttpReply reply = render(q, choose_outcome(s, 1, {kind, "m", "moved", 0}, "", 0),
+                             std::chrono::system_clock::now());
+    CHECK(reply.status == 308);
+    CHECK(reply.content_type == "text/html");
+    CHECK(reply.body.find("308 Permanent Redirect") != std::string::npos);
+    REQUIRE(reply.headers.size() == 1);
+    CHECK(reply.headers[0].first == "Location");
+    CHECK(reply.headers[0].second == "https://elsewhere.example/v1/chat/completions");
+    // A drip trickles the usual answer out.
+    HttpReply drip =
+        render({kind, "m", "slow"}, choose_outcome(s, 1, {kind, "m", "slow", 0}, "", 0),
+               std::chrono::system_clock::now());
+    CHECK(drip.status == 200);
+    CHECK(drip.body.find("Slowly.") != std::string::npos);
+  }
+}
+
+TEST_CASE("the gzip bomb is one valid gzip member that inflates to 200 MiB of spaces") {
+  const std::string& bomb = gzip_bomb();
+  CHECK(&bomb == &gzip_bomb());  // built once
+  CHECK(bomb.size() < 300'000);
+  z_stream z{};
+  REQUIRE(inflateInit2(&z, 16 + MAX_WBITS) == Z_OK);  // gzip only: header, CRC and size checked
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(bomb.data()));
+  z.avail_in = static_cast<uInt>(bomb.size());
+  std::vector<char> out(1 << 20);
+  std::size_t inflated = 0;
+  bool only_spaces = true;
+  int rc = Z_OK;
+  while (rc == Z_OK) {
+    z.next_out = reinterpret_cast<Bytef*>(out.data());
+    z.avail_out = static_cast<uInt>(out.size());
+    rc = inflate(&z, Z_NO_FLUSH);
+    const std::size_t n = out.size() - z.avail_out;
+    only_spaces =
+        only_spaces && std::all_of(out.begin(), out.begin() + n, [](char c) { return c == ' '; });
+    inflated += n;
+  }
+  inflateEnd(&z);
+  CHECK(rc == Z_STREAM_END);
+  CHECK(z.avail_in == 0);  // nothing after the member
+  CHECK(inflated == kGzipBombInflated);
+  CHECK(kGzipBombInflated == std::size_t{200} << 20);
+  CHECK(only_spaces);
 }
 
 TEST_CASE("the shipped demo scenario scripts the month's drift") {

@@ -62,8 +62,10 @@ struct Admission {
 // and the body (JSON, model, messages, Anthropic max_tokens, Ollama stream:false).
 Admission admit(const Incoming& in, const std::optional<std::string>& expected_key);
 
-// The response for a chosen outcome. For truncated outcomes this is the complete response the
-// server then cuts short; for drop it is unused.
+// The response for a chosen outcome. For truncated and drip outcomes this is the complete
+// response the server then cuts short or trickles out; for gzip_bomb only its status and content
+// type are used (the body is gzip_bomb()); for drop and reset it is unused. A redirect is its
+// status, Location and a small HTML page.
 HttpReply render(const ApiRequest& request, const Choice& choice,
                  std::chrono::system_clock::time_point now);
 

@@ -12,9 +12,9 @@ namespace dw::sim {
 namespace {
 
 constexpr std::array<std::string_view, 4> kApiKindNames{"openai", "anthropic", "ollama", "gemini"};
-constexpr std::array<std::string_view, 9> kOutcomeKindNames{"answer",    "deflect",   "refuse",
-                                                            "narrative", "filter",    "status",
-                                                            "malformed", "truncated", "drop"};
+constexpr std::array<std::string_view, 13> kOutcomeKindNames{
+    "answer",    "deflect", "refuse", "narrative", "filter",    "status",  "malformed",
+    "truncated", "drop",    "reset",  "drip",      "gzip_bomb", "redirect"};
 
 std::uint64_t splitmix64(std::uint64_t x) {
   x += 0x9e3779b97f4a7c15ULL;

@@ -50,6 +50,16 @@ std::string_view status_message(int status) {
   return status >= 500 ? "Internal server error" : "Request failed";
 }
 
+std::string_view redirect_reason(int status) {
+  switch (status) {
+    case 301: return "Moved Permanently";
+    case 303: return "See Other";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+  }
+  return "Found";
+}
+
 std::string_view anthropic_error_type(int status) {
   switch (status) {
     case 400: return "invalid_request_error";
@@ -201,6 +211,17 @@ HttpReply render(const ApiRequest& request, const Choice& choice,
     reply.body =
         o.body.empty() ? error_body(request.kind, o.status, status_message(o.status)) : o.body;
     if (o.retry_after) reply.headers.emplace_back("Retry-After", std::to_string(*o.retry_after));
+    return reply;
+  }
+  if (o.kind == OutcomeKind::redirect) {
+    // As a load balancer or a moved API sends it: a small HTML page beside the Location.
+    const std::string line =
+        std::to_string(o.status) + " " + std::string(redirect_reason(o.status));
+    reply.status = o.status;
+    reply.content_type = "text/html";
+    reply.body = "<html><head><title>" + line + "</title></head><body><h1>" + line +
+                 "</h1></body></html>\n";
+    reply.headers.emplace_back("Location", o.location);
     return reply;
   }
   std::string_view finish =

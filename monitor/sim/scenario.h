@@ -42,6 +42,10 @@ enum class OutcomeKind {
   malformed,  // 200 whose body is not valid JSON (a complete HTTP message)
   truncated,  // 200 whose Content-Length promises more than is sent before the socket closes
   drop,       // the connection is closed without a single byte of response
+  reset,      // the connection is aborted with a TCP RST before a single byte of response
+  drip,       // 200 whose body is sent a few bytes at a time with pauses between them
+  gzip_bomb,  // 200 with Content-Encoding: gzip, ~200 KiB that inflate to 200 MiB
+  redirect,   // a 3xx whose Location is given by the scenario (another host, typically)
 };
 
 std::string_view outcome_kind_name(OutcomeKind kind);
@@ -55,10 +59,13 @@ struct Outcome {
                                    // partial text, may be empty)
   std::string finish_reason;       // verbatim override of the kind's usual finish/stop reason
   std::string block_reason;        // filter on gemini: promptFeedback.blockReason, no candidate
-  int status = 0;                  // status: 400 .. 599
+  int status = 0;                  // status: 400 .. 599; redirect: 301, 302, 303, 307, 308
   std::string body;                // status, malformed: the body; "" = a provider-shaped default
   std::string content_type;        // status, malformed; "" = application/json
   std::optional<int> retry_after;  // status: Retry-After seconds
+  std::string location;            // redirect: the Location header, verbatim
+  int drip_bytes = 16;             // drip: bytes a write
+  int drip_ms = 500;               // drip: pause between writes
   int delay_ms = 0;                // any kind: wait this long before answering
   Location where;                  // of the outcome table
 };

@@ -21,7 +21,7 @@ struct KindKeys {
 };
 
 const std::vector<std::string>& keys_for(OutcomeKind kind) {
-  static const std::array<KindKeys, 9> table{{
+  static const std::array<KindKeys, 13> table{{
       {OutcomeKind::answer, {"texts", "finish_reason"}},
       {OutcomeKind::deflect, {"texts", "finish_reason"}},
       {OutcomeKind::refuse, {"texts", "finish_reason"}},
@@ -31,6 +31,10 @@ const std::vector<std::string>& keys_for(OutcomeKind kind) {
       {OutcomeKind::malformed, {"body", "content_type"}},
       {OutcomeKind::truncated, {"texts"}},
       {OutcomeKind::drop, {}},
+      {OutcomeKind::reset, {}},
+      {OutcomeKind::drip, {"texts", "drip_bytes", "drip_ms"}},
+      {OutcomeKind::gzip_bomb, {}},
+      {OutcomeKind::redirect, {"status", "location"}},
   }};
   for (const auto& k : table)
     if (k.kind == kind) return k.keys;
@@ -129,6 +133,7 @@ class Parser {
   }
 
   std::optional<Outcome> outcome(const toml::node& node, std::string_view context);
+  void redirect(const toml::table& t, Outcome& o, std::string_view context);
   std::vector<Outcome> outcomes(const toml::table& t, std::string_view context,
                                 std::string_view outcome_context);
   void rule(const toml::node& node, Scenario& s, size_t index);
@@ -151,14 +156,15 @@ std::optional<Outcome> Parser::outcome(const toml::node& node, std::string_view 
   if (!kind_name) {
     if (!t->get("kind"))
       fail(o.where, std::string(context) +
-                        " needs 'kind' (answer, deflect, refuse, narrative, "
-                        "filter, status, malformed, truncated or drop)");
+                        " needs 'kind' (answer, deflect, refuse, narrative, filter, status, "
+                        "malformed, truncated, drop, reset, drip, gzip_bomb or redirect)");
     return std::nullopt;
   }
   auto kind = parse_outcome_kind(*kind_name);
   if (!kind) {
     std::vector<std::string> names{"answer", "deflect",   "refuse",    "narrative", "filter",
-                                   "status", "malformed", "truncated", "drop"};
+                                   "status", "malformed", "truncated", "drop",      "reset",
+                                   "drip",   "gzip_bomb", "redirect"};
     std::string message = "unknown outcome kind '" + *kind_name + "'";
     if (auto near = closest_match(*kind_name, names)) message += " (did you mean '" + *near + "'?)";
     fail(at(*t->get("kind")), message);
@@ -187,15 +193,45 @@ std::optional<Outcome> Parser::outcome(const toml::node& node, std::string_view 
   }
   if (auto v = string(*t, "finish_reason")) o.finish_reason = *v;
   if (auto v = string(*t, "block_reason")) o.block_reason = *v;
-  if (auto v = integer(*t, "status", 400, 599))
+  if (o.kind == OutcomeKind::redirect) {
+    redirect(*t, o, context);
+  } else if (auto v = integer(*t, "status", 400, 599)) {
     o.status = static_cast<int>(*v);
-  else if (o.kind == OutcomeKind::status && !t->get("status"))
+  } else if (o.kind == OutcomeKind::status && !t->get("status")) {
     fail(o.where, std::string(context) + " of kind 'status' needs 'status'");
+  }
+  if (auto v = integer(*t, "drip_bytes", 1, 65'536)) o.drip_bytes = static_cast<int>(*v);
+  if (auto v = integer(*t, "drip_ms", 1, 60'000)) o.drip_ms = static_cast<int>(*v);
   if (auto v = string(*t, "body")) o.body = *v;
   if (auto v = string(*t, "content_type")) o.content_type = *v;
   if (auto v = integer(*t, "retry_after", 0, 86'400)) o.retry_after = static_cast<int>(*v);
   if (errors.size() != before) return std::nullopt;
   return o;
+}
+
+// A redirect's status (only the codes that carry a Location to follow; 302 when not given) and
+// its Location, sent as a header and so kept to one line of visible characters.
+void Parser::redirect(const toml::table& t, Outcome& o, std::string_view context) {
+  o.status = 302;
+  if (const toml::node* n = t.get("status")) {
+    auto v = n->value_exact<std::int64_t>();
+    if (v && (*v == 301 || *v == 302 || *v == 303 || *v == 307 || *v == 308))
+      o.status = static_cast<int>(*v);
+    else
+      fail(at(*n), "'status' of a redirect must be 301, 302, 303, 307 or 308");
+  }
+  auto location = string(t, "location");
+  if (!location) {
+    if (!t.get("location"))
+      fail(o.where, std::string(context) + " of kind 'redirect' needs 'location'");
+    return;
+  }
+  bool visible = !location->empty() && std::all_of(location->begin(), location->end(), [](char c) {
+    return static_cast<unsigned char>(c) > 0x20 && c != 0x7f;
+  });
+  if (!visible)
+    fail(at(*t.get("location")), "'location' must be a URL without spaces or control characters");
+  o.location = *location;
 }
 
 // The outcome tables of a rule or of [default]; at least one is required.

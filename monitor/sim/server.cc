@@ -20,6 +20,7 @@
 
 #include "common/time.h"
 #include "sim/api.h"
+#include "sim/gzip_bomb.h"
 
 namespace dw::sim {
 namespace {
@@ -45,14 +46,13 @@ int socket_port(const sockaddr_storage& a) {
   return -1;
 }
 
-// httplib gives handlers no socket, yet a dropped connection must end without a single byte.
-// The server's end of the connection is the one socket of this process whose own port is
-// local_port and whose peer's port is remote_port; shutting it down makes httplib's write of
-// the response fail and close it.
-bool shut_connection(int local_port, int remote_port) {
+// httplib gives handlers no socket, yet a dropped or reset connection must end without a
+// single byte. The server's end of the connection is the one socket of this process whose own
+// port is local_port and whose peer's port is remote_port; -1 when there is none.
+int connection_socket(int local_port, int remote_port) {
   DIR* dir = opendir("/proc/self/fd");
-  if (!dir) return false;
-  bool done = false;
+  if (!dir) return -1;
+  int found = -1;
   while (dirent* entry = readdir(dir)) {
     int fd = std::atoi(entry->d_name);
     if (fd <= 2 || fd == dirfd(dir)) continue;
@@ -62,12 +62,28 @@ bool shut_connection(int local_port, int remote_port) {
     len = sizeof peer;
     if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0) continue;
     if (socket_port(self) == local_port && socket_port(peer) == remote_port) {
-      done = shutdown(fd, SHUT_RDWR) == 0;
+      found = fd;
       break;
     }
   }
   closedir(dir);
-  return done;
+  return found;
+}
+
+// Ends the connection before any response: cleanly (FIN) for a drop, abortively (RST) for a
+// reset. Either way the descriptor stays httplib's: its write of the response fails and it
+// closes the socket. connect() to AF_UNSPEC disconnects a TCP socket at once, with a RST from
+// an established one, as close() with SO_LINGER {1, 0} would, without closing the descriptor.
+void cut_connection(int local_port, int remote_port, bool reset) {
+  int fd = connection_socket(local_port, remote_port);
+  if (fd < 0) return;
+  if (!reset) {
+    shutdown(fd, SHUT_RDWR);
+    return;
+  }
+  sockaddr unspecified{};
+  unspecified.sa_family = AF_UNSPEC;
+  connect(fd, &unspecified, sizeof unspecified);
 }
 
 // cpp-httplib listens with a backlog of 5 (fixed when Debian built the library): a client that
@@ -124,6 +140,8 @@ struct Server::Impl {
   std::ofstream log_file;        // guarded by log_mutex
 
   void route(ApiKind kind, const httplib::Request& req, httplib::Response& res);
+  int respond(const Outcome* outcome, HttpReply reply, const httplib::Request& req,
+              httplib::Response& res);
   void append_log(const json& entry);
   bool wait(int ms);  // false when stopping cut the wait short
 };
@@ -174,25 +192,7 @@ void Server::Impl::route(ApiKind kind, const httplib::Request& req, httplib::Res
     if (outcome->delay_ms > 0) wait(outcome->delay_ms);
   }
 
-  res.status = reply.status;
-  for (const auto& [name, value] : reply.headers) res.set_header(name, value);
-  int logged_status = reply.status;
-  if (outcome && outcome->kind == OutcomeKind::drop) {
-    shut_connection(req.local_port, req.remote_port);
-    res.set_content("", "text/plain");
-    logged_status = 0;
-  } else if (outcome && outcome->kind == OutcomeKind::truncated) {
-    auto body = std::make_shared<std::string>(std::move(reply.body));
-    size_t half = body->size() / 2;
-    // Promises the whole body, sends half, then fails: httplib closes the connection.
-    res.set_content_provider(body->size(), reply.content_type,
-                             [body, half](size_t offset, size_t, httplib::DataSink& sink) {
-                               if (offset >= half) return false;
-                               return sink.write(body->data() + offset, half - offset);
-                             });
-  } else {
-    res.set_content(reply.body, reply.content_type);
-  }
+  int logged_status = respond(outcome, std::move(reply), req, res);
 
   SysTime end = options.now();
   entry["time"] = format_ms(start);
@@ -202,6 +202,60 @@ void Server::Impl::route(ApiKind kind, const httplib::Request& req, httplib::Res
   entry["status"] = logged_status;
   append_log(entry);
   --in_flight;
+}
+
+// Hands httplib the reply, or the fault the outcome scripts in its place; returns the status
+// to log (0 when the connection is cut without a response).
+int Server::Impl::respond(const Outcome* outcome, HttpReply reply, const httplib::Request& req,
+                          httplib::Response& res) {
+  res.status = reply.status;
+  for (const auto& [name, value] : reply.headers) res.set_header(name, value);
+  switch (outcome ? outcome->kind : OutcomeKind::answer) {
+    case OutcomeKind::drop:
+    case OutcomeKind::reset:
+      cut_connection(req.local_port, req.remote_port, outcome->kind == OutcomeKind::reset);
+      res.set_content("", "text/plain");
+      return 0;
+    case OutcomeKind::truncated: {
+      auto body = std::make_shared<std::string>(std::move(reply.body));
+      size_t half = body->size() / 2;
+      // Promises the whole body, sends half, then fails: httplib closes the connection.
+      res.set_content_provider(body->size(), reply.content_type,
+                               [body, half](size_t offset, size_t, httplib::DataSink& sink) {
+                                 if (offset >= half) return false;
+                                 return sink.write(body->data() + offset, half - offset);
+                               });
+      break;
+    }
+    case OutcomeKind::drip: {
+      auto body = std::make_shared<std::string>(std::move(reply.body));
+      size_t bytes = outcome->drip_bytes;
+      int pause = outcome->drip_ms;
+      // With a Content-Length: httplib compresses chunked bodies for clients that accept gzip,
+      // and its compressor would hold the drip back.
+      res.set_content_provider(
+          body->size(), reply.content_type,
+          [this, body, bytes, pause](size_t offset, size_t, httplib::DataSink& sink) {
+            if (offset > 0 && !wait(pause)) return false;  // stopping: the drip ends here
+            return sink.write(body->data() + offset, std::min(bytes, body->size() - offset));
+          });
+      break;
+    }
+    case OutcomeKind::gzip_bomb: {
+      const std::string& bomb = gzip_bomb();
+      res.set_header("Content-Encoding", "gzip");
+      // A provider rather than set_content, which httplib would compress again.
+      res.set_content_provider(bomb.size(), reply.content_type,
+                               [&bomb](size_t offset, size_t length, httplib::DataSink& sink) {
+                                 return sink.write(bomb.data() + offset,
+                                                   std::min<size_t>(length, 1 << 16));
+                               });
+      break;
+    }
+    default:
+      res.set_content(reply.body, reply.content_type);
+  }
+  return reply.status;
 }
 
 Result<std::unique_ptr<Server>> Server::start(Scenario scenario, ServerOptions options) {

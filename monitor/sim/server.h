@@ -15,7 +15,9 @@
 // Every request is logged as one JSON object: time (UTC, ms), start_ms and end_ms (Unix ms),
 // in_flight (requests being handled when it arrived, itself included), kind, path, probe, rule,
 // model, day, outcome ("rejected" when admission refused it), status (0 when the connection was
-// dropped) and key (ok, wrong, missing, unchecked, not_required). The key itself is never logged.
+// dropped or reset) and key (ok, wrong, missing, unchecked, not_required). The key itself is
+// never logged. Faults that send a body over time (truncated, drip) are logged once the response
+// is handed to the connection, before the body has left.
 #pragma once
 
 #include <chrono>
@@ -64,8 +66,8 @@ class Server {
 
   int port() const;
 
-  // Stops accepting, cuts short any scripted delays, waits for requests in progress and the
-  // server thread. Safe to call more than once.
+  // Stops accepting, cuts short any scripted delays and drips, waits for requests in progress
+  // and the server thread. Safe to call more than once.
   void stop();
 
   int day() const;
