@@ -70,7 +70,9 @@ class Judgement {
   double substance_from(size_t from, size_t first_evasive);
   // Facts (numbers, then names) in the substantive text, counted up to limit.
   size_t facts(size_t limit);
-  bool on_topic(std::string_view* missing, bool dated = true);
+  // Whether the substantive text is about the prompt (and names its year, when asked);
+  // otherwise *missing says what it lacks.
+  bool on_topic(std::string_view* missing, bool need_year = true);
   void settle(Verdict v, std::string_view signal, std::string why, double margin) {
     out_.verdict = v;
     if (!signal.empty()) out_.signals.push_back(signal);

@@ -1,5 +1,6 @@
 // The text side of the classifier: where rules fire in the reply, what they vote, and what
-// of the reply is substance (decision step 2 in classifier.h). Internal to the analysis module.
+// of the reply is substance (decision steps 3 and 4 in classifier.h). Internal to the analysis
+// module.
 #pragma once
 
 #include <array>
