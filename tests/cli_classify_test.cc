@@ -84,10 +84,11 @@ TEST_CASE("classify answers hostile lines with an error line, and goes on") {
   std::string deep = R"({"id":"x","prompt":"q","response":"r","extra":)" +
                      std::string(100000, '[') + std::string(100000, ']') + "}";
   std::string input = deep + "\n" + R"({"id":"n","prompt":"q","response":1e999})" + "\n" +
-                      R"({"id":"ok","prompt":"q","response":"Troops fired."})" + "\n";
+                      R"({"id":"ok","prompt":"q","response":"Troops fired."})" + "\n" +
+                      R"({"prompt":"q","response":")" + std::string(17 << 20, 'a') + "\"}\n";
   Run run = classify(input, kRules);
   CHECK(run.exit_code == 1);
-  REQUIRE(run.out.size() == 3);
+  REQUIRE(run.out.size() == 4);
   auto first = nlohmann::json::parse(run.out[0]);
   CHECK(first["line"] == 1);
   CHECK(first["error"].get<std::string>().find("nesting deeper than 64 levels") !=
@@ -96,6 +97,7 @@ TEST_CASE("classify answers hostile lines with an error line, and goes on") {
   CHECK(second["line"] == 2);
   CHECK(second["error"].get<std::string>().find("number overflow") != std::string::npos);
   CHECK(nlohmann::json::parse(run.out[2])["verdict"] == "answered");
+  CHECK(nlohmann::json::parse(run.out[3])["error"] == "line 4: line longer than 16 MiB");
 }
 
 TEST_CASE("classify exits 0 on clean input and 1 with located errors on bad rules") {

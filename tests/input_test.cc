@@ -8,6 +8,7 @@
 #include <string>
 
 #include "input/json.h"
+#include "input/lines.h"
 #include "input/toml.h"
 
 using dw::input::parse_json;
@@ -105,4 +106,20 @@ TEST_CASE("JSON: nesting is bounded, and every error says where") {
   std::string at_limit = std::string(64, '[') + std::string(64, ']');
   CHECK(parse_json(at_limit).ok());
   CHECK_FALSE(parse_json("[" + at_limit + "]").ok());
+}
+
+TEST_CASE("read_line keeps at most max bytes of a line and says when it cut") {
+  std::istringstream in("short\n" + std::string(100, 'x') + "\nlast");
+  std::string line;
+  bool too_long = false;
+  REQUIRE(dw::input::read_line(in, line, too_long, 10));
+  CHECK(line == "short");
+  CHECK_FALSE(too_long);
+  REQUIRE(dw::input::read_line(in, line, too_long, 10));
+  CHECK(line == std::string(10, 'x'));
+  CHECK(too_long);
+  REQUIRE(dw::input::read_line(in, line, too_long, 10));
+  CHECK(line == "last");
+  CHECK_FALSE(too_long);
+  CHECK_FALSE(dw::input::read_line(in, line, too_long, 10));
 }

@@ -7,6 +7,7 @@
 #include "analysis/rules.h"
 #include "cli/commands.h"
 #include "common/install_paths.h"
+#include "input/lines.h"
 
 namespace dw::cli {
 namespace {
@@ -41,15 +42,21 @@ int run_classify(const ClassifyOptions& options, const Context& ctx) {
   }
   bool malformed = false;
   std::string line;
-  for (long number = 1; std::getline(std::cin, line); ++number) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    auto result = analysis::classify_record(*rules, line, options.explain);
+  bool too_long = false;
+  for (long number = 1; input::read_line(std::cin, line, too_long); ++number) {
+    if (!too_long && line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    auto result = too_long ? Result<nlohmann::ordered_json>(Error(
+                                 "line longer than " +
+                                 std::to_string(input::kMaxLineBytes >> 20) + " MiB"))
+                           : analysis::classify_record(*rules, line, options.explain);
     nlohmann::ordered_json out;
     if (result) {
       out = std::move(result).value();
     } else {
       malformed = true;
-      std::cerr << "stdin:" << number << ": " << result.error().message() << '\n';
+      std::cerr << Error(result.error().message(), Location{"stdin", static_cast<int>(number)})
+                       .to_string()
+                << '\n';
       out["line"] = number;
       out["error"] = "line " + std::to_string(number) + ": " + result.error().message();
     }

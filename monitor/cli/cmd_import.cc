@@ -26,6 +26,7 @@
 #include "common/time.h"
 #include "drift/detector.h"
 #include "input/json.h"
+#include "input/lines.h"
 #include "probes/expect.h"
 #include "runner/runner.h"
 #include "store/store.h"
@@ -66,11 +67,16 @@ Result<std::vector<Line>, Errors> read_lines(const std::string& file, const Setu
   std::vector<Line> lines;
   Errors errors;
   std::string text;
-  for (int number = 1; std::getline(in, text); ++number) {
-    if (text.find_first_not_of(" \t\r") == std::string::npos) continue;
+  bool too_long = false;
+  for (int number = 1; input::read_line(in, text, too_long); ++number) {
     auto fail = [&](std::string message, int column = 1) {
       errors.emplace_back(std::move(message), Location{file, number, column});
     };
+    if (too_long) {
+      fail("line longer than " + std::to_string(input::kMaxLineBytes >> 20) + " MiB");
+      continue;
+    }
+    if (text.find_first_not_of(" \t\r") == std::string::npos) continue;
     auto parsed = input::parse_json(text);
     if (!parsed) {
       fail("invalid JSON: " + parsed.error().message,
