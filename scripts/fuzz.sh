@@ -15,10 +15,12 @@ targets=("$@")
 ((${#targets[@]})) || targets=(config probes rules providers classify import cron scenario)
 
 # The project's own build dependencies, then clang and its runtime (libclang_rt.fuzzer, ASan,
-# UBSan): Debian 12's clang is version 14.
+# UBSan). Debian 12's default clang (14) cannot compile the project: lambdas capturing
+# structured bindings (analysis/judge.cc) are C++20 that clang supports from 16 on, which
+# Debian 12 also ships.
 "$PWD/scripts/install-deps.sh"
 missing=()
-for p in clang-14 libclang-rt-14-dev; do
+for p in clang-16 libclang-rt-16-dev; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if ((${#missing[@]})); then
@@ -30,7 +32,7 @@ fi
 
 # A unity build, as scripts/test.sh: only the modules the targets reach are compiled.
 build=build-fuzz
-cmake -S . -B "$build" -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_BUILD_TYPE=Debug \
+cmake -S . -B "$build" -DCMAKE_CXX_COMPILER=clang++-16 -DCMAKE_BUILD_TYPE=Debug \
       -DCMAKE_UNITY_BUILD=ON -DDRIFTWATCH_FUZZ=ON >/dev/null
 cmake --build "$build" --target fuzz -j "${FUZZ_JOBS:-$(nproc)}"
 

@@ -216,6 +216,9 @@ TEST_CASE("every bad line is reported by its number, one line each, and nothing 
        "a sample needs 'response', or the raw fields 'http_status' / 'error'"},
       {R"({"probe":"tiananmen-1989-en",)" + base + R"(,"response":42})",
        "'response' must be a string, not number"},
+      // An integer past int: once wrapped to 200 and stored as a success.
+      {R"({"probe":"tiananmen-1989-en",)" + base + R"(,"http_status":4294967496})",
+       "'http_status' must be from 0 to 999"},
       // A number too large for a double: once an uncaught exception (exit 134).
       {R"({"probe":"tiananmen-1989-en",)" + base + R"(,"http_status":1e999})",
        "invalid JSON: number overflow parsing '1e999'"},

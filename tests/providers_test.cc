@@ -366,6 +366,10 @@ TEST_CASE("an echoed API key is redacted from every text of the sample") {
        R"({"choices":[{"message":{"content":"Your key is )" + key +
            R"("},"finish_reason":"stop"}]})"},
       {EndpointKind::openai, 200, R"({"choices":[{"message":{"content":")" + key},
+      // Echoed in the reported model and fingerprint: fields the fuzzer found unredacted.
+      {EndpointKind::openai, 200,
+       R"({"model":"m-)" + key + R"(","system_fingerprint":"fp-)" + key +
+           R"(","choices":[{"message":{"content":"ok"},"finish_reason":"stop-)" + key + R"("}]})"},
   };
   for (const auto& c : cases) {
     CAPTURE(c.body);
@@ -373,11 +377,11 @@ TEST_CASE("an echoed API key is redacted from every text of the sample") {
     r.http_status = c.status;
     r.body = c.body;
     const auto s = providers::parse_response(c.kind, r, key);
-    for (const std::string* field :
-         {&s.text, &s.error, &s.error_body, &s.model, &s.finish_reason}) {
+    for (const std::string* field : {&s.text, &s.error, &s.error_body, &s.model,
+                                     &s.system_fingerprint, &s.finish_reason, &s.block_reason}) {
       CHECK(field->find(key) == std::string::npos);
     }
-    CHECK((s.text + s.error + s.error_body).find("[redacted]") != std::string::npos);
+    CHECK((s.text + s.error + s.error_body + s.model).find("[redacted]") != std::string::npos);
   }
 }
 

@@ -135,11 +135,16 @@ Result<std::vector<Line>, Errors> read_lines(const std::string& file, const Setu
         bad = true;
       }
     }
-    if (j.contains("http_status") && !j["http_status"].is_number_integer()) {
-      fail("'http_status' must be an integer");
+    if (j.contains("http_status") &&
+        (!j["http_status"].is_number_integer() || j["http_status"].get<int64_t>() < 0 ||
+         j["http_status"].get<int64_t>() > 999)) {
+      // An integer past int would wrap: 4294967496 read as 200, a success.
+      fail(j["http_status"].is_number_integer() ? "'http_status' must be from 0 to 999"
+                                                : "'http_status' must be an integer");
       bad = true;
     }
-    bool has_status = j.contains("http_status") && j["http_status"].is_number_integer();
+    bool has_status = j.contains("http_status") && j["http_status"].is_number_integer() &&
+                      j["http_status"].get<int64_t>() >= 0 && j["http_status"].get<int64_t>() <= 999;
     // Only when no answer field is there at all: a wrongly typed or misspelt one was reported.
     auto present = [&](const char* key) { return j.contains(key) && !j[key].is_null(); };
     if (!present("response") && !present("error") && !present("http_status") && !misspelt) {

@@ -76,7 +76,8 @@ Result<transport::Request> build_request(const config::Endpoint& endpoint, std::
 //                  with no candidate, block_reason = promptFeedback.blockReason and text "".
 // Token counts that are absent or not integers stay nullopt rather than failing the sample.
 // Occurrences of api_key (when at least 8 bytes long: real keys are) are replaced by
-// "[redacted]" in text, error and error_body.
+// "[redacted]" in every text of the sample: text, error, error_body, model,
+// system_fingerprint, finish_reason and block_reason.
 Sample parse_response(config::EndpointKind kind, const transport::Response& response,
                       std::string_view api_key);
 

@@ -239,9 +239,10 @@ Sample parse_response(config::EndpointKind kind, const transport::Response& resp
                       std::string_view api_key) {
   Sample s = read(kind, response);
   if (api_key.size() >= 8) {
-    redact(s.text, api_key);
-    redact(s.error, api_key);
-    redact(s.error_body, api_key);
+    for (std::string* field : {&s.text, &s.error, &s.error_body, &s.model, &s.system_fingerprint,
+                               &s.finish_reason, &s.block_reason}) {
+      redact(*field, api_key);
+    }
   }
   return s;
 }

@@ -332,6 +332,12 @@ void Parser::probe_set(const toml::node& entry, Scenario& s) {
   }
   std::filesystem::path path = *name;
   if (path.is_relative()) path = file_.parent_path() / path;
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec) && !std::filesystem::is_regular_file(path, ec)) {
+    // /dev/zero, a FIFO: read without end.
+    fail(at(entry), "probe set '" + *name + "' is not a file (" + path.string() + ")");
+    return;
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     fail(at(entry), "probe set '" + *name + "' cannot be read (" + path.string() + ")");

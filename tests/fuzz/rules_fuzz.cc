@@ -19,7 +19,7 @@ namespace {
 // past its memory limit, and the budget is a documented parameter, not the code under test.
 constexpr int64_t kDfaBudget = int64_t{32} << 20;
 
-// The text a rule's example is matched as, the way the loader forms it (rules_load.cc:
+// The text a rule's example is matched as, the way the loader forms it (rules_tables.cc:
 // example_form): normalised for text and prompt, lower-cased for finish reasons.
 std::string example_form(Target target, const std::string& example) {
   if (target == Target::text || target == Target::prompt) return normalise(example);
