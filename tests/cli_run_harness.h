@@ -192,11 +192,12 @@ class Background {
 // One row of a query: column name -> value (nullopt for NULL).
 using Row = std::map<std::string, std::optional<std::string>>;
 
-// Runs one statement on a database file and returns every row. (Opened read-write, as SQLite
-// needs for a WAL file whose -shm is gone; the statements only read.)
-inline std::vector<Row> query(const fs::path& db, const std::string& sql) {
+// Runs one statement on a database file and returns every row. (Opened read-write by default,
+// as SQLite needs for a WAL file whose -shm is gone; the statements only read.)
+inline std::vector<Row> query(const fs::path& db, const std::string& sql,
+                              int open_flags = SQLITE_OPEN_READWRITE) {
   sqlite3* handle = nullptr;
-  REQUIRE(sqlite3_open_v2(db.c_str(), &handle, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_open_v2(db.c_str(), &handle, open_flags, nullptr) == SQLITE_OK);
   sqlite3_stmt* st = nullptr;
   int rc = sqlite3_prepare_v2(handle, sql.c_str(), -1, &st, nullptr);
   INFO(sql << ": " << sqlite3_errmsg(handle));
