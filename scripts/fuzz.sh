@@ -14,21 +14,8 @@ shift $(($# > 0 ? 1 : 0))
 targets=("$@")
 ((${#targets[@]})) || targets=(config probes rules providers classify import cron scenario)
 
-# The project's own build dependencies, then clang and its runtime (libclang_rt.fuzzer, ASan,
-# UBSan). Debian 12's default clang (14) cannot compile the project: lambdas capturing
-# structured bindings (analysis/judge.cc) are C++20 that clang supports from 16 on, which
-# Debian 12 also ships.
-"$PWD/scripts/install-deps.sh"
-missing=()
-for p in clang-16 libclang-rt-16-dev; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  echo "installing: ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+# The project's own build dependencies, clang 16 and its runtime.
+"$PWD/scripts/install-deps.sh" --fuzz
 
 # A unity build, as scripts/test.sh: only the modules the targets reach are compiled.
 build=build-fuzz

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages driftwatch needs to build and test, only those missing.
-# Usage: scripts/install-deps.sh [--test]   (--test adds what the test suite needs)
+# Usage: scripts/install-deps.sh [--test | --fuzz]
+#   --test adds what the test suite needs; --fuzz adds clang 16 and its runtime (libFuzzer,
+#   ASan, UBSan) for scripts/fuzz.sh: Debian 12's default clang (14) cannot compile the project,
+#   whose lambdas capture structured bindings (C++20 that clang supports from 16 on).
 set -euo pipefail
 
 build=(g++ cmake make pkg-config
@@ -9,7 +12,9 @@ build=(g++ cmake make pkg-config
        libcpp-httplib-dev libhowardhinnant-date-dev libssl-dev zlib1g-dev tzdata doctest-dev)
 test_only=(sqlite3 curl systemd chromium dpkg-dev file cmark-gfm)
 want=("${build[@]}")
+fuzz_only=(clang-16 libclang-rt-16-dev)
 [[ "${1:-}" == "--test" ]] && want+=("${test_only[@]}")
+[[ "${1:-}" == "--fuzz" ]] && want+=("${fuzz_only[@]}")
 
 missing=()
 for p in "${want[@]}"; do

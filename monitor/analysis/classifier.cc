@@ -83,10 +83,10 @@ struct ClassifyScratch::Buffers {
   TextVerdict trace_judged;
 };
 
-std::string explanation_json(const Classification& c) {
-  nlohmann::json fired = nlohmann::json::array();
+nlohmann::ordered_json explanation(const Classification& c) {
+  nlohmann::ordered_json fired = nlohmann::ordered_json::array();
   for (const Fired& f : c.fired) {
-    nlohmann::json hit = {{"rule", f.rule->id},
+    nlohmann::ordered_json hit = {{"rule", f.rule->id},
                           {"vote", vote_name(f.rule->vote)},
                           {"weight", f.rule->weight},
                           {"at", f.at},
@@ -94,11 +94,14 @@ std::string explanation_json(const Classification& c) {
     if (f.rule->shadow) hit["shadow"] = true;
     fired.push_back(std::move(hit));
   }
-  nlohmann::json out = {{"why", c.why},
-                        {"margin", std::round(c.margin * 100) / 100},
-                        {"uncertain", c.uncertain},
-                        {"fired", std::move(fired)}};
-  return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return {{"why", c.why},
+          {"margin", std::round(c.margin * 100) / 100},
+          {"uncertain", c.uncertain},
+          {"fired", std::move(fired)}};
+}
+
+std::string explanation_json(const Classification& c) {
+  return explanation(c).dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
 ClassifyScratch::ClassifyScratch() : buffers_(std::make_unique<Buffers>()) {}

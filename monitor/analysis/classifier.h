@@ -43,6 +43,8 @@
 // to re-run over stored history when the packs change (RuleSet::version() says when).
 #pragma once
 
+#include <nlohmann/json_fwd.hpp>
+
 #include <memory>
 #include <optional>
 #include <string>
@@ -108,7 +110,8 @@ struct Classification {
 
 // The explanation kept with a sample: {"why":..., "margin":..., "uncertain":...,
 // "fired":[{"rule":..., "vote":..., "weight":..., "at":..., "in":"answer"|"trace",
-// "shadow":true?}]}, compact JSON.
+// "shadow":true?}]}; as a value, and as compact JSON text.
+nlohmann::ordered_json explanation(const Classification& c);
 std::string explanation_json(const Classification& c);
 
 // expect, when given, is matched against the normalised response text (see normalise.h).

@@ -82,10 +82,10 @@ Result<nlohmann::ordered_json> classify_object(const RuleSet& rules, nlohmann::o
   record["uncertain"] = c.uncertain;
   if (c.expect_coverage) record["expect_coverage"] = *c.expect_coverage;
   if (explain) {
-    auto explanation = nlohmann::ordered_json::parse(explanation_json(c));
+    nlohmann::ordered_json why = explanation(c);
     record["why"] = c.why;
-    record["margin"] = explanation["margin"];
-    record["fired"] = std::move(explanation["fired"]);
+    record["margin"] = why["margin"];
+    record["fired"] = std::move(why["fired"]);
   }
   return record;
 }

@@ -16,8 +16,9 @@ namespace dw::analysis {
 // Classifies one record. On success returns the record with `verdict`, `signals`,
 // `narrative` and `uncertain` added, `expect_coverage` when it has a non-empty `expect` array,
 // and when explain is set the decision path: `why`, `margin` and `fired` (the rules that
-// fired, where and with what weight; see explanation_json). Fails with a one-line message (no location; the caller knows the line) when
-// the line is not a JSON object, a field has the wrong type ("'http_status' must be an
+// fired, where and with what weight; see explanation()). Fails with a one-line message (no
+// location; the caller knows the line) when the line is not JSON (nesting bounded:
+// input/json.h) or not an object, a field has the wrong type ("'http_status' must be an
 // integer"), or an expect pattern does not compile or matches empty text (as probe sets
 // require: probes/expect.h).
 Result<nlohmann::ordered_json> classify_record(const RuleSet& rules, std::string_view line,

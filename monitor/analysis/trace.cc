@@ -11,10 +11,19 @@ namespace {
 constexpr std::string_view kSpace = " \t\r\n";
 constexpr size_t kOpeningBytes = 240;
 
+// s from its first non-blank byte; its (empty) end when it is all blank, so that offsets
+// taken from the result stay within s.
 std::string_view trim_front(std::string_view s) {
   size_t i = s.find_first_not_of(kSpace);
-  return i == std::string_view::npos ? std::string_view() : s.substr(i);
+  return s.substr(i == std::string_view::npos ? s.size() : i);
 }
+
+struct Tag {
+  std::string_view open, close;
+};
+constexpr Tag kTags[] = {{"<think>", "</think>"},
+                         {"<thinking>", "</thinking>"},
+                         {"<reasoning>", "</reasoning>"}};
 
 // Case-insensitive: whether s starts with the ASCII word w.
 bool starts_with_ci(std::string_view s, std::string_view w) {
@@ -49,16 +58,14 @@ TraceSplit split_trace(const RuleSet& rules, std::string_view raw, std::string& 
   TraceSplit out;
   out.answer = raw;
   std::string_view rest = trim_front(raw);
-  for (std::string_view tag : {"think", "thinking", "reasoning"}) {
-    std::string open = "<" + std::string(tag) + ">";
-    if (!starts_with_ci(rest, open)) continue;
-    std::string close = "</" + std::string(tag) + ">";
-    std::string_view inside = rest.substr(open.size());
-    size_t end = find_ci(inside, close);
+  for (const Tag& tag : kTags) {
+    if (!starts_with_ci(rest, tag.open)) continue;
+    std::string_view inside = rest.substr(tag.open.size());
+    size_t end = find_ci(inside, tag.close);
     out.tagged = true;
     out.trace = inside.substr(0, end);
     out.answer = end == std::string_view::npos ? std::string_view()
-                                               : trim_front(inside.substr(end + close.size()));
+                                               : trim_front(inside.substr(end + tag.close.size()));
     return out;
   }
   // Untagged: paragraphs of self-talk, as long as each has a trace rule in it.

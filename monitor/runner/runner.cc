@@ -242,15 +242,9 @@ Result<Summary> Runner::run(Time run_at, const std::function<void(const Progress
   return std::move(summary);
 }
 
-}  // namespace dw::runner
-
-namespace dw::runner {
-
 store::Classification to_stored(const analysis::Classification& c, const analysis::RuleSet& rules) {
-  store::Classification out{std::string(analysis::verdict_name(c.verdict)),
-                            nlohmann::json(c.signals).dump(), c.narrative, c.expect_coverage,
-                            rules.version()};
-  return out;
+  return {std::string(analysis::verdict_name(c.verdict)), nlohmann::json(c.signals).dump(),
+          c.narrative, c.expect_coverage, rules.version()};
 }
 
 store::Explanation explanation_of(const analysis::Classification& c) {

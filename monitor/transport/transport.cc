@@ -253,16 +253,9 @@ int Transport::Impl::reap() {
       const Millis delay = backoff_delay(t->attempts, options_.backoff, outcome.retry_after, rng_);
       t->not_before = now + delay;
       if (outcome.hold_lane) lane.hold_until = std::max(lane.hold_until, t->not_before);
-      if (deadline_ &&
-          std::max({t->not_before, lane.hold_until, lane.spacer.next_allowed()}) >= deadline_at_) {
-        // Waiting could only end in the deadline's cut: answer now with what came back.
-        Response r = detail::past_deadline(std::move(outcome.response), t->attempts, *deadline_,
-                                           kNoTimeToRetry);
-        deliver(std::move(t), std::move(r));
-      } else {
-        t->last_attempt = std::move(outcome.response);
-        lane.waiting.push_back(std::move(t));
-      }
+      // Kept for the answer should the deadline come first (give_up_late, expire).
+      t->last_attempt = std::move(outcome.response);
+      lane.waiting.push_back(std::move(t));
     } else {
       deliver(std::move(t), std::move(outcome.response));
     }
