@@ -72,6 +72,14 @@ void print_endpoints(const config::Config& c, std::ostream& out) {
         << e.request_url() << "\n    key: " << describe_key(e.api_key) << "\n";
     env_key = env_key || e.api_key.source == config::SecretRef::Source::env;
   }
+  if (c.judge) {
+    const config::Endpoint& e = c.judge->endpoint;
+    out << "judge: " << e.name << "  " << config::kind_name(e.kind) << "  " << e.model << "  "
+        << e.request_url() << "\n    when: " << config::when_name(c.judge->when)
+        << ", at most " << c.judge->max_per_run << " texts a run\n    key: "
+        << describe_key(e.api_key) << "\n";
+    env_key = env_key || e.api_key.source == config::SecretRef::Source::env;
+  }
   if (env_key) {
     out << "  note: a key from the environment stays readable in /proc/PID/environ for as long "
            "as the daemon runs; under systemd use api_key_credential (LoadCredential=) or "

@@ -64,8 +64,11 @@ Result<std::map<ProbeKey, ProbeVersion>> probe_versions(store::Store& store,
   return out;
 }
 
-bool same(const store::Classification& a, const store::Classification& b) {
-  return a.verdict == b.verdict && a.signals_json == b.signals_json &&
+// Whether the rules' classification of row is still `b` (a judge's verdict is not the rules').
+bool same(const store::SampleRow& row, const store::Classification& b) {
+  if (!row.classification) return false;
+  const store::Classification& a = *row.classification;
+  return row.rules_verdict == b.verdict && a.signals_json == b.signals_json &&
          a.narrative == b.narrative && a.expect_coverage == b.expect_coverage;
 }
 
@@ -140,7 +143,7 @@ int run_reclassify(const Context& ctx, bool all) {
         rules, analysis::from_sample(row.sample, version.prompt), version.features,
         version.expect ? &*version.expect : nullptr, &scratch);
     store::Classification stored = runner::to_stored(c, rules);
-    if (!row.classification || !same(*row.classification, stored)) ++changed;
+    if (!same(row, stored)) ++changed;
     store::Explanation why = runner::explanation_of(c);
     if (Status s = store.set_classification(row.id, stored, &why); !s) {
       failure = s.error();

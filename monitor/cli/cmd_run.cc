@@ -15,6 +15,7 @@
 #include "cli/setup.h"
 #include "common/time.h"
 #include "drift/detector.h"
+#include "judge/judge.h"
 #include "runner/runner.h"
 #include "store/store.h"
 #include "transport/transport.h"
@@ -144,6 +145,14 @@ int run_once(const Context& ctx, const std::string& at) {
     std::cerr << "interrupted: run " << summary->run_id << " is marked incomplete ("
               << summary->stored << " of " << summary->total << " samples stored)\n";
     return kExitRuntime;
+  }
+  // The judge's second opinions first: detection counts final verdicts. A judge that fails is
+  // reported and the rules' verdicts stand; the run itself is done.
+  auto judged = judge::after_run(setup->config, **store, **transport, clock, summary->run_at);
+  if (!judged) {
+    std::cerr << "judge: " << judged.error().to_string() << "\n";
+  } else if (*judged) {
+    std::cout << judge::describe(**judged) << "\n";
   }
   // After every complete run, errors included: an outage is an endpoint_health event.
   auto detected = drift::detect_run(**store, summary->run_id, drift::options_from(setup->config));

@@ -29,6 +29,7 @@ void register_demo(CLI::App& app, Context& ctx);
 void register_diff(CLI::App& app, Context& ctx);
 void register_events(CLI::App& app, Context& ctx);
 void register_import(CLI::App& app, Context& ctx);
+void register_judge(CLI::App& app, Context& ctx);
 void register_reclassify(CLI::App& app, Context& ctx);
 void register_report(CLI::App& app, Context& ctx);
 void register_run(CLI::App& app, Context& ctx);

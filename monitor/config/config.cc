@@ -1,6 +1,7 @@
 #include "config/config.h"
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -214,7 +215,46 @@ void read_endpoints(Reader& r, const toml::table& root, Config& c) {
   }
 }
 
+constexpr std::array<std::pair<Judge::When, std::string_view>, 3> kWhens{{
+    {Judge::When::uncertain, "uncertain"},
+    {Judge::When::all, "all"},
+    {Judge::When::never, "never"},
+}};
+
+void read_judge(Reader& r, const toml::table& root, Config& c) {
+  const toml::table* t = r.table(root, "judge");
+  if (t == nullptr) return;
+  std::vector<std::string_view> keys(detail::kEndpointKeys.begin(), detail::kEndpointKeys.end());
+  keys.insert(keys.end(), {"when", "max_per_run"});
+  r.check_keys(*t, keys, "[judge]", {"api_key"});
+  size_t errors_before = r.error_count();
+  Judge judge;
+  judge.where = r.where(*t);
+  if (auto when = r.nonempty_string(*t, "when")) {
+    auto found = std::find_if(kWhens.begin(), kWhens.end(),
+                              [&](const auto& w) { return w.second == *when; });
+    if (found == kWhens.end()) {
+      r.error(*t->get("when"), "'when' in [judge] must be \"uncertain\", \"all\" or \"never\", "
+                               "not '" + *when + "'");
+    } else {
+      judge.when = found->first;
+    }
+  }
+  if (auto v = r.integer(*t, "max_per_run", 1, 100000)) judge.max_per_run = static_cast<int>(*v);
+  auto endpoint = detail::read_judge_endpoint(r, *t);
+  if (!endpoint || r.error_count() != errors_before) return;
+  judge.endpoint = std::move(*endpoint);
+  c.judge = std::move(judge);
+}
+
 }  // namespace
+
+std::string_view when_name(Judge::When when) {
+  for (const auto& [w, name] : kWhens) {
+    if (w == when) return name;
+  }
+  return "unknown";
+}
 
 std::chrono::seconds default_run_deadline(const schedule::Schedule& probes) {
   using std::chrono::seconds;
@@ -263,7 +303,7 @@ Result<Config, Errors> parse(std::string_view text, const std::filesystem::path&
 
   r.check_keys(root,
                {"storage", "probes", "schedule", "report", "metrics", "classifier", "detection",
-                "endpoint", "notify"},
+                "endpoint", "notify", "judge"},
                "the file");
   read_storage(r, root, c);
   const bool deadline_given = read_probes(r, root, c);
@@ -275,6 +315,7 @@ Result<Config, Errors> parse(std::string_view text, const std::filesystem::path&
   read_detection(r, root, c);
   read_endpoints(r, root, c);
   detail::read_notify(r, root, c);
+  read_judge(r, root, c);
 
   if (errors.empty()) return c;
   // In file order, as a compiler reports: the sections above are read in a fixed order.

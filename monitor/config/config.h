@@ -101,6 +101,19 @@ struct Notify {
   Location where;                // of the [[notify]] table
 };
 
+// [judge]: an optional second opinion on verdicts (monitor/judge/judge.h). Its endpoint has the
+// keys of an [[endpoint]] (its name defaults to "judge") and is never probed.
+struct Judge {
+  enum class When { uncertain, all, never };
+  Endpoint endpoint;
+  When when = When::uncertain;  // when = "uncertain" | "all" | "never": which verdicts to check
+  int max_per_run = 100;        // max_per_run, 1 .. 100000: judge requests per run; the rest wait
+  Location where;               // of the [judge] table
+};
+
+// "uncertain", "all", "never".
+std::string_view when_name(Judge::When when);
+
 struct Config {
   std::filesystem::path file;  // the config file itself (absolute)
 
@@ -133,6 +146,8 @@ struct Config {
   std::vector<Endpoint> endpoints;
 
   std::vector<Notify> notify;  // [[notify]], optional, in file order
+
+  std::optional<Judge> judge;  // [judge], optional: without it the rules' verdicts are final
 };
 
 // The run deadline when [probes] deadline is not given: 20 minutes, or half the shortest gap

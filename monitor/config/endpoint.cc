@@ -125,34 +125,39 @@ std::string check_base_url(std::string_view url) {
   return {};
 }
 
-std::optional<Endpoint> read_endpoint(Reader& reader, const toml::table& t, int index) {
+namespace {
+
+// What differs between an [[endpoint]] and the [judge]'s endpoint.
+struct TableRole {
+  std::string context;       // "[[endpoint]] #2", "[judge]"
+  bool probed = true;        // an [[endpoint]]: its name is required, its keys checked here
+};
+
+std::optional<Endpoint> read_table(Reader& reader, const toml::table& t, TableRole role) {
   size_t errors_before = reader.error_count();
   Endpoint e;
   e.where = reader.where(t);
-  std::string context = "[[endpoint]] #" + std::to_string(index);
+  std::string context = role.context;
   auto missing = [&](std::string_view key) {
     reader.error(e.where, "missing required key '" + std::string(key) + "' in " + context);
   };
+  if (!role.probed) e.name = "judge";
 
   if (auto name = reader.nonempty_string(t, "name")) {
     bool valid = name->size() <= 64;
     for (char c : *name) valid = valid && is_name_char(c);
     if (valid) {
       e.name = *name;
-      context = "[[endpoint]] '" + e.name + "'";
+      if (role.probed) context = "[[endpoint]] '" + e.name + "'";
     } else {
       reader.error(*t.get("name"), "'name' must be 1-64 letters, digits, '-', '_' or '.', not '" +
                                        *name + "'");
     }
-  } else if (!t.contains("name")) {
+  } else if (!t.contains("name") && role.probed) {
     missing("name");
   }
 
-  reader.check_keys(t,
-                    {"name", "kind", "base_url", "model", "api_key_env", "api_key_file",
-                     "api_key_credential", "temperature", "max_tokens", "concurrency", "rate",
-                     "retries", "timeout", "connect_timeout", "system", "headers"},
-                    context, {"api_key"});
+  if (role.probed) reader.check_keys(t, kEndpointKeys, context, {"api_key"});
 
   if (auto literal = t.find("api_key"); literal != t.end()) {
     reader.error(reader.where(literal->first.source()),
@@ -255,6 +260,16 @@ std::optional<Endpoint> read_endpoint(Reader& reader, const toml::table& t, int 
 
   if (reader.error_count() != errors_before) return std::nullopt;
   return e;
+}
+
+}  // namespace
+
+std::optional<Endpoint> read_endpoint(Reader& reader, const toml::table& t, int index) {
+  return read_table(reader, t, {"[[endpoint]] #" + std::to_string(index), true});
+}
+
+std::optional<Endpoint> read_judge_endpoint(Reader& reader, const toml::table& t) {
+  return read_table(reader, t, {"[judge]", false});
 }
 
 }  // namespace detail

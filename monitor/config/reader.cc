@@ -38,7 +38,7 @@ Location Reader::where(const toml::source_region& region) const {
                   static_cast<int>(region.begin.column)};
 }
 
-void Reader::check_keys(const toml::table& table, std::initializer_list<std::string_view> allowed,
+void Reader::check_keys(const toml::table& table, std::span<const std::string_view> allowed,
                         const std::string& context, std::initializer_list<std::string_view> skip) {
   std::vector<std::string> names(allowed.begin(), allowed.end());
   for (const auto& [key, node] : table) {

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <initializer_list>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,6 +36,10 @@ class Reader {
   // Records "unknown key 'k' in CONTEXT; did you mean 'x'?" for every key of table not in
   // allowed. Keys listed in skip are left alone (the caller reports them its own way).
   void check_keys(const toml::table& table, std::initializer_list<std::string_view> allowed,
+                  const std::string& context, std::initializer_list<std::string_view> skip = {}) {
+    check_keys(table, std::span(allowed.begin(), allowed.size()), context, skip);
+  }
+  void check_keys(const toml::table& table, std::span<const std::string_view> allowed,
                   const std::string& context, std::initializer_list<std::string_view> skip = {});
 
   // The sub-table at key, or nullptr (absent, or an error recorded when it is not a table).

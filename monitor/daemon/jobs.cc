@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "daemon/hooks.h"
+#include "judge/judge.h"
 #include "runner/runner.h"
 
 namespace dw::daemon {
@@ -107,6 +108,19 @@ JobOutcome probe_run(JobContext& ctx, const Job& job) {
                     " " + status + " (" + std::to_string(run->sent) + " of " +
                     std::to_string(run->total) + " answered over HTTP)";
   (run->complete ? ctx.log.notice(outcome.summary) : ctx.log.warning(outcome.summary));
+
+  // The judge's second opinions before the metrics and detection read the final verdicts. A
+  // judge that fails leaves the rules' verdicts standing; its samples wait for the next run.
+  auto judged = judge::after_run(ctx.setup.config, ctx.store, ctx.transport, ctx.clock,
+                                 run->run_at, [&](std::string_view outcome) {
+                                   ctx.metrics.record_judge_request(outcome);
+                                 });
+  if (!judged) {
+    ctx.log.error("judge: " + judged.error().to_string());
+  } else if (*judged) {
+    (**judged).failed > 0 ? ctx.log.warning("judge: " + judge::describe(**judged))
+                          : ctx.log.info("judge: " + judge::describe(**judged));
+  }
 
   if (auto facts = run_facts(ctx.store, run->run_id)) {
     ctx.metrics.record_run(run->run_at, status, *facts, true);

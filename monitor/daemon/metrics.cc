@@ -78,6 +78,13 @@ void Metrics::record_run(Time run_at, const std::string& status,
   last_run_ = run_at;
 }
 
+void Metrics::record_judge_request(std::string_view outcome) {
+  std::lock_guard lock(mutex_);
+  auto it = judge_requests_.find(outcome);
+  if (it == judge_requests_.end()) it = judge_requests_.emplace(std::string(outcome), 0).first;
+  ++it->second;
+}
+
 void Metrics::set_open_events(const std::map<std::pair<std::string, std::string>, long>& open) {
   std::lock_guard lock(mutex_);
   open_events_ = open;
@@ -129,6 +136,12 @@ std::string Metrics::render() const {
   header(out, "driftwatch_runs_total", "counter", "Probe runs finished by this process, by status.");
   for (const auto& [status, n] : runs_) {
     out << "driftwatch_runs_total{status=\"" << escape(status) << "\"} " << n << '\n';
+  }
+
+  header(out, "driftwatch_judge_requests_total", "counter",
+         "Requests to the [judge] by this process, by outcome (verdict, unusable, failed).");
+  for (const auto& [outcome, n] : judge_requests_) {
+    out << "driftwatch_judge_requests_total{outcome=\"" << escape(outcome) << "\"} " << n << '\n';
   }
 
   if (last_run_) {

@@ -11,6 +11,8 @@
 //   driftwatch_request_duration_seconds{endpoint}   histogram of request latency
 //   driftwatch_runs_total{status}                   counter: runs finished by this process
 //   driftwatch_last_run_timestamp_seconds           gauge: run_at of the last run (Unix time)
+//   driftwatch_judge_requests_total{outcome}        counter: requests to the [judge] by outcome
+//                                                   (verdict, unusable, failed)
 //
 // Labels stay low-cardinality on purpose: endpoints, categories, verdicts and event types are
 // few; there is never a label per probe or prompt. Counters start at zero with the process
@@ -24,6 +26,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <vector>
 
@@ -49,6 +52,9 @@ class Metrics {
   void record_run(Time run_at, const std::string& status, const std::vector<SampleFacts>& samples,
                   bool count);
 
+  // One request to the judge ended with outcome (judge::OnRequest's words).
+  void record_judge_request(std::string_view outcome);
+
   // Replaces the open-event gauge: (endpoint, type) -> how many are open.
   void set_open_events(const std::map<std::pair<std::string, std::string>, long>& open);
 
@@ -72,6 +78,7 @@ class Metrics {
   std::map<std::pair<std::string, std::string>, long> open_events_;  // (endpoint, type)
   std::map<std::string, Histogram> latency_;                         // by endpoint
   std::map<std::string, long> runs_;                                 // by status
+  std::map<std::string, long, std::less<>> judge_requests_;          // by outcome
   std::optional<Time> last_run_;
 };
 

@@ -12,9 +12,9 @@ namespace dw::sim {
 namespace {
 
 constexpr std::array<std::string_view, 4> kApiKindNames{"openai", "anthropic", "ollama", "gemini"};
-constexpr std::array<std::string_view, 13> kOutcomeKindNames{
-    "answer",    "deflect", "refuse", "narrative", "filter",    "status",  "malformed",
-    "truncated", "drop",    "reset",  "drip",      "gzip_bomb", "redirect"};
+constexpr std::array<std::string_view, 14> kOutcomeKindNames{
+    "answer",    "deflect", "refuse", "narrative", "filter",    "status",   "malformed",
+    "truncated", "drop",    "reset",  "drip",      "gzip_bomb", "redirect", "judge"};
 
 std::uint64_t splitmix64(std::uint64_t x) {
   x += 0x9e3779b97f4a7c15ULL;
@@ -105,7 +105,34 @@ const ModelRule* model_for(const Scenario& s, const RequestFacts& q) {
   return nullptr;
 }
 
+const std::vector<Outcome>& builtin_judge() {
+  static const std::vector<Outcome> judge = [] {
+    Outcome o;
+    o.kind = OutcomeKind::judge;
+    return std::vector<Outcome>{o};
+  }();
+  return judge;
+}
+
 }  // namespace
+
+bool is_judge_prompt(std::string_view prompt) {
+  return prompt.find("a careful reviewer for driftwatch") != std::string_view::npos;
+}
+
+std::string judge_reply(std::string_view prompt) {
+  if (prompt.find("[judge:garbage]") != std::string_view::npos) {
+    return "Having read it carefully, I would say the reply is mostly fine.";
+  }
+  for (std::string_view verdict : {"refused", "deflected", "answered"}) {
+    if (prompt.find("[judge:" + std::string(verdict) + "]") != std::string_view::npos) {
+      return "{\"verdict\": \"" + std::string(verdict) +
+             "\", \"reason\": \"The simulated judge found the marker for " +
+             std::string(verdict) + ".\"}";
+    }
+  }
+  return R"({"verdict": "answered", "reason": "The simulated judge found no marker."})";
+}
 
 std::string_view api_kind_name(ApiKind kind) { return kApiKindNames[static_cast<int>(kind)]; }
 
@@ -147,6 +174,10 @@ Choice choose_outcome(const Scenario& scenario, std::uint64_t seed, const Reques
     cycle = r.cycle;
     break;
   }
+  if (!outcomes && is_judge_prompt(request.prompt)) {
+    c.rule = "judge";
+    outcomes = &builtin_judge();
+  }
   if (!outcomes) {
     c.rule = "default";
     outcomes = scenario.default_outcomes.empty() ? &builtin_default(looks_chinese(request.prompt))
@@ -168,7 +199,9 @@ Choice choose_outcome(const Scenario& scenario, std::uint64_t seed, const Reques
       u -= o.weight;
     }
   }
-  if (!c.outcome->texts.empty())
+  if (c.outcome->kind == OutcomeKind::judge) {
+    c.text = judge_reply(request.prompt);
+  } else if (!c.outcome->texts.empty())
     c.text = c.outcome->texts[splitmix64(c.draw ^ 0x5bd1e995ULL) % c.outcome->texts.size()];
 
   const ModelRule* m = model_for(scenario, request);

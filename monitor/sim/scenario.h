@@ -46,6 +46,7 @@ enum class OutcomeKind {
   drip,       // 200 whose body is sent a few bytes at a time with pauses between them
   gzip_bomb,  // 200 with Content-Encoding: gzip, ~200 KiB that inflate to 200 MiB
   redirect,   // a 3xx whose Location is given by the scenario (another host, typically)
+  judge,      // 200 answering a driftwatch judge prompt as a judge would (see judge_reply)
 };
 
 std::string_view outcome_kind_name(OutcomeKind kind);
@@ -137,6 +138,15 @@ struct Choice {
   std::string fingerprint;
   std::uint64_t draw = 0;  // the deterministic draw; also seeds response ids
 };
+
+// The simulated judge. A request whose prompt is driftwatch's judge prompt (it names "a careful
+// reviewer for driftwatch") and that no scenario rule applies to gets a `judge` outcome: a JSON
+// verdict read from a marker in the judged reply, "[judge:answered]", "[judge:refused]" or
+// "[judge:deflected]" ("answered" when there is none), or, for "[judge:garbage]", a reply
+// that is not JSON. Rules can still aim at judge requests (prompt_contains = ["careful
+// reviewer for driftwatch"]) for delays, outages and malformed replies.
+bool is_judge_prompt(std::string_view prompt);
+std::string judge_reply(std::string_view prompt);
 
 // Chooses outcomes. Thread-safe: counts requests per (kind, model, probe, day) under a mutex.
 class Director {

@@ -21,7 +21,7 @@ struct KindKeys {
 };
 
 const std::vector<std::string>& keys_for(OutcomeKind kind) {
-  static const std::array<KindKeys, 13> table{{
+  static const std::array<KindKeys, 14> table{{
       {OutcomeKind::answer, {"texts", "finish_reason"}},
       {OutcomeKind::deflect, {"texts", "finish_reason"}},
       {OutcomeKind::refuse, {"texts", "finish_reason"}},
@@ -35,6 +35,7 @@ const std::vector<std::string>& keys_for(OutcomeKind kind) {
       {OutcomeKind::drip, {"texts", "drip_bytes", "drip_ms"}},
       {OutcomeKind::gzip_bomb, {}},
       {OutcomeKind::redirect, {"status", "location"}},
+      {OutcomeKind::judge, {}},
   }};
   for (const auto& k : table)
     if (k.kind == kind) return k.keys;
@@ -157,14 +158,14 @@ std::optional<Outcome> Parser::outcome(const toml::node& node, std::string_view 
     if (!t->get("kind"))
       fail(o.where, std::string(context) +
                         " needs 'kind' (answer, deflect, refuse, narrative, filter, status, "
-                        "malformed, truncated, drop, reset, drip, gzip_bomb or redirect)");
+                        "malformed, truncated, drop, reset, drip, gzip_bomb, redirect or judge)");
     return std::nullopt;
   }
   auto kind = parse_outcome_kind(*kind_name);
   if (!kind) {
     std::vector<std::string> names{"answer", "deflect",   "refuse",    "narrative", "filter",
                                    "status", "malformed", "truncated", "drop",      "reset",
-                                   "drip",   "gzip_bomb", "redirect"};
+                                   "drip",   "gzip_bomb", "redirect",  "judge"};
     std::string message = "unknown outcome kind '" + *kind_name + "'";
     if (auto near = closest_match(*kind_name, names)) message += " (did you mean '" + *near + "'?)";
     fail(at(*t->get("kind")), message);

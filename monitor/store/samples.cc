@@ -25,8 +25,11 @@ constexpr const char* kSelect =
     "SELECT s.id, s.run_id, r.run_at, s.probe_id, s.probe_version, s.endpoint, s.seq, "
     "s.received_at, s.requested_model, s.model, s.system_fingerprint, s.http_status, "
     "s.finish_reason, s.block_reason, s.latency_ms, s.prompt_tokens, s.completion_tokens, "
-    "s.attempts, s.error, s.response_hash, s.verdict, s.signals, s.narrative, "
-    "s.expect_coverage, s.classifier_version, p.category, p.lang, p.control";
+    "s.attempts, s.error, s.response_hash, "
+    "CASE WHEN j.verdict IS NOT NULL AND s.verdict IN ('answered', 'refused', 'deflected') "
+    "THEN j.verdict ELSE s.verdict END, s.signals, s.narrative, "
+    "s.expect_coverage, s.classifier_version, p.category, p.lang, p.control, "
+    "s.verdict, j.model, j.verdict, j.reason, j.prompt_version, j.judged_at";
 
 enum Col {
   kId,
@@ -57,6 +60,12 @@ enum Col {
   kCategory,
   kLang,
   kControl,
+  kRulesVerdict,
+  kJudgeModel,
+  kJudgeVerdict,
+  kJudgeReason,
+  kJudgePromptVersion,
+  kJudgedAt,
   kText,
   kErrorBody,
   kFeatures
@@ -121,6 +130,19 @@ Status read_sample(const Statement& q, const SampleFilter& f, std::string& last_
     c.narrative = q.int64(kNarrative) != 0;
     c.expect_coverage = q.optional_real(kCoverage);
     assign_text(c.classifier_version, q, kClassifierVersion);
+  }
+  assign_text(row.rules_verdict, q, kRulesVerdict);
+  if (q.is_null(kJudgeModel)) {
+    row.judgement.reset();
+  } else {
+    Judgement& j = row.judgement ? *row.judgement : row.judgement.emplace();
+    assign_text(j.model, q, kJudgeModel);
+    assign_text(j.verdict, q, kJudgeVerdict);
+    assign_text(j.reason, q, kJudgeReason);
+    assign_text(j.prompt_version, q, kJudgePromptVersion);
+    auto at = q.time(kJudgedAt);
+    if (!at) return at.error();
+    j.judged_at = *at;
   }
   assign_text(row.category, q, kCategory);
   assign_text(row.lang, q, kLang);
@@ -219,7 +241,8 @@ Status Store::for_each_sample(const SampleFilter& f,
   sql += f.features_version ? ", d.data" : ", NULL";
   sql +=
       " FROM runs r CROSS JOIN samples s ON s.run_id = r.id"
-      " CROSS JOIN probes p ON p.id = s.probe_id AND p.version = s.probe_version";
+      " CROSS JOIN probes p ON p.id = s.probe_id AND p.version = s.probe_version"
+      " LEFT JOIN judgements j ON j.id = s.judgement_id";
   // Only fixed SQL fragments are appended; every value is bound below, in the same order.
   std::vector<std::variant<int64_t, std::string>> values;
   if (f.features_version) {

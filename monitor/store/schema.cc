@@ -125,10 +125,29 @@ ALTER TABLE samples ADD COLUMN explanation TEXT
   CHECK (explanation IS NULL OR json_valid(explanation));
 )sql";
 
+// A judge's opinion of a response text (monitor/judge), one per (text, judge model, judge
+// prompt version): the same text is never judged twice. verdict is NULL when the judge's reply
+// was unusable (reason then says why). A sample points at the judgement that applies to it;
+// its verdict column stays the rules' own, and readers take the judge's where it answered.
+constexpr const char* kJudgements = R"sql(
+CREATE TABLE judgements (
+  id             INTEGER PRIMARY KEY,
+  response_hash  TEXT NOT NULL REFERENCES responses (hash),
+  model          TEXT NOT NULL,
+  prompt_version TEXT NOT NULL,
+  verdict        TEXT CHECK (verdict IN ('answered', 'refused', 'deflected')),
+  reason         TEXT NOT NULL DEFAULT '',
+  judged_at      TEXT NOT NULL,
+  UNIQUE (response_hash, model, prompt_version)
+);
+ALTER TABLE samples ADD COLUMN judgement_id INTEGER REFERENCES judgements (id);
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, kInitialSchema},
     Migration{2, kResponseFeatures},
     Migration{3, kExplanations},
+    Migration{4, kJudgements},
 };
 
 Result<int64_t> pragma_int(Db& db, const char* sql) {

@@ -76,6 +76,16 @@ struct Explanation {
   std::string json;        // the classifier's explanation (analysis::explanation_json)
 };
 
+// What a judge (monitor/judge) said of one response text, asked with one model and version of
+// its prompt.
+struct Judgement {
+  std::string verdict;         // answered | refused | deflected; "" when its reply was unusable
+  std::string reason;          // the judge's one sentence, or why its reply was unusable
+  std::string model;           // the judge's model, as configured
+  std::string prompt_version;  // of the judge's prompt
+  Time judged_at;
+};
+
 // A stored sample as iteration returns it, joined with its run, probe and texts.
 struct SampleRow {
   int64_t id = 0;
@@ -88,10 +98,41 @@ struct SampleRow {
   // text and error_body are "" when not asked for (SampleFilter::with_text = false).
   providers::Sample sample;
   std::string response_hash;                     // "" when there is no text
-  std::optional<Classification> classification;  // absent until classified
+  // Absent until classified. Its verdict is the final one: the judge's when a judgement with a
+  // verdict applies to the sample and the rules said answered, refused or deflected; the
+  // rules' otherwise.
+  std::optional<Classification> classification;
+  std::string rules_verdict;               // the rules' own verdict; "" until classified
+  std::optional<Judgement> judgement;      // the judgement that applies to the sample, if any
   // The stored features of the response text in SampleFilter::features_version; "" when
   // none are stored in that version (or it was not asked for).
   std::string features;
+};
+
+// A sample the judge has not yet seen (Store::for_each_unjudged).
+struct Unjudged {
+  int64_t sample_id = 0;
+  std::string endpoint;
+  std::string probe_id;
+  std::string response_hash;
+  std::string text;           // the reply
+  std::string prompt;         // of the sample's probe version
+  std::string rules_verdict;  // answered | refused | deflected
+  // A judgement of this text by this judge (model, prompt version), already stored: the
+  // sample only needs linking to it.
+  std::optional<int64_t> judgement_id;
+  std::string judgement_verdict;  // that judgement's verdict ("" when its reply was unusable)
+};
+
+// Which samples for_each_unjudged yields: those with a reply whose rules' verdict is answered,
+// refused or deflected, not yet linked to a judgement by this model and prompt version.
+struct UnjudgedFilter {
+  std::string model;
+  std::string prompt_version;
+  bool uncertain_only = true;         // only samples the rules were unsure of
+  std::optional<Time> since{};        // only runs with run_at >= since
+  std::optional<int64_t> below_id{};  // only samples with id < below_id (paging)
+  int limit = 256;                    // at most this many rows
 };
 
 // Every field narrows; unset fields match everything. Times compare with the run's run_at:
@@ -243,6 +284,18 @@ class Store {
                       std::string_view data);
   // The response text with this hash; nullopt when there is none.
   Result<std::optional<std::string>> response_text(std::string_view hash);
+
+  // --- the judge's opinions -----------------------------------------------------------------
+  // Streams samples waiting for the judge, newest first (by id, descending), without sorting.
+  // The callback returns false to stop; it must not write to the store (collect, then write).
+  Status for_each_unjudged(const UnjudgedFilter& filter,
+                           const std::function<bool(const Unjudged&)>& callback);
+  // Stores a judgement of the text with this hash and returns its id; when one of the same
+  // (text, model, prompt version) is already stored, returns that one's id and changes
+  // nothing. Batched like add_sample.
+  Result<int64_t> add_judgement(std::string_view response_hash, const Judgement& judgement);
+  // Makes the judgement apply to the sample (replacing any other). Batched like add_sample.
+  Status link_judgement(int64_t sample_id, int64_t judgement_id);
 
   // --- events --------------------------------------------------------------------------------
   Result<int64_t> insert_event(const Event& e);

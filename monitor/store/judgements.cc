@@ -1,0 +1,90 @@
+// The judge's opinions: judgements cached per response text, and which applies to each sample.
+#include "store/statement.h"
+#include "store/store.h"
+
+namespace dw::store {
+
+Status Store::for_each_unjudged(const UnjudgedFilter& f,
+                                const std::function<bool(const Unjudged&)>& callback) {
+  // Walks samples by id from the top (the rowid: no index, no sort). `mine` is a judgement by
+  // this judge already linked; `cached` one stored for the same text by another sample.
+  std::string sql =
+      "SELECT s.id, s.endpoint, s.probe_id, s.response_hash, t.text, p.prompt, s.verdict, c.id, c.verdict"
+      " FROM samples s"
+      " JOIN runs r ON r.id = s.run_id"
+      " JOIN probes p ON p.id = s.probe_id AND p.version = s.probe_version"
+      " JOIN responses t ON t.hash = s.response_hash"
+      " LEFT JOIN judgements mine ON mine.id = s.judgement_id"
+      "   AND mine.model = ?1 AND mine.prompt_version = ?2"
+      " LEFT JOIN judgements c ON c.response_hash = s.response_hash"
+      "   AND c.model = ?1 AND c.prompt_version = ?2"
+      " WHERE mine.id IS NULL AND s.verdict IN ('answered', 'refused', 'deflected')"
+      "   AND s.response_hash IS NOT NULL AND s.id < ?3";
+  if (f.uncertain_only) sql += " AND s.uncertain = 1";
+  if (f.since) sql += " AND r.run_at >= ?5";
+  sql += " ORDER BY s.id DESC LIMIT ?4";
+  auto st = db_->prepare(sql);
+  if (!st) return st.error();
+  Statement& q = **st;
+  q.bind(1, f.model).bind(2, f.prompt_version);
+  q.bind(3, f.below_id.value_or(INT64_MAX)).bind(4, int64_t{f.limit});
+  if (f.since) q.bind(5, format_time(*f.since));
+  Unjudged row;
+  for (;;) {
+    auto more = q.step();
+    if (!more) return more.error();
+    if (!*more) return Status::Ok();
+    row.sample_id = q.int64(0);
+    row.endpoint = q.text(1);
+    row.probe_id = q.text(2);
+    row.response_hash = q.text(3);
+    row.text = q.text(4);
+    row.prompt = q.text(5);
+    row.rules_verdict = q.text(6);
+    row.judgement_id = q.optional_int64(7);
+    row.judgement_verdict = q.text(8);
+    if (!callback(row)) return Status::Ok();
+  }
+}
+
+Result<int64_t> Store::add_judgement(std::string_view response_hash, const Judgement& j) {
+  if (auto st = open_batch(); !st) return st.error();
+  auto ins = db_->cached(
+      "INSERT INTO judgements (response_hash, model, prompt_version, verdict, reason, judged_at)"
+      " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING");
+  if (!ins) return ins.error();
+  (*ins)->bind(1, response_hash).bind(2, j.model).bind(3, j.prompt_version);
+  (*ins)->bind_or_null(4, j.verdict).bind(5, j.reason).bind(6, format_time(j.judged_at));
+  if (auto st = (*ins)->run("storing a judgement of response " + std::string(response_hash));
+      !st) {
+    return st.error();
+  }
+  auto find = db_->cached(
+      "SELECT id FROM judgements WHERE response_hash = ? AND model = ? AND prompt_version = ?");
+  if (!find) return find.error();
+  ResetOnExit guard(**find);
+  (*find)->bind(1, response_hash).bind(2, j.model).bind(3, j.prompt_version);
+  auto row = (*find)->step();
+  if (!row) return row.error();
+  if (!*row) return db_->fail("add_judgement: the judgement just stored is not there");
+  int64_t id = (*find)->int64(0);
+  if (auto st = count_batched_write(); !st) return st.error();
+  return id;
+}
+
+Status Store::link_judgement(int64_t sample_id, int64_t judgement_id) {
+  if (auto st = open_batch(); !st) return st;
+  auto up = db_->cached("UPDATE samples SET judgement_id = ? WHERE id = ?");
+  if (!up) return up.error();
+  (*up)->bind(1, judgement_id).bind(2, sample_id);
+  if (auto st = (*up)->run("linking sample " + std::to_string(sample_id) + " to its judgement");
+      !st) {
+    return st;
+  }
+  if (sqlite3_changes(db_->handle()) == 0) {
+    return db_->fail("link_judgement: no sample " + std::to_string(sample_id));
+  }
+  return count_batched_write();
+}
+
+}  // namespace dw::store
