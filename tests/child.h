@@ -1,6 +1,7 @@
-// Running the built binaries as child processes: argv vectors, never a shell (no quoting to get
-// wrong), an environment stripped of what would steer them from outside the test, streams to
-// files in a Scratch folder, and a time limit on every wait.
+// Running the built binaries, and the machine's tools tests check output with, as child
+// processes: argv vectors, never a shell (no quoting to get wrong), an environment stripped of
+// what would steer them from outside the test, streams to files in a Scratch folder, and a time
+// limit on every wait.
 #pragma once
 
 #include <doctest/doctest.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -72,13 +74,17 @@ class Exec {
 };
 
 // Starts argv with stdout and stderr redirected to files (or /dev/null when empty), and stdin
-// read from a file (or /dev/null when empty).
+// read from a file (or /dev/null when empty). With own_group the child leads a process group
+// of its own, which wait_exit() kills whole at its limit (for programs that start their own
+// children, as a browser does).
 inline pid_t spawn(std::vector<std::string> argv, const std::vector<std::string>& extra_env,
-                   const fs::path& out, const fs::path& err, const fs::path& in = {}) {
+                   const fs::path& out, const fs::path& err, const fs::path& in = {},
+                   bool own_group = false) {
   Exec exec(std::move(argv), extra_env);
   pid_t pid = fork();
   REQUIRE(pid >= 0);
   if (pid == 0) {
+    if (own_group) setpgid(0, 0);
     auto redirect = [](const fs::path& p, int fd, int flags) {
       int to = open(p.empty() ? "/dev/null" : p.c_str(), flags, 0600);
       if (to >= 0) dup2(to, fd);
@@ -92,13 +98,13 @@ inline pid_t spawn(std::vector<std::string> argv, const std::vector<std::string>
 }
 
 // The exit code (128 + signal when killed), or -1 when it has not ended within the limit (it
-// is then killed).
+// is then killed, with its whole process group when it leads one: see run_tool()).
 inline int wait_exit(pid_t pid, std::chrono::milliseconds limit = 60s) {
   auto deadline = std::chrono::steady_clock::now() + limit;
   int status = 0;
   while (waitpid(pid, &status, WNOHANG) == 0) {
     if (std::chrono::steady_clock::now() > deadline) {
-      kill(pid, SIGKILL);
+      kill(getpgid(pid) == pid ? -pid : pid, SIGKILL);
       waitpid(pid, &status, 0);
       return -1;
     }
@@ -113,17 +119,53 @@ struct Outcome {
   std::string err;
 };
 
-// driftwatch ARGS... run to its end, its streams in files of scratch; input, when given, is
-// its stdin.
+// driftwatch ARGS... run to its end (killed after limit: wait_exit()), its streams in files of
+// scratch; input, when given, is its stdin.
 inline Outcome run_driftwatch(const Scratch& scratch, const std::vector<std::string>& args,
                               const std::vector<std::string>& env = {},
-                              const std::string* input = nullptr) {
+                              const std::string* input = nullptr,
+                              std::chrono::milliseconds limit = 60s) {
   std::vector<std::string> argv{kDriftwatch.string()};
   argv.insert(argv.end(), args.begin(), args.end());
   fs::path out = scratch.path("driftwatch.out"), err = scratch.path("driftwatch.err");
   fs::path in = input ? scratch.write("driftwatch.in", *input) : fs::path();
   Outcome o;
-  o.code = wait_exit(spawn(argv, env, out, err, in));
+  o.code = wait_exit(spawn(argv, env, out, err, in), limit);
+  o.out = slurp(out);
+  o.err = slurp(err);
+  return o;
+}
+
+// Where the shell would find program on $PATH; empty when it is on none of its folders.
+inline fs::path find_program(const std::string& program) {
+  const char* path = std::getenv("PATH");
+  std::string_view dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
+  while (true) {
+    std::string_view dir = dirs.substr(0, dirs.find(':'));
+    fs::path candidate = fs::path(dir.empty() ? "." : std::string(dir)) / program;
+    if (access(candidate.c_str(), X_OK) == 0 && !fs::is_directory(candidate)) return candidate;
+    if (dir.size() == dirs.size()) return {};
+    dirs.remove_prefix(dir.size() + 1);
+  }
+}
+
+// A tool of the machine's (promtool, chromium, cmark-gfm) run to its end: argv[0] looked up on
+// $PATH, stdin from a file (or /dev/null), stdout and stderr in files of scratch, in a process
+// group of its own that is killed whole after the limit. The code is 127 (and err says so) when
+// the tool is not installed, -1 when it did not end within the limit.
+inline Outcome run_tool(const Scratch& scratch, std::vector<std::string> argv,
+                        const fs::path& in = {}, std::chrono::milliseconds limit = 120s) {
+  REQUIRE(!argv.empty());
+  Outcome o;
+  fs::path program = find_program(argv[0]);
+  if (program.empty()) {
+    o.code = 127;
+    o.err = argv[0] + ": not found on $PATH";
+    return o;
+  }
+  argv[0] = program.string();
+  fs::path out = scratch.path("tool.out"), err = scratch.path("tool.err");
+  o.code = wait_exit(spawn(std::move(argv), {}, out, err, in, /*own_group=*/true), limit);
   o.out = slurp(out);
   o.err = slurp(err);
   return o;

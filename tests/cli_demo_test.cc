@@ -51,16 +51,12 @@ struct Demo {
   std::vector<json> events;
 
   Demo() {
-    fs::path stdout_file = scratch.path("demo.out"), stderr_file = scratch.path("demo.err");
     // A stale database and report from an earlier demo must not survive into this one.
     fs::create_directories(out / "reports");
     std::ofstream(out / "reports" / "driftwatch-2025-12-31.md") << "stale\n";
     std::ofstream(out / "driftwatch.db") << "not a database\n";
-    pid_t pid = spawn({kDriftwatch.string(), "demo", "--out", out.string()}, {}, stdout_file,
-                      stderr_file);
-    run.code = wait_exit(pid, std::chrono::minutes(10));
-    run.out = slurp(stdout_file);
-    run.err = slurp(stderr_file);
+    run = run_driftwatch(scratch, {"demo", "--out", out.string()}, {}, nullptr,
+                         std::chrono::minutes(10));
     if (run.code != 0) return;
     fs::path config = out / "driftwatch.toml";
     auto listed = driftwatch(scratch, config, {"events", "--json"});

@@ -16,7 +16,10 @@ namespace {
 const std::string kWithKey = "DW_TEST_SIM_KEY=sk-cli-faults-test-8a41f2c07e";
 const char* kKinds[] = {"openai", "anthropic", "ollama", "gemini"};
 constexpr auto kTimeout = 1s;  // each endpoint's, the shortest the config allows
-// What a run may take beyond a clean run's time and a fault's budget: scheduling noise.
+// What a run may take beyond a fault's budget: a clean run's time four times over (the machine
+// may be four times as busy as when the clean run was timed; the budget is waiting, which a
+// busy machine does not slow) and 2 s of scheduling noise.
+constexpr int kBusier = 4;
 constexpr auto kSlack = 2s;
 
 // A body past the transport's 1 MiB cap, as a TOML multi-line literal string (scenario lines
@@ -274,7 +277,7 @@ TEST_CASE("every simulated fault through every provider kind is stored as an err
     CHECK(contains(o.out, ": complete, 4 of 4 samples stored"));
     CAPTURE(took.count());
     CAPTURE(clean_took.count());
-    CHECK(took <= clean_took + f.budget + kSlack);
+    CHECK(took <= kBusier * clean_took + f.budget + kSlack);
 
     const fs::path db = scratch.path(f.name + ".db");
     CHECK(scalar(db, "SELECT count(*) FROM samples") == "4");
@@ -307,7 +310,7 @@ TEST_CASE("every simulated fault through every provider kind is stored as an err
     });
   };
   auto log = sim.requests();
-  auto deadline = std::chrono::steady_clock::now() + 5s;
+  auto deadline = std::chrono::steady_clock::now() + 20s;
   while (std::chrono::steady_clock::now() < deadline &&
          std::any_of(std::begin(kCases), std::end(kCases),
                      [&](const Case& row) { return logged(log, row) < row.attempts; })) {

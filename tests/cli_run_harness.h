@@ -1,6 +1,6 @@
 // What the cli_* integration tests need to run the real binaries over loopback: a scratch
-// folder, driftwatch-sim as a child process, driftwatch as a child process (waited for, or
-// signalled mid-run), and read-only SQL over the database it wrote.
+// folder, driftwatch-sim as a child process (sim_process.h), driftwatch as a child process
+// (waited for, or signalled mid-run), and SQL over the database it wrote.
 #pragma once
 
 #include <doctest/doctest.h>
@@ -28,83 +28,13 @@
 
 #include "child.h"
 #include "scratch.h"
+#include "sim_process.h"  // Sim, kSimBinary, kData
 
 namespace dw::test {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
 using namespace std::chrono_literals;
-
-inline const fs::path kSimBinary = fs::path(DW_BINARY_DIR) / "monitor/sim/driftwatch-sim";
-inline const fs::path kData = fs::path(DW_SOURCE_DIR) / "tests/data";
-
-// driftwatch-sim on a free loopback port, stopped with SIGTERM at the end.
-class Sim {
- public:
-  explicit Sim(const Scratch& scratch, std::vector<std::string> args = {},
-               const fs::path& scenario = kData / "run-scenario.toml") {
-    std::vector<std::string> argv{kSimBinary.string(), "--scenario", scenario.string(), "--port",
-                                  "0"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    fs::path out = scratch.path("sim.out");
-    pid_ = spawn(argv, {}, out, scratch.path("sim.err"));
-    auto deadline = std::chrono::steady_clock::now() + 20s;
-    const std::string prefix = "listening on http://127.0.0.1:";
-    while (std::chrono::steady_clock::now() < deadline) {
-      std::string line = slurp(out);
-      if (line.find('\n') != std::string::npos && line.starts_with(prefix)) {
-        port_ = std::stoi(line.substr(prefix.size()));
-        return;
-      }
-      if (waitpid(pid_, nullptr, WNOHANG) != 0) break;
-      std::this_thread::sleep_for(10ms);
-    }
-    FAIL("driftwatch-sim did not start: " << slurp(scratch.path("sim.err")));
-  }
-  ~Sim() {
-    kill(pid_, SIGTERM);
-    waitpid(pid_, nullptr, 0);
-  }
-  Sim(const Sim&) = delete;
-  Sim& operator=(const Sim&) = delete;
-
-  int port() const { return port_; }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-
-  // The simulator's own request log, from entry `since` on.
-  std::vector<json> requests(size_t since = 0) const {
-    httplib::Client client("127.0.0.1", port_);
-    auto res = client.Get("/sim/requests?since=" + std::to_string(since));
-    REQUIRE(res);
-    std::vector<json> entries;
-    std::istringstream lines(res->body);
-    for (std::string line; std::getline(lines, line);)
-      if (!line.empty()) entries.push_back(json::parse(line));
-    return entries;
-  }
-
-  // Sets the simulated day the scenario's from/to rules see (POST /sim/day).
-  void set_day(int day) const {
-    httplib::Client client("127.0.0.1", port_);
-    auto res = client.Post("/sim/day", json{{"day", day}}.dump(), "application/json");
-    REQUIRE(res);
-    REQUIRE(res->status == 200);
-  }
-
-  // Waits until the log holds at least n entries (false after the limit).
-  bool await_requests(size_t n, std::chrono::milliseconds limit = 20s) const {
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    while (requests().size() < n) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      std::this_thread::sleep_for(20ms);
-    }
-    return true;
-  }
-
- private:
-  pid_t pid_ = -1;
-  int port_ = 0;
-};
 
 // driftwatch -c CONFIG ARGS... as a child process. `during`, when given, is called while it
 // runs (to signal it mid-run); then it is waited for.
@@ -216,6 +146,31 @@ inline std::vector<Row> query(const fs::path& db, const std::string& sql,
   sqlite3_finalize(st);
   sqlite3_close(handle);
   return rows;
+}
+
+// Waits until the count query sql (SELECT count(*) ...) on db gives at least n, read through a
+// read-only connection as often as every 20 ms while another process writes the database
+// (read-only: closing it never checkpoints the writer's WAL); false after the limit. A
+// database or table that is not there yet counts 0.
+inline bool await_count(const fs::path& db, const std::string& sql, long n,
+                        std::chrono::milliseconds limit = 20s) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    long count = 0;
+    sqlite3* handle = nullptr;
+    if (sqlite3_open_v2(db.c_str(), &handle, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+      sqlite3_busy_timeout(handle, 1000);
+      sqlite3_stmt* st = nullptr;
+      if (sqlite3_prepare_v2(handle, sql.c_str(), -1, &st, nullptr) == SQLITE_OK &&
+          sqlite3_step(st) == SQLITE_ROW)
+        count = static_cast<long>(sqlite3_column_int64(st, 0));
+      sqlite3_finalize(st);
+    }
+    sqlite3_close(handle);
+    if (count >= n) return true;
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(20ms);
+  }
 }
 
 // The single value of a one-row, one-column query ("NULL" for NULL).

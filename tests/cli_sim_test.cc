@@ -5,23 +5,19 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
-#include <fcntl.h>
 #include <httplib.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <signal.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
 
-#include "child.h"
+#include "sim_process.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -103,98 +99,17 @@ report = "deepseek-chat-v2"
 fingerprint = "fp_after"
 )";
 
-// The simulator as a child process; stopped with SIGTERM when the test ends.
-class Sim {
- public:
-  explicit Sim(std::vector<std::string> args, std::vector<std::string> env = {}) {
-    dir_ = fs::temp_directory_path() /
-           ("dw-cli-sim-" + std::to_string(getpid()) + "-" + std::to_string(counter_++));
-    fs::create_directories(dir_);
-    std::ofstream(dir_ / "scenario.toml") << kScenario;
-    for (auto& a : args) {
-      if (a == "SCENARIO") a = (dir_ / "scenario.toml").string();
-      if (a == "LOG") a = log_path().string();
-    }
-    exit_code_ = spawn(args, env);
-  }
+using dw::test::Scratch;
+using dw::test::Sim;
+using dw::test::slurp;
 
-  ~Sim() {
-    stop();
-    fs::remove_all(dir_);
-  }
-
-  // Sends SIGTERM and returns the exit status (or the earlier one).
-  int stop() {
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      int status = 0;
-      waitpid(pid_, &status, 0);
-      pid_ = -1;
-      exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    }
-    return exit_code_;
-  }
-
-  int port() const { return port_; }
-  const std::string& first_line() const { return first_line_; }
-  const std::string& err() const { return err_; }
-  fs::path log_path() const { return dir_ / "requests.jsonl"; }
-
- private:
-  // Starts the binary and reads its first stdout line; when it exits first, collects stderr
-  // and the exit code instead.
-  int spawn(const std::vector<std::string>& args, const std::vector<std::string>& env) {
-    int out[2], err[2];
-    REQUIRE(pipe(out) == 0);
-    REQUIRE(pipe(err) == 0);
-    std::string binary = std::string(DW_BINARY_DIR) + "/monitor/sim/driftwatch-sim";
-    std::vector<std::string> argv{binary};
-    argv.insert(argv.end(), args.begin(), args.end());
-    dw::test::Exec exec(std::move(argv), env);
-    pid_ = fork();
-    REQUIRE(pid_ >= 0);
-    if (pid_ == 0) {
-      dup2(out[1], 1);
-      dup2(err[1], 2);
-      close(out[0]);
-      close(err[0]);
-      exec.run();
-    }
-    close(out[1]);
-    close(err[1]);
-    std::string line;
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (line.find('\n') == std::string::npos && std::chrono::steady_clock::now() < deadline) {
-      pollfd p{out[0], POLLIN, 0};
-      if (poll(&p, 1, 100) <= 0) continue;
-      char buf[256];
-      ssize_t n = read(out[0], buf, sizeof buf);
-      if (n <= 0) break;
-      line.append(buf, static_cast<size_t>(n));
-    }
-    close(out[0]);
-    first_line_ = line.substr(0, line.find('\n'));
-    auto colon = first_line_.rfind(':');
-    if (first_line_.rfind("listening on http://127.0.0.1:", 0) == 0 && colon != std::string::npos) {
-      port_ = std::stoi(first_line_.substr(colon + 1));
-      close(err[0]);
-      return -1;
-    }
-    char buf[4096];
-    ssize_t n;
-    while ((n = read(err[0], buf, sizeof buf)) > 0) err_.append(buf, static_cast<size_t>(n));
-    close(err[0]);
-    return stop();
-  }
-
-  static inline int counter_ = 0;
-  fs::path dir_;
-  pid_t pid_ = -1;
-  int port_ = 0;
-  int exit_code_ = -1;
-  std::string first_line_;
-  std::string err_;
-};
+// driftwatch-sim --scenario SCENARIO MORE..., SCENARIO the one above written into scratch.
+Sim::Command on_scenario(const Scratch& scratch, std::vector<std::string> more,
+                         std::vector<std::string> env = {}) {
+  std::vector<std::string> args{"--scenario", scratch.write("scenario.toml", kScenario).string()};
+  args.insert(args.end(), more.begin(), more.end());
+  return Sim::Command(std::move(args), std::move(env));
+}
 
 httplib::Result post(int port, const std::string& path, const httplib::Headers& headers,
                      const json& body) {
@@ -243,20 +158,12 @@ std::string raw_openai(const std::string& prompt) {
          "\r\nConnection: close\r\n\r\n" + body;
 }
 
-std::vector<json> log_entries(int port) {
-  httplib::Client client("127.0.0.1", port);
-  auto res = client.Get("/sim/requests");
-  REQUIRE(res);
-  std::vector<json> entries;
-  std::istringstream lines(res->body);
-  for (std::string line; std::getline(lines, line);) entries.push_back(json::parse(line));
-  return entries;
-}
-
 }  // namespace
 
 TEST_CASE("driftwatch-sim answers as each provider kind, in its real shape") {
-  Sim sim({"--scenario", "SCENARIO", "--port", "0"}, {std::string("DRIFTWATCH_SIM_KEY=") + kKey});
+  Scratch scratch;
+  Sim sim(scratch,
+          on_scenario(scratch, {"--port", "0"}, {std::string("DRIFTWATCH_SIM_KEY=") + kKey}));
   REQUIRE(sim.port() > 0);
 
   for (const char* path : {"/v1/chat/completions", "/chat/completions"}) {
@@ -334,7 +241,9 @@ TEST_CASE("driftwatch-sim answers as each provider kind, in its real shape") {
 }
 
 TEST_CASE("a wrong or missing key gets 401, and the key is never logged") {
-  Sim sim({"--scenario", "SCENARIO", "--api-key", kKey, "--log", "LOG"});
+  Scratch scratch;
+  const fs::path log_path = scratch.path("requests.jsonl");
+  Sim sim(scratch, on_scenario(scratch, {"--api-key", kKey, "--log", log_path.string()}));
   REQUIRE(sim.port() > 0);
   struct Case {
     std::string path;
@@ -368,7 +277,7 @@ TEST_CASE("a wrong or missing key gets 401, and the key is never logged") {
   REQUIRE(ok);
   CHECK(ok->status == 200);
 
-  auto entries = log_entries(sim.port());
+  auto entries = sim.requests();
   REQUIRE(entries.size() == 5);
   for (size_t i = 0; i < 4; ++i) {
     CHECK(entries[i]["outcome"] == "rejected");
@@ -376,17 +285,15 @@ TEST_CASE("a wrong or missing key gets 401, and the key is never logged") {
   }
   CHECK(entries[4]["key"] == "ok");
   CHECK(sim.stop() == 0);
-  std::ifstream in(sim.log_path());
-  std::stringstream file;
-  file << in.rdbuf();
-  std::string log = file.str();
+  std::string log = slurp(log_path);
   CHECK(log.find(kKey) == std::string::npos);
   CHECK(log.find("sk-wrong") == std::string::npos);
   CHECK(std::count(log.begin(), log.end(), '\n') == 5);
 }
 
 TEST_CASE("the simulated day is set by a control request and changes what is answered") {
-  Sim sim({"--scenario", "SCENARIO", "--day", "1"});
+  Scratch scratch;
+  Sim sim(scratch, on_scenario(scratch, {"--day", "1"}));
   REQUIRE(sim.port() > 0);
   httplib::Client client("127.0.0.1", sim.port());
   auto day = client.Get("/sim/day");
@@ -430,7 +337,8 @@ TEST_CASE("the simulated day is set by a control request and changes what is ans
 }
 
 TEST_CASE("every scripted fault is observable on the wire") {
-  Sim sim({"--scenario", "SCENARIO"});
+  Scratch scratch;
+  Sim sim(scratch, on_scenario(scratch, {}));
   REQUIRE(sim.port() > 0);
 
   auto throttled =
@@ -482,7 +390,7 @@ TEST_CASE("every scripted fault is observable on the wire") {
   // Entries are logged when a response ends; a cut connection may end after the next request
   // began, so compare what was logged, not in which order.
   std::vector<std::string> outcomes;
-  for (const auto& e : log_entries(sim.port())) outcomes.push_back(e["outcome"]);
+  for (const auto& e : sim.requests()) outcomes.push_back(e["outcome"]);
   std::sort(outcomes.begin(), outcomes.end());
   CHECK(outcomes == std::vector<std::string>{"answer", "answer", "drop", "malformed", "status",
                                              "status", "truncated", "truncated"});
@@ -490,14 +398,15 @@ TEST_CASE("every scripted fault is observable on the wire") {
 }
 
 TEST_CASE("the request log measures concurrency") {
-  Sim sim({"--scenario", "SCENARIO"});
+  Scratch scratch;
+  Sim sim(scratch, on_scenario(scratch, {}));
   REQUIRE(sim.port() > 0);
   std::vector<std::thread> threads;
   for (int i = 0; i < 4; ++i)
     threads.emplace_back(
         [&] { post(sim.port(), "/v1/chat/completions", bearer(), openai_body("please wait")); });
   for (auto& t : threads) t.join();
-  auto entries = log_entries(sim.port());
+  auto entries = sim.requests();
   REQUIRE(entries.size() == 4);
   int max_in_flight = 0;
   for (const auto& e : entries) {
@@ -515,26 +424,24 @@ TEST_CASE("the request log measures concurrency") {
 }
 
 TEST_CASE("driftwatch-sim refuses bad input with exit 1 and a located message") {
-  fs::path dir = fs::temp_directory_path() / ("dw-cli-sim-bad-" + std::to_string(getpid()));
-  fs::create_directories(dir);
-  std::ofstream(dir / "bad.toml") << "[[rule]]\n[[rule.outcome]]\nkind = \"deflct\"\n";
+  Scratch scratch;
+  fs::path bad = scratch.write("bad.toml", "[[rule]]\n[[rule.outcome]]\nkind = \"deflct\"\n");
   {
-    Sim sim({"--scenario", (dir / "bad.toml").string()});
+    Sim sim(scratch, Sim::Command({"--scenario", bad.string()}));
     CHECK(sim.port() == 0);
     CHECK(sim.stop() == 1);
-    CHECK(sim.err() == (dir / "bad.toml").string() +
+    CHECK(sim.err() == bad.string() +
                            ":3:8: unknown outcome kind 'deflct' (did you mean 'deflect'?)\n");
   }
   {
-    Sim sim({"--scenario", "SCENARIO", "--host", "0.0.0.0"});
+    Sim sim(scratch, on_scenario(scratch, {"--host", "0.0.0.0"}));
     CHECK(sim.port() == 0);
     CHECK(sim.stop() == 1);
     CHECK(sim.err().find("loopback only") != std::string::npos);
   }
   {
-    Sim sim({"--port", "0"});
+    Sim sim(scratch, Sim::Command({"--port", "0"}));
     CHECK(sim.stop() == 1);
     CHECK(sim.err().find("--scenario") != std::string::npos);
   }
-  fs::remove_all(dir);
 }

@@ -110,8 +110,8 @@ TEST_CASE("event loop: sleeps to the deadline, wakes for wake() and for signals"
   auto start = steady_clock::now();
   Wakeup w = (*loop)->wait_until(std::chrono::system_clock::now() + milliseconds(150));
   auto slept = steady_clock::now() - start;
-  CHECK(slept >= milliseconds(140));
-  CHECK(slept < milliseconds(1000));
+  CHECK(slept >= milliseconds(140));   // ppoll does not return before its timeout
+  CHECK(slept < milliseconds(5000));   // the deadline's, not max_sleep's 60 s
   CHECK_FALSE(w.woken);
   CHECK(w.stop_signals == 0);
 
@@ -119,7 +119,7 @@ TEST_CASE("event loop: sleeps to the deadline, wakes for wake() and for signals"
   start = steady_clock::now();
   (void)(*loop)->wait_until(std::chrono::system_clock::now() + std::chrono::hours(1),
                             milliseconds(50));
-  CHECK(steady_clock::now() - start < milliseconds(1000));
+  CHECK(steady_clock::now() - start < milliseconds(5000));
 
   std::thread waker([&] {
     std::this_thread::sleep_for(milliseconds(50));
@@ -201,7 +201,8 @@ TEST_CASE("metrics: the exposition passes promtool and carries what the runs sai
 
 TEST_CASE("metrics server: GET /metrics serves the snapshot; a busy port is an error") {
   Metrics m("9.9.9");
-  int port = dw::testing::closed_port();
+  dw::testing::HeldPort held;  // no other test can take it; the server may listen on it
+  int port = held.port();
   std::string listen = "127.0.0.1:" + std::to_string(port);
   auto server = MetricsServer::start(listen, m);
   REQUIRE_MESSAGE(server.ok(), (server.ok() ? "" : server.error().to_string()));
@@ -351,8 +352,9 @@ TEST_CASE("e-mail failures: refused recipients, STARTTLS required, no server; al
     CHECK(sink.mails().empty());
   }
   {
-    Notifier n({email("smtp://127.0.0.1:" + std::to_string(dw::testing::closed_port()))}, log,
-               clock, nullptr);
+    dw::testing::HeldPort refused;  // nothing listens there
+    Notifier n({email("smtp://127.0.0.1:" + std::to_string(refused.port()))}, log, clock,
+               nullptr);
     n.queue({Topic::reports, "r", "t"});
     CHECK(n.deliver() == 0);
     CHECK(c.lines.back().find("Couldn't connect to server") != std::string::npos);

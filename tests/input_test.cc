@@ -3,13 +3,12 @@
 #include <doctest/doctest.h>
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include "input/json.h"
 #include "input/lines.h"
 #include "input/toml.h"
+#include "scratch.h"
 
 using dw::input::parse_json;
 using dw::input::parse_ordered_json;
@@ -72,10 +71,7 @@ TEST_CASE("every TOML file the project ships is within the bounds") {
   for (const char* dir : {"config", "config/rules", "probes", "tests/data", "bench"}) {
     for (const auto& entry : fs::directory_iterator(fs::path(DW_SOURCE_DIR) / dir)) {
       if (entry.path().extension() != ".toml") continue;
-      std::ifstream in(entry.path());
-      std::ostringstream text;
-      text << in.rdbuf();
-      auto parsed = parse_toml(text.str(), entry.path().string());
+      auto parsed = parse_toml(dw::test::slurp(entry.path()), entry.path().string());
       CHECK_MESSAGE(parsed.ok(), (parsed.ok() ? "" : parsed.error().to_string()));
       ++files;
     }

@@ -1,16 +1,14 @@
 // A real HTTP server on loopback for tests of code that talks HTTP: cpp-httplib in a thread,
 // recording every request it sees (with arrival time and client port) and how many it was
-// handling at once, per path. Each request is answered by the test's handler.
+// handling at once, per path. Each request is answered by the test's handler; a Gate holds
+// answers back until the test lets them go. A port with nothing listening: held_port.h.
 #pragma once
 
-#include <arpa/inet.h>
 #include <httplib.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <functional>
 #include <map>
@@ -19,6 +17,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "held_port.h"  // closed_port(), HeldPort: a port nothing listens on
 
 namespace dw::testing {
 
@@ -61,6 +61,7 @@ class LocalServer {
         ++now;
         max_in_flight_[req.path] = std::max(max_in_flight_[req.path], now);
       }
+      arrived_.notify_all();
       handler_(req, res, index);
       std::lock_guard lock(mutex_);
       --in_flight_[req.path];
@@ -89,6 +90,12 @@ class LocalServer {
     return seen_;
   }
 
+  // Waits until the server has seen at least n requests; false after the limit.
+  bool await_seen(size_t n, std::chrono::milliseconds limit = std::chrono::seconds(20)) const {
+    std::unique_lock lock(mutex_);
+    return arrived_.wait_for(lock, limit, [&] { return seen_.size() >= n; });
+  }
+
   // The most requests for path the server was handling at the same moment.
   int max_in_flight(const std::string& path) const {
     std::lock_guard lock(mutex_);
@@ -102,25 +109,36 @@ class LocalServer {
   int port_ = 0;
   std::thread thread_;
   mutable std::mutex mutex_;
+  mutable std::condition_variable arrived_;
   std::vector<Seen> seen_;
   std::map<std::string, int> in_flight_;
   std::map<std::string, int> max_in_flight_;
 };
 
-// A loopback port with nothing listening on it: bound (never listened on) to learn a free
-// number, then closed, so a connection to it is refused.
-inline int closed_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
-    throw std::runtime_error("cannot find a free loopback port");
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
+// Holds handlers back until the test opens it: a server that answers only once the test has
+// seen what it needs, instead of after a fixed sleep that the client must be hoped to beat.
+// Declare it before the server and open it before the server is destroyed (the server's
+// destructor waits for every handler); wait() gives up after its limit, so a failed check
+// cannot hang the test.
+class Gate {
+ public:
+  void open() {
+    {
+      std::lock_guard lock(mutex_);
+      open_ = true;
+    }
+    opened_.notify_all();
+  }
+  // True once opened; false when the limit passed first.
+  bool wait(std::chrono::milliseconds limit = std::chrono::seconds(30)) {
+    std::unique_lock lock(mutex_);
+    return opened_.wait_for(lock, limit, [&] { return open_; });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable opened_;
+  bool open_ = false;
+};
 
 }  // namespace dw::testing

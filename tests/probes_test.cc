@@ -1,8 +1,6 @@
 #include <doctest/doctest.h>
-#include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <set>
 #include <string>
@@ -10,6 +8,7 @@
 
 #include "probes/expect.h"
 #include "probes/probe.h"
+#include "scratch.h"
 
 namespace fs = std::filesystem;
 using dw::probes::ExpectMatcher;
@@ -17,30 +16,6 @@ using dw::probes::Probe;
 using dw::probes::ProbeSet;
 
 namespace {
-
-// A folder of its own under the system temp dir, removed at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    path_ = fs::temp_directory_path() /
-            ("dw_probes_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter_++));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  fs::path write(const std::string& name, const std::string& text) const {
-    fs::path file = path_ / name;
-    std::ofstream(file, std::ios::binary) << text;
-    return file;
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  static inline int counter_ = 0;
-  fs::path path_;
-};
 
 // Lines 1-7 of every bad case; the case's own text starts at line 8.
 const std::string kHead =
@@ -204,7 +179,7 @@ TEST_CASE("every error of a set is reported, in file order") {
 }
 
 TEST_CASE("a good set round-trips every field") {
-  TempDir dir;
+  dw::test::Scratch dir;
   fs::path file = dir.write("good.toml",
                             "name = \"good\"\n"
                             "description = \"A test set\"\n"
@@ -280,7 +255,7 @@ TEST_CASE("a probe's version is a hash of its prompt, and changes with it") {
 }
 
 TEST_CASE("ids must be unique across sets: the error names both files and lines") {
-  TempDir dir;
+  dw::test::Scratch dir;
   fs::path a = dir.write("a.toml", "name = \"a\"\n" + kHead.substr(kHead.find('\n') + 1));
   fs::path b =
       dir.write("b.toml",
@@ -311,11 +286,11 @@ TEST_CASE("ids must be unique across sets: the error names both files and lines"
 
   // Errors of every file come back together, and distinct sets load.
   fs::path broken = dir.write("broken.toml", "name = \"broken\"\n[[probe]]\nid = \"x\"\n");
-  auto both = dw::probes::load_sets({broken, dir.path() / "missing.toml"});
+  auto both = dw::probes::load_sets({broken, dir.path("missing.toml")});
   REQUIRE_FALSE(both.ok());
   REQUIRE(both.error().size() == 4);  // category, lang, prompt missing; missing.toml unreadable
   CHECK(both.error()[3].to_string().rfind(
-            (dir.path() / "missing.toml").string() + ": cannot read probe set: ", 0) == 0);
+            (dir.path("missing.toml")).string() + ": cannot read probe set: ", 0) == 0);
   auto ok = dw::probes::load_sets({b, c});
   REQUIRE(ok.ok());
   CHECK(ok->size() == 2);

@@ -2,26 +2,22 @@
 #pragma once
 
 #include <doctest/doctest.h>
-#include <sys/wait.h>
 
-#include <cstdio>
 #include <string>
 
+#include "child.h"
 #include "scratch.h"
 
 namespace dw::test {
 
-// Runs `promtool check metrics` on text; returns its exit code and fills output.
+// Runs `promtool check metrics` on text; returns its exit code (127 when promtool is not
+// installed) and fills output with what it said.
 inline int promtool_check(const std::string& text, std::string& output) {
   Scratch scratch;
   fs::path file = scratch.write("metrics.txt", text);
-  std::string command = "promtool check metrics < " + file.string() + " 2>&1";
-  FILE* p = popen(command.c_str(), "r");
-  REQUIRE_MESSAGE(p != nullptr, "cannot run promtool");
-  char buffer[512];
-  while (std::fgets(buffer, sizeof buffer, p)) output += buffer;
-  int status = pclose(p);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  Outcome o = run_tool(scratch, {"promtool", "check", "metrics"}, file);
+  output += o.out + o.err;
+  return o.code;
 }
 
 }  // namespace dw::test

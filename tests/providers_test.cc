@@ -322,8 +322,8 @@ TEST_CASE("responses of every kind are read into samples") {
 }
 
 TEST_CASE("transport failures become sample errors with the attempt count") {
-  auto e = endpoint(EndpointKind::openai,
-                    "http://127.0.0.1:" + std::to_string(dw::testing::closed_port()) + "/v1");
+  dw::testing::HeldPort refused;  // nothing listens there
+  auto e = endpoint(EndpointKind::openai, refused.url("/v1"));
   auto request = providers::build_request(e, "q", kKey);
   REQUIRE(request.ok());
   const auto s = providers::parse_response(e.kind, exchange(std::move(*request), 1), kKey);

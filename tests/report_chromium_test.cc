@@ -3,31 +3,28 @@
 // the DOM after loading. The test first shows, on a page of its own, that this setup does run
 // scripts and would catch one.
 #include <doctest/doctest.h>
-#include <stdio.h>
 
 #include <fstream>
 
+#include "child.h"
 #include "report_fixture.h"
 
 using namespace report_fixture;
 
 namespace {
 
-// The DOM of file after Chromium loaded it, isolated from any profile, network or update.
-std::string dump_dom(const fs::path& file, const fs::path& profile) {
-  std::string command =
-      "timeout 120 chromium --headless --no-sandbox --disable-gpu --no-first-run "
-      "--disable-background-networking --disable-component-update --disable-sync "
-      "--user-data-dir='" + profile.string() + "' --dump-dom 'file://" + file.string() +
-      "' 2>/dev/null";
-  FILE* pipe = popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::string out;
-  char buf[8192];
-  while (size_t n = fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
-  int status = pclose(pipe);
-  REQUIRE_MESSAGE(status == 0, "chromium failed (scripts/install-deps.sh --test installs it)");
-  return out;
+// The DOM of file after Chromium loaded it, isolated from any profile (its own, in dir),
+// network or update.
+std::string dump_dom(const TempDir& dir, const fs::path& file) {
+  auto o = dw::test::run_tool(
+      dir.scratch,
+      {"chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+       "--disable-background-networking", "--disable-component-update", "--disable-sync",
+       "--user-data-dir=" + (dir.path / "profile").string(), "--dump-dom",
+       "file://" + file.string()});
+  REQUIRE_MESSAGE(o.code == 0, "chromium failed (scripts/install-deps.sh --test installs it): "
+                                   << o.err.substr(0, 300));
+  return o.out;
 }
 
 size_t count(const std::string& haystack, const std::string& needle) {
@@ -51,7 +48,7 @@ TEST_CASE("Chromium runs scripts in this setup, so the report test below can fai
   fs::path page = dir.path / "control.html";
   std::ofstream(page) << "<!DOCTYPE html><html><head><title>control</title></head><body>"
                       << kAttack << "</body></html>";
-  std::string dom = dump_dom(page, dir.path / "profile");
+  std::string dom = dump_dom(dir, page);
   CHECK(dom.find("<pwned-script>") != std::string::npos);
   CHECK(dom.find("<title>PWNED</title>") != std::string::npos);
 }
@@ -70,7 +67,7 @@ TEST_CASE("the HTML report runs no script in Chromium and shows its charts") {
   o.formats = {"html"};
   auto files = dw::report::write_reports(**s, o);
   REQUIRE(files.ok());
-  std::string dom = dump_dom(files->paths.at(0), dir.path / "profile");
+  std::string dom = dump_dom(dir, files->paths.at(0));
 
   CHECK(dom.find("<title>driftwatch report 2026-01-10</title>") != std::string::npos);
   CHECK(dom.find("<title>PWNED</title>") == std::string::npos);

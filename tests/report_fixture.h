@@ -5,7 +5,6 @@
 #pragma once
 
 #include <doctest/doctest.h>
-#include <stdlib.h>
 
 #include <chrono>
 #include <filesystem>
@@ -17,6 +16,7 @@
 
 #include "probes/probe.h"
 #include "report/report.h"
+#include "scratch.h"
 #include "store/store.h"
 
 namespace report_fixture {
@@ -27,14 +27,10 @@ using dw::Time;
 inline Time at(const char* text) { return *dw::parse_time(text); }
 inline Time day(int d) { return at("2026-01-01T06:00:00Z") + std::chrono::days(d); }
 
+// A Scratch folder (tests/scratch.h) under the name the report tests use: path is its root.
 struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "dw-report-XXXXXX").string();
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~TempDir() { fs::remove_all(path); }
+  dw::test::Scratch scratch;
+  const fs::path& path = scratch.root();
 };
 
 // What the models say. Defaults are ordinary answers; the escaping tests put hostile text in.

@@ -7,7 +7,6 @@
 
 #include <cstdlib>
 #include <fstream>
-#include <iterator>
 
 #include <nlohmann/json.hpp>
 
@@ -17,12 +16,9 @@
 using namespace report_fixture;
 using nlohmann::json;
 
-namespace {
+using dw::test::slurp;
 
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
+namespace {
 
 void check_golden(const std::string& actual, const char* name) {
   fs::path golden = fs::path(DW_SOURCE_DIR) / "tests/data/golden/report" / name;

@@ -1,7 +1,6 @@
 // The simulator's library: scenario parsing and its located errors, deterministic and
 // faithful outcome draws, and admission as the real APIs do it.
 #include <doctest/doctest.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -10,6 +9,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "scratch.h"
 #include "sim/api.h"
 #include "sim/gzip_bomb.h"
 #include "sim/scenario.h"
@@ -30,18 +30,7 @@ Scenario parse_ok(const std::string& text, const fs::path& file = "test.toml") {
   return std::move(s).value();
 }
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("dw-sim-test-" + std::to_string(getpid()));
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  fs::path write(const std::string& name, const std::string& text) const {
-    std::ofstream(path / name) << text;
-    return path / name;
-  }
-};
+using dw::test::Scratch;
 
 const char* kWeighted = R"(
 [[rule]]
@@ -60,7 +49,7 @@ texts = ["Answer one.", "Answer two.", "Answer three."]
 }  // namespace
 
 TEST_CASE("a scenario reads rules, outcomes, model changes and probe sets") {
-  TempDir dir;
+  Scratch dir;
   dir.write("probes.toml", R"(
 name = "t"
 [[probe]]
@@ -133,7 +122,7 @@ texts = ["generic"]
 }
 
 TEST_CASE("bad scenarios give one located error naming the key") {
-  TempDir dir;
+  Scratch dir;
   struct Case {
     const char* text;
     const char* expected;  // "LINE:COLUMN: part of the message"
@@ -206,7 +195,7 @@ TEST_CASE("bad scenarios give one located error naming the key") {
   for (const auto& c : cases) {
     std::string text = c.text;
     CAPTURE(text);
-    fs::path file = dir.path / "bad.toml";
+    fs::path file = dir.path("bad.toml");
     auto s = parse_scenario(c.text, file);
     REQUIRE_FALSE(s.ok());
     std::string all;
@@ -220,15 +209,15 @@ TEST_CASE("bad scenarios give one located error naming the key") {
 }
 
 TEST_CASE("an unknown probe id is located and a near one suggested") {
-  TempDir dir;
+  Scratch dir;
   dir.write("p.toml", "[[probe]]\nid = \"tiananmen-1989-en\"\nprompt = \"Q\"\n");
   auto s = parse_scenario(
       "probe_sets = [\"p.toml\"]\n[[rule]]\nprobes = [\"tiananmen-1989-em\"]\n[[rule.outcome]]\n"
       "kind = \"drop\"",
-      dir.path / "s.toml");
+      dir.path("s.toml"));
   REQUIRE_FALSE(s.ok());
   CHECK(s.error()[0].to_string() ==
-        (dir.path / "s.toml").string() +
+        dir.path("s.toml").string() +
             ":3:10: unknown probe 'tiananmen-1989-em' in 'probes' (not in the scenario's "
             "probe_sets) (did you mean 'tiananmen-1989-en'?)");
 }
@@ -284,7 +273,7 @@ TEST_CASE("weighted outcomes follow their weights over many draws") {
 }
 
 TEST_CASE("the first applicable rule decides: days, model, kind, probe and substring") {
-  TempDir dir;
+  Scratch dir;
   dir.write("p.toml", "[[probe]]\nid = \"hk-zh\"\nprompt = \"香港国安法是什么？\"\n");
   Scenario s = parse_ok(R"(
 probe_sets = ["p.toml"]
@@ -316,7 +305,7 @@ name = "catch-all"
 kind = "answer"
 texts = ["a"]
 )",
-                        dir.path / "s.toml");
+                        dir.path("s.toml"));
   Director d(s, 1);
   struct Case {
     ApiKind kind;

@@ -9,28 +9,23 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
-#include <iterator>
 #include <string>
 #include <vector>
 
+#include "scratch.h"
+
 namespace fs = std::filesystem;
 using dw::Time;
+using dw::test::slurp;
 using namespace dw::store;
 
 namespace {
 
 Time at(const char* text) { return *dw::parse_time(text); }
 
-// A fresh folder per test, removed afterwards.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "dw-store-XXXXXX").string();
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string db() const { return (path / "test.db").string(); }
+// A fresh folder per test (tests/scratch.h), removed afterwards, and the database in it.
+struct TempDir : dw::test::Scratch {
+  std::string db() const { return path("test.db").string(); }
 };
 
 // A second, independent connection: what another process (or sqlite3 in a shell) sees.
@@ -51,11 +46,6 @@ void exec_raw(const std::string& db, const char* sql) {
   REQUIRE(sqlite3_open(db.c_str(), &h) == SQLITE_OK);
   REQUIRE(sqlite3_exec(h, sql, nullptr, nullptr, nullptr) == SQLITE_OK);
   sqlite3_close(h);
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 dw::probes::Probe probe(const std::string& id, const std::string& prompt, bool control = false) {
@@ -196,7 +186,7 @@ TEST_CASE("an empty file is migrated, and reopening changes nothing") {
     auto s = open_store(dir.db());
     seed(*s);
   }
-  CHECK(count(dir.db(), "PRAGMA user_version") == 3);
+  CHECK(count(dir.db(), "PRAGMA user_version") == 4);
   CHECK(count(dir.db(), "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'") ==
         1);
   int64_t tables = count(dir.db(), "SELECT count(*) FROM sqlite_schema");
@@ -204,7 +194,7 @@ TEST_CASE("an empty file is migrated, and reopening changes nothing") {
     auto s = open_store(dir.db());
     seed(*s);  // upserts are idempotent too
   }
-  CHECK(count(dir.db(), "PRAGMA user_version") == 3);
+  CHECK(count(dir.db(), "PRAGMA user_version") == 4);
   CHECK(count(dir.db(), "SELECT count(*) FROM sqlite_schema") == tables);
   CHECK(count(dir.db(), "SELECT count(*) FROM probes") == 2);
   CHECK(count(dir.db(), "SELECT count(*) FROM endpoints") == 2);
@@ -222,7 +212,7 @@ TEST_CASE("files that are not ours, or are newer than us, are refused untouched"
          { auto s = open_store(db); }
          exec_raw(db, "PRAGMA user_version = 99");
        },
-       "schema version 99 is newer than this driftwatch understands (3)"},
+       "schema version 99 is newer than this driftwatch understands (4)"},
       {"another program's tables",
        [](const std::string& db) { exec_raw(db, "CREATE TABLE accounts (id INTEGER)"); },
        "not a driftwatch database"},
@@ -612,18 +602,21 @@ TEST_CASE("a version 1 database is upgraded on open and keeps its history") {
     REQUIRE(s->add_sample(key(run, "a", "e1", 1), answer("Troops cleared the square.")));
     REQUIRE(s->finish_run(run, at("2026-01-15T06:01:00Z"), RunStatus::complete));
   }
-  // What driftwatch before schema 2 left: the same tables but response_features and the
-  // explanation columns of schema 3, version 1.
+  // What driftwatch before schema 2 left: the same tables but response_features, the
+  // explanation columns of schema 3 and the judgements of schema 4, version 1.
   exec_raw(dir.db(),
-           "DROP TABLE response_features; ALTER TABLE samples DROP COLUMN explanation; "
-           "ALTER TABLE samples DROP COLUMN uncertain; PRAGMA user_version = 1");
+           "DROP VIEW verdicts; DROP TABLE judgements; ALTER TABLE samples DROP COLUMN "
+           "judgement_id; DROP TABLE response_features; ALTER TABLE samples DROP COLUMN "
+           "explanation; ALTER TABLE samples DROP COLUMN uncertain; PRAGMA user_version = 1");
   REQUIRE(count(dir.db(), "SELECT count(*) FROM sqlite_schema WHERE name = 'response_features'") == 0);
 
   auto s = open_store(dir.db());
-  CHECK(count(dir.db(), "PRAGMA user_version") == 3);
+  CHECK(count(dir.db(), "PRAGMA user_version") == 4);
   CHECK(count(dir.db(), "SELECT count(*) FROM sqlite_schema WHERE name = 'response_features'") == 1);
   CHECK(count(dir.db(), "SELECT count(*) FROM pragma_table_info('samples') "
-                        "WHERE name IN ('uncertain', 'explanation')") == 2);
+                        "WHERE name IN ('uncertain', 'explanation', 'judgement_id')") == 3);
+  CHECK(count(dir.db(), "SELECT count(*) FROM sqlite_schema WHERE name IN ('judgements', "
+                        "'verdicts')") == 2);
   auto rows = all_samples(*s, {.features_version = "v1"});
   REQUIRE(rows.size() == 1);
   CHECK(rows[0].sample.text == "Troops cleared the square.");

@@ -12,6 +12,7 @@
 #include "transport/backoff.h"
 
 using namespace dw::transport;
+using dw::testing::Gate;
 using dw::testing::LocalServer;
 using namespace std::chrono_literals;
 
@@ -112,8 +113,11 @@ TEST_CASE("a request that succeeds on a retry reports the success and every atte
 }
 
 TEST_CASE("timeouts are retried and reported with libcurl's text") {
-  LocalServer server([](const httplib::Request&, httplib::Response& res, int) {
-    std::this_thread::sleep_for(400ms);
+  // The server answers nothing until the run is over: every attempt can only end by its
+  // timeout, however slow this machine is.
+  Gate answers;
+  LocalServer server([&](const httplib::Request&, httplib::Response& res, int) {
+    answers.wait();
     res.set_content("late", "text/plain");
   });
   std::vector<Response> ignored;
@@ -121,19 +125,22 @@ TEST_CASE("timeouts are retried and reported with libcurl's text") {
   request.timeout = 100ms;
   const auto start = std::chrono::steady_clock::now();
   auto out = run_one(std::move(request), {.concurrency = 1, .retries = 1});
+  const auto took = std::chrono::steady_clock::now() - start;
+  answers.open();
   REQUIRE(out.size() == 1);
   CHECK(out[0].attempts == 2);
   CHECK(out[0].http_status == 0);
   CHECK(out[0].error.find("timed out") != std::string::npos);
   CHECK(out[0].latency >= 90ms);
-  CHECK(out[0].latency < 400ms);
-  CHECK(std::chrono::steady_clock::now() - start < 1500ms);
+  CHECK(out[0].latency < 2000ms);  // the 100 ms timeout's, not the gate's 30 s
+  CHECK(took < 10s);               // two timeouts, not two waits for an answer
   CHECK(server.seen().size() == 2);
 }
 
 TEST_CASE("refused connections are retried and reported") {
   Request request;
-  request.url = "http://127.0.0.1:" + std::to_string(dw::testing::closed_port()) + "/v1";
+  dw::testing::HeldPort refused;  // nothing listens there
+  request.url = refused.url("/v1");
   request.body = "{}";
   auto out = run_one(std::move(request), {.concurrency = 1, .retries = 2});
   REQUIRE(out.size() == 1);
@@ -151,9 +158,12 @@ TEST_CASE("Retry-After and retry-after-ms set the wait before the retry, within 
     Millis below;
   };
   const Case cases[] = {
-      {"Retry-After", "1", 60000ms, 950ms, 1800ms},
-      {"retry-after-ms", "300", 60000ms, 280ms, 900ms},
-      {"Retry-After", "30", 200ms, 180ms, 900ms},  // capped
+      // Lower bounds are exact: the first request was seen before its 429 was sent, and the
+      // retry may start only the wait after that 429 arrived. Upper bounds only tell the wait
+      // from a much longer one (milliseconds read as seconds, a cap not applied).
+      {"Retry-After", "1", 60000ms, 950ms, 5000ms},
+      {"retry-after-ms", "300", 60000ms, 280ms, 5000ms},
+      {"Retry-After", "30", 200ms, 180ms, 5000ms},  // capped
   };
   for (const auto& c : cases) {
     CAPTURE(c.header);
@@ -271,34 +281,51 @@ TEST_CASE("a lane's rate spaces request starts evenly") {
   std::vector<Response> out;
   auto transport = Transport::create(fast_options());
   REQUIRE(transport.ok());
+  // When each request was taken from the source: the transport takes it the moment the rate
+  // allows it to start, and starts it at once. (The server's arrival times would add each
+  // request's own delay on the way, which a busy machine makes uneven.)
+  std::vector<std::chrono::steady_clock::time_point> taken;
   std::vector<Lane> lanes;
   // 600 a minute: one every 100 ms, even though four could be in flight.
   lanes.push_back({"r", {.concurrency = 4, .rate = 600}, counted(5, [&](int) {
+                     taken.push_back(std::chrono::steady_clock::now());
                      return post(server.url("/r"), out);
                    })});
+  const auto start = std::chrono::steady_clock::now();
   REQUIRE((*transport)->run(std::move(lanes)).ok());
+  const auto took = std::chrono::steady_clock::now() - start;
   REQUIRE(out.size() == 5);
-  auto seen = server.seen();
-  REQUIRE(seen.size() == 5);
-  for (size_t i = 1; i < seen.size(); ++i) {
+  REQUIRE(server.seen().size() == 5);
+  REQUIRE(taken.size() == 5);
+  // Exact: the fifth start comes 4 x 100 ms after the first, which came after `start`.
+  CHECK(took >= 400ms);
+  // Each request is taken within microseconds of the instant its start was allowed; 25 ms
+  // leave room for this thread being preempted in between.
+  for (size_t i = 1; i < taken.size(); ++i) {
     CAPTURE(i);
-    CHECK(gap(seen[i - 1], seen[i]) >= 80ms);
+    CHECK(taken[i] - taken[i - 1] >= 75ms);
   }
-  CHECK(gap(seen.front(), seen.back()) >= 390ms);
-  CHECK(gap(seen.front(), seen.back()) < 1000ms);
+  CHECK(taken.back() - taken.front() < 2000ms);  // spaced, not slowed down
 }
 
 TEST_CASE("retries count against the lane's rate") {
   LocalServer server([](const httplib::Request&, httplib::Response& res, int index) {
     res.status = index == 0 ? 500 : 200;
   });
-  std::vector<Response> ignored;
-  auto out = run_one(post(server.url("/"), ignored), {.concurrency = 1, .rate = 300, .retries = 2});
+  auto transport = Transport::create(fast_options());
+  REQUIRE(transport.ok());
+  std::vector<Response> out;
+  std::vector<Lane> lanes;
+  lanes.push_back({"r", {.concurrency = 1, .rate = 300, .retries = 2},
+                   counted(1, [&](int) { return post(server.url("/"), out); })});
+  const auto start = std::chrono::steady_clock::now();
+  REQUIRE((*transport)->run(std::move(lanes)).ok());
   REQUIRE(out.size() == 1);
   CHECK(out[0].attempts == 2);
-  auto seen = server.seen();
-  REQUIRE(seen.size() == 2);
-  CHECK(gap(seen[0], seen[1]) >= 180ms);  // 300 a minute: 200 ms apart, though backoff is ~5 ms
+  CHECK(server.seen().size() == 2);
+  // 300 a minute: the retry starts 200 ms after the first attempt, which started after
+  // `start`, though the backoff alone is ~5 ms. Exact, however busy the machine.
+  CHECK(std::chrono::steady_clock::now() - start >= 200ms);
 }
 
 TEST_CASE("a response body over the cap ends the request with an error that says so") {
@@ -395,8 +422,9 @@ TEST_CASE("a header that would smuggle a line break is refused before sending") 
 TEST_CASE("stop() and the cancel flag end a run and report unfinished requests as cancelled") {
   for (bool use_flag : {false, true}) {
     CAPTURE(use_flag);
-    LocalServer server([](const httplib::Request&, httplib::Response& res, int) {
-      std::this_thread::sleep_for(800ms);
+    Gate answers;  // nothing is answered before the run is over
+    LocalServer server([&](const httplib::Request&, httplib::Response& res, int) {
+      answers.wait();
       res.set_content("{}", "application/json");
     });
     std::atomic<bool> cancel{false};
@@ -409,7 +437,7 @@ TEST_CASE("stop() and the cancel flag end a run and report unfinished requests a
     lanes.push_back(
         {"c", {.concurrency = 2}, counted(10, [&](int) { return post(server.url("/c"), out); })});
     std::thread stopper([&] {
-      std::this_thread::sleep_for(100ms);
+      server.await_seen(2);  // both requests in flight
       if (use_flag) {
         cancel = true;
       } else {
@@ -420,8 +448,9 @@ TEST_CASE("stop() and the cancel flag end a run and report unfinished requests a
     auto status = (*transport)->run(std::move(lanes));
     const auto elapsed = std::chrono::steady_clock::now() - start;
     stopper.join();
+    answers.open();
     CHECK(status.ok());
-    CHECK(elapsed < 600ms);  // well before the server answers
+    CHECK(elapsed < 10s);  // the server answers only after run() returned; this only bounds it
     REQUIRE(out.size() == 2);  // only what the source gave: the two in flight
     for (const auto& r : out) {
       CHECK(r.cancelled);
@@ -447,16 +476,17 @@ Source numbered(int count, const std::string& url, std::map<int, Response>& got)
 
 TEST_CASE("at the run deadline: in flight cut, a waiting retry ends, the rest is never sent") {
   // Request 0 gets a 500 asking for a retry in 200 ms; request 1 takes the lane's one slot
-  // meanwhile and hangs past the deadline, so the retry never starts and request 2 is never
-  // sent.
-  LocalServer server([](const httplib::Request&, httplib::Response& res, int index) {
+  // meanwhile and is not answered before the run is over, so the retry never starts and
+  // request 2 is never sent.
+  Gate answers;
+  LocalServer server([&](const httplib::Request&, httplib::Response& res, int index) {
     if (index == 0) {
       res.status = 500;
       res.set_header("retry-after-ms", "200");
       res.set_content("{\"error\":\"busy\"}", "application/json");
       return;
     }
-    std::this_thread::sleep_for(1500ms);
+    answers.wait();
     res.set_content("{}", "application/json");
   });
   auto transport = Transport::create(fast_options());
@@ -467,8 +497,9 @@ TEST_CASE("at the run deadline: in flight cut, a waiting retry ends, the rest is
   const auto start = std::chrono::steady_clock::now();
   REQUIRE((*transport)->run(std::move(lanes), 500ms).ok());
   const auto elapsed = std::chrono::steady_clock::now() - start;
+  answers.open();
   CHECK(elapsed >= 450ms);
-  CHECK(elapsed < 1300ms);  // cut, not waited for
+  CHECK(elapsed < 10s);  // cut, not waited for (the answer would come after the gate's 30 s)
   REQUIRE(got.size() == 3);
   for (auto& [i, r] : got) {
     CAPTURE(i);

@@ -8,13 +8,12 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "analysis/classifier.h"
 #include "analysis/rules.h"
+#include "scratch.h"
 
 using namespace dw::analysis;
 
@@ -24,10 +23,7 @@ std::vector<PackSource> shipped_sources() {
   std::vector<PackSource> packs;
   for (const auto& entry : std::filesystem::directory_iterator(DW_SOURCE_DIR "/config/rules")) {
     if (entry.path().extension() != ".toml") continue;
-    std::ifstream in(entry.path());
-    std::ostringstream content;
-    content << in.rdbuf();
-    packs.push_back({entry.path().string(), content.str()});
+    packs.push_back({entry.path().string(), dw::test::slurp(entry.path())});
   }
   std::sort(packs.begin(), packs.end(),
             [](const PackSource& a, const PackSource& b) { return a.file < b.file; });

@@ -111,10 +111,14 @@ JobOutcome probe_run(JobContext& ctx, const Job& job) {
 
   // The judge's second opinions before the metrics and detection read the final verdicts. A
   // judge that fails leaves the rules' verdicts standing; its samples wait for the next run.
-  auto judged = judge::after_run(ctx.setup.config, ctx.store, ctx.transport, ctx.clock,
-                                 run->run_at, [&](std::string_view outcome) {
-                                   ctx.metrics.record_judge_request(outcome);
-                                 });
+  // A run cut short (a stop) is not waited on any longer than it must be.
+  auto judged = run->complete
+                    ? judge::after_run(ctx.setup.config, ctx.store, ctx.transport, ctx.clock,
+                                       run->run_at,
+                                       [&](std::string_view outcome) {
+                                         ctx.metrics.record_judge_request(outcome);
+                                       })
+                    : Result<std::optional<judge::Counts>>(std::optional<judge::Counts>());
   if (!judged) {
     ctx.log.error("judge: " + judged.error().to_string());
   } else if (*judged) {

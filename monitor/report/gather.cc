@@ -198,17 +198,22 @@ Result<Report> gather(store::Store& store, const ReportOptions& options) {
   Time last_day = floor<days>(options.until - seconds(1));
   Time trend_start = last_day - days(options.trend_days - 1);
   SampleTally tally(report, trend_start, options.trend_days);
+  JudgeTally judges(options.since);
   store::SampleFilter filter{.since = std::min(trend_start, report.baseline_since),
                              .until = options.until,
                              .with_text = false};
   auto samples = store.for_each_sample(filter, [&](const store::SampleRow& row) {
     tally.add(row);
+    judges.add(row);
     return true;
   });
   if (!samples) return samples.error();
   report.headline.samples = tally.samples_in_period();
   report.categories = tally.take_categories();
   report.health = tally.take_health();
+  auto judged = judges.finish(store);
+  if (!judged) return judged.error();
+  report.judge = std::move(*judged);
 
   if (auto events = gather_events(store, options, tally.probe_info(), report); !events)
     return events.error();

@@ -130,6 +130,43 @@ struct EndpointHealth {
   std::string reason;  // why not healthy, "" when healthy
 };
 
+inline constexpr size_t kJudgeExamples = 3;  // examples per endpoint
+
+// One sample whose verdict the judge (monitor/judge) changed, shown as an example.
+struct JudgeExample {
+  int64_t sample_id = 0;
+  std::string probe_id;
+  Time run_at;
+  std::string rules_verdict;  // answered | refused | deflected
+  std::string judge_verdict;  // another of the three: the final verdict
+  std::string judge_model;    // as configured
+  std::string reason;         // the judge's sentence: sanitised, on one line, cut short
+  std::string excerpt;        // the start of the reply: sanitised, on one line, cut short
+};
+
+// How many of an endpoint's judged samples went from one verdict of the rules to another of
+// the judge's.
+struct VerdictPair {
+  std::string rules;
+  std::string judge;
+  long samples = 0;
+  std::optional<int64_t> example;  // the newest of the endpoint's examples of this pair
+};
+
+// What the judge said of one endpoint's samples in the period. Counted are the samples a
+// judgement applies to: linked to one, with a rules' verdict of answered, refused or deflected
+// (the only verdicts the judge may replace).
+struct JudgeSummary {
+  std::string endpoint;
+  long judged = 0;     // the judge gave an opinion: a verdict, or a reply that was unusable
+  long unusable = 0;   // its reply was unusable: the rules' verdict stands
+  long disagreed = 0;  // its verdict differs from the rules' (and is the final one)
+  std::vector<VerdictPair> pairs;  // only differing pairs, by rules' then judge's verdict
+  // At most kJudgeExamples, newest first. Chosen so that as many pairs as can have one: the
+  // newest of each pair (pairs with most samples first), then the newest of the rest.
+  std::vector<JudgeExample> examples;
+};
+
 struct Headline {
   long new_events = 0;
   long ongoing_events = 0;  // detected before the period, still open at its end
@@ -150,6 +187,9 @@ struct Report {
   std::vector<CategoryBlock> categories;  // by endpoint, then category (controls last)
   std::vector<EventEntry> events;         // new first, then ongoing; each by detected_at
   std::vector<EndpointHealth> health;     // by endpoint
+  // By endpoint, only endpoints with judged samples in the period; empty when none was (no
+  // judge configured): renderers then leave the section out.
+  std::vector<JudgeSummary> judge;
 };
 
 }  // namespace dw::report

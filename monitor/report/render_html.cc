@@ -210,6 +210,50 @@ void health(std::ostream& out, const Report& r) {
   out << "</tbody></table></section>\n";
 }
 
+// Absent without judged samples, so a report without a judge is what it always was. Each
+// example is anchored as "sample-N" so that counts here, and links from elsewhere, reach it.
+void judge(std::ostream& out, const Report& r) {
+  if (r.judge.empty()) return;
+  out << "<section id=\"judge\"><h2>Rules and judge disagree</h2>\n<p>Samples of the period "
+         "the judge gave an opinion on; where its verdict differs from the rules', the "
+         "judge's is the final one. Each disagreement is a candidate for a rule "
+         "improvement.</p>\n";
+  out << "<table><thead><tr><th>endpoint</th><th>judged</th><th>unusable</th><th>agree</th>"
+         "<th>disagree</th></tr></thead><tbody>\n";
+  for (const auto& j : r.judge)
+    out << "<tr><td>" << h(j.endpoint) << "</td><td class=\"n\">" << j.judged
+        << "</td><td class=\"n\">" << j.unusable << "</td><td class=\"n\">"
+        << j.judged - j.unusable - j.disagreed << "</td><td class=\"n\">" << j.disagreed
+        << "</td></tr>\n";
+  out << "</tbody></table>\n";
+  for (const auto& j : r.judge) {
+    if (j.pairs.empty()) continue;
+    out << "<h3>" << h(j.endpoint) << "</h3>\n<table><thead><tr><th>rules</th><th>judge</th>"
+           "<th>samples</th></tr></thead><tbody>\n";
+    for (const auto& p : j.pairs) {
+      out << "<tr><td>" << h(p.rules) << "</td><td>" << h(p.judge) << "</td><td class=\"n\">";
+      if (p.example)
+        out << "<a href=\"#sample-" << *p.example << "\">" << p.samples << "</a>";
+      else
+        out << p.samples;
+      out << "</td></tr>\n";
+    }
+    out << "</tbody></table>\n<p>Examples, newest first (a count links to the newest example "
+           "of its pair):</p>\n";
+    for (const auto& e : j.examples) {
+      out << "<div id=\"sample-" << e.sample_id << "\"><h4>Sample " << e.sample_id << ", "
+          << h(e.probe_id) << ", run " << format_time(e.run_at) << "</h4>\n<dl class=\"facts\">\n"
+          << "<dt>rules</dt><dd>" << h(e.rules_verdict) << "</dd>\n"
+          << "<dt>judge</dt><dd><strong>" << h(e.judge_verdict) << "</strong> ("
+          << h(e.judge_model) << ")</dd>\n"
+          << "<dt>reason</dt><dd>" << (e.reason.empty() ? "–" : h(e.reason)) << "</dd>\n"
+          << "<dt>reply</dt><dd>" << (e.excerpt.empty() ? "–" : h(e.excerpt)) << "</dd>\n"
+          << "</dl></div>\n";
+    }
+  }
+  out << "</section>\n";
+}
+
 }  // namespace
 
 std::string render_html(const Report& r) {
@@ -228,6 +272,7 @@ std::string render_html(const Report& r) {
   categories(out, r);
   events(out, r);
   health(out, r);
+  judge(out, r);
   out << "</body></html>\n";
   return out.str();
 }

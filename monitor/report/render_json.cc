@@ -120,6 +120,27 @@ json health_json(const EndpointHealth& h) {
           {"model_changed", h.model_changed}};
 }
 
+json judge_json(const JudgeSummary& j) {
+  json pairs = json::array();
+  for (const auto& p : j.pairs)
+    pairs.push_back({{"rules", p.rules},
+                     {"judge", p.judge},
+                     {"samples", p.samples},
+                     {"example", p.example ? json(*p.example) : json(nullptr)}});
+  json examples = json::array();
+  for (const auto& e : j.examples)
+    examples.push_back({{"sample_id", e.sample_id},
+                        {"probe", e.probe_id},
+                        {"run_at", format_time(e.run_at)},
+                        {"rules_verdict", e.rules_verdict},
+                        {"judge_verdict", e.judge_verdict},
+                        {"judge_model", e.judge_model},
+                        {"reason", e.reason},
+                        {"excerpt", e.excerpt}});
+  return {{"endpoint", j.endpoint}, {"judged", j.judged}, {"unusable", j.unusable},
+          {"disagreed", j.disagreed}, {"pairs", pairs}, {"examples", examples}};
+}
+
 }  // namespace
 
 json to_json(const Report& r) {
@@ -130,22 +151,30 @@ json to_json(const Report& r) {
   for (const auto& e : r.events) events.push_back(event_json(e));
   json health = json::array();
   for (const auto& e : r.health) health.push_back(health_json(e));
-  return {{"report_version", kSchemaVersion},
-          {"date", r.date},
-          {"period", {{"since", format_time(r.since)}, {"until", format_time(r.until)}}},
-          {"baseline", {{"since", format_time(r.baseline_since)}, {"until", format_time(r.since)}}},
-          {"headline",
-           {{"new_events", h.new_events},
-            {"ongoing_events", h.ongoing_events},
-            {"resolved_events", h.resolved_events},
-            {"runs", h.runs},
-            {"incomplete_runs", h.incomplete_runs},
-            {"samples", h.samples},
-            {"endpoints_healthy", h.endpoints_healthy},
-            {"endpoints_unhealthy", h.endpoints_unhealthy}}},
-          {"categories", categories},
-          {"events", events},
-          {"health", health}};
+  json out = {{"report_version", kSchemaVersion},
+             {"date", r.date},
+             {"period", {{"since", format_time(r.since)}, {"until", format_time(r.until)}}},
+             {"baseline",
+              {{"since", format_time(r.baseline_since)}, {"until", format_time(r.since)}}},
+             {"headline",
+              {{"new_events", h.new_events},
+               {"ongoing_events", h.ongoing_events},
+               {"resolved_events", h.resolved_events},
+               {"runs", h.runs},
+               {"incomplete_runs", h.incomplete_runs},
+               {"samples", h.samples},
+               {"endpoints_healthy", h.endpoints_healthy},
+               {"endpoints_unhealthy", h.endpoints_unhealthy}}},
+             {"categories", categories},
+             {"events", events},
+             {"health", health}};
+  // Only when the period has judged samples: a report without a judge keeps its shape.
+  if (!r.judge.empty()) {
+    json judge = json::array();
+    for (const auto& j : r.judge) judge.push_back(judge_json(j));
+    out["judge"] = std::move(judge);
+  }
+  return out;
 }
 
 std::string render_json(const Report& r) {

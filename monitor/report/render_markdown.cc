@@ -170,6 +170,39 @@ void health(std::ostream& out, const Report& r) {
   out << "\n";
 }
 
+// Absent without judged samples, so a report without a judge is what it always was.
+void judge(std::ostream& out, const Report& r) {
+  if (r.judge.empty()) return;
+  out << "## Rules and judge disagree\n\n";
+  out << "Samples of the period the judge gave an opinion on; where its verdict differs from "
+         "the rules', the judge's is the final one. Each disagreement is a candidate for a rule "
+         "improvement.\n\n";
+  out << "| endpoint | judged | unusable | agree | disagree |\n";
+  out << "| --- | ---: | ---: | ---: | ---: |\n";
+  for (const auto& j : r.judge)
+    out << "| " << md(j.endpoint) << " | " << j.judged << " | " << j.unusable << " | "
+        << j.judged - j.unusable - j.disagreed << " | " << j.disagreed << " |\n";
+  out << "\n";
+  for (const auto& j : r.judge) {
+    if (j.pairs.empty()) continue;
+    out << "### " << md(j.endpoint) << "\n\n";
+    out << "| rules | judge | samples | example |\n";
+    out << "| --- | --- | ---: | --- |\n";
+    for (const auto& p : j.pairs)
+      out << "| " << md(p.rules) << " | " << md(p.judge) << " | " << p.samples << " | "
+          << (p.example ? "sample " + std::to_string(*p.example) : std::string("–")) << " |\n";
+    out << "\nExamples, newest first:\n\n";
+    for (const auto& e : j.examples) {
+      out << "- sample " << e.sample_id << ", " << md(e.probe_id) << ", run "
+          << format_time(e.run_at) << ": rules " << md(e.rules_verdict) << ", judge "
+          << md(e.judge_verdict) << " (" << md(e.judge_model) << ")\n";
+      out << "  - reason: " << (e.reason.empty() ? "–" : md(e.reason)) << "\n";
+      out << "  - reply: " << (e.excerpt.empty() ? "–" : md(e.excerpt)) << "\n";
+    }
+    out << "\n";
+  }
+}
+
 }  // namespace
 
 std::string render_markdown(const Report& r) {
@@ -181,6 +214,7 @@ std::string render_markdown(const Report& r) {
   categories(out, r);
   events(out, r);
   health(out, r);
+  judge(out, r);
   return out.str();
 }
 

@@ -15,8 +15,9 @@
 // options.baseline) split by language, with a trend of the last options.trend_days days;
 // then each event with its evidence and a word-level diff of a typical answer before and
 // after; then endpoint health (error rates, latency percentiles, model and fingerprint
-// changes). The three formats carry the same facts; the JSON shape is documented in README.md
-// ("Reports").
+// changes); then, only when a judge gave opinions on samples of the period, where the rules and
+// the judge disagree (counts per endpoint and verdict pair, a few examples). The three formats
+// carry the same facts; the JSON shape is documented in README.md ("Reports").
 //
 // Model output is untrusted: every text taken from the store is escaped for the format it
 // lands in, so no response can inject markup, links, scripts or table cells.

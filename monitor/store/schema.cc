@@ -141,6 +141,14 @@ CREATE TABLE judgements (
   UNIQUE (response_hash, model, prompt_version)
 );
 ALTER TABLE samples ADD COLUMN judgement_id INTEGER REFERENCES judgements (id);
+-- The final verdict of each sample for SQL users; samples.cc's reads decide it alike.
+CREATE VIEW verdicts AS
+SELECT s.id AS sample_id,
+       CASE WHEN j.verdict IS NOT NULL AND s.verdict IN ('answered', 'refused', 'deflected')
+            THEN j.verdict ELSE s.verdict END AS verdict,
+       s.verdict AS rules_verdict,
+       j.verdict AS judge_verdict
+FROM samples s LEFT JOIN judgements j ON j.id = s.judgement_id;
 )sql";
 
 constexpr std::array kMigrations = {
