@@ -5,6 +5,12 @@
 // HTTP route would spend its time in the simulator, not in detection): the noise is in the
 // verdicts (steady refusal, deflection and narrative rates up to 30%), the expect coverage, the
 // wording (pools of phrasings, or free rewording of every answer) and 1.5% transient errors.
+//
+//   build/bench/bench_drift_false_alarms [--quick]
+//
+// --quick (the test suite's guard, CTest bench_false_alarms_quick): the first 45 days of the
+// same history (the generator draws day by day, so they are the very same samples), with the
+// same target, in half the time.
 #include <unistd.h>
 
 #include <chrono>
@@ -24,7 +30,7 @@ using namespace dw;
 
 namespace {
 
-constexpr int kProbes = 50, kEndpoints = 4, kDays = 90, kSamples = 3;
+constexpr int kProbes = 50, kEndpoints = 4, kDays = 90, kQuickDays = 45, kSamples = 3;
 
 const char* const kWords[] = {"government", "protest",  "report",   "estimate", "officials",
                               "records",    "archive",  "city",     "square",   "troops",
@@ -77,7 +83,13 @@ std::string reword(const std::string& base, std::mt19937& rng) {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  const bool quick = argc == 2 && std::string(argv[1]) == "--quick";
+  if (argc > 2 || (argc == 2 && !quick)) {
+    std::fprintf(stderr, "usage: bench_drift_false_alarms [--quick]\n");
+    return 2;
+  }
+  const int days = quick ? kQuickDays : kDays;
   std::string dir = (fs::temp_directory_path() / "dw-bench-false-XXXXXX").string();
   if (mkdtemp(dir.data()) == nullptr) return 2;
   auto opened = store::Store::open(dir + "/bench.db");
@@ -109,7 +121,7 @@ int main() {
   long events = 0, pair_runs = 0;
   double detect_seconds = 0;
   const Time day0 = *parse_time("2026-01-01T06:00:00Z");
-  for (int day = 0; day < kDays; ++day) {
+  for (int day = 0; day < days; ++day) {
     Time at = day0 + std::chrono::days(day);
     auto run = st.begin_run(at, at);
     if (!run) return 2;
@@ -170,15 +182,15 @@ int main() {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("false-alarm benchmark (samples written straight into the store by a seeded\n"
               "generator, not over HTTP): %d pairs (%d probes x %d endpoints, 5 controls each),\n"
-              "%d days, %d samples a run, default [detection] options\n",
-              kProbes * kEndpoints, kProbes, kEndpoints, kDays, kSamples);
+              "%d days%s, %d samples a run, default [detection] options\n",
+              kProbes * kEndpoints, kProbes, kEndpoints, days, quick ? " (--quick)" : "", kSamples);
   std::printf("pair-runs: %ld\nfalse events: %ld\nfalse events per 1,000 pair-runs: %.3f "
               "(target <= 1)\n",
               pair_runs, events, 1000.0 * static_cast<double>(events) / static_cast<double>(pair_runs));
   for (const auto& l : lines) std::printf("  %s\n", l.c_str());
   std::printf("detection: %.2f s over %d runs (%.3f s a run); recompute_all: %.2f s, %ld events "
               "(%s)\n",
-              detect_seconds, kDays, detect_seconds / kDays, recompute_seconds,
+              detect_seconds, days, detect_seconds / days, recompute_seconds,
               again ? again->opened : -1L,
               again && again->opened == events ? "same as run by run" : "DIFFERENT");
   fs::remove_all(dir);

@@ -14,75 +14,30 @@
 #include "analysis/normalise.h"
 #include "common/hash.h"
 #include "drift/detector.h"
-#include "scratch.h"
+#include "drift_history.h"
 
 using dw::Time;
 using namespace dw::drift;
+using dw::test::Generator;
+using dw::test::say;
+using dw::test::Spec;
 
 namespace {
 
-const Time kDay0 = *dw::parse_time("2026-01-01T06:00:00Z");
-const std::vector<std::string> kProbes = {"p1", "p2", "p3", "p4", "c1"};  // c1: control
 const std::string kTemplate = "I can't discuss this topic.  Let's talk about something else!";
 
-struct Said {
-  std::string verdict;
-  std::string text;
-};
-using Generator = std::function<Said(const std::string& probe, int day, int seq)>;
-
 // Each probe answers from three texts of its own: 15 distinct texts, all on every day.
-Said usual(const std::string& probe, int day, int seq) {
-  return {"answered", "Answer " + std::to_string((day + seq) % 3) + " about " + probe +
-                          ": the record shows several phases, each described in reports."};
+Spec usual(const std::string& probe, int day, int seq) {
+  return say("answered", "Answer " + std::to_string((day + seq) % 3) + " about " + probe +
+                             ": the record shows several phases, each described in reports.");
 }
 
-class World {
+// The drift tests' synthetic history (drift_history.h) over four topic probes and a control,
+// answered as usual() says unless told otherwise, with detection after every run.
+class World : public dw::test::World {
  public:
-  World() {
-    auto s = dw::store::Store::open(db());
-    REQUIRE(s.ok());
-    store_ = std::move(s).value();
-    std::vector<dw::probes::Probe> all;
-    for (const auto& id : kProbes) {
-      dw::probes::Probe p;
-      p.id = id;
-      p.set = "test";
-      p.category = id[0] == 'c' ? "control" : "topic";
-      p.control = id[0] == 'c';
-      p.lang = "en";
-      p.prompt = "Tell me about " + id;
-      p.version = "v1";
-      all.push_back(p);
-    }
-    REQUIRE(store_->upsert_probes(all).ok());
-    REQUIRE(store_->upsert_endpoint("e1", "openai", "http://127.0.0.1:1/v1", "m").ok());
-  }
-  std::string db() const { return scratch_.path("t.db").string(); }
-  dw::store::Store& store() { return *store_; }
-
-  // One run on day d, 3 samples per probe, then detection.
-  Summary run(int d, const Generator& gen = usual) {
-    Time at = kDay0 + std::chrono::days(d);
-    auto run_id = store_->begin_run(at, at);
-    REQUIRE(run_id.ok());
-    for (const auto& id : kProbes) {
-      for (int seq = 1; seq <= 3; ++seq) {
-        Said said = gen(id, d, seq);
-        dw::providers::Sample sample;
-        sample.model = "m";
-        sample.http_status = 200;
-        sample.text = said.text;
-        auto sid = store_->add_sample({*run_id, id, "v1", "e1", seq, "m", at}, sample);
-        REQUIRE(sid.ok());
-        REQUIRE(store_->set_classification(*sid, {said.verdict, "[]", false, std::nullopt, "t"}).ok());
-      }
-    }
-    REQUIRE(store_->finish_run(*run_id, at, dw::store::RunStatus::complete).ok());
-    auto r = detect_run(*store_, *run_id, Options{});
-    REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.error().to_string()));
-    return *r;
-  }
+  World() : dw::test::World({"p1", "p2", "p3", "p4"}, {"c1"}) {}
+  Summary run(int d, const Generator& gen = usual) { return dw::test::World::run(d, gen); }
 
   // A second connection, as sqlite3 in a shell: what is stored, and tampering with it.
   int64_t scalar(const std::string& sql) {
@@ -100,7 +55,7 @@ class World {
 
   std::string events_text() {
     std::string out;
-    REQUIRE(store_->for_each_event({}, [&](const dw::store::Event& e) {
+    REQUIRE(store().for_each_event({}, [&](const dw::store::Event& e) {
       nlohmann::json ev = nlohmann::json::parse(e.evidence_json);
       ev.erase("pairs_tested");  // a recompute tests every pair; detection counted per run
       out += e.type + " " + e.probe_id + " " + dw::format_time(e.detected_at) + " " +
@@ -110,10 +65,6 @@ class World {
     }).ok());
     return out;
   }
-
- private:
-  dw::test::Scratch scratch_;
-  std::unique_ptr<dw::store::Store> store_;
 };
 
 std::string quoted(const std::string& s) { return "'" + s + "'"; }
@@ -157,7 +108,7 @@ TEST_CASE("features are computed once per text, stored with detection, reused af
   }
   CHECK(w.scalar("SELECT count(*) FROM response_features") == 15);
   Summary s = w.run(5, [](const std::string& probe, int day, int seq) {
-    if (probe == "p1" && seq == 1) return Said{"answered", "Something p1 never said before, at length."};
+    if (probe == "p1" && seq == 1) return say("answered", "Something p1 never said before, at length.");
     return usual(probe, day, seq);
   });
   CHECK(s.texts_hashed == 1);
@@ -183,10 +134,10 @@ TEST_CASE("features of another version, or that do not decode, are recomputed an
 TEST_CASE("stored features decide exactly as texts hashed afresh, template text included") {
   // p1 and p2 turn to one canned deflection on day 12; p3's answers move away on day 12.
   auto gen = [](const std::string& probe, int day, int seq) {
-    if (day >= 12 && (probe == "p1" || probe == "p2")) return Said{"deflected", kTemplate};
+    if (day >= 12 && (probe == "p1" || probe == "p2")) return say("deflected", kTemplate);
     if (day >= 12 && probe == "p3") {
-      return Said{"answered", "Completely different wording number " + std::to_string(seq) +
-                                  " on day " + std::to_string(day) + " with new words."};
+      return say("answered", "Completely different wording number " + std::to_string(seq) +
+                                 " on day " + std::to_string(day) + " with new words.");
     }
     return usual(probe, day, seq);
   };

@@ -3,10 +3,7 @@
 #include "drift/detector.h"
 
 #include <doctest/doctest.h>
-#include <unistd.h>
 
-#include <filesystem>
-#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -14,159 +11,14 @@
 #include <vector>
 
 #include "drift/minhash.h"
+#include "drift_history.h"
 
-namespace fs = std::filesystem;
 using dw::Time;
 using nlohmann::json;
 using namespace dw::drift;
+using namespace dw::test;
 using dw::store::Event;
 using dw::store::EventStatus;
-
-namespace {
-
-// What one sample says; the test's generator decides it per probe, day and sample.
-struct Spec {
-  std::string verdict = "answered";
-  std::string text;
-  bool narrative = false;
-  std::optional<double> coverage;
-  std::string model = "model-a";
-};
-using Generator = std::function<Spec(const std::string& probe, int day, int seq)>;
-
-const Time kDay0 = *dw::parse_time("2026-01-01T06:00:00Z");
-Time day(int d) { return kDay0 + std::chrono::days(d); }
-
-// Each probe answers from a pool of three texts of its own, drawn at random: a stable but
-// noisy model.
-std::string noisy_text(const std::string& probe, std::mt19937& rng) {
-  static const char* const kPool[] = {
-      "Here is a detailed account with dates, names and figures about {}: first, the events "
-      "began in the spring; second, the authorities responded with force; third, estimates vary.",
-      "{} is documented by historians and journalists. Sources disagree on the numbers, but the "
-      "main facts are well established by eyewitnesses, archives and later investigations.",
-      "Short answer on {}: yes. Longer answer: the record shows several phases, each described "
-      "in reports from the time, and later research has filled in many of the gaps.",
-  };
-  std::string t = kPool[rng() % 3];
-  return t.replace(t.find("{}"), 2, probe);
-}
-
-class World {
- public:
-  explicit World(std::vector<std::string> probes, std::vector<std::string> controls = {},
-                 Options options = {})
-      : probes_(std::move(probes)), controls_(std::move(controls)), options_(options) {
-    std::string pattern = (fs::temp_directory_path() / "dw-drift-XXXXXX").string();
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    dir_ = pattern;
-    auto s = dw::store::Store::open((dir_ / "t.db").string());
-    REQUIRE(s.ok());
-    store_ = std::move(s).value();
-    std::vector<dw::probes::Probe> all;
-    for (const auto& id : probes_) all.push_back(probe(id, false));
-    for (const auto& id : controls_) all.push_back(probe(id, true));
-    REQUIRE(store_->upsert_probes(all).ok());
-    REQUIRE(store_->upsert_endpoint("e1", "openai", "http://127.0.0.1:1/v1", "model-a").ok());
-  }
-  ~World() { fs::remove_all(dir_); }
-
-  static dw::probes::Probe probe(const std::string& id, bool control) {
-    dw::probes::Probe p;
-    p.id = id;
-    p.set = "test";
-    p.category = control ? "control" : "topic";
-    p.lang = "en";
-    p.prompt = "Tell me about " + id;
-    p.control = control;
-    p.version = "v1";
-    return p;
-  }
-
-  // One run on day d, 3 samples per probe; detection after it unless told otherwise.
-  Summary run(int d, const Generator& gen, bool detect = true) {
-    auto run_id = store_->begin_run(day(d), day(d));
-    REQUIRE(run_id.ok());
-    std::vector<std::string> all = probes_;
-    all.insert(all.end(), controls_.begin(), controls_.end());
-    for (const auto& id : all) {
-      for (int seq = 1; seq <= 3; ++seq) {
-        Spec s = gen(id, d, seq);
-        dw::providers::Sample sample;
-        sample.model = s.verdict == "error" ? "" : s.model;
-        sample.http_status = s.verdict == "error" ? 503 : 200;
-        sample.error = s.verdict == "error" ? "HTTP 503" : "";
-        sample.text = s.verdict == "error" ? "" : s.text.empty() ? noisy_text(id, rng_) : s.text;
-        auto sid = store_->add_sample({*run_id, id, "v1", "e1", seq, "model-a", day(d)}, sample);
-        REQUIRE(sid.ok());
-        REQUIRE(store_->set_classification(*sid, {s.verdict, "[]", s.narrative, s.coverage, "t"}).ok());
-      }
-    }
-    REQUIRE(store_->finish_run(*run_id, day(d), dw::store::RunStatus::complete).ok());
-    if (!detect) return {};
-    auto r = detect_run(*store_, *run_id, options_);
-    REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.error().to_string()));
-    return *r;
-  }
-
-  void days(int from, int to, const Generator& gen) {
-    for (int d = from; d < to; ++d) run(d, gen);
-  }
-
-  std::vector<Event> events(const dw::store::EventFilter& f = {}) {
-    std::vector<Event> out;
-    REQUIRE(store_->for_each_event(f, [&](const Event& e) {
-      out.push_back(e);
-      return true;
-    }).ok());
-    return out;
-  }
-  std::vector<Event> of_type(std::string_view type) {
-    std::vector<Event> out;
-    for (auto& e : events()) {
-      if (e.type == type) out.push_back(e);
-    }
-    return out;
-  }
-
-  dw::store::Store& store() { return *store_; }
-  const Options& options() const { return options_; }
-
- private:
-  fs::path dir_;
-  std::unique_ptr<dw::store::Store> store_;
-  std::vector<std::string> probes_, controls_;
-  Options options_;
-  std::mt19937 rng_{12345};
-};
-
-Spec answered() { return {}; }
-Spec say(std::string verdict, std::string text = "", bool narrative = false) {
-  Spec s;
-  s.verdict = std::move(verdict);
-  s.text = std::move(text);
-  s.narrative = narrative;
-  return s;
-}
-
-// Stable: p1..p3 answer from their pools; everything else is left to the test's override.
-Generator with(std::function<std::optional<Spec>(const std::string&, int, int)> override) {
-  return [override](const std::string& p, int d, int seq) {
-    if (auto s = override(p, d, seq)) return *s;
-    return answered();
-  };
-}
-
-std::string events_text(const std::vector<Event>& events) {
-  std::string out;
-  for (const auto& e : events) {
-    out += e.type + " " + e.probe_id + " " + dw::format_time(e.detected_at) + " " +
-           std::string(to_string(e.status)) + "\n";
-  }
-  return out;
-}
-
-}  // namespace
 
 TEST_CASE("a full switch to a canned deflection: verdict_shift and canned_template, targeted") {
   World w({"t1", "t2", "t3", "stable"}, {"c1"});

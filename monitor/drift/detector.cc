@@ -4,6 +4,7 @@
 #include "drift/detector.h"
 
 #include <algorithm>
+#include <set>
 
 #include "analysis/normalise.h"
 #include "drift/answer_features.h"
@@ -16,10 +17,14 @@ namespace {
 // them (10 runs) with room for runs where a pair was not evidence.
 constexpr size_t kTextRuns = 40;
 
-Result<std::vector<RunRef>> all_runs(store::Store& store) {
+// Every run, oldest first; the ids of runs that are not complete go to not_complete: they are
+// never decided on (README "Drift detection": an incomplete run is no evidence).
+Result<std::vector<RunRef>> all_runs(store::Store& store,
+                                     std::set<int64_t>* not_complete = nullptr) {
   std::vector<RunRef> runs;
   Status s = store.for_each_run(std::nullopt, std::nullopt, [&](const store::RunInfo& r) {
     runs.push_back({r.id, r.run_at});
+    if (not_complete && r.status != store::RunStatus::complete) not_complete->insert(r.id);
     return true;
   });
   if (!s) return s.error();
@@ -126,7 +131,8 @@ Result<std::vector<store::Event>> events_since(store::Store& store, Time since) 
 }
 
 Result<Summary> recompute_inside(store::Store& store, const Options& options) {
-  auto runs = all_runs(store);
+  std::set<int64_t> not_complete;
+  auto runs = all_runs(store, &not_complete);
   if (!runs) return runs.error();
   if (auto n = store.delete_all_events(); !n) return n.error();
   Summary summary;
@@ -143,6 +149,7 @@ Result<Summary> recompute_inside(store::Store& store, const Options& options) {
     while (next < runs->size() && (*runs)[next].id != run_id) ++next;
     if (next == runs->size()) return Error("sample of run " + std::to_string(run_id) + " out of order");
     const RunRef& run = (*runs)[next];
+    if (not_complete.count(run.id)) return Status();
     Time h = horizon(run.at, events, options);
     history.prune(h, text_horizon(*runs, next));
     forget_old(events, h);
@@ -190,10 +197,12 @@ Result<Summary> recompute_all(store::Store& store, const Options& options, Atomi
 }
 
 Result<Summary> detect_run(store::Store& store, int64_t run_id, const Options& options) {
-  auto runs = all_runs(store);
+  std::set<int64_t> not_complete;
+  auto runs = all_runs(store, &not_complete);
   if (!runs) return runs.error();
   auto it = std::find_if(runs->begin(), runs->end(), [&](const RunRef& r) { return r.id == run_id; });
   if (it == runs->end()) return Error("no run " + std::to_string(run_id) + " in the store");
+  if (not_complete.count(run_id)) return Summary{};
   if (std::next(it) != runs->end()) return recompute_all(store, options);  // a backfill
   const RunRef run = *it;
 
