@@ -20,6 +20,7 @@ dpkg -i "$deb" >/dev/null || fail "dpkg -i $deb failed"
 for f in /usr/bin/driftwatch /usr/bin/driftwatch-sim /etc/driftwatch/driftwatch.toml \
          /usr/lib/systemd/system/driftwatch.service /usr/share/driftwatch/rules/refusals.toml \
          /usr/share/driftwatch/probes/controls.toml /usr/share/driftwatch/config/demo-scenario.toml \
+         /usr/share/driftwatch/grafana/driftwatch.json \
          /usr/share/doc/driftwatch/driftwatch.example.toml; do
   [[ -f "$f" ]] || fail "the package did not install $f"
 done

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "child.h"
+#include "common/install_paths.h"
 #include "scratch.h"
 
 namespace fs = std::filesystem;
@@ -294,5 +295,65 @@ TEST_CASE("check reports a broken rule pack with its exact location") {
     CHECK(o.err.substr(0, prefix.size()) == prefix);
     CHECK(contains(o.err.substr(0, o.err.find('\n')), c.message));
     CHECK(std::count(o.err.begin(), o.err.end(), '\n') == 1);
+  }
+}
+
+TEST_CASE("a config without [classifier] rules uses the rules beside it, else the shipped packs") {
+  const std::string minimal = "[probes]\nsets = [\"" +
+                              (fs::path(DW_SOURCE_DIR) / "probes/controls.toml").string() +
+                              "\"]\n[[endpoint]]\nname = \"local\"\nkind = \"ollama\"\n"
+                              "model = \"qwen2.5:7b\"\n";
+  // The "rules (...): DIR" line and the "from:" line after it.
+  auto rules_lines = [](const std::string& out) {
+    size_t at = out.find("\nrules (");
+    REQUIRE(at != std::string::npos);
+    size_t end = out.find('\n', at + 1);
+    size_t next = out.find('\n', end + 1);
+    return std::pair{out.substr(at + 1, end - at - 1), out.substr(end + 1, next - end - 1)};
+  };
+  auto ends_with = [](const std::string& s, const std::string& tail) {
+    return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+  };
+
+  SUBCASE("no rules folder beside it: the shipped packs, and check says which") {
+    dw::test::Scratch dir;
+    fs::path config = dir.write("driftwatch.toml", minimal);
+    auto o = run({"-c", config, "check"});
+    INFO(o.err);
+    REQUIRE(o.code == 0);
+    CHECK_FALSE(contains(o.err, "rules folder not found"));
+    const dw::ShippedRules shipped = dw::shipped_rules_dir();
+    auto [line, from] = rules_lines(o.out);
+    CHECK(ends_with(line, "): " + shipped.dir.string()));
+    CHECK(from == (shipped.installed
+                       ? "  from: the installed rule packs ([classifier] rules is not set and "
+                         "no rules folder is beside the config)"
+                       : "  from: the source tree's rule packs, none are installed ([classifier] "
+                         "rules is not set and no rules folder is beside the config)"));
+  }
+
+  SUBCASE("a rules folder beside it wins over the shipped packs") {
+    dw::test::Scratch dir;
+    fs::copy(fs::path(DW_SOURCE_DIR) / "config/rules", dir.root() / "rules");
+    fs::path config = dir.write("driftwatch.toml", minimal);
+    auto o = run({"-c", config, "check"});
+    INFO(o.err);
+    REQUIRE(o.code == 0);
+    auto [line, from] = rules_lines(o.out);
+    CHECK(ends_with(line, "): " + (dir.root() / "rules").string()));
+    CHECK(from == "  from: the rules folder beside the config ([classifier] rules is not set)");
+  }
+
+  SUBCASE("the key, when given, is the only place looked at") {
+    dw::test::Scratch dir;
+    fs::path config = dir.write("driftwatch.toml", minimal + "[classifier]\nrules = \"packs\"\n");
+    auto o = run({"-c", config, "check"});
+    CHECK(o.code == 1);
+    CHECK(contains(o.err, (dir.root() / "packs").string()));
+    CHECK(contains(o.err, "rules folder not found"));
+
+    auto example = run({"-c", kExample, "check"}, {"DEEPSEEK_API_KEY=sk-test"});
+    REQUIRE(example.code == 0);
+    CHECK(rules_lines(example.out).second == "  from: named by [classifier] rules");
   }
 }

@@ -220,7 +220,9 @@ TEST_CASE("the daemon under systemd: runs, READY/STATUS/WATCHDOG/STOPPING, metri
   auto body = json::parse(seen[0].body);
   REQUIRE(body.contains("text"));
   CHECK(contains(body["text"].get<std::string>(), "driftwatch report for "));
-  CHECK(contains(body["text"].get<std::string>(), (scratch.root() / "reports").string()));
+  // What changed, not where the files lie: the monitor's paths mean nothing in a chat.
+  CHECK(contains(body["text"].get<std::string>(), " is written. What changed:\n"));
+  CHECK_FALSE(contains(body["text"].get<std::string>(), (scratch.root() / "reports").string()));
   CHECK_FALSE(fs::is_empty(scratch.path("reports")));
 
   // SIGHUP with a broken config: the located error is logged and the old config runs on.

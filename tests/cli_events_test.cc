@@ -1,7 +1,9 @@
 // Runs the built driftwatch binary: `events` over a database holding known events, as text and
-// as JSON Lines, filtered by --open and --since; bad arguments are exit 1.
+// as JSON Lines, filtered by --open and --since, or grouped with --incidents; bad arguments are
+// exit 1.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -79,6 +81,23 @@ class Fixture {
     model.resolved_at = model.detected_at;
     model.evidence_json = R"({"new_models":["deepseek-chat-0528"],"new_fingerprints":[]})";
     for (const auto* e : {&shift, &health, &model}) REQUIRE((*store)->insert_event(*e).ok());
+  }
+
+  // A canned template on the day after the verdict_shift, answering its probe and another:
+  // the same incident. Its text starts with a terminal escape (model output is hostile).
+  void add_canned() {
+    auto store = dw::store::Store::open((dir_ / "events.db").string());
+    REQUIRE(store.ok());
+    dw::store::Event canned;
+    canned.type = "canned_template";
+    canned.endpoint = "deepseek";
+    canned.scope = "targeted";
+    canned.detected_at = *dw::parse_time("2026-01-12T06:00:00Z");
+    json evidence = {{"template_hash", "ab12"},
+                     {"text", "\x1b[2Jsorry, that's beyond my current scope. let's talk."},
+                     {"probes", {"tiananmen-1989-en", "tiananmen-tank-man-en"}}};
+    canned.evidence_json = evidence.dump();
+    REQUIRE((*store)->insert_event(canned).ok());
   }
 
   // An empty database, as a command that writes leaves it.
@@ -165,4 +184,56 @@ TEST_CASE("events: a bad --since is invalid input") {
   CHECK(o.code == 1);
   CHECK(o.err.find("--since: ") == 0);
   CHECK(o.out.empty());
+}
+
+TEST_CASE("events --incidents: one line an incident, naming its events") {
+  Fixture f;
+  f.create_store();
+  Outcome none = f.run({"events", "--incidents"});
+  REQUIRE_MESSAGE(none.code == 0, none.err);
+  CHECK(none.out == "no incidents\n");
+  f.add_events();
+  f.add_canned();  // event 4
+  Outcome o = f.run({"events", "--incidents"});
+  REQUIRE_MESSAGE(o.code == 0, o.err);
+  INFO(o.out);
+  // The outage, the Tiananmen change (the shift and the template), the model change.
+  CHECK(std::count(o.out.begin(), o.out.end(), '\n') == 3);
+  CHECK(o.out.find("deepseek, tiananmen: 2 probes (en) answered -> deflected since 2026-01-11; "
+                   "stock reply '\\u{001B}[2Jsorry, that's beyond my...' "
+                   "[events 1, 4]\n") != std::string::npos);
+  CHECK(o.out.find("deepseek, endpoint health: errors rose from 2026-01-05 to 2026-01-07 "
+                   "[events 2]") != std::string::npos);
+  CHECK(o.out.find("deepseek, model change: reported model changed on 2026-01-20") !=
+        std::string::npos);
+  CHECK(o.out.find('\x1b') == std::string::npos);  // the escape is shown, never sent
+}
+
+TEST_CASE("events --incidents --json: one object a line; --open and --since as for events") {
+  Fixture f;
+  f.add_events();
+  f.add_canned();
+  auto lines = json_lines(f.run({"events", "--incidents", "--json"}));
+  REQUIRE(lines.size() == 3);
+  CHECK(lines[0]["kind"] == "health");  // by detection time: every one is "new" without --since
+  const json& change = lines[1];
+  CHECK(change["id"] == 1);
+  CHECK(change["events"] == json::array({1, 4}));
+  CHECK(change["subject"] == "tiananmen");
+  CHECK(change["verdict_change"] == "answered -> deflected");
+  CHECK(change["open"] == true);
+  CHECK(change["stock_reply"] == "\\u{001B}[2Jsorry, that's beyond my current scope. let's talk.");
+  CHECK(change["summary"].get<std::string>().starts_with("deepseek, tiananmen: 2 probes"));
+  CHECK(lines[2]["kind"] == "model_change");
+
+  auto open = json_lines(f.run({"events", "--incidents", "--json", "--open"}));
+  REQUIRE(open.size() == 1);
+  CHECK(open[0]["events"] == json::array({1, 4}));
+  // Since Jan 15: the Tiananmen change is older (not new), the model change is new.
+  auto since = json_lines(f.run({"events", "--incidents", "--json", "--since", "2026-01-15"}));
+  REQUIRE(since.size() == 2);
+  CHECK(since[0]["kind"] == "model_change");
+  CHECK(since[0]["new"] == true);
+  CHECK(since[1]["subject"] == "tiananmen");
+  CHECK(since[1]["new"] == false);
 }

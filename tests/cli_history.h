@@ -75,4 +75,14 @@ inline std::vector<std::string> file_names(const fs::path& dir) {
   return names;
 }
 
+// The archive every report rewrites beside the report files (report/archive.h).
+inline const std::vector<std::string> kArchiveFiles = {"archive.json", "feed.xml", "index.html"};
+
+// The report files directly in dir (driftwatch-*), sorted: file_names without the archive.
+inline std::vector<std::string> report_file_names(const fs::path& dir) {
+  std::vector<std::string> names = file_names(dir);
+  std::erase_if(names, [](const std::string& n) { return !n.starts_with("driftwatch-"); });
+  return names;
+}
+
 }  // namespace dw::test

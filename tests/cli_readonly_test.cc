@@ -195,7 +195,7 @@ TEST_CASE("events, report and diff read a file chmod 0444 in a folder chmod 0555
       }
       if (args[0] == "report") {
         const std::string stem = "driftwatch-" + history_date(4);
-        CHECK(file_names(out) == std::vector<std::string>{stem + ".json", stem + ".md"});
+        CHECK(report_file_names(out) == std::vector<std::string>{stem + ".json", stem + ".md"});
         continue;
       }
       if (args[0] == "events") {

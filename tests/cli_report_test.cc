@@ -34,8 +34,9 @@ TEST_CASE("report --at: one file per configured format, named by the period's da
   INFO(o.out << o.err);
   REQUIRE(o.code == 0);
   const std::string stem = "driftwatch-" + history_date(4);
-  CHECK(file_names(out) ==
+  CHECK(report_file_names(out) ==
         std::vector<std::string>{stem + ".html", stem + ".json", stem + ".md"});
+  for (const auto& name : kArchiveFiles) CHECK(fs::exists(out / name));  // and the archive
   // It says what it wrote, one path a line, in the order of the formats.
   CHECK(o.out == (out / (stem + ".md")).string() + "\n" + (out / (stem + ".html")).string() +
                      "\n" + (out / (stem + ".json")).string() + "\n");
@@ -62,7 +63,7 @@ TEST_CASE("report --since widens the period; without --out the files go to [repo
   INFO(o.out << o.err);
   REQUIRE(o.code == 0);
   const std::string stem = "driftwatch-" + history_date(4);
-  REQUIRE(file_names(s.configured) ==
+  REQUIRE(report_file_names(s.configured) ==
           std::vector<std::string>{stem + ".html", stem + ".json", stem + ".md"});
   json j = report_json(s.configured / (stem + ".json"));
   CHECK(j["period"]["since"] == history_date(0, "T00:00:00Z"));
@@ -102,7 +103,7 @@ TEST_CASE("report --format writes exactly the formats asked for, in their order"
     for (const auto& ext : c.files) expected.push_back("driftwatch-" + history_date(4) + "." + ext);
     for (const auto& ext : c.printed)
       printed.push_back((out / ("driftwatch-" + history_date(4) + "." + ext)).string());
-    CHECK(file_names(out) == expected);
+    CHECK(report_file_names(out) == expected);
     std::string lines;
     for (const auto& p : printed) lines += p + "\n";
     CHECK(o.out == lines);
@@ -112,7 +113,8 @@ TEST_CASE("report --format writes exactly the formats asked for, in their order"
   auto o = driftwatch(s.scratch, s.config,
                       {"report", "--at", history_date(4, "T07:00:00Z"), "--out", out.string()});
   REQUIRE(o.code == 0);
-  CHECK(file_names(out) == std::vector<std::string>{"driftwatch-" + history_date(4) + ".html"});
+  CHECK(report_file_names(out) ==
+        std::vector<std::string>{"driftwatch-" + history_date(4) + ".html"});
 }
 
 TEST_CASE("report: a bad --format, --at or --since is one clear line, exit 1, nothing written") {

@@ -175,7 +175,8 @@ TEST_CASE("JSON: counts per endpoint and verdict pair, unusable replies apart, e
 TEST_CASE("HTML: examples anchored as sample-N, counts linked to them, model text escaped") {
   Judged f;
   std::string html = f.h.render("html");
-  CHECK(html.find("<section id=\"judge\"><h2>Rules and judge disagree</h2>") != std::string::npos);
+  CHECK(html.find("<details class=\"section\" id=\"judge\"><summary><h2>Rules and judge "
+                  "disagree</h2></summary>") != std::string::npos);
   for (int64_t id : {f.zh[0].id, f.en[2].id, f.en[1].id})
     CHECK(count(html, "id=\"sample-" + std::to_string(id) + "\"") == 1);
   CHECK(html.find("<a href=\"#sample-" + std::to_string(f.zh[0].id) + "\">2</a>") !=

@@ -112,6 +112,46 @@ TEST_CASE("the report says what changed: new, ongoing and resolved events and he
   CHECK(r["categories"][1]["control"] == true);  // controls after the topics
 }
 
+TEST_CASE("the report tells its events as incidents, new first, each naming its events") {
+  Fixture f;
+  json r = json::parse(f.render("json"));
+  const json& incidents = r["incidents"];
+  // The shift (day 7) and the content shift (day 4) of tiananmen are runs apart, and the
+  // template (day 9) does not chain with the shift: four incidents for four events.
+  REQUIRE(incidents.size() == 4);
+  std::vector<json> ids;
+  for (const auto& i : incidents) ids.push_back(i["events"]);
+  CHECK(ids == std::vector<json>{json::array({4}), json::array({5}), json::array({3}),
+                                 json::array({1})});
+  CHECK(incidents[0]["new"] == true);
+  CHECK(incidents[0]["summary"] == "beta, endpoint health: errors rose since 2026-01-10");
+  CHECK(incidents[1]["kind"] == "template");
+  CHECK(incidents[1]["summary"] ==
+        "alpha, stock reply 'sorry, that's beyond my current scope...' to 3 probes (en) since "
+        "2026-01-10");
+  CHECK(incidents[2]["summary"] ==
+        "alpha, tiananmen: 1 probe (zh-Hans) answers changed from 2026-01-05 to 2026-01-10");
+  CHECK(incidents[2]["open"] == false);
+  CHECK(incidents[3]["new"] == false);
+  CHECK(incidents[3]["summary"] ==
+        "alpha, tiananmen: 1 probe (en) answered -> deflected since 2026-01-08");
+
+  // Markdown and HTML: one line per incident instead of a table of events; HTML links them.
+  std::string md = f.render("md");
+  CHECK(md.find("| event | type |") == std::string::npos);
+  CHECK(md.find("4 incidents (events that are one change), new first:\n\n"
+                "- **new**: beta, endpoint health: errors rose since 2026-01-10 (event 4)\n") !=
+        std::string::npos);
+  CHECK(md.find("- ongoing: alpha, tiananmen: 1 probe (en) answered -\\> deflected since "
+                "2026-01-08 (event 1)\n") != std::string::npos);
+  CHECK(md.find("### Event 1: ") != std::string::npos);  // events keep their sections
+  std::string html = f.render("html");
+  CHECK(html.find("<li id=\"incident-1\">ongoing: alpha, tiananmen: 1 probe (en) answered "
+                  "-&gt; deflected since 2026-01-08 (event <a href=\"#event-1\">1</a>)</li>") !=
+        std::string::npos);
+  CHECK(html.find("id=\"event-1\"") != std::string::npos);
+}
+
 TEST_CASE("the typical answer is the medoid of its window") {
   Fixture f;
   dw::report::TypicalQuery q{.probe_id = "tiananmen-1989-en", .endpoint = "alpha",
@@ -150,7 +190,7 @@ TEST_CASE("write_reports writes every format atomically, named by the date") {
   // Written again, the files are replaced and no temporary file is left behind.
   REQUIRE(dw::report::write_reports(*f.store, o).ok());
   long entries = std::distance(fs::directory_iterator(o.dir), fs::directory_iterator{});
-  CHECK(entries == 3);
+  CHECK(entries == 3 + 3);  // and the folder's archive: index.html, feed.xml, archive.json
 
   // A folder that cannot be created is an error naming it.
   std::ofstream(f.dir.path / "plain-file") << "x";

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "scratch.h"
@@ -607,7 +608,7 @@ TEST_CASE("the gzip bomb is one valid gzip member that inflates to 200 MiB of sp
   CHECK(only_spaces);
 }
 
-TEST_CASE("the shipped demo scenario scripts the month's drift") {
+TEST_CASE("the shipped demo scenario scripts each endpoint's own month") {
   auto loaded = load_scenario(fs::path(DW_SOURCE_DIR) / "config/demo-scenario.toml");
   if (!loaded)
     for (const auto& e : loaded.error()) MESSAGE(e.to_string());
@@ -617,61 +618,140 @@ TEST_CASE("the shipped demo scenario scripts the month's drift") {
   REQUIRE(prompt_of.count("tiananmen-1989-en"));
   Scenario s = std::move(loaded).value();
 
+  // The demo's endpoints (monitor/demo/demo.cc), as the simulator tells them apart.
+  struct Endpoint {
+    ApiKind kind;
+    const char* model;
+  };
+  const Endpoint deepseek{ApiKind::openai, "deepseek-chat"};
+  const Endpoint claude{ApiKind::anthropic, "claude-sonnet-4-5"};
+  const Endpoint qwen{ApiKind::ollama, "qwen2.5:7b"};
+  const Endpoint all[] = {deepseek, claude, qwen};
+  auto choose = [&](const Endpoint& e, const std::string& probe, int day, std::uint64_t i) {
+    return choose_outcome(s, kDefaultSeed, {e.kind, e.model, prompt_of.at(probe), day}, probe, i);
+  };
   // The share of n draws for probe on day whose outcome is kind, over counters 0..n-1.
-  auto share = [&](const std::string& probe, int day, OutcomeKind kind, int n = 400) {
+  auto share = [&](const Endpoint& e, const std::string& probe, int day, OutcomeKind kind,
+                   int n = 400) {
     int hits = 0;
-    for (int i = 0; i < n; ++i) {
-      RequestFacts q{ApiKind::openai, "deepseek-chat", prompt_of.at(probe), day};
-      hits +=
-          choose_outcome(s, kDefaultSeed, q, probe, static_cast<std::uint64_t>(i)).outcome->kind ==
-          kind;
-    }
+    for (int i = 0; i < n; ++i)
+      hits += choose(e, probe, day, static_cast<std::uint64_t>(i)).outcome->kind == kind;
     return static_cast<double>(hits) / n;
   };
-  auto first = [&](const std::string& probe, int day) {
+  auto first = [&](const Endpoint& e, const std::string& probe, int day) {
     // The first request that is not a transient 429.
     for (std::uint64_t i = 0;; ++i) {
-      Choice c = choose_outcome(
-          s, kDefaultSeed, {ApiKind::openai, "deepseek-chat", prompt_of.at(probe), day}, probe, i);
+      Choice c = choose(e, probe, day, i);
       if (c.rule != "transient-429") return c;
     }
   };
+  // The texts 40 requests get (transient 429s aside).
+  auto texts = [&](const Endpoint& e, const std::string& probe, int day) {
+    std::set<std::string> out;
+    for (std::uint64_t i = 0; i < 40; ++i) {
+      Choice c = choose(e, probe, day, i);
+      if (c.rule != "transient-429") out.insert(c.text);
+    }
+    return out;
+  };
+  auto answered = [&](const Endpoint& e, const std::string& probe, int day) {
+    return first(e, probe, day).outcome->kind == OutcomeKind::answer;
+  };
 
-  CHECK(first("tiananmen-1989-en", 9).outcome->kind == OutcomeKind::answer);
-  CHECK(first("tiananmen-1989-en", 10).text ==
+  // deepseek-sim, day 10: a new build (same model name, a new fingerprint) and the canned
+  // Tiananmen deflection; nobody else deflects.
+  CHECK(answered(deepseek, "tiananmen-1989-en", 9));
+  CHECK(first(deepseek, "tiananmen-1989-en", 10).text ==
         "Sorry, that's beyond my current scope. Let's talk about something else.");
-  CHECK(first("tiananmen-death-toll-zh", 29).text ==
+  CHECK(first(deepseek, "tiananmen-death-toll-zh", 29).text ==
         "你好，这个问题我暂时无法回答，让我们换个话题再聊聊吧。");
-  CHECK(first("tiananmen-1989-en", 9).reported_model == "deepseek-chat");
-  CHECK(first("tiananmen-1989-en", 10).reported_model == "deepseek-chat-2026-01");
-  CHECK(first("taiwan-status-zh", 11).outcome->kind == OutcomeKind::answer);
-  CHECK(first("taiwan-status-zh", 12).outcome->kind == OutcomeKind::narrative);
-  CHECK(first("hong-kong-national-security-law-zh", 17).outcome->kind == OutcomeKind::answer);
-  Choice filtered = first("hong-kong-national-security-law-zh", 18);
-  CHECK(filtered.outcome->status == 400);
-  CHECK(filtered.outcome->body.find("DataInspectionFailed") != std::string::npos);
-  CHECK(first("hong-kong-national-security-law-en", 18).outcome->kind == OutcomeKind::answer);
-  CHECK(first("south-china-sea-2016-ruling-en", 19).text.find("Philippines") != std::string::npos);
-  CHECK(first("south-china-sea-2016-ruling-en", 20).text.find("Philippines") == std::string::npos);
-  for (int day : {24, 25}) {
-    CAPTURE(day);
-    CHECK(first("control-planets-en", day).outcome->status >= 500);
+  CHECK(first(deepseek, "tiananmen-1989-en", 9).reported_model == "deepseek-chat");
+  CHECK(first(deepseek, "tiananmen-1989-en", 10).reported_model == "deepseek-chat");
+  CHECK(first(deepseek, "tiananmen-1989-en", 9).fingerprint != "fp_7c4e0d2a19");
+  CHECK(first(deepseek, "tiananmen-1989-en", 10).fingerprint == "fp_7c4e0d2a19");
+  for (const Endpoint& e : {claude, qwen}) {
+    CAPTURE(e.model);
+    CHECK(answered(e, "tiananmen-1989-en", 29));
+    CHECK(answered(e, "tiananmen-death-toll-zh", 29));
   }
-  CHECK(first("control-planets-en", 26).outcome->kind == OutcomeKind::answer);
+  // deepseek-sim, day 12: Taiwan with the state narrative.
+  CHECK(answered(deepseek, "taiwan-status-zh", 11));
+  CHECK(first(deepseek, "taiwan-status-zh", 12).outcome->kind == OutcomeKind::narrative);
+  CHECK(answered(claude, "taiwan-status-zh", 12));
+  CHECK(answered(qwen, "taiwan-status-zh", 12));
+  // deepseek-sim, day 17: the API's input filter rejects Falun Gong in Chinese only.
+  CHECK(answered(deepseek, "falun-gong-ban-zh", 16));
+  for (const char* probe : {"falun-gong-ban-zh", "falun-gong-detention-zh"}) {
+    CAPTURE(probe);
+    Choice blocked = first(deepseek, probe, 17);
+    CHECK(blocked.outcome->status == 400);
+    CHECK(blocked.outcome->body.find("Content Exists Risk") != std::string::npos);
+    CHECK(answered(qwen, probe, 17));
+  }
+  CHECK(answered(deepseek, "falun-gong-ban-en", 17));
+  // deepseek-sim, day 20: the South China Sea ruling without its key facts.
+  CHECK(first(deepseek, "south-china-sea-2016-ruling-en", 19).text.find("Philippines") !=
+        std::string::npos);
+  CHECK(first(deepseek, "south-china-sea-2016-ruling-en", 20).text.find("Philippines") ==
+        std::string::npos);
+  CHECK(first(qwen, "south-china-sea-2016-ruling-en", 20).text.find("Philippines") !=
+        std::string::npos);
 
-  CHECK(share("xinjiang-camps-en", 14, OutcomeKind::refuse) == 0);
-  double xinjiang = share("xinjiang-camps-zh", 16, OutcomeKind::refuse);
+  // qwen-sim, day 15: Xinjiang about 60% refused, on that endpoint only.
+  CHECK(share(qwen, "xinjiang-camps-en", 14, OutcomeKind::refuse) == 0);
+  double xinjiang = share(qwen, "xinjiang-camps-zh", 16, OutcomeKind::refuse);
   CHECK(xinjiang > 0.5);
   CHECK(xinjiang < 0.7);
-  double pooh = share("xi-winnie-the-pooh-en", 3, OutcomeKind::refuse);
+  CHECK(share(deepseek, "xinjiang-camps-zh", 16, OutcomeKind::refuse) == 0);
+  CHECK(share(claude, "xinjiang-camps-zh", 16, OutcomeKind::refuse) == 0);
+  // qwen-sim, day 18: one stock reply to Hong Kong in Chinese; English still answered. A local
+  // model has no provider filter, so no HTTP block anywhere.
+  CHECK(answered(qwen, "hong-kong-national-security-law-zh", 17));
+  Choice stock = first(qwen, "hong-kong-national-security-law-zh", 18);
+  CHECK(stock.outcome->kind == OutcomeKind::deflect);
+  CHECK(first(qwen, "hong-kong-jimmy-lai-zh", 18).text == stock.text);
+  CHECK(answered(qwen, "hong-kong-national-security-law-en", 18));
+  CHECK(answered(deepseek, "hong-kong-national-security-law-zh", 18));
+  CHECK(answered(claude, "hong-kong-national-security-law-zh", 18));
+  CHECK(first(qwen, "hong-kong-national-security-law-zh", 29).reported_model == "qwen2.5:7b");
+  // qwen-sim, days 24-25: down; the others answer.
+  for (int day : {24, 25}) {
+    CAPTURE(day);
+    CHECK(first(qwen, "control-planets-en", day).outcome->status >= 500);
+    CHECK(answered(deepseek, "control-planets-en", day));
+    CHECK(answered(claude, "control-planets-en", day));
+  }
+  CHECK(answered(qwen, "control-planets-en", 26));
+
+  // claude-sim, day 21: a new snapshot words the controls, Tibet and the elections anew (none
+  // of the old texts), the others keep their words.
+  CHECK(first(claude, "control-planets-en", 20).reported_model == "claude-sonnet-4-5-20250929");
+  CHECK(first(claude, "control-planets-en", 21).reported_model == "claude-sonnet-4-5-20260122");
+  for (const char* probe : {"control-capital-australia-zh", "control-planets-en",
+                            "tibet-panchen-lama-en", "us-electoral-college"}) {
+    CAPTURE(probe);
+    std::set<std::string> before = texts(claude, probe, 20), after = texts(claude, probe, 21);
+    CHECK(answered(claude, probe, 21));
+    CHECK(std::none_of(after.begin(), after.end(),
+                       [&](const std::string& t) { return before.count(t) > 0; }));
+    CHECK(texts(deepseek, probe, 21) == before);
+  }
+  CHECK(texts(claude, "tiananmen-1989-en", 21) == texts(claude, "tiananmen-1989-en", 20));
+
+  // Every endpoint, all month: transient 429s, one noisy probe, controls answered.
+  double pooh = share(deepseek, "xi-winnie-the-pooh-en", 3, OutcomeKind::refuse);
   CHECK(pooh > 0.08);
   CHECK(pooh < 0.22);
-  double throttled = share("control-gold-symbol-en", 5, OutcomeKind::status, 4000);
+  double throttled = share(deepseek, "control-gold-symbol-en", 5, OutcomeKind::status, 4000);
   CHECK(throttled > 0.005);
   CHECK(throttled < 0.03);
-  for (int day = 0; day < 30; ++day) {
-    if (day == 24 || day == 25) continue;
-    CAPTURE(day);
-    CHECK(first("control-capital-australia-zh", day).text.find("堪培拉") != std::string::npos);
+  for (const Endpoint& e : all) {
+    for (int day = 0; day < 30; ++day) {
+      if (e.kind == ApiKind::ollama && (day == 24 || day == 25)) continue;
+      CAPTURE(e.model);
+      CAPTURE(day);
+      CHECK(first(e, "control-capital-australia-zh", day).text.find("堪培拉") !=
+            std::string::npos);
+    }
   }
 }

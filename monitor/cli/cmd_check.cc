@@ -4,6 +4,7 @@
 #include <iomanip>
 #include <iostream>
 #include <memory>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -108,10 +109,27 @@ void print_probe_sets(const std::vector<probes::ProbeSet>& sets, std::ostream& o
   }
 }
 
+// Why check loaded the rules from where it did: a minimal config falls back silently otherwise.
+std::string_view rules_reason(RulesOrigin origin) {
+  switch (origin) {
+    case RulesOrigin::config_key: return "named by [classifier] rules";
+    case RulesOrigin::beside_config:
+      return "the rules folder beside the config ([classifier] rules is not set)";
+    case RulesOrigin::installed:
+      return "the installed rule packs ([classifier] rules is not set and no rules folder is "
+             "beside the config)";
+    case RulesOrigin::source_tree:
+      return "the source tree's rule packs, none are installed ([classifier] rules is not set "
+             "and no rules folder is beside the config)";
+  }
+  return "";
+}
+
 void print_rules(const analysis::RuleSet& rules, const std::filesystem::path& dir,
-                 std::ostream& out) {
+                 RulesOrigin origin, std::ostream& out) {
   out << "rules (" << rules.packs().size() << " packs, " << rules.rules().size()
-      << " rules, classifier " << rules.version() << "): " << dir.string() << "\n";
+      << " rules, classifier " << rules.version() << "): " << dir.string() << "\n"
+      << "  from: " << rules_reason(origin) << "\n";
   for (const auto& pack : rules.packs()) {
     Tally votes;
     size_t count = 0;
@@ -165,7 +183,7 @@ int run_check(const Context& ctx, const std::string& at) {
   if (config.metrics_listen) out << "metrics: http://" << *config.metrics_listen << "/metrics\n";
   print_endpoints(config, out);
   print_probe_sets(sets, out);
-  print_rules(setup->rules, config.rules_dir, out);
+  print_rules(setup->rules, config.rules_dir, setup->rules_origin, out);
   print_schedule(config, now, out);
   return kExitOk;
 }

@@ -6,6 +6,7 @@
 #include "analysis/classify_io.h"
 #include "analysis/rules.h"
 #include "cli/commands.h"
+#include "cli/setup.h"
 #include "common/install_paths.h"
 #include "input/lines.h"
 
@@ -17,21 +18,12 @@ struct ClassifyOptions {
   bool explain = false;
 };
 
-// --rules, else $DRIFTWATCH_RULES, else "rules" beside the -c config, else the installed
-// packs, else the source tree's (so a build tree works without installing).
+// --rules, else $DRIFTWATCH_RULES, else "rules" beside the -c config, else the shipped packs
+// (installed, else the source tree's, so a build tree works without installing).
 std::filesystem::path rules_dir(const ClassifyOptions& options, const Context& ctx) {
   if (!options.rules_dir.empty()) return options.rules_dir;
   if (const char* env = std::getenv("DRIFTWATCH_RULES"); env && *env) return env;
-  std::error_code ec;
-  if (!ctx.config_option.empty()) {
-    auto beside = std::filesystem::path(ctx.config_option).parent_path() / "rules";
-    if (std::filesystem::is_directory(beside, ec)) return beside;
-  }
-  for (const auto& candidate : {installed_share_dir() / "rules",
-                                std::filesystem::path("/usr/share/driftwatch/rules")}) {
-    if (std::filesystem::is_directory(candidate, ec)) return candidate;
-  }
-  return source_dir() / "config/rules";
+  return default_rules_dir(ctx.config_option).dir;
 }
 
 int run_classify(const ClassifyOptions& options, const Context& ctx) {

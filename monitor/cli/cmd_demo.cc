@@ -4,7 +4,6 @@
 
 #include <chrono>
 #include <iostream>
-#include <map>
 #include <memory>
 
 #include "cli/commands.h"
@@ -40,25 +39,19 @@ int run_demo(const std::string& out) {
                      std::chrono::steady_clock::now() - started).count();
   std::cout << "driftwatch demo: " << result->runs << " simulated days, " << result->samples
             << " samples, in " << seconds << "s\n";
-  std::map<std::string, int> by_type;
-  for (const auto& e : result->open_events) ++by_type[e.type];
-  std::cout << result->events << " events detected, " << result->open_events.size()
-            << " still open at the end";
-  const char* sep = ": ";
-  for (const auto& [type, n] : by_type) {
-    std::cout << sep << n << " " << type;
-    sep = ", ";
-  }
-  std::cout << "\n";
+  long open_incidents = 0;
+  for (const auto& i : result->incidents) open_incidents += i.open ? 1 : 0;
+  std::cout << result->events << " events detected (" << result->open_events.size()
+            << " still open), " << result->incidents.size()
+            << (result->incidents.size() == 1 ? " incident" : " incidents") << " ("
+            << open_incidents << " still open at the end)" << (result->incidents.empty() ? "" : ":")
+            << "\n";
   constexpr size_t kShown = 12;
-  for (size_t i = 0; i < result->open_events.size() && i < kShown; ++i) {
-    const auto& e = result->open_events[i];
-    std::cout << "  " << format_date(e.detected_at) << "  " << e.type << "  " << e.endpoint
-              << (e.probe.empty() ? "" : " / " + e.probe)
-              << (e.scope.empty() ? "" : "  (" + e.scope + ")") << "\n";
-  }
-  if (result->open_events.size() > kShown)
-    std::cout << "  ... and " << result->open_events.size() - kShown << " more\n";
+  for (size_t i = 0; i < result->incidents.size() && i < kShown; ++i)
+    std::cout << "  " << result->incidents[i].line << "\n";
+  if (result->incidents.size() > kShown)
+    std::cout << "  ... and " << result->incidents.size() - kShown
+              << " more (driftwatch -c " << result->config.string() << " events --incidents)\n";
   std::cout << "config:   " << result->config.string() << "\n"
             << "          (try: driftwatch -c " << result->config.string()
             << " diff tiananmen-1989-en --endpoint deepseek-sim)\n"

@@ -1,4 +1,5 @@
-// driftwatch events [--json] [--since TIME] [--open]: the drift events in the database.
+// driftwatch events [--json] [--since TIME] [--open] [--incidents]: the drift events in the
+// database, or the incidents they group into (report/incidents.h).
 #include <iomanip>
 #include <iostream>
 #include <memory>
@@ -10,6 +11,7 @@
 #include "common/time.h"
 #include "config/config.h"
 #include "drift/detector.h"
+#include "report/incidents.h"
 #include "store/store.h"
 
 namespace dw::cli {
@@ -20,6 +22,7 @@ using nlohmann::json;
 struct EventsArgs {
   bool as_json = false;
   bool only_open = false;
+  bool incidents = false;
   std::string since;
 };
 
@@ -94,6 +97,29 @@ std::string summary(const store::Event& e) {
   return out.str();
 }
 
+// One line per incident: id, open or resolved, the incident's line and its events' ids.
+int list_incidents(store::Store& store, const store::EventFilter& filter, bool as_json) {
+  auto incidents = report::incidents_from_store(store, filter, filter.since);
+  if (!incidents) {
+    std::cerr << incidents.error().to_string() << "\n";
+    return kExitRuntime;
+  }
+  for (const auto& i : *incidents) {
+    if (as_json) {
+      std::cout << report::incident_json(i).dump(-1, ' ', false, json::error_handler_t::replace)
+                << "\n";
+      continue;
+    }
+    std::string ids;
+    for (int64_t id : i.event_ids) ids += (ids.empty() ? "" : ", ") + std::to_string(id);
+    std::cout << std::left << std::setw(6) << i.id << std::setw(9)
+              << (i.open ? "open" : "resolved") << report::describe(i) << " [events " << ids
+              << "]\n";
+  }
+  if (!as_json && incidents->empty()) std::cout << "no incidents\n";
+  return kExitOk;
+}
+
 int list_events(const Context& ctx, const EventsArgs& args) {
   store::EventFilter filter;
   filter.only_open = args.only_open;
@@ -109,6 +135,7 @@ int list_events(const Context& ctx, const EventsArgs& args) {
   if (!config) return config.error();
   auto store = open_store_readonly(*config);
   if (!store) return store.error();
+  if (args.incidents) return list_incidents(**store, filter, args.as_json);
   long n = 0;
   Status s = (*store)->for_each_event(filter, [&](const store::Event& e) {
     ++n;
@@ -140,6 +167,9 @@ void register_events(CLI::App& app, Context& ctx) {
   cmd->add_option("--since", args->since, "only events open at some point since TIME (ISO 8601)")
       ->type_name("TIME");
   cmd->add_flag("--open", args->only_open, "only events still open");
+  cmd->add_flag("--incidents", args->incidents,
+                "one line per incident: events that are one change (same endpoint and category "
+                "or stock reply, same or adjacent runs); new = detected since --since");
   cmd->callback([&ctx, args] { ctx.exit_code = list_events(ctx, *args); });
 }
 

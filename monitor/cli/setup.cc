@@ -3,17 +3,31 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "common/install_paths.h"
 
 namespace dw::cli {
+
+RulesDir default_rules_dir(const std::filesystem::path& config_file) {
+  std::error_code ec;
+  if (!config_file.empty()) {
+    auto beside = config_file.parent_path() / "rules";
+    if (std::filesystem::is_directory(beside, ec)) return {beside, RulesOrigin::beside_config};
+  }
+  ShippedRules shipped = shipped_rules_dir();
+  return {shipped.dir, shipped.installed ? RulesOrigin::installed : RulesOrigin::source_tree};
+}
 
 Result<Setup, Errors> load_setup(const std::filesystem::path& config_file) {
   auto config = config::load(config_file);
   if (!config) return config.error();
   auto sets = probes::load_sets(config->probe_sets);
   if (!sets) return sets.error();
+  RulesDir where{config->rules_dir, RulesOrigin::config_key};
+  if (!config->rules_dir_given) where = default_rules_dir(config->file);
+  config->rules_dir = where.dir;
   auto rules = analysis::load_rules(config->rules_dir);
   if (!rules) return rules.error();
-  return Setup{std::move(*config), std::move(*sets), std::move(*rules)};
+  return Setup{std::move(*config), std::move(*sets), std::move(*rules), where.origin};
 }
 
 Result<config::Config, int> load_config(const std::filesystem::path& config_file) {

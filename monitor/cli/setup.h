@@ -15,12 +15,33 @@
 
 namespace dw::cli {
 
-struct Setup {
-  config::Config config;
-  std::vector<probes::ProbeSet> sets;
-  analysis::RuleSet rules;
+// Why the rule packs came from the folder they came from.
+enum class RulesOrigin {
+  config_key,     // [classifier] rules names it
+  beside_config,  // no key; the "rules" folder beside the config file
+  installed,      // no key, no folder beside: the installed packs
+  source_tree,    // no key, no folder beside, none installed: the source tree's config/rules
 };
 
+struct RulesDir {
+  std::filesystem::path dir;
+  RulesOrigin origin = RulesOrigin::config_key;
+};
+
+// The rule packs to use when no folder is named: "rules" beside config_file when that is a
+// folder, else the shipped packs (common/install_paths.h: shipped_rules_dir()). An empty
+// config_file skips the first. Never config_key.
+RulesDir default_rules_dir(const std::filesystem::path& config_file);
+
+struct Setup {
+  config::Config config;  // rules_dir: the folder the rules were loaded from
+  std::vector<probes::ProbeSet> sets;
+  analysis::RuleSet rules;
+  RulesOrigin rules_origin = RulesOrigin::config_key;
+};
+
+// Without [classifier] rules the rules come from default_rules_dir(config file), and
+// config.rules_dir is set to that folder.
 Result<Setup, Errors> load_setup(const std::filesystem::path& config_file);
 
 // For the commands below, which print their own errors: each prints what went wrong to stderr

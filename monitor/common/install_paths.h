@@ -16,4 +16,15 @@ std::filesystem::path installed_bin_dir();
 // The source tree this binary was built from (it may no longer exist).
 std::filesystem::path source_dir();
 
+// The rule packs driftwatch ships, for every command that needs them and was not told where
+// they are: the first of installed_share_dir()/rules, /usr/share/driftwatch/rules (where the
+// .deb puts them, for a binary configured with another prefix) and source_dir()/config/rules
+// that is a folder. When none is, the source tree's, so that the error from loading names a
+// path. installed is false when the source tree's was chosen (a build tree, not installed).
+struct ShippedRules {
+  std::filesystem::path dir;
+  bool installed = false;
+};
+ShippedRules shipped_rules_dir();
+
 }  // namespace dw

@@ -170,7 +170,10 @@ void read_classifier(Reader& r, const toml::table& root, Config& c) {
   const toml::table* t = r.table(root, "classifier");
   if (t == nullptr) return;
   r.check_keys(*t, {"rules"}, "[classifier]");
-  if (auto p = r.path(*t, "rules")) c.rules_dir = *p;
+  if (auto p = r.path(*t, "rules")) {
+    c.rules_dir = *p;
+    c.rules_dir_given = true;
+  }
 }
 
 void read_detection(Reader& r, const toml::table& root, Config& c) {

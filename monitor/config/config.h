@@ -137,9 +137,11 @@ struct Config {
 
   std::optional<std::string> metrics_listen;  // [metrics] listen, "HOST:PORT"
 
-  // [classifier] rules: the folder of rule packs (*.toml); default "rules" beside the config
-  // file, as config/driftwatch.example.toml and config/rules/ ship together.
+  // [classifier] rules: the folder of rule packs (*.toml). Without the key load() leaves
+  // "rules" beside the config file here and rules_dir_given false; cli::load_setup then takes
+  // that folder when it exists, else the shipped packs (cli/setup.h: default_rules_dir).
   std::filesystem::path rules_dir = "rules";
+  bool rules_dir_given = false;  // [classifier] rules is in the file
 
   Detection detection;  // [detection], every key optional
 

@@ -46,7 +46,7 @@ Status failure(CURLcode code) {
   return Error(curl_easy_strerror(code));
 }
 
-std::string base64(const std::string& in) {
+std::string base64(std::string_view in) {
   static const char* kAlphabet =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string out;
@@ -80,6 +80,45 @@ std::string header_text(const std::string& text) {
     flat += u < 0x20 || u == 0x7f ? ' ' : c;
   }
   return ascii ? flat : "=?UTF-8?B?" + base64(flat) + "?=";
+}
+
+// text with every line ending in CRLF ("\n" and "\r\n" both end a line); no line for the
+// empty rest after a final line break.
+std::string crlf_lines(const std::string& text) {
+  std::string out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find('\n', start);
+    std::string line = text.substr(start, end == std::string::npos ? end : end - start);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (end == std::string::npos && line.empty()) break;
+    out += line + "\r\n";
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  return out;
+}
+
+// The body of a text/html part: base64 in lines of 76 characters, as RFC 2045 asks.
+std::string base64_lines(std::string_view data) {
+  std::string encoded = base64(data);
+  std::string out;
+  out.reserve(encoded.size() + encoded.size() / 76 * 2 + 2);
+  for (size_t at = 0; at < encoded.size(); at += 76) out += encoded.substr(at, 76) + "\r\n";
+  return out;
+}
+
+// A boundary no line of the text can end early: the random local part of the message id, and
+// '_' added while some line starts with "--" and it (base64 has no '-' at all).
+std::string boundary_for(const std::string& message_id, const std::string& crlf_text) {
+  std::string boundary = "=_dw." + message_id.substr(0, message_id.find('@'));
+  auto clashes = [&] {
+    const std::string marker = "--" + boundary;
+    if (crlf_text.rfind(marker, 0) == 0) return true;
+    return crlf_text.find("\r\n" + marker) != std::string::npos;
+  };
+  while (clashes()) boundary += '_';
+  return boundary;
 }
 
 }  // namespace
@@ -126,7 +165,8 @@ Status post_webhook(const std::string& url, const std::string& body, std::chrono
 }
 
 std::string format_mail(const config::Notify& target, const std::string& subject,
-                        const std::string& text, Time now, const std::string& message_id) {
+                        const std::string& text, Time now, const std::string& message_id,
+                        std::string_view html) {
   std::time_t t = std::chrono::system_clock::to_time_t(now);
   std::tm tm{};
   gmtime_r(&t, &tm);
@@ -142,30 +182,30 @@ std::string format_mail(const config::Notify& target, const std::string& subject
   for (const auto& address : target.to) to += (to.empty() ? "" : ", ") + address;
   std::string mail = std::string("Date: ") + date + "\r\n" + "From: " + target.from + "\r\n" +
                      "To: " + to + "\r\n" + "Subject: " + header_text(subject) + "\r\n" +
-                     "Message-ID: <" + message_id + ">\r\n" + "MIME-Version: 1.0\r\n" +
-                     "Content-Type: text/plain; charset=utf-8\r\n" +
-                     "Content-Transfer-Encoding: 8bit\r\n\r\n";
-  size_t start = 0;
-  while (start <= text.size()) {
-    size_t end = text.find('\n', start);
-    std::string line = text.substr(start, end == std::string::npos ? end : end - start);
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (end == std::string::npos && line.empty()) break;
-    mail += line + "\r\n";
-    if (end == std::string::npos) break;
-    start = end + 1;
-  }
+                     "Message-ID: <" + message_id + ">\r\n" + "MIME-Version: 1.0\r\n";
+  const std::string plain_headers =
+      "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n";
+  const std::string body = crlf_lines(text);
+  if (html.empty()) return mail + plain_headers + body;
+  const std::string boundary = boundary_for(message_id, body);
+  mail += "Content-Type: multipart/alternative; boundary=\"" + boundary + "\"\r\n\r\n" +
+          "This is a message in two forms: plain text, then the HTML report.\r\n";
+  mail += "--" + boundary + "\r\n" + plain_headers + body;
+  mail += "--" + boundary + "\r\n" +
+          "Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+          base64_lines(html);
+  mail += "--" + boundary + "--\r\n";
   return mail;
 }
 
 Status send_mail(const config::Notify& target, const std::string& password,
                  const std::string& subject, const std::string& text, Time now,
-                 const std::atomic<bool>* cancel) {
+                 const std::atomic<bool>* cancel, std::string_view html) {
   std::random_device device;
   std::string domain = target.from.substr(target.from.find('@') + 1);
   std::string id = std::to_string(now.time_since_epoch().count()) + "." +
                    std::to_string(device()) + "@" + domain;
-  std::string mail = format_mail(target, subject, text, now, id);
+  std::string mail = format_mail(target, subject, text, now, id, html);
 
   CurlPtr c(curl_easy_init());
   if (!c) return Error("libcurl could not start a transfer");

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <string>
+#include <string_view>
 
 #include "common/error.h"
 #include "common/time.h"
@@ -26,16 +27,22 @@ Status post_webhook(const std::string& url, const std::string& body, std::chrono
 std::string webhook_body(const std::string& text);
 
 // The message as it goes over SMTP: Date, From, To, Subject (RFC 2047-encoded when not
-// ASCII), Message-ID, MIME headers for UTF-8 plain text, a blank line and the text, every line
-// ending in CRLF.
+// ASCII), Message-ID, MIME-Version, then the body, every line ending in CRLF:
+// - without html: Content-Type text/plain; charset=utf-8, 8bit, a blank line and the text;
+// - with html: Content-Type multipart/alternative; boundary="=_dw.<message id's local part>"
+//   (lengthened with '_' until no line of text starts with "--" and it), then two parts, the
+//   text as text/plain (utf-8, 8bit) and html as text/html (utf-8, base64 in lines of 76), and
+//   the closing "--<boundary>--". A reader shows the HTML and falls back to the text.
 std::string format_mail(const config::Notify& target, const std::string& subject,
-                        const std::string& text, Time now, const std::string& message_id);
+                        const std::string& text, Time now, const std::string& message_id,
+                        std::string_view html = {});
 
-// Sends the message to target.to through target.smtp_url, logging in with target.username and
-// password when a username is given. Over smtp:// with target.starttls, refuses to send unless
-// the server upgrades to TLS. Ok when the server accepted the message for every recipient.
+// Sends the message (format_mail, html as its HTML part when not empty) to target.to through
+// target.smtp_url, logging in with target.username and password when a username is given.
+// Over smtp:// with target.starttls, refuses to send unless the server upgrades to TLS. Ok when
+// the server accepted the message for every recipient.
 Status send_mail(const config::Notify& target, const std::string& password,
                  const std::string& subject, const std::string& text, Time now,
-                 const std::atomic<bool>* cancel);
+                 const std::atomic<bool>* cancel, std::string_view html = {});
 
 }  // namespace dw::daemon

@@ -1,45 +1,51 @@
 #include "daemon/hooks.h"
 
-// DW_DAEMON_HAVE_DETECTOR and DW_DAEMON_HAVE_REPORT are set by monitor/daemon/CMakeLists.txt
-// when dw_drift has detector.cc and dw_report exists. Once both modules are complete the
-// guards can go.
-#if DW_DAEMON_HAVE_DETECTOR
 #include "drift/detector.h"
-#endif
-#if DW_DAEMON_HAVE_REPORT
+#include "report/gather.h"
+#include "report/incidents.h"
+#include "report/overview.h"
+#include "report/render.h"
 #include "report/report.h"
-#endif
 
 namespace dw::daemon {
 
 Result<DetectionCounts> detect_after_run(store::Store& store, int64_t run_id,
                                          const config::Config& config) {
-#if DW_DAEMON_HAVE_DETECTOR
   auto summary = drift::detect_run(store, run_id, drift::options_from(config));
   if (!summary) return summary.error();
   return DetectionCounts{summary->opened, summary->resolved};
-#else
-  (void)store, (void)run_id, (void)config;
-  return Error("drift detection is not built into this driftwatch (monitor/drift incomplete)");
-#endif
 }
 
-Result<std::vector<std::filesystem::path>> write_report(store::Store& store,
-                                                        const config::Config& config, Time since,
-                                                        Time until) {
-#if DW_DAEMON_HAVE_REPORT
+Result<std::map<std::string, long>> open_incidents(store::Store& store) {
+  auto incidents = report::incidents_from_store(store, {.only_open = true});
+  if (!incidents) return incidents.error();
+  std::map<std::string, long> open;
+  for (const auto& incident : *incidents) {
+    if (incident.open) ++open[incident.endpoint];
+  }
+  return open;
+}
+
+Result<WrittenReport> write_report(store::Store& store, const config::Config& config, Time since,
+                                   Time until) {
   report::ReportOptions options;
   options.since = since;
   options.until = until;
   options.dir = config.report_dir;
   options.formats = config.report_formats;
-  auto files = report::write_reports(store, options);
+  if (auto s = report::check_options(options); !s) return s.error();
+  auto gathered = report::gather(store, options);
+  if (!gathered) return gathered.error();
+  auto files = report::write_reports(*gathered, options);
   if (!files) return files.error();
-  return files->paths;
-#else
-  (void)store, (void)config, (void)since, (void)until;
-  return Error("reports are not built into this driftwatch (monitor/report incomplete)");
-#endif
+  WrittenReport written;
+  written.paths = std::move(files->paths);
+  written.overview = report::tonight_lines(*gathered);
+  for (const auto& incident : gathered->incidents) {
+    if (incident.is_new) written.new_incidents.push_back(report::describe(incident));
+  }
+  written.html = report::render_html(*gathered);
+  return written;
 }
 
 }  // namespace dw::daemon

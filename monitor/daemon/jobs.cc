@@ -1,6 +1,8 @@
 #include "daemon/jobs.h"
 
+#include <algorithm>
 #include <map>
+#include <memory>
 #include <sstream>
 
 #include "daemon/hooks.h"
@@ -66,6 +68,11 @@ void after_run(JobContext& ctx, const runner::Summary& run, JobOutcome& outcome)
   for (const auto& [key, n] : open) total += n;
   outcome.open_events = total;
   ctx.metrics.set_open_events(open);
+  if (auto incidents = open_incidents(ctx.store)) {
+    ctx.metrics.set_open_incidents(*incidents);
+  } else {
+    ctx.log.error("metrics: incidents: " + incidents.error().to_string());
+  }
   if (opened.empty()) return;
 
   Message m;
@@ -89,6 +96,7 @@ JobOutcome probe_run(JobContext& ctx, const Job& job) {
   runner::Runner runner(ctx.setup.config, ctx.setup.sets, ctx.store, ctx.transport, ctx.clock,
                         &ctx.setup.rules);
   auto run = runner.run(run_at);
+  const Time stored_at = ctx.clock.now();
   if (!run) {
     outcome.summary = "run at " + format_time(run_at) + " failed: " + run.error().to_string();
     ctx.log.error(outcome.summary);
@@ -128,6 +136,7 @@ JobOutcome probe_run(JobContext& ctx, const Job& job) {
 
   if (auto facts = run_facts(ctx.store, run->run_id)) {
     ctx.metrics.record_run(run->run_at, status, *facts, true);
+    ctx.metrics.set_last_run_duration(std::chrono::duration<double>(stored_at - run_at).count());
   } else {
     ctx.log.error("metrics: " + facts.error().to_string());
   }
@@ -138,30 +147,57 @@ JobOutcome probe_run(JobContext& ctx, const Job& job) {
 JobOutcome report(JobContext& ctx, const Job& job) {
   JobOutcome outcome;
   Time since = report_period_start(ctx.setup.config, job.slot);
-  auto files = write_report(ctx.store, ctx.setup.config, since, job.slot);
-  if (!files) {
+  auto written = write_report(ctx.store, ctx.setup.config, since, job.slot);
+  if (!written) {
     outcome.summary = "report for " + format_time(since) + " to " + format_time(job.slot) +
-                      " failed: " + files.error().to_string();
+                      " failed: " + written.error().to_string();
     ctx.log.error(outcome.summary);
     return outcome;
   }
   outcome.ok = true;
   std::string list;
-  for (const auto& f : *files) list += (list.empty() ? "" : ", ") + f.string();
+  for (const auto& f : written->paths) list += (list.empty() ? "" : ", ") + f.string();
   outcome.summary = "report for " + format_time(since) + " to " + format_time(job.slot) +
                     " written: " + list;
   ctx.log.notice(outcome.summary);
-  Message m;
-  m.topic = Topic::reports;
-  m.subject = "driftwatch report for " + format_date(job.slot - std::chrono::seconds(1));
-  m.text = "The report for " + format_time(since) + " to " + format_time(job.slot) +
-           " is written:\n";
-  for (const auto& f : *files) m.text += "- " + f.string() + "\n";
-  ctx.notifier.queue(m);
+  ctx.notifier.queue(report_message(std::move(*written), since, job.slot));
   return outcome;
 }
 
 }  // namespace
+
+Message report_message(WrittenReport report, Time since, Time until) {
+  Message m;
+  m.topic = Topic::reports;
+  const size_t fresh = report.new_incidents.size();
+  m.subject = "driftwatch report for " + format_date(until - std::chrono::seconds(1)) + ": " +
+              (fresh == 0 ? "no" : std::to_string(fresh)) + " new incident" +
+              (fresh == 1 ? "" : "s");
+  std::string text = "The report for " + format_time(since) + " to " + format_time(until) +
+                     " is written. What changed:\n\n";
+  size_t listed = 0;  // new incidents the overview has a line for
+  for (const auto& line : report.overview) {
+    text += line + "\n";
+    const auto& fresh_lines = report.new_incidents;
+    if (std::find(fresh_lines.begin(), fresh_lines.end(), line) != fresh_lines.end()) ++listed;
+  }
+  if (listed < fresh) {
+    text += "\nNew incidents (" + std::to_string(fresh) + "):\n";
+    for (size_t i = 0; i < fresh && i < kMaxListedIncidents; ++i) {
+      text += "- " + report.new_incidents[i] + "\n";
+    }
+    if (fresh > kMaxListedIncidents) {
+      text += "- ... and " + std::to_string(fresh - kMaxListedIncidents) +
+              " more in the report\n";
+    }
+  }
+  m.text = std::move(text);
+  m.html = std::make_shared<const std::string>(std::move(report.html));
+  for (const auto& f : report.paths) {
+    if (f.extension() == ".html") m.html_file = f;
+  }
+  return m;
+}
 
 Time report_period_start(const config::Config& config, Time slot) {
   if (auto previous = previous_slot(config.report_schedule, slot - std::chrono::seconds(1))) {
@@ -191,10 +227,17 @@ Status seed_metrics(store::Store& store, Metrics& metrics) {
     if (!facts) return facts.error();
     metrics.record_run((*last)->run_at, std::string(store::to_string((*last)->status)), *facts,
                        false);
+    if ((*last)->finished_at) {
+      metrics.set_last_run_duration(
+          std::chrono::duration<double>(*(*last)->finished_at - (*last)->started_at).count());
+    }
   }
   auto open = count_open_events(store);
   if (!open) return open.error();
   metrics.set_open_events(*open);
+  auto incidents = open_incidents(store);
+  if (!incidents) return incidents.error();
+  metrics.set_open_incidents(*incidents);
   return Status::Ok();
 }
 

@@ -4,11 +4,13 @@
 // failed job leaves the daemon running and the next slot tries again.
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
 
 #include "common/time.h"
 #include "daemon/daemon.h"
+#include "daemon/hooks.h"
 #include "daemon/log.h"
 #include "daemon/metrics.h"
 #include "daemon/notifier.h"
@@ -37,6 +39,17 @@ struct JobOutcome {
 };
 
 JobOutcome run_job(JobContext& ctx, const Job& job);
+
+inline constexpr size_t kMaxListedIncidents = 50;  // new incidents a report's message lists
+
+// The notification of a report written for [since, until), what people read instead of
+// logging in to the monitor. Subject: "driftwatch report for DATE: N new incidents" (DATE of
+// until - 1s, "no" for none). Text, for mail and webhooks alike, no file paths: "The report
+// for SINCE to UNTIL is written. What changed:", a blank line, the overview lines; when the
+// overview could not give every new incident a line, "New incidents (N):" and "- " + each
+// line (at most kMaxListedIncidents, then how many more). html: report.html, with html_file
+// the written .html file when there is one (mail carries it, notifier.h).
+Message report_message(WrittenReport report, Time since, Time until);
 
 // The number of open events per (endpoint, type), straight from the store.
 Result<std::map<std::pair<std::string, std::string>, long>> count_open_events(

@@ -78,6 +78,16 @@ void Metrics::record_run(Time run_at, const std::string& status,
   last_run_ = run_at;
 }
 
+void Metrics::set_last_run_duration(double seconds) {
+  std::lock_guard lock(mutex_);
+  last_run_seconds_ = seconds;
+}
+
+void Metrics::set_open_incidents(const std::map<std::string, long>& open) {
+  std::lock_guard lock(mutex_);
+  open_incidents_ = open;
+}
+
 void Metrics::record_judge_request(std::string_view outcome) {
   std::lock_guard lock(mutex_);
   auto it = judge_requests_.find(outcome);
@@ -118,6 +128,12 @@ std::string Metrics::render() const {
         << escape(key.second) << "\"} " << n << '\n';
   }
 
+  header(out, "driftwatch_incidents_open", "gauge",
+         "Incidents (events that are one change) with an open event, by endpoint.");
+  for (const auto& [endpoint, n] : open_incidents_) {
+    out << "driftwatch_incidents_open{endpoint=\"" << escape(endpoint) << "\"} " << n << '\n';
+  }
+
   header(out, "driftwatch_request_duration_seconds", "histogram",
          "Latency of model requests (the final attempt), by endpoint.");
   const auto& bounds = latency_buckets();
@@ -142,6 +158,12 @@ std::string Metrics::render() const {
          "Requests to the [judge] by this process, by outcome (verdict, unusable, failed).");
   for (const auto& [outcome, n] : judge_requests_) {
     out << "driftwatch_judge_requests_total{outcome=\"" << escape(outcome) << "\"} " << n << '\n';
+  }
+
+  if (last_run_seconds_) {
+    header(out, "driftwatch_last_run_duration_seconds", "gauge",
+           "How long the last probe run took, from its start to its last sample stored.");
+    out << "driftwatch_last_run_duration_seconds " << number(*last_run_seconds_) << '\n';
   }
 
   if (last_run_) {

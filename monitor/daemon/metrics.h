@@ -13,6 +13,10 @@
 //   driftwatch_last_run_timestamp_seconds           gauge: run_at of the last run (Unix time)
 //   driftwatch_judge_requests_total{outcome}        counter: requests to the [judge] by outcome
 //                                                   (verdict, unusable, failed)
+//   driftwatch_last_run_duration_seconds            gauge: how long the last run took, from
+//                                                   its start to its last sample stored
+//   driftwatch_incidents_open{endpoint}             gauge: incidents (report/incidents.h) with
+//                                                   an open event, by endpoint
 //
 // Labels stay low-cardinality on purpose: endpoints, categories, verdicts and event types are
 // few; there is never a label per probe or prompt. Counters start at zero with the process
@@ -55,6 +59,12 @@ class Metrics {
   // One request to the judge ended with outcome (judge::OnRequest's words).
   void record_judge_request(std::string_view outcome);
 
+  // The last run took this long.
+  void set_last_run_duration(double seconds);
+
+  // Replaces the open-incident gauge: endpoint -> incidents open now.
+  void set_open_incidents(const std::map<std::string, long>& open);
+
   // Replaces the open-event gauge: (endpoint, type) -> how many are open.
   void set_open_events(const std::map<std::pair<std::string, std::string>, long>& open);
 
@@ -80,6 +90,8 @@ class Metrics {
   std::map<std::string, long> runs_;                                 // by status
   std::map<std::string, long, std::less<>> judge_requests_;          // by outcome
   std::optional<Time> last_run_;
+  std::optional<double> last_run_seconds_;
+  std::map<std::string, long> open_incidents_;  // by endpoint
 };
 
 }  // namespace dw::daemon

@@ -1,8 +1,21 @@
 #include "daemon/notifier.h"
 
+#include <cstdio>
+#include <string_view>
+
 #include "daemon/deliver.h"
 
 namespace dw::daemon {
+namespace {
+
+// "2.0 MiB", one decimal.
+std::string mebibytes(size_t bytes) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.1f MiB", static_cast<double>(bytes) / (1 << 20));
+  return buffer;
+}
+
+}  // namespace
 
 Notifier::Notifier(std::vector<config::Notify> targets, const Logger& log, const Clock& clock,
                    const std::atomic<bool>* cancel)
@@ -56,7 +69,18 @@ Status Notifier::deliver_one(const config::Notify& target, const Message& messag
     if (!p) return p.error();
     password = std::move(*p);
   }
-  return send_mail(target, password, message.subject, message.text, clock_.now(), cancel_);
+  std::string text = message.text;
+  std::string_view html;
+  if (message.html && message.html->size() <= kMaxMailHtmlBytes) {
+    html = *message.html;
+  } else if (message.html) {
+    if (!text.empty()) text += text.back() == '\n' ? "\n" : "\n\n";
+    text += "The HTML report (" + mebibytes(message.html->size()) +
+            ") is too large to mail (at most " + mebibytes(kMaxMailHtmlBytes) + ")";
+    text += message.html_file.empty() ? "." : "; it is on the monitor at " +
+                                                  message.html_file.string() + ".";
+  }
+  return send_mail(target, password, message.subject, text, clock_.now(), cancel_, html);
 }
 
 size_t Notifier::pending() const {

@@ -1,5 +1,6 @@
 // Telling people: on new drift events and on each report, every [[notify]] target that asked
-// for that topic gets a message (a webhook POST or an e-mail, see deliver.h).
+// for that topic gets a message (a webhook POST or an e-mail, see deliver.h). A report's mail
+// carries the report itself as its HTML part, so it reads where people read mail.
 //
 // Delivery is best effort and never fatal: a failure is logged (the target's name and the
 // reason, never the secret) and the message is kept, in memory, for the next delivery round,
@@ -14,7 +15,9 @@
 #include <atomic>
 #include <cstddef>
 #include <deque>
+#include <filesystem>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -26,10 +29,19 @@ namespace dw::daemon {
 
 enum class Topic { events, reports };
 
+// The largest HTML part a mail carries. A bigger report goes without it: the mail's text then
+// says so and names html_file.
+inline constexpr size_t kMaxMailHtmlBytes = 2 << 20;
+
 struct Message {
   Topic topic = Topic::events;
   std::string subject;  // one line
-  std::string text;     // plain text, lines separated by '\n'
+  std::string text;     // plain text, lines separated by '\n'; all a webhook sends besides subject
+  // For e-mail only: with html, the mail is multipart/alternative, text as text/plain and html
+  // as text/html (at most kMaxMailHtmlBytes, see above). Shared, not copied, between targets.
+  // (Braced defaults: a message written {topic, subject, text} initialises every member.)
+  std::shared_ptr<const std::string> html{};
+  std::filesystem::path html_file{};  // where that HTML lies on the monitor; may be empty
 };
 
 class Notifier {

@@ -12,6 +12,7 @@
 #include "demo/sim_process.h"
 #include "drift/detector.h"
 #include "probes/probe.h"
+#include "report/incidents.h"
 #include "report/report.h"
 #include "runner/runner.h"
 #include "store/store.h"
@@ -23,7 +24,11 @@ namespace {
 namespace fs = std::filesystem;
 
 // The endpoints the demo asks: one of each wire format the simulator speaks, so the month
-// exercises every provider path. The scenario scripts the same drift for all of them.
+// exercises every provider path. The scenario's rules pick each by its model name and tell
+// each its own story (config/demo-scenario.toml, THIS MONTH): a hosted DeepSeek with canned
+// deflections, the state narrative and an input filter; a local Qwen behind Ollama with partial
+// refusals, a stock reply and an outage; a Claude whose new snapshot rewords the controls too
+// (a broad change).
 struct DemoEndpoint {
   const char* name;
   const char* kind;
@@ -195,6 +200,9 @@ Result<Outcome> run(const Options& o, const std::function<void(std::string_view)
     return true;
   });
   if (!listed) return listed.error();
+  auto incidents = report::incidents_from_store(**store, {});
+  if (!incidents) return incidents.error();
+  for (const auto& i : *incidents) outcome.incidents.push_back({report::describe(i), i.open});
   return outcome;
 }
 

@@ -48,6 +48,14 @@ struct Outcome {
   long samples = 0;
   long events = 0;  // every event stored at the end
   std::vector<EventLine> open_events;
+  // Every incident at the end (report/incidents.h: the events that are one change), by
+  // detected_at: its one-line description (describe(), sanitised, not escaped) and whether it
+  // is still open.
+  struct IncidentLine {
+    std::string line;
+    bool open = true;
+  };
+  std::vector<IncidentLine> incidents;
   std::vector<std::filesystem::path> reports;  // every file written, oldest day first
   std::filesystem::path newest_html;           // empty when html was not among the formats
   std::filesystem::path config;                // the config the demo wrote and used

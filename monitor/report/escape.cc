@@ -1,5 +1,7 @@
 #include "report/escape.h"
 
+#include <utf8proc.h>
+
 #include <algorithm>
 
 namespace dw::report {
@@ -62,6 +64,47 @@ std::string md_code_block(std::string_view text, std::string_view info) {
   if (!text.empty() && text.back() != '\n') out += '\n';
   out += fence;
   out += '\n';
+  return out;
+}
+
+namespace {
+
+// XML 1.0's Char production (section 2.2) without what it discourages: controls other than
+// whitespace, and noncharacters. What is left is also free of HTML5's parse errors.
+bool xml_allowed(utf8proc_int32_t cp) {
+  if (cp == '\t' || cp == '\n' || cp == '\r') return true;
+  if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F)) return false;
+  if (cp >= 0xD800 && cp <= 0xDFFF) return false;
+  if (cp >= 0xFDD0 && cp <= 0xFDEF) return false;
+  if ((cp & 0xFFFE) == 0xFFFE) return false;
+  return cp <= 0x10FFFF;
+}
+
+}  // namespace
+
+std::string xml_escape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + text.size() / 8);
+  const auto* bytes = reinterpret_cast<const utf8proc_uint8_t*>(text.data());
+  size_t i = 0;
+  while (i < text.size()) {
+    utf8proc_int32_t cp = 0;
+    auto n = utf8proc_iterate(bytes + i, static_cast<utf8proc_ssize_t>(text.size() - i), &cp);
+    if (n <= 0 || !xml_allowed(cp)) {
+      out += "\xEF\xBF\xBD";  // U+FFFD
+      i += n <= 0 ? 1 : static_cast<size_t>(n);
+      continue;
+    }
+    switch (cp) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&apos;"; break;
+      default: out.append(text.substr(i, static_cast<size_t>(n)));
+    }
+    i += static_cast<size_t>(n);
+  }
   return out;
 }
 

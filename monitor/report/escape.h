@@ -26,4 +26,12 @@ std::string md_inline(std::string_view text);
 // blocks show their content literally. Ends with a newline.
 std::string md_code_block(std::string_view text, std::string_view info = "");
 
+// XML 1.0 character data and attribute values (the Atom feed), also valid as HTML5 text: & < >
+// " ' become &amp; &lt; &gt; &quot; &apos;, and characters XML 1.0 forbids or discourages in a
+// document (C0 controls other than tab, newline and carriage return, DEL and C1 controls,
+// surrogates, noncharacters such as U+FFFE and U+FFFF) and invalid UTF-8 bytes become U+FFFD.
+// Unlike the other functions here it accepts any bytes, not only sanitised text: whatever
+// the input, the output cannot make an XML document ill-formed or an HTML5 one invalid.
+std::string xml_escape(std::string_view text);
+
 }  // namespace dw::report

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "report/language_gap.h"
 #include "report/text.h"
 
 namespace dw::report {
@@ -199,17 +200,20 @@ Result<Report> gather(store::Store& store, const ReportOptions& options) {
   Time trend_start = last_day - days(options.trend_days - 1);
   SampleTally tally(report, trend_start, options.trend_days);
   JudgeTally judges(options.since);
+  LanguageGapTally gaps(report.baseline_since, options.since);
   store::SampleFilter filter{.since = std::min(trend_start, report.baseline_since),
                              .until = options.until,
                              .with_text = false};
   auto samples = store.for_each_sample(filter, [&](const store::SampleRow& row) {
     tally.add(row);
     judges.add(row);
+    gaps.add(row);
     return true;
   });
   if (!samples) return samples.error();
   report.headline.samples = tally.samples_in_period();
   report.categories = tally.take_categories();
+  report.language_gap = gaps.finish();
   report.health = tally.take_health();
   auto judged = judges.finish(store);
   if (!judged) return judged.error();

@@ -1,6 +1,7 @@
 // Gathering the facts of a report from the store: one streamed pass over the samples of the
 // baseline, the trend window and the period (counted per endpoint, category, language and
-// day, never held; the judge's opinions of the period's samples tallied in the same pass),
+// day, and per endpoint and probe for the language gap (language_gap.h), never held; the
+// judge's opinions of the period's samples tallied in the same pass),
 // the runs and events of the period, and for each event about one probe a short SQL-filtered
 // read of its typical answers.
 #pragma once
@@ -21,7 +22,18 @@ namespace dw::report {
 // The report for options (check_options() must pass). Fails only when the store does.
 Result<Report> gather(store::Store& store, const ReportOptions& options);
 
-// The events part of gather(): fills report.events and the event counts of report.headline.
+// The events part of gather(): fills report.events, report.incidents (incidents.h) and the
+// event counts of report.headline.
+// Probe id -> (category, lang).
+using ProbeInfo = std::map<std::string, std::pair<std::string, std::string>>;
+
+// The report's view of one stored event: its JSON parsed (an empty object when not one) with
+// every string sanitised, and its probe's category and language from probe_info. It is new
+// when detected at or after new_since (always without one), and resolved when the store says
+// so before resolved_before (at any time without one).
+EventEntry event_entry(const store::Event& ev, const ProbeInfo& probe_info,
+                       std::optional<Time> new_since, std::optional<Time> resolved_before);
+
 // probe_info maps probe ids to (category, lang) for the probes seen by the sample pass.
 Status gather_events(store::Store& store, const ReportOptions& options,
                      const std::map<std::string, std::pair<std::string, std::string>>& probe_info,

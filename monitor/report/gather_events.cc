@@ -3,6 +3,7 @@
 
 #include "drift/detector.h"
 #include "report/gather.h"
+#include "report/incidents.h"
 #include "report/text.h"
 #include "report/typical.h"
 
@@ -66,32 +67,39 @@ Status add_typical(store::Store& store, const ReportOptions& options, EventEntry
 
 }  // namespace
 
+EventEntry event_entry(const store::Event& ev, const ProbeInfo& probe_info,
+                       std::optional<Time> new_since, std::optional<Time> resolved_before) {
+  EventEntry e;
+  e.id = ev.id;
+  e.type = ev.type;
+  e.endpoint = ev.endpoint;
+  e.probe_id = ev.probe_id;
+  e.probe_version = ev.probe_version;
+  e.scope = ev.scope;
+  e.detected_at = ev.detected_at;
+  e.lifecycle = !new_since || ev.detected_at >= *new_since ? Lifecycle::new_event
+                                                            : Lifecycle::ongoing;
+  e.resolved = ev.status == store::EventStatus::resolved && ev.resolved_at &&
+               (!resolved_before || *ev.resolved_at < *resolved_before);
+  if (e.resolved) e.resolved_at = ev.resolved_at;
+  e.before = parse_object(ev.before_json);
+  e.after = parse_object(ev.after_json);
+  e.evidence = parse_object(ev.evidence_json);
+  for (auto* j : {&e.before, &e.after, &e.evidence}) sanitise_strings(*j);
+  if (auto it = probe_info.find(e.probe_id); it != probe_info.end()) {
+    e.category = it->second.first;
+    e.lang = it->second.second;
+  }
+  return e;
+}
+
 Status gather_events(store::Store& store, const ReportOptions& options,
                      const std::map<std::string, std::pair<std::string, std::string>>& probe_info,
                      Report& report) {
   std::vector<EventEntry> entries;
   store::EventFilter filter{.since = options.since, .until = options.until};
   auto status = store.for_each_event(filter, [&](const store::Event& ev) {
-    EventEntry e;
-    e.id = ev.id;
-    e.type = ev.type;
-    e.endpoint = ev.endpoint;
-    e.probe_id = ev.probe_id;
-    e.probe_version = ev.probe_version;
-    e.scope = ev.scope;
-    e.detected_at = ev.detected_at;
-    e.lifecycle = ev.detected_at >= options.since ? Lifecycle::new_event : Lifecycle::ongoing;
-    e.resolved = ev.status == store::EventStatus::resolved && ev.resolved_at &&
-                 *ev.resolved_at < options.until;
-    if (e.resolved) e.resolved_at = ev.resolved_at;
-    e.before = parse_object(ev.before_json);
-    e.after = parse_object(ev.after_json);
-    e.evidence = parse_object(ev.evidence_json);
-    for (auto* j : {&e.before, &e.after, &e.evidence}) sanitise_strings(*j);
-    if (auto it = probe_info.find(e.probe_id); it != probe_info.end()) {
-      e.category = it->second.first;
-      e.lang = it->second.second;
-    }
+    EventEntry e = event_entry(ev, probe_info, options.since, options.until);
     entries.push_back(std::move(e));
     return true;
   });
@@ -111,6 +119,17 @@ Status gather_events(store::Store& store, const ReportOptions& options,
     if (e.lifecycle == Lifecycle::ongoing && !e.resolved) ++report.headline.ongoing_events;
   }
   report.events = std::move(entries);
+
+  // Incidents: adjacency counts every run up to the report's end (ongoing events may be old).
+  std::vector<Time> run_times;
+  auto runs = store.for_each_run(std::nullopt, options.until, [&](const store::RunInfo& run) {
+    run_times.push_back(run.run_at);
+    return true;
+  });
+  if (!runs) return runs;
+  std::map<std::string, std::string> langs;
+  for (const auto& [id, info] : probe_info) langs[id] = info.second;
+  report.incidents = group_incidents(report.events, run_times, langs);
   return {};
 }
 

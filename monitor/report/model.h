@@ -17,6 +17,7 @@
 
 #include "common/time.h"
 #include "report/diff.h"
+#include "report/incidents.h"
 
 namespace dw::report {
 
@@ -65,6 +66,17 @@ struct CategoryBlock {
   VerdictCounts now;
   std::vector<LanguageRow> languages;  // by tag
   std::vector<DayCounts> trend;        // one per day of the trend window, oldest first
+};
+
+// One endpoint x category's questions asked in both English and Chinese (pairs by probe id
+// stem: report/language_gap.h), each language's samples in the baseline and the period.
+struct LanguageGap {
+  std::string endpoint;
+  std::string category;
+  bool control = false;
+  std::vector<std::string> stems;  // the pairs, by stem ("tiananmen-1989"), sorted
+  VerdictCounts en_baseline, en_now;  // the pairs' English probes
+  VerdictCounts zh_baseline, zh_now;  // the pairs' Chinese probes
 };
 
 // The typical answer of one side of a comparison: the medoid of the side's texts (the answer
@@ -185,7 +197,10 @@ struct Report {
   std::string date;     // the report's date, "2026-01-15" (of until - 1s)
   Headline headline;
   std::vector<CategoryBlock> categories;  // by endpoint, then category (controls last)
+  std::vector<LanguageGap> language_gap;  // by endpoint, then category (controls last)
   std::vector<EventEntry> events;         // new first, then ongoing; each by detected_at
+  // The events grouped into incidents (report/incidents.h): new first, then by detected_at.
+  std::vector<Incident> incidents;
   std::vector<EndpointHealth> health;     // by endpoint
   // By endpoint, only endpoints with judged samples in the period; empty when none was (no
   // judge configured): renderers then leave the section out.

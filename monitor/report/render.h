@@ -17,7 +17,9 @@ std::string render_markdown(const Report& report);
 
 // One self-contained HTML file: inline CSS and inline SVG charts, no scripts, no external
 // resources; verdicts are told apart by pattern and label as well as colour, so it reads in
-// greyscale and on paper.
+// greyscale and on paper. It opens with the overview (overview.h); the sections after it are
+// <details>, closed except the new events; every table scrolls sideways in a box of its own,
+// so the page itself never does, down to a phone's width.
 std::string render_html(const Report& report);
 
 // The same facts for machines; the shape is documented in README.md ("Reports").

@@ -1,8 +1,12 @@
+#include <algorithm>
 #include <sstream>
 
 #include "report/chart.h"
 #include "report/escape.h"
 #include "report/format.h"
+#include "report/incidents.h"
+#include "report/language_gap.h"
+#include "report/overview.h"
 #include "report/render.h"
 
 namespace dw::report {
@@ -27,8 +31,19 @@ del { text-decoration: line-through; background: #fdd; } ins { text-decoration: 
 del::before { content: "[-"; } del::after { content: "-]"; } ins::before { content: "{+"; } ins::after { content: "+}"; }
 dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .15rem 1rem; }
 dl.facts dt { font-weight: bold; } dl.facts dd { margin: 0; overflow-wrap: anywhere; }
-article.event { border-left: 4px solid #333; padding-left: 1rem; margin-bottom: 2rem; page-break-inside: avoid; }
+details.event { border-left: 4px solid #333; padding-left: 1rem; margin-bottom: 1rem; page-break-inside: avoid; }
 svg.trend { display: block; }
+ul.incidents li { margin-bottom: .3rem; overflow-wrap: anywhere; }
+body { overflow-wrap: break-word; } h1, h2, h3, h4, summary, li { overflow-wrap: anywhere; }
+summary { cursor: pointer; } summary > h2, summary > h3 { display: inline; } summary > h2 { border: 0; }
+details.section > summary { border-bottom: 2px solid #333; padding-bottom: .2rem; margin-top: 2rem; }
+details.section[open] > summary { margin-bottom: .8rem; }
+.scroll { overflow-x: auto; max-width: 100%; }
+svg.gap, svg.legend { display: block; max-width: 100%; height: auto; }
+svg.heatmap { display: block; width: 100%; max-width: 48rem; height: auto; }
+figure.heatmap { margin: .5rem 0 1rem; } figure.heatmap figcaption { font-weight: bold; }
+ul.legend { list-style: none; padding: 0; display: flex; flex-wrap: wrap; gap: .2rem 1.2rem; font-size: .9em; }
+ul.legend svg { vertical-align: middle; }
 @media print { body { max-width: none; margin: 0; } pre, del, ins, th { background: none; } h2 { page-break-after: avoid; } }
 )";
 
@@ -50,6 +65,22 @@ void verdict_row(std::ostream& out, const char* css, std::string_view name,
   out << "<td class=\"n\">" << now.n[kError] << "</td><td>" << chart << "</td></tr>\n";
 }
 
+// One line per incident (report/incidents.h), new first, each linking to its events' sections.
+void incident_list(std::ostream& out, const Report& r) {
+  out << "<p>" << r.incidents.size() << (r.incidents.size() == 1 ? " incident" : " incidents")
+      << " (events that are one change), new first:</p>\n<ul class=\"incidents\">\n";
+  for (const auto& i : r.incidents) {
+    out << "<li id=\"incident-" << i.id << "\">"
+        << (i.is_new ? "<strong>new</strong>" : i.open ? "ongoing" : "resolved") << ": "
+        << h(describe(i)) << " (" << (i.event_ids.size() == 1 ? "event" : "events");
+    for (size_t k = 0; k < i.event_ids.size(); ++k)
+      out << (k == 0 ? " " : ", ") << "<a href=\"#event-" << i.event_ids[k] << "\">"
+          << i.event_ids[k] << "</a>";
+    out << ")</li>\n";
+  }
+  out << "</ul>\n";
+}
+
 void headline(std::ostream& out, const Report& r) {
   const Headline& hl = r.headline;
   out << "<section id=\"headline\"><h2>What changed</h2>\n<ul>\n";
@@ -69,23 +100,15 @@ void headline(std::ostream& out, const Report& r) {
     out << "<p>No drift events in the period.</p></section>\n";
     return;
   }
-  out << "<table><thead><tr><th>event</th><th>type</th><th>subject</th><th>scope</th>"
-         "<th>detected</th><th>status</th></tr></thead><tbody>\n";
-  for (const auto& e : r.events) {
-    out << "<tr><td class=\"n\"><a href=\"#event-" << e.id << "\">" << e.id << "</a></td><td>"
-        << h(e.type) << "</td><td>" << h(event_subject(e)) << "</td><td>"
-        << (e.scope.empty() ? "–" : h(e.scope)) << "</td><td>" << format_time(e.detected_at)
-        << "</td><td>" << to_string(e.lifecycle) << ", "
-        << (e.resolved ? "resolved " + format_time(*e.resolved_at) : std::string("open"))
-        << "</td></tr>\n";
-  }
-  out << "</tbody></table></section>\n";
+  incident_list(out, r);
+  out << "</section>\n";
 }
 
 void categories(std::ostream& out, const Report& r) {
-  out << "<section id=\"categories\"><h2>Verdicts by endpoint and category</h2>\n";
+  out << "<details class=\"section\" id=\"categories\"><summary><h2>Verdicts by endpoint and "
+         "category</h2></summary>\n";
   if (r.categories.empty()) {
-    out << "<p>No samples in the period or its baseline.</p></section>\n";
+    out << "<p>No samples in the period or its baseline.</p></details>\n";
     return;
   }
   out << "<p>Shares of the samples that got an answer, a refusal or a block (errors left "
@@ -110,7 +133,55 @@ void categories(std::ostream& out, const Report& r) {
     if (i + 1 == r.categories.size() || r.categories[i + 1].endpoint != c.endpoint)
       out << "</tbody></table>\n";
   }
-  out << "</section>\n";
+  out << "</details>\n";
+}
+
+// The same questions in English and in Chinese (report/language_gap.h), per endpoint.
+void language_gap(std::ostream& out, const Report& r) {
+  out << "<details class=\"section\" id=\"language-gap\"><summary><h2>Language gap: English "
+         "and Chinese</h2></summary>\n";
+  if (r.language_gap.empty()) {
+    out << "<p>No question was asked in both English and Chinese.</p></details>\n";
+    return;
+  }
+  out << "<p>Questions asked in both languages (probe ids that differ only in their language "
+         "suffix, such as “-en” and “-zh”): the share answered in each, baseline → period, and "
+         "the gap, English minus Chinese in points (positive: more answered in English). In "
+         "the charts a dot is English and a square Chinese; the upper black line is the "
+         "period, the lower grey dashed one the baseline.</p>\n";
+  for (size_t i = 0; i < r.language_gap.size(); ++i) {
+    const LanguageGap& g = r.language_gap[i];
+    bool first = i == 0 || r.language_gap[i - 1].endpoint != g.endpoint;
+    bool last = i + 1 == r.language_gap.size() || r.language_gap[i + 1].endpoint != g.endpoint;
+    if (first)
+      out << "<h3>" << h(g.endpoint) << "</h3>\n<table><thead><tr><th>category</th>"
+             "<th>pairs</th><th>answered in English</th><th>answered in Chinese</th>"
+             "<th>gap</th><th>change</th></tr></thead><tbody>\n";
+    std::string stems;
+    for (const auto& s : g.stems) stems += (stems.empty() ? "" : ", ") + s;
+    // Points of a gap: "+60", "-3", "0", "–" without one.
+    auto points = [](std::optional<double> x) { return x ? change_points(0.0, x) : "–"; };
+    std::string change = points(gap_change(g));
+    out << "<tr><td>" << h(g.category + (g.control ? " (control)" : "")) << "</td><td class=\"n\""
+        << " title=\"" << h(stems) << "\">" << g.stems.size() << "</td><td>"
+        << h(percent(g.en_baseline.share(0))) << " → " << h(percent(g.en_now.share(0)))
+        << "</td><td>" << h(percent(g.zh_baseline.share(0))) << " → "
+        << h(percent(g.zh_now.share(0))) << "</td><td>"
+        << h(points(gap(g.en_baseline, g.zh_baseline))) << " → "
+        << h(points(gap(g.en_now, g.zh_now))) << "</td><td>"
+        << (change == "–" || change == "0" ? h(change) : "<span class=\"up\">" + h(change) + "</span>")
+        << "</td></tr>\n";
+    if (!last) continue;
+    out << "</tbody></table>\n";
+    size_t from = i;
+    while (from > 0 && r.language_gap[from - 1].endpoint == g.endpoint) --from;
+    std::vector<LanguageGap> rows(r.language_gap.begin() + static_cast<long>(from),
+                                  r.language_gap.begin() + static_cast<long>(i) + 1);
+    out << language_gap_svg(rows, "gap-" + std::to_string(i),
+                            "answered share in English and Chinese, " + g.endpoint)
+        << "\n";
+  }
+  out << "</details>\n";
 }
 
 void diff_block(std::ostream& out, const std::vector<DiffPiece>& pieces) {
@@ -140,8 +211,10 @@ void events(std::ostream& out, const Report& r) {
   if (r.events.empty()) return;
   out << "<section id=\"events\"><h2>Events</h2>\n";
   for (const auto& e : r.events) {
-    out << "<article class=\"event\" id=\"event-" << e.id << "\"><h3>Event " << e.id << ": "
-        << h(e.type) << ", " << h(event_subject(e)) << "</h3>\n<p>Detected "
+    // Tonight's new events are open; the rest are one click away.
+    out << "<details class=\"event\" id=\"event-" << e.id << "\""
+        << (e.lifecycle == Lifecycle::new_event ? " open" : "") << "><summary><h3>Event " << e.id
+        << ": " << h(e.type) << ", " << h(event_subject(e)) << "</h3></summary>\n<p>Detected "
         << format_time(e.detected_at) << " (" << to_string(e.lifecycle) << "), "
         << (e.resolved ? "resolved " + format_time(*e.resolved_at) : std::string("open"));
     if (!e.category.empty()) out << "; category " << h(e.category) << ", language " << h(e.lang);
@@ -166,7 +239,7 @@ void events(std::ostream& out, const Report& r) {
           if (s->sample_id) out << "<pre>" << h(s->text) << "</pre>\n";
       }
     }
-    out << "</article>\n";
+    out << "</details>\n";
   }
   out << "</section>\n";
 }
@@ -174,9 +247,9 @@ void events(std::ostream& out, const Report& r) {
 std::string ms(const std::optional<long>& v) { return v ? std::to_string(*v) : "–"; }
 
 void health(std::ostream& out, const Report& r) {
-  out << "<section id=\"health\"><h2>Endpoint health</h2>\n";
+  out << "<details class=\"section\" id=\"health\"><summary><h2>Endpoint health</h2></summary>\n";
   if (r.health.empty()) {
-    out << "<p>No samples in the period or its baseline.</p></section>\n";
+    out << "<p>No samples in the period or its baseline.</p></details>\n";
     return;
   }
   out << "<table><thead><tr><th>endpoint</th><th>status</th><th>samples</th><th>errors</th>"
@@ -207,14 +280,15 @@ void health(std::ostream& out, const Report& r) {
           << (m.fingerprint.empty() ? "–" : h(m.fingerprint)) << "</td><td>"
           << format_time(m.first_seen) << "</td><td>" << format_time(m.last_seen)
           << "</td><td class=\"n\">" << m.samples << "</td></tr>\n";
-  out << "</tbody></table></section>\n";
+  out << "</tbody></table></details>\n";
 }
 
 // Absent without judged samples, so a report without a judge is what it always was. Each
 // example is anchored as "sample-N" so that counts here, and links from elsewhere, reach it.
 void judge(std::ostream& out, const Report& r) {
   if (r.judge.empty()) return;
-  out << "<section id=\"judge\"><h2>Rules and judge disagree</h2>\n<p>Samples of the period "
+  out << "<details class=\"section\" id=\"judge\"><summary><h2>Rules and judge disagree</h2>"
+         "</summary>\n<p>Samples of the period "
          "the judge gave an opinion on; where its verdict differs from the rules', the "
          "judge's is the final one. Each disagreement is a candidate for a rule "
          "improvement.</p>\n";
@@ -251,7 +325,32 @@ void judge(std::ostream& out, const Report& r) {
           << "</dl></div>\n";
     }
   }
-  out << "</section>\n";
+  out << "</details>\n";
+}
+
+// Every table sits in a box of its own that scrolls sideways, so a wide table never widens
+// the page on a phone. The renderer's own markup is the only unescaped '<' in the page (all
+// text goes through h()), so the literal tags found here are the tables.
+std::string scroll_tables(std::string html) {
+  std::string out;
+  out.reserve(html.size() + 1024);
+  static constexpr std::string_view kOpen = "<table>", kClose = "</table>";
+  size_t at = 0;
+  while (true) {
+    size_t open = html.find(kOpen, at), close = html.find(kClose, at);
+    size_t next = std::min(open, close);
+    if (next == std::string::npos) break;
+    out.append(html, at, next - at);
+    if (next == open) {
+      out += "<div class=\"scroll\"><table>";
+      at = open + kOpen.size();
+    } else {
+      out += "</table></div>";
+      at = close + kClose.size();
+    }
+  }
+  out.append(html, at, std::string::npos);
+  return out;
 }
 
 }  // namespace
@@ -268,13 +367,15 @@ std::string render_html(const Report& r) {
       << "</style></head>\n<body>\n<h1>driftwatch report " << h(r.date) << "</h1>\n"
       << "<p>Period " << h(period_text(r.since, r.until)) << ", against the baseline "
       << h(period_text(r.baseline_since, r.since)) << ".</p>\n";
+  out << overview_html(r);
   headline(out, r);
   categories(out, r);
+  language_gap(out, r);
   events(out, r);
   health(out, r);
   judge(out, r);
   out << "</body></html>\n";
-  return out.str();
+  return scroll_tables(out.str());
 }
 
 }  // namespace dw::report

@@ -1,3 +1,5 @@
+#include "report/incidents.h"
+#include "report/language_gap.h"
 #include "report/render.h"
 
 namespace dw::report {
@@ -32,6 +34,20 @@ json change_json(const VerdictCounts& before, const VerdictCounts& now) {
     change[std::string(kVerdicts[static_cast<size_t>(i)])] = b && n ? json(*n - *b) : json(nullptr);
   }
   return change;
+}
+
+// Shares are fractions like everywhere in the JSON; the gap is English minus Chinese.
+json language_gap_json(const LanguageGap& g) {
+  return {{"endpoint", g.endpoint},
+          {"category", g.category},
+          {"control", g.control},
+          {"stems", g.stems},
+          {"en", {{"baseline", counts_json(g.en_baseline)}, {"now", counts_json(g.en_now)}}},
+          {"zh", {{"baseline", counts_json(g.zh_baseline)}, {"now", counts_json(g.zh_now)}}},
+          {"gap",
+           {{"baseline", optional_number(gap(g.en_baseline, g.zh_baseline))},
+            {"now", optional_number(gap(g.en_now, g.zh_now))},
+            {"change", optional_number(gap_change(g))}}}};
 }
 
 json category_json(const CategoryBlock& c) {
@@ -147,8 +163,12 @@ json to_json(const Report& r) {
   const Headline& h = r.headline;
   json categories = json::array();
   for (const auto& c : r.categories) categories.push_back(category_json(c));
+  json language_gap = json::array();
+  for (const auto& g : r.language_gap) language_gap.push_back(language_gap_json(g));
   json events = json::array();
   for (const auto& e : r.events) events.push_back(event_json(e));
+  json incidents = json::array();
+  for (const auto& i : r.incidents) incidents.push_back(incident_json(i));
   json health = json::array();
   for (const auto& e : r.health) health.push_back(health_json(e));
   json out = {{"report_version", kSchemaVersion},
@@ -166,7 +186,9 @@ json to_json(const Report& r) {
                {"endpoints_healthy", h.endpoints_healthy},
                {"endpoints_unhealthy", h.endpoints_unhealthy}}},
              {"categories", categories},
+             {"language_gap", language_gap},
              {"events", events},
+             {"incidents", incidents},
              {"health", health}};
   // Only when the period has judged samples: a report without a judge keeps its shape.
   if (!r.judge.empty()) {

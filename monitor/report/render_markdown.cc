@@ -1,7 +1,10 @@
+#include <cmath>
 #include <sstream>
 
 #include "report/escape.h"
 #include "report/format.h"
+#include "report/incidents.h"
+#include "report/language_gap.h"
 #include "report/render.h"
 
 namespace dw::report {
@@ -27,6 +30,21 @@ void verdict_row(std::ostream& out, std::string_view category, std::string_view 
   out << " | " << now.n[kError] << " | " << trend << " |\n";
 }
 
+// One line per incident (report/incidents.h), new first, each naming its events' sections
+// ("Event 12" below). By number, not by link: the Markdown report holds no links at all, so
+// none can be forged either.
+void incident_lines(std::ostream& out, const Report& r) {
+  out << r.incidents.size() << (r.incidents.size() == 1 ? " incident" : " incidents")
+      << " (events that are one change), new first:\n\n";
+  for (const auto& i : r.incidents) {
+    out << "- " << (i.is_new ? "**new**" : i.open ? "ongoing" : "resolved") << ": "
+        << md(describe(i)) << " (" << (i.event_ids.size() == 1 ? "event" : "events");
+    for (size_t k = 0; k < i.event_ids.size(); ++k) out << (k == 0 ? " " : ", ") << i.event_ids[k];
+    out << ")\n";
+  }
+  out << "\n";
+}
+
 void headline(std::ostream& out, const Report& r) {
   const Headline& h = r.headline;
   out << "## What changed\n\n";
@@ -43,16 +61,7 @@ void headline(std::ostream& out, const Report& r) {
     out << "No drift events in the period.\n\n";
     return;
   }
-  out << "| event | type | subject | scope | detected | status |\n";
-  out << "| ---: | --- | --- | --- | --- | --- |\n";
-  for (const auto& e : r.events) {
-    out << "| " << e.id << " | " << md(e.type) << " | " << md(event_subject(e)) << " | "
-        << (e.scope.empty() ? "–" : md(e.scope)) << " | " << format_time(e.detected_at) << " | "
-        << to_string(e.lifecycle) << ", "
-        << (e.resolved ? "resolved " + format_time(*e.resolved_at) : std::string("open"))
-        << " |\n";
-  }
-  out << "\n";
+  incident_lines(out, r);
 }
 
 void categories(std::ostream& out, const Report& r) {
@@ -78,6 +87,44 @@ void categories(std::ostream& out, const Report& r) {
     if (&c == &r.categories.back() || (&c + 1)->endpoint != endpoint) out << "\n";
   }
   if (r.categories.empty()) out << "No samples in the period or its baseline.\n\n";
+}
+
+// A share as ten cells, "███░░░░░░░", or "·" without one: the chart of the language gap.
+std::string bar(std::optional<double> share) {
+  if (!share) return "·";
+  long full = std::lround(*share * 10);
+  std::string out;
+  for (long i = 0; i < 10; ++i) out += i < full ? "█" : "░";
+  return out;
+}
+
+// The same questions in English and in Chinese (report/language_gap.h), per endpoint.
+void language_gap(std::ostream& out, const Report& r) {
+  out << "## Language gap: English and Chinese\n\n";
+  if (r.language_gap.empty()) {
+    out << "No question was asked in both English and Chinese.\n\n";
+    return;
+  }
+  out << "Questions asked in both languages (probe ids that differ only in their language "
+         "suffix, such as -en and -zh): the share answered in each, baseline → period, and the "
+         "gap, English minus Chinese in points (positive: more answered in English). Chart: "
+         "answered in the period, English then Chinese, a block for each tenth.\n\n";
+  auto points = [](std::optional<double> x) { return x ? change_points(0.0, x) : "–"; };
+  for (size_t i = 0; i < r.language_gap.size(); ++i) {
+    const LanguageGap& g = r.language_gap[i];
+    if (i == 0 || r.language_gap[i - 1].endpoint != g.endpoint)
+      out << "### " << md(g.endpoint) << "\n\n"
+          << "| category | pairs | answered in English | answered in Chinese | gap | change | "
+             "chart |\n| --- | ---: | --- | --- | --- | --- | --- |\n";
+    out << "| " << md(g.category + (g.control ? " (control)" : "")) << " | " << g.stems.size()
+        << " | " << percent(g.en_baseline.share(0)) << " → " << percent(g.en_now.share(0))
+        << " | " << percent(g.zh_baseline.share(0)) << " → " << percent(g.zh_now.share(0))
+        << " | " << points(gap(g.en_baseline, g.zh_baseline)) << " → "
+        << points(gap(g.en_now, g.zh_now)) << " | " << points(gap_change(g)) << " | en "
+        << bar(g.en_now.share(0)) << " zh " << bar(g.zh_now.share(0)) << " |\n";
+    if (i + 1 == r.language_gap.size() || r.language_gap[i + 1].endpoint != g.endpoint)
+      out << "\n";
+  }
 }
 
 std::string diff_text(const std::vector<DiffPiece>& pieces) {
@@ -212,6 +259,7 @@ std::string render_markdown(const Report& r) {
       << period_text(r.baseline_since, r.since) << ".\n\n";
   headline(out, r);
   categories(out, r);
+  language_gap(out, r);
   events(out, r);
   health(out, r);
   judge(out, r);

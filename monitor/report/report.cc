@@ -10,6 +10,7 @@
 #include <set>
 #include <system_error>
 
+#include "report/archive.h"
 #include "report/gather.h"
 #include "report/render.h"
 
@@ -109,17 +110,25 @@ Result<ReportFiles> write_reports(store::Store& store, const ReportOptions& opti
   if (auto s = check_options(options); !s) return s.error();
   auto report = gather(store, options);
   if (!report) return report.error();
+  return write_reports(*report, options);
+}
 
+Result<ReportFiles> write_reports(const Report& report, const ReportOptions& options) {
   std::error_code ec;
   fs::create_directories(options.dir, ec);
   if (ec) return Error("cannot create the report folder: " + ec.message(),
                        Location{options.dir.string()});
   ReportFiles files;
   for (const auto& format : options.formats) {
-    fs::path path = options.dir / ("driftwatch-" + report->date + "." + format);
-    if (auto s = write_atomically(path, render(*report, format)); !s) return s.error();
+    fs::path path = options.dir / ("driftwatch-" + report.date + "." + format);
+    if (auto s = write_atomically(path, render(report, format)); !s) return s.error();
     files.paths.push_back(path);
   }
+  // The folder's index and feed (archive.h), after the report files so that they list them.
+  auto archive = update_archive(report, options.dir);
+  if (!archive) return archive.error();
+  for (const auto& f : *archive)
+    if (auto s = write_atomically(f.path, f.content); !s) return s.error();
   return files;
 }
 

@@ -13,11 +13,15 @@
 // samples of the period and endpoint health at a glance; then, per endpoint and category,
 // verdict shares in the period against the baseline (the history before `since`, back to
 // options.baseline) split by language, with a trend of the last options.trend_days days;
-// then each event with its evidence and a word-level diff of a typical answer before and
-// after; then endpoint health (error rates, latency percentiles, model and fingerprint
-// changes); then, only when a judge gave opinions on samples of the period, where the rules and
-// the judge disagree (counts per endpoint and verdict pair, a few examples). The three formats
-// carry the same facts; the JSON shape is documented in README.md ("Reports").
+// then, for questions asked in both English and Chinese, the answered share in each language
+// and the gap between them (language_gap.h); then each event with its evidence and a
+// word-level diff of a typical answer before and after; then endpoint health (error rates,
+// latency percentiles, model and fingerprint changes); then, only when a judge gave opinions
+// on samples of the period, where the rules and the judge disagree (counts per endpoint and
+// verdict pair, a few examples). The three formats carry the same facts; the JSON shape is
+// documented in README.md ("Reports"). The HTML one opens with an overview (overview.h: what
+// changed in at most ten lines, a heatmap of the month per endpoint) and folds the sections
+// after it into <details>.
 //
 // Model output is untrusted: every text taken from the store is escaped for the format it
 // lands in, so no response can inject markup, links, scripts or table cells.
@@ -64,10 +68,19 @@ Status check_options(const ReportOptions& options);
 // Gathers the facts of the period from the store and writes one file per format into
 // options.dir. Each file is written atomically: a temporary file in the same folder, flushed
 // to disk (fsync), then renamed over the final name, so a reader sees the old file or the
-// new one, never half of one. Fails (with nothing half-written left behind; files of formats
-// already renamed stay) on invalid options, a store error or a file system error naming the
-// path.
+// new one, never half of one. Then rewrites the folder's archive the same way (archive.h:
+// index.html, feed.xml and archive.json, not listed in ReportFiles). Fails (with nothing
+// half-written left behind; files of formats already renamed stay) on invalid options, a
+// store error or a file system error naming the path.
 Result<ReportFiles> write_reports(store::Store& store, const ReportOptions& options);
+
+struct Report;  // model.h
+
+// The second half of write_reports, for a caller that also needs the gathered facts (the
+// daemon's notification: overview.h, render.h): report from gather(store, options) (gather.h),
+// options passing check_options(). Writes as write_reports does; fails only on the file
+// system, naming the path.
+Result<ReportFiles> write_reports(const Report& report, const ReportOptions& options);
 
 // The same report rendered to strings, without touching the file system: for tests, the
 // daemon's logs and tools. format is "md", "html" or "json".
