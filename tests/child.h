@@ -34,6 +34,15 @@ inline bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
 }
 
+// How many times needle occurs in haystack (overlapping occurrences included).
+inline size_t count(const std::string& haystack, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = haystack.find(needle); at != std::string::npos;
+       at = haystack.find(needle, at + 1))
+    ++n;
+  return n;
+}
+
 // The environment of a child: ours without anything that would steer driftwatch or the
 // simulator from outside the test (DRIFTWATCH_*, DW_TEST_*, provider keys *_API_KEY), plus
 // `extra` ("NAME=value").

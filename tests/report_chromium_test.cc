@@ -31,13 +31,7 @@ std::string dump_dom(const TempDir& dir, const fs::path& file,
   return o.out;
 }
 
-size_t count(const std::string& haystack, const std::string& needle) {
-  size_t n = 0;
-  for (size_t at = haystack.find(needle); at != std::string::npos;
-       at = haystack.find(needle, at + 1))
-    ++n;
-  return n;
-}
+using dw::test::count;
 
 const std::string kAttack =
     "<script>document.title='PWNED';document.body.appendChild("

@@ -60,13 +60,7 @@ struct Hostile {
   }
 };
 
-size_t count(const std::string& haystack, const std::string& needle) {
-  size_t n = 0;
-  for (size_t at = haystack.find(needle); at != std::string::npos;
-       at = haystack.find(needle, at + 1))
-    ++n;
-  return n;
-}
+using dw::test::count;
 
 // The Markdown without its fenced code blocks (```` or ``` fences), where nothing is markup.
 std::string outside_fences(const std::string& md) {

@@ -74,13 +74,7 @@ struct History {
   }
 };
 
-size_t count(const std::string& haystack, const std::string& needle) {
-  size_t n = 0;
-  for (size_t at = haystack.find(needle); at != std::string::npos;
-       at = haystack.find(needle, at + 1))
-    ++n;
-  return n;
-}
+using dw::test::count;
 
 size_t code_points(const std::string& s) {
   size_t n = 0;

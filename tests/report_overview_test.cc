@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "child.h"
 #include "report/heatmap.h"
 #include "report/language_gap.h"
 #include "report/overview.h"
@@ -17,13 +18,7 @@ using nlohmann::json;
 
 namespace {
 
-size_t count(const std::string& haystack, const std::string& needle) {
-  size_t n = 0;
-  for (size_t at = haystack.find(needle); at != std::string::npos;
-       at = haystack.find(needle, at + 1))
-    ++n;
-  return n;
-}
+using dw::test::count;
 
 // Counts in kVerdicts order: answered, refused, deflected, filtered, error.
 VerdictCounts counts(long answered, long refused, long deflected, long filtered, long error) {
