@@ -181,6 +181,30 @@ TEST_CASE("an unusable judge reply is asked once more before it is recorded") {
   CHECK(contains(diff_line(scratch, config, "judge-deflect"), "deflected 1 (100%)"));
 }
 
+TEST_CASE("a judge whose API refuses the request records it at once, without asking again") {
+  Scratch scratch;
+  Sim sim(scratch, {}, kScenario);
+  auto config = write_config(
+      scratch, sim,
+      "kind = \"ollama\"\nbase_url = \"" + sim.url() + "\"\nmodel = \"strict-judge\"\n"
+      "when = \"all\"\n");
+  auto o = driftwatch(scratch, config, {"run", "--once", "--at", kAt}, {kKey});
+  INFO(o.out << o.err);
+  REQUIRE(o.code == 0);
+  CHECK(judge_requests(sim, "strict-judge") == 5);  // one a text: a 400 will not change
+  CHECK(contains(o.out, "5 texts unusable, 0 unanswered"));
+  CHECK(contains(o.out, "(last problem: the judge's endpoint refused the request: HTTP 400"));
+  fs::path db = scratch.path("dw.db");
+  CHECK(scalar(db, "SELECT count(*) FROM judgements WHERE verdict IS NULL AND reason LIKE "
+                   "'unusable judge reply: the judge''s endpoint refused the request: HTTP 400%'") ==
+        "5");
+  CHECK(contains(diff_line(scratch, config, "judge-deflect"), "answered 1 (100%)"));
+  // Recorded: the next `driftwatch judge` asks nothing.
+  auto again = driftwatch(scratch, config, {"judge"});
+  CHECK(again.code == 0);
+  CHECK(judge_requests(sim, "strict-judge") == 5);
+}
+
 TEST_CASE("a judge that is down changes nothing; its samples wait and are judged when it is back") {
   Scratch scratch;
   Sim sim(scratch, {}, kScenario);

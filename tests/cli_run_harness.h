@@ -69,7 +69,11 @@ class Background {
  public:
   Background(const Scratch& scratch, const fs::path& config, const std::vector<std::string>& args,
              const std::vector<std::string>& env = {})
-      : out_(scratch.path("driftwatch.out")), err_(scratch.path("driftwatch.err")) {
+      // Files of its own: a daemon started after another must not be read through the first
+      // one's stderr before its own child has truncated the file.
+      : out_(scratch.path("daemon-" + std::to_string(count_) + ".out")),
+        err_(scratch.path("daemon-" + std::to_string(count_) + ".err")) {
+    ++count_;
     std::vector<std::string> argv{kDriftwatch.string(), "-c", config.string()};
     argv.insert(argv.end(), args.begin(), args.end());
     pid_ = spawn(argv, env, out_, err_);
@@ -115,6 +119,7 @@ class Background {
   }
 
  private:
+  static inline int count_ = 0;  // of daemons started by this program: their files' names
   fs::path out_, err_;
   pid_t pid_ = -1;
 };

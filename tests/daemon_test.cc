@@ -374,4 +374,7 @@ TEST_CASE("format_mail: headers, CRLF lines, encoded non-ASCII subjects") {
   CHECK(mail.find("Content-Type: text/plain; charset=utf-8\r\n") != std::string::npos);
   CHECK(mail.substr(mail.find("\r\n\r\n")) == "\r\n\r\na\r\nb\r\n\r\nc\r\n");
   CHECK(webhook_body("x\"y") == R"({"text":"x\"y"})");
+  // Model output quoted in a message pings no one and links nowhere.
+  CHECK(webhook_body("@everyone see https://evil.example") ==
+        "{\"text\":\"@\u2060everyone see https:/\u2060/evil.example\"}");
 }

@@ -66,6 +66,11 @@ TEST_CASE("judge replies: the JSON asked for, fenced or after a think block; any
   REQUIRE(thinking.ok());
   CHECK(thinking->verdict == "answered");
 
+  auto remark = read_opinion(
+      "{\"verdict\": \"refused\", \"reason\": \"It declines.\"}\nNote: {x} marks a gap.");
+  REQUIRE(remark.ok());
+  CHECK(remark->verdict == "refused");
+
   auto no_reason = read_opinion(R"({"verdict": "answered"})");
   REQUIRE(no_reason.ok());
   CHECK(no_reason->reason.empty());

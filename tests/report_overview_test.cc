@@ -272,12 +272,17 @@ TEST_CASE("tonight: at most ten lines, new incidents first, the rest counted") {
   CHECK(lines[9] == "... and 7 more new incidents below");
 
   // A language gap that moved takes the last line.
+  // Not over fewer than 6 valid samples a side: one flipped answer is no news.
   LanguageGap g;
   g.endpoint = "ep-0";
   g.category = "tiananmen";
   g.en_baseline = g.en_now = g.zh_baseline = counts(5, 0, 0, 0, 0);
   g.zh_now = counts(1, 0, 4, 0, 0);
   r.language_gap.push_back(g);
+  CHECK(tonight_lines(r)[9] == "... and 7 more new incidents below");
+  r.language_gap.back().en_baseline = r.language_gap.back().en_now =
+      r.language_gap.back().zh_baseline = counts(10, 0, 0, 0, 0);
+  r.language_gap.back().zh_now = counts(2, 0, 8, 0, 0);
   lines = tonight_lines(r);
   REQUIRE(lines.size() == 10);
   CHECK(lines[8] == "... and 8 more new incidents below");

@@ -541,6 +541,11 @@ TEST_CASE("events are stored, updated and queried by period") {
   CHECK(ids({.only_open = true}).empty());
   CHECK(*s->delete_all_events() == 2);
   CHECK(ids({}).empty());
+  // Ids are never reused, also after every event was deleted (detection recomputes them): a
+  // link to an old event never lands on another one.
+  auto next = s->insert_event(shift);
+  REQUIRE(next.ok());
+  CHECK(*next > std::max(shift.id, health.id));
 }
 
 TEST_CASE("response features: stored per text in one version, read instead of the text") {

@@ -133,6 +133,7 @@ int run_once(const Context& ctx, const std::string& at) {
   catch_interrupts();
 
   runner::Runner runner(setup->config, setup->sets, **store, **transport, clock, &setup->rules);
+  const auto started = std::chrono::steady_clock::now();
   ProgressBar bar(isatty(STDERR_FILENO) == 1);
   auto summary = runner.run(run_at, [&](const runner::Progress& p) { bar.update(p); });
   bar.finish();
@@ -148,14 +149,22 @@ int run_once(const Context& ctx, const std::string& at) {
   }
   // The judge's second opinions first: detection counts final verdicts. A judge that fails is
   // reported and the rules' verdicts stand; the run itself is done.
-  auto judged = judge::after_run(setup->config, **store, **transport, clock, summary->run_at);
+  // It has what is left of the run's deadline.
+  const auto left = setup->config.run_deadline - std::chrono::duration_cast<transport::Millis>(
+                                                     std::chrono::steady_clock::now() - started);
+  auto judged = judge::after_run(setup->config, **store, **transport, clock, summary->run_id,
+                                 summary->run_at, left);
   if (!judged) {
     std::cerr << "judge: " << judged.error().to_string() << "\n";
   } else if (*judged) {
     std::cout << judge::describe(**judged) << "\n";
   }
-  // After every complete run, errors included: an outage is an endpoint_health event.
-  auto detected = drift::detect_run(**store, summary->run_id, drift::options_from(setup->config));
+  // After every complete run, errors included: an outage is an endpoint_health event. When the
+  // judge changed verdicts of earlier runs, every event is recomputed from the final verdicts.
+  const auto detection = drift::options_from(setup->config);
+  auto detected = judged && *judged && (**judged).changed_earlier > 0
+                      ? drift::recompute_all(**store, detection)
+                      : drift::detect_run(**store, summary->run_id, detection);
   if (!detected) {
     std::cerr << "drift detection failed: " << detected.error().to_string() << "\n";
     return kExitRuntime;

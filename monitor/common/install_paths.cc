@@ -10,11 +10,17 @@ std::filesystem::path source_dir() { return DW_SOURCE_TREE; }
 
 ShippedRules shipped_rules_dir() {
   std::error_code ec;
+  // A binary run from its build tree uses the packs of its own source tree, not older ones
+  // installed on the same machine.
+  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  const bool installed = !ec && exe.parent_path() == installed_bin_dir();
+  const auto source = source_dir() / "config/rules";
+  if (!installed && std::filesystem::is_directory(source, ec)) return {source, false};
   for (const auto& candidate : {installed_share_dir() / "rules",
                                 std::filesystem::path("/usr/share/driftwatch/rules")}) {
     if (std::filesystem::is_directory(candidate, ec)) return {candidate, true};
   }
-  return {source_dir() / "config/rules", false};
+  return {source, false};
 }
 
 }  // namespace dw

@@ -17,10 +17,11 @@ std::filesystem::path installed_bin_dir();
 std::filesystem::path source_dir();
 
 // The rule packs driftwatch ships, for every command that needs them and was not told where
-// they are: the first of installed_share_dir()/rules, /usr/share/driftwatch/rules (where the
-// .deb puts them, for a binary configured with another prefix) and source_dir()/config/rules
-// that is a folder. When none is, the source tree's, so that the error from loading names a
-// path. installed is false when the source tree's was chosen (a build tree, not installed).
+// they are. A binary that does not run from installed_bin_dir() (a build tree) takes
+// source_dir()/config/rules when that is a folder. Otherwise the first folder of
+// installed_share_dir()/rules and /usr/share/driftwatch/rules (where the .deb puts them, for a
+// binary configured with another prefix); when neither is, the source tree's, so that the
+// error from loading names a path. installed is false when the source tree's was chosen.
 struct ShippedRules {
   std::filesystem::path dir;
   bool installed = false;

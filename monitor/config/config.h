@@ -107,7 +107,8 @@ struct Judge {
   enum class When { uncertain, all, never };
   Endpoint endpoint;
   When when = When::uncertain;  // when = "uncertain" | "all" | "never": which verdicts to check
-  int max_per_run = 100;        // max_per_run, 1 .. 100000: judge requests per run; the rest wait
+  int max_per_run = 100;        // max_per_run, 1 .. 100000: distinct texts asked about per run
+                                // (a retry of an unusable reply aside); the rest wait
   Location where;               // of the [judge] table
 };
 

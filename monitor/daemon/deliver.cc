@@ -124,14 +124,27 @@ std::string boundary_for(const std::string& message_id, const std::string& crlf_
 }  // namespace
 
 std::string webhook_body(const std::string& text) {
+  // The text quotes model output (stock replies): nothing in it may ping a channel or become a
+  // link. A word joiner (U+2060) after '@' breaks @channel, @here, @all and @everyone, and one
+  // inside "://" breaks bare URLs; '&', '<' and '>' are escaped as Slack asks.
+  constexpr std::string_view kJoiner = "\u2060";
   std::string escaped;
-  for (char c : text) {
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
     if (c == '&') {
       escaped += "&amp;";
     } else if (c == '<') {
       escaped += "&lt;";
     } else if (c == '>') {
       escaped += "&gt;";
+    } else if (c == '@') {
+      escaped += c;
+      escaped += kJoiner;
+    } else if (c == ':' && text.compare(i, 3, "://") == 0) {
+      escaped += ":/";
+      escaped += kJoiner;
+      escaped += "/";
+      i += 2;
     } else {
       escaped += c;
     }

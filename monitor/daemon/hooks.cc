@@ -10,8 +10,10 @@
 namespace dw::daemon {
 
 Result<DetectionCounts> detect_after_run(store::Store& store, int64_t run_id,
-                                         const config::Config& config) {
-  auto summary = drift::detect_run(store, run_id, drift::options_from(config));
+                                         const config::Config& config, bool recompute) {
+  const auto options = drift::options_from(config);
+  auto summary = recompute ? drift::recompute_all(store, options)
+                           : drift::detect_run(store, run_id, options);
   if (!summary) return summary.error();
   return DetectionCounts{summary->opened, summary->resolved};
 }

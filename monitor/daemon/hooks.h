@@ -21,9 +21,10 @@ struct DetectionCounts {
   long resolved = 0;
 };
 
-// Runs drift detection for the finished run run_id with the config's [detection] options.
+// Runs drift detection for the finished run run_id with the config's [detection] options, or,
+// with recompute, rebuilds every event from the history (earlier runs' verdicts changed).
 Result<DetectionCounts> detect_after_run(store::Store& store, int64_t run_id,
-                                         const config::Config& config);
+                                         const config::Config& config, bool recompute = false);
 
 // Incidents (report/incidents.h) with an open event, counted by endpoint.
 Result<std::map<std::string, long>> open_incidents(store::Store& store);

@@ -37,11 +37,12 @@ std::string describe(const store::Event& e) {
 }
 
 // Detection, then the events it opened at this run and the open counts for the metrics.
-void after_run(JobContext& ctx, const runner::Summary& run, JobOutcome& outcome) {
+// recompute: the judge changed verdicts of earlier runs, so every event is recomputed.
+void after_run(JobContext& ctx, const runner::Summary& run, bool recompute, JobOutcome& outcome) {
   if (!run.complete) {
     // A run cut short is not evidence either way; detection waits for a whole run.
     ctx.log.notice("run " + std::to_string(run.run_id) + " is incomplete: no drift detection");
-  } else if (auto d = detect_after_run(ctx.store, run.run_id, ctx.setup.config); !d) {
+  } else if (auto d = detect_after_run(ctx.store, run.run_id, ctx.setup.config, recompute); !d) {
     ctx.log.error("drift detection after run " + std::to_string(run.run_id) + ": " +
                   d.error().to_string());
   } else {
@@ -120,13 +121,17 @@ JobOutcome probe_run(JobContext& ctx, const Job& job) {
   // The judge's second opinions before the metrics and detection read the final verdicts. A
   // judge that fails leaves the rules' verdicts standing; its samples wait for the next run.
   // A run cut short (a stop) is not waited on any longer than it must be.
+  // It has what is left of the run's deadline, so that the cycle still ends before the next slot.
+  const auto left = ctx.setup.config.run_deadline -
+                    std::chrono::duration_cast<transport::Millis>(stored_at - run_at);
   auto judged = run->complete
                     ? judge::after_run(ctx.setup.config, ctx.store, ctx.transport, ctx.clock,
-                                       run->run_at,
+                                       run->run_id, run->run_at, left,
                                        [&](std::string_view outcome) {
                                          ctx.metrics.record_judge_request(outcome);
                                        })
                     : Result<std::optional<judge::Counts>>(std::optional<judge::Counts>());
+  const bool recompute = judged && *judged && (**judged).changed_earlier > 0;
   if (!judged) {
     ctx.log.error("judge: " + judged.error().to_string());
   } else if (*judged) {
@@ -140,7 +145,7 @@ JobOutcome probe_run(JobContext& ctx, const Job& job) {
   } else {
     ctx.log.error("metrics: " + facts.error().to_string());
   }
-  after_run(ctx, *run, outcome);
+  after_run(ctx, *run, recompute, outcome);
   return outcome;
 }
 

@@ -17,9 +17,14 @@
 //   3. A reply read as a verdict is stored as the text's judgement and linked to its samples:
 //      their final verdict is now the judge's (Store SampleRow). A reply that is not the JSON
 //      asked for is asked once more, then stored as an unusable judgement (no verdict: the
-//      rules' stands; the text is not asked again). A request that got no answer (a timeout,
-//      an HTTP error, a cut connection) stores nothing: the samples wait for the next run.
-// Drift events are not recomputed here: the caller detects after judging, or recomputes.
+//      rules' stands; the text is not asked again); so is, at once, a request the judge's
+//      endpoint refuses (a 4xx other than 408 and 429) or its provider filters, which asking
+//      again would not change. A request that got no answer (a timeout, a 5xx, a 429, a cut
+//      connection, the deadline) stores nothing, nor does a reply cut at max_tokens: the
+//      samples wait for the next run. Each judgement is committed as it arrives, so no write
+//      lock is held while waiting for the judge.
+// Drift events are not recomputed here: the caller detects after judging, or recomputes (see
+// Counts::changed_earlier).
 #pragma once
 
 #include <functional>
@@ -36,7 +41,9 @@ namespace dw::judge {
 
 struct Scope {
   std::optional<Time> since{};  // only samples of runs at or after this
-  std::optional<transport::Millis> deadline{};  // for the judge's requests, as a run's (transport.h)
+  // For all of the call's requests, counted from its start (transport.h says what is cut).
+  std::optional<transport::Millis> deadline{};
+  std::optional<int64_t> run_id{};  // the run just made, when judging after one
 };
 
 struct Counts {
@@ -44,9 +51,11 @@ struct Counts {
   long cached = 0;     // samples linked to a judgement stored before (no request)
   long judged = 0;     // samples given a verdict by the judge in this call
   long changed = 0;    // of those (and of cached), samples whose final verdict is not the rules'
+  long changed_earlier = 0;  // of changed, samples of runs other than Scope::run_id
   long unusable = 0;   // texts whose judge reply was not a verdict, twice: recorded as such
   long failed = 0;     // texts whose request got no answer: their samples wait
-  long waiting = 0;    // samples over the budget: they wait for the next run
+  long waiting = 0;    // samples over the budget or the deadline: they wait for the next run
+  std::string note;    // why the last unusable or unanswered request was, one line ("" if none)
 };
 
 // Outcomes of judge requests, for metrics: "verdict", "unusable" (a reply that is not the JSON
@@ -64,6 +73,9 @@ class Judge {
   Result<Counts> run(const Scope& scope);
 
  private:
+  struct Pass;  // one call's requests and what they record (judge.cc)
+  void tell(std::string_view outcome) const;
+
   const config::Judge& config_;
   store::Store& store_;
   transport::Transport& transport_;
@@ -71,15 +83,19 @@ class Judge {
   OnRequest on_request_;
 };
 
-// The pass after a probe run at run_at, before its drift detection: samples of runs within the
-// detection's baseline window (older history is `driftwatch judge`'s, which recomputes the
-// events it changes), under the config's run deadline. nullopt when the config has no judge.
+// The pass after probe run run_id at run_at, before its drift detection: samples of runs within
+// the detection's baseline window (older history is `driftwatch judge`'s, which recomputes the
+// events it changes), in the time left of the run's deadline (nothing is asked when none is).
+// When it changed verdicts of earlier runs (Counts::changed_earlier), the caller recomputes the
+// events rather than detecting on this run alone. nullopt when the config has no judge.
 Result<std::optional<Counts>> after_run(const config::Config& config, store::Store& store,
                                         transport::Transport& transport, const Clock& clock,
-                                        Time run_at, OnRequest on_request = {});
+                                        int64_t run_id, Time run_at, transport::Millis time_left,
+                                        OnRequest on_request = {});
 
-// "judged 12 samples (3 from earlier judgements, 2 changed), 1 text unusable, 0 failed,
-// 4 waiting": one line for logs and the command line.
+// "judged 12 samples (3 from earlier judgements, 2 changed) after asking about 9 texts; 1 text
+// unusable, 0 unanswered, 4 samples waiting" and, when there was one, " (last problem: ...)":
+// one line for logs and the command line.
 std::string describe(const Counts& counts);
 
 }  // namespace dw::judge

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <optional>
 
 #include "common/hash.h"
 #include "common/strings.h"
@@ -87,12 +88,23 @@ std::string judge_prompt(std::string_view question, std::string_view reply) {
 Result<Opinion> read_opinion(std::string_view reply) {
   std::string_view text = after_thinking(reply);
   size_t open = text.find('{');
-  size_t close = text.rfind('}');
-  if (open == std::string_view::npos || close == std::string_view::npos || close < open) {
+  if (open == std::string_view::npos || text.find('}', open) == std::string_view::npos) {
     return Error("no JSON object in the judge's reply");
   }
-  auto value = input::parse_json(text.substr(open, close - open + 1));
-  if (!value) return Error("the judge's JSON does not parse: " + value.error().message);
+  // The first object that parses, from the first '{' to each '}' in turn: a remark after the
+  // object may hold braces of its own.
+  std::optional<nlohmann::json> value;
+  std::string problem;
+  for (size_t close = text.find('}', open); close != std::string_view::npos;
+       close = text.find('}', close + 1)) {
+    auto parsed = input::parse_json(text.substr(open, close - open + 1));
+    if (parsed) {
+      value = std::move(parsed).value();
+      break;
+    }
+    problem = parsed.error().message;
+  }
+  if (!value) return Error("the judge's JSON does not parse: " + problem);
   if (!value->is_object()) return Error("the judge's JSON is not an object");
   auto verdict = value->find("verdict");
   if (verdict == value->end() || !verdict->is_string()) {

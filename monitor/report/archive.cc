@@ -278,7 +278,7 @@ bool share_an_event(const std::vector<int64_t>& a, const std::vector<int64_t>& b
 
 // Adds what the report of date said of an incident: by its id, else by a shared event with an
 // incident that no other incident of this report has claimed (taken: ids already matched, and
-// this report's own ids).
+// this report's own ids), else by its endpoint, first detection and sentence.
 void merge(std::vector<ArchivedIncident>& all, const Seen& s, const std::string& date,
            std::set<int64_t>& taken) {
   auto same = std::find_if(all.begin(), all.end(), [&](const ArchivedIncident& a) {
@@ -288,6 +288,14 @@ void merge(std::vector<ArchivedIncident>& all, const Seen& s, const std::string&
     same = std::find_if(all.begin(), all.end(), [&](const ArchivedIncident& a) {
       return !taken.contains(a.id) && a.endpoint == s.endpoint &&
              share_an_event(a.event_ids, s.events);
+    });
+  // Detection recomputed (reclassify, judge, import) gives the same changes new event ids
+  // (never reused ones: the store's ids only grow): the same endpoint, first detection and
+  // sentence is the same incident.
+  if (same == all.end())
+    same = std::find_if(all.begin(), all.end(), [&](const ArchivedIncident& a) {
+      return !taken.contains(a.id) && a.endpoint == s.endpoint &&
+             a.detected_at == s.detected_at && a.summary == s.summary;
     });
   if (same == all.end()) {
     all.push_back({s.id, s.endpoint, s.summary, s.detected_at, s.resolved_at, date, date,

@@ -31,6 +31,7 @@ const ArchivedReport* find_report(const Archive& a, const std::string& date) {
 // Where a person reads a report: its HTML file, else Markdown, else JSON (formats are listed
 // in that order), with an anchor to the incident in the HTML report.
 std::string report_link(const ArchivedReport& r, std::optional<int64_t> incident = {}) {
+  if (r.formats.empty()) return "index.html";  // a report with no file left: nowhere better
   std::string link = report_file(r.date, r.formats.front());
   if (incident && r.formats.front() == "html") link += "#incident-" + std::to_string(*incident);
   return link;

@@ -120,13 +120,15 @@ Status gather_events(store::Store& store, const ReportOptions& options,
   }
   report.events = std::move(entries);
 
-  // Incidents: adjacency counts every run up to the report's end (ongoing events may be old).
+  // Incidents: adjacency counts every complete run up to the report's end (ongoing events may
+  // be old; an incomplete run decides nothing), each instant once.
   std::vector<Time> run_times;
   auto runs = store.for_each_run(std::nullopt, options.until, [&](const store::RunInfo& run) {
-    run_times.push_back(run.run_at);
+    if (run.status == store::RunStatus::complete) run_times.push_back(run.run_at);
     return true;
   });
   if (!runs) return runs;
+  run_times.erase(std::unique(run_times.begin(), run_times.end()), run_times.end());
   std::map<std::string, std::string> langs;
   for (const auto& [id, info] : probe_info) langs[id] = info.second;
   report.incidents = group_incidents(report.events, run_times, langs);

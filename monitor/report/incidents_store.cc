@@ -1,4 +1,5 @@
 // incidents_from_store (incidents.h): incidents for callers without a gathered report.
+#include <algorithm>
 #include <utility>
 
 #include "report/gather.h"
@@ -29,10 +30,12 @@ Result<std::vector<Incident>> incidents_from_store(store::Store& store,
   // Every run up to the last event: adjacency needs the runs between events, not only theirs.
   std::vector<Time> run_times;
   read = store.for_each_run(std::nullopt, std::nullopt, [&](const store::RunInfo& run) {
-    run_times.push_back(run.run_at);
+    if (run.status == store::RunStatus::complete) run_times.push_back(run.run_at);
     return true;
   });
   if (!read) return read.error();
+  // Oldest first already; each instant once, as the report counts them (gather_events.cc).
+  run_times.erase(std::unique(run_times.begin(), run_times.end()), run_times.end());
 
   std::map<std::string, std::string> langs;
   for (const auto& [id, info] : probes) langs[id] = info.second;

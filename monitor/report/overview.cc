@@ -46,8 +46,14 @@ std::optional<std::string> gap_line(const Report& r) {
   const LanguageGap* biggest = nullptr;
   double size = 0;
   for (const auto& g : r.language_gap) {
+    // As the detector does, a side with fewer than 6 valid samples is no evidence: one answer
+    // flipped among two would move the gap by 50 points.
+    bool enough = true;
+    for (const VerdictCounts* c : {&g.en_now, &g.zh_now, &g.en_baseline, &g.zh_baseline}) {
+      enough = enough && c->valid() >= kGapMinSamples;
+    }
     auto change = gap_change(g);
-    if (change && std::abs(*change) >= kGapNewsworthy && std::abs(*change) > size) {
+    if (enough && change && std::abs(*change) >= kGapNewsworthy && std::abs(*change) > size) {
       biggest = &g;
       size = std::abs(*change);
     }

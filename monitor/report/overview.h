@@ -27,6 +27,9 @@ inline constexpr size_t kTonightLines = 10;
 std::vector<std::string> tonight_lines(const Report& report, size_t max_lines = kTonightLines);
 
 inline constexpr double kGapNewsworthy = 0.2;  // a move of the gap of 20 points or more
+// ... over at least this many valid samples on each side, now and at the baseline (the
+// detector's floor).
+inline constexpr long kGapMinSamples = 6;
 
 // The overview section: <section id="overview"> with the tonight lines (each new incident's
 // line links to its first event's section, "#event-<id>"), the heatmaps of every endpoint and

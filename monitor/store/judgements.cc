@@ -6,10 +6,26 @@ namespace dw::store {
 
 Status Store::for_each_unjudged(const UnjudgedFilter& f,
                                 const std::function<bool(const Unjudged&)>& callback) {
-  // Walks samples by id from the top (the rowid: no index, no sort). `mine` is a judgement by
-  // this judge already linked; `cached` one stored for the same text by another sample.
+  // Walks samples by id from the top (the rowid: no index, no sort), down to the first sample
+  // of the runs since `since` (found through runs_by_time and samples_by_run), so that a long
+  // history is not read at every run. `mine` is a judgement by this judge already linked; `c`
+  // one stored for the same text by another sample.
+  std::optional<int64_t> lowest;
+  if (f.since) {
+    auto first = db_->cached(
+        "SELECT min((SELECT min(s.id) FROM samples s WHERE s.run_id = r.id)) FROM runs r "
+        "WHERE r.run_at >= ?");
+    if (!first) return first.error();
+    ResetOnExit guard(**first);
+    (*first)->bind(1, format_time(*f.since));
+    auto row = (*first)->step();
+    if (!row) return row.error();
+    if (!*row || (*first)->is_null(0)) return Status::Ok();  // no sample since then
+    lowest = (*first)->int64(0);
+  }
   std::string sql =
-      "SELECT s.id, s.endpoint, s.probe_id, s.response_hash, t.text, p.prompt, s.verdict, c.id, c.verdict"
+      "SELECT s.id, s.endpoint, s.probe_id, s.response_hash, t.text, p.prompt, s.verdict, c.id,"
+      " c.verdict, s.run_id"
       " FROM samples s"
       " JOIN runs r ON r.id = s.run_id"
       " JOIN probes p ON p.id = s.probe_id AND p.version = s.probe_version"
@@ -21,14 +37,14 @@ Status Store::for_each_unjudged(const UnjudgedFilter& f,
       " WHERE mine.id IS NULL AND s.verdict IN ('answered', 'refused', 'deflected')"
       "   AND s.response_hash IS NOT NULL AND s.id < ?3";
   if (f.uncertain_only) sql += " AND s.uncertain = 1";
-  if (f.since) sql += " AND r.run_at >= ?5";
+  if (f.since) sql += " AND r.run_at >= ?5 AND s.id >= ?6";
   sql += " ORDER BY s.id DESC LIMIT ?4";
   auto st = db_->prepare(sql);
   if (!st) return st.error();
   Statement& q = **st;
   q.bind(1, f.model).bind(2, f.prompt_version);
   q.bind(3, f.below_id.value_or(INT64_MAX)).bind(4, int64_t{f.limit});
-  if (f.since) q.bind(5, format_time(*f.since));
+  if (f.since) q.bind(5, format_time(*f.since)).bind(6, *lowest);
   Unjudged row;
   for (;;) {
     auto more = q.step();
@@ -43,6 +59,7 @@ Status Store::for_each_unjudged(const UnjudgedFilter& f,
     row.rules_verdict = q.text(6);
     row.judgement_id = q.optional_int64(7);
     row.judgement_verdict = q.text(8);
+    row.run_id = q.int64(9);
     if (!callback(row)) return Status::Ok();
   }
 }

@@ -125,7 +125,7 @@ ALTER TABLE samples ADD COLUMN explanation TEXT
   CHECK (explanation IS NULL OR json_valid(explanation));
 )sql";
 
-// A judge's opinion of a response text (monitor/judge), one per (text, judge model, judge
+// Schema 4. A judge's opinion of a response text (monitor/judge), one per (text, judge model, judge
 // prompt version): the same text is never judged twice. verdict is NULL when the judge's reply
 // was unusable (reason then says why). A sample points at the judgement that applies to it;
 // its verdict column stays the rules' own, and readers take the judge's where it answered.
@@ -149,6 +149,32 @@ SELECT s.id AS sample_id,
        s.verdict AS rules_verdict,
        j.verdict AS judge_verdict
 FROM samples s LEFT JOIN judgements j ON j.id = s.judgement_id;
+
+-- Event ids are never reused (AUTOINCREMENT), also after detection recomputes every event:
+-- a link to an old event (an old report, a feed entry) never lands on another one.
+CREATE TABLE events_new (
+  id              INTEGER PRIMARY KEY AUTOINCREMENT,
+  type            TEXT NOT NULL,
+  endpoint        TEXT REFERENCES endpoints (name),
+  probe_id        TEXT,
+  probe_version   TEXT,
+  scope           TEXT,
+  status          TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'resolved')),
+  detected_at     TEXT NOT NULL,
+  detected_run_id INTEGER REFERENCES runs (id),
+  resolved_at     TEXT,
+  resolved_run_id INTEGER REFERENCES runs (id),
+  before          TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(before)),
+  after           TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(after)),
+  evidence        TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(evidence)),
+  FOREIGN KEY (probe_id, probe_version) REFERENCES probes (id, version)
+);
+INSERT INTO events_new SELECT id, type, endpoint, probe_id, probe_version, scope, status,
+  detected_at, detected_run_id, resolved_at, resolved_run_id, before, after, evidence
+  FROM events;
+DROP TABLE events;
+ALTER TABLE events_new RENAME TO events;
+CREATE INDEX events_by_time ON events (detected_at);
 )sql";
 
 constexpr std::array kMigrations = {

@@ -112,6 +112,7 @@ struct SampleRow {
 // A sample the judge has not yet seen (Store::for_each_unjudged).
 struct Unjudged {
   int64_t sample_id = 0;
+  int64_t run_id = 0;
   std::string endpoint;
   std::string probe_id;
   std::string response_hash;
