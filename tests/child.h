@@ -19,6 +19,7 @@
 #include <string_view>
 #include <thread>
 #include <utility>
+#include <sstream>
 #include <vector>
 
 #include "scratch.h"
@@ -32,6 +33,14 @@ inline const fs::path kDriftwatch = fs::path(DW_BINARY_DIR) / "monitor/cli/drift
 
 inline bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
+}
+
+// The lines of text, without their newlines.
+inline std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
 }
 
 // How many times needle occurs in haystack (overlapping occurrences included).

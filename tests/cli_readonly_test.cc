@@ -142,12 +142,6 @@ void add_event(dw::store::Store& store, const std::string& marker) {
   REQUIRE(store.insert_event(e).ok());
 }
 
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
 
 }  // namespace
 

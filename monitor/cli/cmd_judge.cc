@@ -1,7 +1,6 @@
 // driftwatch judge [--since TIME]: asks the configured judge about the stored samples waiting
 // for it (a judge added later, or a budget that left some waiting), within its per-run budget,
 // then recomputes the drift events from the final verdicts, like reclassify.
-#include <csignal>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -9,7 +8,6 @@
 #include "cli/commands.h"
 #include "cli/setup.h"
 #include "common/time.h"
-#include "drift/detector.h"
 #include "judge/judge.h"
 #include "transport/transport.h"
 
@@ -53,13 +51,7 @@ int run_judge(const Context& ctx, const std::string& since_text) {
   }
   std::cout << judge::describe(*counts) << "\n";
   if (counts->judged + counts->cached > 0) {
-    auto events = drift::recompute_all(**store, drift::options_from(*config));
-    if (!events) {
-      std::cerr << "recomputing events: " << events.error().to_string() << "\n";
-      return kExitRuntime;
-    }
-    std::cout << "events recomputed over " << events->runs << " runs: " << events->opened
-              << " opened, " << events->resolved << " resolved\n";
+    if (int code = recompute_events(**store, *config); code != kExitOk) return code;
   }
   if (counts->failed > 0) {
     std::cerr << "the judge left " << counts->failed

@@ -16,7 +16,6 @@
 #include "analysis/classifier.h"
 #include "cli/commands.h"
 #include "cli/setup.h"
-#include "drift/detector.h"
 #include "probes/expect.h"
 #include "runner/runner.h"
 #include "store/store.h"
@@ -163,14 +162,7 @@ int run_reclassify(const Context& ctx, bool all) {
             << " already current\n";
   if (done == 0) return kExitOk;  // nothing changed: the events stand
 
-  auto events = drift::recompute_all(store, drift::options_from(setup->config));
-  if (!events) {
-    std::cerr << "recomputing events: " << events.error().to_string() << "\n";
-    return kExitRuntime;
-  }
-  std::cout << "events recomputed over " << events->runs << " runs: " << events->opened
-            << " opened, " << events->resolved << " resolved\n";
-  return kExitOk;
+  return recompute_events(store, setup->config);
 }
 
 }  // namespace

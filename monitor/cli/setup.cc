@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "common/install_paths.h"
+#include "drift/detector.h"
 
 namespace dw::cli {
 
@@ -61,6 +62,17 @@ Result<std::unique_ptr<store::Store>, int> open_store_readonly(const config::Con
 
 void print_errors(const Errors& errors) {
   for (const auto& e : errors) std::cerr << e.to_string() << "\n";
+}
+
+int recompute_events(store::Store& store, const config::Config& config) {
+  auto events = drift::recompute_all(store, drift::options_from(config));
+  if (!events) {
+    std::cerr << "recomputing events: " << events.error().to_string() << "\n";
+    return kExitRuntime;
+  }
+  std::cout << "events recomputed over " << events->runs << " runs: " << events->opened
+            << " opened, " << events->resolved << " resolved\n";
+  return kExitOk;
 }
 
 }  // namespace dw::cli

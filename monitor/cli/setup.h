@@ -58,6 +58,11 @@ Result<std::unique_ptr<store::Store>, int> open_store(const config::Config& conf
 // nothing created, migrated or marked). Fails with kExitRuntime, also when it does not exist.
 Result<std::unique_ptr<store::Store>, int> open_store_readonly(const config::Config& config);
 
+// Rebuilds every drift event from the stored verdicts (after they changed: reclassify, judge)
+// and prints "events recomputed over N runs: X opened, Y resolved". Returns kExitOk, or
+// kExitRuntime after printing why it failed.
+int recompute_events(store::Store& store, const config::Config& config);
+
 // Prints each error on its own line to stderr.
 void print_errors(const Errors& errors);
 
