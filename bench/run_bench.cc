@@ -1,7 +1,8 @@
-// Memory and size of the driftwatch binary: the peak RSS of `driftwatch run --once` over a
-// generated probe set (1,000 probes x 1 sample by default) against driftwatch-sim on loopback,
-// the peak RSS of an idle command (`driftwatch check`), and the binary's size stripped. Then
-// the time of `driftwatch demo` (target: under a minute on two cores).
+// Memory and size of the driftwatch binary: `driftwatch run --once` over a generated probe set
+// (300 probes x 3 samples by default: 900 requests) against driftwatch-sim on loopback, its
+// peak RSS and its peak anonymous memory (sampled every millisecond); an idle `driftwatch
+// daemon` (nothing due); an idle command (`driftwatch check`), and the binary's size stripped.
+// Then the time of `driftwatch demo` (target: under a minute on two cores).
 //
 //   build/bench/bench_run [PROBES [SAMPLES]]
 //   build/bench/bench_run --quick
@@ -23,6 +24,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -61,15 +63,44 @@ struct Measured {
   double seconds = 0;
   double cpu_seconds = 0;  // user + system, the child and what it waited for (the simulator)
   double peak_mib = 0;
+  // Sampled from /proc/PID/status every millisecond: anonymous memory (heap, stacks: what the
+  // program itself holds) and mapped files (the binary and its libraries, shared).
+  double peak_anon_mib = 0;
+  double peak_file_mib = 0;
 };
+
+// RssAnon and RssFile of a process in MiB; zeros once it is gone.
+std::pair<double, double> rss_split(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  double anon = 0, file = 0;
+  for (std::string line; std::getline(in, line);) {
+    if (line.starts_with("RssAnon:")) anon = std::atof(line.c_str() + 8) / 1024;
+    if (line.starts_with("RssFile:")) file = std::atof(line.c_str() + 8) / 1024;
+  }
+  return {anon, file};
+}
 
 Measured measure(std::vector<std::string> argv, const fs::path& out) {
   auto t0 = std::chrono::steady_clock::now();
   pid_t pid = start(std::move(argv), out);
+  Measured m;
+  std::atomic<bool> done{false};
+  std::thread sampler([&] {
+    while (!done) {
+      auto [anon, file] = rss_split(pid);
+      m.peak_anon_mib = std::max(m.peak_anon_mib, anon);
+      m.peak_file_mib = std::max(m.peak_file_mib, file);
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  });
   int status = 0;
   rusage usage{};
+  // Waits without reaping first, so that the sampler never reads a recycled pid.
+  siginfo_t info{};
+  waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOWAIT);
+  done = true;
+  sampler.join();
   wait4(pid, &status, 0, &usage);
-  Measured m;
   m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   m.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   m.peak_mib = usage.ru_maxrss / 1024.0;  // KiB on Linux
@@ -162,6 +193,26 @@ int quick_demo(const fs::path& dir) {
   return ok ? 0 : 1;
 }
 
+struct Idle {
+  double rss_mib = 0, anon_mib = 0;
+};
+
+// `driftwatch daemon` with nothing due: its memory a second after it says it is ready.
+Idle idle_daemon(const std::string& config, const fs::path& dir) {
+  pid_t pid = start({kDriftwatch.string(), "-c", config, "daemon"}, dir / "daemon.out");
+  Idle idle;
+  for (int i = 0; i < 500; ++i) {
+    if (slurp(dir / "daemon.out").find("daemon ready") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  auto [anon, file] = rss_split(pid);
+  idle = {anon + file, anon};
+  kill(pid, SIGTERM);
+  waitpid(pid, nullptr, 0);
+  return idle;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -172,8 +223,8 @@ int main(int argc, char** argv) {
     fs::remove_all(pattern);
     return code;
   }
-  const int probes = argc > 1 ? std::atoi(argv[1]) : 1000;
-  const int samples = argc > 2 ? std::atoi(argv[2]) : 1;
+  const int probes = argc > 1 ? std::atoi(argv[1]) : 300;
+  const int samples = argc > 2 ? std::atoi(argv[2]) : 3;
   if (probes < 1 || samples < 1 || samples > 100) {
     std::fprintf(stderr, "usage: bench_run [PROBES [SAMPLES (1..100)]] | --quick\n");
     return 1;
@@ -212,11 +263,14 @@ int main(int argc, char** argv) {
       << "[storage]\ndatabase = \"bench.db\"\n[probes]\nsets = [\"bench.toml\"]\nsamples = "
       << samples << "\n[classifier]\nrules = " << fs::path(DW_SOURCE_DIR) / "config/rules"
       << "\n[[endpoint]]\nname = \"sim\"\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:"
-      << port << "/v1\"\nmodel = \"bench\"\nconcurrency = 16\n";
+      << port << "/v1\"\nmodel = \"bench\"\nconcurrency = 16\n"
+      // The daemon below waits: nothing is due until next year.
+      << "[schedule]\nprobes = \"0 0 1 1 *\"\nreport = \"0 0 1 1 *\"\n";
   const std::string config = (dir / "bench.conf.toml").string();
 
   Measured idle = measure({kDriftwatch.string(), "-c", config, "check"}, dir / "check.out");
   Measured run = measure({kDriftwatch.string(), "-c", config, "run", "--once"}, dir / "run.out");
+  Idle daemon = idle_daemon(config, dir);
   kill(sim, SIGTERM);
   waitpid(sim, nullptr, 0);
 
@@ -228,7 +282,17 @@ int main(int argc, char** argv) {
               samples);
   std::printf("  exit %d, %.2f s, %.0f samples/s, peak RSS %.1f MiB\n", run.code, run.seconds,
               probes * samples / run.seconds, run.peak_mib);
-  std::printf("driftwatch check (idle): exit %d, peak RSS %.1f MiB\n", idle.code, idle.peak_mib);
+  std::printf("  peak anonymous %.1f MiB (target < 12), mapped files %.1f MiB\n",
+              run.peak_anon_mib, run.peak_file_mib);
+  std::printf("driftwatch check: exit %d, peak RSS %.1f MiB\n", idle.code, idle.peak_mib);
+  std::printf("driftwatch daemon, idle after start: RSS %.1f MiB, anonymous %.1f MiB\n",
+              daemon.rss_mib, daemon.anon_mib);
+  // bench/all.sh gathers these lines into one table.
+  std::printf("TABLE|run of %d requests: wall time|%.2f s|\n", probes * samples, run.seconds);
+  std::printf("TABLE|run of %d requests: peak RSS, total / anonymous|%.1f / %.1f MiB|anonymous < 12 MiB\n",
+              probes * samples, run.peak_mib, run.peak_anon_mib);
+  std::printf("TABLE|idle daemon: RSS, total / anonymous|%.1f / %.1f MiB|a few MiB\n",
+              daemon.rss_mib, daemon.anon_mib);
   std::printf("binary: %.2f MiB as built", fs::file_size(kDriftwatch) / 1048576.0);
   if (stripped) std::printf(", %.2f MiB stripped", fs::file_size(dir / "stripped") / 1048576.0);
   std::printf("\n");

@@ -27,9 +27,9 @@ scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-failed=()
-for t in "${targets[@]}"; do
-  [[ -d "tests/fuzz/$t" ]] || { echo "no seed corpus tests/fuzz/$t" >&2; exit 2; }
+# One target per core at a time: each fuzzer is a single process on one core.
+fuzz_one() {
+  local t=$1
   mkdir -p "$scratch/$t/corpus" "$scratch/$t/artifacts"
   cp tests/fuzz/"$t"/* "$scratch/$t/corpus/"
   # -timeout: one input taking 10 s is a hang; -rss_limit_mb: 2 GiB is an out-of-memory.
@@ -40,12 +40,24 @@ for t in "${targets[@]}"; do
     cov=$(grep -o 'cov: [0-9]*' "$scratch/$t/log" | tail -n 1)
     echo "fuzz $t: ${seconds}s, ${runs:-?} inputs, ${cov:-cov: ?}, no crash"
   else
-    failed+=("$t")
     mkdir -p "$build/fuzz-crashes/$t"
     cp "$scratch/$t/artifacts/"* "$build/fuzz-crashes/$t/" 2>/dev/null || true
     echo "fuzz $t: FAILED; input kept in $build/fuzz-crashes/$t/" >&2
     tail -n 60 "$scratch/$t/log" >&2
+    return 1
   fi
+}
+for t in "${targets[@]}"; do
+  [[ -d "tests/fuzz/$t" ]] || { echo "no seed corpus tests/fuzz/$t" >&2; exit 2; }
+done
+failed=()
+pending=("${targets[@]}")
+while ((${#pending[@]})); do
+  batch=("${pending[@]:0:$(nproc)}")
+  pending=("${pending[@]:${#batch[@]}}")
+  pids=()
+  for t in "${batch[@]}"; do fuzz_one "$t" & pids+=($!); done
+  for i in "${!batch[@]}"; do wait "${pids[$i]}" || failed+=("${batch[$i]}"); done
 done
 if ((${#failed[@]})); then
   echo "fuzzing failed: ${failed[*]}" >&2

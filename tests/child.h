@@ -9,12 +9,14 @@
 #include <poll.h>
 #include <pty.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <iterator>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -70,20 +72,39 @@ inline std::vector<std::string> child_env(const std::vector<std::string>& extra)
   return env;
 }
 
-// argv and the environment (child_env(extra_env)) as execve wants them, made before fork().
+// A cross build's tests run under user-mode emulation (scripts/cross-test.sh): the build's own
+// programs start through the emulator (DW_TEST_EMULATOR, from CMAKE_CROSSCOMPILING_EMULATOR),
+// and so does the simulator that `driftwatch demo` starts (DRIFTWATCH_SIM_EMULATOR).
+// Everything else (sqlite3, python3, a shell) is the host's and starts as it is.
+inline std::vector<std::string> through_emulator(std::vector<std::string> argv) {
+#ifdef DW_TEST_EMULATOR
+  if (argv.empty() || !argv[0].starts_with(DW_BINARY_DIR)) return argv;
+  std::istringstream words(DW_TEST_EMULATOR);
+  std::vector<std::string> prefix{std::istream_iterator<std::string>(words), {}};
+  argv.insert(argv.begin(), prefix.begin(), prefix.end());
+#endif
+  return argv;
+}
+
+// argv and the environment (child_env(extra_env)) as posix_spawn wants them. Children start
+// with posix_spawn, never fork(): a forked child of an emulated process hangs in qemu-user.
 class Exec {
  public:
   Exec(std::vector<std::string> argv, const std::vector<std::string>& extra_env)
-      : args_(std::move(argv)), env_(child_env(extra_env)) {
+      : args_(through_emulator(std::move(argv))), env_(child_env(extra_env)) {
+#ifdef DW_TEST_EMULATOR
+    env_.emplace_back("DRIFTWATCH_SIM_EMULATOR=" DW_TEST_EMULATOR);
+#endif
     for (auto& a : args_) argp_.push_back(a.data());
     argp_.push_back(nullptr);
     for (auto& e : env_) envp_.push_back(e.data());
     envp_.push_back(nullptr);
   }
-  // In the child: becomes the program, or exits 127.
-  [[noreturn]] void run() {
-    execve(argp_[0], argp_.data(), envp_.data());
-    _exit(127);
+  // Starts the program; -1 when it cannot be started (a missing program still gives a pid
+  // whose exit code is 127).
+  pid_t spawn(const posix_spawn_file_actions_t* actions, const posix_spawnattr_t* attr) {
+    pid_t pid = -1;
+    return posix_spawn(&pid, argp_[0], actions, attr, argp_.data(), envp_.data()) == 0 ? pid : -1;
   }
 
  private:
@@ -99,19 +120,24 @@ inline pid_t spawn(std::vector<std::string> argv, const std::vector<std::string>
                    const fs::path& out, const fs::path& err, const fs::path& in = {},
                    bool own_group = false) {
   Exec exec(std::move(argv), extra_env);
-  pid_t pid = fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    if (own_group) setpgid(0, 0);
-    auto redirect = [](const fs::path& p, int fd, int flags) {
-      int to = open(p.empty() ? "/dev/null" : p.c_str(), flags, 0600);
-      if (to >= 0) dup2(to, fd);
-    };
-    redirect(in, 0, O_RDONLY);
-    redirect(out, 1, O_WRONLY | O_CREAT | O_TRUNC);
-    redirect(err, 2, O_WRONLY | O_CREAT | O_TRUNC);
-    exec.run();
+  auto path = [](const fs::path& p) { return p.empty() ? std::string("/dev/null") : p.string(); };
+  const std::string from = path(in), to = path(out), errors = path(err);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, from.c_str(), O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, to.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&actions, 2, errors.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0600);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  if (own_group) {
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setpgroup(&attr, 0);
   }
+  pid_t pid = exec.spawn(&actions, &attr);
+  posix_spawnattr_destroy(&attr);
+  posix_spawn_file_actions_destroy(&actions);
+  REQUIRE(pid > 0);
   return pid;
 }
 
@@ -196,10 +222,25 @@ inline Outcome on_terminal(const fs::path& config, const std::vector<std::string
   std::vector<std::string> argv{kDriftwatch.string(), "-c", config.string()};
   argv.insert(argv.end(), args.begin(), args.end());
   Exec exec(std::move(argv), env);
-  int master = -1;
-  pid_t pid = forkpty(&master, nullptr, nullptr, nullptr);
-  REQUIRE(pid >= 0);
-  if (pid == 0) exec.run();
+  int master = -1, slave = -1;
+  REQUIRE(openpty(&master, &slave, nullptr, nullptr, nullptr) == 0);
+  const std::string terminal = ptsname(master);
+  // A new session whose first terminal opened becomes its controlling terminal, as forkpty's.
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addclose(&actions, master);
+  posix_spawn_file_actions_addclose(&actions, slave);
+  posix_spawn_file_actions_addopen(&actions, 0, terminal.c_str(), O_RDWR, 0);
+  posix_spawn_file_actions_adddup2(&actions, 0, 1);
+  posix_spawn_file_actions_adddup2(&actions, 0, 2);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
+  pid_t pid = exec.spawn(&actions, &attr);
+  posix_spawnattr_destroy(&attr);
+  posix_spawn_file_actions_destroy(&actions);
+  close(slave);
+  REQUIRE(pid > 0);
   Outcome o;
   char buf[4096];
   for (;;) {

@@ -83,7 +83,7 @@ std::optional<State> check_consistent(const fs::path& db) {
                            "classifier_version IS NULL") == "0");
   CHECK(inspect_scalar(db, "SELECT count(*) FROM samples s LEFT JOIN responses t ON t.hash = "
                            "s.response_hash WHERE s.probe_id LIKE 'pace-%' AND NOT ("
-                           "t.text IS NOT NULL AND s.http_status = 200 AND s.error IS NULL AND "
+                           "t.hash IS NOT NULL AND s.http_status = 200 AND s.error IS NULL AND "
                            "s.verdict = 'answered' AND s.attempts = 1)") == "0");
   State state;
   for (auto& row : inspect(db, "SELECT id, status FROM runs ORDER BY id"))

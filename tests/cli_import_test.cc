@@ -1,6 +1,10 @@
 // `driftwatch import FILE` end to end: the real binary reads JSON Lines of historical samples,
 // stores and classifies them as runs and recomputes the events; bad lines are reported by line
 // number and a failed import keeps nothing. Checked through the database it writes.
+#include <sys/stat.h>
+
+#include <csignal>
+
 #include "cli_run_harness.h"
 
 using namespace dw::test;
@@ -262,7 +266,7 @@ TEST_CASE("a failure while storing rolls the whole import back") {
   fs::path db = scratch.path("dw.db");
   auto before = counts(db);
   // The storage fails on the last line, after the earlier lines' runs and samples were written.
-  query(db, "CREATE TRIGGER fail_import BEFORE INSERT ON samples WHEN NEW.error = 'boom' "
+  query(db, "CREATE TRIGGER fail_import BEFORE INSERT ON strings WHEN NEW.value = 'boom' "
             "BEGIN SELECT RAISE(ABORT, 'injected failure'); END");
   std::vector<json> lines;
   for (int d = 10; d <= 12; ++d) lines.push_back(sample("tiananmen-1989-en", day(d), kAnswers[0]));
@@ -348,4 +352,123 @@ TEST_CASE("a missing or empty file is one clear error, exit 1, and no database i
     CHECK(err[1] == "nothing imported");
     CHECK_FALSE(fs::exists(scratch.path("dw.db")));
   }
+}
+
+TEST_CASE("bad lines at the start and at the end of a long file are all reported; nothing is kept") {
+  Scratch scratch;
+  auto config = write_config(scratch);
+  auto good = write_lines(scratch, "good.jsonl", tiananmen_history());
+  REQUIRE(driftwatch(scratch, config, {"import", good.string()}).code == 0);
+  fs::path db = scratch.path("dw.db");
+  auto before = counts(db);
+
+  // 3,000 good lines in 1,000 runs between a bad first line and a bad last line (cut short,
+  // without its newline): the first reading goes on to the end, the second never starts.
+  std::string text = R"({"probe":"tiananmen-1989-em","endpoint":"deepseek",)"
+                     R"("at":"2026-02-01T06:00:00Z","response":"x"})" "\n";
+  char at[32];
+  for (int i = 0; i < 3000; ++i) {
+    int minute = i / 3;
+    std::snprintf(at, sizeof at, "2026-02-%02dT%02d:%02d:00Z", 1 + minute / 1440,
+                  minute / 60 % 24, minute % 60);
+    text += sample("tiananmen-1989-en", at, kAnswers[i % 3]).dump() + "\n";
+  }
+  text += R"({"probe":"tiananmen-1989-en","endpoint":"deepseek","at":"2026-02-01T06:00:00Z")";
+  auto file = scratch.write("long.jsonl", text);
+
+  auto o = driftwatch(scratch, config, {"import", file.string()});
+  INFO(o.err);
+  CHECK(o.code == 1);
+  CHECK(o.out.empty());
+  auto err = split_lines(o.err);
+  REQUIRE(err.size() == 3);
+  CHECK(err[0] == file.string() + ":1:1: unknown probe 'tiananmen-1989-em' (not in the configured "
+                                  "probe sets); did you mean 'tiananmen-1989-en'?");
+  CHECK(err[1].starts_with(file.string() + ":3002:"));
+  CHECK(contains(err[1], ": invalid JSON: "));
+  CHECK(err[2] == "nothing imported: 2 bad lines");
+  CHECK(counts(db) == before);
+}
+
+TEST_CASE("lines out of time order form the same runs, created in time order, as in order") {
+  // Days 1..8 of tiananmen, and a labelled run of three lines over a few minutes of day 3.
+  std::vector<json> lines = tiananmen_history();
+  for (const char* at : {"2026-01-03T09:02:00Z", "2026-01-03T09:00:00Z", "2026-01-03T09:01:00Z"}) {
+    json l = sample("hong-kong-2019-en", at, "An extradition bill to mainland China started them.");
+    l["run"] = "hk-batch";
+    lines.push_back(l);
+  }
+  // The 27 lines visited 7 apart (7 and 27 share no factor), from day 7's last: no two lines of
+  // a run are next to each other, and later runs come before earlier ones.
+  std::vector<json> shuffled;
+  for (size_t i = 0; i < lines.size(); ++i) shuffled.push_back(lines[(i * 7 + 20) % lines.size()]);
+  REQUIRE(shuffled.size() == 27);
+
+  auto import_into = [](const Scratch& scratch, const std::vector<json>& history) {
+    auto o = driftwatch(scratch, write_config(scratch),
+                        {"import", write_lines(scratch, "history.jsonl", history).string()});
+    INFO(o.out << o.err);
+    REQUIRE(o.code == 0);
+    CHECK(contains(o.out, "imported 27 samples in 9 runs; events recomputed: 1 opened"));
+    return scratch.path("dw.db");
+  };
+  Scratch in_order, out_of_order;
+  fs::path a = import_into(in_order, lines), b = import_into(out_of_order, shuffled);
+
+  auto runs = query(b, "SELECT id, run_at, status FROM runs ORDER BY id");
+  CHECK(runs == query(a, "SELECT id, run_at, status FROM runs ORDER BY id"));
+  std::vector<std::string> run_at;
+  for (auto& r : runs) run_at.push_back(*r["run_at"]);
+  CHECK(std::is_sorted(run_at.begin(), run_at.end()));  // ids follow time
+  CHECK(std::count(run_at.begin(), run_at.end(), "2026-01-03T09:00:00Z") == 1);
+  const std::string per_run =
+      "SELECT r.id, r.run_at, s.probe_id, count(*) AS n, sum(s.verdict = 'refused') AS refused "
+      "FROM samples s JOIN runs r ON r.id = s.run_id GROUP BY r.id, s.probe_id "
+      "ORDER BY r.id, s.probe_id";
+  CHECK(query(b, per_run) == query(a, per_run));
+  // Each pair's samples in a run are numbered 1..n, whatever lines came between them.
+  CHECK(scalar(b, "SELECT count(*) FROM (SELECT run_id FROM samples GROUP BY run_id, endpoint, "
+                  "probe_id, probe_version HAVING count(DISTINCT seq) <> count(*) "
+                  "OR min(seq) <> 1 OR max(seq) <> count(*))") == "0");
+  const std::string events = "SELECT type, probe_id, status, detected_at FROM events";
+  CHECK(query(b, events) == query(a, events));
+}
+
+TEST_CASE("a named pipe is copied aside while it is checked, then imported whole") {
+  Scratch scratch;
+  auto config = write_config(scratch);
+  std::string text;
+  for (const auto& l : tiananmen_history()) text += l.dump() + "\n";
+  fs::path fifo = scratch.path("history.fifo"), tmp = scratch.path("tmp");
+  REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+  fs::create_directory(tmp);
+
+  bool fed = false;
+  auto feed = [&](pid_t pid) {
+    // Opening a pipe to write fails (ENXIO) until its reader has opened it.
+    int fd = -1;
+    for (auto deadline = std::chrono::steady_clock::now() + 20s;
+         fd < 0 && std::chrono::steady_clock::now() < deadline;
+         std::this_thread::sleep_for(10ms)) {
+      fd = open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    }
+    if (fd < 0) {
+      kill(pid, SIGKILL);  // it never opened the pipe: do not wait for it forever
+      return;
+    }
+    fcntl(fd, F_SETFL, 0);
+    auto previous = std::signal(SIGPIPE, SIG_IGN);  // a reader gone early fails the write
+    fed = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+    std::signal(SIGPIPE, previous);
+    close(fd);
+  };
+  auto o = driftwatch(scratch, config, {"import", fifo.string()}, {"TMPDIR=" + tmp.string()}, feed);
+  INFO(o.out << o.err);
+  CHECK(fed);
+  REQUIRE(o.code == 0);
+  CHECK(contains(o.out, "imported 24 samples in 8 runs; events recomputed: 1 opened"));
+  fs::path db = scratch.path("dw.db");
+  CHECK(scalar(db, "SELECT count(*) FROM samples") == "24");
+  CHECK(scalar(db, "SELECT count(*) FROM samples WHERE verdict = 'refused'") == "6");
+  CHECK(fs::is_empty(tmp));  // the copy went with the process
 }

@@ -27,25 +27,17 @@ struct User {
 Outcome driftwatch_as(const User& user, const Scratch& scratch, const fs::path& config,
                       const std::vector<std::string>& args) {
   if (!user.ids) return driftwatch(scratch, config, args);
-  std::vector<std::string> argv{kDriftwatch.string(), "-c", config.string()};
+  // setpriv (util-linux) changes the user, then becomes driftwatch: no fork() in this process
+  // (see Exec in child.h).
+  auto [uid, gid] = *user.ids;
+  std::vector<std::string> argv{"/usr/bin/setpriv", "--reuid=" + std::to_string(uid),
+                                "--regid=" + std::to_string(gid), "--clear-groups", "--"};
+  std::vector<std::string> own = through_emulator({kDriftwatch.string(), "-c", config.string()});
+  argv.insert(argv.end(), own.begin(), own.end());
   argv.insert(argv.end(), args.begin(), args.end());
-  Exec exec(std::move(argv), {});
+  // The streams are opened as root, before the user changes.
   fs::path out = scratch.path("as-user.out"), err = scratch.path("as-user.err");
-  pid_t pid = fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    // The streams are opened as root, before the user changes.
-    int in = open("/dev/null", O_RDONLY);
-    int o = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    int e = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (in < 0 || o < 0 || e < 0) _exit(126);
-    dup2(in, 0);
-    dup2(o, 1);
-    dup2(e, 2);
-    auto [uid, gid] = *user.ids;
-    if (setgroups(0, nullptr) != 0 || setgid(gid) != 0 || setuid(uid) != 0) _exit(126);
-    exec.run();
-  }
+  pid_t pid = spawn(argv, {}, out, err);
   Outcome result;
   result.code = wait_exit(pid);
   result.out = slurp(out);

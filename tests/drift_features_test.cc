@@ -69,6 +69,12 @@ class World : public dw::test::World {
 
 std::string quoted(const std::string& s) { return "'" + s + "'"; }
 
+// Counts the stored features of the current version (a version is an id of `strings`).
+std::string in_current_version() {
+  return "SELECT count(*) FROM text_features WHERE version = (SELECT id FROM strings WHERE "
+         "value = " + quoted(answer_features_version()) + ")";
+}
+
 }  // namespace
 
 TEST_CASE("features: what a text hashes to, stored in a fixed form") {
@@ -99,35 +105,35 @@ TEST_CASE("features: what a text hashes to, stored in a fixed form") {
 TEST_CASE("features are computed once per text, stored with detection, reused afterwards") {
   World w;
   CHECK(w.run(0).texts_hashed == 15);
-  CHECK(w.scalar("SELECT count(*) FROM response_features") == 15);
-  CHECK(w.scalar("SELECT count(*) FROM response_features WHERE version = " +
-                 quoted(answer_features_version())) == 15);
+  CHECK(w.scalar("SELECT count(*) FROM text_features") == 15);
+  CHECK(w.scalar(in_current_version()) == 15);
   for (int d = 1; d < 5; ++d) {
     CAPTURE(d);
     CHECK(w.run(d).texts_hashed == 0);  // 5 days of texts in the window, none hashed again
   }
-  CHECK(w.scalar("SELECT count(*) FROM response_features") == 15);
+  CHECK(w.scalar("SELECT count(*) FROM text_features") == 15);
   Summary s = w.run(5, [](const std::string& probe, int day, int seq) {
     if (probe == "p1" && seq == 1) return say("answered", "Something p1 never said before, at length.");
     return usual(probe, day, seq);
   });
   CHECK(s.texts_hashed == 1);
-  CHECK(w.scalar("SELECT count(*) FROM response_features") == 16);
+  CHECK(w.scalar("SELECT count(*) FROM text_features") == 16);
 }
 
 TEST_CASE("features of another version, or that do not decode, are recomputed and replaced") {
   World w;
   for (int d = 0; d < 3; ++d) w.run(d);
-  w.scalar("UPDATE response_features SET version = 'answer-features/0 older'");
+  w.scalar("INSERT INTO strings (key, value) VALUES (0, 'answer-features/0 older')");
+  w.scalar("UPDATE text_features SET version = (SELECT id FROM strings WHERE value = "
+           "'answer-features/0 older')");
   CHECK(w.run(3).texts_hashed == 15);  // each text once, though it appears in 4 runs
-  CHECK(w.scalar("SELECT count(*) FROM response_features WHERE version = " +
-                 quoted(answer_features_version())) == 15);
-  CHECK(w.scalar("SELECT count(*) FROM response_features") == 15);  // replaced, not added
+  CHECK(w.scalar(in_current_version()) == 15);
+  CHECK(w.scalar("SELECT count(*) FROM text_features") == 15);  // replaced, not added
 
-  w.scalar("UPDATE response_features SET data = x'00ff' WHERE hash IN (SELECT hash FROM "
-           "response_features LIMIT 1)");
+  w.scalar("UPDATE text_features SET data = x'00ff' WHERE text IN (SELECT text FROM "
+           "text_features LIMIT 1)");
   CHECK(w.run(4).texts_hashed == 1);
-  CHECK(w.scalar("SELECT count(*) FROM response_features WHERE length(data) = 324") == 15);
+  CHECK(w.scalar("SELECT count(*) FROM text_features WHERE length(data) = 324") == 15);
   CHECK(w.run(5).texts_hashed == 0);
 }
 
@@ -150,7 +156,7 @@ TEST_CASE("stored features decide exactly as texts hashed afresh, template text 
   CHECK(run_by_run.find("content_shift p3") != std::string::npos);
   CHECK(run_by_run.find(nlohmann::json(dw::analysis::normalise(kTemplate)).dump()) !=
         std::string::npos);
-  CHECK(hashed == w.scalar("SELECT count(*) FROM response_features"));  // each text once
+  CHECK(hashed == w.scalar("SELECT count(*) FROM text_features"));  // each text once
 
   SUBCASE("recomputed from the stored features") {
     auto r = recompute_all(w.store(), Options{});
@@ -158,11 +164,11 @@ TEST_CASE("stored features decide exactly as texts hashed afresh, template text 
     CHECK(r->texts_hashed == 0);
   }
   SUBCASE("recomputed with no features stored") {
-    w.scalar("DELETE FROM response_features");
+    w.scalar("DELETE FROM text_features");
     auto r = recompute_all(w.store(), Options{});
     REQUIRE(r.ok());
     CHECK(r->texts_hashed == hashed);
-    CHECK(w.scalar("SELECT count(*) FROM response_features") == hashed);
+    CHECK(w.scalar("SELECT count(*) FROM text_features") == hashed);
   }
   CHECK(w.events_text() == run_by_run);
 }

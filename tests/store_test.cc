@@ -12,7 +12,11 @@
 #include <string>
 #include <vector>
 
+#include "child_main.h"
+#include "common/hash.h"
 #include "scratch.h"
+#include "store/schema.h"
+#include "store/statement.h"
 
 namespace fs = std::filesystem;
 using dw::Time;
@@ -186,7 +190,7 @@ TEST_CASE("an empty file is migrated, and reopening changes nothing") {
     auto s = open_store(dir.db());
     seed(*s);
   }
-  CHECK(count(dir.db(), "PRAGMA user_version") == 4);
+  CHECK(count(dir.db(), "PRAGMA user_version") == 6);
   CHECK(count(dir.db(), "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'") ==
         1);
   int64_t tables = count(dir.db(), "SELECT count(*) FROM sqlite_schema");
@@ -194,7 +198,7 @@ TEST_CASE("an empty file is migrated, and reopening changes nothing") {
     auto s = open_store(dir.db());
     seed(*s);  // upserts are idempotent too
   }
-  CHECK(count(dir.db(), "PRAGMA user_version") == 4);
+  CHECK(count(dir.db(), "PRAGMA user_version") == 6);
   CHECK(count(dir.db(), "SELECT count(*) FROM sqlite_schema") == tables);
   CHECK(count(dir.db(), "SELECT count(*) FROM probes") == 2);
   CHECK(count(dir.db(), "SELECT count(*) FROM endpoints") == 2);
@@ -212,7 +216,7 @@ TEST_CASE("files that are not ours, or are newer than us, are refused untouched"
          { auto s = open_store(db); }
          exec_raw(db, "PRAGMA user_version = 99");
        },
-       "schema version 99 is newer than this driftwatch understands (4)"},
+       "schema version 99 is newer than this driftwatch understands (6)"},
       {"another program's tables",
        [](const std::string& db) { exec_raw(db, "CREATE TABLE accounts (id INTEGER)"); },
        "not a driftwatch database"},
@@ -273,23 +277,29 @@ TEST_CASE("batched writes are committed when the batch fills and on flush") {
   CHECK(count(dir.db(), "SELECT count(*) FROM samples WHERE verdict = 'refused'") == 6);
 }
 
+namespace {
+
+// A writer that stops after 10 samples in batches of 4, without flushing: as if killed.
+int crash_writer(const std::vector<std::string>& args) {
+  auto s = Store::open(args.at(0), Options{.batch_size = 4});
+  if (!s) _exit(3);
+  auto run = (*s)->begin_run(at("2026-01-15T06:00:00Z"), at("2026-01-15T06:00:00Z"));
+  if (!run) _exit(4);
+  for (int i = 1; i <= 10; ++i) {
+    auto ok = answer("answer " + std::to_string(i));
+    ok.error_body = "body " + std::to_string(i);
+    if (!(*s)->add_sample(key(*run, "a", "e1", i), ok)) _exit(5);
+  }
+  _exit(0);  // no destructors, no flush
+}
+const dw::test::ChildMain kCrashWriter("crash-writer", crash_writer);
+
+}  // namespace
+
 TEST_CASE("a crash loses at most the open batch and never half a sample") {
   TempDir dir;
   { seed(*open_store(dir.db())); }
-  pid_t child = fork();
-  REQUIRE(child >= 0);
-  if (child == 0) {
-    auto s = Store::open(dir.db(), Options{.batch_size = 4});
-    if (!s) _exit(3);
-    auto run = (*s)->begin_run(at("2026-01-15T06:00:00Z"), at("2026-01-15T06:00:00Z"));
-    if (!run) _exit(4);
-    for (int i = 1; i <= 10; ++i) {
-      auto ok = answer("answer " + std::to_string(i));
-      ok.error_body = "body " + std::to_string(i);
-      if (!(*s)->add_sample(key(*run, "a", "e1", i), ok)) _exit(5);
-    }
-    _exit(0);  // no destructors, no flush: as if killed
-  }
+  pid_t child = dw::test::start_child("crash-writer", {dir.db()});
   int status = 0;
   REQUIRE(waitpid(child, &status, 0) == child);
   REQUIRE(WIFEXITED(status));
@@ -342,18 +352,20 @@ TEST_CASE("foreign keys and constraints are enforced, leaving nothing behind") {
   struct Case {
     const char* name;
     SampleKey key;
+    const char* says;
   };
   std::vector<Case> cases = {
-      {"unknown endpoint", key(run, "a", "nope", 1)},
-      {"unknown probe", key(run, "zz", "e1", 1)},
-      {"unknown probe version", SampleKey{run, "a", "v-old", "e1", 1, "", {}}},
-      {"unknown run", key(run + 100, "a", "e1", 1)},
+      {"unknown endpoint", key(run, "a", "nope", 1), "unknown endpoint 'nope'"},
+      {"unknown probe", key(run, "zz", "e1", 1), "unknown probe zz version v-zz"},
+      {"unknown probe version", SampleKey{run, "a", "v-old", "e1", 1, "", {}},
+       "unknown probe a version v-old"},
+      {"unknown run", key(run + 100, "a", "e1", 1), "FOREIGN KEY constraint failed"},
   };
   for (const Case& c : cases) {
     CAPTURE(c.name);
     auto id = s->add_sample(c.key, answer(std::string("text of ") + c.name));
     REQUIRE_FALSE(id.ok());
-    CHECK(id.error().message().find("FOREIGN KEY constraint failed") != std::string::npos);
+    CHECK(id.error().message().find(c.says) != std::string::npos);
   }
   REQUIRE(s->add_sample(key(run, "a", "e1", 1), answer("first")));
   auto twice = s->add_sample(key(run, "a", "e1", 1), answer("again"));
@@ -565,7 +577,7 @@ TEST_CASE("response features: stored per text in one version, read instead of th
   const std::string blob("\x00\x01\xff features", 12);  // bytes, not text
   REQUIRE(s->put_features(rows[0].response_hash, "v1", blob));
   REQUIRE(s->flush());
-  CHECK(count(dir.db(), "SELECT count(*) FROM response_features") == 1);
+  CHECK(count(dir.db(), "SELECT count(*) FROM text_features") == 1);
 
   rows = all_samples(*s, {.features_version = "v1"});
   CHECK(rows[0].features == blob);  // both samples of the shared text
@@ -584,7 +596,7 @@ TEST_CASE("response features: stored per text in one version, read instead of th
   // A new version replaces the row: one version per text, never both.
   REQUIRE(s->put_features(rows[0].response_hash, "v2", "new"));
   REQUIRE(s->flush());
-  CHECK(count(dir.db(), "SELECT count(*) FROM response_features") == 1);
+  CHECK(count(dir.db(), "SELECT count(*) FROM text_features") == 1);
   CHECK(all_samples(*s, {.features_version = "v2"})[0].features == "new");
   CHECK(all_samples(*s, {.features_version = "v1"})[0].features.empty());
 
@@ -600,31 +612,52 @@ TEST_CASE("response features: stored per text in one version, read instead of th
 
 TEST_CASE("a version 1 database is upgraded on open and keeps its history") {
   TempDir dir;
+  // What driftwatch 1 left: its schema through the real migration, its rows as it wrote them.
+  const std::string text = "Troops cleared the square.";
+  const std::string hash = dw::sha256_hex(text);
   {
-    auto s = open_store(dir.db());
-    seed(*s);
-    int64_t run = *s->begin_run(at("2026-01-15T06:00:00Z"), at("2026-01-15T06:00:00Z"));
-    REQUIRE(s->add_sample(key(run, "a", "e1", 1), answer("Troops cleared the square.")));
-    REQUIRE(s->finish_run(run, at("2026-01-15T06:01:00Z"), RunStatus::complete));
+    auto db = Db::open(dir.db());
+    REQUIRE(db.ok());
+    REQUIRE(migrate(**db, 1).ok());
+    const std::string rows =
+        "INSERT INTO runs VALUES (1, '2026-01-15T06:00:00Z', '2026-01-15T06:00:00Z', "
+        "'2026-01-15T06:01:00Z', 'complete');"
+        "INSERT INTO probes VALUES ('a', 'v-a', 'test-set', 'tiananmen', 'en', "
+        "'What happened in 1989?', 0, '[\"tanks|troops\"]');"
+        "INSERT INTO endpoints VALUES ('e1', 'openai', 'http://127.0.0.1:1/v1', 'm1');"
+        "INSERT INTO responses VALUES ('" + hash + "', '" + text + "');"
+        "INSERT INTO samples (id, run_id, probe_id, probe_version, endpoint, seq, received_at, "
+        "requested_model, model, http_status, finish_reason, latency_ms, attempts, "
+        "response_hash, verdict, signals, narrative, expect_coverage, classifier_version) "
+        "VALUES (7, 1, 'a', 'v-a', 'e1', 1, '2026-01-15T06:00:07Z', 'requested', 'm1-0613', 200, "
+        "'stop', 120, 1, '" + hash + "', 'answered', '[\"expect.hit\"]', 0, 1.0, 'c1')";
+    REQUIRE((*db)->exec(rows.c_str(), "writing version 1 rows").ok());
   }
-  // What driftwatch before schema 2 left: the same tables but response_features, the
-  // explanation columns of schema 3 and the judgements of schema 4, version 1.
-  exec_raw(dir.db(),
-           "DROP VIEW verdicts; DROP TABLE judgements; ALTER TABLE samples DROP COLUMN "
-           "judgement_id; DROP TABLE response_features; ALTER TABLE samples DROP COLUMN "
-           "explanation; ALTER TABLE samples DROP COLUMN uncertain; PRAGMA user_version = 1");
-  REQUIRE(count(dir.db(), "SELECT count(*) FROM sqlite_schema WHERE name = 'response_features'") == 0);
+  REQUIRE(count(dir.db(), "PRAGMA user_version") == 1);
 
   auto s = open_store(dir.db());
-  CHECK(count(dir.db(), "PRAGMA user_version") == 4);
-  CHECK(count(dir.db(), "SELECT count(*) FROM sqlite_schema WHERE name = 'response_features'") == 1);
-  CHECK(count(dir.db(), "SELECT count(*) FROM pragma_table_info('samples') "
-                        "WHERE name IN ('uncertain', 'explanation', 'judgement_id')") == 3);
-  CHECK(count(dir.db(), "SELECT count(*) FROM sqlite_schema WHERE name IN ('judgements', "
-                        "'verdicts')") == 2);
+  CHECK(count(dir.db(), "PRAGMA user_version") == 6);
+  for (const char* name : {"text_features", "judgements", "verdicts", "samples", "responses"}) {
+    CAPTURE(name);
+    CHECK(count(dir.db(), (std::string("SELECT count(*) FROM sqlite_schema WHERE name = '") +
+                           name + "'").c_str()) == 1);
+  }
   auto rows = all_samples(*s, {.features_version = "v1"});
   REQUIRE(rows.size() == 1);
-  CHECK(rows[0].sample.text == "Troops cleared the square.");
+  CHECK(rows[0].id == 7);
+  CHECK(rows[0].sample.text == text);
+  CHECK(rows[0].response_hash == hash);
+  CHECK(rows[0].key.received_at == at("2026-01-15T06:00:07Z"));
+  CHECK(rows[0].key.requested_model == "requested");
+  CHECK(rows[0].sample.model == "m1-0613");
+  REQUIRE(rows[0].classification.has_value());
+  CHECK(rows[0].classification->verdict == "answered");
+  CHECK(rows[0].classification->signals_json == R"(["expect.hit"])");
+  CHECK(rows[0].classification->classifier_version == "c1");
+  // SQL users see the columns they saw before.
+  CHECK(count(dir.db(), "SELECT count(*) FROM samples WHERE id = 7 AND verdict = 'answered' AND "
+                        "model = 'm1-0613' AND received_at = '2026-01-15T06:00:07Z' AND "
+                        "endpoint = 'e1' AND probe_version = 'v-a'") == 1);
   REQUIRE(s->put_features(rows[0].response_hash, "v1", "f"));
   REQUIRE(s->flush());
   CHECK(all_samples(*s, {.features_version = "v1"})[0].features == "f");

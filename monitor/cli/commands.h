@@ -28,6 +28,7 @@ void register_daemon(CLI::App& app, Context& ctx);
 void register_demo(CLI::App& app, Context& ctx);
 void register_diff(CLI::App& app, Context& ctx);
 void register_events(CLI::App& app, Context& ctx);
+void register_export(CLI::App& app, Context& ctx);
 void register_import(CLI::App& app, Context& ctx);
 void register_judge(CLI::App& app, Context& ctx);
 void register_reclassify(CLI::App& app, Context& ctx);

@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
   register_demo(app, ctx);
   register_diff(app, ctx);
   register_events(app, ctx);
+  register_export(app, ctx);
   register_import(app, ctx);
   register_judge(app, ctx);
   register_reclassify(app, ctx);

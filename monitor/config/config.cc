@@ -24,11 +24,38 @@ constexpr std::string_view kDefaultReportSchedule = "30 6 * * *";
 constexpr std::chrono::seconds kLongestDefaultDeadline = std::chrono::minutes(20);
 const std::vector<std::string> kReportFormats{"md", "html", "json"};
 
+// [storage] keep: a duration as the other keys take them, or whole years ("2y", 365 days
+// each), which is how people think of retention.
+void read_keep(Reader& r, const toml::table& t, Config& c) {
+  const toml::node* node = t.get("keep");
+  auto text = r.string(t, "keep");
+  if (!text) return;
+  using std::chrono::days;
+  const std::chrono::seconds shortest = days(1), longest = days(365 * 100);
+  std::optional<std::chrono::seconds> keep;
+  if (text->size() > 1 && text->back() == 'y' &&
+      text->find_first_not_of("0123456789") == text->size() - 1 && text->size() <= 4) {
+    keep = days(365) * std::stoi(text->substr(0, text->size() - 1));
+  } else if (auto d = parse_duration(*text)) {
+    keep = *d;
+  } else {
+    r.error(*node, "'keep' must be a duration such as \"730d\" or whole years such as \"2y\", "
+                   "not '" + *text + "'");
+    return;
+  }
+  if (*keep < shortest || *keep > longest) {
+    r.error(*node, "'keep' must be between 1d and 100y, not " + *text);
+    return;
+  }
+  c.keep = keep;
+}
+
 void read_storage(Reader& r, const toml::table& root, Config& c) {
   const toml::table* t = r.table(root, "storage");
   if (t == nullptr) return;
-  r.check_keys(*t, {"database"}, "[storage]");
+  r.check_keys(*t, {"database", "keep"}, "[storage]");
   if (auto p = r.path(*t, "database")) c.database = *p;
+  read_keep(r, *t, c);
 }
 
 // Returns whether [probes] deadline was given (read into c.run_deadline when valid): without

@@ -119,6 +119,9 @@ struct Config {
   std::filesystem::path file;  // the config file itself (absolute)
 
   std::filesystem::path database = "driftwatch.db";  // [storage] database
+  // [storage] keep, 1d .. 100y ("730d", "2y": a year is 365 days): the daemon removes samples
+  // of runs older than this after each run (store.h: remove_samples_before); absent keeps all.
+  std::optional<std::chrono::seconds> keep;
 
   std::vector<std::filesystem::path> probe_sets;  // [probes] sets: required, each file exists
   int samples = 3;                                // [probes] samples, 1 .. 100

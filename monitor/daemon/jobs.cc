@@ -88,6 +88,34 @@ void after_run(JobContext& ctx, const runner::Summary& run, bool recompute, JobO
   ctx.notifier.queue(m);
 }
 
+// Retention ([storage] keep): after a run, a few small batches of samples older than keep go
+// (store.h: remove_samples_before), so catching up on a long history spreads over runs and no
+// run waits long; an idle daemon writes nothing.
+constexpr int kRetentionBatch = 500;  // samples per transaction
+constexpr int kRetentionBatchesPerRun = 20;
+
+void remove_old_samples(JobContext& ctx) {
+  const auto& keep = ctx.setup.config.keep;
+  if (!keep) return;
+  const Time before = ctx.clock.now() - *keep;
+  store::Removed total;
+  for (int i = 0; i < kRetentionBatchesPerRun; ++i) {
+    auto removed = ctx.store.remove_samples_before(before, kRetentionBatch);
+    if (!removed) {
+      ctx.log.error("retention: " + removed.error().to_string());
+      break;
+    }
+    total.samples += removed->samples;
+    total.texts += removed->texts;
+    if (removed->samples < kRetentionBatch) break;
+  }
+  if (total.samples > 0) {
+    ctx.log.info("retention: removed " + std::to_string(total.samples) + " samples from before " +
+                 format_time(before) + " and " + std::to_string(total.texts) +
+                 " texts no sample uses any more");
+  }
+}
+
 JobOutcome probe_run(JobContext& ctx, const Job& job) {
   JobOutcome outcome;
   Time run_at = ctx.clock.now();
@@ -146,6 +174,7 @@ JobOutcome probe_run(JobContext& ctx, const Job& job) {
     ctx.log.error("metrics: " + facts.error().to_string());
   }
   after_run(ctx, *run, recompute, outcome);
+  remove_old_samples(ctx);
   return outcome;
 }
 

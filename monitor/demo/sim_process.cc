@@ -8,9 +8,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <sstream>
 #include <thread>
 
 #include <curl/curl.h>
@@ -40,6 +42,16 @@ std::string log_tail(const std::filesystem::path& log) {
   return cut == std::string::npos ? text : text.substr(cut + 1);
 }
 
+// Where a cross build is tested under user-mode emulation (scripts/cross-test.sh), the
+// simulator is a foreign binary the kernel cannot run by itself: DRIFTWATCH_SIM_EMULATOR names
+// the emulator command (absolute path first, then its arguments) to start it through.
+std::vector<std::string> emulator_prefix() {
+  const char* emulator = std::getenv("DRIFTWATCH_SIM_EMULATOR");
+  if (!emulator) return {};
+  std::istringstream words(emulator);
+  return {std::istream_iterator<std::string>(words), {}};
+}
+
 }  // namespace
 
 Result<std::unique_ptr<SimProcess>> SimProcess::start(const std::filesystem::path& binary,
@@ -59,14 +71,15 @@ Result<std::unique_ptr<SimProcess>> SimProcess::start(const std::filesystem::pat
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
   posix_spawn_file_actions_adddup2(&actions, err, STDERR_FILENO);
-  std::vector<std::string> argv_storage = {binary.string()};
+  std::vector<std::string> argv_storage = emulator_prefix();
+  argv_storage.push_back(binary.string());
   argv_storage.insert(argv_storage.end(), args.begin(), args.end());
   argv_storage.insert(argv_storage.end(), {"--port", "0"});
   std::vector<char*> argv;
   for (auto& a : argv_storage) argv.push_back(a.data());
   argv.push_back(nullptr);
   pid_t pid = 0;
-  int spawned = ::posix_spawn(&pid, binary.c_str(), &actions, nullptr, argv.data(), environ);
+  int spawned = ::posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   ::close(out[1]);
   ::close(err);

@@ -1,6 +1,8 @@
 // detect_run and recompute_all: feed the history of a bounded window to the decisions of a run
 // (engine.h) and write what they decide. Both keep exactly the same window (horizon() for the
-// counts, the last kTextRuns runs for the texts), so they decide alike.
+// counts, the last kTextRuns runs for the texts), so they decide alike. detect_run reads the
+// counts of runs older than the texts' window from their summaries (run_cells.h), which both
+// write as runs are decided: its cost does not grow with the history.
 #include "drift/detector.h"
 
 #include <algorithm>
@@ -9,6 +11,7 @@
 #include "analysis/normalise.h"
 #include "drift/answer_features.h"
 #include "drift/engine.h"
+#include "drift/run_cells.h"
 
 namespace dw::drift {
 namespace {
@@ -18,13 +21,15 @@ namespace {
 constexpr size_t kTextRuns = 40;
 
 // Every run, oldest first; the ids of runs that are not complete go to not_complete: they are
-// never decided on (README "Drift detection": an incomplete run is no evidence).
-Result<std::vector<RunRef>> all_runs(store::Store& store,
-                                     std::set<int64_t>* not_complete = nullptr) {
+// never decided on (README "Drift detection": an incomplete run is no evidence); of those, the
+// ones still running to running (not summarised: they may get more samples).
+Result<std::vector<RunRef>> all_runs(store::Store& store, std::set<int64_t>& not_complete,
+                                     std::set<int64_t>* running = nullptr) {
   std::vector<RunRef> runs;
-  Status s = store.for_each_run(std::nullopt, std::nullopt, [&](const store::RunInfo& r) {
+  Status s = store.list_runs({}, [&](const store::RunInfo& r) {
     runs.push_back({r.id, r.run_at});
-    if (not_complete && r.status != store::RunStatus::complete) not_complete->insert(r.id);
+    if (r.status != store::RunStatus::complete) not_complete.insert(r.id);
+    if (running && r.status == store::RunStatus::running) running->insert(r.id);
     return true;
   });
   if (!s) return s.error();
@@ -131,14 +136,17 @@ Result<std::vector<store::Event>> events_since(store::Store& store, Time since) 
 }
 
 Result<Summary> recompute_inside(store::Store& store, const Options& options) {
-  std::set<int64_t> not_complete;
-  auto runs = all_runs(store, &not_complete);
+  std::set<int64_t> not_complete, running;
+  auto runs = all_runs(store, not_complete, &running);
   if (!runs) return runs.error();
   if (auto n = store.delete_all_events(); !n) return n.error();
   Summary summary;
   History history;
   FeatureCache cache(store);
   Feeder feed(history, cache);
+  // Every run with samples gets its summary rewritten from them (verdicts may have changed);
+  // runs without samples keep theirs (retention removes samples, never summaries).
+  RunSummaries summaries(store);
   std::vector<store::Event> events;
   SignatureLoader loader = loader_for(store, history, cache);
   TextLoader text = text_loader(store);
@@ -149,6 +157,9 @@ Result<Summary> recompute_inside(store::Store& store, const Options& options) {
     while (next < runs->size() && (*runs)[next].id != run_id) ++next;
     if (next == runs->size()) return Error("sample of run " + std::to_string(run_id) + " out of order");
     const RunRef& run = (*runs)[next];
+    if (!running.count(run.id)) {
+      if (Status w = summaries.write(history, run); !w) return w;
+    }
     if (not_complete.count(run.id)) return Status();
     Time h = horizon(run.at, events, options);
     history.prune(h, text_horizon(*runs, next));
@@ -184,6 +195,17 @@ Result<Summary> recompute_inside(store::Store& store, const Options& options) {
   return summary;
 }
 
+// detect_run of a run that is not the latest: unknown, not complete, or a backfill.
+Result<Summary> detect_not_latest(store::Store& store, int64_t run_id, const Options& options) {
+  std::set<int64_t> not_complete;
+  auto runs = all_runs(store, not_complete);
+  if (!runs) return runs.error();
+  auto it = std::find_if(runs->begin(), runs->end(), [&](const RunRef& r) { return r.id == run_id; });
+  if (it == runs->end()) return Error("no run " + std::to_string(run_id) + " in the store");
+  if (not_complete.count(run_id)) return Summary{};
+  return recompute_all(store, options);  // a backfill
+}
+
 }  // namespace
 
 Result<Summary> recompute_all(store::Store& store, const Options& options, Atomicity atomicity) {
@@ -197,14 +219,19 @@ Result<Summary> recompute_all(store::Store& store, const Options& options, Atomi
 }
 
 Result<Summary> detect_run(store::Store& store, int64_t run_id, const Options& options) {
-  std::set<int64_t> not_complete;
-  auto runs = all_runs(store, &not_complete);
-  if (!runs) return runs.error();
-  auto it = std::find_if(runs->begin(), runs->end(), [&](const RunRef& r) { return r.id == run_id; });
-  if (it == runs->end()) return Error("no run " + std::to_string(run_id) + " in the store");
-  if (not_complete.count(run_id)) return Summary{};
-  if (std::next(it) != runs->end()) return recompute_all(store, options);  // a backfill
-  const RunRef run = *it;
+  // The runs whose texts are read, newest first: the run itself when it is the latest.
+  std::vector<store::RunInfo> latest;
+  Status listed = store.list_runs({.newest_first = true, .limit = int64_t{kTextRuns}},
+                                  [&](const store::RunInfo& r) {
+                                    latest.push_back(r);
+                                    return true;
+                                  });
+  if (!listed) return listed.error();
+  if (latest.empty() || latest.front().id != run_id) {
+    return detect_not_latest(store, run_id, options);
+  }
+  if (latest.front().status != store::RunStatus::complete) return Summary{};
+  const RunRef run{latest.front().id, latest.front().run_at};
 
   auto events = events_since(store, run.at - 2 * options.baseline_window);
   if (!events) return events.error();
@@ -221,9 +248,9 @@ Result<Summary> detect_run(store::Store& store, int64_t run_id, const Options& o
   History history;
   FeatureCache cache(store);
   Feeder feed(history, cache);
-  Time texts = text_horizon(*runs, static_cast<size_t>(it - runs->begin()));
-  Status s = store.for_each_sample({.since = h, .until = texts, .with_text = false},
-                                   [&](const store::SampleRow& row) { return feed(row, false); });
+  RunSummaries summaries(store);
+  const Time texts = latest.back().run_at;  // text_horizon() of the latest run
+  Status s = summaries.feed(history, h, texts);
   if (s) {
     store::SampleFilter recent{.since = texts, .until = run.at + std::chrono::seconds(1),
                                .features_version = answer_features_version()};
@@ -237,10 +264,17 @@ Result<Summary> detect_run(store::Store& store, int64_t run_id, const Options& o
                   text_loader(store));
   if (!d) return d.error();
   Summary summary;
-  // One transaction for the events and the features computed on the way: few writes.
+  // One transaction for the events, the run's summary and the features computed on the way:
+  // few writes. Old runs counted from their samples get their summary too (an upgraded
+  // database fills itself in, one detection at a time).
   auto tx = store.transaction();
   if (!tx) return tx.error();
   if (Status w = write(store, *events, *d, summary); !w) return w.error();
+  if (Status w = summaries.write(history, run); !w) return w.error();
+  for (const RunRef& old : summaries.take_missing()) {
+    if (Status w = summaries.write(history, old); !w) return w.error();
+    ++summary.summaries_rebuilt;
+  }
   if (Status f = cache.flush(); !f) return f.error();
   if (Status c = (*tx)->commit(); !c) return c.error();
   summary.texts_hashed = cache.computed();

@@ -55,7 +55,8 @@
 // new_normal_runs valid runs: it is resolved then and the pair's baseline restarts at its
 // detected_at. endpoint_health resolves after one run back within min_effect / 2.
 //
-// Determinism: decisions depend only on the stored samples and the stored events, so running
+// Determinism: decisions depend only on the stored samples and the stored events (run
+// summaries are the samples' counts, dropped by the schema when a verdict changes), so running
 // detect_run after every run and recompute_all over the same history give the same events
 // (same types, pairs, times, statuses and evidence; ids may differ).
 //
@@ -103,16 +104,23 @@ struct Summary {
   // Answer texts normalised and hashed because their features were not kept in the store yet
   // (or in another version); the others were read back. Each text is hashed once, then kept.
   long texts_hashed = 0;
+  // Old runs whose summary (the counts detection keeps per run) was missing or of another
+  // version, so detect_run counted them from their samples and stored their summary.
+  long summaries_rebuilt = 0;
 };
 
 // Detects drift at one run, which must be finished (its samples committed and classified),
 // and must be the latest run detection has seen: run detect_run once per run, in run order.
-// Reads only the samples of the last 2 x baseline_window before the run (streamed, counted
-// per run without texts; for the last few dozen runs the texts' stored features, computing
-// and storing them for texts that have none) and the pair's stored events; inserts new events
-// and updates the ones it resolves, in one transaction with the new features. Calling it
-// again for the same run changes nothing. Fails (changing nothing) when the run is unknown, when stored events were
-// detected or resolved at a later run (use recompute_all), or when the store fails.
+// Reads the samples of the last few dozen runs with their texts' stored features (computing
+// and storing them for texts that have none), for older runs of the last 2 x baseline_window
+// their stored summaries (per run and pair: verdict, narrative and coverage counts, a few
+// sample ids; Store::put_run_cells), and the pairs' stored events: its cost does not grow with
+// the history. An old run without a summary of this version (an upgraded database, a changed
+// verdict) is counted from its samples and gets one. Inserts new events and updates the ones it
+// resolves, in one transaction with the run's summary and the new features. Calling it again
+// for the same run changes no event. Fails (changing nothing) when the run is unknown, when
+// stored events were detected or resolved at a later run (use recompute_all), or when the
+// store fails. A run that is not the latest (a backfill) is recompute_all.
 Result<Summary> detect_run(store::Store& store, int64_t run_id, const Options& options);
 
 enum class Atomicity {
@@ -122,8 +130,9 @@ enum class Atomicity {
 
 // Deletes every event and rebuilds them from the whole history, run by run, exactly as
 // detect_run after each run would have (streams the history once; memory bounded by the
-// baseline window, not by the history). All or nothing: on failure the old events stay
-// (with callers_transaction, the caller's rollback decides).
+// baseline window, not by the history), rewriting the summary of every finished run with
+// samples. All or nothing: on failure the old events stay (with callers_transaction, the
+// caller's rollback decides).
 Result<Summary> recompute_all(store::Store& store, const Options& options,
                               Atomicity atomicity = Atomicity::own_transaction);
 

@@ -6,10 +6,11 @@
 namespace dw::drift {
 namespace {
 
+// What add() counts is named by run_cells_version() (run_cells.cc), which fingerprints it:
+// stored run summaries of other counting rules are rebuilt, never mixed in.
+
 // Shorter texts ("Au.", "Canberra.") are legitimately identical across questions.
 constexpr size_t kMinTemplateLength = 20;
-// Examples kept per cell: enough for evidence, bounded for long histories.
-constexpr size_t kMaxIds = 8;
 
 int verdict_column(const std::string& verdict) {
   for (int i = 0; i < 4; ++i) {
@@ -19,7 +20,7 @@ int verdict_column(const std::string& verdict) {
 }
 
 void keep_id(std::vector<int64_t>& ids, int64_t id) {
-  if (ids.size() < kMaxIds) ids.push_back(id);
+  if (ids.size() < kMaxCellIds) ids.push_back(id);
 }
 
 }  // namespace
@@ -100,6 +101,69 @@ void History::add(const store::SampleRow& row, const AnswerFeatures* features) {
     use.probes.insert(row.key.probe_id);
     keep_id(use.ids, row.id);
   }
+}
+
+void History::add(const EndpointRun& run) {
+  last_pair_ = nullptr;  // add(row) must look its pair up afresh
+  last_endpoint_ = nullptr;
+  EndpointHistory& ep = endpoints_[run.endpoint];
+  ep.name = run.endpoint;
+  ep.cells.push_back(run.cell);
+  EndpointCell& ec = ep.cells.back();
+  ec.texts = false;
+  ec.uses.clear();
+  ec.control_probes.clear();
+  for (const PairRun& p : run.pairs) {
+    PairHistory& pair = pairs_[p.key];
+    pair.key = p.key;
+    pair.control = p.control;
+    pair.cells.push_back(p.cell);
+    pair.cells.back().texts = false;
+    pair.cells.back().answered.clear();
+    if (p.control) ec.control_probes.insert(p.key.probe_id);
+  }
+}
+
+std::vector<EndpointRun> History::cells_of(const RunRef& run) const {
+  // Cells are in run order and the run is usually the last one: search from the back.
+  auto find = [&](const auto& cells) -> decltype(&cells.front()) {
+    for (auto it = cells.rbegin(); it != cells.rend() && it->run.at >= run.at; ++it) {
+      if (it->run.id == run.id) return &*it;
+    }
+    return nullptr;
+  };
+  std::vector<EndpointRun> out;
+  for (const auto& [name, ep] : endpoints_) {
+    const EndpointCell* ec = find(ep.cells);
+    if (ec == nullptr) continue;
+    EndpointRun& r = out.emplace_back();
+    r.endpoint = name;
+    r.cell.run = ec->run;
+    r.cell.samples = ec->samples;
+    r.cell.errors = ec->errors;
+    r.cell.models = ec->models;
+    r.cell.fingerprints = ec->fingerprints;
+    r.cell.ids = ec->ids;
+    r.cell.error_ids = ec->error_ids;
+    r.cell.control_probes = ec->control_probes;
+    for (auto it = pairs_.lower_bound(PairKey{name, "", ""});
+         it != pairs_.end() && it->first.endpoint == name; ++it) {
+      const Cell* c = find(it->second.cells);
+      if (c == nullptr) continue;
+      PairRun& p = r.pairs.emplace_back();
+      p.key = it->first;
+      p.control = it->second.control;
+      p.cell.run = c->run;
+      p.cell.verdicts = c->verdicts;
+      p.cell.errors = c->errors;
+      p.cell.narrative = c->narrative;
+      p.cell.coverage = c->coverage;
+      p.cell.coverage_sum = c->coverage_sum;
+      p.cell.ids = c->ids;
+      p.cell.error_ids = c->error_ids;
+    }
+  }
+  return out;
 }
 
 void History::prune(Time horizon, Time text_horizon) {

@@ -1,7 +1,8 @@
 // What detection knows of the past: each probe x endpoint's samples aggregated per run (a
-// "cell"), and each endpoint's per run. Built from streamed store::SampleRow, so history never
-// has to be loaded whole: the caller feeds the rows of a bounded window, in time order, and
-// prunes what falls out of it. Internal to the drift module.
+// "cell"), and each endpoint's per run. Built from streamed store::SampleRow, or for old runs
+// from their stored summaries (run_cells.h: whole cells without texts), so history never has
+// to be loaded whole: the caller feeds the runs of a bounded window, in time order, and prunes
+// what falls out of it. Internal to the drift module.
 #pragma once
 
 #include <compare>
@@ -25,6 +26,10 @@ inline constexpr const char* kVerdictColumns[] = {"answered", "refused", "deflec
 // Expect coverage columns: full, partial, none.
 inline constexpr const char* kCoverageColumns[] = {"full", "partial", "none"};
 
+// Sample ids a cell keeps as examples (of non-error and of error samples each): enough for
+// evidence, bounded for long histories.
+inline constexpr size_t kMaxCellIds = 8;
+
 struct PairKey {
   std::string endpoint;
   std::string probe_id;
@@ -47,8 +52,8 @@ struct Cell {
   double coverage_sum = 0;
   bool texts = false;               // signatures below were computed (texts were read)
   std::vector<Signature> answered;  // signatures of the answered samples' normalised texts
-  std::vector<int64_t> ids;         // non-error sample ids
-  std::vector<int64_t> error_ids;
+  std::vector<int64_t> ids;         // non-error sample ids, the first kMaxCellIds
+  std::vector<int64_t> error_ids;   // the same of error samples
 
   long evidence() const;  // non-error samples
   // Not evidence either way: nothing classified, or more than half of it errors.
@@ -88,6 +93,20 @@ struct EndpointHistory {
   std::vector<EndpointCell> cells;  // in run order
 };
 
+// One pair's cell of one run as a run summary holds it (run_cells.h): no texts.
+struct PairRun {
+  PairKey key;
+  bool control = false;
+  Cell cell;
+};
+
+// One endpoint's counts in one run: its cell and its pairs' cells (in key order), no texts.
+struct EndpointRun {
+  std::string endpoint;
+  EndpointCell cell;
+  std::vector<PairRun> pairs;
+};
+
 class History {
  public:
   History() = default;
@@ -97,6 +116,12 @@ class History {
   // Adds one sample. Rows must come in store order (run by run). features: those of the
   // row's text when texts are kept for its run (signatures and canned templates), else null.
   void add(const store::SampleRow& row, const AnswerFeatures* features);
+  // Adds one endpoint's cells of one run whole, as add() would have counted the run's rows
+  // without features. The run must come after every run already added.
+  void add(const EndpointRun& run);
+  // What history holds of one run, one entry per endpoint in name order, without texts (what
+  // add(EndpointRun) takes back); empty when no sample of the run was counted.
+  std::vector<EndpointRun> cells_of(const RunRef& run) const;
   // Drops cells of runs before horizon, and the texts of runs before text_horizon.
   void prune(Time horizon, Time text_horizon);
 

@@ -29,6 +29,8 @@ int main(int argc, char** argv) {
   app.add_option("--day", options.day, "simulated day to start at (0-based)")
       ->default_val(0)
       ->check(CLI::NonNegativeNumber);
+  app.add_flag("--compress", options.compress,
+               "compress answers (Brotli or gzip) for clients that accept them");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -51,6 +53,9 @@ int main(int argc, char** argv) {
     for (const auto& e : scenario.error()) std::cerr << e.to_string() << '\n';
     return 1;
   }
+
+  // Each connection holds a descriptor, and a client may hold a thousand at once.
+  dw::sim::raise_open_file_limit();
 
   // Signals are taken synchronously by sigwait below; every server thread inherits this mask,
   // so none of them is interrupted by SIGTERM or killed by SIGPIPE.

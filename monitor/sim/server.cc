@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <atomic>
@@ -20,7 +21,9 @@
 
 #include "common/time.h"
 #include "sim/api.h"
+#include "sim/connection_threads.h"
 #include "sim/gzip_bomb.h"
+#include "sim/http_server.h"
 
 namespace dw::sim {
 namespace {
@@ -118,13 +121,26 @@ bool is_loopback_host(const std::string& host) {
   return inet_pton(AF_INET6, host.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
 }
 
+std::uint64_t raise_open_file_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlimit raised{limit.rlim_max, limit.rlim_max};
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  return limit.rlim_cur;
+}
+
 struct Server::Impl {
   Impl(Scenario scenario, ServerOptions opts)
-      : options(std::move(opts)), director(std::move(scenario), options.seed), day(options.day) {}
+      : options(std::move(opts)),
+        director(std::move(scenario), options.seed),
+        http(options.compress),
+        day(options.day) {}
 
   ServerOptions options;  // constant after start
   Director director;
-  httplib::Server http;
+  HttpServer http;
   std::thread thread;
   int port = 0;
   std::atomic<int> day;
@@ -271,8 +287,8 @@ Result<std::unique_ptr<Server>> Server::start(Scenario scenario, ServerOptions o
     if (!s->log_file) return Error("cannot open the request log", {s->options.log_file.string()});
   }
 
-  int threads = std::max(1, s->options.threads);
-  s->http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  auto cap = static_cast<std::size_t>(std::max(1, s->options.max_connections));
+  s->http.new_task_queue = [cap] { return new ConnectionThreads(cap); };
   s->http.set_payload_max_length(1 << 20);
   s->http.set_keep_alive_max_count(1000);
   // Headers and body leave in separate writes; with Nagle's algorithm on, the body waits for

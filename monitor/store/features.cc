@@ -1,4 +1,5 @@
-// Response features: data derived from a stored text, cached beside it (see store.h).
+// Response features: data derived from a stored text, cached beside it (see store.h). The
+// text's own bytes are in texts.cc.
 #include "store/statement.h"
 #include "store/store.h"
 
@@ -7,28 +8,27 @@ namespace dw::store {
 Status Store::put_features(std::string_view response_hash, std::string_view version,
                            std::string_view data) {
   if (auto st = open_batch(); !st) return st;
+  auto text = find_text_hex(response_hash);
+  if (!text) return text.error();
+  if (!*text) {
+    return db_->fail("storing the features of response " + std::string(response_hash) +
+                     ": no text has this hash");
+  }
+  auto whole = Tx::begin(*db_);  // the version's string with the row, or neither
+  if (!whole) return whole.error();
+  auto version_id = intern(version);
+  if (!version_id) return version_id.error();
   auto up = db_->cached(
-      "INSERT INTO response_features (hash, version, data) VALUES (?, ?, ?) "
-      "ON CONFLICT (hash) DO UPDATE SET version = excluded.version, data = excluded.data");
+      "INSERT INTO text_features (text, version, data) VALUES (?, ?, ?) "
+      "ON CONFLICT (text) DO UPDATE SET version = excluded.version, data = excluded.data");
   if (!up) return up.error();
-  (*up)->bind(1, response_hash).bind(2, version).bind_blob(3, data);
-  // The foreign key names the unknown text: "FOREIGN KEY constraint failed".
+  (*up)->bind(1, **text).bind(2, *version_id).bind_blob(3, data);
   if (auto st = (*up)->run("storing the features of response " + std::string(response_hash));
       !st) {
     return st;
   }
+  if (auto st = (*whole)->commit(); !st) return st;
   return count_batched_write();
-}
-
-Result<std::optional<std::string>> Store::response_text(std::string_view hash) {
-  auto q = db_->cached("SELECT text FROM responses WHERE hash = ?");
-  if (!q) return q.error();
-  ResetOnExit guard(**q);
-  (*q)->bind(1, hash);
-  auto row = (*q)->step();
-  if (!row) return row.error();
-  if (!*row) return std::optional<std::string>();
-  return std::optional<std::string>(std::string((*q)->text(0)));
 }
 
 }  // namespace dw::store

@@ -1,35 +1,51 @@
-// Samples: batched writes, de-duplicated texts, classifications, and streaming reads.
+// Samples: batched writes, classifications, and streaming reads. A sample row holds integers
+// only: its endpoint, probe version, texts and repeated strings are named by id (keys.cc,
+// texts.cc); the `samples` view spells them out for SQL users.
 #include <array>
+#include <nlohmann/json.hpp>
 #include <variant>
 
-#include "common/hash.h"
+#include "store/keys.h"
 #include "store/statement.h"
 #include "store/store.h"
 
 namespace dw::store {
 namespace {
 
-constexpr std::array kVerdicts = {"answered", "refused", "deflected", "filtered", "error"};
+// sample_rows.verdict is the index in this table; the views spell it out in the same order.
+constexpr std::array<std::string_view, 5> kVerdicts = {"answered", "refused", "deflected",
+                                                       "filtered", "error"};
+constexpr int64_t kFirstNonJudgeable = 3;  // filtered and error: the judge never overrides them
 
-bool known_verdict(std::string_view v) {
-  for (std::string_view k : kVerdicts) {
-    if (v == k) return true;
+std::optional<int64_t> verdict_number(std::string_view v) {
+  for (size_t i = 0; i < kVerdicts.size(); ++i) {
+    if (kVerdicts[i] == v) return static_cast<int64_t>(i);
   }
-  return false;
+  return std::nullopt;
 }
 
+std::string_view verdict_name(int64_t n) {
+  return n >= 0 && n < static_cast<int64_t>(kVerdicts.size()) ? kVerdicts[n] : "";
+}
+
+bool valid_json(std::string_view text) { return nlohmann::json::accept(text); }
+
+#define DW_STRING(column) "(SELECT value FROM strings WHERE id = s." column ")"
+
 // runs is forced to be the outer loop (CROSS JOIN): walking runs_by_time and seeking
-// samples_by_run yields rows already in time order, so nothing is sorted or held in memory,
-// however long the history.
+// samples_by_run yields rows in time order. Within a run the index orders samples by endpoint
+// and probe numbers, so SQLite sorts each run's rows by name: one run at a time is held, never
+// the history.
 constexpr const char* kSelect =
-    "SELECT s.id, s.run_id, r.run_at, s.probe_id, s.probe_version, s.endpoint, s.seq, "
-    "s.received_at, s.requested_model, s.model, s.system_fingerprint, s.http_status, "
-    "s.finish_reason, s.block_reason, s.latency_ms, s.prompt_tokens, s.completion_tokens, "
-    "s.attempts, s.error, s.response_hash, "
-    "CASE WHEN j.verdict IS NOT NULL AND s.verdict IN ('answered', 'refused', 'deflected') "
-    "THEN j.verdict ELSE s.verdict END, s.signals, s.narrative, "
-    "s.expect_coverage, s.classifier_version, p.category, p.lang, p.control, "
-    "s.verdict, j.model, j.verdict, j.reason, j.prompt_version, j.judged_at";
+    "SELECT s.id, s.run_id, r.run_at, k.probe_id, k.probe_version, e.name, s.seq, "
+    "s.received_at, " DW_STRING("requested_model") ", " DW_STRING("model") ", "
+    DW_STRING("system_fingerprint") ", s.http_status, " DW_STRING("finish_reason") ", "
+    DW_STRING("block_reason") ", s.latency_ms, s.prompt_tokens, s.completion_tokens, "
+    "s.attempts, " DW_STRING("error") ", t.hash, s.verdict, " DW_STRING("signals") ", "
+    "s.narrative, s.expect_coverage, " DW_STRING("classifier_version") ", p.category, p.lang, "
+    "p.control, j.model, j.verdict, j.reason, j.prompt_version, j.judged_at, "
+    "s.response, t.dict, s.error_body, b.dict";
+#undef DW_STRING
 
 enum Col {
   kId,
@@ -52,7 +68,7 @@ enum Col {
   kAttempts,
   kError,
   kResponseHash,
-  kVerdict,
+  kRulesVerdict,
   kSignals,
   kNarrative,
   kCoverage,
@@ -60,14 +76,19 @@ enum Col {
   kCategory,
   kLang,
   kControl,
-  kRulesVerdict,
   kJudgeModel,
   kJudgeVerdict,
   kJudgeReason,
   kJudgePromptVersion,
   kJudgedAt,
-  kText,
+  kResponse,
+  kResponseDict,
   kErrorBody,
+  kErrorBodyDict,
+  kText,
+  kTextIsFrame,
+  kErrorBodyData,
+  kErrorBodyIsFrame,
   kFeatures
 };
 
@@ -78,7 +99,7 @@ void assign_text(std::string& to, const Statement& q, int col) {
 
 int as_int(std::optional<int64_t> v) { return v ? static_cast<int>(*v) : 0; }
 
-// Fills row from the current result row, reusing row's buffers.
+// Fills row from the current result row but for its texts, reusing row's buffers.
 Status read_sample(const Statement& q, const SampleFilter& f, std::string& last_run_at,
                    Time& run_at, SampleRow& row) {
   row.id = q.int64(kId);
@@ -95,9 +116,9 @@ Status read_sample(const Statement& q, const SampleFilter& f, std::string& last_
   assign_text(row.key.endpoint, q, kEndpoint);
   row.key.run_id = row.run_id;
   row.key.seq = static_cast<int>(q.int64(kSeq));
-  auto received = q.optional_time(kReceivedAt);
-  if (!received) return received.error();
-  row.key.received_at = *received;
+  auto received = q.optional_int64(kReceivedAt);
+  row.key.received_at =
+      received ? std::optional<Time>(Time(std::chrono::seconds(*received))) : std::nullopt;
   assign_text(row.key.requested_model, q, kRequestedModel);
   providers::Sample& s = row.sample;
   assign_text(s.model, q, kModel);
@@ -112,26 +133,27 @@ Status read_sample(const Statement& q, const SampleFilter& f, std::string& last_
   s.completion_tokens = ct ? std::optional<int>(static_cast<int>(*ct)) : std::nullopt;
   s.attempts = static_cast<int>(q.int64(kAttempts));
   assign_text(s.error, q, kError);
-  assign_text(row.response_hash, q, kResponseHash);
-  if (f.with_text) {
-    assign_text(s.text, q, kText);
-    assign_text(s.error_body, q, kErrorBody);
-  } else {
-    s.text.clear();
-    s.error_body.clear();
-  }
-  if (q.is_null(kVerdict)) {
+  row.response_hash = q.is_null(kResponse) ? std::string() : to_hex(q.blob(kResponseHash));
+  s.text.clear();
+  s.error_body.clear();
+  std::string_view rules = q.is_null(kRulesVerdict) ? "" : verdict_name(q.int64(kRulesVerdict));
+  row.rules_verdict.assign(rules.data(), rules.size());
+  if (rules.empty()) {
     row.classification.reset();
   } else {
     Classification& c = row.classification ? *row.classification : row.classification.emplace();
-    assign_text(c.verdict, q, kVerdict);
+    // The final verdict: the judge's, where one applies and the rules' is one it may override.
+    if (!q.is_null(kJudgeVerdict) && q.int64(kRulesVerdict) < kFirstNonJudgeable) {
+      assign_text(c.verdict, q, kJudgeVerdict);
+    } else {
+      c.verdict.assign(rules.data(), rules.size());
+    }
     assign_text(c.signals_json, q, kSignals);
     if (c.signals_json.empty()) c.signals_json = "[]";
     c.narrative = q.int64(kNarrative) != 0;
     c.expect_coverage = q.optional_real(kCoverage);
     assign_text(c.classifier_version, q, kClassifierVersion);
   }
-  assign_text(row.rules_verdict, q, kRulesVerdict);
   if (q.is_null(kJudgeModel)) {
     row.judgement.reset();
   } else {
@@ -154,54 +176,58 @@ Status read_sample(const Statement& q, const SampleFilter& f, std::string& last_
 
 }  // namespace
 
-Result<std::string> Store::store_text(std::string_view text) {
-  std::string hash = sha256_hex(text);
-  auto ins = db_->cached("INSERT INTO responses (hash, text) VALUES (?, ?) ON CONFLICT DO NOTHING");
-  if (!ins) return ins.error();
-  (*ins)->bind(1, hash).bind(2, text);
-  if (auto st = (*ins)->run("storing a response text"); !st) return st.error();
-  return hash;
-}
-
 Result<int64_t> Store::add_sample(const SampleKey& key, const providers::Sample& s) {
   if (auto st = open_batch(); !st) return st.error();
   // A savepoint inside the batch: a sample whose insert fails leaves not even its texts.
   auto whole = Tx::begin(*db_);
   if (!whole) return whole.error();
-  std::string response_hash, body_hash;
+  const std::string what = "storing a sample of " + key.probe_id + " from " + key.endpoint;
+  auto endpoint = endpoint_key(key.endpoint);
+  if (!endpoint) return db_->fail(what + ": " + endpoint.error().message());
+  auto probe = sample_probe_key(key.probe_id, key.probe_version);
+  if (!probe) return db_->fail(what + ": " + probe.error().message());
+  std::optional<int64_t> response, body;
   if (!s.text.empty()) {
-    auto h = store_text(s.text);
-    if (!h) return h.error();
-    response_hash = std::move(h).value();
+    auto id = store_text(s.text, *endpoint);
+    if (!id) return id.error();
+    response = *id;
   }
   if (!s.error_body.empty()) {
-    auto h = store_text(s.error_body);
-    if (!h) return h.error();
-    body_hash = std::move(h).value();
+    auto id = store_text(s.error_body, *endpoint);
+    if (!id) return id.error();
+    body = *id;
+  }
+  std::array<std::optional<int64_t>, 6> strings;
+  const std::array<std::string_view, 6> values = {key.requested_model, s.model,
+                                                  s.system_fingerprint, s.finish_reason,
+                                                  s.block_reason, s.error};
+  for (size_t i = 0; i < values.size(); ++i) {
+    auto id = intern_or_null(values[i]);
+    if (!id) return id.error();
+    strings[i] = *id;
   }
   auto ins = db_->cached(
-      "INSERT INTO samples (run_id, probe_id, probe_version, endpoint, seq, received_at, "
-      "requested_model, model, system_fingerprint, http_status, finish_reason, block_reason, "
-      "latency_ms, prompt_tokens, completion_tokens, attempts, error, response_hash, "
-      "error_body_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "INSERT INTO sample_rows (run_id, endpoint, probe, seq, received_at, requested_model, "
+      "model, system_fingerprint, http_status, finish_reason, block_reason, latency_ms, "
+      "prompt_tokens, completion_tokens, attempts, error, response, error_body) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   if (!ins) return ins.error();
   Statement& q = **ins;
-  q.bind(1, key.run_id).bind(2, key.probe_id).bind(3, key.probe_version).bind(4, key.endpoint);
-  q.bind(5, int64_t{key.seq});
-  if (key.received_at) q.bind(6, format_time(*key.received_at));
-  q.bind_or_null(7, key.requested_model).bind_or_null(8, s.model);
-  q.bind_or_null(9, s.system_fingerprint);
-  q.bind_or_null(10, s.http_status ? std::optional<int64_t>(s.http_status) : std::nullopt);
-  q.bind_or_null(11, s.finish_reason).bind_or_null(12, s.block_reason);
-  q.bind(13, static_cast<int64_t>(s.latency.count()));
-  q.bind_or_null(14, s.prompt_tokens ? std::optional<int64_t>(*s.prompt_tokens) : std::nullopt);
-  q.bind_or_null(15,
+  q.bind(1, key.run_id).bind(2, *endpoint).bind(3, *probe).bind(4, int64_t{key.seq});
+  q.bind_or_null(5, key.received_at ? std::optional<int64_t>(
+                                          key.received_at->time_since_epoch().count())
+                                    : std::nullopt);
+  q.bind_or_null(6, strings[0]).bind_or_null(7, strings[1]).bind_or_null(8, strings[2]);
+  q.bind_or_null(9, s.http_status ? std::optional<int64_t>(s.http_status) : std::nullopt);
+  q.bind_or_null(10, strings[3]).bind_or_null(11, strings[4]);
+  q.bind(12, static_cast<int64_t>(s.latency.count()));
+  q.bind_or_null(13, s.prompt_tokens ? std::optional<int64_t>(*s.prompt_tokens) : std::nullopt);
+  q.bind_or_null(14,
                  s.completion_tokens ? std::optional<int64_t>(*s.completion_tokens) : std::nullopt);
-  q.bind(16, int64_t{s.attempts}).bind_or_null(17, s.error);
-  q.bind_or_null(18, response_hash).bind_or_null(19, body_hash);
-  if (auto st = q.run("storing a sample of " + key.probe_id + " from " + key.endpoint); !st) {
-    return st.error();
-  }
+  q.bind(15, int64_t{s.attempts}).bind_or_null(16, strings[5]);
+  q.bind_or_null(17, response).bind_or_null(18, body);
+  // An unknown run: "FOREIGN KEY constraint failed"; the same key twice: "UNIQUE constraint".
+  if (auto st = q.run(what); !st) return st.error();
   int64_t id = sqlite3_last_insert_rowid(db_->handle());
   if (auto st = (*whole)->commit(); !st) return st.error();
   if (auto st = count_batched_write(); !st) return st.error();
@@ -210,60 +236,84 @@ Result<int64_t> Store::add_sample(const SampleKey& key, const providers::Sample&
 
 Status Store::set_classification(int64_t sample_id, const Classification& c,
                                  const Explanation* explanation) {
-  if (!known_verdict(c.verdict)) {
-    return db_->fail("set_classification: unknown verdict '" + c.verdict + "'");
+  auto verdict = verdict_number(c.verdict);
+  if (!verdict) return db_->fail("set_classification: unknown verdict '" + c.verdict + "'");
+  const std::string& signals = c.signals_json.empty() ? std::string("[]") : c.signals_json;
+  // Checked here: the strings table holds every kind of value, so no column check can.
+  if (!valid_json(signals) || (explanation && !explanation->json.empty() &&
+                               !valid_json(explanation->json))) {
+    return db_->fail("set_classification: signals and explanation must be valid JSON");
   }
   if (auto st = open_batch(); !st) return st;
+  auto whole = Tx::begin(*db_);  // the strings with the update, or neither
+  if (!whole) return whole.error();
+  auto signals_id = intern(signals);
+  if (!signals_id) return signals_id.error();
+  auto version = intern_or_null(c.classifier_version);
+  if (!version) return version.error();
+  auto why = intern_or_null(explanation ? std::string_view(explanation->json) : "");
+  if (!why) return why.error();
   auto up = db_->cached(
-      "UPDATE samples SET verdict = ?, signals = ?, narrative = ?, expect_coverage = ?, "
+      "UPDATE sample_rows SET verdict = ?, signals = ?, narrative = ?, expect_coverage = ?, "
       "classifier_version = ?, uncertain = ?, explanation = ? WHERE id = ?");
   if (!up) return up.error();
-  (*up)->bind(1, c.verdict).bind(2, c.signals_json.empty() ? "[]" : c.signals_json);
-  (*up)->bind(3, int64_t{c.narrative ? 1 : 0}).bind_or_null(4, c.expect_coverage);
-  (*up)->bind_or_null(5, c.classifier_version);
-  if (explanation) {
-    (*up)->bind(6, int64_t{explanation->uncertain ? 1 : 0}).bind_or_null(7, explanation->json);
-  } else {
-    (*up)->bind_or_null(6, std::optional<int64_t>()).bind_or_null(7, std::string_view());
-  }
-  (*up)->bind(8, sample_id);
+  (*up)->bind(1, *verdict).bind(2, *signals_id).bind(3, int64_t{c.narrative ? 1 : 0});
+  (*up)->bind_or_null(4, c.expect_coverage).bind_or_null(5, *version);
+  (*up)->bind_or_null(6, explanation ? std::optional<int64_t>(explanation->uncertain ? 1 : 0)
+                                     : std::nullopt);
+  (*up)->bind_or_null(7, *why).bind(8, sample_id);
   if (auto st = (*up)->run("classifying sample " + std::to_string(sample_id)); !st) return st;
   if (sqlite3_changes(db_->handle()) == 0) {
     return db_->fail("set_classification: no sample " + std::to_string(sample_id));
   }
+  if (auto st = (*whole)->commit(); !st) return st;
   return count_batched_write();
 }
 
 Status Store::for_each_sample(const SampleFilter& f,
                               const std::function<bool(const SampleRow&)>& callback) {
-  std::string sql = kSelect;
-  sql += f.with_text ? ", t.text, b.text" : ", NULL, NULL";
-  sql += f.features_version ? ", d.data" : ", NULL";
-  sql +=
-      " FROM runs r CROSS JOIN samples s ON s.run_id = r.id"
-      " CROSS JOIN probes p ON p.id = s.probe_id AND p.version = s.probe_version"
-      " LEFT JOIN judgements j ON j.id = s.judgement_id";
   // Only fixed SQL fragments are appended; every value is bound below, in the same order.
   std::vector<std::variant<int64_t, std::string>> values;
+  std::string sql = kSelect;
+  sql += f.with_text ? ", d.data, typeof(d.data) = 'blob', bd.data, typeof(bd.data) = 'blob'"
+                     : ", NULL, 0, NULL, 0";
+  sql += f.features_version ? ", x.data" : ", NULL";
+  sql +=
+      " FROM runs r CROSS JOIN sample_rows s ON s.run_id = r.id"
+      " CROSS JOIN endpoint_keys e ON e.id = s.endpoint"
+      " CROSS JOIN probe_keys k ON k.id = s.probe"
+      " CROSS JOIN probes p ON p.id = k.probe_id AND p.version = k.probe_version"
+      " LEFT JOIN judgements j ON j.id = s.judgement_id"
+      " LEFT JOIN texts t ON t.id = s.response"
+      " LEFT JOIN texts b ON b.id = s.error_body";
   if (f.features_version) {
-    sql += " LEFT JOIN response_features d ON d.hash = s.response_hash AND d.version = ?";
-    values.emplace_back(*f.features_version);
+    auto version = find_string(*f.features_version);
+    if (!version) return version.error();
+    sql += " LEFT JOIN text_features x ON x.text = s.response AND x.version = ?";
+    values.emplace_back(version->value_or(-1));  // never stored: no row has it
   }
   if (f.with_text) {
     // With features, the text is not even read: that is what they are kept for.
-    sql += f.features_version
-               ? " LEFT JOIN responses t ON t.hash = s.response_hash AND d.hash IS NULL"
-               : " LEFT JOIN responses t ON t.hash = s.response_hash";
-    sql += " LEFT JOIN responses b ON b.hash = s.error_body_hash";
+    sql += f.features_version ? " LEFT JOIN text_data d ON d.id = s.response AND x.text IS NULL"
+                              : " LEFT JOIN text_data d ON d.id = s.response";
+    sql += " LEFT JOIN text_data bd ON bd.id = s.error_body";
   }
   sql += " WHERE 1";
   if (f.since) sql += " AND r.run_at >= ?", values.emplace_back(format_time(*f.since));
   if (f.until) sql += " AND r.run_at < ?", values.emplace_back(format_time(*f.until));
   if (f.run_id) sql += " AND r.id = ?", values.emplace_back(*f.run_id);
-  if (f.endpoint) sql += " AND s.endpoint = ?", values.emplace_back(*f.endpoint);
-  if (f.probe_id) sql += " AND s.probe_id = ?", values.emplace_back(*f.probe_id);
-  if (f.probe_version) sql += " AND s.probe_version = ?", values.emplace_back(*f.probe_version);
-  sql += " ORDER BY r.run_at, r.id, s.endpoint, s.probe_id, s.probe_version, s.seq";
+  if (f.endpoint) {
+    auto endpoint = find_endpoint_key(*f.endpoint);
+    if (!endpoint) return endpoint.error();
+    if (!*endpoint) return Status::Ok();  // no sample was ever stored for it
+    sql += " AND s.endpoint = ?", values.emplace_back(**endpoint);
+  }
+  if (f.probe_id) {
+    sql += " AND s.probe IN (SELECT id FROM probe_keys WHERE probe_id = ?)";
+    values.emplace_back(*f.probe_id);
+  }
+  if (f.probe_version) sql += " AND k.probe_version = ?", values.emplace_back(*f.probe_version);
+  sql += " ORDER BY r.run_at, r.id, e.name, k.probe_id, k.probe_version, s.seq";
 
   // Prepared per call, not cached: the callback may start another iteration.
   auto st = db_->prepare(sql);
@@ -273,6 +323,15 @@ Status Store::for_each_sample(const SampleFilter& f,
     int at = static_cast<int>(i) + 1;
     std::visit([&](const auto& v) { q.bind(at, v); }, values[i]);
   }
+  // A text of the row: the column is NULL when there is none, or when it was not asked for.
+  auto decode = [&](std::string& to, int id, int dict, int data, int is_frame) -> Status {
+    if (q.is_null(data)) return Status::Ok();
+    auto text = read_text(q.int64(id), q.optional_int64(dict), q.blob(data),
+                          q.int64(is_frame) != 0);
+    if (!text) return text.error();
+    to = std::move(text).value();
+    return Status::Ok();
+  };
   SampleRow row;
   std::string last_run_at;
   Time run_at{};
@@ -281,6 +340,14 @@ Status Store::for_each_sample(const SampleFilter& f,
     if (!more) return more.error();
     if (!*more) return Status::Ok();
     if (auto rs = read_sample(q, f, last_run_at, run_at, row); !rs) return rs;
+    if (auto rs = decode(row.sample.text, kResponse, kResponseDict, kText, kTextIsFrame); !rs) {
+      return rs;
+    }
+    if (auto rs = decode(row.sample.error_body, kErrorBody, kErrorBodyDict, kErrorBodyData,
+                         kErrorBodyIsFrame);
+        !rs) {
+      return rs;
+    }
     if (!callback(row)) return Status::Ok();
   }
 }

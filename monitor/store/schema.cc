@@ -177,11 +177,43 @@ ALTER TABLE events_new RENAME TO events;
 CREATE INDEX events_by_time ON events (detected_at);
 )sql";
 
+// Schema 5. What drift detection counted per run and endpoint (drift/run_cells.h encodes
+// `data`), written when a run is decided, so that later runs read these few bytes per probe
+// instead of the run's samples. Derived data: rows of another `version` are rebuilt from the
+// samples, and a change to a sample's verdict, narrative flag, coverage or judgement drops its
+// run's rows (the trigger) so that the next detection rebuilds them. Retention keeps them.
+// Endpoint '' with empty data: the run counted nothing. probe_keys names probe versions by a
+// small integer inside `data`.
+constexpr const char* kRunCells = R"sql(
+CREATE TABLE probe_keys (
+  id            INTEGER PRIMARY KEY,
+  probe_id      TEXT NOT NULL,
+  probe_version TEXT NOT NULL,
+  UNIQUE (probe_id, probe_version)
+);
+CREATE TABLE run_cells (
+  run_id   INTEGER NOT NULL REFERENCES runs (id),
+  endpoint TEXT NOT NULL,
+  version  INTEGER NOT NULL,
+  data     BLOB NOT NULL,
+  PRIMARY KEY (run_id, endpoint)
+) WITHOUT ROWID;
+CREATE TRIGGER run_cells_stale
+AFTER UPDATE OF verdict, narrative, expect_coverage, judgement_id ON samples
+WHEN OLD.verdict IS NOT NEW.verdict OR OLD.narrative IS NOT NEW.narrative
+  OR OLD.expect_coverage IS NOT NEW.expect_coverage OR OLD.judgement_id IS NOT NEW.judgement_id
+BEGIN
+  DELETE FROM run_cells WHERE run_id = NEW.run_id;
+END;
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, kInitialSchema},
     Migration{2, kResponseFeatures},
     Migration{3, kExplanations},
     Migration{4, kJudgements},
+    Migration{5, kRunCells},
+    Migration{6, kCompactSamples},  // schema_compact.cc
 };
 
 Result<int64_t> pragma_int(Db& db, const char* sql) {
@@ -221,13 +253,14 @@ Status check_schema(Db& db) {
   return check_owner(db, *version);
 }
 
-Status migrate(Db& db) {
+Status migrate(Db& db, int target) {
   if (auto st = check_schema(db); !st) return st;
   auto version = pragma_int(db, "PRAGMA user_version");
   if (!version) return version.error();
-  if (*version == latest_schema_version()) return Status::Ok();
+  if (*version >= target) return Status::Ok();
 
   for (const Migration& m : kMigrations) {
+    if (m.version > target) break;
     auto tx = Tx::begin(db);
     if (!tx) return tx.error();
     // Another process may have migrated while we waited for the write lock.

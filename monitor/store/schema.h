@@ -11,12 +11,16 @@ namespace dw::store {
 // The schema version this program writes and understands.
 int latest_schema_version();
 
+// Migration 6, the compact samples and compressed texts (schema_compact.cc).
+extern const char kCompactSamples[];
+
 // Fails, before anything is written, when the database has a newer schema version than this
 // program knows or belongs to another program.
 Status check_schema(Db& db);
 
-// Brings the database to latest_schema_version(), each step in its own transaction.
-// Checks check_schema() first.
-Status migrate(Db& db);
+// Brings the database to version `target` (tests make older files with it), each step in its
+// own transaction. Checks check_schema() first; a database at or past target is left alone.
+// Version 6 needs the functions of register_sql_functions (keys.h) on the connection.
+Status migrate(Db& db, int target = latest_schema_version());
 
 }  // namespace dw::store

@@ -11,6 +11,8 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "store/compress.h"
+#include "store/keys.h"
 #include "store/schema.h"
 #include "store/statement.h"
 
@@ -95,7 +97,7 @@ Result<RunInfo> read_run(const Statement& st) {
 // A macro so that the queries below stay string literals: cached statements are keyed by text.
 #define DW_RUN_COLUMNS                                   \
   "SELECT id, run_at, started_at, finished_at, status, " \
-  "(SELECT count(*) FROM samples WHERE run_id = runs.id) FROM runs "
+  "(SELECT count(*) FROM sample_rows WHERE run_id = runs.id) FROM runs "
 
 }  // namespace
 
@@ -124,6 +126,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, Options opti
   // Checked before the pragmas: another program's file must be left exactly as it was.
   if (auto st = check_schema(**db); !st) return st.error();
   if (auto st = (*db)->exec(pragmas, "configuring the connection"); !st) return st.error();
+  if (auto st = register_sql_functions(**db); !st) return st.error();
   if (auto st = migrate(**db); !st) return st.error();
   std::unique_ptr<Store> store(new Store(std::move(db).value(), options));
   if (auto n = store->recover_interrupted_runs(); !n) return n.error();
@@ -220,6 +223,7 @@ Transaction::~Transaction() {
   if (!tx_) return;
   tx_.reset();
   store_.in_transaction_ = false;
+  store_.forget_dictionaries();  // those trained inside are gone, and their ids free again
   store_.my_open_runs_ = runs_before_;
   if (store_.my_open_runs_.empty()) store_.release_run_lock();
 }
@@ -325,6 +329,9 @@ Status Store::finish_run(int64_t run_id, Time finished_at, RunStatus status) {
   }
   my_open_runs_.erase(run_id);
   if (my_open_runs_.empty()) release_run_lock();
+  // Best effort (store.h): a failure here is the next finish_run's to retry, and a store that
+  // really fails shows it in the writes that need it.
+  (void)train_dictionaries(run_id, finished_at);
   return Status::Ok();
 }
 

@@ -9,7 +9,10 @@
 //   (*store)->finish_run(*run, clock.now(), RunStatus::complete);  // commits the batch first
 //
 // The schema is a public interface documented in README.md ("The database"); it is created and
-// migrated on open; commands that only read use open_readonly, which changes nothing. The file
+// migrated on open; commands that only read use open_readonly, which changes nothing. A sample
+// row holds integers only (ids of its endpoint, probe version, texts and repeated strings);
+// each distinct text is stored once, as a zstd frame when that is smaller, with a dictionary
+// trained on its endpoint's answers once there are enough (finish_run trains them). The file
 // runs in WAL mode with synchronous=NORMAL: a power cut may lose the last commits but never
 // corrupts the file, and readers (reports, Grafana) never block the writer. Several processes
 // may open the same file; writes wait up to the busy timeout.
@@ -20,6 +23,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -34,7 +38,9 @@
 
 namespace dw::store {
 
+class Codec;
 class Db;
+class Dictionary;
 class Tx;
 
 enum class RunStatus { running, complete, incomplete };
@@ -185,6 +191,40 @@ struct EventFilter {
   bool only_open = false;
 };
 
+// Which runs Store::list_runs yields; unset fields match everything. Times compare with run_at:
+// since <= run_at < until.
+struct RunQuery {
+  std::optional<Time> since{};
+  std::optional<Time> until{};
+  bool newest_first = false;      // latest run_at (then id) first; else oldest first
+  std::optional<int64_t> limit{};  // at most this many
+};
+
+// A probe version under a small integer of the store's (Store::probe_key): what drift's run
+// summaries refer to probes by.
+struct ProbeKey {
+  int64_t id = 0;
+  std::string probe_id;
+  std::string probe_version;
+  bool control = false;  // the probe version's control flag as stored now
+};
+
+// One endpoint's part of a run's summary (Store::put_run_cells): what drift detection counted
+// of the run, in its own encoding named by `version`. The store never looks inside `data`.
+struct RunCells {
+  int64_t run_id = 0;
+  Time run_at;  // of the run (read only)
+  std::string endpoint;
+  int64_t version = 0;
+  std::string data;
+};
+
+// What Store::remove_samples_before removed.
+struct Removed {
+  int64_t samples = 0;
+  int64_t texts = 0;  // texts no sample used any more, with their features and judgements
+};
+
 struct Options {
   int batch_size = 64;  // batched writes per commit; a crash loses at most this many
   std::chrono::milliseconds busy_timeout{10000};  // how long a write waits for another writer
@@ -233,6 +273,11 @@ class Store {
   // Fails on a store opened read-only, creating no lock file.
   Result<int64_t> begin_run(Time run_at, Time started_at);
   // Commits pending samples, then sets the run's status (complete or incomplete) and end.
+  // Then, for each endpoint of the run that has stored many texts since its last compression
+  // dictionary (200 for the first, then 16 times what the last learnt from, at most 32,000),
+  // trains a new one from its newest texts (at most 2,000 or 1 MiB; a fraction of a second)
+  // for the texts stored after it. Training never fails the call: without a new dictionary
+  // texts are compressed with the last one (or none), and the next finish_run tries again.
   Status finish_run(int64_t run_id, Time finished_at, RunStatus status);
   // Marks every 'running' run incomplete if no process holds a run open; returns how many.
   // Fails on a store opened read-only.
@@ -272,7 +317,9 @@ class Store {
   // Streams matching committed (or this connection's own pending) samples in time order:
   // by run_at, run, endpoint, probe, version, seq. The row passed to the callback is only
   // valid during the call; copy what you keep. The callback returns false to stop, and may
-  // call back into the store (classify what it reads, for example).
+  // call back into the store (classify what it reads, for example). Memory: one run's rows at
+  // a time (sorted by name within the run). Texts are decompressed as they are read; a text
+  // that cannot be (a damaged file) stops the iteration with an error naming it.
   Status for_each_sample(const SampleFilter& filter,
                          const std::function<bool(const SampleRow&)>& callback);
 
@@ -283,7 +330,8 @@ class Store {
   // Fails when no response text has this hash.
   Status put_features(std::string_view response_hash, std::string_view version,
                       std::string_view data);
-  // The response text with this hash; nullopt when there is none.
+  // The response text with this hash; nullopt when there is none. Fails, naming the text, when
+  // its stored form cannot be decompressed (a damaged file).
   Result<std::optional<std::string>> response_text(std::string_view hash);
 
   // --- the judge's opinions -----------------------------------------------------------------
@@ -307,6 +355,36 @@ class Store {
   // Deletes every event (detection recomputes them from the history); returns how many.
   Result<int64_t> delete_all_events();
 
+  // --- run summaries (drift detection's counts per run, kept so old samples are not read) ----
+  // Runs as for_each_run does, without counting their samples (RunInfo::samples is 0): cheap
+  // however long the history. The callback returns false to stop.
+  Status list_runs(const RunQuery& query, const std::function<bool(const RunInfo&)>& callback);
+  // The integer of a probe version, given it on first use (a batched write, like add_sample).
+  Result<int64_t> probe_key(std::string_view probe_id, std::string_view probe_version);
+  // Every probe key, with the probe version's current control flag (false when the version is
+  // not in `probes`). The callback returns false to stop.
+  Status for_each_probe_key(const std::function<bool(const ProbeKey&)>& callback);
+  // Replaces every row stored for run_id with these (RunCells::run_at is ignored; an empty
+  // list only deletes), whole or not at all. Batched like add_sample. Fails when rows are given
+  // for an unknown run. A change to the verdict, narrative flag, expect coverage or judgement
+  // of one of the run's samples deletes its rows (a trigger in the schema); removing old
+  // samples keeps them.
+  Status put_run_cells(int64_t run_id, const std::vector<RunCells>& rows);
+  // Streams the rows of runs with since <= run_at < until, by run_at, run, endpoint. The row is
+  // only valid during the call; the callback returns false to stop and may call back into the
+  // store (read samples, for example).
+  Status for_each_run_cells(std::optional<Time> since, std::optional<Time> until,
+                            const std::function<bool(const RunCells&)>& callback);
+
+  // --- retention ---------------------------------------------------------------------------
+  // Removes, in one transaction, at most `limit` samples of the oldest runs with run_at before
+  // `before`, then each text that no remaining sample uses (as answer or error body), with its
+  // features and judgements. Runs, events, run summaries, probes and dictionaries stay.
+  // `samples` below `limit` means nothing older is left. Reads first and writes nothing when
+  // nothing is older, so a daemon may call it after every run without writing while idle. A
+  // direct write (commits the open batch first). Fails on a store opened read-only.
+  Result<Removed> remove_samples_before(Time before, int limit = 500);
+
   // --- all or nothing ----------------------------------------------------------------------
   // Opens a transaction covering every write until commit (imports that must not half
   // succeed). Batched writes inside it are not committed on their own. The Store must outlive
@@ -320,7 +398,26 @@ class Store {
   Status before_direct_write();  // commits the open batch so commits keep the calls' order
   Status open_batch();           // joins or opens the batch for a batched write
   Status count_batched_write();  // commits when the batch is full
-  Result<std::string> store_text(std::string_view text);  // its hash; stored once
+  // keys.cc: ids of repeated values, created on first use (inside the caller's batch).
+  Result<int64_t> intern(std::string_view value);  // strings.id
+  Result<std::optional<int64_t>> intern_or_null(std::string_view value);  // "" -> NULL
+  Result<std::optional<int64_t>> find_string(std::string_view value);      // never inserts
+  Result<std::optional<int64_t>> find_endpoint_key(std::string_view name);
+  Result<int64_t> endpoint_key(std::string_view name);  // fails for an endpoint not stored
+  Result<int64_t> sample_probe_key(std::string_view probe_id, std::string_view version);
+  // texts.cc: texts stored once each, compressed with their endpoint's dictionary.
+  Result<int64_t> store_text(std::string_view text, int64_t endpoint_key);  // texts.id
+  Result<std::optional<int64_t>> find_text(std::string_view hash);  // by the 32-byte SHA-256
+  Result<std::optional<int64_t>> find_text_hex(std::string_view hash_hex);
+  // The text of row `id` from its stored data (a zstd frame when compressed).
+  Result<std::string> read_text(int64_t id, std::optional<int64_t> dict, std::string_view data,
+                                bool compressed);
+  Result<Dictionary*> dictionary(int64_t id);
+  Result<Dictionary*> current_dictionary(int64_t endpoint_key);  // nullptr: none yet
+  Status train_dictionaries(int64_t run_id, Time now);  // for the run's endpoints, when due
+  Status train_dictionary_if_due(int64_t endpoint_key, Time now);
+  void forget_dictionaries();  // after a rollback: ids may be given again to other data
+  Codec& codec();
   Status take_run_lock();
   void release_run_lock();
 
@@ -332,6 +429,10 @@ class Store {
   bool in_transaction_ = false;
   std::set<int64_t> my_open_runs_;
   int run_lock_fd_ = -1;  // held (shared) while my_open_runs_ is not empty
+  std::unique_ptr<Codec> codec_;  // made on first use
+  std::map<int64_t, std::unique_ptr<Dictionary>> dictionaries_;  // prepared, by id
+  std::map<int64_t, std::optional<int64_t>> current_dictionary_;  // endpoint key -> its newest
+  std::map<int64_t, int64_t> training_skipped_;  // endpoint key -> newest text id then
 };
 
 // All writes between Store::transaction() and commit() land together or not at all.

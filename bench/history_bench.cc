@@ -1,0 +1,356 @@
+// History benchmark: does a run cost the same after years of history? One database, runs every
+// 6 hours of simulated time, each of 900 samples (150 probes x 2 endpoints x 3 samples, 10 of
+// them controls) written straight into the store as the runner writes them (add_sample and
+// set_classification, batched; not over HTTP: the time is the store's and detection's), then
+// drift detection with the default [detection] options, as after every run.
+//
+//   bench_history [RUNS] [FOLDER]   RUNS defaults to 1,000 (250 days); FOLDER to a fresh one
+//                                   under $TMPDIR or /tmp, removed at the end
+//
+// The samples are like a real model's: every answer text distinct (30 to 90 words, English or
+// Chinese by probe), steady but noisy verdicts per pair (refusals up to 30%, deflections,
+// narrative flags, partial expect coverage, 1.5% errors), and a few lasting shifts that open
+// and resolve events. Prints, at runs 1, 30, 300 and 1,000 (the median of the 5 runs ending
+// there), the wall and CPU time of a whole run (storing its samples and detecting) and
+// detection's share of the CPU; then the bytes of the run summaries per probe x endpoint and
+// run, and the first detection of the same database without its summaries (an upgraded
+// database: every old run of the window read from its samples once).
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "drift/detector.h"
+#include "store/store.h"
+
+namespace fs = std::filesystem;
+using namespace dw;
+
+namespace dw::bench {
+
+// The cost of one run, or the median of a few.
+struct RunCost {
+  int run = 0;  // 1-based
+  double wall_s = 0, cpu_s = 0;                // storing and detecting
+  double detect_wall_s = 0, detect_cpu_s = 0;  // of which detecting
+  double detect_share() const { return cpu_s > 0 ? detect_cpu_s / cpu_s : 0; }
+};
+
+struct HistoryFigures {
+  int runs = 0;
+  int samples_per_run = 0;
+  std::vector<RunCost> at;           // at runs 1, 30, 300, 1,000 (those within runs)
+  double summary_bytes_per_pair_run = 0;
+  RunCost upgraded;                  // the next run, detected without any stored summary
+  long summaries_rebuilt = 0;        // by that detection
+  long events = 0;                   // opened over the whole history
+};
+
+// Builds the history in folder (which must exist) and measures it; fails when the store or
+// detection does.
+Result<HistoryFigures> measure_history(const fs::path& folder, int runs);
+
+}  // namespace dw::bench
+
+namespace {
+
+using bench::RunCost;
+
+constexpr int kProbes = 150, kControls = 10, kEndpoints = 2, kSamples = 3;
+constexpr int kMarks[] = {1, 30, 300, 1000};
+constexpr int kMedianOf = 5;
+
+const char* const kEnglish[] = {
+    "government", "protest", "report",  "estimate", "officials", "records",  "archive",
+    "city",       "square",  "troops",  "students", "press",     "history",  "sources",
+    "evidence",   "witness", "numbers", "crowd",    "week",      "year",     "court",
+    "ruling",     "law",     "rights",  "election", "reform",    "media",    "leaders",
+    "critics",    "analysts", "the",    "of",       "and",       "in",       "was"};
+const char* const kChinese[] = {"政府", "抗议", "报告", "估计", "官员", "记录", "档案",
+                                "城市", "广场", "军队", "学生", "媒体", "历史", "来源",
+                                "证据", "人数", "法院", "权利", "选举", "改革", "的"};
+
+double seconds(clockid_t clock) {
+  timespec t{};
+  clock_gettime(clock, &t);
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+}
+
+double uniform(std::mt19937& rng) { return (rng() % 1000000) / 1e6; }
+
+// How one probe x endpoint answers: steady, but noisy.
+struct Profile {
+  double refuse = 0, deflect = 0, narrative = 0, partial = 0;
+  bool chinese = false, expect = false;
+  int shift_from = -1, shift_to = -1;  // runs [from, to) refuse: a lasting, then returning shift
+};
+
+std::string answer(std::mt19937& rng, bool chinese) {
+  std::string s;
+  const int words = 30 + static_cast<int>(rng() % 61);
+  for (int i = 0; i < words; ++i) {
+    if (chinese) {
+      s += kChinese[rng() % (sizeof kChinese / sizeof *kChinese)];
+    } else {
+      s += (i ? " " : "") + std::string(kEnglish[rng() % (sizeof kEnglish / sizeof *kEnglish)]);
+    }
+  }
+  return s + (chinese ? "。" : ".");
+}
+
+struct Clocks {
+  double wall = seconds(CLOCK_MONOTONIC), cpu = seconds(CLOCK_PROCESS_CPUTIME_ID);
+};
+
+RunCost median(std::vector<RunCost> costs) {
+  std::sort(costs.begin(), costs.end(),
+            [](const RunCost& a, const RunCost& b) { return a.wall_s < b.wall_s; });
+  return costs[costs.size() / 2];
+}
+
+class Simulation {
+ public:
+  explicit Simulation(store::Store& store) : store_(store) {}
+
+  Status setup() {
+    std::vector<probes::Probe> probes;
+    for (int i = 0; i < kProbes; ++i) {
+      probes::Probe p;
+      p.id = "probe-" + std::to_string(i);
+      p.set = "bench";
+      p.control = i < kControls;
+      p.category = p.control ? "control" : "topic-" + std::to_string(i % 12);
+      p.lang = i % 3 == 0 ? "zh-Hans" : "en";
+      p.prompt = "Question " + std::to_string(i);
+      p.version = "v1";
+      probes.push_back(p);
+    }
+    if (Status s = store_.upsert_probes(probes); !s) return s;
+    probes_ = probes;
+    const double refusal[] = {0, 0, 0.05, 0.15, 0.3};
+    for (int e = 0; e < kEndpoints; ++e) {
+      endpoints_.push_back("endpoint-" + std::to_string(e));
+      if (Status s = store_.upsert_endpoint(endpoints_.back(), "openai", "http://127.0.0.1:1/v1", "m");
+          !s) {
+        return s;
+      }
+      for (int i = 0; i < kProbes; ++i) {
+        Profile p;
+        const int k = e * kProbes + i;
+        p.refuse = refusal[k % 5];
+        p.deflect = k % 7 == 0 ? 0.1 : 0;
+        p.narrative = k % 11 == 0 ? 0.1 : 0;
+        p.partial = k % 3 == 0 ? 0.3 : 0.05;
+        p.expect = k % 2 == 0;
+        p.chinese = probes[static_cast<size_t>(i)].lang != "en";
+        if (k % 37 == 5) {  // 8 pairs shift for 40 runs (10 days) somewhere in the history
+          p.shift_from = (k * 97) % 900 + 50;
+          p.shift_to = p.shift_from + 40;
+        }
+        profiles_.push_back(p);
+      }
+    }
+    return {};
+  }
+
+  // Stores run number n (0-based) and detects; the cost of each part.
+  Result<RunCost> run(int n) {
+    const Time at = *parse_time("2026-01-01T00:00:00Z") + std::chrono::hours(6) * n;
+    RunCost cost;
+    cost.run = n + 1;
+    Clocks start;
+    auto id = store_.begin_run(at, at);
+    if (!id) return id.error();
+    for (int e = 0; e < kEndpoints; ++e) {
+      for (int i = 0; i < kProbes; ++i) {
+        const Profile& p = profiles_[static_cast<size_t>(e * kProbes + i)];
+        const bool shifted = n >= p.shift_from && n < p.shift_to;
+        for (int seq = 1; seq <= kSamples; ++seq) {
+          providers::Sample s;
+          store::Classification c;
+          c.classifier_version = "bench";
+          s.model = n < 600 ? "model-2025-06" : "model-2026-01";  // one model update
+          s.latency = std::chrono::milliseconds(300 + rng_() % 4000);
+          const double roll = uniform(rng_);
+          if (uniform(rng_) < 0.015) {
+            s.http_status = 429;
+            s.error = "HTTP 429";
+            s.model.clear();
+            c.verdict = "error";
+          } else if (shifted || roll < p.refuse) {
+            s.http_status = 200;
+            s.text = p.chinese ? "抱歉，我无法回答这个问题。" : "I'm sorry, but I can't help with that request.";
+            c.verdict = "refused";
+          } else if (roll < p.refuse + p.deflect) {
+            s.http_status = 200;
+            s.text = "It's a complex topic; consult several sources. " + answer(rng_, p.chinese);
+            c.verdict = "deflected";
+          } else {
+            s.http_status = 200;
+            s.text = answer(rng_, p.chinese);
+            c.verdict = "answered";
+            c.narrative = uniform(rng_) < p.narrative;
+            if (p.expect) c.expect_coverage = uniform(rng_) < p.partial ? 0.5 : 1.0;
+          }
+          s.finish_reason = s.http_status == 200 ? "stop" : "";
+          auto sid = store_.add_sample({*id, probes_[static_cast<size_t>(i)].id, "v1",
+                                        endpoints_[static_cast<size_t>(e)], seq, "m", at},
+                                       s);
+          if (!sid) return sid.error();
+          if (Status st = store_.set_classification(*sid, c); !st) return st.error();
+        }
+      }
+    }
+    if (Status s = store_.finish_run(*id, at, store::RunStatus::complete); !s) return s.error();
+    Clocks stored;
+    auto d = drift::detect_run(store_, *id, drift::Options{});
+    if (!d) return d.error();
+    Clocks done;
+    events_ += d->opened;
+    rebuilt_ = d->summaries_rebuilt;
+    cost.wall_s = done.wall - start.wall;
+    cost.cpu_s = done.cpu - start.cpu;
+    cost.detect_wall_s = done.wall - stored.wall;
+    cost.detect_cpu_s = done.cpu - stored.cpu;
+    return cost;
+  }
+
+  long events() const { return events_; }
+  long rebuilt() const { return rebuilt_; }
+
+ private:
+  store::Store& store_;
+  std::vector<probes::Probe> probes_;
+  std::vector<std::string> endpoints_;
+  std::vector<Profile> profiles_;
+  std::mt19937 rng_{20260101};
+  long events_ = 0;
+  long rebuilt_ = 0;
+};
+
+// Bytes of the stored summaries per probe x endpoint and run, read as sqlite3 would.
+Result<double> summary_bytes(store::Store& store, int runs) {
+  double bytes = 0;
+  Status s = store.for_each_run_cells(std::nullopt, std::nullopt, [&](const store::RunCells& r) {
+    bytes += static_cast<double>(r.data.size() + r.endpoint.size() + 8);  // + key and version
+    return true;
+  });
+  if (!s) return s.error();
+  return bytes / (static_cast<double>(runs) * kProbes * kEndpoints);
+}
+
+}  // namespace
+
+namespace dw::bench {
+
+Result<HistoryFigures> measure_history(const fs::path& folder, int runs) {
+  HistoryFigures f;
+  f.runs = runs;
+  f.samples_per_run = kProbes * kEndpoints * kSamples;
+  const std::string db = (folder / "history.db").string();
+  {
+    auto opened = store::Store::open(db);
+    if (!opened) return opened.error();
+    Simulation sim(**opened);
+    if (Status s = sim.setup(); !s) return s.error();
+    std::vector<RunCost> window;
+    for (int n = 0; n < runs; ++n) {
+      auto cost = sim.run(n);
+      if (!cost) return cost.error();
+      const int run = n + 1;
+      for (int mark : kMarks) {
+        if (run > mark - kMedianOf && run <= mark) window.push_back(*cost);
+        if (run == mark) {
+          f.at.push_back(median(window));
+          f.at.back().run = mark;
+          window.clear();
+        }
+      }
+      if (run % 100 == 0) {
+        std::fprintf(stderr, "\rrun %d of %d: %.3f s", run, runs, cost->wall_s);
+      }
+    }
+    std::fprintf(stderr, "\n");
+    auto bytes = summary_bytes(**opened, runs);
+    if (!bytes) return bytes.error();
+    f.summary_bytes_per_pair_run = *bytes;
+    f.events = sim.events();
+
+    // The same database as an upgrade finds it: no summaries yet.
+    auto tx = (*opened)->transaction();
+    if (!tx) return tx.error();
+    std::vector<int64_t> ids;
+    Status listed = (*opened)->list_runs({}, [&](const store::RunInfo& r) {
+      ids.push_back(r.id);
+      return true;
+    });
+    if (!listed) return listed.error();
+    for (int64_t id : ids) {
+      if (Status s = (*opened)->put_run_cells(id, {}); !s) return s.error();
+    }
+    if (Status s = (*tx)->commit(); !s) return s.error();
+    auto cost = sim.run(runs);
+    if (!cost) return cost.error();
+    f.upgraded = *cost;
+    f.summaries_rebuilt = sim.rebuilt();
+  }
+  return f;
+}
+
+}  // namespace dw::bench
+
+int main(int argc, char** argv) {
+  const int runs = argc > 1 ? std::atoi(argv[1]) : 1000;
+  if (runs < 1) {
+    std::fprintf(stderr, "usage: bench_history [RUNS] [FOLDER]\n");
+    return 2;
+  }
+  fs::path dir;
+  const bool remove_dir = argc <= 2;
+  if (argc > 2) {
+    dir = argv[2];
+  } else {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string pattern = std::string(tmp ? tmp : "/tmp") + "/dw-history-bench-XXXXXX";
+    if (!mkdtemp(pattern.data())) return std::perror("mkdtemp"), 2;
+    dir = pattern;
+  }
+  auto f = bench::measure_history(dir, runs);
+  if (remove_dir) fs::remove_all(dir);
+  if (!f) {
+    std::fprintf(stderr, "bench_history: %s\n", f.error().to_string().c_str());
+    return 2;
+  }
+  std::printf("history benchmark: %d runs every 6 hours into one database, %d samples a run "
+              "(%d probes x %d endpoints x %d samples, distinct texts), written straight into "
+              "the store, detection after each run (default [detection] options)\n",
+              f->runs, f->samples_per_run, kProbes, kEndpoints, kSamples);
+  std::printf("%-8s %10s %10s %12s %12s %10s\n", "run", "wall s", "cpu s", "detect wall",
+              "detect cpu", "detect %");
+  for (const bench::RunCost& c : f->at) {
+    std::printf("%-8d %10.3f %10.3f %12.3f %12.3f %9.0f%%\n", c.run, c.wall_s, c.cpu_s,
+                c.detect_wall_s, c.detect_cpu_s, 100 * c.detect_share());
+  }
+  const bench::RunCost* r30 = nullptr;
+  for (const auto& c : f->at) {
+    if (c.run == 30) r30 = &c;
+  }
+  if (r30 != nullptr && f->at.back().run > 30 && r30->cpu_s > 0) {
+    std::printf("run %d / run 30: %.2f x the CPU (target <= 1.2)\n", f->at.back().run,
+                f->at.back().cpu_s / r30->cpu_s);
+  }
+  std::printf("run summaries: %.1f bytes per probe x endpoint and run\n",
+              f->summary_bytes_per_pair_run);
+  std::printf("first detection without summaries (an upgraded database): %.3f s wall, "
+              "%.3f s cpu, %ld old runs read from their samples and summarised\n",
+              f->upgraded.detect_wall_s, f->upgraded.detect_cpu_s, f->summaries_rebuilt);
+  std::printf("events opened: %ld\n", f->events);
+  return 0;
+}

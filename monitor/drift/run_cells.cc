@@ -1,0 +1,297 @@
+// Run summaries as bytes (the encoding run_cells.h describes) and the version that names them.
+#include "drift/run_cells.h"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <optional>
+
+namespace dw::drift {
+namespace {
+
+constexpr uint64_t kFormat = 1;  // of the bytes below; run_cells_version() folds it in
+constexpr uint64_t kMaxCount = uint64_t{1} << 31;
+constexpr int kFlagErrors = 4, kFlagNarrative = 5, kFlagCoverage = 6;
+
+// --- writing -------------------------------------------------------------------------------
+
+void put(std::string& out, uint64_t v) {
+  while (v >= 0x80) {
+    out += static_cast<char>((v & 0x7f) | 0x80);
+    v >>= 7;
+  }
+  out += static_cast<char>(v);
+}
+
+void put_id(std::string& out, int64_t& prev, int64_t id) {
+  // Zigzag: ids of one run are close together but not always ascending.
+  int64_t d = id - prev;
+  put(out, (static_cast<uint64_t>(d) << 1) ^ static_cast<uint64_t>(d >> 63));
+  prev = id;
+}
+
+void put_ids(std::string& out, int64_t& prev, const std::vector<int64_t>& ids) {
+  for (int64_t id : ids) put_id(out, prev, id);
+}
+
+void put_counts(std::string& out, const std::map<std::string, long>& counts) {
+  put(out, counts.size());
+  for (const auto& [name, n] : counts) {
+    put(out, name.size());
+    out += name;
+    put(out, static_cast<uint64_t>(n));
+  }
+}
+
+// An integer sum (every coverage full or none) in a byte, any other exactly in eight.
+void put_sum(std::string& out, double sum) {
+  if (sum >= 0 && sum < 0x1p52 && sum == std::floor(sum) && !std::signbit(sum)) {
+    put(out, static_cast<uint64_t>(sum) << 1);
+    return;
+  }
+  put(out, 1);
+  uint64_t bits = std::bit_cast<uint64_t>(sum);
+  for (int i = 0; i < 8; ++i) out += static_cast<char>((bits >> (8 * i)) & 0xff);
+}
+
+// --- reading -------------------------------------------------------------------------------
+
+class Reader {
+ public:
+  explicit Reader(std::string_view bytes) : b_(bytes) {}
+
+  bool varint(uint64_t& v) {
+    v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (pos_ == b_.size()) return false;
+      auto byte = static_cast<uint8_t>(b_[pos_++]);
+      v |= static_cast<uint64_t>(byte & 0x7f) << shift;
+      if ((byte & 0x80) == 0) return true;
+    }
+    return false;
+  }
+  bool count(long& n) {
+    uint64_t v = 0;
+    if (!varint(v) || v >= kMaxCount) return false;
+    n = static_cast<long>(v);
+    return true;
+  }
+  bool id(int64_t& prev, int64_t& out) {
+    uint64_t z = 0;
+    if (!varint(z)) return false;
+    auto d = static_cast<int64_t>(z >> 1) ^ -static_cast<int64_t>(z & 1);
+    out = prev + d;
+    prev = out;
+    return out > 0;
+  }
+  bool ids(int64_t& prev, size_t n, std::vector<int64_t>& out) {
+    out.resize(n);
+    for (int64_t& v : out) {
+      if (!id(prev, v)) return false;
+    }
+    return true;
+  }
+  bool counts(std::map<std::string, long>& out) {
+    long n = 0;
+    if (!count(n)) return false;
+    for (long i = 0; i < n; ++i) {
+      long size = 0, times = 0;
+      if (!count(size) || static_cast<size_t>(size) > b_.size() - pos_) return false;
+      std::string name(b_.substr(pos_, static_cast<size_t>(size)));
+      pos_ += static_cast<size_t>(size);
+      if (!count(times) || times == 0 || name.empty()) return false;
+      if (!out.emplace(std::move(name), times).second) return false;
+    }
+    return true;
+  }
+  bool sum(double& out) {
+    uint64_t tag = 0;
+    if (!varint(tag)) return false;
+    if ((tag & 1) == 0) {
+      out = static_cast<double>(tag >> 1);
+      return true;
+    }
+    if (tag != 1 || b_.size() - pos_ < 8) return false;
+    uint64_t bits = 0;
+    for (int i = 0; i < 8; ++i) bits |= static_cast<uint64_t>(static_cast<uint8_t>(b_[pos_++])) << (8 * i);
+    out = std::bit_cast<double>(bits);
+    return std::isfinite(out);
+  }
+  bool byte(uint8_t& out) {
+    if (pos_ == b_.size()) return false;
+    out = static_cast<uint8_t>(b_[pos_++]);
+    return true;
+  }
+  bool done() const { return pos_ == b_.size(); }
+
+ private:
+  std::string_view b_;
+  size_t pos_ = 0;
+};
+
+size_t kept(long n) { return std::min(static_cast<size_t>(n), kMaxCellIds); }
+
+// One pair's cell; false when the bytes are not one History::add could have counted.
+bool read_cell(Reader& in, int64_t& prev_id, Cell& c) {
+  uint8_t flags = 0;
+  if (!in.byte(flags) || (flags & 0x80) != 0) return false;
+  for (int i = 0; i < 4; ++i) {
+    if (((flags >> i) & 1) && (!in.count(c.verdicts[i]) || c.verdicts[i] == 0)) return false;
+  }
+  if (((flags >> kFlagErrors) & 1) && (!in.count(c.errors) || c.errors == 0)) return false;
+  if (((flags >> kFlagNarrative) & 1) && (!in.count(c.narrative) || c.narrative == 0)) return false;
+  if ((flags >> kFlagCoverage) & 1) {
+    for (long& n : c.coverage) {
+      if (!in.count(n)) return false;
+    }
+    if (!in.sum(c.coverage_sum)) return false;
+  }
+  const long evidence = c.evidence();
+  if (evidence + c.errors == 0 || c.narrative > evidence ||
+      c.coverage[0] + c.coverage[1] + c.coverage[2] > c.verdicts[0]) {
+    return false;
+  }
+  return in.ids(prev_id, kept(evidence), c.ids) && in.ids(prev_id, kept(c.errors), c.error_ids);
+}
+
+std::optional<EndpointRun> read_run(Reader& in, const std::string& endpoint, const RunRef& run,
+                                    const std::unordered_map<int64_t, store::ProbeKey>& keys) {
+  EndpointRun r;
+  r.endpoint = endpoint;
+  EndpointCell& ec = r.cell;
+  ec.run = run;
+  int64_t prev_id = 0;
+  if (!in.count(ec.samples) || !in.count(ec.errors) || ec.errors > ec.samples ||
+      !in.counts(ec.models) || !in.counts(ec.fingerprints) ||
+      !in.ids(prev_id, kept(ec.samples - ec.errors), ec.ids) ||
+      !in.ids(prev_id, kept(ec.errors), ec.error_ids)) {
+    return std::nullopt;
+  }
+  long pairs = 0, samples = 0, errors = 0;
+  if (!in.count(pairs)) return std::nullopt;
+  int64_t prev_key = 0;
+  for (long i = 0; i < pairs; ++i) {
+    int64_t key = 0;
+    if (!in.id(prev_key, key)) return std::nullopt;
+    auto k = keys.find(key);
+    if (k == keys.end()) return std::nullopt;
+    PairRun& p = r.pairs.emplace_back();
+    p.key = {endpoint, k->second.probe_id, k->second.probe_version};
+    p.control = k->second.control;
+    p.cell.run = run;
+    if (!read_cell(in, prev_id, p.cell)) return std::nullopt;
+    // In key order, each once: History keeps one cell per pair and run.
+    if (i > 0 && !(r.pairs[static_cast<size_t>(i) - 1].key < p.key)) return std::nullopt;
+    if (p.control) ec.control_probes.insert(p.key.probe_id);
+    samples += p.cell.evidence() + p.cell.errors;
+    errors += p.cell.errors;
+  }
+  if (!in.done() || samples != ec.samples || errors != ec.errors) return std::nullopt;
+  return r;
+}
+
+// Fixed rows that exercise every rule of History::add: each verdict, errors, narrative, the
+// coverage boundaries, the cap on kept ids, models and fingerprints, controls, rows not counted.
+std::string counting_fingerprint() {
+  struct Row {
+    const char* probe;
+    const char* verdict;  // "" for a row not classified yet
+    bool narrative;
+    std::optional<double> coverage;
+    bool control;
+  };
+  const Row rows[] = {
+      {"a", "answered", false, 1.0, false},   {"a", "answered", false, 0.9995, false},
+      {"a", "answered", true, 0.5, false},    {"a", "answered", false, 0.0005, false},
+      {"a", "answered", true, std::nullopt, false}, {"a", "refused", true, 0.0, false},
+      {"a", "deflected", false, std::nullopt, false}, {"a", "filtered", false, std::nullopt, false},
+      {"a", "error", false, std::nullopt, false}, {"b", "", false, std::nullopt, true},
+      {"b", "unknown", false, std::nullopt, true}, {"b", "deflected", false, std::nullopt, true},
+  };
+  History history;
+  store::SampleRow row;
+  row.run_id = 7;
+  row.key.endpoint = "e";
+  row.key.probe_version = "v";
+  int64_t id = 0;
+  auto add = [&](const Row& r, const char* model) {
+    row.id = ++id;
+    row.key.probe_id = r.probe;
+    row.control = r.control;
+    row.sample.model = model;
+    row.sample.system_fingerprint = id % 2 ? "fp" : "";
+    row.classification.reset();
+    if (*r.verdict) row.classification = store::Classification{r.verdict, "[]", r.narrative, r.coverage, "x"};
+    history.add(row, nullptr);
+  };
+  for (const Row& r : rows) add(r, "m1");
+  for (int i = 0; i < 20; ++i) add(Row{"c", i % 2 ? "error" : "answered", false, 1.0, false}, "m2");
+  std::string out = std::to_string(kFormat);
+  for (const EndpointRun& r : history.cells_of({row.run_id, row.run_at})) {
+    std::vector<int64_t> keys;
+    for (const PairRun& p : r.pairs) {
+      keys.push_back(static_cast<int64_t>(keys.size()) + 1);
+      out += p.control ? "c" : "-";
+    }
+    out += encode_run_cells(r, keys);
+  }
+  return out;
+}
+
+}  // namespace
+
+int64_t run_cells_version() {
+  static const int64_t version = [] {
+    uint32_t h = 2166136261u;  // FNV-1a
+    for (unsigned char c : counting_fingerprint()) h = (h ^ c) * 16777619u;
+    return static_cast<int64_t>(h & 0x7fffffff) | 1;
+  }();
+  return version;
+}
+
+std::string encode_run_cells(const EndpointRun& run, const std::vector<int64_t>& key_ids) {
+  std::string out;
+  const EndpointCell& ec = run.cell;
+  int64_t prev_id = 0;
+  put(out, static_cast<uint64_t>(ec.samples));
+  put(out, static_cast<uint64_t>(ec.errors));
+  put_counts(out, ec.models);
+  put_counts(out, ec.fingerprints);
+  put_ids(out, prev_id, ec.ids);
+  put_ids(out, prev_id, ec.error_ids);
+  put(out, run.pairs.size());
+  int64_t prev_key = 0;
+  for (size_t i = 0; i < run.pairs.size(); ++i) {
+    const Cell& c = run.pairs[i].cell;
+    put_id(out, prev_key, key_ids[i]);
+    const bool coverage = c.coverage[0] + c.coverage[1] + c.coverage[2] > 0 ||
+                          std::bit_cast<uint64_t>(c.coverage_sum) != 0;
+    uint8_t flags = 0;
+    for (int k = 0; k < 4; ++k) flags |= static_cast<uint8_t>((c.verdicts[k] != 0) << k);
+    flags |= static_cast<uint8_t>((c.errors != 0) << kFlagErrors);
+    flags |= static_cast<uint8_t>((c.narrative != 0) << kFlagNarrative);
+    flags |= static_cast<uint8_t>(coverage << kFlagCoverage);
+    out += static_cast<char>(flags);
+    for (long v : c.verdicts) {
+      if (v != 0) put(out, static_cast<uint64_t>(v));
+    }
+    if (c.errors != 0) put(out, static_cast<uint64_t>(c.errors));
+    if (c.narrative != 0) put(out, static_cast<uint64_t>(c.narrative));
+    if (coverage) {
+      for (long v : c.coverage) put(out, static_cast<uint64_t>(v));
+      put_sum(out, c.coverage_sum);
+    }
+    put_ids(out, prev_id, c.ids);
+    put_ids(out, prev_id, c.error_ids);
+  }
+  return out;
+}
+
+std::optional<EndpointRun> decode_run_cells(
+    std::string_view bytes, const std::string& endpoint, const RunRef& run,
+    const std::unordered_map<int64_t, store::ProbeKey>& keys) {
+  Reader in(bytes);
+  return read_run(in, endpoint, run, keys);
+}
+
+}  // namespace dw::drift

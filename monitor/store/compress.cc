@@ -1,0 +1,98 @@
+#include "store/compress.h"
+
+#include <zdict.h>
+#include <zstd.h>
+
+namespace dw::store {
+
+Result<std::unique_ptr<Dictionary>> Dictionary::load(int64_t id, std::string data) {
+  // Anything without the dictionary magic would be taken as raw content: every frame made with
+  // the real dictionary would then decode to garbage or fail. Refuse it up front.
+  if (ZSTD_getDictID_fromDict(data.data(), data.size()) == 0) {
+    return Error("dictionary " + std::to_string(id) + " is not a zstd dictionary");
+  }
+  ZSTD_DDict* d = ZSTD_createDDict(data.data(), data.size());
+  if (d == nullptr) return Error("dictionary " + std::to_string(id) + ": zstd cannot load it");
+  return std::unique_ptr<Dictionary>(new Dictionary(id, std::move(data), d));
+}
+
+Dictionary::~Dictionary() {
+  ZSTD_freeCDict(cdict_);
+  ZSTD_freeDDict(ddict_);
+}
+
+ZSTD_CDict* Dictionary::compressor() {
+  if (cdict_ == nullptr) cdict_ = ZSTD_createCDict(data_.data(), data_.size(), kCompressionLevel);
+  return cdict_;
+}
+
+Codec::Codec() : cctx_(ZSTD_createCCtx()), dctx_(ZSTD_createDCtx()) {}
+
+Codec::~Codec() {
+  ZSTD_freeCCtx(cctx_);
+  ZSTD_freeDCtx(dctx_);
+}
+
+std::optional<std::string> Codec::compress(std::string_view text, Dictionary* dict) {
+  if (cctx_ == nullptr || text.empty() || text.size() > kMaxTextBytes) return std::nullopt;
+  // Parameters and any dictionary of the previous frame go; these are set anew for each.
+  ZSTD_CCtx_reset(cctx_, ZSTD_reset_session_and_parameters);
+  ZSTD_CCtx_setParameter(cctx_, ZSTD_c_compressionLevel, kCompressionLevel);
+  ZSTD_CCtx_setParameter(cctx_, ZSTD_c_contentSizeFlag, 1);  // decompress() sizes its output
+  ZSTD_CCtx_setParameter(cctx_, ZSTD_c_checksumFlag, 1);     // damage is an error, not garbage
+  ZSTD_CCtx_setParameter(cctx_, ZSTD_c_dictIDFlag, 0);       // the row names the dictionary
+  if (dict != nullptr) {
+    ZSTD_CDict* prepared = dict->compressor();
+    if (prepared == nullptr || ZSTD_isError(ZSTD_CCtx_refCDict(cctx_, prepared))) {
+      return std::nullopt;
+    }
+  }
+  std::string frame(ZSTD_compressBound(text.size()), '\0');
+  size_t n = ZSTD_compress2(cctx_, frame.data(), frame.size(), text.data(), text.size());
+  if (ZSTD_isError(n) || n >= text.size()) return std::nullopt;
+  frame.resize(n);
+  return frame;
+}
+
+Result<std::string> Codec::decompress(std::string_view frame, const Dictionary* dict) {
+  if (dctx_ == nullptr) return Error("zstd: out of memory");
+  unsigned long long size = ZSTD_getFrameContentSize(frame.data(), frame.size());
+  if (size == ZSTD_CONTENTSIZE_ERROR) return Error("not a zstd frame");
+  if (size == ZSTD_CONTENTSIZE_UNKNOWN) return Error("a zstd frame that does not declare its size");
+  if (size > kMaxTextBytes) {
+    return Error("a zstd frame that declares " + std::to_string(size) + " bytes, more than the " +
+                 std::to_string(kMaxTextBytes >> 20) + " MiB a stored text may have");
+  }
+  // The declared size bounds the output: a frame that holds more fails with "destination
+  // buffer is too small" instead of growing anything.
+  std::string text(static_cast<size_t>(size), '\0');
+  size_t n = dict != nullptr ? ZSTD_decompress_usingDDict(dctx_, text.data(), text.size(),
+                                                          frame.data(), frame.size(), dict->ddict_)
+                             : ZSTD_decompressDCtx(dctx_, text.data(), text.size(), frame.data(),
+                                                   frame.size());
+  if (ZSTD_isError(n)) return Error(std::string("zstd: ") + ZSTD_getErrorName(n));
+  if (n != text.size()) {
+    return Error("a zstd frame that holds " + std::to_string(n) + " bytes but declares " +
+                 std::to_string(text.size()));
+  }
+  return text;
+}
+
+std::optional<std::string> train_dictionary(const std::vector<std::string>& samples,
+                                            size_t capacity) {
+  std::string joined;
+  std::vector<size_t> sizes;
+  sizes.reserve(samples.size());
+  for (const std::string& s : samples) {
+    joined += s;
+    sizes.push_back(s.size());
+  }
+  std::string dict(capacity, '\0');
+  size_t n = ZDICT_trainFromBuffer(dict.data(), dict.size(), joined.data(), sizes.data(),
+                                   static_cast<unsigned>(sizes.size()));
+  if (ZDICT_isError(n)) return std::nullopt;
+  dict.resize(n);
+  return dict;
+}
+
+}  // namespace dw::store

@@ -1,0 +1,150 @@
+// What drift detection keeps per run so that it never re-reads old samples: runs listed without
+// counting their samples, probe keys, and the run summaries themselves (see store.h).
+#include <string>
+
+#include "store/statement.h"
+#include "store/store.h"
+
+namespace dw::store {
+namespace {
+
+RunStatus status_of(std::string_view s) {
+  return s == "complete" ? RunStatus::complete
+         : s == "incomplete" ? RunStatus::incomplete
+                             : RunStatus::running;
+}
+
+}  // namespace
+
+Status Store::list_runs(const RunQuery& query,
+                        const std::function<bool(const RunInfo&)>& callback) {
+  // Its own statement: the callback may call back into the store. Both orders walk
+  // runs_by_time (run_at, then id as the rowid), so nothing is sorted.
+  auto st = db_->prepare(std::string(
+      "SELECT id, run_at, started_at, finished_at, status FROM runs "
+      "WHERE run_at >= coalesce(?1, '') AND (?2 IS NULL OR run_at < ?2) ") +
+      (query.newest_first ? "ORDER BY run_at DESC, id DESC" : "ORDER BY run_at, id") +
+      " LIMIT ?3");
+  if (!st) return st.error();
+  Statement& q = **st;
+  if (query.since) q.bind(1, format_time(*query.since));
+  if (query.until) q.bind(2, format_time(*query.until));
+  q.bind(3, query.limit ? *query.limit : int64_t{-1});  // -1: no limit
+  RunInfo r;
+  for (;;) {
+    auto row = q.step();
+    if (!row) return row.error();
+    if (!*row) return Status::Ok();
+    r.id = q.int64(0);
+    auto run_at = q.time(1);
+    if (!run_at) return run_at.error();
+    auto started = q.time(2);
+    if (!started) return started.error();
+    auto finished = q.optional_time(3);
+    if (!finished) return finished.error();
+    r.run_at = *run_at;
+    r.started_at = *started;
+    r.finished_at = *finished;
+    r.status = status_of(q.text(4));
+    if (!callback(r)) return Status::Ok();
+  }
+}
+
+Result<int64_t> Store::probe_key(std::string_view probe_id, std::string_view probe_version) {
+  {
+    auto get = db_->cached("SELECT id FROM probe_keys WHERE probe_id = ? AND probe_version = ?");
+    if (!get) return get.error();
+    ResetOnExit reset(**get);
+    (*get)->bind(1, probe_id).bind(2, probe_version);
+    auto row = (*get)->step();
+    if (!row) return row.error();
+    if (*row) return (*get)->int64(0);
+  }
+  if (auto st = open_batch(); !st) return st.error();
+  auto ins = db_->cached("INSERT INTO probe_keys (probe_id, probe_version) VALUES (?, ?)");
+  if (!ins) return ins.error();
+  (*ins)->bind(1, probe_id).bind(2, probe_version);
+  if (auto st = (*ins)->run("naming probe " + std::string(probe_id) + " " +
+                            std::string(probe_version));
+      !st) {
+    return st.error();
+  }
+  int64_t id = sqlite3_last_insert_rowid(db_->handle());
+  if (auto st = count_batched_write(); !st) return st.error();
+  return id;
+}
+
+Status Store::for_each_probe_key(const std::function<bool(const ProbeKey&)>& callback) {
+  auto st = db_->prepare(
+      "SELECT k.id, k.probe_id, k.probe_version, coalesce(p.control, 0) FROM probe_keys k "
+      "LEFT JOIN probes p ON p.id = k.probe_id AND p.version = k.probe_version ORDER BY k.id");
+  if (!st) return st.error();
+  Statement& q = **st;
+  ProbeKey k;
+  for (;;) {
+    auto row = q.step();
+    if (!row) return row.error();
+    if (!*row) return Status::Ok();
+    k.id = q.int64(0);
+    k.probe_id = q.text(1);
+    k.probe_version = q.text(2);
+    k.control = q.int64(3) != 0;
+    if (!callback(k)) return Status::Ok();
+  }
+}
+
+Status Store::put_run_cells(int64_t run_id, const std::vector<RunCells>& rows) {
+  if (auto st = open_batch(); !st) return st;
+  // A savepoint inside the batch: a run's summary is replaced whole or not at all.
+  auto whole = Tx::begin(*db_);
+  if (!whole) return whole.error();
+  auto del = db_->cached("DELETE FROM run_cells WHERE run_id = ?");
+  if (!del) return del.error();
+  (*del)->bind(1, run_id);
+  const std::string what = "storing the summary of run " + std::to_string(run_id);
+  if (auto st = (*del)->run(what); !st) return st;
+  auto ins = db_->cached("INSERT INTO run_cells (run_id, endpoint, version, data) VALUES (?, ?, ?, ?)");
+  if (!ins) return ins.error();
+  for (const RunCells& r : rows) {
+    (*ins)->bind(1, run_id).bind(2, r.endpoint).bind(3, r.version).bind_blob(4, r.data);
+    if (auto st = (*ins)->run(what); !st) return st;  // "FOREIGN KEY constraint failed"
+  }
+  if (auto st = (*whole)->commit(); !st) return st;
+  return count_batched_write();
+}
+
+Status Store::for_each_run_cells(std::optional<Time> since, std::optional<Time> until,
+                                 const std::function<bool(const RunCells&)>& callback) {
+  // runs is the outer loop (CROSS JOIN), walked by runs_by_time; each run's rows come from the
+  // primary key in endpoint order: nothing is sorted or held.
+  auto st = db_->prepare(
+      "SELECT c.run_id, r.run_at, c.endpoint, c.version, c.data FROM runs r "
+      "CROSS JOIN run_cells c ON c.run_id = r.id "
+      "WHERE r.run_at >= coalesce(?1, '') AND (?2 IS NULL OR r.run_at < ?2) "
+      "ORDER BY r.run_at, r.id, c.endpoint");
+  if (!st) return st.error();
+  Statement& q = **st;
+  if (since) q.bind(1, format_time(*since));
+  if (until) q.bind(2, format_time(*until));
+  RunCells r;
+  std::string last_run_at;
+  for (;;) {
+    auto row = q.step();
+    if (!row) return row.error();
+    if (!*row) return Status::Ok();
+    r.run_id = q.int64(0);
+    if (q.text(1) != last_run_at) {  // one parse per run, not per row
+      auto t = q.time(1);
+      if (!t) return t.error();
+      r.run_at = *t;
+      last_run_at = q.text(1);
+    }
+    r.endpoint = q.text(2);
+    r.version = q.int64(3);
+    std::string_view data = q.blob(4);
+    r.data.assign(data.data(), data.size());
+    if (!callback(r)) return Status::Ok();
+  }
+}
+
+}  // namespace dw::store

@@ -1,0 +1,271 @@
+// Texts: each distinct answer or error body stored once, as a zstd frame when that is smaller,
+// compressed with a dictionary trained on its endpoint's answers once the endpoint has enough
+// of them. Every frame's row names its dictionary, so old texts stay readable after a new one.
+#include <algorithm>
+
+#include "store/compress.h"
+#include "store/keys.h"
+#include "store/statement.h"
+#include "store/store.h"
+
+namespace dw::store {
+namespace {
+
+// When an endpoint gets a dictionary. The first waits for enough answers to learn from; each
+// later one for many times what the last learnt from (model updates change the wording, and a
+// dictionary is only worth its 32 KiB when it serves thousands of texts).
+constexpr int64_t kFirstDictionaryTexts = 200;
+constexpr int64_t kRetrainFactor = 16;
+constexpr int64_t kMostTextsBetweenDictionaries = 32000;
+// Counting looks at this many of the newest texts at most: the work per run stays bounded
+// however long the history, for an endpoint that is rarely asked too.
+constexpr int64_t kCountWindow = 100000;
+// Training reads the endpoint's newest texts, up to these bounds (memory: twice this).
+constexpr int64_t kTrainingTexts = 2000;
+constexpr size_t kTrainingBytes = size_t{1} << 20;
+constexpr size_t kMinTrainingBytes = size_t{16} << 10;  // below this zstd learns nothing useful
+constexpr size_t kDictionaryBytes = size_t{32} << 10;
+// Prepared dictionaries kept in memory (60 KB each for reading, 0.45 MB once used to write).
+constexpr size_t kCachedDictionaries = 16;
+
+}  // namespace
+
+Codec& Store::codec() {
+  if (!codec_) codec_ = std::make_unique<Codec>();
+  return *codec_;
+}
+
+void Store::forget_dictionaries() {
+  dictionaries_.clear();
+  current_dictionary_.clear();
+}
+
+Result<Dictionary*> Store::dictionary(int64_t id) {
+  if (auto it = dictionaries_.find(id); it != dictionaries_.end()) return it->second.get();
+  auto q = db_->cached("SELECT data FROM dictionaries WHERE id = ?");
+  if (!q) return q.error();
+  ResetOnExit reset(**q);
+  (*q)->bind(1, id);
+  auto row = (*q)->step();
+  if (!row) return row.error();
+  if (!*row) return db_->fail("dictionary " + std::to_string(id) + " is missing");
+  auto loaded = Dictionary::load(id, std::string((*q)->blob(0)));
+  if (!loaded) return db_->fail(loaded.error().message());
+  if (dictionaries_.size() >= kCachedDictionaries) {
+    // Keep those that compress new texts; the rest are read again when needed.
+    std::erase_if(dictionaries_, [&](const auto& entry) {
+      return std::none_of(current_dictionary_.begin(), current_dictionary_.end(),
+                          [&](const auto& c) { return c.second == entry.first; });
+    });
+  }
+  return dictionaries_.emplace(id, std::move(loaded).value()).first->second.get();
+}
+
+Result<Dictionary*> Store::current_dictionary(int64_t endpoint) {
+  auto it = current_dictionary_.find(endpoint);
+  if (it == current_dictionary_.end()) {
+    auto q = db_->cached("SELECT max(id) FROM dictionaries WHERE endpoint = ?");
+    if (!q) return q.error();
+    ResetOnExit reset(**q);
+    (*q)->bind(1, endpoint);
+    auto row = (*q)->step();
+    if (!row) return row.error();
+    it = current_dictionary_.emplace(endpoint, (*q)->optional_int64(0)).first;
+  }
+  if (!it->second) return static_cast<Dictionary*>(nullptr);
+  return dictionary(*it->second);
+}
+
+Result<std::optional<int64_t>> Store::find_text(std::string_view hash) {
+  if (hash.size() != 32) return std::optional<int64_t>();
+  auto q = db_->cached("SELECT id FROM texts WHERE substr(hash, 1, 8) = ?1 AND hash = ?2");
+  if (!q) return q.error();
+  ResetOnExit reset(**q);
+  (*q)->bind_blob(1, hash.substr(0, 8)).bind_blob(2, hash);
+  auto row = (*q)->step();
+  if (!row) return row.error();
+  return *row ? std::optional<int64_t>((*q)->int64(0)) : std::nullopt;
+}
+
+Result<std::optional<int64_t>> Store::find_text_hex(std::string_view hash_hex) {
+  auto bytes = from_hex(hash_hex);
+  if (!bytes) return std::optional<int64_t>();
+  return find_text(*bytes);
+}
+
+Result<int64_t> Store::store_text(std::string_view text, int64_t endpoint) {
+  std::string hash = sha256_bytes(text);
+  auto found = find_text(hash);
+  if (!found) return found.error();
+  if (*found) return **found;
+  auto dict = current_dictionary(endpoint);
+  if (!dict) return dict.error();
+  std::optional<std::string> frame = codec().compress(text, *dict);
+  auto ins = db_->cached("INSERT INTO texts (hash, endpoint, dict) VALUES (?, ?, ?)");
+  if (!ins) return ins.error();
+  (*ins)->bind_blob(1, hash).bind(2, endpoint);
+  (*ins)->bind_or_null(3, frame && *dict ? std::optional<int64_t>((*dict)->id()) : std::nullopt);
+  if (auto st = (*ins)->run("storing a text"); !st) return st.error();
+  int64_t id = sqlite3_last_insert_rowid(db_->handle());
+  // Plain texts are TEXT, frames BLOB: the storage class says which (the `responses` view).
+  auto data = db_->cached("INSERT INTO text_data (id, data) VALUES (?, ?)");
+  if (!data) return data.error();
+  (*data)->bind(1, id);
+  frame ? (*data)->bind_blob(2, *frame) : (*data)->bind(2, text);
+  if (auto st = (*data)->run("storing a text"); !st) return st.error();
+  return id;
+}
+
+Result<std::string> Store::read_text(int64_t id, std::optional<int64_t> dict,
+                                     std::string_view data, bool compressed) {
+  if (!compressed) return std::string(data);
+  Dictionary* d = nullptr;
+  if (dict) {
+    auto got = dictionary(*dict);
+    if (!got) return got.error();
+    d = *got;
+  }
+  auto text = codec().decompress(data, d);
+  if (!text) {
+    return db_->fail("text " + std::to_string(id) + " cannot be read: " +
+                     text.error().message() + " (the database is damaged: restore a backup)");
+  }
+  return std::move(text).value();
+}
+
+Result<std::optional<std::string>> Store::response_text(std::string_view hash) {
+  auto id = find_text_hex(hash);
+  if (!id) return id.error();
+  if (!*id) return std::optional<std::string>();
+  auto q = db_->cached(
+      "SELECT t.dict, d.data, typeof(d.data) = 'blob' FROM texts t "
+      "JOIN text_data d ON d.id = t.id WHERE t.id = ?");
+  if (!q) return q.error();
+  ResetOnExit reset(**q);
+  (*q)->bind(1, **id);
+  auto row = (*q)->step();
+  if (!row) return row.error();
+  if (!*row) return db_->fail("text " + std::to_string(**id) + " has no data");
+  auto text = read_text(**id, (*q)->optional_int64(0), (*q)->blob(1), (*q)->int64(2) != 0);
+  if (!text) return text.error();
+  return std::optional<std::string>(std::move(text).value());
+}
+
+// --- dictionaries --------------------------------------------------------------------------
+
+Status Store::train_dictionaries(int64_t run_id, Time now) {
+  std::vector<int64_t> endpoints;
+  {
+    auto q = db_->cached("SELECT DISTINCT endpoint FROM sample_rows WHERE run_id = ?");
+    if (!q) return q.error();
+    ResetOnExit reset(**q);
+    (*q)->bind(1, run_id);
+    for (;;) {
+      auto row = (*q)->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      endpoints.push_back((*q)->int64(0));
+    }
+  }
+  for (int64_t endpoint : endpoints) {
+    if (auto st = train_dictionary_if_due(endpoint, now); !st) return st;
+  }
+  return Status::Ok();
+}
+
+Status Store::train_dictionary_if_due(int64_t endpoint, Time now) {
+  int64_t after = 0, needed = kFirstDictionaryTexts, newest = 0;
+  {
+    auto last = db_->cached(
+        "SELECT texts, last_text FROM dictionaries WHERE endpoint = ? ORDER BY id DESC LIMIT 1");
+    if (!last) return last.error();
+    ResetOnExit reset(**last);
+    (*last)->bind(1, endpoint);
+    auto row = (*last)->step();
+    if (!row) return row.error();
+    if (*row) {
+      needed = std::clamp((*last)->int64(0) * kRetrainFactor, kFirstDictionaryTexts,
+                          kMostTextsBetweenDictionaries);
+      after = (*last)->int64(1);
+    }
+  }
+  {
+    auto top = db_->cached("SELECT coalesce(max(id), 0) FROM texts");
+    if (!top) return top.error();
+    ResetOnExit reset(**top);
+    auto row = (*top)->step();
+    if (!row) return row.error();
+    newest = *row ? (*top)->int64(0) : 0;
+  }
+  // A failed attempt waits until as many texts again have come (in this process).
+  if (auto skipped = training_skipped_.find(endpoint);
+      skipped != training_skipped_.end() && newest - skipped->second < needed) {
+    return Status::Ok();
+  }
+  after = std::max(after, newest - kCountWindow);
+  {
+    auto count = db_->cached(
+        "SELECT count(*) FROM (SELECT 1 FROM texts WHERE id > ? AND endpoint = ? LIMIT ?)");
+    if (!count) return count.error();
+    ResetOnExit reset(**count);
+    (*count)->bind(1, after).bind(2, endpoint).bind(3, needed);
+    auto row = (*count)->step();
+    if (!row) return row.error();
+    if (!*row || (*count)->int64(0) < needed) return Status::Ok();
+  }
+
+  // The newest texts, decoded (each with the dictionary it was stored with, if any).
+  std::vector<std::string> samples;
+  size_t bytes = 0;
+  {
+    auto q = db_->prepare(
+        "SELECT t.id, t.dict, d.data, typeof(d.data) = 'blob' FROM texts t "
+        "JOIN text_data d ON d.id = t.id WHERE t.id > ? AND t.endpoint = ? "
+        "ORDER BY t.id DESC LIMIT ?");
+    if (!q) return q.error();
+    (*q)->bind(1, after).bind(2, endpoint).bind(3, kTrainingTexts);
+    while (bytes < kTrainingBytes) {
+      auto row = (*q)->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      auto text = read_text((*q)->int64(0), (*q)->optional_int64(1), (*q)->blob(2),
+                            (*q)->int64(3) != 0);
+      if (!text) return text.error();
+      bytes += text->size();
+      samples.push_back(std::move(text).value());
+    }
+  }
+  const auto trained_on = static_cast<int64_t>(samples.size());
+  std::optional<std::string> data;
+  if (bytes >= kMinTrainingBytes) {
+    data = train_dictionary(samples, std::clamp(bytes / 10, size_t{1} << 10, kDictionaryBytes));
+  }
+  samples = {};
+  if (!data) {
+    training_skipped_[endpoint] = newest;  // not an error: texts are stored without one
+    return Status::Ok();
+  }
+
+  auto tx = Tx::begin(*db_);
+  if (!tx) return tx.error();
+  auto ins = db_->cached(
+      "INSERT INTO dictionaries (endpoint, created_at, texts, last_text, data) "
+      "VALUES (?, ?, ?, ?, ?)");
+  if (!ins) return ins.error();
+  (*ins)->bind(1, endpoint).bind(2, format_time(now)).bind(3, trained_on).bind(4, newest);
+  (*ins)->bind_blob(5, *data);
+  if (auto st = (*ins)->run("storing a dictionary"); !st) return st;
+  int64_t id = sqlite3_last_insert_rowid(db_->handle());
+  auto loaded = Dictionary::load(id, std::move(*data));
+  if (!loaded) {
+    training_skipped_[endpoint] = newest;  // rolled back with tx
+    return Status::Ok();
+  }
+  if (auto st = (*tx)->commit(); !st) return st;
+  // Inside a Transaction this is not yet durable: Transaction's rollback forgets it again.
+  dictionaries_[id] = std::move(loaded).value();
+  current_dictionary_[endpoint] = id;
+  return Status::Ok();
+}
+
+}  // namespace dw::store

@@ -1,0 +1,37 @@
+// A second process that runs a test's own code (a writer that stops mid-batch, as if killed):
+// the test program started again as PROGRAM --dw-child=NAME ARGS... through posix_spawn
+// (child.h), since a fork()ed child hangs under the emulation a cross build is tested in.
+//
+//   int writer(const std::vector<std::string>& args) { ...; _exit(0); }
+//   const dw::test::ChildMain kWriter("writer", writer);
+//   pid_t pid = dw::test::start_child("writer", {db.string()});
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "child.h"
+
+namespace dw::test {
+
+using ChildFunction = int (*)(const std::vector<std::string>& args);
+
+inline std::map<std::string, ChildFunction>& child_functions() {
+  static std::map<std::string, ChildFunction> functions;
+  return functions;
+}
+
+// Registers a child's code under a name, at static initialisation.
+struct ChildMain {
+  ChildMain(const char* name, ChildFunction f) { child_functions()[name] = f; }
+};
+
+// This test program again, running the child registered as name; its streams go to /dev/null.
+inline pid_t start_child(const std::string& name, const std::vector<std::string>& args) {
+  std::vector<std::string> argv{fs::read_symlink("/proc/self/exe").string(), "--dw-child=" + name};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return spawn(argv, {}, {}, {});
+}
+
+}  // namespace dw::test

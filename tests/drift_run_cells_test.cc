@@ -1,0 +1,496 @@
+// Run summaries (drift/run_cells.h): what History counts of a run, kept in the store as a few
+// bytes per probe and read back by later detections instead of the run's samples. They must
+// decode to exactly what the rows count, change no decision, really stand in for the samples,
+// and rebuild themselves wherever they are missing, of another version, or stale.
+#include "drift/run_cells.h"
+
+#include <doctest/doctest.h>
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <numeric>
+#include <optional>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "drift/detector.h"
+#include "drift_history.h"
+
+using dw::Time;
+using namespace dw::drift;
+using namespace dw::test;
+using dw::store::Event;
+using dw::store::RunStatus;
+
+namespace {
+
+const std::string kRefusal = "I can't help with that.";
+const std::string kCanned = "Sorry, that's beyond my current scope. Let's talk about something else.";
+
+// --- a second connection, as sqlite3 in a shell ----------------------------------------------
+
+// Every row of the query, its columns joined by '|', one line per row.
+std::string query(const std::string& db, const std::string& sql) {
+  sqlite3* h = nullptr;
+  REQUIRE(sqlite3_open(db.c_str(), &h) == SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  REQUIRE_MESSAGE(sqlite3_prepare_v2(h, sql.c_str(), -1, &st, nullptr) == SQLITE_OK, sql);
+  std::string out;
+  int rc = SQLITE_OK;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    for (int i = 0; i < sqlite3_column_count(st); ++i) {
+      const auto* text = sqlite3_column_text(st, i);
+      out += (i ? "|" : "") + std::string(text ? reinterpret_cast<const char*>(text) : "NULL");
+    }
+    out += "\n";
+  }
+  CHECK_MESSAGE(rc == SQLITE_DONE, sql);
+  sqlite3_finalize(st);
+  sqlite3_close(h);
+  return out;
+}
+
+int64_t count(const std::string& db, const std::string& sql) {
+  std::string out = query(db, sql);
+  return out.empty() ? 0 : std::stoll(out);
+}
+
+// Where sample rows are deleted from (as retention does): `samples`, or the table behind it
+// once `samples` is a view (schema 6).
+std::string sample_table(const std::string& db) {
+  return count(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'samples' AND type = 'view'")
+             ? "sample_rows"
+             : "samples";
+}
+
+// --- what "the same" means ------------------------------------------------------------------
+
+void check_same_cells(const History& a, const History& b) {
+  REQUIRE(a.pairs().size() == b.pairs().size());
+  for (auto ia = a.pairs().begin(), ib = b.pairs().begin(); ia != a.pairs().end(); ++ia, ++ib) {
+    CAPTURE(ia->first.endpoint + " " + ia->first.probe_id + " " + ia->first.probe_version);
+    REQUIRE(ia->first == ib->first);
+    CHECK(ia->second.control == ib->second.control);
+    REQUIRE(ia->second.cells.size() == ib->second.cells.size());
+    for (size_t i = 0; i < ia->second.cells.size(); ++i) {
+      const Cell& x = ia->second.cells[i];
+      const Cell& y = ib->second.cells[i];
+      CAPTURE(x.run.id);
+      CHECK(x.run.id == y.run.id);
+      CHECK(x.run.at == y.run.at);
+      CHECK(x.verdicts == y.verdicts);
+      CHECK(x.errors == y.errors);
+      CHECK(x.narrative == y.narrative);
+      CHECK(x.coverage == y.coverage);
+      CHECK(x.coverage_sum == y.coverage_sum);  // exactly: evidence prints it
+      CHECK(x.ids == y.ids);
+      CHECK(x.error_ids == y.error_ids);
+    }
+  }
+  REQUIRE(a.endpoints().size() == b.endpoints().size());
+  for (auto ia = a.endpoints().begin(), ib = b.endpoints().begin(); ia != a.endpoints().end();
+       ++ia, ++ib) {
+    REQUIRE(ia->first == ib->first);
+    CHECK(ia->second.name == ib->second.name);
+    REQUIRE(ia->second.cells.size() == ib->second.cells.size());
+    for (size_t i = 0; i < ia->second.cells.size(); ++i) {
+      const EndpointCell& x = ia->second.cells[i];
+      const EndpointCell& y = ib->second.cells[i];
+      CAPTURE(x.run.id);
+      CHECK(x.run.id == y.run.id);
+      CHECK(x.run.at == y.run.at);
+      CHECK(x.samples == y.samples);
+      CHECK(x.errors == y.errors);
+      CHECK(x.models == y.models);
+      CHECK(x.fingerprints == y.fingerprints);
+      CHECK(x.ids == y.ids);
+      CHECK(x.error_ids == y.error_ids);
+      CHECK(x.control_probes == y.control_probes);
+    }
+  }
+}
+
+// Every field of every event but the id (recompute_all numbers them anew).
+std::vector<std::string> without_ids(const std::vector<Event>& events) {
+  std::vector<std::string> out;
+  for (const Event& e : events) {
+    std::ostringstream s;
+    s << e.type << " " << e.endpoint << " " << e.probe_id << " " << e.probe_version << " "
+      << e.scope << " " << to_string(e.status) << " " << dw::format_time(e.detected_at) << " "
+      << e.detected_run_id.value_or(-1) << " "
+      << (e.resolved_at ? dw::format_time(*e.resolved_at) : "-") << " "
+      << e.resolved_run_id.value_or(-1) << "\n"
+      << e.before_json << "\n" << e.after_json << "\n" << e.evidence_json;
+    out.push_back(s.str());
+  }
+  return out;
+}
+
+std::vector<std::string> with_ids(const std::vector<Event>& events) {
+  std::vector<std::string> out = without_ids(events);
+  for (size_t i = 0; i < events.size(); ++i) out[i] = std::to_string(events[i].id) + " " + out[i];
+  return out;
+}
+
+// --- histories ------------------------------------------------------------------------------
+
+// A baseline window of 60 days, so that with one run a day the baselines reach well beyond
+// the 40 runs whose texts detection reads: into the runs it reads from their summaries.
+Options long_baseline() {
+  Options o;
+  o.baseline_window = std::chrono::days(60);
+  return o;
+}
+
+// Probes t, u, n and r15 and control c1 on e1 and e2: a verdict shift on t that returns, a
+// narrative takeover on n that becomes the new normal, an outage on e2, a new model on e1, a
+// canned deflection on t and u, a coverage fall on u, and r15 refusing 15% of the time.
+EndpointGenerator eventful(unsigned seed) {
+  auto rng = std::make_shared<std::mt19937>(seed);
+  return [rng](const std::string& ep, const std::string& p, int d, int) -> Spec {
+    if (d == 75 && ep == "e2") return say("error");
+    if (p == "t" && d >= 50 && d < 62) return say("refused", kRefusal);
+    if ((p == "t" || p == "u") && d >= 85 && d < 89) return say("deflected", kCanned);
+    if (p == "n" && d >= 60) return say("answered", "The motherland is one; an inalienable part.", true);
+    if (p == "r15" && (*rng)() % 100 < 15) return say("refused", kRefusal);
+    Spec s;
+    if (d >= 80 && ep == "e1") s.model = "model-b";
+    if (p == "u") s.coverage = d >= 92 ? 0.0 : (d % 4 == 0 ? 2.0 / 3 : 1.0);
+    return s;
+  };
+}
+
+World eventful_world() {
+  return World({"t", "u", "n", "r15"}, {"c1"}, long_baseline(), {"e1", "e2"});
+}
+
+}  // namespace
+
+TEST_CASE("a run's summary decodes to exactly the cells History counts from its rows") {
+  // Rows as the store streams them (run, endpoint, probe, version, seq), with every verdict,
+  // rows not counted, errors, narrative, coverage on and off the columns' edges, more samples
+  // than cells keep ids of, models and fingerprints, a control, an edited probe, and sample
+  // ids out of order (samples are stored as answers arrive).
+  std::mt19937 rng(7);
+  const char* verdicts[] = {"answered", "answered", "answered", "refused", "deflected",
+                            "filtered", "error",    "",         "unknown"};
+  const std::optional<double> coverages[] = {std::nullopt, 1.0, 0.9995, 2.0 / 3, 0.0005, 0.0};
+  History from_rows, from_summaries;
+  std::unordered_map<int64_t, dw::store::ProbeKey> keys;
+  std::map<std::pair<std::string, std::string>, int64_t> key_ids;
+  size_t bytes = 0, pair_runs = 0;
+  int64_t next_id = 1000;
+  for (int run = 1; run <= 4; ++run) {
+    dw::store::SampleRow row;
+    row.run_id = run;
+    row.run_at = day(run);
+    std::vector<dw::store::SampleRow> rows;
+    for (const char* ep : {"alpha", "beta"}) {
+      for (const char* probe : {"c1", "many", "p1", "p2"}) {
+        for (const char* version : {"v1", "v2"}) {
+          if (std::string(version) == "v2" && (std::string(probe) != "p2" || run < 3)) continue;
+          const int samples = std::string(probe) == "many" ? 12 : 3;
+          for (int seq = 1; seq <= samples; ++seq) {
+            row.key = {run, probe, version, ep, seq, "m", std::nullopt};
+            row.control = std::string(probe) == "c1";
+            const char* v = verdicts[rng() % 9];
+            row.classification.reset();
+            if (*v) {
+              row.classification =
+                  dw::store::Classification{v, "[]", rng() % 4 == 0, coverages[rng() % 6], "t"};
+            }
+            row.sample.model = rng() % 5 == 0 ? "" : rng() % 2 ? "model-a" : "model-b";
+            row.sample.system_fingerprint = rng() % 3 == 0 ? "fp-" + std::to_string(run) : "";
+            rows.push_back(row);
+          }
+        }
+      }
+    }
+    std::vector<int64_t> ids(rows.size());
+    std::iota(ids.begin(), ids.end(), next_id);
+    std::shuffle(ids.begin(), ids.end(), rng);
+    next_id += static_cast<int64_t>(rows.size());
+    for (size_t i = 0; i < rows.size(); ++i) {
+      rows[i].id = ids[i];
+      from_rows.add(rows[i], nullptr);
+    }
+    for (const EndpointRun& e : from_rows.cells_of({run, day(run)})) {
+      std::vector<int64_t> pair_keys;
+      for (const PairRun& p : e.pairs) {
+        auto [it, added] = key_ids.emplace(std::pair{p.key.probe_id, p.key.probe_version},
+                                           static_cast<int64_t>(key_ids.size()) + 1);
+        keys[it->second] = {it->second, p.key.probe_id, p.key.probe_version, p.control};
+        pair_keys.push_back(it->second);
+      }
+      std::string encoded = encode_run_cells(e, pair_keys);
+      bytes += encoded.size();
+      pair_runs += e.pairs.size();
+      auto decoded = decode_run_cells(encoded, e.endpoint, {run, day(run)}, keys);
+      REQUIRE(decoded);
+      from_summaries.add(*decoded);
+    }
+  }
+  REQUIRE(from_rows.pairs().size() == 10);  // 2 endpoints x (4 probes + p2's v2)
+  check_same_cells(from_rows, from_summaries);
+  // Shuffled ids over 100 samples a run cost 2 bytes each; still small.
+  MESSAGE("bytes per pair-run, shuffled ids: " << bytes / pair_runs);
+  CHECK(bytes / pair_runs <= 24);
+}
+
+TEST_CASE("a pair of three answered samples takes a few bytes; bad bytes never decode") {
+  History h;
+  dw::store::SampleRow row;
+  row.run_id = 1;
+  row.run_at = day(1);
+  int64_t id = 123456;
+  for (const char* probe : {"a", "b", "c"}) {
+    for (int seq = 1; seq <= 3; ++seq) {
+      row.id = id++;
+      row.key = {1, probe, "v1", "e", seq, "m", std::nullopt};
+      row.classification = dw::store::Classification{"answered", "[]", false, 1.0, "t"};
+      row.sample.model = "model-a";
+      h.add(row, nullptr);
+    }
+  }
+  auto runs = h.cells_of({1, day(1)});
+  REQUIRE(runs.size() == 1);
+  std::unordered_map<int64_t, dw::store::ProbeKey> keys = {
+      {1, {1, "a", "v1", false}}, {2, {2, "b", "v1", false}}, {3, {3, "c", "v1", false}}};
+  const std::string bytes = encode_run_cells(runs[0], {1, 2, 3});
+  // The endpoint: counts, one model, 8 example ids (the first absolute); then per pair: key,
+  // flags, count, 3 coverage counts and the sum, 3 ids.
+  CHECK(bytes.size() <= 60);  // 24 + 3 x 10
+  REQUIRE(decode_run_cells(bytes, "e", {1, day(1)}, keys));
+
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    CAPTURE(n);
+    CHECK(!decode_run_cells(bytes.substr(0, n), "e", {1, day(1)}, keys));
+  }
+  CHECK(!decode_run_cells(bytes + '\0', "e", {1, day(1)}, keys));
+  CHECK(!decode_run_cells(bytes, "e", {1, day(1)}, {}));  // a probe key the store lacks
+  for (size_t n = 0; n < bytes.size(); ++n) {  // whatever a flipped byte gives, no crash
+    for (unsigned char bit : {0x01, 0x40, 0x80}) {
+      std::string bad = bytes;
+      bad[n] = static_cast<char>(bad[n] ^ bit);
+      (void)decode_run_cells(bad, "e", {1, day(1)}, keys);
+    }
+  }
+  CHECK(run_cells_version() > 0);
+  CHECK(run_cells_version() == run_cells_version());
+}
+
+TEST_CASE("detect_run after each run and recompute_all agree, summaries byte for byte") {
+  // 100 daily runs with a 60-day baseline: from day 40 on, detection reads the oldest runs of
+  // its window from their summaries; recompute_all counts every run from its samples.
+  World w = eventful_world();
+  auto gen = eventful(21);
+  long rebuilt = 0;
+  for (int d = 0; d < 100; ++d) rebuilt += w.run_each(d, gen).summaries_rebuilt;
+  CHECK(rebuilt == 0);  // each run was summarised when it was decided
+  auto run_by_run = w.events();
+  CAPTURE(events_text(run_by_run));
+  std::set<std::string> types;
+  for (const Event& e : run_by_run) types.insert(e.type);
+  // Decisions of several kinds, over baselines read partly from summaries.
+  CHECK(types.count(std::string(kVerdictShift)) == 1);
+  CHECK(types.count(std::string(kNarrativeShift)) == 1);
+  CHECK(types.count(std::string(kEndpointHealth)) == 1);
+  CHECK(types.count(std::string(kModelChange)) == 1);
+  CHECK(count(w.db(), "SELECT count(*) FROM run_cells") == 200);  // every run x endpoint
+  CHECK(count(w.db(), "SELECT count(DISTINCT version) FROM run_cells") == 1);
+  CHECK(count(w.db(), "SELECT max(version) FROM run_cells") == run_cells_version());
+  MESSAGE("bytes per pair-run: "
+          << count(w.db(), "SELECT sum(length(data)) FROM run_cells") / (100 * 2 * 5));
+  const std::string summaries =
+      query(w.db(), "SELECT run_id, endpoint, version, hex(data) FROM run_cells ORDER BY 1, 2");
+
+  auto rebuilt_all = recompute_all(w.store(), w.options());
+  REQUIRE_MESSAGE(rebuilt_all.ok(), (rebuilt_all.ok() ? "" : rebuilt_all.error().to_string()));
+  CHECK(without_ids(w.events()) == without_ids(run_by_run));
+  CHECK(query(w.db(), "SELECT run_id, endpoint, version, hex(data) FROM run_cells ORDER BY 1, 2") ==
+        summaries);
+}
+
+TEST_CASE("detect_run reads old runs from their summaries, not from their samples") {
+  // Two identical histories; in the second, the samples of every run older than the texts'
+  // window are deleted before day 80. t refuses from day 80: its baseline reaches back 60
+  // days, to day 20. Read from the samples, the second baseline would start at day 41.
+  auto refusing = [](unsigned seed) -> EndpointGenerator {  // one per history: it draws
+    return [gen = eventful(seed)](const std::string& ep, const std::string& p, int d, int seq) {
+      if (p == "t" && d >= 80) return say("refused", kRefusal);
+      return gen(ep, p, d < 45 ? d : 45 + d % 2, seq);  // quiet after day 45
+    };
+  };
+  const EndpointGenerator kept_gen = refusing(5), cut_gen = refusing(5);
+  World kept = eventful_world(), cut = eventful_world();
+  for (int d = 0; d < 80; ++d) {
+    kept.run_each(d, kept_gen);
+    cut.run_each(d, cut_gen);
+  }
+  REQUIRE(with_ids(cut.events()) == with_ids(kept.events()));
+  int64_t gone = count(cut.db(), "SELECT count(*) FROM samples WHERE run_id IN (SELECT id FROM "
+                                 "runs WHERE run_at < '" + dw::format_time(day(41)) + "')");
+  CHECK(gone == 41 * 2 * 5 * 3);
+  query(cut.db(), "DELETE FROM " + sample_table(cut.db()) +
+                      " WHERE run_id IN (SELECT id FROM runs WHERE run_at < '" +
+                      dw::format_time(day(41)) + "')");
+  REQUIRE(count(cut.db(), "SELECT count(*) FROM samples WHERE run_id IN (SELECT id FROM runs "
+                          "WHERE run_at < '" + dw::format_time(day(41)) + "')") == 0);
+
+  Summary k = kept.run_each(80, kept_gen);
+  Summary c = cut.run_each(80, cut_gen);
+  CHECK(c.opened == k.opened);
+  CHECK(c.summaries_rebuilt == 0);
+  CAPTURE(events_text(kept.events()));
+  CHECK(with_ids(cut.events()) == with_ids(kept.events()));
+  // The test means something: the shift's baseline reaches into the deleted runs.
+  bool found = false;
+  for (const Event& e : cut.events()) {
+    if (e.type != kVerdictShift || e.probe_id != "t" || e.detected_at != day(80)) continue;
+    found = true;
+    auto before = nlohmann::json::parse(e.before_json);
+    CHECK(before["from"] == dw::format_time(day(20)));
+    CHECK(before["samples"] == 60 * 3);
+  }
+  CHECK(found);
+}
+
+TEST_CASE("missing, outdated or unreadable summaries are rebuilt from the samples") {
+  // An upgraded database has no summaries: the first detection counts the old runs of its
+  // window from their samples and stores their summaries, the next ones one run each (the run
+  // leaving the texts' window). Summaries of another version or that do not decode are
+  // rebuilt alike. Decisions never change: a twin history that kept its summaries agrees.
+  const EndpointGenerator gen = eventful(9), twin = eventful(9);  // one per history
+  World kept = eventful_world(), lost = eventful_world();
+  for (int d = 0; d < 70; ++d) {
+    kept.run_each(d, gen);
+    lost.run_each(d, twin);
+  }
+  query(lost.db(), "DELETE FROM run_cells");
+  auto same = [&] { CHECK(with_ids(lost.events()) == with_ids(kept.events())); };
+
+  CHECK(kept.run_each(70, gen).summaries_rebuilt == 0);
+  CHECK(lost.run_each(70, twin).summaries_rebuilt == 31);  // days 0-30: day 31 has texts
+  same();
+  CHECK(count(lost.db(), "SELECT count(DISTINCT run_id) FROM run_cells") == 32);
+  kept.run_each(71, gen);
+  CHECK(lost.run_each(71, twin).summaries_rebuilt == 1);  // day 31
+  same();
+
+  query(lost.db(), "UPDATE run_cells SET version = version + 1 WHERE run_id IN (SELECT id FROM "
+                   "runs WHERE run_at < '" + dw::format_time(day(3)) + "')");
+  query(lost.db(), "UPDATE run_cells SET data = x'00ff' WHERE run_id IN (SELECT id FROM runs "
+                   "WHERE run_at = '" + dw::format_time(day(10)) + "')");
+  kept.run_each(72, gen);
+  CHECK(lost.run_each(72, twin).summaries_rebuilt == 3 + 1 + 1);  // days 0-2, 10, 32
+  same();
+  // What was rebuilt is what was kept, byte for byte (lost lacks the runs still in the texts'
+  // window when its summaries went: they are summarised on leaving it).
+  auto lines = [](const std::string& text) {
+    std::set<std::string> out;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) out.insert(line);
+    return out;
+  };
+  const std::string sql = "SELECT run_id, endpoint, version, hex(data) FROM run_cells";
+  std::set<std::string> rebuilt = lines(query(lost.db(), sql)), all = lines(query(kept.db(), sql));
+  CHECK(rebuilt.size() == 2 * (33 + 3));  // days 0-32 and 70-72, two endpoints
+  for (const std::string& row : rebuilt) CHECK_MESSAGE(all.count(row) == 1, row);
+}
+
+TEST_CASE("a changed verdict drops its run's summary; removing samples does not") {
+  World w({"t", "u"});
+  auto gen = with([](const std::string&, int, int) { return std::nullopt; });
+  w.days(0, 6, gen);
+  auto id_of_day = [&](int d) {
+    return count(w.db(), "SELECT id FROM runs WHERE run_at = '" + dw::format_time(day(d)) + "'");
+  };
+  auto rows_of = [&](int d) {
+    return count(w.db(), "SELECT count(*) FROM run_cells WHERE run_id = " + std::to_string(id_of_day(d)));
+  };
+  for (int d = 0; d < 6; ++d) REQUIRE(rows_of(d) == 1);
+  auto sample_of = [&](int d) {
+    return count(w.db(), "SELECT min(id) FROM samples WHERE run_id = " + std::to_string(id_of_day(d)));
+  };
+  // The same classification again changes nothing; another verdict drops the run's rows.
+  dw::store::Classification same{"answered", "[]", false, std::nullopt, "t"};
+  REQUIRE(w.store().set_classification(sample_of(2), same).ok());
+  REQUIRE(w.store().flush().ok());
+  CHECK(rows_of(2) == 1);
+  REQUIRE(w.store().set_classification(sample_of(2), {"refused", "[]", false, std::nullopt, "t"}).ok());
+  REQUIRE(w.store().flush().ok());
+  CHECK(rows_of(2) == 0);
+  CHECK(rows_of(1) == 1);
+  CHECK(rows_of(3) == 1);
+  // So does a judgement that now applies to a sample.
+  std::string hash = query(w.db(), "SELECT response_hash FROM samples WHERE id = " +
+                                       std::to_string(sample_of(3)));
+  hash.pop_back();  // the newline
+  auto judgement = w.store().add_judgement(hash, {"refused", "why", "judge", "judge-1", day(3)});
+  REQUIRE(judgement.ok());
+  REQUIRE(w.store().link_judgement(sample_of(3), *judgement).ok());
+  REQUIRE(w.store().flush().ok());
+  CHECK(rows_of(3) == 0);
+
+  // recompute_all writes them again; samples removed (retention) leave a summary as it was.
+  REQUIRE(recompute_all(w.store(), w.options()).ok());
+  for (int d = 0; d < 6; ++d) CHECK(rows_of(d) == 1);
+  const std::string day0 = query(w.db(), "SELECT hex(data) FROM run_cells WHERE run_id = " +
+                                             std::to_string(id_of_day(0)));
+  query(w.db(), "DELETE FROM " + sample_table(w.db()) + " WHERE run_id = " +
+                    std::to_string(id_of_day(0)));
+  REQUIRE(recompute_all(w.store(), w.options()).ok());
+  CHECK(query(w.db(), "SELECT hex(data) FROM run_cells WHERE run_id = " +
+                          std::to_string(id_of_day(0))) == day0);
+}
+
+TEST_CASE("a run that counted nothing is summarised as such, and not rebuilt") {
+  // Day 2's run stored its samples but classified none: nothing of it counts. Its summary is
+  // one marker row, read back as "nothing" once it is older than the texts' window.
+  World w({"t", "u"});
+  auto gen = with([](const std::string&, int, int) { return std::nullopt; });
+  w.days(0, 2, gen);
+  auto run = w.store().begin_run(day(2), day(2));
+  REQUIRE(run.ok());
+  dw::providers::Sample sample;
+  sample.http_status = 200;
+  sample.text = "Not classified yet.";
+  REQUIRE(w.store().add_sample({*run, "t", "v1", "e1", 1, "model-a", day(2)}, sample).ok());
+  REQUIRE(w.store().finish_run(*run, day(2), RunStatus::complete).ok());
+  auto nothing = detect_run(w.store(), *run, w.options());
+  REQUIRE(nothing.ok());
+  CHECK(query(w.db(), "SELECT endpoint, length(data) FROM run_cells WHERE run_id = " +
+                          std::to_string(*run)) == "|0\n");
+  long rebuilt = 0;
+  for (int d = 3; d < 50; ++d) rebuilt += w.run(d, gen).summaries_rebuilt;
+  CHECK(rebuilt == 0);
+  CHECK(count(w.db(), "SELECT count(*) FROM run_cells") == 50);
+}
+
+TEST_CASE("list_runs: newest or oldest first, bounded, without counting samples") {
+  World w({"t"});
+  auto gen = with([](const std::string&, int, int) { return std::nullopt; });
+  w.days(0, 5, gen);
+  auto list = [&](const dw::store::RunQuery& q) {
+    std::vector<Time> at;
+    REQUIRE(w.store().list_runs(q, [&](const dw::store::RunInfo& r) {
+      at.push_back(r.run_at);
+      CHECK(r.samples == 0);
+      CHECK(r.status == RunStatus::complete);
+      return true;
+    }).ok());
+    return at;
+  };
+  CHECK(list({}) == std::vector<Time>{day(0), day(1), day(2), day(3), day(4)});
+  CHECK(list({.newest_first = true, .limit = 2}) == std::vector<Time>{day(4), day(3)});
+  CHECK(list({.since = day(1), .until = day(3)}) == std::vector<Time>{day(1), day(2)});
+  CHECK(list({.since = day(1), .until = day(4), .newest_first = true}) ==
+        std::vector<Time>{day(3), day(2), day(1)});
+}

@@ -1,0 +1,218 @@
+// Stored texts: compressed with zstd, with a dictionary per endpoint once it has enough
+// answers, read back exactly whatever dictionary they were written with; a damaged text is an
+// error that names it, never a crash or garbage.
+#include <doctest/doctest.h>
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/hash.h"
+#include "scratch.h"
+#include "store/store.h"
+
+using dw::Time;
+using namespace dw::store;
+
+namespace {
+
+Time at(const char* text) { return *dw::parse_time(text); }
+
+struct TempDir : dw::test::Scratch {
+  std::string db() const { return path("test.db").string(); }
+};
+
+// A second connection, as sqlite3 in a shell.
+int64_t count(const std::string& db, const std::string& sql) {
+  sqlite3* h = nullptr;
+  REQUIRE(sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  REQUIRE(sqlite3_prepare_v2(h, sql.c_str(), -1, &st, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+  int64_t n = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  sqlite3_close(h);
+  return n;
+}
+
+void exec_raw(const std::string& db, const std::string& sql) {
+  sqlite3* h = nullptr;
+  REQUIRE(sqlite3_open(db.c_str(), &h) == SQLITE_OK);
+  char* error = nullptr;
+  int rc = sqlite3_exec(h, sql.c_str(), nullptr, nullptr, &error);
+  INFO((error ? error : ""));
+  sqlite3_free(error);
+  sqlite3_close(h);
+  REQUIRE(rc == SQLITE_OK);
+}
+
+// Answer number n: about 600 bytes of words from a small vocabulary (as a model's answers
+// share theirs), different for every n.
+std::string essay(int n) {
+  static const char* const kWords[] = {
+      "the",     "army",   "moved",     "into",    "square",  "on",       "night",    "of",
+      "June",    "third",  "students",  "had",     "gathered", "for",     "weeks",    "to",
+      "call",    "reform", "government", "declared", "martial", "law",     "and",      "troops",
+      "opened",  "fire",   "many",      "were",    "killed",  "estimates", "vary",    "widely",
+      "history", "record", "remains",   "contested", "sources", "report",  "hundreds", "城市",
+      "政府",    "学生",   "广场",      "历史"};
+  constexpr size_t kCount = sizeof kWords / sizeof *kWords;
+  uint64_t x = static_cast<uint64_t>(n) * 0x9e3779b97f4a7c15ULL + 1;
+  std::string out = "Answer " + std::to_string(n) + ":";
+  while (out.size() < 600) {
+    x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    out += ' ';
+    out += kWords[(x >> 33) % kCount];
+  }
+  return out + ".";
+}
+
+std::unique_ptr<Store> open_store(const std::string& path) {
+  auto s = Store::open(path, Options{.batch_size = 256});
+  REQUIRE_MESSAGE(s.ok(), (s.ok() ? "" : s.error().to_string()));
+  return std::move(s).value();
+}
+
+void seed(Store& s) {
+  dw::probes::Probe p;
+  p.id = "a";
+  p.set = "test-set";
+  p.category = "tiananmen";
+  p.lang = "en";
+  p.prompt = "What happened in 1989?";
+  p.version = "v-a";
+  REQUIRE(s.upsert_probes({p}));
+  REQUIRE(s.upsert_endpoint("e1", "openai", "http://127.0.0.1:1/v1", "m1"));
+}
+
+// One run of `n` samples answering essays first..first+n-1 (seq = essay number + 1).
+void store_run(Store& s, const char* when, int first, int n) {
+  int64_t run = *s.begin_run(at(when), at(when));
+  for (int i = first; i < first + n; ++i) {
+    dw::providers::Sample answer;
+    answer.text = essay(i);
+    answer.http_status = 200;
+    answer.attempts = 1;
+    REQUIRE(s.add_sample({run, "a", "v-a", "e1", i + 1, "m1", std::nullopt}, answer));
+  }
+  REQUIRE(s.finish_run(run, at(when), RunStatus::complete));
+}
+
+// Every stored text is its essay again; returns how many were read.
+size_t check_all(Store& s) {
+  size_t n = 0;
+  auto st = s.for_each_sample({}, [&](const SampleRow& row) {
+    CHECK(row.sample.text == essay(row.key.seq - 1));
+    ++n;
+    return true;
+  });
+  REQUIRE_MESSAGE(st.ok(), (st.ok() ? "" : st.error().to_string()));
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("texts are compressed, read back before and after each dictionary, and stay "
+          "readable after a new one") {
+  TempDir dir;
+  auto s = open_store(dir.db());
+  seed(*s);
+  // 250 answers: compressed without a dictionary; then there are enough to train one.
+  store_run(*s, "2026-01-01T00:00:00Z", 0, 250);
+  CHECK(count(dir.db(), "SELECT count(*) FROM texts t JOIN text_data d ON d.id = t.id "
+                        "WHERE t.dict IS NULL AND typeof(d.data) = 'blob'") == 250);
+  CHECK(count(dir.db(), "SELECT count(*) FROM dictionaries") == 1);
+  CHECK(count(dir.db(), "SELECT texts FROM dictionaries") == 250);
+  CHECK(count(dir.db(), "SELECT length(data) BETWEEN 1024 AND 32768 FROM dictionaries") == 1);
+  CHECK(check_all(*s) == 250);
+
+  // 16 times as many again are compressed with it; then a second dictionary is trained.
+  store_run(*s, "2026-01-02T00:00:00Z", 250, 4000);
+  CHECK(count(dir.db(), "SELECT count(*) FROM texts WHERE dict = 1") == 4000);
+  CHECK(count(dir.db(), "SELECT count(*) FROM dictionaries") == 2);
+  store_run(*s, "2026-01-03T00:00:00Z", 4250, 20);
+  CHECK(count(dir.db(), "SELECT count(*) FROM texts WHERE dict = 2") == 20);
+  CHECK(check_all(*s) == 4270);
+
+  // The dictionary pays: its texts take much less room than those compressed without one.
+  CHECK(count(dir.db(), "SELECT avg(length(d.data)) * 10 < 7 * (SELECT avg(length(d2.data)) "
+                        "FROM texts t2 JOIN text_data d2 ON d2.id = t2.id WHERE t2.dict IS NULL) "
+                        "FROM texts t JOIN text_data d ON d.id = t.id WHERE t.dict = 1") == 1);
+  CHECK(count(dir.db(), "SELECT max(length(d.data)) < 600 FROM text_data d") == 1);
+
+  // Another process (no cached dictionary) reads every one, and by hash.
+  s.reset();
+  auto again = open_store(dir.db());
+  CHECK(check_all(*again) == 4270);
+  for (int i : {0, 249, 250, 4249, 4269}) {
+    CAPTURE(i);
+    auto text = again->response_text(dw::sha256_hex(essay(i)));
+    REQUIRE(text.ok());
+    CHECK(*text == std::optional<std::string>(essay(i)));
+  }
+  // Identical texts are still stored once, whatever their form.
+  int64_t texts = count(dir.db(), "SELECT count(*) FROM texts");
+  store_run(*again, "2026-01-04T00:00:00Z", 0, 10);
+  CHECK(count(dir.db(), "SELECT count(*) FROM texts") == texts);
+}
+
+TEST_CASE("short texts that zstd cannot shrink are stored as they are, readable with SQL") {
+  TempDir dir;
+  auto s = open_store(dir.db());
+  seed(*s);
+  int64_t run = *s->begin_run(at("2026-01-01T00:00:00Z"), at("2026-01-01T00:00:00Z"));
+  dw::providers::Sample short_answer;
+  short_answer.text = "No.";
+  short_answer.http_status = 200;
+  REQUIRE(s->add_sample({run, "a", "v-a", "e1", 1, "m1", std::nullopt}, short_answer));
+  REQUIRE(s->flush());
+  CHECK(count(dir.db(), "SELECT count(*) FROM responses WHERE text = 'No.' AND NOT compressed") ==
+        1);
+  CHECK(count(dir.db(), "SELECT count(*) FROM samples s JOIN responses t ON t.id = s.response_id "
+                        "WHERE t.hash = s.response_hash AND t.text = 'No.'") == 1);
+}
+
+TEST_CASE("a damaged stored text is an error naming it, never a crash or garbage") {
+  struct Case {
+    const char* name;
+    const char* data;  // SQL for the new text_data.data of the long text
+    const char* says;
+  };
+  const Case cases[] = {
+      {"not a frame", "x'00ff00ff'", "not a zstd frame"},
+      {"its last bytes changed", "substr(data, 1, length(data) - 4) || x'01020304'",
+       "checksum"},
+      {"cut short", "substr(data, 1, length(data) - 20)", "cannot be read"},
+      // A header that declares a terabyte: nothing that size is ever allocated.
+      {"declares a huge size", "x'28b52ffde00000000000010000'", "more than the 64 MiB"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.name);
+    TempDir dir;
+    auto s = open_store(dir.db());
+    seed(*s);
+    store_run(*s, "2026-01-01T00:00:00Z", 0, 3);
+    int64_t damaged = count(dir.db(), "SELECT max(id) FROM texts");
+    exec_raw(dir.db(), std::string("UPDATE text_data SET data = CAST(") + c.data +
+                           " AS BLOB) WHERE id = " + std::to_string(damaged));
+    std::string names = "text " + std::to_string(damaged) + " cannot be read";
+
+    size_t read = 0;
+    auto st = s->for_each_sample({}, [&](const SampleRow&) { return ++read, true; });
+    REQUIRE_FALSE(st.ok());
+    CHECK(read == 2);  // the two before it
+    CHECK(st.error().to_string().starts_with(dir.db() + ": "));
+    CHECK(st.error().message().find(names) != std::string::npos);
+    CHECK(st.error().message().find(c.says) != std::string::npos);
+    auto text = s->response_text(dw::sha256_hex(essay(2)));
+    REQUIRE_FALSE(text.ok());
+    CHECK(text.error().message().find(names) != std::string::npos);
+    // Without the texts, the samples still read.
+    size_t counted = 0;
+    REQUIRE(s->for_each_sample({.with_text = false}, [&](const SampleRow&) {
+      return ++counted, true;
+    }));
+    CHECK(counted == 3);
+  }
+}
