@@ -310,12 +310,20 @@ TEST_CASE("detect_run after each run and recompute_all agree, summaries byte for
           << count(w.db(), "SELECT sum(length(data)) FROM run_cells") / (100 * 2 * 5));
   const std::string summaries =
       query(w.db(), "SELECT run_id, endpoint, version, hex(data) FROM run_cells ORDER BY 1, 2");
+  // Texts keep their features only while detection reads them: the last 40 runs.
+  const std::string stale_features =
+      "SELECT count(*) FROM text_features f WHERE (SELECT max(s.id) FROM sample_rows s"
+      " WHERE s.response = f.text) <= (SELECT max(s.id) FROM sample_rows s WHERE s.run_id ="
+      " (SELECT id FROM runs ORDER BY run_at DESC LIMIT 1 OFFSET 40))";
+  CHECK(count(w.db(), stale_features) == 0);
+  CHECK(count(w.db(), "SELECT count(*) FROM text_features") > 0);
 
   auto rebuilt_all = recompute_all(w.store(), w.options());
   REQUIRE_MESSAGE(rebuilt_all.ok(), (rebuilt_all.ok() ? "" : rebuilt_all.error().to_string()));
   CHECK(without_ids(w.events()) == without_ids(run_by_run));
   CHECK(query(w.db(), "SELECT run_id, endpoint, version, hex(data) FROM run_cells ORDER BY 1, 2") ==
         summaries);
+  CHECK(count(w.db(), stale_features) == 0);
 }
 
 TEST_CASE("detect_run reads old runs from their summaries, not from their samples") {

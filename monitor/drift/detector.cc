@@ -6,6 +6,7 @@
 #include "drift/detector.h"
 
 #include <algorithm>
+#include <optional>
 #include <set>
 
 #include "analysis/normalise.h"
@@ -191,6 +192,12 @@ Result<Summary> recompute_inside(store::Store& store, const Options& options) {
     if (Status ok = decide_run(*current); !ok) return ok.error();
   }
   if (Status f = cache.flush(); !f) return f.error();
+  // Features of texts no later run in the text window uses are not read again.
+  if (runs->size() > kTextRuns) {
+    if (Status f = store.drop_features((*runs)[runs->size() - kTextRuns - 1].id, false); !f) {
+      return f.error();
+    }
+  }
   summary.texts_hashed = cache.computed();
   return summary;
 }
@@ -221,7 +228,8 @@ Result<Summary> recompute_all(store::Store& store, const Options& options, Atomi
 Result<Summary> detect_run(store::Store& store, int64_t run_id, const Options& options) {
   // The runs whose texts are read, newest first: the run itself when it is the latest.
   std::vector<store::RunInfo> latest;
-  Status listed = store.list_runs({.newest_first = true, .limit = int64_t{kTextRuns}},
+  // One more: the run whose texts just left the window, whose features are dropped below.
+  Status listed = store.list_runs({.newest_first = true, .limit = int64_t{kTextRuns + 1}},
                                   [&](const store::RunInfo& r) {
                                     latest.push_back(r);
                                     return true;
@@ -232,6 +240,11 @@ Result<Summary> detect_run(store::Store& store, int64_t run_id, const Options& o
   }
   if (latest.front().status != store::RunStatus::complete) return Summary{};
   const RunRef run{latest.front().id, latest.front().run_at};
+  std::optional<int64_t> left_window;
+  if (latest.size() > kTextRuns) {
+    left_window = latest.back().id;
+    latest.pop_back();
+  }
 
   auto events = events_since(store, run.at - 2 * options.baseline_window);
   if (!events) return events.error();
@@ -276,6 +289,9 @@ Result<Summary> detect_run(store::Store& store, int64_t run_id, const Options& o
     ++summary.summaries_rebuilt;
   }
   if (Status f = cache.flush(); !f) return f.error();
+  if (left_window) {
+    if (Status f = store.drop_features(*left_window, true); !f) return f.error();
+  }
   if (Status c = (*tx)->commit(); !c) return c.error();
   summary.texts_hashed = cache.computed();
   return summary;

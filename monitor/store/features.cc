@@ -31,4 +31,17 @@ Status Store::put_features(std::string_view response_hash, std::string_view vers
   return count_batched_write();
 }
 
+Status Store::drop_features(int64_t run, bool its_texts_only) {
+  if (auto st = flush(); !st) return st;
+  // max(id) over samples_by_text (response, then the rowid) is one index lookup per text.
+  auto q = db_->cached(
+      "DELETE FROM text_features WHERE (?2 = 0 OR text IN (SELECT response FROM sample_rows"
+      " WHERE run_id = ?1 AND response IS NOT NULL)) AND (SELECT max(id) FROM sample_rows"
+      " WHERE response = text_features.text) <= (SELECT max(id) FROM sample_rows"
+      " WHERE run_id = ?1)");
+  if (!q) return q.error();
+  (*q)->bind(1, run).bind(2, int64_t{its_texts_only ? 1 : 0});
+  return (*q)->run("dropping the features of old texts");
+}
+
 }  // namespace dw::store

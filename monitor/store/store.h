@@ -330,6 +330,11 @@ class Store {
   // Fails when no response text has this hash.
   Status put_features(std::string_view response_hash, std::string_view version,
                       std::string_view data);
+  // Drops the features of texts whose newest use (by sample id) is no later than run's last
+  // sample: of the texts run used when its_texts_only (cheap enough for every run), else of
+  // every text. Features are worth their bytes only while detection reads them (its last
+  // runs); a text read again later gets them anew.
+  Status drop_features(int64_t run, bool its_texts_only);
   // The response text with this hash; nullopt when there is none. Fails, naming the text, when
   // its stored form cannot be decompressed (a damaged file).
   Result<std::optional<std::string>> response_text(std::string_view hash);
