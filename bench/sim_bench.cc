@@ -209,6 +209,11 @@ int main(int argc, char** argv) {
                   keep_alive ? "keep-alive" : "close", compress ? "on" : "off", answered,
                   seconds > 0 ? answered / seconds : 0.0, median, most,
                   answered > 0 ? cpu * 1000 / answered : 0.0, peak_rss_mib());
+      // bench/all.sh gathers these lines into one table.
+      std::printf("TABLE|driftwatch-sim, %d connections at once (%s, compression %s): "
+                  "requests/s, slowest|%.0f/s, %.0f ms|every request answered\n",
+                  count, keep_alive ? "keep-alive" : "close", compress ? "on" : "off",
+                  seconds > 0 ? answered / seconds : 0.0, most);
       std::fflush(stdout);
       all_answered = all_answered && answered == count * rounds;
     }

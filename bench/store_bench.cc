@@ -273,6 +273,7 @@ int main(int argc, char** argv) {
 
   const Answers answers(kEndpoints, probe_count);
   std::vector<uint64_t> written, syscall_bytes;
+  std::vector<int64_t> run_ids;
   long total = 0;
   double write_s = 0;
   uint64_t raw_text = 0;
@@ -353,6 +354,13 @@ int main(int argc, char** argv) {
       }
       if (auto st = store->finish_run(*run, at, dw::store::RunStatus::complete); !st) {
         return fail(st.error());
+      }
+      // As detection does after each run: features only for the texts of its last 40 runs.
+      run_ids.push_back(*run);
+      if (run_ids.size() > 40) {
+        if (auto st = store->drop_features(run_ids[run_ids.size() - 41], true); !st) {
+          return fail(st.error());
+        }
       }
       const Io after = io_now();
       written.push_back(after.write_bytes - before.write_bytes);

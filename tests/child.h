@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iterator>
 #include <string>
 #include <string_view>
@@ -76,9 +77,23 @@ inline std::vector<std::string> child_env(const std::vector<std::string>& extra)
 // programs start through the emulator (DW_TEST_EMULATOR, from CMAKE_CROSSCOMPILING_EMULATOR),
 // and so does the simulator that `driftwatch demo` starts (DRIFTWATCH_SIM_EMULATOR).
 // Everything else (sqlite3, python3, a shell) is the host's and starts as it is.
+// The ELF machine of a program file (e_machine), 0 when it is not an ELF file (a script).
+inline int elf_machine(const std::string& program) {
+  std::ifstream in(program, std::ios::binary);
+  unsigned char h[20] = {};
+  if (!in.read(reinterpret_cast<char*>(h), sizeof h) || h[0] != 0x7f || h[1] != 'E' ||
+      h[2] != 'L' || h[3] != 'F') {
+    return 0;
+  }
+  return h[18] | h[19] << 8;  // little-endian, as on every machine driftwatch is built for
+}
+
+// argv of a program built for this test's own machine starts through the emulator, wherever the
+// file is (a test may copy the build's driftwatch elsewhere); any other program as it is.
 inline std::vector<std::string> through_emulator(std::vector<std::string> argv) {
 #ifdef DW_TEST_EMULATOR
-  if (argv.empty() || !argv[0].starts_with(DW_BINARY_DIR)) return argv;
+  static const int own = elf_machine("/proc/self/exe");
+  if (argv.empty() || elf_machine(argv[0]) != own) return argv;
   std::istringstream words(DW_TEST_EMULATOR);
   std::vector<std::string> prefix{std::istream_iterator<std::string>(words), {}};
   argv.insert(argv.begin(), prefix.begin(), prefix.end());
@@ -250,8 +265,9 @@ inline Outcome on_terminal(const fs::path& config, const std::vector<std::string
     if (n <= 0) break;  // EIO once the child is gone
     o.out.append(buf, static_cast<size_t>(n));
   }
-  close(master);
+  // The child ends before its terminal does: closing the master first would hang it up.
   o.code = wait_exit(pid);
+  close(master);
   return o;
 }
 

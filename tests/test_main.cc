@@ -3,11 +3,16 @@
 #include <doctest/doctest.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <string_view>
 
 #include "child_main.h"
 
 int main(int argc, char** argv) {
+#ifdef DW_TEST_EMULATOR
+  // Tests that start the simulator in process (demo::SimProcess) start it through the emulator.
+  setenv("DRIFTWATCH_SIM_EMULATOR", DW_TEST_EMULATOR, 1);
+#endif
   constexpr std::string_view kChild = "--dw-child=";
   if (argc >= 2 && std::string_view(argv[1]).starts_with(kChild)) {
     auto& functions = dw::test::child_functions();

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <iterator>
 #include <sstream>
+#include <string_view>
 #include <thread>
 
 #include <curl/curl.h>
@@ -45,9 +46,12 @@ std::string log_tail(const std::filesystem::path& log) {
 // Where a cross build is tested under user-mode emulation (scripts/cross-test.sh), the
 // simulator is a foreign binary the kernel cannot run by itself: DRIFTWATCH_SIM_EMULATOR names
 // the emulator command (absolute path first, then its arguments) to start it through.
-std::vector<std::string> emulator_prefix() {
+// A script (a test's stand-in simulator) is the host's and starts as it is.
+std::vector<std::string> emulator_prefix(const std::filesystem::path& binary) {
   const char* emulator = std::getenv("DRIFTWATCH_SIM_EMULATOR");
-  if (!emulator) return {};
+  char magic[4] = {};
+  std::ifstream(binary, std::ios::binary).read(magic, sizeof magic);
+  if (!emulator || std::string_view(magic, 4) != "\x7f" "ELF") return {};
   std::istringstream words(emulator);
   return {std::istream_iterator<std::string>(words), {}};
 }
@@ -71,7 +75,7 @@ Result<std::unique_ptr<SimProcess>> SimProcess::start(const std::filesystem::pat
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
   posix_spawn_file_actions_adddup2(&actions, err, STDERR_FILENO);
-  std::vector<std::string> argv_storage = emulator_prefix();
+  std::vector<std::string> argv_storage = emulator_prefix(binary);
   argv_storage.push_back(binary.string());
   argv_storage.insert(argv_storage.end(), args.begin(), args.end());
   argv_storage.insert(argv_storage.end(), {"--port", "0"});
