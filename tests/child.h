@@ -115,8 +115,7 @@ class Exec {
     for (auto& e : env_) envp_.push_back(e.data());
     envp_.push_back(nullptr);
   }
-  // Starts the program; -1 when it cannot be started (a missing program still gives a pid
-  // whose exit code is 127).
+  // Starts the program; -1 when it cannot be started (glibc reports a missing program here).
   pid_t spawn(const posix_spawn_file_actions_t* actions, const posix_spawnattr_t* attr) {
     pid_t pid = -1;
     return posix_spawn(&pid, argp_[0], actions, attr, argp_.data(), envp_.data()) == 0 ? pid : -1;

@@ -502,3 +502,41 @@ TEST_CASE("list_runs: newest or oldest first, bounded, without counting samples"
   CHECK(list({.since = day(1), .until = day(4), .newest_first = true}) ==
         std::vector<Time>{day(3), day(2), day(1)});
 }
+
+TEST_CASE("after retention, recompute_all keeps the events of runs without samples and counts "
+          "them from their summaries") {
+  World w = eventful_world();
+  auto gen = eventful(21);
+  for (int d = 0; d < 100; ++d) w.run_each(d, gen);
+  const auto before = w.events();
+  REQUIRE_FALSE(before.empty());
+  // Retention up to the day after the first event: the samples of the days before it go.
+  dw::Time cut = before.front().detected_at;
+  for (const Event& e : before) cut = std::min(cut, e.detected_at);
+  cut += std::chrono::days(1);
+  REQUIRE(cut < dw::test::day(90));
+  for (;;) {
+    auto removed = w.store().remove_samples_before(cut, 100000);
+    REQUIRE(removed.ok());
+    if (removed->samples < 100000) break;
+  }
+  CHECK(count(w.db(), "SELECT count(*) FROM samples s JOIN runs r ON r.id = s.run_id WHERE "
+                      "r.run_at < '" + dw::format_time(cut) + "'") == 0);
+  auto again = recompute_all(w.store(), w.options());
+  REQUIRE_MESSAGE(again.ok(), (again.ok() ? "" : again.error().to_string()));
+  auto after = w.events();
+  // The events of days without samples are kept as they were, ids and all.
+  auto early = [&](const std::vector<Event>& events) {
+    std::vector<Event> out;
+    for (const Event& e : events) {
+      if (e.detected_at < cut) out.push_back(e);
+    }
+    return out;
+  };
+  REQUIRE_FALSE(early(before).empty());
+  CHECK(with_ids(early(after)) == with_ids(early(before)));
+  // And a second recompute over the same history decides as the first.
+  auto twice = recompute_all(w.store(), w.options());
+  REQUIRE(twice.ok());
+  CHECK(without_ids(w.events()) == without_ids(after));
+}

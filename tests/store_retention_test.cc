@@ -109,16 +109,17 @@ TEST_CASE("old samples go in batches with the texts nothing uses; runs, events a
   const int64_t run_cells = o.count("SELECT count(*) FROM run_cells");
   REQUIRE(run_cells >= 1);
 
-  // Days 1 and 2 are older than day 3: six samples, four at a time, oldest first.
-  auto first = s.remove_samples_before(day(3), 4);
+  // Days 1 and 2 are older than day 3: six samples, oldest first, whole runs only: with a
+  // limit of 2, day 1's three go together and day 2 waits for the next batch.
+  auto first = s.remove_samples_before(day(3), 2);
   REQUIRE(first.ok());
-  CHECK(first->samples == 4);  // day 1's three, day 2's canned reply
+  CHECK(first->samples == 3);  // day 1's three: a run is never split
   CHECK(first->texts == 2);    // day 1's answer and body; the canned reply is still used
   CHECK(o.count("SELECT count(*) FROM samples WHERE run_id = " + std::to_string(runs[0])) == 0);
-  CHECK(o.count("SELECT count(*) FROM samples WHERE run_id = " + std::to_string(runs[1])) == 2);
+  CHECK(o.count("SELECT count(*) FROM samples WHERE run_id = " + std::to_string(runs[1])) == 3);
   auto second = s.remove_samples_before(day(3), 4);
   REQUIRE(second.ok());
-  CHECK(second->samples == 2);  // fewer than asked: nothing older is left
+  CHECK(second->samples == 3);  // fewer than asked: nothing older is left
   CHECK(second->texts == 2);
 
   const int64_t version = o.version();

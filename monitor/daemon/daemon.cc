@@ -99,6 +99,10 @@ int Daemon::start() {
   setup_ = std::move(*setup);
   const config::Config& c = setup_->config;
 
+  // Opening migrates an older database, which rewrites every sample (schema 6): minutes for
+  // years of history on a Pi, past systemd's default start timeout of 90 s.
+  systemd_.starting_slowly("opening the database (upgrading an older one may take minutes)",
+                           std::chrono::minutes(30));
   auto store = store::Store::open(c.database.string());
   if (!store) {
     log_.error(store.error().to_string());

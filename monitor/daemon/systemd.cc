@@ -33,6 +33,11 @@ void Systemd::ready(std::string_view status) const {
 
 void Systemd::status(std::string_view status) const { send("STATUS=" + one_line(status)); }
 
+void Systemd::starting_slowly(std::string_view status, std::chrono::seconds more) const {
+  auto usec = std::chrono::duration_cast<std::chrono::microseconds>(more).count();
+  send("EXTEND_TIMEOUT_USEC=" + std::to_string(usec) + "\nSTATUS=" + one_line(status));
+}
+
 void Systemd::stopping(std::string_view status) const {
   send("STOPPING=1\nSTATUS=" + one_line(status));
 }

@@ -18,6 +18,9 @@ class Systemd {
   // nothing this process starts is a service of its own.
   Systemd();
 
+  // "EXTEND_TIMEOUT_USEC" with a status line: start-up may take up to `more` from now (a
+  // database upgrade rewriting years of samples on a Pi), beyond the unit's start timeout.
+  void starting_slowly(std::string_view status, std::chrono::seconds more) const;
   // "READY=1" with a first status line.
   void ready(std::string_view status) const;
   // "STATUS=..." (one line, shown by `systemctl status`).

@@ -136,11 +136,36 @@ Result<std::vector<store::Event>> events_since(store::Store& store, Time since) 
   return events;
 }
 
+// The run_at of the first run that still has samples; nullopt when none has.
+Result<std::optional<Time>> first_sampled(store::Store& store) {
+  std::optional<Time> at;
+  Status s = store.for_each_sample({.with_text = false}, [&](const store::SampleRow& row) {
+    at = row.run_at;
+    return false;
+  });
+  if (!s) return s.error();
+  return at;
+}
+
 Result<Summary> recompute_inside(store::Store& store, const Options& options) {
   std::set<int64_t> not_complete, running;
   auto runs = all_runs(store, not_complete, &running);
   if (!runs) return runs.error();
-  if (auto n = store.delete_all_events(); !n) return n.error();
+  auto sampled = first_sampled(store);
+  if (!sampled) return sampled.error();
+  // Retention removes the samples of the oldest runs, never their events or summaries: those
+  // runs are not decided again, their events stay as they were decided, and their summaries
+  // stand in for their samples in the baselines of the runs after them.
+  const bool trimmed = *sampled && !runs->empty() && runs->front().at < **sampled;
+  std::vector<store::Event> events;
+  if (trimmed) {
+    Status kept = store.for_each_event({}, [&](const store::Event& e) {
+      if (e.detected_at < **sampled) events.push_back(e);
+      return true;
+    });
+    if (!kept) return kept.error();
+  }
+  if (auto n = store.delete_all_events(trimmed ? *sampled : std::nullopt); !n) return n.error();
   Summary summary;
   History history;
   FeatureCache cache(store);
@@ -148,7 +173,11 @@ Result<Summary> recompute_inside(store::Store& store, const Options& options) {
   // Every run with samples gets its summary rewritten from them (verdicts may have changed);
   // runs without samples keep theirs (retention removes samples, never summaries).
   RunSummaries summaries(store);
-  std::vector<store::Event> events;
+  if (trimmed) {
+    if (Status s = summaries.feed(history, horizon(**sampled, events, options), **sampled); !s) {
+      return s.error();
+    }
+  }
   SignatureLoader loader = loader_for(store, history, cache);
   TextLoader text = text_loader(store);
   size_t next = 0;  // index into runs of the next run to decide

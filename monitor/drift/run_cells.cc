@@ -80,7 +80,8 @@ class Reader {
     uint64_t z = 0;
     if (!varint(z)) return false;
     auto d = static_cast<int64_t>(z >> 1) ^ -static_cast<int64_t>(z & 1);
-    out = prev + d;
+    // Wrapping arithmetic: a damaged blob must not overflow (undefined), only fail below.
+    out = static_cast<int64_t>(static_cast<uint64_t>(prev) + static_cast<uint64_t>(d));
     prev = out;
     return out > 0;
   }

@@ -16,15 +16,20 @@ Status RunSummaries::load_keys() {
 }
 
 Status RunSummaries::count_from_samples(History& history, const store::RunInfo& run) {
+  long rows = 0;
   Status s = store_.for_each_sample({.run_id = run.id, .with_text = false},
                                     [&](const store::SampleRow& row) {
                                       history.add(row, nullptr);
+                                      ++rows;
                                       return true;
                                     });
   if (!s) return s;
   ++counted_;
-  // A run still running may get more samples: summarised once it is finished.
-  if (run.status != store::RunStatus::running) missing_.push_back({run.id, run.run_at});
+  // A run still running may get more samples: summarised once it is finished. A run without
+  // samples (retention removed them) keeps whatever summary it has: its counts are gone.
+  if (run.status != store::RunStatus::running && rows > 0) {
+    missing_.push_back({run.id, run.run_at});
+  }
   return {};
 }
 

@@ -109,10 +109,15 @@ Status Store::for_each_event(const EventFilter& f,
   }
 }
 
-Result<int64_t> Store::delete_all_events() {
+Result<int64_t> Store::delete_all_events(std::optional<Time> detected_since) {
   if (auto st = before_direct_write(); !st) return st.error();
-  auto del = db_->cached("DELETE FROM events");
+  auto del = db_->cached("DELETE FROM events WHERE ?1 IS NULL OR detected_at >= ?1");
   if (!del) return del.error();
+  if (detected_since) {
+    (*del)->bind(1, format_time(*detected_since));
+  } else {
+    (*del)->bind_null(1);
+  }
   if (auto st = (*del)->run("deleting events"); !st) return st.error();
   return static_cast<int64_t>(sqlite3_changes(db_->handle()));
 }

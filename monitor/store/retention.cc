@@ -17,16 +17,22 @@ Result<Removed> Store::remove_samples_before(Time before, int limit) {
   std::vector<Doomed> doomed;
   {
     // Oldest runs first, through runs_by_time and samples_by_run: nothing sorted, and a run
-    // emptied earlier costs one index probe.
+    // emptied earlier costs one index probe. Whole runs only: a run left with part of its
+    // samples would be counted anew from them (drift's summaries, recompute_all) as if that
+    // part were all it had.
     auto q = db_->prepare(
-        "SELECT s.id, s.response, s.error_body FROM runs r CROSS JOIN sample_rows s "
-        "ON s.run_id = r.id WHERE r.run_at < ? ORDER BY r.run_at, r.id LIMIT ?");
+        "SELECT s.id, s.response, s.error_body, r.id FROM runs r CROSS JOIN sample_rows s "
+        "ON s.run_id = r.id WHERE r.run_at < ? ORDER BY r.run_at, r.id");
     if (!q) return q.error();
-    (*q)->bind(1, format_time(before)).bind(2, int64_t{limit});
+    (*q)->bind(1, format_time(before));
+    int64_t last_run = 0;
     for (;;) {
       auto row = (*q)->step();
       if (!row) return row.error();
       if (!*row) break;
+      const int64_t run = (*q)->int64(3);
+      if (static_cast<int>(doomed.size()) >= limit && run != last_run) break;
+      last_run = run;
       doomed.push_back({(*q)->int64(0), (*q)->optional_int64(1), (*q)->optional_int64(2)});
     }
   }

@@ -357,8 +357,9 @@ class Store {
   Status update_event(const Event& e);
   Status for_each_event(const EventFilter& filter,
                         const std::function<bool(const Event&)>& callback);
-  // Deletes every event (detection recomputes them from the history); returns how many.
-  Result<int64_t> delete_all_events();
+  // Deletes every event, or those detected at or after detected_since (detection recomputes
+  // them from the history); returns how many.
+  Result<int64_t> delete_all_events(std::optional<Time> detected_since = std::nullopt);
 
   // --- run summaries (drift detection's counts per run, kept so old samples are not read) ----
   // Runs as for_each_run does, without counting their samples (RunInfo::samples is 0): cheap
@@ -382,8 +383,8 @@ class Store {
                             const std::function<bool(const RunCells&)>& callback);
 
   // --- retention ---------------------------------------------------------------------------
-  // Removes, in one transaction, at most `limit` samples of the oldest runs with run_at before
-  // `before`, then each text that no remaining sample uses (as answer or error body), with its
+  // Removes, in one transaction, the samples of the oldest runs with run_at before `before`,
+  // whole runs of about `limit` samples (more when a run is larger), then each text that no remaining sample uses (as answer or error body), with its
   // features and judgements. Runs, events, run summaries, probes and dictionaries stay.
   // `samples` below `limit` means nothing older is left. Reads first and writes nothing when
   // nothing is older, so a daemon may call it after every run without writing while idle. A
