@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds driftwatch for another architecture with Debian's cross compiler and runs the test
 # suite under qemu user-mode emulation (no binfmt needed: CTest and the tests start every
-# built program through qemu-aarch64-static -L /, the arm64 multiarch root). Installs what is missing.
+# built program through qemu-aarch64-static -L /, the arm64 multiarch root). Installs what is
+# missing.
 # Usage: scripts/cross-test.sh aarch64
 # Runs every test but the one that needs Chromium (report_chromium: Chromium is the host's, it
 # cannot show an emulated build's pages any differently). The benchmarks' timing guards are not

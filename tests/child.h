@@ -73,10 +73,6 @@ inline std::vector<std::string> child_env(const std::vector<std::string>& extra)
   return env;
 }
 
-// A cross build's tests run under user-mode emulation (scripts/cross-test.sh): the build's own
-// programs start through the emulator (DW_TEST_EMULATOR, from CMAKE_CROSSCOMPILING_EMULATOR),
-// and so does the simulator that `driftwatch demo` starts (DRIFTWATCH_SIM_EMULATOR).
-// Everything else (sqlite3, python3, a shell) is the host's and starts as it is.
 // The ELF machine of a program file (e_machine), 0 when it is not an ELF file (a script).
 inline int elf_machine(const std::string& program) {
   std::ifstream in(program, std::ios::binary);
@@ -88,8 +84,11 @@ inline int elf_machine(const std::string& program) {
   return h[18] | h[19] << 8;  // little-endian, as on every machine driftwatch is built for
 }
 
-// argv of a program built for this test's own machine starts through the emulator, wherever the
-// file is (a test may copy the build's driftwatch elsewhere); any other program as it is.
+// A cross build's tests run under user-mode emulation (scripts/cross-test.sh): a program built
+// for this test's own machine starts through the emulator (DW_TEST_EMULATOR, from
+// CMAKE_CROSSCOMPILING_EMULATOR), wherever the file is (a test may copy the build's driftwatch
+// elsewhere), and so does the simulator `driftwatch demo` starts (DRIFTWATCH_SIM_EMULATOR).
+// Everything else (sqlite3, python3, a shell script) is the host's and starts as it is.
 inline std::vector<std::string> through_emulator(std::vector<std::string> argv) {
 #ifdef DW_TEST_EMULATOR
   static const int own = elf_machine("/proc/self/exe");
@@ -102,7 +101,8 @@ inline std::vector<std::string> through_emulator(std::vector<std::string> argv) 
 }
 
 // argv and the environment (child_env(extra_env)) as posix_spawn wants them. Children start
-// with posix_spawn, never fork(): a forked child of an emulated process hangs in qemu-user.
+// with posix_spawn rather than fork(): nothing of a test's process (its threads, its locks)
+// is copied into a child that only wants to become another program.
 class Exec {
  public:
   Exec(std::vector<std::string> argv, const std::vector<std::string>& extra_env)

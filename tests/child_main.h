@@ -1,6 +1,7 @@
 // A second process that runs a test's own code (a writer that stops mid-batch, as if killed):
 // the test program started again as PROGRAM --dw-child=NAME ARGS... through posix_spawn
-// (child.h), since a fork()ed child hangs under the emulation a cross build is tested in.
+// (child.h), so that the child is a process of its own, as a killed writer would have been,
+// and starts through the emulator in a cross build.
 //
 //   int writer(const std::vector<std::string>& args) { ...; _exit(0); }
 //   const dw::test::ChildMain kWriter("writer", writer);
