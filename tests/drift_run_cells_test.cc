@@ -316,13 +316,23 @@ TEST_CASE("detect_run after each run and recompute_all agree, summaries byte for
       " WHERE s.response = f.text) <= (SELECT max(s.id) FROM sample_rows s WHERE s.run_id ="
       " (SELECT id FROM runs ORDER BY run_at DESC LIMIT 1 OFFSET 40))";
   CHECK(count(w.db(), stale_features) == 0);
-  CHECK(count(w.db(), "SELECT count(*) FROM text_features") > 0);
+  // The answers of the last 40 runs are kept in their summaries' texts' part, no older ones.
+  CHECK(count(w.db(), "SELECT count(DISTINCT run_id) FROM run_texts") == 40);
+  CHECK(count(w.db(), "SELECT count(*) FROM run_texts") == 80);
+  CHECK(count(w.db(), "SELECT min(run_id) FROM run_texts") ==
+        count(w.db(), "SELECT id FROM runs ORDER BY run_at DESC LIMIT 1 OFFSET 39"));
+  CHECK(count(w.db(), "SELECT max(version) = min(version) FROM run_texts") == 1);
+  CHECK(count(w.db(), "SELECT max(version) FROM run_texts") == run_texts_version());
+  const std::string texts =
+      query(w.db(), "SELECT run_id, endpoint, version, hex(data) FROM run_texts ORDER BY 1, 2");
 
   auto rebuilt_all = recompute_all(w.store(), w.options());
   REQUIRE_MESSAGE(rebuilt_all.ok(), (rebuilt_all.ok() ? "" : rebuilt_all.error().to_string()));
   CHECK(without_ids(w.events()) == without_ids(run_by_run));
   CHECK(query(w.db(), "SELECT run_id, endpoint, version, hex(data) FROM run_cells ORDER BY 1, 2") ==
         summaries);
+  CHECK(query(w.db(), "SELECT run_id, endpoint, version, hex(data) FROM run_texts ORDER BY 1, 2") ==
+        texts);
   CHECK(count(w.db(), stale_features) == 0);
 }
 
@@ -371,10 +381,10 @@ TEST_CASE("detect_run reads old runs from their summaries, not from their sample
 }
 
 TEST_CASE("missing, outdated or unreadable summaries are rebuilt from the samples") {
-  // An upgraded database has no summaries: the first detection counts the old runs of its
-  // window from their samples and stores their summaries, the next ones one run each (the run
-  // leaving the texts' window). Summaries of another version or that do not decode are
-  // rebuilt alike. Decisions never change: a twin history that kept its summaries agrees.
+  // An upgraded database has no summaries: the first detection counts the runs of its window
+  // from their samples and stores their summaries. Summaries of another version or that do not
+  // decode, and texts' parts that are lost, are rebuilt alike. Decisions never change: a twin
+  // history that kept its summaries agrees.
   const EndpointGenerator gen = eventful(9), twin = eventful(9);  // one per history
   World kept = eventful_world(), lost = eventful_world();
   for (int d = 0; d < 70; ++d) {
@@ -385,22 +395,29 @@ TEST_CASE("missing, outdated or unreadable summaries are rebuilt from the sample
   auto same = [&] { CHECK(with_ids(lost.events()) == with_ids(kept.events())); };
 
   CHECK(kept.run_each(70, gen).summaries_rebuilt == 0);
-  CHECK(lost.run_each(70, twin).summaries_rebuilt == 31);  // days 0-30: day 31 has texts
+  CHECK(lost.run_each(70, twin).summaries_rebuilt == 70);  // days 0-69
   same();
-  CHECK(count(lost.db(), "SELECT count(DISTINCT run_id) FROM run_cells") == 32);
+  CHECK(count(lost.db(), "SELECT count(DISTINCT run_id) FROM run_cells") == 71);
   kept.run_each(71, gen);
-  CHECK(lost.run_each(71, twin).summaries_rebuilt == 1);  // day 31
+  CHECK(lost.run_each(71, twin).summaries_rebuilt == 0);
   same();
 
   query(lost.db(), "UPDATE run_cells SET version = version + 1 WHERE run_id IN (SELECT id FROM "
                    "runs WHERE run_at < '" + dw::format_time(day(3)) + "')");
   query(lost.db(), "UPDATE run_cells SET data = x'00ff' WHERE run_id IN (SELECT id FROM runs "
                    "WHERE run_at = '" + dw::format_time(day(10)) + "')");
+  // The texts of two runs of the window lost, of one more unreadable.
+  query(lost.db(), "DELETE FROM run_texts WHERE run_id IN (SELECT id FROM runs WHERE run_at IN ('" +
+                       dw::format_time(day(40)) + "', '" + dw::format_time(day(50)) + "'))");
+  query(lost.db(), "UPDATE run_texts SET data = x'01' WHERE run_id IN (SELECT id FROM runs "
+                   "WHERE run_at = '" + dw::format_time(day(60)) + "')");
   kept.run_each(72, gen);
-  CHECK(lost.run_each(72, twin).summaries_rebuilt == 3 + 1 + 1);  // days 0-2, 10, 32
+  CHECK(lost.run_each(72, twin).summaries_rebuilt == 3 + 1 + 3);  // days 0-2, 10; 40, 50, 60
   same();
-  // What was rebuilt is what was kept, byte for byte (lost lacks the runs still in the texts'
-  // window when its summaries went: they are summarised on leaving it).
+  const std::string texts = "SELECT run_id, endpoint, version, hex(data) FROM run_texts ORDER BY 1, 2";
+  CHECK(count(lost.db(), "SELECT count(*) FROM run_texts") == 80);
+  CHECK(query(lost.db(), texts) == query(kept.db(), texts));
+  // What was rebuilt is what was kept, byte for byte.
   auto lines = [](const std::string& text) {
     std::set<std::string> out;
     std::istringstream in(text);
@@ -409,7 +426,7 @@ TEST_CASE("missing, outdated or unreadable summaries are rebuilt from the sample
   };
   const std::string sql = "SELECT run_id, endpoint, version, hex(data) FROM run_cells";
   std::set<std::string> rebuilt = lines(query(lost.db(), sql)), all = lines(query(kept.db(), sql));
-  CHECK(rebuilt.size() == 2 * (33 + 3));  // days 0-32 and 70-72, two endpoints
+  CHECK(rebuilt.size() == 2 * 73);  // days 0-72, two endpoints
   for (const std::string& row : rebuilt) CHECK_MESSAGE(all.count(row) == 1, row);
 }
 

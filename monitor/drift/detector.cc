@@ -1,8 +1,9 @@
 // detect_run and recompute_all: feed the history of a bounded window to the decisions of a run
 // (engine.h) and write what they decide. Both keep exactly the same window (horizon() for the
-// counts, the last kTextRuns runs for the texts), so they decide alike. detect_run reads the
-// counts of runs older than the texts' window from their summaries (run_cells.h), which both
-// write as runs are decided: its cost does not grow with the history.
+// counts, the last kTextRuns runs for the texts), so they decide alike. detect_run reads only
+// the run's own samples: earlier runs come from their summaries (run_cells.h; with their texts'
+// part for the runs of the texts' window), which both write as runs are decided, so its cost
+// does not grow with the history.
 #include "drift/detector.h"
 
 #include <algorithm>
@@ -174,7 +175,10 @@ Result<Summary> recompute_inside(store::Store& store, const Options& options) {
   // runs without samples keep theirs (retention removes samples, never summaries).
   RunSummaries summaries(store);
   if (trimmed) {
-    if (Status s = summaries.feed(history, horizon(**sampled, events, options), **sampled); !s) {
+    // No texts: these runs have no samples left to compare answers with.
+    if (Status s = summaries.feed(history, horizon(**sampled, events, options), **sampled,
+                                  **sampled, cache);
+        !s) {
       return s.error();
     }
   }
@@ -188,7 +192,10 @@ Result<Summary> recompute_inside(store::Store& store, const Options& options) {
     if (next == runs->size()) return Error("sample of run " + std::to_string(run_id) + " out of order");
     const RunRef& run = (*runs)[next];
     if (!running.count(run.id)) {
-      if (Status w = summaries.write(history, run); !w) return w;
+      // Texts only for the runs the next detection reads texts of.
+      if (Status w = summaries.write(history, run, next + kTextRuns >= runs->size()); !w) {
+        return w;
+      }
     }
     if (not_complete.count(run.id)) return Status();
     Time h = horizon(run.at, events, options);
@@ -221,6 +228,11 @@ Result<Summary> recompute_inside(store::Store& store, const Options& options) {
     if (Status ok = decide_run(*current); !ok) return ok.error();
   }
   if (Status f = cache.flush(); !f) return f.error();
+  if (!runs->empty()) {
+    if (Status d = store.drop_run_texts(text_horizon(*runs, runs->size() - 1)); !d) {
+      return d.error();
+    }
+  }
   // Features of texts no later run in the text window uses are not read again.
   if (runs->size() > kTextRuns) {
     if (Status f = store.drop_features((*runs)[runs->size() - kTextRuns - 1].id, false); !f) {
@@ -292,9 +304,11 @@ Result<Summary> detect_run(store::Store& store, int64_t run_id, const Options& o
   Feeder feed(history, cache);
   RunSummaries summaries(store);
   const Time texts = latest.back().run_at;  // text_horizon() of the latest run
-  Status s = summaries.feed(history, h, texts);
+  // Earlier runs from their summaries (texts too for those of the window), this one from its
+  // samples: what is read does not grow with the history.
+  Status s = summaries.feed(history, h, run.at, texts, cache);
   if (s) {
-    store::SampleFilter recent{.since = texts, .until = run.at + std::chrono::seconds(1),
+    store::SampleFilter recent{.since = run.at, .until = run.at + std::chrono::seconds(1),
                                .features_version = answer_features_version()};
     s = store.for_each_sample(recent, [&](const store::SampleRow& row) { return feed(row, true); });
   }
@@ -312,12 +326,13 @@ Result<Summary> detect_run(store::Store& store, int64_t run_id, const Options& o
   auto tx = store.transaction();
   if (!tx) return tx.error();
   if (Status w = write(store, *events, *d, summary); !w) return w.error();
-  if (Status w = summaries.write(history, run); !w) return w.error();
+  if (Status w = summaries.write(history, run, true); !w) return w.error();
   for (const RunRef& old : summaries.take_missing()) {
-    if (Status w = summaries.write(history, old); !w) return w.error();
+    if (Status w = summaries.write(history, old, old.at >= texts); !w) return w.error();
     ++summary.summaries_rebuilt;
   }
   if (Status f = cache.flush(); !f) return f.error();
+  if (Status d = store.drop_run_texts(texts); !d) return d.error();
   if (left_window) {
     if (Status f = store.drop_features(*left_window, true); !f) return f.error();
   }

@@ -124,14 +124,59 @@ void History::add(const EndpointRun& run) {
   }
 }
 
-std::vector<EndpointRun> History::cells_of(const RunRef& run) const {
-  // Cells are in run order and the run is usually the last one: search from the back.
-  auto find = [&](const auto& cells) -> decltype(&cells.front()) {
-    for (auto it = cells.rbegin(); it != cells.rend() && it->run.at >= run.at; ++it) {
-      if (it->run.id == run.id) return &*it;
+namespace {
+
+// A run's cell in cells (in run order; the run is usually the last one: searched from the back).
+template <typename C>
+auto* cell_of(C& cells, const RunRef& run) {
+  for (auto it = cells.rbegin(); it != cells.rend() && it->run.at >= run.at; ++it) {
+    if (it->run.id == run.id) return &*it;
+  }
+  return static_cast<decltype(&*cells.rbegin())>(nullptr);
+}
+
+}  // namespace
+
+bool History::add_texts(const RunRef& run, EndpointTexts texts) {
+  auto ep = endpoints_.find(texts.endpoint);
+  if (ep == endpoints_.end()) return false;
+  EndpointCell* ec = cell_of(ep->second.cells, run);
+  if (ec == nullptr) return false;
+  ec->texts = true;
+  ec->uses = std::move(texts.uses);
+  auto answered = texts.answered.begin();
+  for (auto it = pairs_.lower_bound(PairKey{texts.endpoint, "", ""});
+       it != pairs_.end() && it->first.endpoint == texts.endpoint; ++it) {
+    Cell* c = cell_of(it->second.cells, run);
+    if (c == nullptr) continue;
+    c->texts = true;
+    while (answered != texts.answered.end() && answered->first < it->first) ++answered;
+    if (answered != texts.answered.end() && answered->first == it->first) {
+      c->answered = std::move(answered->second);
     }
-    return nullptr;
-  };
+  }
+  return true;
+}
+
+std::vector<EndpointTexts> History::texts_of(const RunRef& run) const {
+  std::vector<EndpointTexts> out;
+  for (const auto& [name, ep] : endpoints_) {
+    const EndpointCell* ec = cell_of(ep.cells, run);
+    if (ec == nullptr || !ec->texts) continue;
+    EndpointTexts& t = out.emplace_back();
+    t.endpoint = name;
+    t.uses = ec->uses;
+    for (auto it = pairs_.lower_bound(PairKey{name, "", ""});
+         it != pairs_.end() && it->first.endpoint == name; ++it) {
+      const Cell* c = cell_of(it->second.cells, run);
+      if (c != nullptr && !c->answered.empty()) t.answered.emplace_back(it->first, c->answered);
+    }
+  }
+  return out;
+}
+
+std::vector<EndpointRun> History::cells_of(const RunRef& run) const {
+  auto find = [&](const auto& cells) { return cell_of(cells, run); };
   std::vector<EndpointRun> out;
   for (const auto& [name, ep] : endpoints_) {
     const EndpointCell* ec = find(ep.cells);

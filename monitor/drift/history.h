@@ -107,6 +107,14 @@ struct EndpointRun {
   std::vector<PairRun> pairs;
 };
 
+// The texts of one endpoint's run: what add(row, features) keeps beyond the counts.
+struct EndpointTexts {
+  std::string endpoint;
+  // The answered signatures of each pair that has any, in key order (as Cell::answered).
+  std::vector<std::pair<PairKey, std::vector<Signature>>> answered;
+  std::map<std::string, TextUse> uses;  // as EndpointCell::uses
+};
+
 class History {
  public:
   History() = default;
@@ -122,6 +130,13 @@ class History {
   // What history holds of one run, one entry per endpoint in name order, without texts (what
   // add(EndpointRun) takes back); empty when no sample of the run was counted.
   std::vector<EndpointRun> cells_of(const RunRef& run) const;
+  // Adds the texts of a run whose counts add(EndpointRun) has just added, as add(row, features)
+  // would have kept them: every cell of the endpoint's run then holds texts. False, changing
+  // nothing, when history holds no cell of that endpoint in that run.
+  bool add_texts(const RunRef& run, EndpointTexts texts);
+  // What history holds of one run's texts, one entry per endpoint whose cell of the run holds
+  // texts, in name order (what add_texts takes back).
+  std::vector<EndpointTexts> texts_of(const RunRef& run) const;
   // Drops cells of runs before horizon, and the texts of runs before text_horizon.
   void prune(Time horizon, Time text_horizon);
 

@@ -39,11 +39,19 @@ Signature signature(std::string_view normalised) {
   sig.fill(std::numeric_limits<uint32_t>::max());
   std::vector<uint32_t> cps = code_points(normalised);
   size_t count = cps.size() < kShingle ? 1 : cps.size() - kShingle + 1;
+  std::vector<uint64_t> shingles(count);
   for (size_t i = 0; i < count; ++i) {
     uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a over the shingle's code points
     for (size_t k = i; k < std::min(cps.size(), i + kShingle); ++k) {
       h = (h ^ cps[k]) * 0x100000001b3ULL;
     }
+    shingles[i] = h;
+  }
+  // A minimum over a set: each distinct shingle once. Text repeats itself ("the", "of the"),
+  // and the 64 hashes per shingle below are nearly all of the cost.
+  std::sort(shingles.begin(), shingles.end());
+  shingles.erase(std::unique(shingles.begin(), shingles.end()), shingles.end());
+  for (uint64_t h : shingles) {
     for (size_t slot = 0; slot < sig.size(); ++slot) {
       auto v = static_cast<uint32_t>(splitmix64(h ^ (0x5851f42d4c957f2dULL * (slot + 1))) >> 32);
       sig[slot] = std::min(sig[slot], v);

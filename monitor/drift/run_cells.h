@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "drift/answer_features.h"
 #include "drift/history.h"
 #include "store/store.h"
 
@@ -54,20 +55,36 @@ std::optional<EndpointRun> decode_run_cells(
     std::string_view bytes, const std::string& endpoint, const RunRef& run,
     const std::unordered_map<int64_t, store::ProbeKey>& keys);
 
+// The texts' part (Store::put_run_texts), kept for the runs detection reads texts of: what
+// History::add(row, features) keeps beyond the counts. Version: names this encoding, the
+// answers' features (answer_features_version()) and run_cells_version(). Encoding: the answered
+// signatures of each pair of the counts with answered samples, in the counts' pair order, as
+// many as it answered, each 64 little-endian 32-bit words; then the number of shared-text uses
+// and each: the normalised text's sha256 (32 bytes), a raw text's sha256 (32 bytes), its probes
+// (count, then length + bytes each), its sample ids (count, then zigzag deltas as above).
+int64_t run_texts_version();
+// nullopt when texts does not fit counts (a pair's signatures are not its answered count) or a
+// hash is not a lowercase hex sha256: such texts are not stored.
+std::optional<std::string> encode_run_texts(const EndpointRun& counts, const EndpointTexts& texts);
+// Back, given the counts decoded from the same run and endpoint; nullopt for other bytes.
+std::optional<EndpointTexts> decode_run_texts(std::string_view bytes, const EndpointRun& counts);
+
 // Reads and writes the run summaries of one detection through the store.
 class RunSummaries {
  public:
   explicit RunSummaries(store::Store& store) : store_(store) {}
 
-  // Adds to history the cells of the runs with since <= run_at < until, in run order, without
-  // texts: decoded from their summaries, or counted from their samples when a run has no
-  // summary of this version (remembered for take_missing() once the run is finished). Fails
-  // when the store does.
-  Status feed(History& history, Time since, Time until);
+  // Adds to history the cells of the runs with since <= run_at < until, in run order: decoded
+  // from their summaries, or counted from their samples when a run has no summary of this
+  // version (remembered for take_missing() once the run is finished). Runs at or after
+  // texts_since come with their texts: the texts' part of their summaries, or their samples
+  // with the features `cache` gives. Fails when the store does.
+  Status feed(History& history, Time since, Time until, Time texts_since, FeatureCache& cache);
 
   // Replaces the stored summary of run with what history holds of it (a row for every
-  // endpoint; one marker row when it holds nothing). Writes: inside the caller's transaction.
-  Status write(const History& history, const RunRef& run);
+  // endpoint; one marker row when it holds nothing), and, when with_texts, its texts' part
+  // (when history holds the run's texts). Writes: inside the caller's transaction.
+  Status write(const History& history, const RunRef& run, bool with_texts);
 
   // The finished runs feed() had to count from their samples, since the last call.
   std::vector<RunRef> take_missing() { return std::exchange(missing_, {}); }
@@ -77,7 +94,10 @@ class RunSummaries {
 
  private:
   Status load_keys();
-  Status count_from_samples(History& history, const store::RunInfo& run);
+  Status count_from_samples(History& history, const store::RunInfo& run, FeatureCache* cache);
+  // The texts' part of run's summary added to history after its counts; false when it is
+  // missing, of another version or does not decode (history is then unchanged).
+  Result<bool> add_texts(History& history, const RunRef& run, const std::vector<EndpointRun>& counts);
 
   store::Store& store_;
   bool loaded_ = false;

@@ -15,15 +15,28 @@ Status RunSummaries::load_keys() {
   return {};
 }
 
-Status RunSummaries::count_from_samples(History& history, const store::RunInfo& run) {
+Status RunSummaries::count_from_samples(History& history, const store::RunInfo& run,
+                                        FeatureCache* cache) {
   long rows = 0;
-  Status s = store_.for_each_sample({.run_id = run.id, .with_text = false},
-                                    [&](const store::SampleRow& row) {
-                                      history.add(row, nullptr);
-                                      ++rows;
-                                      return true;
-                                    });
+  std::optional<Error> failure;
+  store::SampleFilter filter{.run_id = run.id, .with_text = cache != nullptr};
+  if (cache != nullptr) filter.features_version = answer_features_version();
+  Status s = store_.for_each_sample(filter, [&](const store::SampleRow& row) {
+    ++rows;
+    if (cache == nullptr) {
+      history.add(row, nullptr);
+      return true;
+    }
+    auto features = cache->of(row);
+    if (!features) {
+      failure = features.error();
+      return false;
+    }
+    history.add(row, *features);
+    return true;
+  });
   if (!s) return s;
+  if (failure) return *failure;
   ++counted_;
   // A run still running may get more samples: summarised once it is finished. A run without
   // samples (retention removed them) keeps whatever summary it has: its counts are gone.
@@ -33,7 +46,30 @@ Status RunSummaries::count_from_samples(History& history, const store::RunInfo& 
   return {};
 }
 
-Status RunSummaries::feed(History& history, Time since, Time until) {
+Result<bool> RunSummaries::add_texts(History& history, const RunRef& run,
+                                     const std::vector<EndpointRun>& counts) {
+  const int64_t version = run_texts_version();
+  std::vector<EndpointTexts> texts;
+  bool usable = true;
+  auto next = counts.begin();  // both in endpoint order: every endpoint needs its texts
+  Status s = store_.run_texts(run.id, [&](const store::RunCells& row) {
+    usable = next != counts.end() && row.endpoint == next->endpoint && row.version == version;
+    if (usable) {
+      auto t = decode_run_texts(row.data, *next++);
+      usable = t.has_value();
+      if (usable) texts.push_back(std::move(*t));
+    }
+    return usable;
+  });
+  if (!s) return s.error();
+  if (!usable || next != counts.end()) return false;
+  for (const EndpointRun& e : counts) history.add(e);
+  for (EndpointTexts& t : texts) history.add_texts(run, std::move(t));
+  return true;
+}
+
+Status RunSummaries::feed(History& history, Time since, Time until, Time texts_since,
+                          FeatureCache& cache) {
   if (Status s = load_keys(); !s) return s;
   std::vector<store::RunInfo> runs;
   Status listed = store_.list_runs({.since = since, .until = until}, [&](const store::RunInfo& r) {
@@ -53,13 +89,23 @@ Status RunSummaries::feed(History& history, Time since, Time until) {
   auto settle = [&](int64_t upto) -> Status {
     for (; next < runs.size(); ++next) {
       const store::RunInfo& r = runs[next];
+      const bool texts = r.run_at >= texts_since;
       if (r.id == upto && usable) {
-        for (const EndpointRun& e : cells) history.add(e);
-        ++decoded_;
-        ++next;
-        return {};
+        if (!texts) {
+          for (const EndpointRun& e : cells) history.add(e);
+          ++decoded_;
+          ++next;
+          return {};
+        }
+        auto added = add_texts(history, {r.id, r.run_at}, cells);
+        if (!added) return added.error();
+        if (*added) {
+          ++decoded_;
+          ++next;
+          return {};
+        }
       }
-      if (Status s = count_from_samples(history, r); !s) return s;
+      if (Status s = count_from_samples(history, r, texts ? &cache : nullptr); !s) return s;
       if (r.id == upto) {
         ++next;
         return {};
@@ -101,11 +147,12 @@ Status RunSummaries::feed(History& history, Time since, Time until) {
   return settle(0);
 }
 
-Status RunSummaries::write(const History& history, const RunRef& run) {
+Status RunSummaries::write(const History& history, const RunRef& run, bool with_texts) {
   if (Status s = load_keys(); !s) return s;
   const int64_t version = run_cells_version();
   std::vector<store::RunCells> rows;
-  for (const EndpointRun& e : history.cells_of(run)) {
+  const std::vector<EndpointRun> counts = history.cells_of(run);
+  for (const EndpointRun& e : counts) {
     std::vector<int64_t> ids;
     for (const PairRun& p : e.pairs) {
       auto known = key_ids_.find({p.key.probe_id, p.key.probe_version});
@@ -122,7 +169,21 @@ Status RunSummaries::write(const History& history, const RunRef& run) {
     rows.push_back({run.id, run.at, e.endpoint, version, encode_run_cells(e, ids)});
   }
   if (rows.empty()) rows.push_back({run.id, run.at, "", version, ""});
-  return store_.put_run_cells(run.id, rows);
+  if (Status s = store_.put_run_cells(run.id, rows); !s) return s;
+  if (!with_texts) return {};
+
+  // Texts for every endpoint of the counts, or none (feed() reads them only whole, and counts
+  // such a run from its samples).
+  std::vector<store::RunCells> texts;
+  const std::vector<EndpointTexts> held = history.texts_of(run);
+  for (size_t i = 0; i < counts.size() && held.size() == counts.size(); ++i) {
+    auto data = held[i].endpoint == counts[i].endpoint ? encode_run_texts(counts[i], held[i])
+                                                       : std::nullopt;
+    if (!data) break;
+    texts.push_back({run.id, run.at, counts[i].endpoint, run_texts_version(), std::move(*data)});
+  }
+  if (texts.size() != counts.size()) texts.clear();
+  return store_.put_run_texts(run.id, texts);
 }
 
 }  // namespace dw::drift

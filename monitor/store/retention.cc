@@ -11,6 +11,7 @@ namespace dw::store {
 Result<Removed> Store::remove_samples_before(Time before, int limit) {
   if (read_only_) return db_->fail("opened read-only: cannot remove samples");
   struct Doomed {
+    int64_t run;
     int64_t id;
     std::optional<int64_t> response, body;
   };
@@ -33,7 +34,7 @@ Result<Removed> Store::remove_samples_before(Time before, int limit) {
       const int64_t run = (*q)->int64(3);
       if (static_cast<int>(doomed.size()) >= limit && run != last_run) break;
       last_run = run;
-      doomed.push_back({(*q)->int64(0), (*q)->optional_int64(1), (*q)->optional_int64(2)});
+      doomed.push_back({run, (*q)->int64(0), (*q)->optional_int64(1), (*q)->optional_int64(2)});
     }
   }
   Removed removed;
@@ -44,13 +45,21 @@ Result<Removed> Store::remove_samples_before(Time before, int limit) {
   if (!tx) return tx.error();
   auto del = db_->cached("DELETE FROM sample_rows WHERE id = ?");
   if (!del) return del.error();
-  std::set<int64_t> texts;
+  std::set<int64_t> texts, runs;
   for (const Doomed& d : doomed) {
+    runs.insert(d.run);
     (*del)->bind(1, d.id);
     if (auto st = (*del)->run("removing old samples"); !st) return st.error();
     removed.samples += sqlite3_changes(db_->handle());
     if (d.response) texts.insert(*d.response);
     if (d.body) texts.insert(*d.body);
+  }
+  // The texts' part of their summaries goes with the samples (the counts stay).
+  auto texts_part = db_->cached("DELETE FROM run_texts WHERE run_id = ?");
+  if (!texts_part) return texts_part.error();
+  for (int64_t run : runs) {
+    (*texts_part)->bind(1, run);
+    if (auto st = (*texts_part)->run("removing old samples"); !st) return st.error();
   }
   // A text goes when no sample is left that uses it (samples_by_text, samples_by_body), and
   // with it what was derived from it.

@@ -93,23 +93,86 @@ Status Store::for_each_probe_key(const std::function<bool(const ProbeKey&)>& cal
   }
 }
 
-Status Store::put_run_cells(int64_t run_id, const std::vector<RunCells>& rows) {
-  if (auto st = open_batch(); !st) return st;
-  // A savepoint inside the batch: a run's summary is replaced whole or not at all.
-  auto whole = Tx::begin(*db_);
+namespace {
+
+// Replaces a run's rows of one summary table (run_cells or run_texts), whole or not at all.
+Status put_summary(Db& db, const char* table, int64_t run_id, const std::vector<RunCells>& rows) {
+  // A savepoint inside the caller's batch: a run's summary is replaced whole or not at all.
+  auto whole = Tx::begin(db);
   if (!whole) return whole.error();
-  auto del = db_->cached("DELETE FROM run_cells WHERE run_id = ?");
+  const std::string del_sql = std::string("DELETE FROM ") + table + " WHERE run_id = ?";
+  auto del = db.cached(del_sql.c_str());
   if (!del) return del.error();
   (*del)->bind(1, run_id);
   const std::string what = "storing the summary of run " + std::to_string(run_id);
   if (auto st = (*del)->run(what); !st) return st;
-  auto ins = db_->cached("INSERT INTO run_cells (run_id, endpoint, version, data) VALUES (?, ?, ?, ?)");
+  const std::string ins_sql = std::string("INSERT INTO ") + table +
+                              " (run_id, endpoint, version, data) VALUES (?, ?, ?, ?)";
+  auto ins = db.cached(ins_sql.c_str());
   if (!ins) return ins.error();
   for (const RunCells& r : rows) {
     (*ins)->bind(1, run_id).bind(2, r.endpoint).bind(3, r.version).bind_blob(4, r.data);
     if (auto st = (*ins)->run(what); !st) return st;  // "FOREIGN KEY constraint failed"
   }
-  if (auto st = (*whole)->commit(); !st) return st;
+  return (*whole)->commit();
+}
+
+}  // namespace
+
+Status Store::put_run_cells(int64_t run_id, const std::vector<RunCells>& rows) {
+  if (auto st = open_batch(); !st) return st;
+  if (auto st = put_summary(*db_, "run_cells", run_id, rows); !st) return st;
+  return count_batched_write();
+}
+
+Status Store::put_run_texts(int64_t run_id, const std::vector<RunCells>& rows) {
+  if (auto st = open_batch(); !st) return st;
+  if (auto st = put_summary(*db_, "run_texts", run_id, rows); !st) return st;
+  return count_batched_write();
+}
+
+Status Store::run_texts(int64_t run_id, const std::function<bool(const RunCells&)>& callback) {
+  auto st = db_->prepare(
+      "SELECT t.endpoint, t.version, t.data, r.run_at FROM run_texts t "
+      "JOIN runs r ON r.id = t.run_id WHERE t.run_id = ? ORDER BY t.endpoint");
+  if (!st) return st.error();
+  Statement& q = **st;
+  q.bind(1, run_id);
+  RunCells r;
+  r.run_id = run_id;
+  for (;;) {
+    auto row = q.step();
+    if (!row) return row.error();
+    if (!*row) return Status::Ok();
+    r.endpoint = q.text(0);
+    r.version = q.int64(1);
+    std::string_view data = q.blob(2);
+    r.data.assign(data.data(), data.size());
+    auto at = q.time(3);
+    if (!at) return at.error();
+    r.run_at = *at;
+    if (!callback(r)) return Status::Ok();
+  }
+}
+
+Status Store::drop_run_texts(Time before) {
+  // Read first: a detection calls this after every run, and most calls find nothing.
+  {
+    auto any = db_->cached(
+        "SELECT 1 FROM run_texts WHERE run_id IN (SELECT id FROM runs WHERE run_at < ?) LIMIT 1");
+    if (!any) return any.error();
+    ResetOnExit reset(**any);
+    (*any)->bind(1, format_time(before));
+    auto row = (*any)->step();
+    if (!row) return row.error();
+    if (!*row) return Status::Ok();
+  }
+  if (auto st = open_batch(); !st) return st;
+  auto del = db_->cached(
+      "DELETE FROM run_texts WHERE run_id IN (SELECT id FROM runs WHERE run_at < ?)");
+  if (!del) return del.error();
+  (*del)->bind(1, format_time(before));
+  if (auto st = (*del)->run("dropping the texts of old run summaries"); !st) return st;
   return count_batched_write();
 }
 

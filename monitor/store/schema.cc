@@ -207,6 +207,29 @@ BEGIN
 END;
 )sql";
 
+// Schema 7. The texts' part of a run's summary (drift/run_cells.h: the answers' signatures and
+// shared texts per endpoint), kept only for the runs detection reads texts of (its last 40):
+// a run's rows are deleted as it leaves that window, and like run_cells they are derived data,
+// dropped by the trigger when one of the run's verdicts changes.
+constexpr const char* kRunTexts = R"sql(
+CREATE TABLE run_texts (
+  run_id   INTEGER NOT NULL REFERENCES runs (id),
+  endpoint TEXT NOT NULL,
+  version  INTEGER NOT NULL,
+  data     BLOB NOT NULL,
+  PRIMARY KEY (run_id, endpoint)
+);
+DROP TRIGGER run_cells_stale;
+CREATE TRIGGER run_cells_stale
+AFTER UPDATE OF verdict, narrative, expect_coverage, judgement_id ON sample_rows
+WHEN OLD.verdict IS NOT NEW.verdict OR OLD.narrative IS NOT NEW.narrative
+  OR OLD.expect_coverage IS NOT NEW.expect_coverage OR OLD.judgement_id IS NOT NEW.judgement_id
+BEGIN
+  DELETE FROM run_cells WHERE run_id = NEW.run_id;
+  DELETE FROM run_texts WHERE run_id = NEW.run_id;
+END;
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, kInitialSchema},
     Migration{2, kResponseFeatures},
@@ -214,6 +237,7 @@ constexpr std::array kMigrations = {
     Migration{4, kJudgements},
     Migration{5, kRunCells},
     Migration{6, kCompactSamples},  // schema_compact.cc
+    Migration{7, kRunTexts},
 };
 
 Result<int64_t> pragma_int(Db& db, const char* sql) {

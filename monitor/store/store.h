@@ -381,6 +381,16 @@ class Store {
   // store (read samples, for example).
   Status for_each_run_cells(std::optional<Time> since, std::optional<Time> until,
                             const std::function<bool(const RunCells&)>& callback);
+  // The texts' part of run summaries (what detection keeps of the answers of its last runs,
+  // far larger than the counts): the same shape, in a table of its own so that reading counts
+  // never reads texts. put_run_texts is put_run_cells for it, and the same trigger drops a
+  // run's rows. run_texts streams the rows of one run in endpoint order.
+  Status put_run_texts(int64_t run_id, const std::vector<RunCells>& rows);
+  Status run_texts(int64_t run_id, const std::function<bool(const RunCells&)>& callback);
+  // Deletes the texts' part of the summaries of runs with run_at before `before` (they have
+  // left the window detection reads texts of). Batched like add_sample; writes nothing when
+  // there is nothing to delete.
+  Status drop_run_texts(Time before);
 
   // --- retention ---------------------------------------------------------------------------
   // Removes, in one transaction, the samples of the oldest runs with run_at before `before`,

@@ -1,0 +1,145 @@
+// The texts' part of run summaries as bytes (the encoding run_cells.h describes).
+#include <algorithm>
+
+#include "drift/answer_features.h"
+#include "drift/run_cells.h"
+#include "drift/varint.h"
+
+namespace dw::drift {
+namespace {
+
+using namespace varint;
+
+constexpr const char* kTextsFormat = "run-texts/1";  // of the bytes below
+constexpr size_t kHashBytes = 32;               // a sha256, stored as bytes, read back as hex
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+// A lowercase hex sha256 as its 32 bytes; false for anything else (such a text is not kept).
+bool put_hash(std::string& out, const std::string& hex) {
+  if (hex.size() != 2 * kHashBytes) return false;
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    int hi = hex_value(hex[i]), lo = hex_value(hex[i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    out += static_cast<char>(hi << 4 | lo);
+  }
+  return true;
+}
+
+bool read_hash(Reader& in, std::string& hex) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string_view bytes;
+  if (!in.raw(kHashBytes, bytes)) return false;
+  hex.clear();
+  for (unsigned char b : bytes) {
+    hex += kDigits[b >> 4];
+    hex += kDigits[b & 15];
+  }
+  return true;
+}
+
+void put_signature(std::string& out, const Signature& s) {
+  for (uint32_t v : s) {
+    for (int i = 0; i < 4; ++i) out += static_cast<char>((v >> (8 * i)) & 0xff);
+  }
+}
+
+bool read_signature(Reader& in, Signature& s) {
+  std::string_view bytes;
+  if (!in.raw(sizeof(Signature), bytes)) return false;
+  for (size_t k = 0; k < s.size(); ++k) {
+    uint32_t v = 0;
+    for (int i = 0; i < 4; ++i) v |= static_cast<uint32_t>(static_cast<uint8_t>(bytes[4 * k + i])) << (8 * i);
+    s[k] = v;
+  }
+  return true;
+}
+
+}  // namespace
+
+int64_t run_texts_version() {
+  static const int64_t version = [] {
+    std::string name = std::string(kTextsFormat) + " " + answer_features_version() + " " +
+                       std::to_string(run_cells_version());
+    uint32_t h = 2166136261u;  // FNV-1a
+    for (unsigned char c : name) h = (h ^ c) * 16777619u;
+    return static_cast<int64_t>(h & 0x7fffffff) | 1;
+  }();
+  return version;
+}
+
+std::optional<std::string> encode_run_texts(const EndpointRun& counts, const EndpointTexts& texts) {
+  std::string out;
+  // Signatures of the pairs that answered, in the counts' pair order: their number is the
+  // answered count, so neither keys nor counts are written.
+  auto answered = texts.answered.begin();
+  for (const PairRun& p : counts.pairs) {
+    const long n = p.cell.verdicts[0];
+    if (n == 0) continue;
+    while (answered != texts.answered.end() && answered->first < p.key) ++answered;
+    if (answered == texts.answered.end() || answered->first != p.key ||
+        answered->second.size() != static_cast<size_t>(n)) {
+      return std::nullopt;  // not what add(row, features) keeps: never stored
+    }
+    for (const Signature& s : answered->second) put_signature(out, s);
+  }
+  put(out, texts.uses.size());
+  int64_t prev_id = 0;
+  for (const auto& [hash, use] : texts.uses) {
+    if (!put_hash(out, hash) || !put_hash(out, use.response_hash)) return std::nullopt;
+    put(out, use.probes.size());
+    for (const std::string& probe : use.probes) {
+      put(out, probe.size());
+      out += probe;
+    }
+    put(out, use.ids.size());
+    put_ids(out, prev_id, use.ids);
+  }
+  return out;
+}
+
+std::optional<EndpointTexts> decode_run_texts(std::string_view bytes, const EndpointRun& counts) {
+  Reader in(bytes);
+  EndpointTexts t;
+  t.endpoint = counts.endpoint;
+  for (const PairRun& p : counts.pairs) {
+    const long n = p.cell.verdicts[0];
+    if (n == 0) continue;
+    auto& [key, signatures] = t.answered.emplace_back(p.key, std::vector<Signature>(static_cast<size_t>(n)));
+    for (Signature& s : signatures) {
+      if (!read_signature(in, s)) return std::nullopt;
+    }
+  }
+  long uses = 0;
+  if (!in.count(uses)) return std::nullopt;
+  int64_t prev_id = 0;
+  std::string hash;
+  for (long i = 0; i < uses; ++i) {
+    TextUse use;
+    long probes = 0, ids = 0;
+    if (!read_hash(in, hash) || !read_hash(in, use.response_hash) || !in.count(probes) ||
+        probes == 0) {
+      return std::nullopt;
+    }
+    for (long k = 0; k < probes; ++k) {
+      long size = 0;
+      std::string_view probe;
+      if (!in.count(size) || size == 0 || !in.raw(static_cast<size_t>(size), probe)) return std::nullopt;
+      use.probes.emplace(probe);
+    }
+    if (use.probes.size() != static_cast<size_t>(probes)) return std::nullopt;
+    if (!in.count(ids) || ids == 0 || static_cast<size_t>(ids) > kMaxCellIds ||
+        !in.ids(prev_id, static_cast<size_t>(ids), use.ids)) {
+      return std::nullopt;
+    }
+    if (!t.uses.emplace(hash, std::move(use)).second) return std::nullopt;
+  }
+  if (!in.done()) return std::nullopt;
+  return t;
+}
+
+}  // namespace dw::drift
