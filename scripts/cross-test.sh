@@ -19,7 +19,7 @@ fi
 "$PWD/scripts/install-deps.sh" --test
 libs=(libcurl4-openssl-dev libre2-dev libsqlite3-dev libutf8proc-dev libsystemd-dev
       libcpp-httplib-dev libssl-dev zlib1g-dev libhowardhinnant-date-dev libtomlplusplus-dev
-      libzstd-dev)
+      libzstd-dev libpq-dev)
 want=(g++-aarch64-linux-gnu qemu-user-static)
 for l in "${libs[@]}"; do want+=("$l:arm64"); done
 missing=()

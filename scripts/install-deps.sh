@@ -10,8 +10,9 @@ build=(g++ cmake make pkg-config
        libcurl4-openssl-dev libre2-dev libsqlite3-dev libtomlplusplus-dev
        nlohmann-json3-dev libutf8proc-dev libcli11-dev libdtl-dev libsystemd-dev
        libcpp-httplib-dev libhowardhinnant-date-dev libssl-dev zlib1g-dev libzstd-dev tzdata
-       doctest-dev)
-test_only=(sqlite3 curl systemd chromium dpkg-dev file cmark-gfm python3)
+       doctest-dev libpq-dev)
+# postgresql: scripts/fleet-test.sh starts a throw-away cluster of its own (initdb, pg_ctl).
+test_only=(sqlite3 curl systemd chromium dpkg-dev file cmark-gfm python3 postgresql)
 want=("${build[@]}")
 fuzz_only=(clang-16 libclang-rt-16-dev)
 [[ "${1:-}" == "--test" ]] && want+=("${test_only[@]}")

@@ -42,8 +42,10 @@ int main(int argc, char** argv) {
   register_diff(app, ctx);
   register_events(app, ctx);
   register_export(app, ctx);
+  register_fleet(app, ctx);
   register_import(app, ctx);
   register_judge(app, ctx);
+  register_push(app, ctx);
   register_reclassify(app, ctx);
   register_report(app, ctx);
   register_run(app, ctx);

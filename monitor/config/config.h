@@ -115,6 +115,36 @@ struct Judge {
 // "uncertain", "all", "never".
 std::string_view when_name(Judge::When when);
 
+// [fleet]: this monitor is one vantage point of several and pushes every finished run to a
+// central PostgreSQL (monitor/fleet/push.h; the daemon after each run, `driftwatch push` by
+// hand). Like API keys, the database password is never held here, only where it lives.
+struct Fleet {
+  // server (required): a libpq connection string, "host=db.example.org dbname=driftwatch
+  // user=monitor_hk sslmode=verify-full", or URI, "postgresql://monitor_hk@db.example.org/
+  // driftwatch"; TLS client certificates go in it (sslcert, sslkey, sslrootcert). Never a
+  // password (check_server): that comes from `password`.
+  std::string server;
+  // password_env | password_file | password_credential, at most one; none: libpq's own ways
+  // apply ($PGPASSWORD, ~/.pgpass, a client certificate).
+  SecretRef password;
+  std::string vantage;  // vantage (required): 1-64 letters, digits, '-', '_', '.'
+  std::string country;  // country: two capital letters (ISO 3166-1, "HK"); "" when not declared
+  std::string asn;      // asn: "AS" and 1-10 digits ("AS4134"); "" when not declared
+  // retry, 1s .. 1h: the daemon's wait after a failed push; it doubles with each further
+  // failure up to 1h, each wait drawn within +-20% of that (daemon/pusher.h).
+  std::chrono::seconds retry{60};
+  Location where;  // of the [fleet] table
+};
+
+// Checks a libpq connection string (keyword = value pairs, or a postgresql:// or postgres://
+// URI) for what driftwatch refuses in one: a password ("password=...", a URI's
+// "user:password@" or "?password=..."), which would show in the config file or on a command
+// line; and what libpq could never parse (a keyword without '=', an unterminated quote). Ok
+// otherwise: libpq judges the rest (keywords, hosts) when connecting. The error's message
+// is a phrase to follow the thing checked ("holds a password (password=...)") and never
+// contains the connection string itself, so it can be shown safely.
+Status check_server(std::string_view conninfo);
+
 struct Config {
   std::filesystem::path file;  // the config file itself (absolute)
 
@@ -154,6 +184,8 @@ struct Config {
   std::vector<Notify> notify;  // [[notify]], optional, in file order
 
   std::optional<Judge> judge;  // [judge], optional: without it the rules' verdicts are final
+
+  std::optional<Fleet> fleet;  // [fleet], optional: without it nothing leaves this machine
 };
 
 // The run deadline when [probes] deadline is not given: 20 minutes, or half the shortest gap

@@ -60,36 +60,6 @@ std::string check_smtp_url(std::string_view url) {
   return {};
 }
 
-// Reads at most one of PREFIX_env, PREFIX_file, PREFIX_credential into ref.
-void read_secret_ref(Reader& r, const toml::table& t, const std::string& prefix,
-                     const std::string& context, SecretRef& ref) {
-  const std::pair<std::string, SecretRef::Source> sources[] = {
-      {prefix + "_env", SecretRef::Source::env},
-      {prefix + "_file", SecretRef::Source::file},
-      {prefix + "_credential", SecretRef::Source::credential},
-  };
-  std::string first;
-  for (const auto& [key, source] : sources) {
-    auto value = r.nonempty_string(t, key);
-    if (!value) continue;
-    if (!first.empty()) {
-      r.error(r.where(t.find(key)->first.source()),
-              "'" + key + "' and '" + first + "' both given in " + context + "; use only one of " +
-                  prefix + "_env, " + prefix + "_file and " + prefix + "_credential");
-      continue;
-    }
-    first = key;
-    ref.source = source;
-    if (source == SecretRef::Source::file) {
-      ref.name = r.resolve(*value).string();
-    } else if (source == SecretRef::Source::credential && value->find('/') != std::string::npos) {
-      r.error(*t.get(key), "'" + key + "' is a credential name, not a path: '" + *value + "'");
-    } else {
-      ref.name = *value;
-    }
-  }
-}
-
 void read_events_on(Reader& r, const toml::table& t, Notify& n) {
   auto on = r.strings(t, "on");
   if (!on) return;
@@ -230,6 +200,35 @@ std::optional<Notify> read_one(Reader& r, const toml::table& t, int index) {
 }
 
 }  // namespace
+
+void read_secret_ref(Reader& r, const toml::table& t, const std::string& prefix,
+                     const std::string& context, SecretRef& ref) {
+  const std::pair<std::string, SecretRef::Source> sources[] = {
+      {prefix + "_env", SecretRef::Source::env},
+      {prefix + "_file", SecretRef::Source::file},
+      {prefix + "_credential", SecretRef::Source::credential},
+  };
+  std::string first;
+  for (const auto& [key, source] : sources) {
+    auto value = r.nonempty_string(t, key);
+    if (!value) continue;
+    if (!first.empty()) {
+      r.error(r.where(t.find(key)->first.source()),
+              "'" + key + "' and '" + first + "' both given in " + context + "; use only one of " +
+                  prefix + "_env, " + prefix + "_file and " + prefix + "_credential");
+      continue;
+    }
+    first = key;
+    ref.source = source;
+    if (source == SecretRef::Source::file) {
+      ref.name = r.resolve(*value).string();
+    } else if (source == SecretRef::Source::credential && value->find('/') != std::string::npos) {
+      r.error(*t.get(key), "'" + key + "' is a credential name, not a path: '" + *value + "'");
+    } else {
+      ref.name = *value;
+    }
+  }
+}
 
 void read_notify(Reader& r, const toml::table& root, Config& c) {
   const toml::node* node = root.get("notify");

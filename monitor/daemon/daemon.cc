@@ -11,6 +11,7 @@
 #include "daemon/jobs.h"
 #include "daemon/loop.h"
 #include "daemon/metrics_server.h"
+#include "daemon/pusher.h"
 #include "daemon/scheduler.h"
 #include "daemon/systemd.h"
 
@@ -42,6 +43,7 @@ class Daemon {
 
  private:
   int start();
+  void start_pusher(const config::Config& c);
   void start_job(const Job& job);
   void finish_job();
   void reload();
@@ -65,6 +67,9 @@ class Daemon {
   std::atomic<bool> cancel_{false};  // aborts notification transfers when stopping
   std::unique_ptr<Notifier> notifier_;
   std::unique_ptr<Scheduler> scheduler_;
+  // [fleet]: pushes finished runs on a thread of its own (pusher.h). Declared after metrics_,
+  // which it writes, so that it is stopped first.
+  std::unique_ptr<Pusher> pusher_;
 
   // The job in flight: the thread writes outcome_, then sets job_done_ and wakes the loop.
   std::thread worker_;
@@ -151,7 +156,14 @@ int Daemon::start() {
                 format_time(*last_complete_at) + "): catching it up now, once");
   }
   notifier_ = std::make_unique<Notifier>(c.notify, log_, clock_, &cancel_);
+  if (c.fleet) start_pusher(c);
   return kExitOk;
+}
+
+void Daemon::start_pusher(const config::Config& c) {
+  pusher_ = std::make_unique<Pusher>(c.database, *c.fleet, metrics_, log_);
+  log_.info("fleet: vantage '" + c.fleet->vantage +
+            "'; finished runs are pushed to the central database after each run");
 }
 
 void Daemon::report_status() {
@@ -174,6 +186,8 @@ void Daemon::report_status() {
 void Daemon::start_job(const Job& job) {
   running_ = job;
   job_done_.store(false);
+  // The run this job makes is pushed once its detection is done (finish_job).
+  if (pusher_ && job.kind == JobKind::probe_run) pusher_->pause();
   log_.info(std::string(job_name(job.kind)) + " due at " + format_time(job.due) + " starts");
   worker_ = std::thread([this, job] {
     JobContext ctx{*setup_, *store_, *transport_, clock_, metrics_, *notifier_, log_};
@@ -188,6 +202,7 @@ void Daemon::finish_job() {
   worker_.join();
   if (outcome_.run_at) last_run_ = outcome_.summary;
   if (outcome_.open_events) open_events_ = *outcome_.open_events;
+  if (pusher_ && running_->kind == JobKind::probe_run) pusher_->resume();
   running_.reset();
   wait_logged_.clear();
   report_status();
@@ -226,6 +241,18 @@ void Daemon::switch_setup() {
   auto notifier = std::make_unique<Notifier>(c.notify, log_, clock_, &cancel_);
   notifier->adopt(*notifier_);
   notifier_ = std::move(notifier);
+  // The pusher follows [fleet]. Replacing it waits for a push in flight (seconds), which only
+  // happens when [fleet] goes away or the database moves.
+  const bool same_database = c.database == setup_->config.database;
+  if (!c.fleet) {
+    if (pusher_) log_.notice("SIGHUP: no [fleet] any more: runs are no longer pushed");
+    pusher_.reset();
+  } else if (pusher_ && same_database) {
+    pusher_->update(*c.fleet);
+  } else {
+    pusher_.reset();
+    start_pusher(c);
+  }
   setup_ = std::move(next);
   scheduler_->replace(plan_of(c));
   log_.notice("SIGHUP: now running with the new config (probes \"" + c.probe_schedule.text() +
@@ -319,6 +346,7 @@ int Daemon::run() {
     if (w.stop_signals > 0) begin_stop(w.stop_signals);
     if (w.reload) reload();
   }
+  pusher_.reset();  // between two runs' pushes, or after the one in flight
   log_.notice("stopped");
   return kExitOk;
 }

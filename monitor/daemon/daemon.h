@@ -27,7 +27,9 @@
 // it reads the job's outcome only after the thread has signalled completion and been joined.
 // The only cross-thread calls are Transport::stop() (documented safe from any thread), an
 // atomic cancel flag for notification transfers, and the Metrics mutex. The metrics server
-// (metrics_server.h) is the third: it only renders the Metrics snapshot under that mutex.
+// (metrics_server.h) is the third: it only renders the Metrics snapshot under that mutex. With
+// [fleet], a fourth is the pusher (pusher.h), with a store and a database connection of its
+// own: the loop only calls its thread-safe pause(), resume() and update().
 #pragma once
 
 #include <chrono>

@@ -100,6 +100,17 @@ void Metrics::set_open_events(const std::map<std::pair<std::string, std::string>
   open_events_ = open;
 }
 
+void Metrics::set_fleet_state(long backlog, std::optional<Time> last_push) {
+  std::lock_guard lock(mutex_);
+  fleet_backlog_ = backlog;
+  fleet_last_push_ = last_push;
+}
+
+void Metrics::record_fleet_push_failure() {
+  std::lock_guard lock(mutex_);
+  ++fleet_push_failures_;
+}
+
 std::string Metrics::render() const {
   std::ostringstream out;
   std::lock_guard lock(mutex_);
@@ -171,6 +182,22 @@ std::string Metrics::render() const {
            "When the last probe run happened (its run_at), in seconds since the Unix epoch.");
     out << "driftwatch_last_run_timestamp_seconds " << last_run_->time_since_epoch().count()
         << '\n';
+  }
+
+  if (fleet_backlog_) {
+    header(out, "driftwatch_fleet_backlog_runs", "gauge",
+           "Finished runs not yet pushed to the fleet's central database.");
+    out << "driftwatch_fleet_backlog_runs " << *fleet_backlog_ << '\n';
+    header(out, "driftwatch_fleet_push_failures_total", "counter",
+           "Rounds of pushing runs to the fleet's central database that failed, by this process.");
+    out << "driftwatch_fleet_push_failures_total " << fleet_push_failures_ << '\n';
+    if (fleet_last_push_) {
+      header(out, "driftwatch_fleet_last_push_timestamp_seconds", "gauge",
+             "When a run was last pushed to the fleet's central database, in seconds since the "
+             "Unix epoch.");
+      out << "driftwatch_fleet_last_push_timestamp_seconds "
+          << fleet_last_push_->time_since_epoch().count() << '\n';
+    }
   }
   return out.str();
 }

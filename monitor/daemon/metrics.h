@@ -17,6 +17,14 @@
 //                                                   its start to its last sample stored
 //   driftwatch_incidents_open{endpoint}             gauge: incidents (report/incidents.h) with
 //                                                   an open event, by endpoint
+//   driftwatch_fleet_backlog_runs                   gauge: finished runs not yet pushed to the
+//                                                   fleet's central database ([fleet] only)
+//   driftwatch_fleet_last_push_timestamp_seconds    gauge: when a run was last pushed (Unix
+//                                                   time; absent until one was)
+//   driftwatch_fleet_push_failures_total            counter: rounds of pushing that failed
+//                                                   (daemon/pusher.h), by this process
+//
+// The fleet metrics appear once the pusher has read the backlog ([fleet] configured).
 //
 // Labels stay low-cardinality on purpose: endpoints, categories, verdicts and event types are
 // few; there is never a label per probe or prompt. Counters start at zero with the process
@@ -68,6 +76,12 @@ class Metrics {
   // Replaces the open-event gauge: (endpoint, type) -> how many are open.
   void set_open_events(const std::map<std::pair<std::string, std::string>, long>& open);
 
+  // [fleet]: runs waiting to be pushed and when the last push was (absent: never). The first
+  // call makes the fleet metrics appear.
+  void set_fleet_state(long backlog, std::optional<Time> last_push);
+  // One round of pushing failed.
+  void record_fleet_push_failure();
+
   // The whole exposition, "# HELP" and "# TYPE" lines included.
   std::string render() const;
 
@@ -92,6 +106,9 @@ class Metrics {
   std::optional<Time> last_run_;
   std::optional<double> last_run_seconds_;
   std::map<std::string, long> open_incidents_;  // by endpoint
+  std::optional<long> fleet_backlog_;           // absent: no [fleet], nothing rendered
+  std::optional<Time> fleet_last_push_;
+  long fleet_push_failures_ = 0;
 };
 
 }  // namespace dw::daemon

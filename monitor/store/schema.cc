@@ -230,6 +230,18 @@ BEGIN
 END;
 )sql";
 
+// Schema 8. Fleet bookkeeping (monitor/fleet): each run's globally unique id, made on first
+// ask, and when the run reached the central PostgreSQL (Unix seconds; NULL until then). A row
+// of its own rather than columns of runs, so that runs stays as SQL users know it and a
+// monitor without [fleet] writes nothing here.
+constexpr const char* kRunPushes = R"sql(
+CREATE TABLE run_pushes (
+  run_id    INTEGER PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
+  uuid      TEXT NOT NULL UNIQUE,
+  pushed_at INTEGER
+);
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, kInitialSchema},
     Migration{2, kResponseFeatures},
@@ -238,6 +250,7 @@ constexpr std::array kMigrations = {
     Migration{5, kRunCells},
     Migration{6, kCompactSamples},  // schema_compact.cc
     Migration{7, kRunTexts},
+    Migration{8, kRunPushes},
 };
 
 Result<int64_t> pragma_int(Db& db, const char* sql) {

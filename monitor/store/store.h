@@ -225,6 +225,12 @@ struct Removed {
   int64_t texts = 0;  // texts no sample used any more, with their features and judgements
 };
 
+// Where pushing to a fleet's central database stands (Store::push_state).
+struct PushState {
+  int64_t backlog = 0;              // finished runs not yet pushed
+  std::optional<Time> last_pushed;  // the latest pushed_at; absent when nothing was pushed
+};
+
 struct Options {
   int batch_size = 64;  // batched writes per commit; a crash loses at most this many
   std::chrono::milliseconds busy_timeout{10000};  // how long a write waits for another writer
@@ -400,6 +406,26 @@ class Store {
   // nothing is older, so a daemon may call it after every run without writing while idle. A
   // direct write (commits the open batch first). Fails on a store opened read-only.
   Result<Removed> remove_samples_before(Time before, int limit = 500);
+
+  // --- fleet (monitor/fleet pushes runs to a central PostgreSQL; fleet_marks.cc) ------------
+  // The run's globally unique id: a random UUID (version 4, lower-case 8-4-4-4-12), made and
+  // stored on the first ask (a direct write, like begin_run), the same ever after. Fails for
+  // an unknown run, on a store opened read-only when the run has none yet, or when the system
+  // gives no randomness.
+  Result<std::string> run_uuid(int64_t run_id);
+  // Records that the run reached the central database at `at` (giving it a UUID first when it
+  // has none). Call only after the central COMMIT returned: a run marked pushed is never sent
+  // again. Marking again moves pushed_at. A direct write. Fails for an unknown run.
+  Status mark_pushed(int64_t run_id, Time at);
+  // Finished runs (complete or incomplete, never running) not yet marked pushed, oldest run_at
+  // (then id) first; RunInfo::samples is 0 (not counted). The callback returns false to stop;
+  // it must not write to the store (collect, then push and mark).
+  Status for_each_unpushed(const std::function<bool(const RunInfo&)>& callback);
+  // How many runs for_each_unpushed would yield, and when the last push was.
+  Result<PushState> push_state();
+  // The run with this id (RunInfo::samples 0: not counted); nullopt when there is none. One
+  // lookup, so pushing a long backlog run by run stays linear.
+  Result<std::optional<RunInfo>> find_run(int64_t run_id);
 
   // --- all or nothing ----------------------------------------------------------------------
   // Opens a transaction covering every write until commit (imports that must not half
