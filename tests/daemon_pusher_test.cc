@@ -50,7 +50,7 @@ long central_runs(const dw::test::PgCluster& cluster) {
 
 dw::Time at(const char* text) { return *dw::parse_time(text); }
 
-// A finished run with two answered samples of probe "p" on endpoint "e".
+// A finished and decided run with two answered samples of probe "p" on endpoint "e".
 void add_run(dw::store::Store& store, dw::Time run_at) {
   auto run = store.begin_run(run_at, run_at);
   REQUIRE(run);
@@ -65,6 +65,9 @@ void add_run(dw::store::Store& store, dw::Time run_at) {
     REQUIRE(store.set_classification(*id, {"answered", "[]", false, std::nullopt, "rules-1"}));
   }
   REQUIRE(store.finish_run(*run, run_at + seconds(60), dw::store::RunStatus::complete));
+  // Decided: detection stores the run's summary (with its events); only then is it pushed.
+  REQUIRE(store.put_run_cells(*run, {{*run, {}, "", 1, ""}}));
+  REQUIRE(store.flush());
 }
 
 }  // namespace
@@ -182,11 +185,34 @@ TEST_CASE("pusher: the backlog at start, held during a job, retried while the se
                  seconds(5)));
 
   // Stopping between rounds is prompt.
-  const auto before = steady_clock::now();
+  auto before = steady_clock::now();
   pusher.reset();
   CHECK(steady_clock::now() - before < seconds(2));
   auto state = local.push_state();
   REQUIRE(state);
   CHECK(state->backlog == 0);
   CHECK(state->last_pushed.has_value());
+
+  // Stopping in the middle of a push that waits on the server (another session holds the
+  // samples table) is prompt too: the statement is cancelled, and the run waits, unpushed.
+  auto locker = dw::fleet::Pg::connect(cluster.conninfo("fleet"));
+  REQUIRE(locker);
+  auto held = (*locker)->begin();
+  REQUIRE(held);
+  REQUIRE((*locker)->run("LOCK TABLE samples IN ACCESS EXCLUSIVE MODE"));
+  add_run(local, at("2026-01-15T18:00:00Z"));
+  pusher = std::make_unique<dw::daemon::Pusher>(database, fleet, metrics, log);
+  auto waiting = [&] {
+    auto r = (*locker)->exec("SELECT count(*) FROM pg_locks WHERE NOT granted");
+    return r && !r->rows.empty() && r->rows[0][0] && *r->rows[0][0] != "0";
+  };
+  CHECK(wait_for(waiting, seconds(20)));
+  before = steady_clock::now();
+  pusher.reset();
+  CHECK(steady_clock::now() - before < seconds(5));
+  held->reset();  // rolls back: the lock goes
+  state = local.push_state();
+  REQUIRE(state);
+  CHECK(state->backlog == 1);
+  CHECK(central_runs(cluster) == 3);
 }

@@ -557,3 +557,64 @@ TEST_CASE("after retention, recompute_all keeps the events of runs without sampl
   REQUIRE(twice.ok());
   CHECK(without_ids(w.events()) == without_ids(after));
 }
+
+TEST_CASE("retention inside the texts' window: detect_run counts runs without samples from "
+          "their summaries, as recompute_all does") {
+  World w = eventful_world();
+  auto gen = eventful(23);
+  for (int d = 0; d < 70; ++d) w.run_each(d, gen);
+  // keep = 25 days: the samples (and texts) of days 0-44 go, days 31-44 of the last 40 runs too.
+  for (;;) {
+    auto removed = w.store().remove_samples_before(day(45), 100000);
+    REQUIRE(removed.ok());
+    if (removed->samples < 100000) break;
+  }
+  CHECK(count(w.db(), "SELECT count(*) FROM run_texts t JOIN runs r ON r.id = t.run_id WHERE "
+                      "r.run_at < '" + dw::format_time(day(45)) + "'") == 0);
+  History history;
+  FeatureCache cache(w.store());
+  RunSummaries summaries(w.store());
+  REQUIRE(summaries.feed(history, day(0), day(70), day(31), cache).ok());
+  const int64_t day40 = count(w.db(), "SELECT id FROM runs WHERE run_at = '" +
+                                          dw::format_time(day(40)) + "'");
+  const auto cells = history.cells_of({day40, day(40)});
+  CHECK(cells.size() == 2);  // both endpoints, counts without texts
+  CHECK(history.texts_of({day40, day(40)}).empty());
+
+  for (int d = 70; d < 76; ++d) w.run_each(d, gen);
+  const auto incremental = w.events();
+  auto again = recompute_all(w.store(), w.options());
+  REQUIRE_MESSAGE(again.ok(), (again.ok() ? "" : again.error().to_string()));
+  CHECK(without_ids(w.events()) == without_ids(incremental));
+}
+
+TEST_CASE("the texts' part never decodes from bytes that do not hold it") {
+  EndpointRun counts;
+  counts.endpoint = "e";
+  PairRun& p = counts.pairs.emplace_back();
+  p.key = {"e", "a", "v"};
+  p.cell.verdicts = {1L << 30, 0, 0, 0};  // a damaged count: nothing is allocated for it
+  CHECK_FALSE(decode_run_texts("", counts).has_value());
+  CHECK_FALSE(decode_run_texts(std::string(4096, '\0'), counts).has_value());
+  // A use naming a probe that shared no text, and one that is fine.
+  p.cell.verdicts = {0, 0, 1, 0};
+  EndpointTexts texts;
+  texts.endpoint = "e";
+  TextUse& use = texts.uses[std::string(64, 'a')];
+  use.response_hash = std::string(64, 'b');
+  use.probes = {"a"};
+  use.ids = {5};
+  auto bytes = encode_run_texts(counts, texts);
+  REQUIRE(bytes.has_value());
+  auto back = decode_run_texts(*bytes, counts);
+  REQUIRE(back.has_value());
+  CHECK(back->uses.at(std::string(64, 'a')).response_hash == std::string(64, 'b'));
+  CHECK(back->uses.at(std::string(64, 'a')).ids == std::vector<int64_t>{5});
+  use.probes = {"z"};
+  bytes = encode_run_texts(counts, texts);
+  REQUIRE(bytes.has_value());
+  CHECK_FALSE(decode_run_texts(*bytes, counts).has_value());
+  for (size_t cut = 0; cut < bytes->size(); ++cut) {
+    CHECK_FALSE(decode_run_texts(bytes->substr(0, cut), counts).has_value());
+  }
+}

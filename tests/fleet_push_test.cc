@@ -146,6 +146,10 @@ struct Local {
     down.resolved_run_id = run2;
     down.evidence_json = R"({"resolution":"returned"})";
     REQUIRE(store->insert_event(down));
+    // A complete run waits for its detection, which stores the run's summary with its events.
+    REQUIRE(store->flush());
+    CHECK(backlog() == 1);  // the incomplete run 2 only
+    REQUIRE(store->put_run_cells(run1, {{run1, {}, "", 1, ""}}));
     run3 = *store->begin_run(at("2026-01-15T18:00:00Z"), at("2026-01-15T18:00:00Z"));
     REQUIRE(store->flush());
   }
@@ -174,6 +178,12 @@ struct Local {
   }
 
   // The local samples as the central query below spells them.
+  // The central hash of a text: its own, but the repaired text's for the one with a NUL.
+  static std::string central_hash(const std::string& local) {
+    return local == dw::sha256_hex(kNulText) ? dw::sha256_hex(kRepairedText) : local;
+  }
+  static inline const std::string kRepairedText = "\xe4\xb8\xad\xe6\x96\x87\xef\xbf\xbdx";
+
   std::vector<std::string> samples() {
     std::vector<std::string> out;
     auto st = store->for_each_sample({}, [&](const SampleRow& r) {
@@ -182,7 +192,7 @@ struct Local {
       out.push_back(std::to_string(r.run_id) + "|" + r.key.endpoint + "|" + r.key.probe_id +
                     "|" + r.key.probe_version + "|" + std::to_string(r.key.seq) + "|" +
                     text(c ? c->verdict : "") + "|" + text(r.rules_verdict) + "|" +
-                    text(r.response_hash) + "|" +
+                    text(central_hash(r.response_hash)) + "|" +
                     (r.sample.http_status ? std::to_string(r.sample.http_status) : "-") + "|" +
                     text(r.sample.model) + "|" + text(r.sample.error) + "|" +
                     std::to_string(r.sample.latency.count()) + "|" +
@@ -298,13 +308,16 @@ TEST_CASE("pushed runs equal the local ones, and pushing again adds nothing") {
   CHECK(central == local.samples());
   CHECK(rows(*c.admin, "SELECT verdict, count(*) FROM samples GROUP BY 1 ORDER BY 1") ==
         std::vector<std::string>{"answered|3", "error|1", "refused|1", "-|1"});
-  // Texts once each, by the local hash; the NUL becomes U+FFFD, the hash stays the original's.
+  // Texts once each, by their hash; the NUL becomes U+FFFD, under the repaired text's hash (the
+  // only text whose central hash is not the local one).
   CHECK(c.count("texts") == "4");
   auto text = local.store->response_text(dw::sha256_hex("四"));
   CHECK(one(*c.admin, "SELECT body FROM texts WHERE hash = '" + dw::sha256_hex("四") + "'") ==
         **text);
-  CHECK(one(*c.admin, "SELECT body FROM texts WHERE hash = '" + dw::sha256_hex(Local::kNulText) +
-                          "'") == "\xe4\xb8\xad\xe6\x96\x87\xef\xbf\xbdx");
+  CHECK(one(*c.admin, "SELECT body FROM texts WHERE hash = '" +
+                          dw::sha256_hex(Local::kRepairedText) + "'") == Local::kRepairedText);
+  CHECK(one(*c.admin, "SELECT count(*) FROM texts WHERE hash = '" +
+                          dw::sha256_hex(Local::kNulText) + "'") == "0");
   CHECK(c.count("probes") == "2");
   CHECK(one(*c.admin, "SELECT lang, control FROM probes WHERE probe_id = 'a'") == "zh-Hans|f");
   // Events as opened, endpoint-wide keys as "", and the resolution as a row of its own.
@@ -410,11 +423,14 @@ TEST_CASE("a monitor may insert only, and the server, not the payload, says who 
     CHECK(contains(r.error().to_string(), "permission denied"));
   }
   CHECK(one(*monitor, "SELECT version FROM driftwatch_fleet") == "1");
-  // A text is filed under its own hash only: no other body under a hash others will send.
-  auto forged = monitor->run("INSERT INTO texts (hash, body) VALUES ($1, 'forged')",
-                             {dw::sha256_hex("an answer someone else will get")});
-  REQUIRE_FALSE(forged);
-  CHECK(contains(forged.error().to_string(), "violates check constraint"));
+  // A text is filed under its own hash only: no other body under a hash others will send, not
+  // even one that looks repaired.
+  for (const std::string body : {"forged", "forged \xef\xbf\xbd"}) {
+    auto forged = monitor->run("INSERT INTO texts (hash, body) VALUES ($1, $2)",
+                               {dw::sha256_hex("an answer someone else will get"), body});
+    REQUIRE_FALSE(forged);
+    CHECK(contains(forged.error().to_string(), "violates check constraint"));
+  }
   REQUIRE(monitor->run("INSERT INTO texts (hash, body) VALUES ($1, $2)",
                        {dw::sha256_hex("own"), "own"}));
   // A payload that lies about who sent it, from where and when.
@@ -521,6 +537,10 @@ TEST_CASE("the local bookkeeping: stable random UUIDs, unpushed runs oldest firs
     }));
     return ids;
   };
+  // Complete but not yet decided by detection: not yet.
+  CHECK(unpushed() == std::vector<int64_t>{local.run1, local.run2});
+  REQUIRE(s.put_run_cells(*backfill, {{*backfill, {}, "", 1, ""}}));
+  REQUIRE(s.flush());
   CHECK(unpushed() == std::vector<int64_t>{*backfill, local.run1, local.run2});
   CHECK(local.backlog() == 3);
   CHECK_FALSE(s.push_state()->last_pushed);
@@ -538,7 +558,20 @@ TEST_CASE("the local bookkeeping: stable random UUIDs, unpushed runs oldest firs
   CHECK((*running)->run_at == at("2026-01-15T18:00:00Z"));
   CHECK_FALSE(s.find_run(999)->has_value());
 
-  // Read-only: a UUID already made reads; making one is refused.
+  // Every run got its UUID when it began, the running one too.
+  auto early = s.run_uuid(local.run3);
+  REQUIRE(early);
+  CHECK(early->size() == 36);
+  // Read-only: a UUID already made reads; making one (for a run from before schema 8, which
+  // has none) is refused.
+  {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(local.scratch.path("monitor.db").c_str(), &db) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(db, ("DELETE FROM run_pushes WHERE run_id = " +
+                              std::to_string(local.run3)).c_str(),
+                         nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+  }
   auto reader = Store::open_readonly(local.scratch.path("monitor.db").string());
   REQUIRE(reader);
   CHECK(*(*reader)->run_uuid(local.run2) == u);

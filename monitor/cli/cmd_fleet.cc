@@ -11,6 +11,8 @@
 // [fleet] password (when the server came from there), else libpq's own ways ($PGPASSWORD,
 // ~/.pgpass, a client certificate). Exit 1 for bad arguments or config, 2 when the server
 // cannot be reached, refuses, or a statement or a file fails: one line on stderr.
+#include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -136,6 +138,16 @@ int run_fleet_report(const Context& ctx, const FleetArgs& args) {
     std::cerr << "fleet report: the period is empty: --since " << format_time(options.since)
               << " is not before --at " << format_time(options.at) << "\n";
     return kExitInvalid;
+  }
+  // Divergences are tested as the monitors' detection tests drift: with the config's
+  // [detection] alpha and min_effect when there is a config (named, or at the default path),
+  // else with their defaults.
+  if (args.server.empty() || !ctx.config_option.empty() || std::getenv("DRIFTWATCH_CONFIG") ||
+      std::filesystem::exists(ctx.config_path())) {
+    auto config = load_config(ctx.config_path());
+    if (!config) return config.error();
+    options.alpha = config->detection.alpha;
+    options.min_effect = config->detection.min_effect;
   }
   auto pg = connect_central(ctx, "fleet report", args);
   if (!pg) return pg.error();

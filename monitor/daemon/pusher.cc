@@ -43,6 +43,9 @@ Pusher::~Pusher() {
   {
     std::lock_guard lock(mutex_);
     stop_ = true;
+    // A statement may wait on a slow or vanished server for minutes (statement_timeout):
+    // stopping, or a reload, must not.
+    if (pushing_ != nullptr) pushing_->cancel();
   }
   cv_.notify_all();
   thread_.join();
@@ -164,6 +167,19 @@ Pusher::Round Pusher::round(const config::Fleet& fleet, uint64_t generation, Err
     failure = pg.error();
     return Round::failed;
   }
+  // The destructor cancels what this connection is doing; the round forgets it on every way out.
+  struct Pushing {
+    Pusher& p;
+    Pushing(Pusher& pusher, const fleet::Pg& pg) : p(pusher) {
+      std::lock_guard lock(p.mutex_);
+      p.pushing_ = &pg;
+    }
+    ~Pushing() {
+      std::lock_guard lock(p.mutex_);
+      p.pushing_ = nullptr;
+    }
+  } pushing(*this, **pg);
+  if (stopping()) return Round::interrupted;
   if (Status s = fleet::check_central(**pg); !s) {
     failure = s.error();
     return Round::failed;

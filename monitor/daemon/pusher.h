@@ -55,6 +55,9 @@
 namespace dw::store {
 class Store;
 }
+namespace dw::fleet {
+class Pg;
+}
 
 namespace dw::daemon {
 
@@ -106,6 +109,7 @@ class Pusher {
   bool wake_ = true;           // guarded by mutex_: a round is wanted (true: the backlog at start)
   bool reset_backoff_ = false;  // guarded by mutex_: update() asks to forget past failures
   uint64_t generation_ = 0;    // guarded by mutex_: pause() calls so far
+  const fleet::Pg* pushing_ = nullptr;  // guarded by mutex_: the connection of a round
 
   std::thread thread_;  // last: started once everything above is ready
 };

@@ -15,8 +15,8 @@ Status RunSummaries::load_keys() {
   return {};
 }
 
-Status RunSummaries::count_from_samples(History& history, const store::RunInfo& run,
-                                        FeatureCache* cache) {
+Result<long> RunSummaries::count_from_samples(History& history, const store::RunInfo& run,
+                                              FeatureCache* cache) {
   long rows = 0;
   std::optional<Error> failure;
   store::SampleFilter filter{.run_id = run.id, .with_text = cache != nullptr};
@@ -35,7 +35,7 @@ Status RunSummaries::count_from_samples(History& history, const store::RunInfo& 
     history.add(row, *features);
     return true;
   });
-  if (!s) return s;
+  if (!s) return s.error();
   if (failure) return *failure;
   ++counted_;
   // A run still running may get more samples: summarised once it is finished. A run without
@@ -43,7 +43,7 @@ Status RunSummaries::count_from_samples(History& history, const store::RunInfo& 
   if (run.status != store::RunStatus::running && rows > 0) {
     missing_.push_back({run.id, run.run_at});
   }
-  return {};
+  return rows;
 }
 
 Result<bool> RunSummaries::add_texts(History& history, const RunRef& run,
@@ -105,7 +105,14 @@ Status RunSummaries::feed(History& history, Time since, Time until, Time texts_s
           return {};
         }
       }
-      if (Status s = count_from_samples(history, r, texts ? &cache : nullptr); !s) return s;
+      auto rows = count_from_samples(history, r, texts ? &cache : nullptr);
+      if (!rows) return rows.error();
+      if (*rows == 0 && r.id == upto && usable) {
+        // Retention took its samples and its texts: its counts stand alone, as recompute_all
+        // reads such runs.
+        for (const EndpointRun& e : cells) history.add(e);
+        ++decoded_;
+      }
       if (r.id == upto) {
         ++next;
         return {};

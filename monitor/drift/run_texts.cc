@@ -1,5 +1,6 @@
 // The texts' part of run summaries as bytes (the encoding run_cells.h describes).
 #include <algorithm>
+#include <set>
 
 #include "drift/answer_features.h"
 #include "drift/run_cells.h"
@@ -59,12 +60,53 @@ bool read_signature(Reader& in, Signature& s) {
   return true;
 }
 
+// What History::add keeps of texts, over fixed rows that exercise each of its rules (which
+// verdicts' texts are shared, the shortest shared text, the first raw text of a normalised one,
+// the cap on kept ids): a change to those rules changes the version, as run_cells_version()
+// does for the counts.
+std::string texts_fingerprint() {
+  struct Row {
+    const char* probe;
+    const char* verdict;
+    size_t size;      // of the normalised text
+    char normalised;  // its hash: 64 times this hex digit
+    char raw;
+  };
+  std::vector<Row> rows = {{"a", "answered", 19, '1', 'a'}, {"a", "answered", 20, '2', 'b'},
+                           {"b", "deflected", 25, '2', 'c'}, {"b", "refused", 30, '3', 'd'},
+                           {"c", "filtered", 30, '3', 'e'},  {"c", "error", 30, '4', 'f'}};
+  for (int i = 0; i < 10; ++i) rows.push_back({"d", "answered", 40, '5', static_cast<char>('0' + i)});
+  History history;
+  store::SampleRow row;
+  row.run_id = 7;
+  row.key.endpoint = "e";
+  row.key.probe_version = "v";
+  AnswerFeatures f;
+  for (const Row& r : rows) {
+    ++row.id;
+    row.key.probe_id = r.probe;
+    row.classification = store::Classification{r.verdict, "[]", false, std::nullopt, "x"};
+    row.response_hash = std::string(2 * kHashBytes, r.raw);
+    f.signature = signature(std::string(r.size, r.normalised));
+    f.normalised_hash = std::string(2 * kHashBytes, r.normalised);
+    f.normalised_size = r.size;
+    history.add(row, &f);
+  }
+  std::string out;
+  const std::vector<EndpointRun> counts = history.cells_of({row.run_id, row.run_at});
+  const std::vector<EndpointTexts> texts = history.texts_of({row.run_id, row.run_at});
+  for (size_t i = 0; i < counts.size() && i < texts.size(); ++i) {
+    out += encode_run_texts(counts[i], texts[i]).value_or("?");
+  }
+  return out;
+}
+
 }  // namespace
 
 int64_t run_texts_version() {
   static const int64_t version = [] {
     std::string name = std::string(kTextsFormat) + " " + answer_features_version() + " " +
-                       std::to_string(run_cells_version());
+                       std::to_string(run_cells_version()) + " " + texts_fingerprint();
     uint32_t h = 2166136261u;  // FNV-1a
     for (unsigned char c : name) h = (h ^ c) * 16777619u;
     return static_cast<int64_t>(h & 0x7fffffff) | 1;
@@ -106,9 +148,13 @@ std::optional<EndpointTexts> decode_run_texts(std::string_view bytes, const Endp
   Reader in(bytes);
   EndpointTexts t;
   t.endpoint = counts.endpoint;
+  std::set<std::string_view> shared;  // probes whose texts may be shared: answered or deflected
   for (const PairRun& p : counts.pairs) {
+    if (p.cell.verdicts[0] + p.cell.verdicts[2] > 0) shared.insert(p.key.probe_id);
     const long n = p.cell.verdicts[0];
     if (n == 0) continue;
+    // Counts come from another row: never allocate more than the bytes can hold.
+    if (in.remaining() / sizeof(Signature) < static_cast<size_t>(n)) return std::nullopt;
     auto& [key, signatures] = t.answered.emplace_back(p.key, std::vector<Signature>(static_cast<size_t>(n)));
     for (Signature& s : signatures) {
       if (!read_signature(in, s)) return std::nullopt;
@@ -128,7 +174,10 @@ std::optional<EndpointTexts> decode_run_texts(std::string_view bytes, const Endp
     for (long k = 0; k < probes; ++k) {
       long size = 0;
       std::string_view probe;
-      if (!in.count(size) || size == 0 || !in.raw(static_cast<size_t>(size), probe)) return std::nullopt;
+      if (!in.count(size) || size == 0 || !in.raw(static_cast<size_t>(size), probe) ||
+          shared.count(probe) == 0) {
+        return std::nullopt;
+      }
       use.probes.emplace(probe);
     }
     if (use.probes.size() != static_cast<size_t>(probes)) return std::nullopt;

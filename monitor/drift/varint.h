@@ -133,6 +133,7 @@ class Reader {
     return true;
   }
   bool done() const { return pos_ == b_.size(); }
+  size_t remaining() const { return b_.size() - pos_; }
 
  private:
   std::string_view b_;

@@ -33,9 +33,9 @@ constexpr std::array kVersion1 = {
   received_at timestamptz NOT NULL,
   clock_ahead boolean NOT NULL,
   local_id    bigint NOT NULL,
-  run_at      timestamptz NOT NULL,
-  started_at  timestamptz NOT NULL,
-  finished_at timestamptz,
+  run_at      timestamptz NOT NULL CHECK (isfinite(run_at)),
+  started_at  timestamptz NOT NULL CHECK (isfinite(started_at)),
+  finished_at timestamptz CHECK (isfinite(finished_at)),
   status      text NOT NULL CHECK (status IN ('complete', 'incomplete')),
   samples     integer NOT NULL,
   backlog     integer NOT NULL DEFAULT 0
@@ -63,12 +63,11 @@ $$)sql",
 ))sql",
     // Shared by every monitor and never replaced (ON CONFLICT DO NOTHING): a monitor must not
     // be able to file another body under a hash others will send, so the body must hash to
-    // its key. Only a text that had to be repaired for PostgreSQL (push.h: U+FFFD in place of a
-    // NUL or bytes that are not UTF-8) keeps its original's hash.
+    // its key, always (a text repaired for PostgreSQL goes under the hash of its repair).
     R"sql(CREATE TABLE texts (
   hash text PRIMARY KEY CHECK (hash ~ '^[0-9a-f]{64}$'),
   body text NOT NULL,
-  CHECK (hash = encode(sha256(convert_to(body, 'UTF8')), 'hex') OR strpos(body, chr(65533)) > 0)
+  CHECK (hash = encode(sha256(convert_to(body, 'UTF8')), 'hex'))
 ))sql",
     R"sql(CREATE TABLE samples (
   run_uuid           uuid NOT NULL REFERENCES runs,
@@ -89,7 +88,7 @@ $$)sql",
   narrative          boolean,
   expect_coverage    double precision,
   classifier_version text,
-  received_at        timestamptz,
+  received_at        timestamptz CHECK (isfinite(received_at)),
   PRIMARY KEY (run_uuid, endpoint, probe_id, probe_version, seq),
   FOREIGN KEY (probe_id, probe_version) REFERENCES probes
 ))sql",
@@ -100,7 +99,7 @@ $$)sql",
   probe_id      text NOT NULL,
   probe_version text NOT NULL,
   scope         text NOT NULL,
-  detected_at   timestamptz NOT NULL,
+  detected_at   timestamptz NOT NULL CHECK (isfinite(detected_at)),
   before        jsonb NOT NULL,
   after         jsonb NOT NULL,
   evidence      jsonb NOT NULL,
@@ -114,7 +113,7 @@ $$)sql",
   endpoint        text NOT NULL,
   probe_id        text NOT NULL,
   probe_version   text NOT NULL,
-  resolved_at     timestamptz NOT NULL,
+  resolved_at     timestamptz NOT NULL CHECK (isfinite(resolved_at)),
   resolution      text NOT NULL,
   PRIMARY KEY (opened_run_uuid, type, endpoint, probe_id, probe_version)
 ))sql",

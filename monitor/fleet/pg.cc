@@ -100,9 +100,18 @@ std::string describe_conn(const PGconn* conn) {
 }  // namespace
 
 Pg::Pg(PGconn* conn, std::vector<std::string> secrets)
-    : conn_(conn), secrets_(std::move(secrets)) {}
+    : conn_(conn), cancel_(PQgetCancel(conn)), secrets_(std::move(secrets)) {}
 
-Pg::~Pg() { PQfinish(conn_); }
+Pg::~Pg() {
+  if (cancel_ != nullptr) PQfreeCancel(cancel_);
+  PQfinish(conn_);
+}
+
+void Pg::cancel() const {
+  if (cancel_ == nullptr) return;
+  char error[256];
+  (void)PQcancel(cancel_, error, sizeof error);  // best effort: the statement may have ended
+}
 
 Result<std::unique_ptr<Pg>> Pg::connect(const std::string& conninfo, const std::string& password) {
   std::vector<std::string> secrets;

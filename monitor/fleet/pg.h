@@ -28,6 +28,7 @@
 #include "common/error.h"
 
 typedef struct pg_conn PGconn;  // libpq-fe.h's, so that callers need not include libpq
+typedef struct pg_cancel PGcancel;
 
 namespace dw::fleet {
 
@@ -84,6 +85,11 @@ class Pg {
   // call then fails at once, and only a new connect() helps.
   bool connected() const;
 
+  // Asks the server to cancel the statement in progress, which then fails ("canceling
+  // statement due to user request"). The one call safe from another thread, while a statement
+  // runs: a daemon stopping need not wait for a slow server.
+  void cancel() const;
+
   // "host:port/dbname as user" (no password) for messages; a socket folder stands for host.
   std::string describe() const;
   // An error about this connection in the style of its own: "fleet: DESCRIBE: message".
@@ -94,6 +100,7 @@ class Pg {
   std::string redact(std::string message) const;  // secrets out, on one line
 
   PGconn* conn_;
+  PGcancel* cancel_;  // made at connect: PQcancel on it is thread-safe
   std::vector<std::string> secrets_;  // every password known: never in a message
 };
 

@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <charconv>
 #include <nlohmann/json.hpp>
+#include <map>
 #include <set>
 #include <utility>
 
+#include "common/hash.h"
 #include "common/strings.h"
 #include "common/time.h"
 #include "fleet/central_schema.h"
@@ -86,20 +88,29 @@ Result<store::RunInfo> find_run(store::Store& local, int64_t run_id) {
 
 Status read_samples(store::Store& local, Payload& p) {
   std::set<std::pair<std::string, std::string>> asked;
-  std::set<std::string> hashes;
+  std::map<std::string, std::string> hashes;  // local hash -> central hash
   auto st = local.for_each_sample({.run_id = p.run.id}, [&](const store::SampleRow& r) {
     const auto& s = r.sample;
     const auto& c = r.classification;
     asked.emplace(r.key.probe_id, r.key.probe_version);
-    if (!r.response_hash.empty() && hashes.insert(r.response_hash).second) {
-      p.texts.add({r.response_hash, pg_text(s.text)});
+    std::string hash = r.response_hash;
+    if (!hash.empty()) {
+      auto [it, added] = hashes.emplace(hash, hash);
+      if (added) {
+        // A text PostgreSQL cannot hold as it is goes under the hash of its repair: the
+        // central database checks that every body hashes to its key.
+        std::string body = pg_text(s.text);
+        if (body != s.text) it->second = sha256_hex(body);
+        p.texts.add({it->second, std::move(body)});
+      }
+      hash = it->second;
     }
     p.sample_rows.add({
         pg_text(r.key.endpoint), pg_text(r.key.probe_id), pg_text(r.key.probe_version),
         std::to_string(r.key.seq), or_null(r.key.requested_model), or_null(s.model),
         s.http_status ? Value(std::to_string(s.http_status)) : Value(),
         or_null(s.finish_reason), or_null(s.block_reason), std::to_string(s.latency.count()),
-        or_null(s.error), or_null(r.response_hash), c ? or_null(c->verdict) : Value(),
+        or_null(s.error), or_null(hash), c ? or_null(c->verdict) : Value(),
         or_null(r.rules_verdict), c ? flag(c->narrative) : Value(),
         c && c->expect_coverage ? Value(number(*c->expect_coverage)) : Value(),
         c ? or_null(c->classifier_version) : Value(),

@@ -19,8 +19,8 @@
 //
 // Central values follow the local ones: "" and 0 (no HTTP status) become NULL, except the keys
 // of endpoint-wide events, which stay "". Text that PostgreSQL cannot hold (a NUL byte, bytes
-// that are not UTF-8) is sent with U+FFFD in their place; a text's hash stays that of the
-// original bytes. Times go as ISO 8601 UTC.
+// that are not UTF-8) is sent with U+FFFD in their place, under the hash of what is sent (the
+// central database checks that every text hashes to its key). Times go as ISO 8601 UTC.
 //
 // Memory: one run's samples and texts at a time. Threads: as Pg and Store (one thread each).
 #pragma once

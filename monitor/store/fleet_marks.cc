@@ -1,5 +1,5 @@
 // Fleet bookkeeping (store.h, "fleet"): each run's UUID and whether it reached the central
-// database, in the table run_pushes (schema 7).
+// database, in the table run_pushes (schema 8).
 #include <sys/random.h>
 
 #include <cerrno>
@@ -56,10 +56,14 @@ Result<RunInfo> read_run_columns(const Statement& q) {
   return r;
 }
 
-// The runs for_each_unpushed yields and push_state counts: one condition for both.
-#define DW_UNPUSHED                                        \
-  "FROM runs r LEFT JOIN run_pushes p ON p.run_id = r.id " \
-  "WHERE r.status IN ('complete', 'incomplete') AND p.pushed_at IS NULL "
+// The runs for_each_unpushed yields and push_state counts: one condition for both. A complete
+// run waits for its detection (and the judge before it), which writes its summary (run_cells)
+// in the transaction of its events: pushed earlier, it would go without them, for good.
+// Detection never decides an incomplete run.
+#define DW_UNPUSHED                                                                       \
+  "FROM runs r LEFT JOIN run_pushes p ON p.run_id = r.id "                                \
+  "WHERE p.pushed_at IS NULL AND (r.status = 'incomplete' OR (r.status = 'complete' AND " \
+  "EXISTS (SELECT 1 FROM run_cells c WHERE c.run_id = r.id))) "
 
 }  // namespace
 

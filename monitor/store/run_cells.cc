@@ -156,10 +156,12 @@ Status Store::run_texts(int64_t run_id, const std::function<bool(const RunCells&
 }
 
 Status Store::drop_run_texts(Time before) {
-  // Read first: a detection calls this after every run, and most calls find nothing.
+  // Read first: a detection calls this after every run, and most calls find nothing. Both
+  // walk run_texts (40 runs), not runs (every run ever).
   {
     auto any = db_->cached(
-        "SELECT 1 FROM run_texts WHERE run_id IN (SELECT id FROM runs WHERE run_at < ?) LIMIT 1");
+        "SELECT 1 FROM run_texts t CROSS JOIN runs r ON r.id = t.run_id WHERE r.run_at < ? "
+        "LIMIT 1");
     if (!any) return any.error();
     ResetOnExit reset(**any);
     (*any)->bind(1, format_time(before));
@@ -169,7 +171,8 @@ Status Store::drop_run_texts(Time before) {
   }
   if (auto st = open_batch(); !st) return st;
   auto del = db_->cached(
-      "DELETE FROM run_texts WHERE run_id IN (SELECT id FROM runs WHERE run_at < ?)");
+      "DELETE FROM run_texts WHERE run_id IN (SELECT t.run_id FROM run_texts t CROSS JOIN runs r "
+      "ON r.id = t.run_id WHERE r.run_at < ?)");
   if (!del) return del.error();
   (*del)->bind(1, format_time(before));
   if (auto st = (*del)->run("dropping the texts of old run summaries"); !st) return st;

@@ -230,16 +230,25 @@ BEGIN
 END;
 )sql";
 
-// Schema 8. Fleet bookkeeping (monitor/fleet): each run's globally unique id, made on first
-// ask, and when the run reached the central PostgreSQL (Unix seconds; NULL until then). A row
-// of its own rather than columns of runs, so that runs stays as SQL users know it and a
-// monitor without [fleet] writes nothing here.
+// Schema 8. Fleet bookkeeping (monitor/fleet): each run's globally unique id, made with the run
+// (runs from before get theirs on first ask), and when the run reached the central PostgreSQL
+// (Unix seconds; NULL until then). A table of its own rather than columns of runs, so that runs
+// stays as SQL users know it.
 constexpr const char* kRunPushes = R"sql(
 CREATE TABLE run_pushes (
   run_id    INTEGER PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
   uuid      TEXT NOT NULL UNIQUE,
   pushed_at INTEGER
 );
+-- Every new run gets its UUID with its row: a copy of the database (a backup restored) pushes
+-- the same runs under the same ids. A random version 4 UUID from SQLite's generator.
+CREATE TRIGGER runs_uuid AFTER INSERT ON runs
+BEGIN
+  INSERT INTO run_pushes (run_id, uuid) VALUES (NEW.id,
+    lower(hex(randomblob(4))) || '-' || lower(hex(randomblob(2))) || '-4' ||
+    substr(lower(hex(randomblob(2))), 2) || '-' || substr('89ab', 1 + (abs(random()) % 4), 1) ||
+    substr(lower(hex(randomblob(2))), 2) || '-' || lower(hex(randomblob(6))));
+END;
 )sql";
 
 constexpr std::array kMigrations = {

@@ -408,17 +408,18 @@ class Store {
   Result<Removed> remove_samples_before(Time before, int limit = 500);
 
   // --- fleet (monitor/fleet pushes runs to a central PostgreSQL; fleet_marks.cc) ------------
-  // The run's globally unique id: a random UUID (version 4, lower-case 8-4-4-4-12), made and
-  // stored on the first ask (a direct write, like begin_run), the same ever after. Fails for
-  // an unknown run, on a store opened read-only when the run has none yet, or when the system
-  // gives no randomness.
+  // The run's globally unique id: a random UUID (version 4, lower-case 8-4-4-4-12), made with
+  // the run (a trigger of the schema), or for a run from before schema 8 on the first ask (a
+  // direct write, like begin_run); the same ever after. Fails for an unknown run, on a store
+  // opened read-only when the run has none yet, or when the system gives no randomness.
   Result<std::string> run_uuid(int64_t run_id);
   // Records that the run reached the central database at `at` (giving it a UUID first when it
   // has none). Call only after the central COMMIT returned: a run marked pushed is never sent
   // again. Marking again moves pushed_at. A direct write. Fails for an unknown run.
   Status mark_pushed(int64_t run_id, Time at);
-  // Finished runs (complete or incomplete, never running) not yet marked pushed, oldest run_at
-  // (then id) first; RunInfo::samples is 0 (not counted). The callback returns false to stop;
+  // Finished runs not yet marked pushed: incomplete ones, and complete ones once detection has
+  // decided them (their run summary is stored, with their events), never running ones; oldest
+  // run_at (then id) first; RunInfo::samples is 0 (not counted). The callback returns false to stop;
   // it must not write to the store (collect, then push and mark).
   Status for_each_unpushed(const std::function<bool(const RunInfo&)>& callback);
   // How many runs for_each_unpushed would yield, and when the last push was.
