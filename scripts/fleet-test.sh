@@ -162,6 +162,7 @@ for v in hk fra tpe; do
     echo 'probe_sets = ["../probes.toml"]'
     [[ $v == hk ]] && echo "$block"
     cat "$work/answers.toml"; } >"$dir/scenario.toml"
+  : >"$dir/sim.out"  # before the child opens it: sed below must find it, however loaded
   "$sim" --scenario "$dir/scenario.toml" --port 0 >"$dir/sim.out" 2>"$dir/sim.err" &
   pids+=($!)
   port=

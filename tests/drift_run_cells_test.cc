@@ -600,7 +600,7 @@ TEST_CASE("the texts' part never decodes from bytes that do not hold it") {
   p.cell.verdicts = {0, 0, 1, 0};
   EndpointTexts texts;
   texts.endpoint = "e";
-  TextUse& use = texts.uses[std::string(64, 'a')];
+  TextUse& use = texts.uses.add(std::string(64, 'a'));
   use.response_hash = std::string(64, 'b');
   use.probes = {"a"};
   use.ids = {5};
@@ -608,8 +608,13 @@ TEST_CASE("the texts' part never decodes from bytes that do not hold it") {
   REQUIRE(bytes.has_value());
   auto back = decode_run_texts(*bytes, counts);
   REQUIRE(back.has_value());
-  CHECK(back->uses.at(std::string(64, 'a')).response_hash == std::string(64, 'b'));
-  CHECK(back->uses.at(std::string(64, 'a')).ids == std::vector<int64_t>{5});
+  auto found = back->uses.find(std::string(64, 'a'));
+  REQUIRE(found.has_value());
+  CHECK(found->response_hash == std::string(64, 'b'));
+  CHECK(found->ids == std::vector<int64_t>{5});
+  CHECK(found->probes == std::set<std::string>{"a"});
+  CHECK_FALSE(back->uses.contains(std::string(64, 'c')));
+  CHECK(back->uses.all().size() == 1);
   use.probes = {"z"};
   bytes = encode_run_texts(counts, texts);
   REQUIRE(bytes.has_value());

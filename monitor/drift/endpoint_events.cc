@@ -250,7 +250,7 @@ Status decide_templates(EndpointContext& ctx) {
       std::string hash = parse_json(e.evidence_json).value("template_hash", "");
       lifecycle(ctx, i, valid, static_cast<size_t>(o.recent_runs), [&](const ECells& last) {
         return std::none_of(last.begin(), last.end(),
-                            [&](const EndpointCell* c) { return c->uses.count(hash) > 0; });
+                            [&](const EndpointCell* c) { return c->uses.contains(hash); });
       });
     }
 
@@ -261,28 +261,26 @@ Status decide_templates(EndpointContext& ctx) {
     }
     ECells base(valid.begin(), valid.end() - static_cast<long>(recent.size()));
     if (base.size() < 2) continue;  // too little history to call any text new
-    for (const auto& [hash, use] : valid.back()->uses) {
+    for (const auto& [hash, use] : valid.back()->uses.all()) {
       std::set<std::string> probes;
       std::vector<int64_t> ids;
       for (const EndpointCell* c : recent) {
-        auto it = c->uses.find(hash);
-        if (it == c->uses.end()) continue;
-        probes.insert(it->second.probes.begin(), it->second.probes.end());
-        ids.insert(ids.end(), it->second.ids.begin(), it->second.ids.end());
+        auto found = c->uses.find(hash);
+        if (!found) continue;
+        probes.insert(found->probes.begin(), found->probes.end());
+        ids.insert(ids.end(), found->ids.begin(), found->ids.end());
       }
       if (probes.size() < 2 || open_event(ctx, kCannedTemplate, name, hash)) continue;
       // A text that already answered several probes before (a model's stock phrase for a
       // whole family of questions) is its normal behaviour, not a new template.
       std::set<std::string> before;
       for (const EndpointCell* c : base) {
-        if (auto it = c->uses.find(hash); it != c->uses.end()) {
-          before.insert(it->second.probes.begin(), it->second.probes.end());
-        }
+        if (auto found = c->uses.find(hash)) before.insert(found->probes.begin(), found->probes.end());
       }
       if (before.size() >= 2) continue;
       ECells shown;  // the recent runs from the first that used the text
       for (const EndpointCell* c : recent) {
-        if (!shown.empty() || c->uses.count(hash) > 0) shown.push_back(c);
+        if (!shown.empty() || c->uses.contains(hash)) shown.push_back(c);
       }
       std::vector<RunRef> runs;
       for (const EndpointCell* c : shown) runs.push_back(c->run);
@@ -293,9 +291,7 @@ Status decide_templates(EndpointContext& ctx) {
       long template_samples = 0, samples = 0;
       for (const EndpointCell* c : shown) {
         samples += c->samples - c->errors;
-        if (auto it = c->uses.find(hash); it != c->uses.end()) {
-          template_samples += static_cast<long>(it->second.ids.size());
-        }
+        if (auto found = c->uses.find(hash)) template_samples += static_cast<long>(found->ids.size());
       }
       long base_samples = 0;
       for (const EndpointCell* c : base) base_samples += c->samples - c->errors;

@@ -96,7 +96,7 @@ void History::add(const store::SampleRow& row, const AnswerFeatures* features) {
   // stock phrase; each probe that turns to it is a verdict_shift of its own.
   const bool template_candidate = column == 0 || column == 2;
   if (template_candidate && features->normalised_size >= kMinTemplateLength) {
-    TextUse& use = ec.uses[features->normalised_hash];
+    TextUse& use = ec.uses.add(features->normalised_hash);
     if (use.response_hash.empty()) use.response_hash = row.response_hash;
     use.probes.insert(row.key.probe_id);
     keep_id(use.ids, row.id);
@@ -111,10 +111,15 @@ void History::add(const EndpointRun& run) {
   ep.cells.push_back(run.cell);
   EndpointCell& ec = ep.cells.back();
   ec.texts = false;
-  ec.uses.clear();
+  ec.uses = {};
   ec.control_probes.clear();
+  // The run's pairs come in key order, as pairs_ holds them: walk both together rather than
+  // look each pair up from the root (a window of counts is hundreds of runs of hundreds).
+  auto at = pairs_.lower_bound(PairKey{run.endpoint, "", ""});
   for (const PairRun& p : run.pairs) {
-    PairHistory& pair = pairs_[p.key];
+    while (at != pairs_.end() && at->first < p.key) ++at;
+    if (at == pairs_.end() || at->first != p.key) at = pairs_.emplace_hint(at, p.key, PairHistory{});
+    PairHistory& pair = at->second;
     pair.key = p.key;
     pair.control = p.control;
     pair.cells.push_back(p.cell);

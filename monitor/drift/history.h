@@ -8,8 +8,11 @@
 #include <compare>
 #include <cstdint>
 #include <map>
+#include <memory>
+#include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/time.h"
@@ -74,6 +77,41 @@ struct TextUse {
   std::vector<int64_t> ids;
 };
 
+// The shared texts of one endpoint's run, by sha256 (hex) of the normalised text: built by
+// History::add as rows come, or read back from the run's summary (run_cells.h, the texts'
+// part), where they stay in their encoding and are looked up in place: the forty runs of
+// answers a detection reads are mostly texts no other probe shares, never asked about.
+class TextUses {
+ public:
+  // The use of this text, created empty on first call. The built form only.
+  TextUse& add(const std::string& hash);
+  // The use of this text; nullopt when the run has none.
+  std::optional<TextUse> find(const std::string& hash) const;
+  bool contains(const std::string& hash) const;
+  size_t size() const { return packed_ ? offsets_.size() : built_.size(); }
+  // Every use, by hash.
+  std::map<std::string, TextUse> all() const;
+
+  // The encoding (run_cells.h): the number of uses, then each in hash order. nullopt when a
+  // hash is not a lowercase hex sha256.
+  std::optional<std::string> encode() const;
+  // Back from the bytes encode() gave, which must end there; nullopt for other bytes, and for
+  // a use naming a probe not in `probes` (those whose texts could be shared).
+  static std::optional<TextUses> decode(std::string_view bytes,
+                                        const std::set<std::string_view>& probes);
+
+ private:
+  struct Entry {
+    uint32_t offset;  // of the entry in *packed_
+    int64_t prev_id;  // the id its zigzag deltas start from
+  };
+  std::optional<TextUse> entry(const Entry& e) const;
+
+  std::map<std::string, TextUse> built_;
+  std::shared_ptr<const std::string> packed_;  // decoded: the bytes, shared by copies
+  std::vector<Entry> offsets_;                 // in hash order
+};
+
 struct EndpointCell {
   RunRef run;
   long samples = 0;  // classified samples
@@ -84,7 +122,7 @@ struct EndpointCell {
   std::vector<int64_t> error_ids;
   bool texts = false;
   // Answered and deflected texts of >= 20 characters, by sha256 of the normalised text.
-  std::map<std::string, TextUse> uses;
+  TextUses uses;
   std::set<std::string> control_probes;  // probes of the run that are controls
 };
 
@@ -112,7 +150,7 @@ struct EndpointTexts {
   std::string endpoint;
   // The answered signatures of each pair that has any, in key order (as Cell::answered).
   std::vector<std::pair<PairKey, std::vector<Signature>>> answered;
-  std::map<std::string, TextUse> uses;  // as EndpointCell::uses
+  TextUses uses;  // as EndpointCell::uses
 };
 
 class History {

@@ -1,5 +1,7 @@
 // The texts' part of run summaries as bytes (the encoding run_cells.h describes).
 #include <algorithm>
+#include <bit>
+#include <cstring>
 #include <set>
 
 #include "drift/answer_features.h"
@@ -12,36 +14,7 @@ namespace {
 using namespace varint;
 
 constexpr const char* kTextsFormat = "run-texts/1";  // of the bytes below
-constexpr size_t kHashBytes = 32;               // a sha256, stored as bytes, read back as hex
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
-// A lowercase hex sha256 as its 32 bytes; false for anything else (such a text is not kept).
-bool put_hash(std::string& out, const std::string& hex) {
-  if (hex.size() != 2 * kHashBytes) return false;
-  for (size_t i = 0; i < hex.size(); i += 2) {
-    int hi = hex_value(hex[i]), lo = hex_value(hex[i + 1]);
-    if (hi < 0 || lo < 0) return false;
-    out += static_cast<char>(hi << 4 | lo);
-  }
-  return true;
-}
-
-bool read_hash(Reader& in, std::string& hex) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string_view bytes;
-  if (!in.raw(kHashBytes, bytes)) return false;
-  hex.clear();
-  for (unsigned char b : bytes) {
-    hex += kDigits[b >> 4];
-    hex += kDigits[b & 15];
-  }
-  return true;
-}
+constexpr size_t kHexHash = 64;  // a sha256 in hex
 
 void put_signature(std::string& out, const Signature& s) {
   for (uint32_t v : s) {
@@ -52,6 +25,10 @@ void put_signature(std::string& out, const Signature& s) {
 bool read_signature(Reader& in, Signature& s) {
   std::string_view bytes;
   if (!in.raw(sizeof(Signature), bytes)) return false;
+  if constexpr (std::endian::native == std::endian::little) {
+    std::memcpy(s.data(), bytes.data(), sizeof(Signature));  // the stored order already
+    return true;
+  }
   for (size_t k = 0; k < s.size(); ++k) {
     uint32_t v = 0;
     for (int i = 0; i < 4; ++i) v |= static_cast<uint32_t>(static_cast<uint8_t>(bytes[4 * k + i])) << (8 * i);
@@ -86,9 +63,9 @@ std::string texts_fingerprint() {
     ++row.id;
     row.key.probe_id = r.probe;
     row.classification = store::Classification{r.verdict, "[]", false, std::nullopt, "x"};
-    row.response_hash = std::string(2 * kHashBytes, r.raw);
+    row.response_hash = std::string(kHexHash, r.raw);
     f.signature = signature(std::string(r.size, r.normalised));
-    f.normalised_hash = std::string(2 * kHashBytes, r.normalised);
+    f.normalised_hash = std::string(kHexHash, r.normalised);
     f.normalised_size = r.size;
     history.add(row, &f);
   }
@@ -129,19 +106,9 @@ std::optional<std::string> encode_run_texts(const EndpointRun& counts, const End
     }
     for (const Signature& s : answered->second) put_signature(out, s);
   }
-  put(out, texts.uses.size());
-  int64_t prev_id = 0;
-  for (const auto& [hash, use] : texts.uses) {
-    if (!put_hash(out, hash) || !put_hash(out, use.response_hash)) return std::nullopt;
-    put(out, use.probes.size());
-    for (const std::string& probe : use.probes) {
-      put(out, probe.size());
-      out += probe;
-    }
-    put(out, use.ids.size());
-    put_ids(out, prev_id, use.ids);
-  }
-  return out;
+  auto uses = texts.uses.encode();
+  if (!uses) return std::nullopt;
+  return out + *uses;
 }
 
 std::optional<EndpointTexts> decode_run_texts(std::string_view bytes, const EndpointRun& counts) {
@@ -160,34 +127,11 @@ std::optional<EndpointTexts> decode_run_texts(std::string_view bytes, const Endp
       if (!read_signature(in, s)) return std::nullopt;
     }
   }
-  long uses = 0;
-  if (!in.count(uses)) return std::nullopt;
-  int64_t prev_id = 0;
-  std::string hash;
-  for (long i = 0; i < uses; ++i) {
-    TextUse use;
-    long probes = 0, ids = 0;
-    if (!read_hash(in, hash) || !read_hash(in, use.response_hash) || !in.count(probes) ||
-        probes == 0) {
-      return std::nullopt;
-    }
-    for (long k = 0; k < probes; ++k) {
-      long size = 0;
-      std::string_view probe;
-      if (!in.count(size) || size == 0 || !in.raw(static_cast<size_t>(size), probe) ||
-          shared.count(probe) == 0) {
-        return std::nullopt;
-      }
-      use.probes.emplace(probe);
-    }
-    if (use.probes.size() != static_cast<size_t>(probes)) return std::nullopt;
-    if (!in.count(ids) || ids == 0 || static_cast<size_t>(ids) > kMaxCellIds ||
-        !in.ids(prev_id, static_cast<size_t>(ids), use.ids)) {
-      return std::nullopt;
-    }
-    if (!t.uses.emplace(hash, std::move(use)).second) return std::nullopt;
-  }
-  if (!in.done()) return std::nullopt;
+  std::string_view rest;
+  if (!in.raw(in.remaining(), rest)) return std::nullopt;
+  auto uses = TextUses::decode(rest, shared);
+  if (!uses) return std::nullopt;
+  t.uses = std::move(*uses);
   return t;
 }
 

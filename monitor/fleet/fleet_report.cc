@@ -158,6 +158,22 @@ drift::Counts valid_counts(const report::VerdictCounts& c) {
   return drift::Counts(c.n.begin(), c.n.begin() + report::kError);
 }
 
+// The exact test enumerates tables: cheap for the few hundred samples of drift's windows, not
+// for a period's thousands (a month of hourly runs). A larger row is scaled down to this many
+// samples, its shares kept: less evidence, so a larger p, never a smaller one in practice; and
+// a difference of min_effect over hundreds of samples a side is far beyond chance anyway.
+constexpr long kMaxTestedSamples = 300;
+
+drift::Counts tested_counts(const report::VerdictCounts& c) {
+  drift::Counts n = valid_counts(c);
+  long total = 0;
+  for (long v : n) total += v;
+  if (total <= kMaxTestedSamples) return n;
+  const double scale = static_cast<double>(kMaxTestedSamples) / static_cast<double>(total);
+  for (long& v : n) v = std::lround(static_cast<double>(v) * scale);
+  return n;
+}
+
 std::vector<VantageInfo> merge_vantages(const RawCounts& raw) {
   std::map<std::string, VantageInfo> by;
   for (const auto& v : raw.vantages) {
@@ -253,7 +269,7 @@ void find_divergences(const RawCounts& raw, FleetReport& r) {
         d.effect = drift::total_variation(valid_counts(*a), valid_counts(*b));
         // As in drift: below the minimum effect a pair cannot be a finding, so it joins the
         // FDR family with p = 1 and the exact enumeration is spared.
-        if (d.effect >= r.min_effect) d.p = drift::exact_test(valid_counts(*a), valid_counts(*b));
+        if (d.effect >= r.min_effect) d.p = drift::exact_test(tested_counts(*a), tested_counts(*b));
         p.push_back(d.p);
         tests.push_back(std::move(d));
       }

@@ -1,0 +1,161 @@
+// TextUses (history.h): the shared texts of a run, built from rows or looked up in place in
+// their encoding (run_cells.h, the texts' part).
+#include <cstring>
+
+#include "drift/history.h"
+#include "drift/varint.h"
+
+namespace dw::drift {
+namespace {
+
+using namespace varint;
+
+constexpr size_t kHashBytes = 32;  // a sha256, stored as bytes, read back as hex
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+// A lowercase hex sha256 as its 32 bytes; false for anything else.
+bool to_bytes(const std::string& hex, std::string& out) {
+  if (hex.size() != 2 * kHashBytes) return false;
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    int hi = hex_value(hex[i]), lo = hex_value(hex[i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    out += static_cast<char>(hi << 4 | lo);
+  }
+  return true;
+}
+
+std::string to_hex(std::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned char b : bytes) {
+    hex += kDigits[b >> 4];
+    hex += kDigits[b & 15];
+  }
+  return hex;
+}
+
+// One entry after its two hashes: its probes and ids. false for bytes that are not one.
+bool read_rest(Reader& in, int64_t& prev_id, TextUse* use,
+               const std::set<std::string_view>* probes) {
+  long n = 0, ids = 0;
+  if (!in.count(n) || n == 0) return false;
+  std::string_view last;
+  for (long k = 0; k < n; ++k) {
+    long size = 0;
+    std::string_view probe;
+    // In set order, each once: what encode() writes.
+    if (!in.count(size) || size == 0 || !in.raw(static_cast<size_t>(size), probe) ||
+        (k > 0 && !(last < probe)) || (probes && probes->count(probe) == 0)) {
+      return false;
+    }
+    last = probe;
+    if (use) use->probes.emplace(probe);
+  }
+  if (!in.count(ids) || ids == 0 || static_cast<size_t>(ids) > kMaxCellIds) return false;
+  std::vector<int64_t> scratch;
+  return in.ids(prev_id, static_cast<size_t>(ids), use ? use->ids : scratch);
+}
+
+}  // namespace
+
+TextUse& TextUses::add(const std::string& hash) { return built_[hash]; }
+
+std::optional<TextUse> TextUses::entry(const Entry& e) const {
+  Reader in(std::string_view(*packed_).substr(e.offset));
+  std::string_view hashes;
+  TextUse use;
+  int64_t prev_id = e.prev_id;
+  if (!in.raw(2 * kHashBytes, hashes) || !read_rest(in, prev_id, &use, nullptr)) {
+    return std::nullopt;  // checked by decode(): not reached
+  }
+  use.response_hash = to_hex(hashes.substr(kHashBytes));
+  return use;
+}
+
+std::optional<TextUse> TextUses::find(const std::string& hash) const {
+  if (!packed_) {
+    auto it = built_.find(hash);
+    if (it == built_.end()) return std::nullopt;
+    return it->second;
+  }
+  std::string key;
+  if (!to_bytes(hash, key)) return std::nullopt;
+  // Entries are in hash order, and hex keeps the order of the bytes.
+  size_t lo = 0, hi = offsets_.size();
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    int c = std::memcmp(packed_->data() + offsets_[mid].offset, key.data(), kHashBytes);
+    if (c == 0) return entry(offsets_[mid]);
+    if (c < 0) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return std::nullopt;
+}
+
+bool TextUses::contains(const std::string& hash) const {
+  if (!packed_) return built_.count(hash) > 0;
+  return find(hash).has_value();
+}
+
+std::map<std::string, TextUse> TextUses::all() const {
+  if (!packed_) return built_;
+  std::map<std::string, TextUse> out;
+  for (const Entry& e : offsets_) {
+    if (auto use = entry(e)) {
+      out.emplace(to_hex(std::string_view(*packed_).substr(e.offset, kHashBytes)), std::move(*use));
+    }
+  }
+  return out;
+}
+
+std::optional<std::string> TextUses::encode() const {
+  std::string out;
+  const std::map<std::string, TextUse> uses = all();
+  put(out, uses.size());
+  int64_t prev_id = 0;
+  for (const auto& [hash, use] : uses) {
+    if (!to_bytes(hash, out) || !to_bytes(use.response_hash, out)) return std::nullopt;
+    put(out, use.probes.size());
+    for (const std::string& probe : use.probes) {
+      put(out, probe.size());
+      out += probe;
+    }
+    put(out, use.ids.size());
+    put_ids(out, prev_id, use.ids);
+  }
+  return out;
+}
+
+std::optional<TextUses> TextUses::decode(std::string_view bytes,
+                                         const std::set<std::string_view>& probes) {
+  TextUses t;
+  auto packed = std::make_shared<std::string>(bytes);
+  Reader in(*packed);
+  long n = 0;
+  if (!in.count(n)) return std::nullopt;
+  int64_t prev_id = 0;
+  std::string_view last;
+  for (long i = 0; i < n; ++i) {
+    const size_t offset = packed->size() - in.remaining();
+    std::string_view hashes;
+    if (offset > UINT32_MAX || !in.raw(2 * kHashBytes, hashes)) return std::nullopt;
+    std::string_view key = hashes.substr(0, kHashBytes);
+    if (i > 0 && !(last < key)) return std::nullopt;  // in hash order, each once
+    last = key;
+    t.offsets_.push_back({static_cast<uint32_t>(offset), prev_id});
+    if (!read_rest(in, prev_id, nullptr, &probes)) return std::nullopt;
+  }
+  if (!in.done()) return std::nullopt;
+  t.packed_ = std::move(packed);
+  return t;
+}
+
+}  // namespace dw::drift
