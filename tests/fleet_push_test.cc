@@ -537,13 +537,19 @@ TEST_CASE("the local bookkeeping: stable random UUIDs, unpushed runs oldest firs
     }));
     return ids;
   };
-  // Complete but not yet decided by detection: not yet.
-  CHECK(unpushed() == std::vector<int64_t>{local.run1, local.run2});
-  REQUIRE(s.put_run_cells(*backfill, {{*backfill, {}, "", 1, ""}}));
-  REQUIRE(s.flush());
+  // Older than a run detection decided (run 1), it counts as decided itself.
   CHECK(unpushed() == std::vector<int64_t>{*backfill, local.run1, local.run2});
   CHECK(local.backlog() == 3);
+  // The newest complete run waits until detection has decided it (stored its summary).
+  auto newest = s.begin_run(at("2026-01-16T00:00:00Z"), at("2026-01-16T00:00:00Z"));
+  REQUIRE(newest);
+  REQUIRE(s.finish_run(*newest, at("2026-01-16T00:01:00Z"), RunStatus::complete));
+  CHECK(unpushed() == std::vector<int64_t>{*backfill, local.run1, local.run2});
+  REQUIRE(s.put_run_cells(*newest, {{*newest, {}, "", 1, ""}}));
+  REQUIRE(s.flush());
+  CHECK(unpushed() == std::vector<int64_t>{*backfill, local.run1, local.run2, *newest});
   CHECK_FALSE(s.push_state()->last_pushed);
+  REQUIRE(s.mark_pushed(*newest, at("2026-01-20T00:00:00Z")));
   REQUIRE(s.mark_pushed(local.run1, at("2026-01-21T00:00:00Z")));
   REQUIRE(s.mark_pushed(*backfill, at("2026-01-21T00:05:00Z")));
   CHECK(unpushed() == std::vector<int64_t>{local.run2});

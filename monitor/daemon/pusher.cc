@@ -112,7 +112,10 @@ void Pusher::loop() {
     lock.unlock();
 
     Error failure("");
-    switch (round(fleet, generation, failure)) {
+    Round outcome = round(fleet, generation, failure);
+    // A push cut short because the daemon stops is not the server's failure.
+    if (outcome == Round::failed && stopping()) outcome = Round::interrupted;
+    switch (outcome) {
       case Round::done:
         failures = 0;
         retrying = false;

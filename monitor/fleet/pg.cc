@@ -108,6 +108,7 @@ Pg::~Pg() {
 }
 
 void Pg::cancel() const {
+  cancelled_ = true;  // what was not yet sent is not sent
   if (cancel_ == nullptr) return;
   char error[256];
   (void)PQcancel(cancel_, error, sizeof error);  // best effort: the statement may have ended
@@ -183,6 +184,7 @@ Result<Pg::Rows> Pg::exec(const std::string& sql,
   // After a loss libpq answers with no result and every message it gave before, repeated.
   const char* lost = "the connection to the server was lost";
   if (!connected()) return fail(lost);
+  if (cancelled_) return fail("cancelled: driftwatch is stopping");
   ResultPtr res(PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
                              values.data(), nullptr, nullptr, /*resultFormat=*/0));
   if (!res) return fail(connected() ? PQerrorMessage(conn_) : lost);

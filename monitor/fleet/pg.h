@@ -20,6 +20,7 @@
 // Threads: a Pg is used from one thread at a time. Errors are values; nothing throws.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
@@ -86,8 +87,9 @@ class Pg {
   bool connected() const;
 
   // Asks the server to cancel the statement in progress, which then fails ("canceling
-  // statement due to user request"). The one call safe from another thread, while a statement
-  // runs: a daemon stopping need not wait for a slow server.
+  // statement due to user request"), and fails every later one before it is sent. The one call
+  // safe from another thread, while a statement runs: a daemon stopping need not wait for a
+  // slow server.
   void cancel() const;
 
   // "host:port/dbname as user" (no password) for messages; a socket folder stands for host.
@@ -101,6 +103,7 @@ class Pg {
 
   PGconn* conn_;
   PGcancel* cancel_;  // made at connect: PQcancel on it is thread-safe
+  mutable std::atomic<bool> cancelled_{false};
   std::vector<std::string> secrets_;  // every password known: never in a message
 };
 

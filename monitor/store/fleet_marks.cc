@@ -58,12 +58,15 @@ Result<RunInfo> read_run_columns(const Statement& q) {
 
 // The runs for_each_unpushed yields and push_state counts: one condition for both. A complete
 // run waits for its detection (and the judge before it), which writes its summary (run_cells)
-// in the transaction of its events: pushed earlier, it would go without them, for good.
-// Detection never decides an incomplete run.
-#define DW_UNPUSHED                                                                       \
-  "FROM runs r LEFT JOIN run_pushes p ON p.run_id = r.id "                                \
-  "WHERE p.pushed_at IS NULL AND (r.status = 'incomplete' OR (r.status = 'complete' AND " \
-  "EXISTS (SELECT 1 FROM run_cells c WHERE c.run_id = r.id))) "
+// in the transaction of its events: pushed earlier, it would go without them, for good. A run
+// older than one so summarised is decided too, summary or not (a database from before schema
+// 5; a summary deleted). Detection never decides an incomplete run.
+#define DW_UNPUSHED                                                                         \
+  "FROM runs r LEFT JOIN run_pushes p ON p.run_id = r.id "                                  \
+  "WHERE p.pushed_at IS NULL AND (r.status = 'incomplete' OR (r.status = 'complete' AND ("  \
+  "EXISTS (SELECT 1 FROM run_cells c WHERE c.run_id = r.id) OR r.run_at < (SELECT s.run_at " \
+  "FROM runs s WHERE EXISTS (SELECT 1 FROM run_cells c WHERE c.run_id = s.id) "             \
+  "ORDER BY s.run_at DESC LIMIT 1)))) "
 
 }  // namespace
 

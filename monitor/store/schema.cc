@@ -246,7 +246,7 @@ CREATE TRIGGER runs_uuid AFTER INSERT ON runs
 BEGIN
   INSERT INTO run_pushes (run_id, uuid) VALUES (NEW.id,
     lower(hex(randomblob(4))) || '-' || lower(hex(randomblob(2))) || '-4' ||
-    substr(lower(hex(randomblob(2))), 2) || '-' || substr('89ab', 1 + (abs(random()) % 4), 1) ||
+    substr(lower(hex(randomblob(2))), 2) || '-' || substr('89ab', 1 + (random() & 3), 1) ||
     substr(lower(hex(randomblob(2))), 2) || '-' || lower(hex(randomblob(6))));
 END;
 )sql";

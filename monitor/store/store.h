@@ -418,8 +418,8 @@ class Store {
   // again. Marking again moves pushed_at. A direct write. Fails for an unknown run.
   Status mark_pushed(int64_t run_id, Time at);
   // Finished runs not yet marked pushed: incomplete ones, and complete ones once detection has
-  // decided them (their run summary is stored, with their events), never running ones; oldest
-  // run_at (then id) first; RunInfo::samples is 0 (not counted). The callback returns false to stop;
+  // decided them (their run summary is stored, with their events, or a later run's is), never
+  // running ones; oldest run_at (then id) first; RunInfo::samples is 0 (not counted). The callback returns false to stop;
   // it must not write to the store (collect, then push and mark).
   Status for_each_unpushed(const std::function<bool(const RunInfo&)>& callback);
   // How many runs for_each_unpushed would yield, and when the last push was.
