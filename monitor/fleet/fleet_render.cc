@@ -1,12 +1,6 @@
 // The fleet report's three renderings and its files. Every string from the database has been
 // sanitised by build_fleet_report; here each one is escaped for its format (report/escape.h),
 // trusted-looking or not: one rule for all leaves nothing to forget.
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <system_error>
@@ -14,6 +8,7 @@
 #include "fleet/fleet_report.h"
 #include "report/escape.h"
 #include "report/format.h"
+#include "report/report.h"
 
 namespace dw::fleet {
 namespace {
@@ -161,38 +156,6 @@ const char* const kStyle =
     "color:#111;overflow-wrap:anywhere}table{border-collapse:collapse;margin:.5rem 0 1rem;"
     "display:block;overflow-x:auto}th,td{border:1px solid #999;padding:.2rem .45rem;"
     "text-align:left}th{background:#eee}p.summary{font-size:1.1rem;font-weight:bold}";
-
-// Writes content to path so that a reader sees the old file or the new one, never a part (the
-// same steps as report.cc's writer, which is private there): temporary file, fsync, rename.
-Status write_atomically(const std::filesystem::path& path, const std::string& content) {
-  auto fail = [&](const std::string& what) {
-    return Error(what + ": " + std::strerror(errno), Location{path.string()});
-  };
-  std::string tmp = (path.parent_path() / ("." + path.filename().string() + ".XXXXXX")).string();
-  int fd = ::mkstemp(tmp.data());
-  if (fd < 0) return fail("cannot create a temporary file");
-  bool ok = ::fchmod(fd, 0644) == 0;
-  for (size_t done = 0; ok && done < content.size();) {
-    ssize_t n = ::write(fd, content.data() + done, content.size() - done);
-    if (n > 0)
-      done += static_cast<size_t>(n);
-    else if (n == 0 || errno != EINTR)
-      ok = false;
-  }
-  ok = ok && ::fsync(fd) == 0;
-  ok = (::close(fd) == 0) && ok;
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    Error e = fail("cannot write");
-    ::unlink(tmp.c_str());
-    return e;
-  }
-  int dir = ::open(path.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    ::fsync(dir);  // best effort: some file systems refuse fsync on folders
-    ::close(dir);
-  }
-  return {};
-}
 
 json counts_json(const VerdictCounts& c) {
   json counts = json::object(), shares = json::object();
@@ -368,7 +331,7 @@ Status write_fleet_report(const FleetReport& report, const std::filesystem::path
       {"fleet-report.html", render_fleet_html(report)},
       {"fleet-report.json", render_fleet_json(report)}};
   for (const auto& [name, content] : files)
-    if (auto s = write_atomically(dir / name, content); !s) return s;
+    if (auto s = report::write_atomically(dir / name, content); !s) return s;
   return {};
 }
 

@@ -35,6 +35,14 @@ Status write_all(int fd, std::string_view content, const fs::path& path) {
   return {};
 }
 
+std::string render(const Report& report, const std::string& format) {
+  if (format == "md") return render_markdown(report);
+  if (format == "html") return render_html(report);
+  return render_json(report);
+}
+
+}  // namespace
+
 // Writes content to path so that a reader sees the old file or the new one, never a part:
 // a temporary file in the same folder (same file system, so rename is atomic), fsync, rename,
 // then fsync of the folder so the rename itself survives a power cut.
@@ -68,14 +76,6 @@ Status write_atomically(const fs::path& path, std::string_view content) {
   }
   return {};
 }
-
-std::string render(const Report& report, const std::string& format) {
-  if (format == "md") return render_markdown(report);
-  if (format == "html") return render_html(report);
-  return render_json(report);
-}
-
-}  // namespace
 
 Status check_options(const ReportOptions& options) {
   if (options.since >= options.until)

@@ -33,6 +33,7 @@
 #include <chrono>
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/error.h"
@@ -81,6 +82,12 @@ struct Report;  // model.h
 // options passing check_options(). Writes as write_reports does; fails only on the file
 // system, naming the path.
 Result<ReportFiles> write_reports(const Report& report, const ReportOptions& options);
+
+// Writes content to path so that a reader sees the old file or the new one, never a part: a
+// temporary file in the same folder, fsync, rename, fsync of the folder. Fails naming the path;
+// leaves no temporary file behind. What write_reports writes each file with (the fleet report
+// too).
+Status write_atomically(const std::filesystem::path& path, std::string_view content);
 
 // The same report rendered to strings, without touching the file system: for tests, the
 // daemon's logs and tools. format is "md", "html" or "json".

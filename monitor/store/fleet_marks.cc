@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "store/run_row.h"
 #include "store/statement.h"
 #include "store/store.h"
 
@@ -34,26 +35,6 @@ Result<std::string> random_uuid() {
     out += kHex[b[i] & 0x0f];
   }
   return out;
-}
-
-// The columns of RunInfo, as store.cc's run queries select them (samples not counted).
-Result<RunInfo> read_run_columns(const Statement& q) {
-  RunInfo r;
-  r.id = q.int64(0);
-  auto run_at = q.time(1);
-  if (!run_at) return run_at.error();
-  auto started = q.time(2);
-  if (!started) return started.error();
-  auto finished = q.optional_time(3);
-  if (!finished) return finished.error();
-  r.run_at = *run_at;
-  r.started_at = *started;
-  r.finished_at = *finished;
-  std::string_view status = q.text(4);
-  r.status = status == "complete"     ? RunStatus::complete
-             : status == "incomplete" ? RunStatus::incomplete
-                                      : RunStatus::running;
-  return r;
 }
 
 // The runs for_each_unpushed yields and push_state counts: one condition for both. A complete
@@ -117,7 +98,7 @@ Status Store::for_each_unpushed(const std::function<bool(const RunInfo&)>& callb
     auto row = q.step();
     if (!row) return row.error();
     if (!*row) return Status::Ok();
-    auto run = read_run_columns(q);
+    auto run = read_run(q, false);
     if (!run) return run.error();
     if (!callback(*run)) return Status::Ok();
   }
@@ -131,7 +112,7 @@ Result<std::optional<RunInfo>> Store::find_run(int64_t run_id) {
   auto row = (*q)->step();
   if (!row) return row.error();
   if (!*row) return std::optional<RunInfo>();
-  auto run = read_run_columns(**q);
+  auto run = read_run(**q, false);
   if (!run) return run.error();
   return std::optional<RunInfo>(*run);
 }

@@ -2,19 +2,11 @@
 // counting their samples, probe keys, and the run summaries themselves (see store.h).
 #include <string>
 
+#include "store/run_row.h"
 #include "store/statement.h"
 #include "store/store.h"
 
 namespace dw::store {
-namespace {
-
-RunStatus status_of(std::string_view s) {
-  return s == "complete" ? RunStatus::complete
-         : s == "incomplete" ? RunStatus::incomplete
-                             : RunStatus::running;
-}
-
-}  // namespace
 
 Status Store::list_runs(const RunQuery& query,
                         const std::function<bool(const RunInfo&)>& callback) {
@@ -30,23 +22,13 @@ Status Store::list_runs(const RunQuery& query,
   if (query.since) q.bind(1, format_time(*query.since));
   if (query.until) q.bind(2, format_time(*query.until));
   q.bind(3, query.limit ? *query.limit : int64_t{-1});  // -1: no limit
-  RunInfo r;
   for (;;) {
     auto row = q.step();
     if (!row) return row.error();
     if (!*row) return Status::Ok();
-    r.id = q.int64(0);
-    auto run_at = q.time(1);
-    if (!run_at) return run_at.error();
-    auto started = q.time(2);
-    if (!started) return started.error();
-    auto finished = q.optional_time(3);
-    if (!finished) return finished.error();
-    r.run_at = *run_at;
-    r.started_at = *started;
-    r.finished_at = *finished;
-    r.status = status_of(q.text(4));
-    if (!callback(r)) return Status::Ok();
+    auto r = read_run(q, false);
+    if (!r) return r.error();
+    if (!callback(*r)) return Status::Ok();
   }
 }
 

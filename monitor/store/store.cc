@@ -14,6 +14,7 @@
 #include "store/compress.h"
 #include "store/keys.h"
 #include "store/schema.h"
+#include "store/run_row.h"
 #include "store/statement.h"
 
 namespace dw::store {
@@ -74,7 +75,14 @@ Result<std::unique_ptr<Db>> open_for_reading(const std::string& path, uid_t owne
 
 std::string run_lock_path(const Db& db) { return db.path() + "-runlock"; }
 
-Result<RunInfo> read_run(const Statement& st) {
+// A macro so that the queries below stay string literals: cached statements are keyed by text.
+#define DW_RUN_COLUMNS                                   \
+  "SELECT id, run_at, started_at, finished_at, status, " \
+  "(SELECT count(*) FROM sample_rows WHERE run_id = runs.id) FROM runs "
+
+}  // namespace
+
+Result<RunInfo> read_run(const Statement& st, bool counted) {
   RunInfo r;
   r.id = st.int64(0);
   auto run_at = st.time(1);
@@ -90,16 +98,9 @@ Result<RunInfo> read_run(const Statement& st) {
   r.status = status == "complete"     ? RunStatus::complete
              : status == "incomplete" ? RunStatus::incomplete
                                       : RunStatus::running;
-  r.samples = st.int64(5);
+  if (counted) r.samples = st.int64(5);
   return r;
 }
-
-// A macro so that the queries below stay string literals: cached statements are keyed by text.
-#define DW_RUN_COLUMNS                                   \
-  "SELECT id, run_at, started_at, finished_at, status, " \
-  "(SELECT count(*) FROM sample_rows WHERE run_id = runs.id) FROM runs "
-
-}  // namespace
 
 std::string_view to_string(RunStatus s) {
   switch (s) {
@@ -349,7 +350,7 @@ Status Store::for_each_run(std::optional<Time> since, std::optional<Time> until,
     auto row = q.step();
     if (!row) return row.error();
     if (!*row) return Status::Ok();
-    auto run = read_run(q);
+    auto run = read_run(q, true);
     if (!run) return run.error();
     if (!callback(*run)) return Status::Ok();
   }
@@ -366,7 +367,7 @@ Result<std::optional<RunInfo>> Store::last_run(std::optional<RunStatus> status) 
   auto row = q.step();
   if (!row) return row.error();
   if (!*row) return std::optional<RunInfo>();
-  auto run = read_run(q);
+  auto run = read_run(q, true);
   if (!run) return run.error();
   return std::optional<RunInfo>(*run);
 }
