@@ -19,8 +19,10 @@ fi
 "$PWD/scripts/install-deps.sh" --test
 libs=(libcurl4-openssl-dev libre2-dev libsqlite3-dev libutf8proc-dev libsystemd-dev
       libcpp-httplib-dev libssl-dev zlib1g-dev libhowardhinnant-date-dev libtomlplusplus-dev
-      libzstd-dev libpq-dev)
-want=(g++-aarch64-linux-gnu qemu-user-static)
+      libzstd-dev)
+# libpq-dev is not multiarch: its arm64 package would remove the host's, which the native build
+# needs. The arm64 libpq5 is, and the host's headers describe it as well (the same 64-bit types).
+want=(g++-aarch64-linux-gnu qemu-user-static libpq-dev libpq5:arm64)
 for l in "${libs[@]}"; do want+=("$l:arm64"); done
 missing=()
 for p in "${want[@]}"; do
@@ -39,7 +41,8 @@ build=build-aarch64
 # build whose job is to show that the code compiles and behaves the same on this architecture.
 cmake -S . -B "$build" -DCMAKE_TOOLCHAIN_FILE="$PWD/cmake/aarch64-linux-gnu.cmake" \
   -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O1 -DNDEBUG" \
-  -DCMAKE_UNITY_BUILD=ON >/dev/null
+  -DCMAKE_UNITY_BUILD=ON -DPostgreSQL_INCLUDE_DIR=/usr/include/postgresql \
+  -DPostgreSQL_LIBRARY=/usr/lib/aarch64-linux-gnu/libpq.so.5 >/dev/null
 cmake --build "$build" -j "$(nproc)"
 file "$build/monitor/cli/driftwatch" | grep -q "ARM aarch64" ||
   { echo "cross-test: $build/monitor/cli/driftwatch is not an aarch64 binary" >&2; exit 2; }

@@ -286,6 +286,33 @@ TEST_CASE("a pair of three answered samples takes a few bytes; bad bytes never d
   CHECK(run_cells_version() == run_cells_version());
 }
 
+TEST_CASE("prune gives back the memory of the signatures of runs before the texts' horizon") {
+  // recompute_all holds two baseline windows of cells but texts of only the last runs: an
+  // emptied signature vector that kept its capacity held 256 bytes an answer of every run.
+  History h;
+  dw::drift::AnswerFeatures features;
+  dw::store::SampleRow row;
+  for (int run = 1; run <= 3; ++run) {
+    row.run_id = run;
+    row.run_at = day(run);
+    for (int seq = 1; seq <= 3; ++seq) {
+      row.id = run * 10 + seq;
+      row.key = {run, "a", "v1", "e", seq, "m", std::nullopt};
+      row.classification = dw::store::Classification{"answered", "[]", false, 1.0, "t"};
+      h.add(row, &features);
+    }
+  }
+  h.prune(day(1), day(3));
+  const auto& cells = h.pairs().begin()->second.cells;
+  REQUIRE(cells.size() == 3);
+  for (int i = 0; i < 2; ++i) {
+    CAPTURE(i);
+    CHECK(!cells[i].texts);
+    CHECK(cells[i].answered.capacity() == 0);
+  }
+  CHECK(cells[2].answered.size() == 3);
+}
+
 TEST_CASE("detect_run after each run and recompute_all agree, summaries byte for byte") {
   // 100 daily runs with a 60-day baseline: from day 40 on, detection reads the oldest runs of
   // its window from their summaries; recompute_all counts every run from its samples.
