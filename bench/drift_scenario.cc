@@ -204,7 +204,8 @@ Result<Outcome> run_scenario(const ScenarioSpec& spec) {
   auto start = std::chrono::steady_clock::now();
   for (int day = 0; day < spec.days; ++day) {
     if (Status s = (*sim)->set_day(day); !s) return s.error();
-    std::string cmd = quote(spec.driftwatch_binary) + " -c " +
+    std::string cmd = (spec.launcher.empty() ? "" : spec.launcher + " ") +
+                      quote(spec.driftwatch_binary) + " -c " +
                       quote(spec.work_dir / "driftwatch.toml") + " run --once --at " +
                       format_time(day_time(day)) + " >> " + quote(log) + " 2>&1";
     int rc = std::system(cmd.c_str());

@@ -28,6 +28,8 @@ struct Shift {
 struct ScenarioSpec {
   std::filesystem::path sim_binary;
   std::filesystem::path driftwatch_binary;
+  // Words the shell puts before driftwatch_binary: a cross build's emulator ("" natively).
+  std::string launcher;
   std::filesystem::path scenario;   // driftwatch-sim scenario file
   std::filesystem::path probe_set;  // the probes the config asks
   std::filesystem::path rules_dir;  // rule packs

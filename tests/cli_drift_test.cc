@@ -27,6 +27,9 @@ TEST_CASE("the drift scenario on a short calendar: every shift within 2 runs, no
   // Every kind of the scenario is still asked for.
   REQUIRE(spec->shifts.size() == bench.shifts.size());
   REQUIRE(spec->outage == std::pair(15, 17));
+#ifdef DW_TEST_EMULATOR
+  spec->launcher = DW_TEST_EMULATOR;  // the shell cannot start another architecture's program
+#endif
 
   auto outcome = dw::bench::run_scenario(*spec);
   if (!outcome) FAIL(outcome.error().to_string());
