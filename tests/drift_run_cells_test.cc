@@ -57,6 +57,17 @@ std::string query(const std::string& db, const std::string& sql) {
   return out;
 }
 
+void exec(const std::string& db, const std::string& sql) {
+  sqlite3* h = nullptr;
+  REQUIRE(sqlite3_open(db.c_str(), &h) == SQLITE_OK);
+  char* error = nullptr;
+  const int rc = sqlite3_exec(h, sql.c_str(), nullptr, nullptr, &error);
+  const std::string message = error ? error : "";
+  sqlite3_free(error);
+  sqlite3_close(h);
+  REQUIRE_MESSAGE(rc == SQLITE_OK, sql << ": " << message);
+}
+
 int64_t count(const std::string& db, const std::string& sql) {
   std::string out = query(db, sql);
   return out.empty() ? 0 : std::stoll(out);
@@ -353,8 +364,20 @@ TEST_CASE("detect_run after each run and recompute_all agree, summaries byte for
   const std::string texts =
       query(w.db(), "SELECT run_id, endpoint, version, hex(data) FROM run_texts ORDER BY 1, 2");
 
+  // recompute_all writes no features it would delete again: none of a text no run of the
+  // last 40 uses.
+  exec(w.db(),
+       "DELETE FROM text_features; CREATE TABLE features_written (text INTEGER);"
+       "CREATE TRIGGER features_log AFTER INSERT ON text_features"
+       " BEGIN INSERT INTO features_written VALUES (new.text); END");
   auto rebuilt_all = recompute_all(w.store(), w.options());
   REQUIRE_MESSAGE(rebuilt_all.ok(), (rebuilt_all.ok() ? "" : rebuilt_all.error().to_string()));
+  CHECK(count(w.db(), "SELECT count(*) FROM features_written") > 0);
+  CHECK(count(w.db(), "SELECT count(*) FROM features_written f WHERE (SELECT max(s.id) FROM"
+                      " sample_rows s WHERE s.response = f.text) <= (SELECT max(s.id) FROM"
+                      " sample_rows s WHERE s.run_id = (SELECT id FROM runs ORDER BY run_at"
+                      " DESC LIMIT 1 OFFSET 40))") == 0);
+  exec(w.db(), "DROP TRIGGER features_log; DROP TABLE features_written");
   CHECK(without_ids(w.events()) == without_ids(run_by_run));
   CHECK(query(w.db(), "SELECT run_id, endpoint, version, hex(data) FROM run_cells ORDER BY 1, 2") ==
         summaries);

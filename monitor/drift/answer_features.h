@@ -59,6 +59,9 @@ class FeatureCache {
   // Writes the features computed since the last flush as batched writes (inside the caller's
   // transaction, they land with it). Nothing is kept in memory afterwards.
   Status flush();
+  // Forgets the features computed since the last flush without writing them: a recompute's
+  // for texts no later detection reads (they are computed again if one does).
+  void discard() { pending_.clear(); }
 
   size_t pending() const { return pending_.size(); }  // computed, not yet written
   long computed() const { return computed_; }          // texts normalised and hashed

@@ -204,8 +204,14 @@ Result<Summary> recompute_inside(store::Store& store, const Options& options) {
     auto d = decide(history, run, events, options, loader, text);
     if (!d) return d.error();
     if (Status w = write(store, events, *d, summary); !w) return w;
-    // Written in large batches: the streaming read may not see what is written during it, so
-    // a text repeated in the next runs is found among the pending ones instead.
+    // Only the features of the runs the next detection reads texts of are worth writing (an
+    // import of a million samples wrote a third of a gigabyte of them, then deleted it); those
+    // in large batches: the streaming read may not see what is written during it, so a text
+    // repeated in the next runs is found among the pending ones instead.
+    if (next + kTextRuns < runs->size()) {
+      cache.discard();
+      return Status();
+    }
     return cache.pending() >= FeatureCache::kMaxPending / 2 ? cache.flush() : Status();
   };
 

@@ -103,12 +103,12 @@ void History::add(const store::SampleRow& row, const AnswerFeatures* features) {
   }
 }
 
-void History::add(const EndpointRun& run) {
+void History::add(EndpointRun run) {
   last_pair_ = nullptr;  // add(row) must look its pair up afresh
   last_endpoint_ = nullptr;
   EndpointHistory& ep = endpoints_[run.endpoint];
   ep.name = run.endpoint;
-  ep.cells.push_back(run.cell);
+  ep.cells.push_back(std::move(run.cell));
   EndpointCell& ec = ep.cells.back();
   ec.texts = false;
   ec.uses = {};
@@ -116,13 +116,15 @@ void History::add(const EndpointRun& run) {
   // The run's pairs come in key order, as pairs_ holds them: walk both together rather than
   // look each pair up from the root (a window of counts is hundreds of runs of hundreds).
   auto at = pairs_.lower_bound(PairKey{run.endpoint, "", ""});
-  for (const PairRun& p : run.pairs) {
+  for (PairRun& p : run.pairs) {
     while (at != pairs_.end() && at->first < p.key) ++at;
-    if (at == pairs_.end() || at->first != p.key) at = pairs_.emplace_hint(at, p.key, PairHistory{});
+    if (at == pairs_.end() || at->first != p.key) {
+      at = pairs_.emplace_hint(at, p.key, PairHistory{});
+      at->second.key = p.key;
+    }
     PairHistory& pair = at->second;
-    pair.key = p.key;
     pair.control = p.control;
-    pair.cells.push_back(p.cell);
+    pair.cells.push_back(std::move(p.cell));
     pair.cells.back().texts = false;
     pair.cells.back().answered.clear();
     if (p.control) ec.control_probes.insert(p.key.probe_id);

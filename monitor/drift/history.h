@@ -5,6 +5,7 @@
 // what falls out of it. Internal to the drift module.
 #pragma once
 
+#include <array>
 #include <compare>
 #include <cstdint>
 #include <map>
@@ -48,10 +49,11 @@ struct RunRef {
 // One pair's classified samples in one run (unclassified samples are not counted at all).
 struct Cell {
   RunRef run;
-  Counts verdicts = Counts(4, 0);  // kVerdictColumns
+  // Arrays, not Counts: a window holds tens of thousands of cells, decoded at every detection.
+  std::array<long, 4> verdicts{};  // kVerdictColumns
   long errors = 0;
   long narrative = 0;              // of the non-error samples
-  Counts coverage = Counts(3, 0);  // answered samples with a coverage, kCoverageColumns
+  std::array<long, 3> coverage{};  // answered samples with a coverage, kCoverageColumns
   double coverage_sum = 0;
   bool texts = false;               // signatures below were computed (texts were read)
   std::vector<Signature> answered;  // signatures of the answered samples' normalised texts
@@ -163,8 +165,9 @@ class History {
   // row's text when texts are kept for its run (signatures and canned templates), else null.
   void add(const store::SampleRow& row, const AnswerFeatures* features);
   // Adds one endpoint's cells of one run whole, as add() would have counted the run's rows
-  // without features. The run must come after every run already added.
-  void add(const EndpointRun& run);
+  // without features. The run must come after every run already added. Taken by value: a
+  // window holds hundreds of runs of hundreds of cells, moved in rather than copied.
+  void add(EndpointRun run);
   // What history holds of one run, one entry per endpoint in name order, without texts (what
   // add(EndpointRun) takes back); empty when no sample of the run was counted.
   std::vector<EndpointRun> cells_of(const RunRef& run) const;

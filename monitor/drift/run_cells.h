@@ -96,9 +96,10 @@ class RunSummaries {
   Status load_keys();
   // The rows it read (0: the run has no samples left, and history is unchanged).
   Result<long> count_from_samples(History& history, const store::RunInfo& run, FeatureCache* cache);
-  // The texts' part of run's summary added to history after its counts; false when it is
-  // missing, of another version or does not decode (history is then unchanged).
-  Result<bool> add_texts(History& history, const RunRef& run, const std::vector<EndpointRun>& counts);
+  // The texts' part of run's summary added to history after its counts, which are moved in;
+  // false when it is missing, of another version or does not decode (history and counts are
+  // then unchanged).
+  Result<bool> add_texts(History& history, const RunRef& run, std::vector<EndpointRun>& counts);
 
   store::Store& store_;
   bool loaded_ = false;

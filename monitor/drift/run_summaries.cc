@@ -47,7 +47,7 @@ Result<long> RunSummaries::count_from_samples(History& history, const store::Run
 }
 
 Result<bool> RunSummaries::add_texts(History& history, const RunRef& run,
-                                     const std::vector<EndpointRun>& counts) {
+                                     std::vector<EndpointRun>& counts) {
   const int64_t version = run_texts_version();
   std::vector<EndpointTexts> texts;
   bool usable = true;
@@ -63,7 +63,7 @@ Result<bool> RunSummaries::add_texts(History& history, const RunRef& run,
   });
   if (!s) return s.error();
   if (!usable || next != counts.end()) return false;
-  for (const EndpointRun& e : counts) history.add(e);
+  for (EndpointRun& e : counts) history.add(std::move(e));
   for (EndpointTexts& t : texts) history.add_texts(run, std::move(t));
   return true;
 }
@@ -92,7 +92,7 @@ Status RunSummaries::feed(History& history, Time since, Time until, Time texts_s
       const bool texts = r.run_at >= texts_since;
       if (r.id == upto && usable) {
         if (!texts) {
-          for (const EndpointRun& e : cells) history.add(e);
+          for (EndpointRun& e : cells) history.add(std::move(e));
           ++decoded_;
           ++next;
           return {};
@@ -110,7 +110,7 @@ Status RunSummaries::feed(History& history, Time since, Time until, Time texts_s
       if (*rows == 0 && r.id == upto && usable) {
         // Retention took its samples and its texts: its counts stand alone, as recompute_all
         // reads such runs.
-        for (const EndpointRun& e : cells) history.add(e);
+        for (EndpointRun& e : cells) history.add(std::move(e));
         ++decoded_;
       }
       if (r.id == upto) {

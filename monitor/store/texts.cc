@@ -264,7 +264,11 @@ Status Store::train_dictionary_if_due(int64_t endpoint, Time now) {
   if (auto st = (*tx)->commit(); !st) return st;
   // Inside a Transaction this is not yet durable: Transaction's rollback forgets it again.
   dictionaries_[id] = std::move(loaded).value();
-  current_dictionary_[endpoint] = id;
+  std::optional<int64_t>& current = current_dictionary_[endpoint];
+  // The one it replaces compresses nothing more: its 0.45 MB of compression tables go (it is
+  // read again for a text that names it). An import retrains every 32,000 texts.
+  if (current && *current != id) dictionaries_.erase(*current);
+  current = id;
   return Status::Ok();
 }
 
