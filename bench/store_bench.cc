@@ -10,7 +10,8 @@
 // probe and endpoint's own phrasing (the same sentences mostly, in order, some skipped or
 // reworded), as a model's answers to one question differ at temperature > 0. Each sample is
 // classified with an explanation as the runner does (a fifth of them with a rule's position,
-// so distinct), and each text gets drift's 324 bytes of features, as detection stores them.
+// so distinct), and each run gets drift's summary of its answers for the last 40 runs (256
+// bytes of MinHash signature an answered sample, in run_texts), as detection stores it.
 //
 // Prints, every 30 days, bytes per sample so far; at the end: bytes per sample all in (the
 // database and its WAL after a checkpoint, divided by the samples), the same by table and index
@@ -91,6 +92,10 @@ uint64_t mix(uint64_t x) {  // splitmix64: deterministic, no shared state
   x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
   x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
   return x ^ (x >> 31);
+}
+
+void put_u64(std::string& out, uint64_t v) {
+  for (int i = 0; i < 8; ++i) out += static_cast<char>(v >> (8 * i));
 }
 
 // Distinct answers per sample in each probe and endpoint's own phrasing (see the top).
@@ -273,7 +278,7 @@ int main(int argc, char** argv) {
 
   const Answers answers(kEndpoints, probe_count);
   std::vector<uint64_t> written, syscall_bytes;
-  std::vector<int64_t> run_ids;
+  std::vector<dw::Time> run_ats;
   long total = 0;
   double write_s = 0;
   uint64_t raw_text = 0;
@@ -306,7 +311,7 @@ int main(int argc, char** argv) {
     sample.system_fingerprint = "fp_0123456789";
     sample.attempts = 1;
     sample.prompt_tokens = 20;
-    std::string features(324, '\0');
+    std::vector<std::string> signatures(kEndpoints);  // of this run's answers, per endpoint
     const auto start = Clock::now();
     for (long r = 0; r < runs; ++r) {
       const dw::Time at = t0 + std::chrono::hours(24 / kRunsPerDay) * r;
@@ -341,13 +346,8 @@ int main(int argc, char** argv) {
                                   R"("vote":"refused","weight":2.0,"at":)" +
                                       std::to_string(pick % 900) + R"(,"in":"answer"}]})"};
             if (auto st = store->set_classification(*id, c, &why); !st) return fail(st.error());
-            for (size_t i = 0; i < features.size(); ++i) {
-              features[i] = static_cast<char>(mix(n + i));
-            }
-            if (auto st = store->put_features(dw::sha256_hex(sample.text), "answer-features/1",
-                                              features);
-                !st) {
-              return fail(st.error());
+            if (answered) {  // its MinHash signature in the run's summary
+              for (int i = 0; i < 32; ++i) put_u64(signatures[e], mix(n + pick + i));
             }
           }
         }
@@ -355,10 +355,17 @@ int main(int argc, char** argv) {
       if (auto st = store->finish_run(*run, at, dw::store::RunStatus::complete); !st) {
         return fail(st.error());
       }
-      // As detection does after each run: features only for the texts of its last 40 runs.
-      run_ids.push_back(*run);
-      if (run_ids.size() > 40) {
-        if (auto st = store->drop_features(run_ids[run_ids.size() - 41], true); !st) {
+      // As detection does after each run: the answers' signatures of its last 40 runs, in
+      // their summaries.
+      std::vector<dw::store::RunCells> summaries;
+      for (int e = 0; e < kEndpoints; ++e) {
+        summaries.push_back({*run, at, "endpoint-" + std::to_string(e), 1, std::move(signatures[e])});
+        signatures[e].clear();
+      }
+      if (auto st = store->put_run_texts(*run, summaries); !st) return fail(st.error());
+      run_ats.push_back(at);
+      if (run_ats.size() > 40) {
+        if (auto st = store->drop_run_texts(run_ats[run_ats.size() - 40]); !st) {
           return fail(st.error());
         }
       }

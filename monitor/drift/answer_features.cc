@@ -107,13 +107,4 @@ Result<const AnswerFeatures*> FeatureCache::of(const store::SampleRow& row) {
   return &pending_.emplace(row.response_hash, scratch_).first->second;
 }
 
-Status FeatureCache::flush() {
-  const std::string& version = answer_features_version();
-  for (const auto& [hash, f] : pending_) {
-    if (Status s = store_.put_features(hash, version, encode(f)); !s) return s;
-  }
-  pending_.clear();
-  return {};
-}
-
 }  // namespace dw::drift

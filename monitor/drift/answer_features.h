@@ -41,9 +41,12 @@ const std::string& answer_features_version();
 std::string encode(const AnswerFeatures& f);
 std::optional<AnswerFeatures> decode(std::string_view bytes);
 
-// The features of the rows a detection reads: decoded from the store when kept there, else
-// computed and held until flush() writes them. Holds at most kMaxPending computed features
-// (about 6 MiB); texts beyond that are computed every time until a later run stores them.
+// The features of the rows a detection reads: decoded from the store when kept there (earlier
+// builds stored them), else computed and held for the detection, each text once. Never
+// written: the signatures later detections read are in the run summaries (run_texts), and
+// storing every answer's features cost more writes and time than computing them again. Holds
+// at most kMaxPending computed features (about 6 MiB); texts beyond that are computed every
+// time.
 class FeatureCache {
  public:
   static constexpr size_t kMaxPending = 16384;
@@ -56,14 +59,10 @@ class FeatureCache {
   // not decode are recomputed from the text, read again).
   Result<const AnswerFeatures*> of(const store::SampleRow& row);
 
-  // Writes the features computed since the last flush as batched writes (inside the caller's
-  // transaction, they land with it). Nothing is kept in memory afterwards.
-  Status flush();
-  // Forgets the features computed since the last flush without writing them: a recompute's
-  // for texts no later detection reads (they are computed again if one does).
+  // Forgets the features computed so far: those of runs already in history.
   void discard() { pending_.clear(); }
 
-  size_t pending() const { return pending_.size(); }  // computed, not yet written
+  size_t pending() const { return pending_.size(); }  // computed and held
   long computed() const { return computed_; }          // texts normalised and hashed
   long reused() const { return reused_; }              // features read from the store
 

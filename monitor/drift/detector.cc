@@ -203,16 +203,7 @@ Result<Summary> recompute_inside(store::Store& store, const Options& options) {
     forget_old(events, h);
     auto d = decide(history, run, events, options, loader, text);
     if (!d) return d.error();
-    if (Status w = write(store, events, *d, summary); !w) return w;
-    // Only the features of the runs the next detection reads texts of are worth writing (an
-    // import of a million samples wrote a third of a gigabyte of them, then deleted it); those
-    // in large batches: the streaming read may not see what is written during it, so a text
-    // repeated in the next runs is found among the pending ones instead.
-    if (next + kTextRuns < runs->size()) {
-      cache.discard();
-      return Status();
-    }
-    return cache.pending() >= FeatureCache::kMaxPending / 2 ? cache.flush() : Status();
+    return write(store, events, *d, summary);
   };
 
   std::optional<int64_t> current;
@@ -223,6 +214,7 @@ Result<Summary> recompute_inside(store::Store& store, const Options& options) {
         failure = ok.error();
         return false;
       }
+      cache.discard();  // the run's signatures are in history now
     }
     current = row.run_id;
     return feed(row, true);
@@ -233,13 +225,12 @@ Result<Summary> recompute_inside(store::Store& store, const Options& options) {
   if (current) {
     if (Status ok = decide_run(*current); !ok) return ok.error();
   }
-  if (Status f = cache.flush(); !f) return f.error();
   if (!runs->empty()) {
     if (Status d = store.drop_run_texts(text_horizon(*runs, runs->size() - 1)); !d) {
       return d.error();
     }
   }
-  // Features of texts no later run in the text window uses are not read again.
+  // Features an older version stored: those of texts no run of the text window uses go.
   if (runs->size() > kTextRuns) {
     if (Status f = store.drop_features((*runs)[runs->size() - kTextRuns - 1].id, false); !f) {
       return f.error();
@@ -326,9 +317,9 @@ Result<Summary> detect_run(store::Store& store, int64_t run_id, const Options& o
                   text_loader(store));
   if (!d) return d.error();
   Summary summary;
-  // One transaction for the events, the run's summary and the features computed on the way:
-  // few writes. Old runs counted from their samples get their summary too (an upgraded
-  // database fills itself in, one detection at a time).
+  // One transaction for the events and the run's summary: few writes. Old runs counted from
+  // their samples get their summary too (an upgraded database fills itself in, one detection
+  // at a time).
   auto tx = store.transaction();
   if (!tx) return tx.error();
   if (Status w = write(store, *events, *d, summary); !w) return w.error();
@@ -337,9 +328,8 @@ Result<Summary> detect_run(store::Store& store, int64_t run_id, const Options& o
     if (Status w = summaries.write(history, old, old.at >= texts); !w) return w.error();
     ++summary.summaries_rebuilt;
   }
-  if (Status f = cache.flush(); !f) return f.error();
   if (Status d = store.drop_run_texts(texts); !d) return d.error();
-  if (left_window) {
+  if (left_window) {  // features an older version stored for the texts leaving the window
     if (Status f = store.drop_features(*left_window, true); !f) return f.error();
   }
   if (Status c = (*tx)->commit(); !c) return c.error();
