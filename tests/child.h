@@ -253,19 +253,36 @@ inline Outcome on_terminal(const fs::path& config, const std::vector<std::string
   pid_t pid = exec.spawn(&actions, &attr);
   posix_spawnattr_destroy(&attr);
   posix_spawn_file_actions_destroy(&actions);
-  close(slave);
   REQUIRE(pid > 0);
   Outcome o;
   char buf[4096];
-  for (;;) {
-    pollfd p{master, POLLIN, 0};
-    if (poll(&p, 1, 20000) <= 0) break;
-    ssize_t n = read(master, buf, sizeof buf);
-    if (n <= 0) break;  // EIO once the child is gone
-    o.out.append(buf, static_cast<size_t>(n));
+  // Reads what the terminal has until it stays quiet for quiet_ms.
+  auto drain = [&](int quiet_ms) {
+    for (;;) {
+      pollfd p{master, POLLIN, 0};
+      if (poll(&p, 1, quiet_ms) <= 0) return;
+      ssize_t n = read(master, buf, sizeof buf);
+      if (n <= 0) return;
+      o.out.append(buf, static_cast<size_t>(n));
+    }
+  };
+  // The slave stays open here until the child is gone: a terminal whose last slave closes is
+  // hung up, and its master may then report the end before handing over everything the child
+  // wrote (seen with the child under qemu). The master is read all along, so the child never
+  // blocks on a full terminal.
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  int status = 0;
+  while (waitpid(pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      break;
+    }
+    drain(10);
   }
-  // The child ends before its terminal does: closing the master first would hang it up.
-  o.code = wait_exit(pid);
+  drain(0);
+  o.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  close(slave);
   close(master);
   return o;
 }
