@@ -157,6 +157,34 @@ TEST_CASE("texts are compressed, read back before and after each dictionary, and
   CHECK(count(dir.db(), "SELECT count(*) FROM texts") == texts);
 }
 
+TEST_CASE("a dictionary is trained at the run its texts become enough, however they come") {
+  // Small runs: a run's end counts the endpoint's texts only when the last count and the
+  // texts stored since could reach the number due; it must still train at the first run
+  // that reaches it, also after another process stored texts in between.
+  TempDir dir;
+  auto s = open_store(dir.db());
+  seed(*s);
+  int day = 1;
+  auto next_run = [&](Store& store, int first, int n) {
+    const std::string when = "2026-01-" + std::string(day < 10 ? "0" : "") +
+                             std::to_string(day) + "T00:00:00Z";
+    ++day;
+    store_run(store, when.c_str(), first, n);
+  };
+  for (int r = 0; r < 5; ++r) next_run(*s, r * 30, 30);
+  CHECK(count(dir.db(), "SELECT count(*) FROM dictionaries") == 0);  // 150 texts
+  {
+    auto other = open_store(dir.db());
+    next_run(*other, 150, 30);  // 180, stored by another process
+  }
+  CHECK(count(dir.db(), "SELECT count(*) FROM dictionaries") == 0);
+  next_run(*s, 180, 19);  // 199
+  CHECK(count(dir.db(), "SELECT count(*) FROM dictionaries") == 0);
+  next_run(*s, 199, 1);  // 200: due
+  CHECK(count(dir.db(), "SELECT count(*) FROM dictionaries") == 1);
+  CHECK(count(dir.db(), "SELECT texts FROM dictionaries") == 200);
+}
+
 TEST_CASE("short texts that zstd cannot shrink are stored as they are, readable with SQL") {
   TempDir dir;
   auto s = open_store(dir.db());

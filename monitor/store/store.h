@@ -476,6 +476,12 @@ class Store {
   std::map<int64_t, std::unique_ptr<Dictionary>> dictionaries_;  // prepared, by id
   std::map<int64_t, std::optional<int64_t>> current_dictionary_;  // endpoint key -> its newest
   std::map<int64_t, int64_t> training_skipped_;  // endpoint key -> newest text id then
+  // The last count of an endpoint's texts since its dictionary: texts with id > after, as
+  // counted when `newest` was the newest text.
+  struct TextCount {
+    int64_t after = 0, newest = 0, count = 0;
+  };
+  std::map<int64_t, TextCount> text_counts_;  // endpoint key -> its last count
 };
 
 // All writes between Store::transaction() and commit() land together or not at all.

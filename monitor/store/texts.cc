@@ -203,6 +203,12 @@ Status Store::train_dictionary_if_due(int64_t endpoint, Time now) {
     return Status::Ok();
   }
   after = std::max(after, newest - kCountWindow);
+  // Counting scans up to `needed` texts: not again until the last count plus every text stored
+  // since (of any endpoint) could reach it. An import finishes thousands of runs.
+  if (auto last = text_counts_.find(endpoint); last != text_counts_.end() &&
+      last->second.after == after && last->second.count + (newest - last->second.newest) < needed) {
+    return Status::Ok();
+  }
   {
     auto count = db_->cached(
         "SELECT count(*) FROM (SELECT 1 FROM texts WHERE id > ? AND endpoint = ? LIMIT ?)");
@@ -211,7 +217,9 @@ Status Store::train_dictionary_if_due(int64_t endpoint, Time now) {
     (*count)->bind(1, after).bind(2, endpoint).bind(3, needed);
     auto row = (*count)->step();
     if (!row) return row.error();
-    if (!*row || (*count)->int64(0) < needed) return Status::Ok();
+    const int64_t n = *row ? (*count)->int64(0) : 0;
+    text_counts_[endpoint] = {after, newest, n};
+    if (n < needed) return Status::Ok();
   }
 
   // The newest texts, decoded (each with the dictionary it was stored with, if any).
