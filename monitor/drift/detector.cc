@@ -230,7 +230,7 @@ Result<Summary> recompute_inside(store::Store& store, const Options& options) {
       return d.error();
     }
   }
-  // Features an older version stored: those of texts no run of the text window uses go.
+  // Features earlier builds stored: those of texts no run of the text window uses go.
   if (runs->size() > kTextRuns) {
     if (Status f = store.drop_features((*runs)[runs->size() - kTextRuns - 1].id, false); !f) {
       return f.error();
@@ -329,7 +329,7 @@ Result<Summary> detect_run(store::Store& store, int64_t run_id, const Options& o
     ++summary.summaries_rebuilt;
   }
   if (Status d = store.drop_run_texts(texts); !d) return d.error();
-  if (left_window) {  // features an older version stored for the texts leaving the window
+  if (left_window) {  // features earlier builds stored for the texts leaving the window
     if (Status f = store.drop_features(*left_window, true); !f) return f.error();
   }
   if (Status c = (*tx)->commit(); !c) return c.error();

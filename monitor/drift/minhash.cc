@@ -66,8 +66,8 @@ Signature signature(std::string_view normalised) {
   // skipped through an open-addressing table of those seen, cheaper than sorting them.
   // Slot i hashes a shingle as the high half of a_i * x + b_i, x the shingle's mixed hash:
   // one multiply-add a slot (multiply-shift hashing), where a full mix per slot cost three
-  // times as much. Estimates stay as close to the shingle sets' Jaccard similarity (on 100-300
-  // word answers, root-mean-square error 0.058 against 0.055).
+  // times as much for estimates as close to the shingle sets' Jaccard similarity (on 100-300
+  // word answers, a root-mean-square error of 0.058 against the full mix's 0.055).
   size_t capacity = 16;
   while (capacity < 2 * shingles.size()) capacity *= 2;
   std::vector<uint64_t> seen(capacity, 0);
