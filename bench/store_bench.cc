@@ -10,7 +10,7 @@
 // probe and endpoint's own phrasing (the same sentences mostly, in order, some skipped or
 // reworded), as a model's answers to one question differ at temperature > 0. Each sample is
 // classified with an explanation as the runner does (a fifth of them with a rule's position,
-// so distinct), and each run gets drift's summary of its answers for the last 40 runs (256
+// so distinct), and each run gets drift's summary of its answers for the last 40 runs (128
 // bytes of MinHash signature an answered sample, in run_texts), as detection stores it.
 //
 // Prints, every 30 days, bytes per sample so far; at the end: bytes per sample all in (the
@@ -347,7 +347,7 @@ int main(int argc, char** argv) {
                                       std::to_string(pick % 900) + R"(,"in":"answer"}]})"};
             if (auto st = store->set_classification(*id, c, &why); !st) return fail(st.error());
             if (answered) {  // its MinHash signature in the run's summary
-              for (int i = 0; i < 32; ++i) put_u64(signatures[e], mix(n + pick + i));
+              for (int i = 0; i < 16; ++i) put_u64(signatures[e], mix(n + pick + i));
             }
           }
         }

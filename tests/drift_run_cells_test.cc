@@ -288,7 +288,7 @@ TEST_CASE("a pair of three answered samples takes a few bytes; bad bytes never d
 
 TEST_CASE("prune gives back the memory of the signatures of runs before the texts' horizon") {
   // recompute_all holds two baseline windows of cells but texts of only the last runs: an
-  // emptied signature vector that kept its capacity held 256 bytes an answer of every run.
+  // emptied signature vector that kept its capacity held 128 bytes an answer of every run.
   History h;
   dw::drift::AnswerFeatures features;
   dw::store::SampleRow row;

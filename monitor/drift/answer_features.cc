@@ -8,7 +8,7 @@
 namespace dw::drift {
 namespace {
 
-constexpr size_t kSignatureBytes = sizeof(uint32_t) * std::tuple_size_v<Signature>;
+constexpr size_t kSignatureBytes = sizeof(Signature);
 constexpr size_t kHashChars = 64;
 constexpr size_t kEncodedSize = kSignatureBytes + sizeof(uint32_t) + kHashChars;
 
@@ -22,6 +22,16 @@ constexpr std::string_view kFingerprintText =
     "\x80\x8c" "cjk\xe3\x80\x8d \xe3\x80\x90" "bracket\xe3\x80\x91 \xe3\x80\x8atitle\xe3"
     "\x80\x8b a\xe2\x80\x94" "b\xe2\x80\x93" "c \x09\x0a\x0d tabs \xc3\x89t\xc3\xa9 bad"
     "\xff\xfe byte\x01 end ";
+
+void put_u16(std::string& out, uint16_t v) {
+  out.push_back(static_cast<char>(v & 0xff));
+  out.push_back(static_cast<char>(v >> 8));
+}
+
+uint16_t get_u16(std::string_view in, size_t at) {
+  return static_cast<uint16_t>(static_cast<unsigned char>(in[at]) |
+                               static_cast<unsigned char>(in[at + 1]) << 8);
+}
 
 void put_u32(std::string& out, uint32_t v) {
   for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
@@ -63,7 +73,7 @@ const std::string& answer_features_version() {
 std::string encode(const AnswerFeatures& f) {
   std::string out;
   out.reserve(kEncodedSize);
-  for (uint32_t v : f.signature) put_u32(out, v);
+  for (uint16_t v : f.signature) put_u16(out, v);
   put_u32(out, static_cast<uint32_t>(f.normalised_size));
   out += f.normalised_hash;
   return out;
@@ -74,7 +84,7 @@ std::optional<AnswerFeatures> decode(std::string_view bytes) {
   std::string_view hash = bytes.substr(kSignatureBytes + sizeof(uint32_t));
   if (!is_hex(hash)) return std::nullopt;
   AnswerFeatures f;
-  for (size_t i = 0; i < f.signature.size(); ++i) f.signature[i] = get_u32(bytes, 4 * i);
+  for (size_t i = 0; i < f.signature.size(); ++i) f.signature[i] = get_u16(bytes, 2 * i);
   f.normalised_size = get_u32(bytes, kSignatureBytes);
   f.normalised_hash.assign(hash.data(), hash.size());
   return f;

@@ -228,7 +228,7 @@ void History::prune(Time horizon, Time text_horizon) {
     for (Cell& c : cells) {
       if (c.run.at >= text_horizon) break;
       c.texts = false;
-      // Not `= {}`: that assigns an empty list and keeps the capacity, 256 bytes an answer of
+      // Not `= {}`: that assigns an empty list and keeps the capacity, 128 bytes an answer of
       // every run of the window, not only of the runs whose texts are held.
       c.answered = std::vector<Signature>();
     }

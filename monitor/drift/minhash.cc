@@ -50,8 +50,8 @@ std::vector<uint32_t> code_points(std::string_view s) {
 }  // namespace
 
 Signature signature(std::string_view normalised) {
-  Signature sig;
-  sig.fill(std::numeric_limits<uint32_t>::max());
+  std::array<uint32_t, std::tuple_size_v<Signature>> mins;
+  mins.fill(std::numeric_limits<uint32_t>::max());
   std::vector<uint32_t> cps = code_points(normalised);
   size_t count = cps.size() < kShingle ? 1 : cps.size() - kShingle + 1;
   std::vector<uint64_t> shingles(count);
@@ -83,11 +83,13 @@ Signature signature(std::string_view normalised) {
       if (seen[i] == x) continue;
       seen[i] = x;
     }
-    for (size_t slot = 0; slot < sig.size(); ++slot) {
+    for (size_t slot = 0; slot < mins.size(); ++slot) {
       auto v = static_cast<uint32_t>((x * kSlots.a[slot] + kSlots.b[slot]) >> 32);
-      sig[slot] = std::min(sig[slot], v);
+      mins[slot] = std::min(mins[slot], v);
     }
   }
+  Signature sig;
+  for (size_t slot = 0; slot < sig.size(); ++slot) sig[slot] = static_cast<uint16_t>(mins[slot]);
   return sig;
 }
 

@@ -59,7 +59,7 @@ std::optional<EndpointRun> decode_run_cells(
 // History::add(row, features) keeps beyond the counts. Version: names this encoding, the
 // answers' features (answer_features_version()) and run_cells_version(). Encoding: the answered
 // signatures of each pair of the counts with answered samples, in the counts' pair order, as
-// many as it answered, each 64 little-endian 32-bit words; then the number of shared-text uses
+// many as it answered, each 64 little-endian 16-bit words; then the number of shared-text uses
 // and each: the normalised text's sha256 (32 bytes), a raw text's sha256 (32 bytes), its probes
 // (count, then length + bytes each), its sample ids (count, then zigzag deltas as above).
 int64_t run_texts_version();

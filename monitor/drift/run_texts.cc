@@ -13,12 +13,13 @@ namespace {
 
 using namespace varint;
 
-constexpr const char* kTextsFormat = "run-texts/1";  // of the bytes below
+constexpr const char* kTextsFormat = "run-texts/2";  // of the bytes below
 constexpr size_t kHexHash = 64;  // a sha256 in hex
 
 void put_signature(std::string& out, const Signature& s) {
-  for (uint32_t v : s) {
-    for (int i = 0; i < 4; ++i) out += static_cast<char>((v >> (8 * i)) & 0xff);
+  for (uint16_t v : s) {
+    out += static_cast<char>(v & 0xff);
+    out += static_cast<char>(v >> 8);
   }
 }
 
@@ -30,9 +31,8 @@ bool read_signature(Reader& in, Signature& s) {
     return true;
   }
   for (size_t k = 0; k < s.size(); ++k) {
-    uint32_t v = 0;
-    for (int i = 0; i < 4; ++i) v |= static_cast<uint32_t>(static_cast<uint8_t>(bytes[4 * k + i])) << (8 * i);
-    s[k] = v;
+    s[k] = static_cast<uint16_t>(static_cast<uint8_t>(bytes[2 * k]) |
+                                 static_cast<uint8_t>(bytes[2 * k + 1]) << 8);
   }
   return true;
 }
