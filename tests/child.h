@@ -274,7 +274,7 @@ inline Outcome on_terminal(const fs::path& config, const std::vector<std::string
   int status = 0;
   while (waitpid(pid, &status, WNOHANG) == 0) {
     if (std::chrono::steady_clock::now() > deadline) {
-      kill(pid, SIGKILL);
+      kill(-pid, SIGKILL);  // its session's group, as wait_exit kills an own group
       waitpid(pid, &status, 0);
       break;
     }

@@ -98,11 +98,10 @@ Result<const AnswerFeatures*> FeatureCache::of(const store::SampleRow& row) {
   if (!row.features.empty()) {
     if (auto f = decode(row.features)) {
       scratch_ = std::move(*f);
-      ++reused_;
       return &scratch_;
     }
   }
-  if (auto it = pending_.find(row.response_hash); it != pending_.end()) return &it->second;
+  if (auto it = held_.find(row.response_hash); it != held_.end()) return &it->second;
   std::string_view text = row.sample.text;
   std::optional<std::string> reread;
   if (!row.features.empty()) {  // stored but unreadable: the row came without its text
@@ -113,8 +112,8 @@ Result<const AnswerFeatures*> FeatureCache::of(const store::SampleRow& row) {
   }
   ++computed_;
   scratch_ = answer_features(text);
-  if (pending_.size() >= kMaxPending) return &scratch_;
-  return &pending_.emplace(row.response_hash, scratch_).first->second;
+  if (held_.size() >= kMaxPending) return &scratch_;
+  return &held_.emplace(row.response_hash, scratch_).first->second;
 }
 
 }  // namespace dw::drift

@@ -60,19 +60,16 @@ class FeatureCache {
   Result<const AnswerFeatures*> of(const store::SampleRow& row);
 
   // Forgets the features computed so far: those of runs already in history.
-  void discard() { pending_.clear(); }
+  void discard() { held_.clear(); }
 
-  size_t pending() const { return pending_.size(); }  // computed and held
-  long computed() const { return computed_; }          // texts normalised and hashed
-  long reused() const { return reused_; }              // features read from the store
+  long computed() const { return computed_; }  // texts normalised and hashed
 
  private:
   store::Store& store_;
-  std::unordered_map<std::string, AnswerFeatures> pending_;  // by response hash
-  std::optional<AnswerFeatures> empty_;                      // of samples without text
+  std::unordered_map<std::string, AnswerFeatures> held_;  // by response hash
+  std::optional<AnswerFeatures> empty_;                   // of samples without text
   AnswerFeatures scratch_;
   long computed_ = 0;
-  long reused_ = 0;
 };
 
 }  // namespace dw::drift
