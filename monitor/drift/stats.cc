@@ -4,13 +4,23 @@
 #include <cassert>
 #include <cmath>
 #include <numeric>
+#include <vector>
 
 namespace dw::drift {
 namespace {
 
-double log_choose(long n, long k) {
-  return std::lgamma(n + 1.0) - std::lgamma(k + 1.0) - std::lgamma(n - k + 1.0);
+// log(n!), from a table grown as larger samples come: the enumeration below takes three of
+// these for every table it visits, and lgamma was most of a detection's arithmetic (far more
+// under emulation, where floating point is done in software).
+double log_factorial(long n) {
+  thread_local std::vector<double> table;
+  while (static_cast<long>(table.size()) <= n) {
+    table.push_back(std::lgamma(static_cast<double>(table.size()) + 1.0));
+  }
+  return table[static_cast<size_t>(n)];
 }
+
+double log_choose(long n, long k) { return log_factorial(n) - log_factorial(k) - log_factorial(n - k); }
 
 // Walks every way of placing `left` samples into columns j.. with x_j <= column[j], summing
 // the probability of each complete table whose log probability is at most `threshold`.
