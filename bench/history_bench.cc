@@ -1,32 +1,44 @@
-// History benchmark: does a run cost the same after years of history? One database, runs every
-// 6 hours of simulated time, each of 900 samples (150 probes x 2 endpoints x 3 samples, 10 of
-// them controls) written straight into the store as the runner writes them (add_sample and
-// set_classification, batched; not over HTTP: the time is the store's and detection's), then
-// drift detection with the default [detection] options, as after every run.
+// History benchmark: does a run cost the same after years of history? Two parts, each into one
+// database of its own with a run every 6 hours of simulated time:
 //
-//   bench_history [RUNS] [FOLDER]   RUNS defaults to 1,000 (250 days); FOLDER to a fresh one
-//                                   under $TMPDIR or /tmp, removed at the end
+// Whole runs (the figure): the demo's configuration (106 probes x 3 endpoints of three
+// wire formats x 3 samples) against driftwatch-sim on the demo scenario, its scripted month
+// repeated; each run as `driftwatch run --once` does it: requests over loopback, answers
+// classified with the shipped rule packs and stored, then drift detection. The simulator's
+// answers come from pools, so texts repeat across runs (the store's part below has distinct
+// ones). CPU is this process's: the simulator is a child.
 //
-// The samples are like a real model's: every answer text distinct (30 to 90 words, English or
-// Chinese by probe), steady but noisy verdicts per pair (refusals up to 30%, deflections,
-// narrative flags, partial expect coverage, 1.5% errors), and a few lasting shifts that open
-// and resolve events. Prints, at runs 1, 30, 300 and 1,000 (the median of the 5 runs ending
-// there), the wall and CPU time of a whole run (storing its samples and detecting) and
-// detection's share of the CPU; then the bytes of the run summaries per probe x endpoint and
-// run, and the first detection of the same database without its summaries (an upgraded
-// database: every old run of the window read from its samples once).
-#include <time.h>
+// The store and detection alone: 900 samples a run (150 probes x 2 endpoints x 3 samples, 10
+// of them controls) written straight into the store as the runner writes them (add_sample and
+// set_classification, batched; no HTTP, no classifier), then drift detection with the default
+// [detection] options. The samples are like a real model's: every answer text distinct (30 to
+// 90 words, English or Chinese by probe), steady but noisy verdicts per pair (refusals up to
+// 30%, deflections, narrative flags, partial expect coverage, 1.5% errors), and a few lasting
+// shifts that open and resolve events. This is where detection's cost shows against the least
+// else; it also prints the bytes of the run summaries per probe x endpoint and run, and the
+// first detection of the same database without its summaries (an upgraded database: every
+// old run of the window read from its samples once).
+//
+//   bench_history [--whole | --store] [RUNS] [FOLDER]
+//       RUNS defaults to 1,000 (250 days); FOLDER to a fresh one under $TMPDIR or /tmp,
+//       removed at the end; --whole or --store runs one part only
+//
+// Prints, for each part, at runs 1, 30, 300 and 1,000 (the median of the 5 runs ending
+// there), the wall and CPU time of a whole run and detection's share of its CPU.
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "bench/history.h"
 #include "drift/detector.h"
 #include "store/store.h"
 
@@ -34,14 +46,6 @@ namespace fs = std::filesystem;
 using namespace dw;
 
 namespace dw::bench {
-
-// The cost of one run, or the median of a few.
-struct RunCost {
-  int run = 0;  // 1-based
-  double wall_s = 0, cpu_s = 0;                // storing and detecting
-  double detect_wall_s = 0, detect_cpu_s = 0;  // of which detecting
-  double detect_share() const { return cpu_s > 0 ? detect_cpu_s / cpu_s : 0; }
-};
 
 struct HistoryFigures {
   int runs = 0;
@@ -61,11 +65,10 @@ Result<HistoryFigures> measure_history(const fs::path& folder, int runs);
 
 namespace {
 
+using bench::Clocks;
 using bench::RunCost;
 
 constexpr int kProbes = 150, kControls = 10, kEndpoints = 2, kSamples = 3;
-constexpr int kMarks[] = {1, 30, 300, 1000};
-constexpr int kMedianOf = 5;
 
 const char* const kEnglish[] = {
     "government", "protest", "report",  "estimate", "officials", "records",  "archive",
@@ -76,12 +79,6 @@ const char* const kEnglish[] = {
 const char* const kChinese[] = {"政府", "抗议", "报告", "估计", "官员", "记录", "档案",
                                 "城市", "广场", "军队", "学生", "媒体", "历史", "来源",
                                 "证据", "人数", "法院", "权利", "选举", "改革", "的"};
-
-double seconds(clockid_t clock) {
-  timespec t{};
-  clock_gettime(clock, &t);
-  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
-}
 
 double uniform(std::mt19937& rng) { return (rng() % 1000000) / 1e6; }
 
@@ -103,16 +100,6 @@ std::string answer(std::mt19937& rng, bool chinese) {
     }
   }
   return s + (chinese ? "。" : ".");
-}
-
-struct Clocks {
-  double wall = seconds(CLOCK_MONOTONIC), cpu = seconds(CLOCK_PROCESS_CPUTIME_ID);
-};
-
-RunCost median(std::vector<RunCost> costs) {
-  std::sort(costs.begin(), costs.end(),
-            [](const RunCost& a, const RunCost& b) { return a.wall_s < b.wall_s; });
-  return costs[costs.size() / 2];
 }
 
 class Simulation {
@@ -260,24 +247,18 @@ Result<HistoryFigures> measure_history(const fs::path& folder, int runs) {
     if (!opened) return opened.error();
     Simulation sim(**opened);
     if (Status s = sim.setup(); !s) return s.error();
-    std::vector<RunCost> window;
+    bench::Marks marks;
     for (int n = 0; n < runs; ++n) {
       auto cost = sim.run(n);
       if (!cost) return cost.error();
+      marks.add(*cost);
       const int run = n + 1;
-      for (int mark : kMarks) {
-        if (run > mark - kMedianOf && run <= mark) window.push_back(*cost);
-        if (run == mark) {
-          f.at.push_back(median(window));
-          f.at.back().run = mark;
-          window.clear();
-        }
-      }
       if (run % 100 == 0) {
         std::fprintf(stderr, "\rrun %d of %d: %.3f s", run, runs, cost->wall_s);
       }
     }
     std::fprintf(stderr, "\n");
+    f.at = marks.at();
     auto bytes = summary_bytes(**opened, runs);
     if (!bytes) return bytes.error();
     f.summary_bytes_per_pair_run = *bytes;
@@ -306,55 +287,94 @@ Result<HistoryFigures> measure_history(const fs::path& folder, int runs) {
 
 }  // namespace dw::bench
 
+namespace {
+
+// The costs at the marks, as a table and as bench/all.sh's TABLE lines; then run N / run 30.
+void print_costs(const char* part, const std::vector<RunCost>& at, int samples) {
+  std::printf("%-8s %10s %10s %12s %12s %10s\n", "run", "wall s", "cpu s", "detect wall",
+              "detect cpu", "detect %");
+  const RunCost* r30 = nullptr;
+  for (const RunCost& c : at) {
+    std::printf("%-8d %10.3f %10.3f %12.3f %12.3f %9.0f%%\n", c.run, c.wall_s, c.cpu_s,
+                c.detect_wall_s, c.detect_cpu_s, 100 * c.detect_share());
+    std::printf("TABLE|history, %s: run %d of %d samples, CPU; detection's part|%.3f s; %.3f s "
+                "(%.0f%%)|run 1,000 <= 1.2 x run 30; detection < 20%%\n",
+                part, c.run, samples, c.cpu_s, c.detect_cpu_s, 100 * c.detect_share());
+    if (c.run == 30) r30 = &c;
+  }
+  if (r30 != nullptr && at.back().run > 30 && r30->cpu_s > 0) {
+    std::printf("run %d / run 30: %.2f x the CPU (target <= 1.2)\n", at.back().run,
+                at.back().cpu_s / r30->cpu_s);
+  }
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  const int runs = argc > 1 ? std::atoi(argv[1]) : 1000;
-  if (runs < 1) {
-    std::fprintf(stderr, "usage: bench_history [RUNS] [FOLDER]\n");
+  bool whole = true, store_only = true;
+  int arg = 1;
+  if (arg < argc && std::strcmp(argv[arg], "--whole") == 0) {
+    store_only = false;
+    ++arg;
+  } else if (arg < argc && std::strcmp(argv[arg], "--store") == 0) {
+    whole = false;
+    ++arg;
+  }
+  const int runs = arg < argc ? std::atoi(argv[arg++]) : 1000;
+  if (runs < 1 || argc - arg > 1) {
+    std::fprintf(stderr, "usage: bench_history [--whole | --store] [RUNS] [FOLDER]\n");
     return 2;
   }
   fs::path dir;
-  const bool remove_dir = argc <= 2;
-  if (argc > 2) {
-    dir = argv[2];
+  const bool remove_dir = arg == argc;
+  if (!remove_dir) {
+    dir = argv[arg];
   } else {
     const char* tmp = std::getenv("TMPDIR");
     std::string pattern = std::string(tmp ? tmp : "/tmp") + "/dw-history-bench-XXXXXX";
     if (!mkdtemp(pattern.data())) return std::perror("mkdtemp"), 2;
     dir = pattern;
   }
-  auto f = bench::measure_history(dir, runs);
+  std::optional<bench::WholeRuns> w;
+  std::optional<bench::HistoryFigures> f;
+  std::optional<Error> failure;
+  if (whole) {
+    auto measured = bench::measure_whole_runs(dir / "whole", runs, fs::path(DW_BINARY_DIR) / "monitor" / "cli");
+    if (measured) w = std::move(*measured);
+    else failure = measured.error();
+  }
+  if (store_only && !failure) {
+    std::error_code ec;
+    fs::create_directories(dir / "store", ec);
+    auto measured = bench::measure_history(dir / "store", runs);
+    if (measured) f = std::move(*measured);
+    else failure = measured.error();
+  }
   if (remove_dir) fs::remove_all(dir);
-  if (!f) {
-    std::fprintf(stderr, "bench_history: %s\n", f.error().to_string().c_str());
+  if (failure) {
+    std::fprintf(stderr, "bench_history: %s\n", failure->to_string().c_str());
     return 2;
   }
-  std::printf("history benchmark: %d runs every 6 hours into one database, %d samples a run "
-              "(%d probes x %d endpoints x %d samples, distinct texts), written straight into "
-              "the store, detection after each run (default [detection] options)\n",
-              f->runs, f->samples_per_run, kProbes, kEndpoints, kSamples);
-  std::printf("%-8s %10s %10s %12s %12s %10s\n", "run", "wall s", "cpu s", "detect wall",
-              "detect cpu", "detect %");
-  for (const bench::RunCost& c : f->at) {
-    std::printf("%-8d %10.3f %10.3f %12.3f %12.3f %9.0f%%\n", c.run, c.wall_s, c.cpu_s,
-                c.detect_wall_s, c.detect_cpu_s, 100 * c.detect_share());
-    // bench/all.sh gathers these lines into one table.
-    std::printf("TABLE|history: run %d of 900 samples (store + detect), CPU; detection's part|"
-                "%.3f s; %.3f s|run 1,000 <= 1.2 x run 30\n",
-                c.run, c.cpu_s, c.detect_cpu_s);
+  if (w) {
+    std::printf("history benchmark, whole runs: %d runs every 6 hours into one database, %d "
+                "samples a run (the demo's configuration against driftwatch-sim: requests, "
+                "classification, storage, detection)\n", runs, w->samples_per_run);
+    print_costs("whole runs", w->at, w->samples_per_run);
+    std::printf("events opened: %ld\n\n", w->events);
   }
-  const bench::RunCost* r30 = nullptr;
-  for (const auto& c : f->at) {
-    if (c.run == 30) r30 = &c;
+  if (f) {
+    std::printf("history benchmark, store and detection alone: %d runs every 6 hours into one "
+                "database, %d samples a run (%d probes x %d endpoints x %d samples, distinct "
+                "texts), written straight into the store, detection after each run (default "
+                "[detection] options)\n",
+                f->runs, f->samples_per_run, kProbes, kEndpoints, kSamples);
+    print_costs("store + detect alone", f->at, f->samples_per_run);
+    std::printf("run summaries: %.1f bytes per probe x endpoint and run\n",
+                f->summary_bytes_per_pair_run);
+    std::printf("first detection without summaries (an upgraded database): %.3f s wall, "
+                "%.3f s cpu, %ld old runs read from their samples and summarised\n",
+                f->upgraded.detect_wall_s, f->upgraded.detect_cpu_s, f->summaries_rebuilt);
+    std::printf("events opened: %ld\n", f->events);
   }
-  if (r30 != nullptr && f->at.back().run > 30 && r30->cpu_s > 0) {
-    std::printf("run %d / run 30: %.2f x the CPU (target <= 1.2)\n", f->at.back().run,
-                f->at.back().cpu_s / r30->cpu_s);
-  }
-  std::printf("run summaries: %.1f bytes per probe x endpoint and run\n",
-              f->summary_bytes_per_pair_run);
-  std::printf("first detection without summaries (an upgraded database): %.3f s wall, "
-              "%.3f s cpu, %ld old runs read from their samples and summarised\n",
-              f->upgraded.detect_wall_s, f->upgraded.detect_cpu_s, f->summaries_rebuilt);
-  std::printf("events opened: %ld\n", f->events);
   return 0;
 }

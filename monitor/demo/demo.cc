@@ -136,7 +136,7 @@ Options default_options(const fs::path& self_dir) {
   return o;
 }
 
-Result<Outcome> run(const Options& o, const std::function<void(std::string_view)>& progress) {
+Result<Setting> start(const Options& o) {
   if (auto s = check_shipped(o); !s) return s.error();
   std::error_code ec;
   fs::create_directories(o.out, ec);
@@ -148,7 +148,15 @@ Result<Outcome> run(const Options& o, const std::function<void(std::string_view)
   if (!sim) return sim.error();
   auto config_file = write_config(o, **sim);
   if (!config_file) return config_file.error();
-  auto config = config::load(*config_file);
+  return Setting{std::move(*sim), *config_file};
+}
+
+Result<Outcome> run(const Options& o, const std::function<void(std::string_view)>& progress) {
+  auto setting = start(o);
+  if (!setting) return setting.error();
+  auto& sim = setting->sim;
+  const fs::path& config_file = setting->config;
+  auto config = config::load(config_file);
   if (!config) return joined(config.error());
   auto sets = probes::load_sets(config->probe_sets);
   if (!sets) return joined(sets.error());
@@ -163,10 +171,10 @@ Result<Outcome> run(const Options& o, const std::function<void(std::string_view)
   runner::Runner runner(*config, *sets, **store, **transport, clock, &*rules);
   drift::Options detection = drift::options_from(*config);
   Outcome outcome;
-  outcome.config = *config_file;
+  outcome.config = config_file;
   outcome.database = config->database;
   for (int day = 0; day < o.days; ++day) {
-    if (auto s = (*sim)->set_day(day); !s) return s.error();
+    if (auto s = sim->set_day(day); !s) return s.error();
     Time run_at = o.start + std::chrono::days(day);
     clock.set(run_at);
     auto summary = runner.run(run_at);

@@ -12,12 +12,14 @@
 
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/error.h"
 #include "common/time.h"
+#include "demo/sim_process.h"
 
 namespace dw::demo {
 
@@ -61,6 +63,16 @@ struct Outcome {
   std::filesystem::path config;                // the config the demo wrote and used
   std::filesystem::path database;
 };
+
+// The demo's setting without its month, for a caller that runs on its own (bench_history):
+// the simulator started on the demo scenario, and the config pointing the demo's endpoints at
+// it (in options.out, which is created; an earlier demo's database and reports are removed).
+// Fails with a located error as run() does.
+struct Setting {
+  std::unique_ptr<SimProcess> sim;  // stopped when the setting goes away
+  std::filesystem::path config;
+};
+Result<Setting> start(const Options& options);
 
 // Runs the demo. progress receives one short line per simulated day. The folder out is
 // created; a database and reports left there by an earlier demo are replaced. Fails with a

@@ -1,0 +1,58 @@
+// The history benchmark's two parts (bench/history_bench.cc holds main and what it prints):
+// whole runs against the simulator, and the store and detection alone.
+#pragma once
+
+#include <time.h>
+
+#include <filesystem>
+#include <vector>
+
+#include "common/error.h"
+
+namespace dw::bench {
+
+// The cost of one run, or the median of a few.
+struct RunCost {
+  int run = 0;                                 // 1-based
+  double wall_s = 0, cpu_s = 0;                // the whole run
+  double detect_wall_s = 0, detect_cpu_s = 0;  // of which detecting
+  double detect_share() const { return cpu_s > 0 ? detect_cpu_s / cpu_s : 0; }
+};
+
+inline double seconds(clockid_t clock) {
+  timespec t{};
+  clock_gettime(clock, &t);
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+}
+
+// This process's clocks now: CPU of every thread of it, children not included.
+struct Clocks {
+  double wall = seconds(CLOCK_MONOTONIC), cpu = seconds(CLOCK_PROCESS_CPUTIME_ID);
+};
+
+// Collects the costs at runs 1, 30, 300 and 1,000: each the median (by wall time) of the 5 runs
+// ending there, so that one run that met a WAL checkpoint or a busy moment does not decide.
+class Marks {
+ public:
+  void add(const RunCost& cost);
+  const std::vector<RunCost>& at() const { return at_; }
+
+ private:
+  std::vector<RunCost> window_, at_;
+};
+
+struct WholeRuns {
+  int samples_per_run = 0;
+  std::vector<RunCost> at;  // Marks::at()
+  long events = 0;          // opened over the whole history
+};
+
+// `runs` runs of the demo's configuration (its probe sets, endpoints and samples; its rule
+// packs) every 6 hours into one database in folder, each as `driftwatch run --once` does it:
+// requests to driftwatch-sim on the demo scenario (its month repeated, four runs a simulated
+// day), classification, storage, then drift detection. cli_dir is the folder of the built
+// driftwatch (the simulator and shipped files are found from there, as the demo finds them).
+Result<WholeRuns> measure_whole_runs(const std::filesystem::path& folder, int runs,
+                                     const std::filesystem::path& cli_dir);
+
+}  // namespace dw::bench
