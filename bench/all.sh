@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every figure of README "Benchmarks" in one table: builds the benchmarks (RelWithDebInfo, in
 # build/ unless BUILD is given), runs each, and prints the lines they mark for the table
-# ("TABLE|figure|value|target"). Takes about 15 minutes on two cores and a few GB of disk in
+# ("TABLE|figure|value|target"). Takes about 25 minutes on two cores and a few GB of disk in
 # $TMPDIR (the million-line import).
 # Usage: bench/all.sh [--quick]   (--quick: smaller histories and imports, for a first look)
 set -euo pipefail

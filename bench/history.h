@@ -55,4 +55,19 @@ struct WholeRuns {
 Result<WholeRuns> measure_whole_runs(const std::filesystem::path& folder, int runs,
                                      const std::filesystem::path& cli_dir);
 
+// The store and detection alone: history_bench.cc's simulation of 900 samples a run.
+struct HistoryFigures {
+  int runs = 0;
+  int samples_per_run = 0;
+  std::vector<RunCost> at;  // Marks::at()
+  double summary_bytes_per_pair_run = 0;
+  RunCost upgraded;            // the next run, detected without any stored summary
+  long summaries_rebuilt = 0;  // by that detection
+  long events = 0;             // opened over the whole history
+};
+
+// Builds that history in folder (which must exist) and measures it; fails when the store or
+// detection does.
+Result<HistoryFigures> measure_history(const std::filesystem::path& folder, int runs);
+
 }  // namespace dw::bench

@@ -45,24 +45,6 @@
 namespace fs = std::filesystem;
 using namespace dw;
 
-namespace dw::bench {
-
-struct HistoryFigures {
-  int runs = 0;
-  int samples_per_run = 0;
-  std::vector<RunCost> at;           // at runs 1, 30, 300, 1,000 (those within runs)
-  double summary_bytes_per_pair_run = 0;
-  RunCost upgraded;                  // the next run, detected without any stored summary
-  long summaries_rebuilt = 0;        // by that detection
-  long events = 0;                   // opened over the whole history
-};
-
-// Builds the history in folder (which must exist) and measures it; fails when the store or
-// detection does.
-Result<HistoryFigures> measure_history(const fs::path& folder, int runs);
-
-}  // namespace dw::bench
-
 namespace {
 
 using bench::Clocks;
