@@ -30,8 +30,9 @@ struct Clocks {
   double wall = seconds(CLOCK_MONOTONIC), cpu = seconds(CLOCK_PROCESS_CPUTIME_ID);
 };
 
-// Collects the costs at runs 1, 30, 300 and 1,000: each the median (by wall time) of the 5 runs
-// ending there, so that one run that met a WAL checkpoint or a busy moment does not decide.
+// Collects the costs at runs 1, 30, 300 and 1,000: each the median (by wall time) of the runs
+// among the 5 ending there (run 1 is alone), so that one run that met a WAL checkpoint or a busy
+// moment does not decide. Marks past the last run added are missing from at().
 class Marks {
  public:
   void add(const RunCost& cost);
@@ -43,7 +44,7 @@ class Marks {
 
 struct WholeRuns {
   int samples_per_run = 0;
-  std::vector<RunCost> at;  // Marks::at()
+  std::vector<RunCost> at;  // at runs 1, 30, 300 and 1,000, those within the runs measured
   long events = 0;          // opened over the whole history
 };
 
@@ -55,11 +56,12 @@ struct WholeRuns {
 Result<WholeRuns> measure_whole_runs(const std::filesystem::path& folder, int runs,
                                      const std::filesystem::path& cli_dir);
 
-// The store and detection alone: history_bench.cc's simulation of 900 samples a run.
+// The store and detection alone: 900 generated samples a run written straight into the store,
+// then detection (the samples are described at the top of history_bench.cc).
 struct HistoryFigures {
   int runs = 0;
   int samples_per_run = 0;
-  std::vector<RunCost> at;  // Marks::at()
+  std::vector<RunCost> at;  // at runs 1, 30, 300 and 1,000, those within the runs measured
   double summary_bytes_per_pair_run = 0;
   RunCost upgraded;            // the next run, detected without any stored summary
   long summaries_rebuilt = 0;  // by that detection

@@ -2,27 +2,14 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <string>
 
-#include "analysis/rules.h"
 #include "bench/history.h"
-#include "config/config.h"
 #include "demo/demo.h"
 #include "drift/detector.h"
-#include "probes/probe.h"
 #include "runner/runner.h"
-#include "store/store.h"
-#include "transport/transport.h"
 
 namespace dw::bench {
-namespace {
-
-Error joined(const Errors& errors) {
-  std::string text;
-  for (const auto& e : errors) text += (text.empty() ? "" : "\n") + e.to_string();
-  return Error(text);
-}
-
-}  // namespace
 
 void Marks::add(const RunCost& cost) {
   constexpr int kMarks[] = {1, 30, 300, 1000};
@@ -46,31 +33,26 @@ Result<WholeRuns> measure_whole_runs(const std::filesystem::path& folder, int ru
   o.out = folder;
   auto setting = demo::start(o);
   if (!setting) return setting.error();
-  auto config = config::load(setting->config);
-  if (!config) return joined(config.error());
-  auto sets = probes::load_sets(config->probe_sets);
-  if (!sets) return joined(sets.error());
-  auto rules = analysis::load_rules(config->rules_dir);
-  if (!rules) return joined(rules.error());
-  auto store = store::Store::open(config->database.string());
-  if (!store) return store.error();
-  auto transport = transport::Transport::create();
-  if (!transport) return transport.error();
-
+  demo::Setting& s = *setting;
   ManualClock clock(o.start);
-  runner::Runner runner(*config, *sets, **store, **transport, clock, &*rules);
-  const drift::Options detection = drift::options_from(*config);
+  runner::Runner runner(s.config, s.sets, *s.store, *s.transport, clock, &s.rules);
+  const drift::Options detection = drift::options_from(s.config);
   WholeRuns w;
   Marks marks;
   for (int n = 0; n < runs; ++n) {
-    if (Status s = setting->sim->set_day(n / 4 % 30); !s) return s.error();
+    if (Status day = s.sim->set_day(n / 4 % o.days); !day) return day.error();
     const Time at = o.start + std::chrono::hours(6) * n;
     clock.set(at);
     Clocks start;
     auto summary = runner.run(at);
     if (!summary) return summary.error();
+    // As run --once: an incomplete run is not detected on, and one with no answer is a failure
+    // (neither may be timed as a run).
+    if (!summary->complete || summary->sent == 0) {
+      return Error("run " + std::to_string(n + 1) + " did not complete or sent nothing");
+    }
     Clocks ran;
-    auto detected = drift::detect_run(**store, summary->run_id, detection);
+    auto detected = drift::detect_run(*s.store, summary->run_id, detection);
     if (!detected) return detected.error();
     Clocks done;
     w.samples_per_run = static_cast<int>(summary->total);

@@ -5,8 +5,9 @@
 # missing.
 # Usage: scripts/cross-test.sh aarch64
 # Runs every test but the one that needs Chromium (report_chromium: Chromium is the host's, it
-# cannot show an emulated build's pages any differently). The benchmarks' timing guards are not
-# built: their ratios would time the emulator, not a Pi.
+# cannot show an emulated build's pages any differently); a cross build does not register
+# fleet_script (its PostgreSQL cluster runs on the host) or the benchmarks' timing guards
+# (their ratios would time the emulator, not a Pi). CI runs this script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 arch="${1:-}"

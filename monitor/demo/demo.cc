@@ -148,15 +148,7 @@ Result<Setting> start(const Options& o) {
   if (!sim) return sim.error();
   auto config_file = write_config(o, **sim);
   if (!config_file) return config_file.error();
-  return Setting{std::move(*sim), *config_file};
-}
-
-Result<Outcome> run(const Options& o, const std::function<void(std::string_view)>& progress) {
-  auto setting = start(o);
-  if (!setting) return setting.error();
-  auto& sim = setting->sim;
-  const fs::path& config_file = setting->config;
-  auto config = config::load(config_file);
+  auto config = config::load(*config_file);
   if (!config) return joined(config.error());
   auto sets = probes::load_sets(config->probe_sets);
   if (!sets) return joined(sets.error());
@@ -166,28 +158,36 @@ Result<Outcome> run(const Options& o, const std::function<void(std::string_view)
   if (!store) return store.error();
   auto transport = transport::Transport::create();
   if (!transport) return transport.error();
+  return Setting{std::move(*sim),   *config_file,       std::move(*config),   std::move(*sets),
+                 std::move(*rules), std::move(*store), std::move(*transport)};
+}
+
+Result<Outcome> run(const Options& o, const std::function<void(std::string_view)>& progress) {
+  auto setting = start(o);
+  if (!setting) return setting.error();
+  auto& [sim, config_file, config, sets, rules, store, transport] = *setting;
 
   ManualClock clock(o.start);
-  runner::Runner runner(*config, *sets, **store, **transport, clock, &*rules);
-  drift::Options detection = drift::options_from(*config);
+  runner::Runner runner(config, sets, *store, *transport, clock, &rules);
+  drift::Options detection = drift::options_from(config);
   Outcome outcome;
   outcome.config = config_file;
-  outcome.database = config->database;
+  outcome.database = config.database;
   for (int day = 0; day < o.days; ++day) {
     if (auto s = sim->set_day(day); !s) return s.error();
     Time run_at = o.start + std::chrono::days(day);
     clock.set(run_at);
     auto summary = runner.run(run_at);
     if (!summary) return summary.error();
-    auto detected = drift::detect_run(**store, summary->run_id, detection);
+    auto detected = drift::detect_run(*store, summary->run_id, detection);
     if (!detected) return detected.error();
     // The daily report, written as the daemon would at 06:30.
     report::ReportOptions ro;
     ro.until = run_at + std::chrono::minutes(30);
     ro.since = ro.until - std::chrono::hours(24);
-    ro.dir = config->report_dir;
-    ro.formats = config->report_formats;
-    auto files = report::write_reports(**store, ro);
+    ro.dir = config.report_dir;
+    ro.formats = config.report_formats;
+    auto files = report::write_reports(*store, ro);
     if (!files) return files.error();
     for (const auto& f : files->paths) {
       outcome.reports.push_back(f);
@@ -201,14 +201,14 @@ Result<Outcome> run(const Options& o, const std::function<void(std::string_view)
                std::to_string(detected->opened) + " events opened, " +
                std::to_string(detected->resolved) + " resolved");
   }
-  auto listed = (*store)->for_each_event({}, [&](const store::Event& e) {
+  auto listed = store->for_each_event({}, [&](const store::Event& e) {
     ++outcome.events;
     if (e.status == store::EventStatus::open)
       outcome.open_events.push_back({e.type, e.endpoint, e.probe_id, e.scope, "open", e.detected_at});
     return true;
   });
   if (!listed) return listed.error();
-  auto incidents = report::incidents_from_store(**store, {});
+  auto incidents = report::incidents_from_store(*store, {});
   if (!incidents) return incidents.error();
   for (const auto& i : *incidents) outcome.incidents.push_back({report::describe(i), i.open});
   return outcome;

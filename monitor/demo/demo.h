@@ -17,9 +17,14 @@
 #include <string_view>
 #include <vector>
 
+#include "analysis/rules.h"
 #include "common/error.h"
 #include "common/time.h"
+#include "config/config.h"
 #include "demo/sim_process.h"
+#include "probes/probe.h"
+#include "store/store.h"
+#include "transport/transport.h"
 
 namespace dw::demo {
 
@@ -64,13 +69,21 @@ struct Outcome {
   std::filesystem::path database;
 };
 
-// The demo's setting without its month, for a caller that runs on its own (bench_history):
-// the simulator started on the demo scenario, and the config pointing the demo's endpoints at
-// it (in options.out, which is created; an earlier demo's database and reports are removed).
-// Fails with a located error as run() does.
+// What a run of the demo needs, without its month: the simulator started on the demo scenario,
+// the config that points the demo's endpoints at it (written in options.out, which is
+// created; an earlier demo's database and reports there are removed), and what that config
+// loads. For a caller that runs on its own: bench_history times whole runs in it. Fails with a
+// located error when a shipped file is missing, the folder or config cannot be written, the
+// simulator does not start, or the config, probe sets, rule packs or database do not load;
+// the simulator is then stopped.
 struct Setting {
-  std::unique_ptr<SimProcess> sim;  // stopped when the setting goes away
-  std::filesystem::path config;
+  std::unique_ptr<SimProcess> sim;  // declared first: stopped after everything below is gone
+  std::filesystem::path config_file;
+  config::Config config;
+  std::vector<probes::ProbeSet> sets;
+  analysis::RuleSet rules;
+  std::unique_ptr<store::Store> store;
+  std::unique_ptr<transport::Transport> transport;
 };
 Result<Setting> start(const Options& options);
 

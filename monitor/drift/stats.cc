@@ -9,9 +9,10 @@
 namespace dw::drift {
 namespace {
 
-// log(n!), from a table grown as larger samples come: the enumeration below takes three of
-// these for every table it visits, and lgamma was most of a detection's arithmetic (far more
-// under emulation, where floating point is done in software).
+// log(n!), from a table of lgamma's values: the enumeration below takes three of these at every
+// step, and lgamma was most of a detection's arithmetic (far more under emulation, where
+// floating point is done in software). The table grows to the largest sample total tested
+// (na + nb: a pair's samples in a baseline window, thousands at most) and is kept.
 double log_factorial(long n) {
   thread_local std::vector<double> table;
   while (static_cast<long>(table.size()) <= n) {
