@@ -23,8 +23,8 @@
 //       RUNS defaults to 1,000 (250 days); FOLDER to a fresh one under $TMPDIR or /tmp,
 //       removed at the end; --whole or --store runs one part only
 //
-// Prints, for each part, at runs 1, 30, 300 and 1,000 (the median of the 5 runs ending
-// there), the wall and CPU time of a whole run and detection's share of its CPU.
+// Prints, for each part, at runs 1, 30, 300 and 1,000 (the median of the 5 runs ending there;
+// run 1 alone), the wall and CPU time of a whole run and detection's share of its CPU.
 #include <unistd.h>
 
 #include <algorithm>
@@ -219,6 +219,22 @@ Result<double> summary_bytes(store::Store& store, int runs) {
 
 namespace dw::bench {
 
+void Marks::add(const RunCost& cost) {
+  constexpr int kMarks[] = {1, 30, 300, 1000};
+  constexpr int kMedianOf = 5;
+  for (int mark : kMarks) {
+    if (cost.run <= mark - kMedianOf || cost.run > mark) continue;
+    window_.push_back(cost);
+    if (cost.run == mark) {
+      std::sort(window_.begin(), window_.end(),
+                [](const RunCost& a, const RunCost& b) { return a.wall_s < b.wall_s; });
+      at_.push_back(window_[window_.size() / 2]);
+      at_.back().run = mark;
+      window_.clear();
+    }
+  }
+}
+
 Result<HistoryFigures> measure_history(const fs::path& folder, int runs) {
   HistoryFigures f;
   f.runs = runs;
@@ -293,13 +309,13 @@ void print_costs(const char* part, const std::vector<RunCost>& at, int samples) 
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool whole = true, store_only = true;
+  bool whole_part = true, store_part = true;
   int arg = 1;
   if (arg < argc && std::strcmp(argv[arg], "--whole") == 0) {
-    store_only = false;
+    store_part = false;
     ++arg;
   } else if (arg < argc && std::strcmp(argv[arg], "--store") == 0) {
-    whole = false;
+    whole_part = false;
     ++arg;
   }
   const int runs = arg < argc ? std::atoi(argv[arg++]) : 1000;
@@ -320,12 +336,13 @@ int main(int argc, char** argv) {
   std::optional<bench::WholeRuns> w;
   std::optional<bench::HistoryFigures> f;
   std::optional<Error> failure;
-  if (whole) {
-    auto measured = bench::measure_whole_runs(dir / "whole", runs, fs::path(DW_BINARY_DIR) / "monitor" / "cli");
+  if (whole_part) {
+    const fs::path cli_dir = fs::path(DW_BINARY_DIR) / "monitor" / "cli";
+    auto measured = bench::measure_whole_runs(dir / "whole", runs, cli_dir);
     if (measured) w = std::move(*measured);
     else failure = measured.error();
   }
-  if (store_only && !failure) {
+  if (store_part && !failure) {
     std::error_code ec;
     fs::create_directories(dir / "store", ec);
     auto measured = bench::measure_history(dir / "store", runs);

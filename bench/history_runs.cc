@@ -1,5 +1,4 @@
 // The history benchmark's whole runs (bench/history.h).
-#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <string>
@@ -10,22 +9,6 @@
 #include "runner/runner.h"
 
 namespace dw::bench {
-
-void Marks::add(const RunCost& cost) {
-  constexpr int kMarks[] = {1, 30, 300, 1000};
-  constexpr int kMedianOf = 5;
-  for (int mark : kMarks) {
-    if (cost.run <= mark - kMedianOf || cost.run > mark) continue;
-    window_.push_back(cost);
-    if (cost.run == mark) {
-      std::sort(window_.begin(), window_.end(),
-                [](const RunCost& a, const RunCost& b) { return a.wall_s < b.wall_s; });
-      at_.push_back(window_[window_.size() / 2]);
-      at_.back().run = mark;
-      window_.clear();
-    }
-  }
-}
 
 Result<WholeRuns> measure_whole_runs(const std::filesystem::path& folder, int runs,
                                      const std::filesystem::path& cli_dir) {
