@@ -16,6 +16,10 @@ struct RunCost {
   int run = 0;                                 // 1-based
   double wall_s = 0, cpu_s = 0;                // the whole run
   double detect_wall_s = 0, detect_cpu_s = 0;  // of which detecting
+  // This process's resident memory at its peak during the run (VmHWM, reset as the run starts),
+  // and of it what was not file pages (VmHWM minus the file and shared pages resident at the
+  // end: the heap and stacks, as a daemon that has run this many runs holds them).
+  double peak_mib = 0, peak_anon_mib = 0;
   double detect_share() const { return cpu_s > 0 ? detect_cpu_s / cpu_s : 0; }
 };
 
@@ -29,6 +33,11 @@ inline double seconds(clockid_t clock) {
 struct Clocks {
   double wall = seconds(CLOCK_MONOTONIC), cpu = seconds(CLOCK_PROCESS_CPUTIME_ID);
 };
+
+// Peak resident memory over a span of this process: reset() as it starts, then measure(cost).
+// Linux only (/proc/self/clear_refs resets VmHWM); figures stay 0 where that fails.
+void reset_peak_memory();
+void measure_peak_memory(RunCost& cost);
 
 // Collects the costs at runs 1, 30, 300 and 1,000: each the median (by wall time) of the runs
 // among the 5 ending there (run 1 is alone), so that one run that met a WAL checkpoint or a busy

@@ -24,7 +24,9 @@
 //       removed at the end; --whole or --store runs one part only
 //
 // Prints, for each part, at runs 1, 30, 300 and 1,000 (the median of the 5 runs ending there;
-// run 1 alone), the wall and CPU time of a whole run and detection's share of its CPU.
+// run 1 alone), the wall and CPU time of a whole run and detection's share of its CPU, and the
+// process's peak resident memory during the run, all and anonymous (the part of a daemon that
+// has run that many runs: the store, configuration and heap it keeps, plus what the run adds).
 #include <unistd.h>
 
 #include <algorithm>
@@ -33,6 +35,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <optional>
 #include <random>
 #include <string>
@@ -134,6 +137,7 @@ class Simulation {
     const Time at = *parse_time("2026-01-01T00:00:00Z") + std::chrono::hours(6) * n;
     RunCost cost;
     cost.run = n + 1;
+    bench::reset_peak_memory();
     Clocks start;
     auto id = store_.begin_run(at, at);
     if (!id) return id.error();
@@ -188,6 +192,7 @@ class Simulation {
     cost.cpu_s = done.cpu - start.cpu;
     cost.detect_wall_s = done.wall - stored.wall;
     cost.detect_cpu_s = done.cpu - stored.cpu;
+    bench::measure_peak_memory(cost);
     return cost;
   }
 
@@ -218,6 +223,25 @@ Result<double> summary_bytes(store::Store& store, int runs) {
 }  // namespace
 
 namespace dw::bench {
+
+void reset_peak_memory() {
+  std::ofstream("/proc/self/clear_refs") << "5";  // 5: resets the peak resident set size
+}
+
+void measure_peak_memory(RunCost& cost) {
+  std::ifstream status("/proc/self/status");
+  double hwm = 0, file = 0, shared = 0;
+  for (std::string line; std::getline(status, line);) {
+    auto kib = [&](const char* key, double& out) {
+      if (line.starts_with(key)) out = std::atof(line.c_str() + std::strlen(key)) / 1024;
+    };
+    kib("VmHWM:", hwm);
+    kib("RssFile:", file);
+    kib("RssShmem:", shared);
+  }
+  cost.peak_mib = hwm;
+  cost.peak_anon_mib = hwm > 0 ? hwm - file - shared : 0;
+}
 
 void Marks::add(const RunCost& cost) {
   constexpr int kMarks[] = {1, 30, 300, 1000};
@@ -289,15 +313,19 @@ namespace {
 
 // The costs at the marks, as a table and as bench/all.sh's TABLE lines; then run N / run 30.
 void print_costs(const char* part, const std::vector<RunCost>& at, int samples) {
-  std::printf("%-8s %10s %10s %12s %12s %10s\n", "run", "wall s", "cpu s", "detect wall",
-              "detect cpu", "detect %");
+  std::printf("%-8s %10s %10s %12s %12s %10s %10s %10s\n", "run", "wall s", "cpu s",
+              "detect wall", "detect cpu", "detect %", "peak MiB", "anon MiB");
   const RunCost* r30 = nullptr;
   for (const RunCost& c : at) {
-    std::printf("%-8d %10.3f %10.3f %12.3f %12.3f %9.0f%%\n", c.run, c.wall_s, c.cpu_s,
-                c.detect_wall_s, c.detect_cpu_s, 100 * c.detect_share());
+    std::printf("%-8d %10.3f %10.3f %12.3f %12.3f %9.0f%% %10.1f %10.1f\n", c.run, c.wall_s,
+                c.cpu_s, c.detect_wall_s, c.detect_cpu_s, 100 * c.detect_share(), c.peak_mib,
+                c.peak_anon_mib);
     std::printf("TABLE|history, %s: run %d of %d samples, CPU; detection's part|%.3f s; %.3f s "
                 "(%.0f%%)|run 1,000 <= 1.2 x run 30; detection < 20%%\n",
                 part, c.run, samples, c.cpu_s, c.detect_cpu_s, 100 * c.detect_share());
+    std::printf("TABLE|history, %s: run %d, peak resident memory of the process (anonymous)|"
+                "%.1f MiB (%.1f MiB)|anonymous < 12 MiB\n",
+                part, c.run, c.peak_mib, c.peak_anon_mib);
     if (c.run == 30) r30 = &c;
   }
   if (r30 != nullptr && at.back().run > 30 && r30->cpu_s > 0) {

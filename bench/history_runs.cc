@@ -26,6 +26,7 @@ Result<WholeRuns> measure_whole_runs(const std::filesystem::path& folder, int ru
     if (Status day = s.sim->set_day(n / 4 % o.days); !day) return day.error();
     const Time at = o.start + std::chrono::hours(6) * n;
     clock.set(at);
+    reset_peak_memory();
     Clocks start;
     auto summary = runner.run(at);
     if (!summary) return summary.error();
@@ -40,8 +41,10 @@ Result<WholeRuns> measure_whole_runs(const std::filesystem::path& folder, int ru
     Clocks done;
     w.samples_per_run = static_cast<int>(summary->total);
     w.events += detected->opened;
-    marks.add({n + 1, done.wall - start.wall, done.cpu - start.cpu, done.wall - ran.wall,
-               done.cpu - ran.cpu});
+    RunCost cost{n + 1, done.wall - start.wall, done.cpu - start.cpu, done.wall - ran.wall,
+                 done.cpu - ran.cpu};
+    measure_peak_memory(cost);
+    marks.add(cost);
     if ((n + 1) % 50 == 0) {
       std::fprintf(stderr, "\rwhole run %d of %d: %.3f s", n + 1, runs, done.wall - start.wall);
     }

@@ -404,6 +404,46 @@ TEST_CASE("detect_run reads old runs from their summaries, not from their sample
   CHECK(found);
 }
 
+TEST_CASE("detect_run reads pairs' counts only as far back as its decisions reach") {
+  // A 60-day baseline, a run a day, 3 recent runs: a pair's windows start at most 2 runs back,
+  // so its counts older than 62 days are never read, though endpoints' counts go back 120 days
+  // (2 x baseline). t refuses from day 125: its baseline is exactly the 60 days before.
+  // s is in error (no evidence) from day 80: its recent windows reach back to day 78 and 79,
+  // past the runs whose texts are read, so its baselines reach back 120 days from day 125.
+  World w({"t", "s"}, {"c1"}, long_baseline());
+  auto gen = [](const std::string& p, int d, int) -> Spec {
+    if (p == "t" && d >= 125) return say("refused", kRefusal);
+    if (p == "s" && d >= 80 && d < 125) return say("error");
+    if (p == "s" && d >= 125) return say("deflected", kCanned);
+    return Spec{};
+  };
+  std::vector<long> read;
+  for (int d = 0; d < 127; ++d) read.push_back(w.run(d, gen).pair_runs_read);
+  const auto run_by_run = w.events();
+  CAPTURE(events_text(run_by_run));
+  CHECK(read[50] == 50);  // a young history: every earlier run
+  // Before s's error days reach the recent windows: the 62 runs from day d - 62.
+  CHECK(read[70] == 62);
+  CHECK(read[79] == 62);
+  CHECK(read[120] == 120);  // s's windows start at day 78 or 79: every run of the 120 days
+  bool t_found = false, s_found = false;
+  for (const Event& e : run_by_run) {
+    auto before = nlohmann::json::parse(e.before_json);
+    if (e.type == kVerdictShift && e.probe_id == "t") {
+      t_found = true;
+      CHECK(e.detected_at == day(125));
+      CHECK(before["from"] == dw::format_time(day(65)));
+      CHECK(before["samples"] == 60 * 3);
+    }
+    if (e.type == kVerdictShift && e.probe_id == "s") s_found = true;
+  }
+  CHECK(t_found);
+  CHECK(s_found);
+  auto rebuilt = recompute_all(w.store(), w.options());
+  REQUIRE_MESSAGE(rebuilt.ok(), (rebuilt.ok() ? "" : rebuilt.error().to_string()));
+  CHECK(without_ids(w.events()) == without_ids(run_by_run));
+}
+
 TEST_CASE("missing, outdated or unreadable summaries are rebuilt from the samples") {
   // An upgraded database has no summaries: the first detection counts the runs of its window
   // from their samples and stores their summaries. Summaries of another version or that do not

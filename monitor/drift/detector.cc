@@ -296,21 +296,26 @@ Result<Summary> detect_run(store::Store& store, int64_t run_id, const Options& o
   }
   forget_old(*events, h);
 
-  History history;
+  History history, recent;  // recent: the runs of the texts' window and this one
   FeatureCache cache(store);
-  Feeder feed(history, cache);
+  Feeder feed(recent, cache);
   RunSummaries summaries(store);
   const Time texts = latest.back().run_at;  // text_horizon() of the latest run
+  const Time split = std::max(h, texts);
   // Earlier runs from their summaries (texts too for those of the window), this one from its
-  // samples: what is read does not grow with the history.
-  Status s = summaries.feed(history, h, run.at, texts, cache);
+  // samples: what is read does not grow with the history. The recent runs first, which say how
+  // far back the decisions can read pairs' counts; older runs' pairs before that are skipped.
+  Status s = summaries.feed(recent, split, run.at, texts, cache);
   if (s) {
-    store::SampleFilter recent{.since = run.at, .until = run.at + std::chrono::seconds(1),
-                               .features_version = answer_features_version()};
-    s = store.for_each_sample(recent, [&](const store::SampleRow& row) { return feed(row, true); });
+    store::SampleFilter now{.since = run.at, .until = run.at + std::chrono::seconds(1),
+                            .features_version = answer_features_version()};
+    s = store.for_each_sample(now, [&](const store::SampleRow& row) { return feed(row, true); });
   }
   if (!s) return s.error();
   if (Status f = feed.status(); !f) return f.error();
+  const Time reach = pair_reach(recent, run, *events, options);
+  if (Status old = summaries.feed(history, h, split, texts, cache, reach); !old) return old.error();
+  history.append(std::move(recent));
   history.prune(h, texts);
 
   auto d = decide(history, run, *events, options, loader_for(store, history, cache),
@@ -334,6 +339,7 @@ Result<Summary> detect_run(store::Store& store, int64_t run_id, const Options& o
   }
   if (Status c = (*tx)->commit(); !c) return c.error();
   summary.texts_hashed = cache.computed();
+  summary.pair_runs_read = summaries.pairs_decoded() + summaries.counted();
   return summary;
 }
 

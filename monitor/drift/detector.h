@@ -107,17 +107,22 @@ struct Summary {
   // Old runs whose summary (the counts detection keeps per run) was missing or of another
   // version, so detect_run counted them from their samples and stored their summary.
   long summaries_rebuilt = 0;
+  // detect_run: the earlier runs whose pairs' counts it read (from summaries or samples); of
+  // the others in its 2 x baseline_window, no decision of the run can use more than the
+  // endpoints' counts (engine.h pair_reach), so only those were read.
+  long pair_runs_read = 0;
 };
 
 // Detects drift at one run, which must be finished (its samples committed and classified),
 // and must be the latest run detection has seen: run detect_run once per run, in run order.
-// Reads the samples of the last few dozen runs with their texts' stored features (computing
-// and storing them for texts that have none), for older runs of the last 2 x baseline_window
-// their stored summaries (per run and pair: verdict, narrative and coverage counts, a few
-// sample ids; Store::put_run_cells), and the pairs' stored events: its cost does not grow with
-// the history. An old run without a summary of this version (an upgraded database, a changed
-// verdict) is counted from its samples and gets one. Inserts new events and updates the ones it
-// resolves, in one transaction with the run's summary and the new features. Calling it again
+// Reads the run's own samples, the stored summaries of earlier runs (Store::put_run_cells: per
+// run and pair the verdict, narrative and coverage counts and a few sample ids; for the last 40
+// runs also their answers' signatures and shared texts), and the stored events. Endpoints'
+// counts are read for the last 2 x baseline_window, pairs' only as far back as a decision of
+// the run can reach (engine.h pair_reach: about baseline_window and recent_runs runs): its cost
+// does not grow with the history. An old run without a summary of this version (an upgraded
+// database, a changed verdict) is counted from its samples and gets one. Inserts new events
+// and updates the ones it resolves, in one transaction with the run's summary. Calling it again
 // for the same run changes no event. Fails (changing nothing) when the run is unknown, when
 // stored events were detected or resolved at a later run (use recompute_all), or when the
 // store fails. A run that is not the latest (a backfill) is recompute_all.

@@ -230,6 +230,61 @@ Time horizon(Time run_at, const std::vector<store::Event>& events, const Options
   return h;
 }
 
+Time pair_reach(const History& recent, const RunRef& run, const std::vector<store::Event>& events,
+                const Options& options) {
+  const size_t k = static_cast<size_t>(options.recent_runs);
+  const Time oldest_window = run.at - options.baseline_window;
+  Time start = run.at;  // the earliest start of a recent window
+  Time reach = Time::max();
+  // Returned events' periods are no evidence: a window reaches past them. Those of any pair
+  // type count for every type (more than eligible_cells leaves out: a window as early or earlier).
+  std::map<PairKey, std::vector<std::pair<Time, Time>>> returned;
+  for (const store::Event& e : events) {
+    if (is_open(e)) {
+      reach = std::min(reach, e.detected_at);
+    } else if (std::find(std::begin(kPairTypes), std::end(kPairTypes), e.type) !=
+                   std::end(kPairTypes) &&
+               e.resolved_at && parse_json(e.evidence_json).value("resolution", "") == "returned") {
+      returned[{e.endpoint, e.probe_id, e.probe_version}].emplace_back(e.detected_at,
+                                                                       *e.resolved_at);
+    }
+  }
+  // The time of the k-th last cell that `counts` (from the newest), or of the oldest of fewer
+  // when older cells are all before oldest_window; oldest_window when `recent` may not hold
+  // them all.
+  auto window_start = [&](const auto& cells, auto counts) {
+    size_t found = 0;
+    Time first = run.at;
+    for (auto it = cells.rbegin(); it != cells.rend(); ++it) {
+      if (it->run.at < oldest_window) return first;
+      if (!counts(*it)) continue;
+      first = it->run.at;
+      if (++found == k) return first;
+    }
+    return oldest_window;
+  };
+  for (const auto& [key, pair] : recent.pairs()) {
+    if (pair.cells.empty() || pair.cells.back().run.id != run.id) continue;  // not decided
+    auto periods = returned.find(key);
+    start = std::min(start, window_start(pair.cells, [&](const Cell& c) {
+      return c.valid() &&
+             (periods == returned.end() ||
+              std::none_of(periods->second.begin(), periods->second.end(),
+                           [&](const auto& p) { return c.run.at >= p.first && c.run.at < p.second; }));
+    }));
+  }
+  for (const auto& [name, ep] : recent.endpoints()) {
+    if (ep.cells.empty() || ep.cells.back().run.id != run.id) continue;
+    // Only runs with texts can be a template's: `recent` holds every one of them.
+    Time t = window_start(ep.cells, [](const EndpointCell& c) {
+      return c.texts && c.samples > 0 && 2 * c.errors <= c.samples;
+    });
+    start = std::min(start, std::max(t, oldest_window));
+  }
+  return std::max(std::min(reach, start - options.baseline_window),
+                  horizon(run.at, events, options));
+}
+
 Result<Decisions> decide(const History& history, const RunRef& run,
                          std::vector<store::Event>& events, const Options& options,
                          const SignatureLoader& loader, const TextLoader& text) {

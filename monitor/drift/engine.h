@@ -35,6 +35,17 @@ struct Decisions {
 // back, or further to the detection of an open event while new_normal_runs counts its runs.
 Time horizon(Time run_at, const std::vector<store::Event>& events, const Options& options);
 
+// The earliest run time the decisions of a run read any pair's counts from, from `recent`: a
+// history holding at least the run and the runs of the texts' window before it (with their
+// texts), and the events as decide() takes them. A pair's recent windows start at one of its
+// last recent_runs eligible cells, none before run.at - baseline_window, and its baseline and
+// the controls compared with the window reach baseline_window further back; a canned
+// template's window is among the last recent_runs runs with texts; an open event reads back to
+// its detection. So for a pair seen every run this is about baseline_window + recent_runs runs
+// back, not 2 x baseline_window. Never before horizon(); endpoints' cells are read to horizon().
+Time pair_reach(const History& recent, const RunRef& run, const std::vector<store::Event>& events,
+                const Options& options);
+
 // Decides the run. events: every event open before this run plus those resolved at or after
 // horizon(); new events are appended and changed ones rewritten in place (indices returned).
 Result<Decisions> decide(const History& history, const RunRef& run,

@@ -218,6 +218,33 @@ std::vector<EndpointRun> History::cells_of(const RunRef& run) const {
   return out;
 }
 
+void History::append(History&& later) {
+  last_pair_ = nullptr;  // the maps change below
+  last_endpoint_ = nullptr;
+  auto move_cells = [](auto& to, auto& from) {
+    if (to.empty()) {
+      to = std::move(from);
+      return;
+    }
+    to.insert(to.end(), std::make_move_iterator(from.begin()), std::make_move_iterator(from.end()));
+  };
+  for (auto& [key, pair] : later.pairs_) {
+    PairHistory& here = pairs_[key];
+    here.key = key;
+    here.control = pair.control;  // as the later runs' rows would have set it
+    move_cells(here.cells, pair.cells);
+  }
+  for (auto& [name, ep] : later.endpoints_) {
+    EndpointHistory& here = endpoints_[name];
+    here.name = name;
+    move_cells(here.cells, ep.cells);
+  }
+  later.pairs_.clear();
+  later.endpoints_.clear();
+  later.last_pair_ = nullptr;
+  later.last_endpoint_ = nullptr;
+}
+
 void History::prune(Time horizon, Time text_horizon) {
   last_pair_ = nullptr;  // may be erased below
   last_endpoint_ = nullptr;

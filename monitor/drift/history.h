@@ -178,6 +178,9 @@ class History {
   // What history holds of one run's texts, one entry per endpoint whose cell of the run holds
   // texts, in name order (what add_texts takes back).
   std::vector<EndpointTexts> texts_of(const RunRef& run) const;
+  // Moves every cell of `later` in after this history's, as if its runs had been added here
+  // (they must all come after the runs already added). `later` is left empty.
+  void append(History&& later);
   // Drops cells of runs before horizon, and the texts of runs before text_horizon.
   void prune(Time horizon, Time text_horizon);
 

@@ -42,7 +42,8 @@ bool read_cell(Reader& in, int64_t& prev_id, Cell& c) {
 }
 
 std::optional<EndpointRun> read_run(Reader& in, const std::string& endpoint, const RunRef& run,
-                                    const std::unordered_map<int64_t, store::ProbeKey>& keys) {
+                                    const std::unordered_map<int64_t, store::ProbeKey>& keys,
+                                    bool with_pairs) {
   EndpointRun r;
   r.endpoint = endpoint;
   EndpointCell& ec = r.cell;
@@ -54,6 +55,7 @@ std::optional<EndpointRun> read_run(Reader& in, const std::string& endpoint, con
       !in.ids(prev_id, kept(ec.errors), ec.error_ids)) {
     return std::nullopt;
   }
+  if (!with_pairs) return r;
   long pairs = 0, samples = 0, errors = 0;
   if (!in.count(pairs)) return std::nullopt;
   int64_t prev_key = 0;
@@ -176,9 +178,9 @@ std::string encode_run_cells(const EndpointRun& run, const std::vector<int64_t>&
 
 std::optional<EndpointRun> decode_run_cells(
     std::string_view bytes, const std::string& endpoint, const RunRef& run,
-    const std::unordered_map<int64_t, store::ProbeKey>& keys) {
+    const std::unordered_map<int64_t, store::ProbeKey>& keys, bool with_pairs) {
   Reader in(bytes);
-  return read_run(in, endpoint, run, keys);
+  return read_run(in, endpoint, run, keys, with_pairs);
 }
 
 }  // namespace dw::drift

@@ -50,10 +50,11 @@ int64_t run_cells_version();
 std::string encode_run_cells(const EndpointRun& run, const std::vector<int64_t>& key_ids);
 
 // Back, for the run and endpoint the stored row names; nullopt for bytes that are not such an
-// encoding, or that name a probe key missing from keys.
+// encoding, or that name a probe key missing from keys. Without with_pairs, only the endpoint's
+// cell (no pairs, no control probes), read no further than its end.
 std::optional<EndpointRun> decode_run_cells(
     std::string_view bytes, const std::string& endpoint, const RunRef& run,
-    const std::unordered_map<int64_t, store::ProbeKey>& keys);
+    const std::unordered_map<int64_t, store::ProbeKey>& keys, bool with_pairs = true);
 
 // The texts' part (Store::put_run_texts), kept for the runs detection reads texts of: what
 // History::add(row, features) keeps beyond the counts. Version: names this encoding, the
@@ -78,8 +79,10 @@ class RunSummaries {
   // from their summaries, or counted from their samples when a run has no summary of this
   // version (remembered for take_missing() once the run is finished). Runs at or after
   // texts_since come with their texts: the texts' part of their summaries, or their samples
-  // with the features `cache` gives. Fails when the store does.
-  Status feed(History& history, Time since, Time until, Time texts_since, FeatureCache& cache);
+  // with the features `cache` gives. Runs before pairs_since come with their endpoints' cells
+  // only (those with a summary: the others are counted whole). Fails when the store does.
+  Status feed(History& history, Time since, Time until, Time texts_since, FeatureCache& cache,
+              Time pairs_since = Time::min());
 
   // Replaces the stored summary of run with what history holds of it (a row for every
   // endpoint; one marker row when it holds nothing), and, when with_texts, its texts' part
@@ -90,6 +93,7 @@ class RunSummaries {
   std::vector<RunRef> take_missing() { return std::exchange(missing_, {}); }
 
   long decoded() const { return decoded_; }  // runs read from their summaries
+  long pairs_decoded() const { return pairs_decoded_; }  // ... of them with their pairs' cells
   long counted() const { return counted_; }  // runs counted from their samples
 
  private:
@@ -107,6 +111,7 @@ class RunSummaries {
   std::map<std::pair<std::string, std::string>, int64_t> key_ids_;  // (probe id, version)
   std::vector<RunRef> missing_;
   long decoded_ = 0;
+  long pairs_decoded_ = 0;
   long counted_ = 0;
 };
 

@@ -1,6 +1,8 @@
 // RunSummaries: run summaries read and written through the store (run_cells.h).
 #include "drift/run_cells.h"
 
+#include <algorithm>
+
 namespace dw::drift {
 
 Status RunSummaries::load_keys() {
@@ -69,7 +71,7 @@ Result<bool> RunSummaries::add_texts(History& history, const RunRef& run,
 }
 
 Status RunSummaries::feed(History& history, Time since, Time until, Time texts_since,
-                          FeatureCache& cache) {
+                          FeatureCache& cache, Time pairs_since) {
   if (Status s = load_keys(); !s) return s;
   std::vector<store::RunInfo> runs;
   Status listed = store_.list_runs({.since = since, .until = until}, [&](const store::RunInfo& r) {
@@ -94,6 +96,7 @@ Status RunSummaries::feed(History& history, Time since, Time until, Time texts_s
         if (!texts) {
           for (EndpointRun& e : cells) history.add(std::move(e));
           ++decoded_;
+          pairs_decoded_ += r.run_at >= std::min(pairs_since, texts_since) ? 1 : 0;
           ++next;
           return {};
         }
@@ -101,6 +104,7 @@ Status RunSummaries::feed(History& history, Time since, Time until, Time texts_s
         if (!added) return added.error();
         if (*added) {
           ++decoded_;
+          ++pairs_decoded_;
           ++next;
           return {};
         }
@@ -139,7 +143,8 @@ Status RunSummaries::feed(History& history, Time since, Time until, Time texts_s
       usable = false;
     } else if (row.endpoint.empty()) {
       usable = row.data.empty();  // the marker of a run that counted nothing
-    } else if (auto d = decode_run_cells(row.data, row.endpoint, {row.run_id, row.run_at}, keys_)) {
+    } else if (auto d = decode_run_cells(row.data, row.endpoint, {row.run_id, row.run_at}, keys_,
+                                         row.run_at >= std::min(pairs_since, texts_since))) {
       cells.push_back(std::move(*d));
     } else {
       usable = false;  // rebuilt from the samples, like a summary of another version
