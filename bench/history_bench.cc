@@ -324,7 +324,7 @@ void print_costs(const char* part, const std::vector<RunCost>& at, int samples) 
                 "(%.0f%%)|run 1,000 <= 1.2 x run 30; detection < 20%%\n",
                 part, c.run, samples, c.cpu_s, c.detect_cpu_s, 100 * c.detect_share());
     std::printf("TABLE|history, %s: run %d, peak resident memory of the process (anonymous)|"
-                "%.1f MiB (%.1f MiB)|anonymous < 12 MiB\n",
+                "%.1f MiB (%.1f MiB)|\n",
                 part, c.run, c.peak_mib, c.peak_anon_mib);
     if (c.run == 30) r30 = &c;
   }
