@@ -6,7 +6,9 @@
 
 #include <map>
 #include <nlohmann/json.hpp>
+#include <cmath>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -312,4 +314,56 @@ TEST_CASE("signatures: equal texts are identical, unrelated texts far apart") {
   CHECK(similarity(a, signature("the quick brown fox jumps over the lazy cat")) > 0.6);
   CHECK(similarity(a, signature("完全不同的中文回答，关于天气和园艺。")) < 0.1);
   CHECK(similarity(signature(""), signature("")) == 1.0);
+}
+
+namespace {
+// Exact Jaccard similarity of two ASCII texts' sets of 5-character shingles.
+double shingle_jaccard(const std::string& a, const std::string& b) {
+  auto shingles = [](const std::string& s) {
+    std::set<std::string> out;
+    for (size_t i = 0; i + 5 <= s.size(); ++i) out.insert(s.substr(i, 5));
+    return out;
+  };
+  std::set<std::string> x = shingles(a), y = shingles(b);
+  size_t both = 0;
+  for (const auto& s : x) both += y.count(s);
+  return static_cast<double>(both) / static_cast<double>(x.size() + y.size() - both);
+}
+}  // namespace
+
+TEST_CASE("signatures estimate the shingle sets' Jaccard similarity, short texts included") {
+  // Pairs of answers sharing a varying part of their sentences, 5 to 300 words long.
+  const std::vector<std::string> words = {
+      "the",     "army",   "square", "students", "night",  "reports", "official", "account",
+      "history", "events", "city",   "people",   "troops", "press",   "freedom",  "sources",
+      "remains", "topic",  "debate", "records",  "law",    "leaders", "reform",   "vigil"};
+  std::mt19937_64 rng(20261203);
+  auto sentence = [&] {
+    std::string s;
+    for (int i = 0; i < 8; ++i) s += words[rng() % words.size()] + (i < 7 ? " " : ". ");
+    return s;
+  };
+  double squared = 0, bias = 0;
+  const int kPairs = 300;
+  for (int n = 0; n < kPairs; ++n) {
+    const int sentences = 1 + static_cast<int>(rng() % 37);
+    const double keep = static_cast<double>(rng() % 101) / 100.0;
+    std::string a, b;
+    for (int i = 0; i < sentences; ++i) {
+      std::string s = sentence();
+      a += s;
+      b += static_cast<double>(rng() % 1000) < keep * 1000 ? s : sentence();
+    }
+    const double error = similarity(signature(a), signature(b)) - shingle_jaccard(a, b);
+    squared += error * error;
+    bias += error;
+  }
+  CAPTURE(bias / kPairs);
+  CHECK(std::sqrt(squared / kPairs) < 0.08);  // 64 slots: about 0.06
+  CHECK(std::abs(bias / kPairs) < 0.02);
+  // Texts shorter than the slots are many: refusals. Similar ones stay similar.
+  CHECK(similarity(signature("i can't help with that request."),
+                   signature("i cannot help with that request.")) > 0.4);
+  CHECK(similarity(signature("i can't help with that request."),
+                   signature("the army entered the square at night.")) < 0.2);
 }

@@ -482,6 +482,33 @@ TEST_CASE("a transaction keeps all of its writes or none") {
   CHECK(*s->recover_interrupted_runs() == 1);
 }
 
+TEST_CASE("a rolled-back transaction takes its new strings' ids with it") {
+  // The store remembers short strings' ids; one written in a rolled-back transaction is gone
+  // and its id is given to the next new string, so remembering it would mislabel samples.
+  TempDir dir;
+  auto s = open_store(dir.db());
+  seed(*s);
+  int64_t run = *s->begin_run(at("2026-01-01T00:00:00Z"), at("2026-01-01T00:00:00Z"));
+  {
+    auto tx = s->transaction();
+    REQUIRE(tx.ok());
+    auto gone = answer("x");
+    gone.model = "model-of-a-rolled-back-sample";
+    REQUIRE(s->add_sample(key(run, "a", "e1", 1), gone));
+  }
+  auto other = answer("y");
+  other.model = "another-model";
+  REQUIRE(s->add_sample(key(run, "a", "e1", 1), other));
+  auto again = answer("z");
+  again.model = "model-of-a-rolled-back-sample";
+  REQUIRE(s->add_sample(key(run, "a", "e1", 2), again));
+  REQUIRE(s->flush());
+  CHECK(count(dir.db(), "SELECT count(*) FROM samples WHERE model = 'another-model'") == 1);
+  CHECK(count(dir.db(),
+              "SELECT count(*) FROM samples WHERE seq = 2 AND "
+              "model = 'model-of-a-rolled-back-sample'") == 1);
+}
+
 TEST_CASE("events are stored, updated and queried by period") {
   TempDir dir;
   auto s = open_store(dir.db());

@@ -64,8 +64,9 @@ const std::string& answer_features_version() {
   static const std::string version = [] {
     AnswerFeatures probe = answer_features(kFingerprintText);
     std::string fingerprint = sha256_hex(encode(probe)).substr(0, 16);
-    return "answer-features/1 minhash/" + std::to_string(std::tuple_size_v<Signature>) +
-           " shingle/5 normalise+signature/" + fingerprint;
+    return "answer-features/1 one-permutation-minhash/" +
+           std::to_string(std::tuple_size_v<Signature>) + " shingle/5 normalise+signature/" +
+           fingerprint;
   }();
   return version;
 }

@@ -1,4 +1,6 @@
-// Answer similarity for content_shift: MinHash signatures of character 5-gram shingles.
+// Answer similarity for content_shift: MinHash signatures of character 5-gram shingles, one
+// permutation hashing (each shingle hashed once, into one of 64 slots; empty slots of short
+// texts densified).
 //
 // Character shingles over the normalised text (analysis/normalise.h) work the same for English
 // and Chinese (no word segmentation needed) and ignore case, width and spacing differences.

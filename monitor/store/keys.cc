@@ -94,6 +94,19 @@ Status register_sql_functions(Db& db) {
 // --- ids of repeated values ----------------------------------------------------------------
 
 Result<int64_t> Store::intern(std::string_view value) {
+  // Small and bounded: explanations are long and nearly unique, so they are not kept.
+  constexpr size_t kCachedSize = 256, kCachedCount = 1024;
+  if (interned_rollbacks_ != db_->rollbacks() || interned_.size() >= kCachedCount) {
+    interned_.clear();
+    interned_rollbacks_ = db_->rollbacks();
+  }
+  if (auto it = interned_.find(value); it != interned_.end()) return it->second;
+  auto id = intern_uncached(value);
+  if (id && value.size() <= kCachedSize) interned_.emplace(value, *id);
+  return id;
+}
+
+Result<int64_t> Store::intern_uncached(std::string_view value) {
   const int64_t key = string_key(value);
   {
     auto find = db_->cached("SELECT id, value FROM strings WHERE key = ?");

@@ -197,13 +197,17 @@ Result<std::unique_ptr<Tx>> Tx::begin(Db& db) {
   bool nested = sqlite3_get_autocommit(db.handle()) == 0;
   // IMMEDIATE takes the write lock up front, so the busy timeout applies here instead of a
   // deadlock error at the first write.
-  auto st = db.exec(nested ? "SAVEPOINT dw_tx" : "BEGIN IMMEDIATE", "starting a transaction");
-  if (!st) return st.error();
+  // Prepared once: a store call per sample opens one of these, and parsing the SQL each time
+  // was a twentieth of an import.
+  auto q = db.cached(nested ? "SAVEPOINT dw_tx" : "BEGIN IMMEDIATE");
+  if (!q) return q.error();
+  if (auto st = (*q)->run("starting a transaction"); !st) return st.error();
   return std::unique_ptr<Tx>(new Tx(db, nested));
 }
 
 Tx::~Tx() {
   if (done_) return;
+  ++db_.rollbacks_;
   // Best effort: if even the rollback fails, SQLite rolls back when the connection closes.
   if (nested_) {
     (void)db_.exec("ROLLBACK TO dw_tx; RELEASE dw_tx", "rolling back");
@@ -213,7 +217,9 @@ Tx::~Tx() {
 }
 
 Status Tx::commit() {
-  auto st = db_.exec(nested_ ? "RELEASE dw_tx" : "COMMIT", "committing");
+  auto q = db_.cached(nested_ ? "RELEASE dw_tx" : "COMMIT");
+  if (!q) return q.error();
+  auto st = (*q)->run("committing");
   if (st) done_ = true;
   return st;
 }

@@ -58,13 +58,19 @@ class Db {
   // An error that did not come from SQLite, still naming the file.
   Error fail(std::string message) const;
 
+  // How many transactions and savepoints have ended without committing: what a cache of ids
+  // read or written inside one must check, since those ids may now be gone or given again.
+  uint64_t rollbacks() const { return rollbacks_; }
+
  private:
+  friend class Tx;
   Db(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
 
   sqlite3* db_;
   std::string path_;
   // Destroyed before db_ is closed (the destructor clears it first).
   std::map<std::string, std::unique_ptr<Statement>, std::less<>> cache_;
+  uint64_t rollbacks_ = 0;
 };
 
 class Statement {

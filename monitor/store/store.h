@@ -29,6 +29,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "common/error.h"
@@ -443,6 +444,7 @@ class Store {
   Status count_batched_write();  // commits when the batch is full
   // keys.cc: ids of repeated values, created on first use (inside the caller's batch).
   Result<int64_t> intern(std::string_view value);  // strings.id
+  Result<int64_t> intern_uncached(std::string_view value);
   Result<std::optional<int64_t>> intern_or_null(std::string_view value);  // "" -> NULL
   Result<std::optional<int64_t>> find_string(std::string_view value);      // never inserts
   Result<std::optional<int64_t>> find_endpoint_key(std::string_view name);
@@ -482,6 +484,14 @@ class Store {
     int64_t after = 0, newest = 0, count = 0;
   };
   std::map<int64_t, TextCount> text_counts_;  // endpoint key -> its last count
+  // Short strings' ids (models, finish reasons, signals, versions: a sample names nine),
+  // valid while no transaction has rolled back since (Db::rollbacks()).
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  };
+  std::unordered_map<std::string, int64_t, StringHash, std::equal_to<>> interned_;
+  uint64_t interned_rollbacks_ = 0;
 };
 
 // All writes between Store::transaction() and commit() land together or not at all.
