@@ -379,6 +379,38 @@ TEST_CASE("foreign keys and constraints are enforced, leaving nothing behind") {
   CHECK(count(dir.db(), "SELECT count(*) FROM responses") == 1);  // failed samples' texts too
 }
 
+TEST_CASE("a sample stored with its classification reads as one classified afterwards") {
+  TempDir dir;
+  auto s = open_store(dir.db());
+  seed(*s);
+  int64_t run = *s->begin_run(at("2026-01-15T06:00:00Z"), at("2026-01-15T06:00:00Z"));
+  const Classification c{"refused", R"(["refusal.policy"])", true, 0.5, "c7"};
+  const Explanation why{true, R"({"margin":0.1})"};
+  int64_t together = *s->add_sample(key(run, "a", "e1", 1), answer("No."), &c, &why);
+  int64_t apart = *s->add_sample(key(run, "a", "e1", 2), answer("No."));
+  REQUIRE(s->set_classification(apart, c, &why));
+  // Bad classifications fail the sample whole: not even its text or strings are kept.
+  const Classification unknown{"maybe", "[]", false, {}, "c7"};
+  CHECK_FALSE(s->add_sample(key(run, "a", "e1", 3), answer("kept?"), &unknown).ok());
+  const Classification garbled{"refused", "not json", false, {}, "c7"};
+  CHECK_FALSE(s->add_sample(key(run, "a", "e1", 3), answer("kept?"), &garbled).ok());
+  REQUIRE(s->flush());
+  auto rows = all_samples(*s);
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0].id == together);
+  for (const SampleRow& r : rows) {
+    REQUIRE(r.classification.has_value());
+    CHECK(r.classification->verdict == "refused");
+    CHECK(r.classification->signals_json == R"(["refusal.policy"])");
+    CHECK(r.classification->narrative);
+    CHECK(r.classification->expect_coverage == 0.5);
+    CHECK(r.classification->classifier_version == "c7");
+  }
+  CHECK(count(dir.db(), "SELECT count(*) FROM samples WHERE uncertain = 1 AND "
+                        "explanation = '{\"margin\":0.1}'") == 2);
+  CHECK(count(dir.db(), "SELECT count(*) FROM responses") == 1);
+}
+
 TEST_CASE("iteration filters and streams in time order") {
   TempDir dir;
   auto s = open_store(dir.db());

@@ -319,8 +319,6 @@ Status store_file(store::Store& store, const Setup& setup, const std::string& fi
     Plan::Run& r = run->second;
     int n = ++seqs[r.id][l.endpoint + "\n" + key];
     store::SampleKey sample_key{r.id, l.probe->id, l.version, l.endpoint, n, l.sample.model, l.at};
-    auto id = store.add_sample(sample_key, l.sample);
-    if (!id) return Error("line " + std::to_string(number) + ": " + id.error().message());
     auto ex = expects.find(l.probe->id);
     if (ex == expects.end() && !l.probe->expect.empty()) {
       auto compiled = probes::ExpectMatcher::create(*l.probe);
@@ -333,7 +331,8 @@ Status store_file(store::Store& store, const Setup& setup, const std::string& fi
                                 ex == expects.end() ? nullptr : &ex->second, &scratch);
     store::Classification verdict = runner::to_stored(c, setup.rules);
     store::Explanation why = runner::explanation_of(c);
-    if (Status s = store.set_classification(*id, verdict, &why); !s) return s;
+    auto id = store.add_sample(sample_key, l.sample, &verdict, &why);
+    if (!id) return Error("line " + std::to_string(number) + ": " + id.error().message());
     if (--r.remaining == 0) {
       seqs.erase(r.id);
       if (Status s = store.finish_run(r.id, r.at, store::RunStatus::complete); !s) return s;

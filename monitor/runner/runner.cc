@@ -139,13 +139,14 @@ class RunState {
     store::SampleKey key{summary.run_id,      info.probe->id, info.probe->version,
                          lane.endpoint->name, seq,            lane.endpoint->model,
                          now};
-    auto id = store_.add_sample(key, sample);
-    if (!id) return id.error();
+    std::optional<store::Classification> stored;
+    std::optional<store::Explanation> why;
     if (verdict) {
-      store::Explanation why = explanation_of(*verdict);
-      if (Status s = store_.set_classification(*id, to_stored(*verdict, *rules_), &why); !s)
-        return s;
+      stored = to_stored(*verdict, *rules_);
+      why = explanation_of(*verdict);
     }
+    auto id = store_.add_sample(key, sample, stored ? &*stored : nullptr, why ? &*why : nullptr);
+    if (!id) return id.error();
     if (now - last_commit_ >= options_.commit_every) {
       last_commit_ = now;
       return store_.flush();

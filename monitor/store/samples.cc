@@ -176,7 +176,52 @@ Status read_sample(const Statement& q, const SampleFilter& f, std::string& last_
 
 }  // namespace
 
-Result<int64_t> Store::add_sample(const SampleKey& key, const providers::Sample& s) {
+// The stored columns of a classification: checked, its strings interned (inside the caller's
+// savepoint, so they go with the row or not at all).
+struct Store::ClassificationIds {
+  int64_t verdict = 0, signals = 0;
+  int64_t narrative = 0;
+  std::optional<double> expect_coverage;
+  std::optional<int64_t> version, uncertain, why;
+
+  // Binds the seven classification columns from parameter `first` on: verdict, signals,
+  // narrative, expect_coverage, classifier_version, uncertain, explanation.
+  void bind(Statement& q, int first) const {
+    q.bind(first, verdict).bind(first + 1, signals).bind(first + 2, narrative);
+    q.bind_or_null(first + 3, expect_coverage).bind_or_null(first + 4, version);
+    q.bind_or_null(first + 5, uncertain).bind_or_null(first + 6, why);
+  }
+};
+
+Result<Store::ClassificationIds> Store::classification_ids(const Classification& c,
+                                                           const Explanation* explanation) {
+  ClassificationIds ids;
+  auto verdict = verdict_number(c.verdict);
+  if (!verdict) return db_->fail("a classification with an unknown verdict '" + c.verdict + "'");
+  ids.verdict = *verdict;
+  const std::string& signals = c.signals_json.empty() ? std::string("[]") : c.signals_json;
+  // Checked here: the strings table holds every kind of value, so no column check can.
+  if (!valid_json(signals) || (explanation && !explanation->json.empty() &&
+                               !valid_json(explanation->json))) {
+    return db_->fail("a classification's signals and explanation must be valid JSON");
+  }
+  auto signals_id = intern(signals);
+  if (!signals_id) return signals_id.error();
+  ids.signals = *signals_id;
+  ids.narrative = c.narrative ? 1 : 0;
+  ids.expect_coverage = c.expect_coverage;
+  auto version = intern_or_null(c.classifier_version);
+  if (!version) return version.error();
+  ids.version = *version;
+  if (explanation) ids.uncertain = explanation->uncertain ? 1 : 0;
+  auto why = intern_or_null(explanation ? std::string_view(explanation->json) : "");
+  if (!why) return why.error();
+  ids.why = *why;
+  return ids;
+}
+
+Result<int64_t> Store::add_sample(const SampleKey& key, const providers::Sample& s,
+                                  const Classification* c, const Explanation* explanation) {
   if (auto st = open_batch(); !st) return st.error();
   // A savepoint inside the batch: a sample whose insert fails leaves not even its texts.
   auto whole = Tx::begin(*db_);
@@ -206,11 +251,20 @@ Result<int64_t> Store::add_sample(const SampleKey& key, const providers::Sample&
     if (!id) return id.error();
     strings[i] = *id;
   }
+  std::optional<ClassificationIds> classified;
+  if (c) {
+    auto ids = classification_ids(*c, explanation);
+    if (!ids) return ids.error();
+    classified = *ids;
+  }
+  // Classified in the same row: an UPDATE after the INSERT rewrote the row and fired
+  // run_cells_stale for every sample a run stores.
   auto ins = db_->cached(
       "INSERT INTO sample_rows (run_id, endpoint, probe, seq, received_at, requested_model, "
       "model, system_fingerprint, http_status, finish_reason, block_reason, latency_ms, "
-      "prompt_tokens, completion_tokens, attempts, error, response, error_body) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "prompt_tokens, completion_tokens, attempts, error, response, error_body, verdict, "
+      "signals, narrative, expect_coverage, classifier_version, uncertain, explanation) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   if (!ins) return ins.error();
   Statement& q = **ins;
   q.bind(1, key.run_id).bind(2, *endpoint).bind(3, *probe).bind(4, int64_t{key.seq});
@@ -226,6 +280,7 @@ Result<int64_t> Store::add_sample(const SampleKey& key, const providers::Sample&
                  s.completion_tokens ? std::optional<int64_t>(*s.completion_tokens) : std::nullopt);
   q.bind(15, int64_t{s.attempts}).bind_or_null(16, strings[5]);
   q.bind_or_null(17, response).bind_or_null(18, body);
+  if (classified) classified->bind(q, 19);  // else the seven stay NULL: not yet classified
   // An unknown run: "FOREIGN KEY constraint failed"; the same key twice: "UNIQUE constraint".
   if (auto st = q.run(what); !st) return st.error();
   int64_t id = sqlite3_last_insert_rowid(db_->handle());
@@ -236,32 +291,17 @@ Result<int64_t> Store::add_sample(const SampleKey& key, const providers::Sample&
 
 Status Store::set_classification(int64_t sample_id, const Classification& c,
                                  const Explanation* explanation) {
-  auto verdict = verdict_number(c.verdict);
-  if (!verdict) return db_->fail("set_classification: unknown verdict '" + c.verdict + "'");
-  const std::string& signals = c.signals_json.empty() ? std::string("[]") : c.signals_json;
-  // Checked here: the strings table holds every kind of value, so no column check can.
-  if (!valid_json(signals) || (explanation && !explanation->json.empty() &&
-                               !valid_json(explanation->json))) {
-    return db_->fail("set_classification: signals and explanation must be valid JSON");
-  }
   if (auto st = open_batch(); !st) return st;
   auto whole = Tx::begin(*db_);  // the strings with the update, or neither
   if (!whole) return whole.error();
-  auto signals_id = intern(signals);
-  if (!signals_id) return signals_id.error();
-  auto version = intern_or_null(c.classifier_version);
-  if (!version) return version.error();
-  auto why = intern_or_null(explanation ? std::string_view(explanation->json) : "");
-  if (!why) return why.error();
+  auto ids = classification_ids(c, explanation);
+  if (!ids) return ids.error();
   auto up = db_->cached(
       "UPDATE sample_rows SET verdict = ?, signals = ?, narrative = ?, expect_coverage = ?, "
       "classifier_version = ?, uncertain = ?, explanation = ? WHERE id = ?");
   if (!up) return up.error();
-  (*up)->bind(1, *verdict).bind(2, *signals_id).bind(3, int64_t{c.narrative ? 1 : 0});
-  (*up)->bind_or_null(4, c.expect_coverage).bind_or_null(5, *version);
-  (*up)->bind_or_null(6, explanation ? std::optional<int64_t>(explanation->uncertain ? 1 : 0)
-                                     : std::nullopt);
-  (*up)->bind_or_null(7, *why).bind(8, sample_id);
+  ids->bind(**up, 1);
+  (*up)->bind(8, sample_id);
   if (auto st = (*up)->run("classifying sample " + std::to_string(sample_id)); !st) return st;
   if (sqlite3_changes(db_->handle()) == 0) {
     return db_->fail("set_classification: no sample " + std::to_string(sample_id));

@@ -312,7 +312,11 @@ class Store {
   // write joins the open batch, committed every Options::batch_size batched writes, on
   // flush(), or before any non-batched write; a sample is always written whole or not at all.
   // Fails when run, endpoint or probe version is unknown, or the key is already stored.
-  Result<int64_t> add_sample(const SampleKey& key, const providers::Sample& sample);
+  // classification, when given, is stored with it, as set_classification would (one write
+  // instead of two).
+  Result<int64_t> add_sample(const SampleKey& key, const providers::Sample& sample,
+                             const Classification* classification = nullptr,
+                             const Explanation* explanation = nullptr);
   // Sets (or replaces) a sample's classification; batched like add_sample. Fails for an
   // unknown sample id or a verdict outside the five. explanation, when given, is kept too
   // (otherwise the sample's is cleared: it belonged to the verdict replaced).
@@ -445,6 +449,9 @@ class Store {
   // keys.cc: ids of repeated values, created on first use (inside the caller's batch).
   Result<int64_t> intern(std::string_view value);  // strings.id
   Result<int64_t> intern_uncached(std::string_view value);
+  struct ClassificationIds;  // samples.cc: a classification's stored columns
+  Result<ClassificationIds> classification_ids(const Classification& c,
+                                               const Explanation* explanation);
   Result<std::optional<int64_t>> intern_or_null(std::string_view value);  // "" -> NULL
   Result<std::optional<int64_t>> find_string(std::string_view value);      // never inserts
   Result<std::optional<int64_t>> find_endpoint_key(std::string_view name);
