@@ -541,6 +541,44 @@ TEST_CASE("a rolled-back transaction takes its new strings' ids with it") {
               "model = 'model-of-a-rolled-back-sample'") == 1);
 }
 
+namespace {
+long written_so_far() {  // write() calls' bytes of this process (/proc/self/io wchar)
+  std::ifstream io("/proc/self/io");
+  std::string key;
+  long value = 0;
+  while (io >> key >> value) {
+    if (key == "wchar:") return value;
+  }
+  return -1;
+}
+}  // namespace
+
+TEST_CASE("savepoints of a long transaction keep their journal in memory") {
+  // A store call per sample is a savepoint inside the batch or the import's one transaction.
+  // Once one savepoint's journal outgrew SQLite's default 64 KiB it moved to a file for the
+  // rest of the transaction, and every later savepoint wrote its pages there.
+  TempDir dir;
+  auto db = Db::open(dir.db());
+  REQUIRE(db.ok());
+  // In WAL mode, as the store runs, every page a savepoint changes goes to its journal.
+  REQUIRE((*db)->exec("PRAGMA journal_mode = WAL; "
+                      "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); "
+                      "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+                      "WHERE i < 300) INSERT INTO t SELECT i, printf('%.1000c', 'a') FROM n",
+                      "filling"));
+  REQUIRE((*db)->exec("BEGIN; SAVEPOINT big; UPDATE t SET v = printf('%.1000c', 'b'); "
+                      "RELEASE big",
+                      "a savepoint changing 300 KB of pages"));
+  const long before = written_so_far();
+  for (int i = 1; i <= 100; ++i) {
+    std::string sql = "SAVEPOINT s; UPDATE t SET v = 'c' WHERE id = " + std::to_string(i) +
+                      "; RELEASE s";
+    REQUIRE((*db)->exec(sql.c_str(), "a savepoint of one row"));
+  }
+  CHECK(written_so_far() - before < 4096);  // nothing written until the commit
+  REQUIRE((*db)->exec("COMMIT", "committing"));
+}
+
 TEST_CASE("events are stored, updated and queried by period") {
   TempDir dir;
   auto s = open_store(dir.db());
