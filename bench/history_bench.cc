@@ -9,8 +9,8 @@
 // ones). CPU is this process's: the simulator is a child.
 //
 // The store and detection alone: 900 samples a run (150 probes x 2 endpoints x 3 samples, 10
-// of them controls) written straight into the store as the runner writes them (add_sample and
-// set_classification, batched; no HTTP, no classifier), then drift detection with the default
+// of them controls) written straight into the store as the runner writes them (add_sample with
+// the classification, batched; no HTTP, no classifier), then drift detection with the default
 // [detection] options. The samples are like a real model's: every answer text distinct (30 to
 // 90 words, English or Chinese by probe), steady but noisy verdicts per pair (refusals up to
 // 30%, deflections, narrative flags, partial expect coverage, 1.5% errors), and a few lasting
@@ -175,9 +175,8 @@ class Simulation {
           s.finish_reason = s.http_status == 200 ? "stop" : "";
           auto sid = store_.add_sample({*id, probes_[static_cast<size_t>(i)].id, "v1",
                                         endpoints_[static_cast<size_t>(e)], seq, "m", at},
-                                       s);
+                                       s, &c);
           if (!sid) return sid.error();
-          if (Status st = store_.set_classification(*sid, c); !st) return st.error();
         }
       }
     }

@@ -330,8 +330,6 @@ int main(int argc, char** argv) {
             sample.latency = std::chrono::milliseconds(200 + pick % 3000);
             dw::store::SampleKey key{*run, probes[p].id, probes[p].version,
                                      "endpoint-" + std::to_string(e), s, "model", at};
-            auto id = store->add_sample(key, sample);
-            if (!id) return fail(id.error());
             // As the runner classifies: mostly answered with nothing fired; a rule's hit at
             // its own position otherwise.
             bool answered = pick % 10 < 7;
@@ -345,7 +343,8 @@ int main(int argc, char** argv) {
                                   R"("uncertain":false,"fired":[{"rule":"refusal.sorry",)"
                                   R"("vote":"refused","weight":2.0,"at":)" +
                                       std::to_string(pick % 900) + R"(,"in":"answer"}]})"};
-            if (auto st = store->set_classification(*id, c, &why); !st) return fail(st.error());
+            auto id = store->add_sample(key, sample, &c, &why);  // classified in the same row
+            if (!id) return fail(id.error());
             if (answered) {  // its MinHash signature in the run's summary
               for (int i = 0; i < 16; ++i) put_u64(signatures[e], mix(n + pick + i));
             }

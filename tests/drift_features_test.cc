@@ -114,7 +114,8 @@ TEST_CASE("features: what a text hashes to, stored in a fixed form") {
     CHECK(!decode(bytes.substr(0, 260) + std::string(64, 'G')));  // not a hash
   }
   CHECK(answer_features_version() == answer_features_version());
-  CHECK(answer_features_version().starts_with("answer-features/1 one-permutation-minhash/64 shingle/5 "));
+  CHECK(answer_features_version().starts_with(
+      "answer-features/1 one-permutation-minhash/64 shingle/5 "));
 }
 
 TEST_CASE("detection writes no features: each run's texts are hashed once a detection") {

@@ -85,8 +85,11 @@ Signature signature(std::string_view normalised) {
 }
 
 double similarity(const Signature& a, const Signature& b) {
-  size_t same = 0;
-  for (size_t i = 0; i < a.size(); ++i) same += a[i] == b[i] ? 1 : 0;
+  // Counted in 16 bits (at most 64), so the compiler compares and sums eight slots an
+  // instruction; a wider counter widened every lane first. Detection calls this about half a
+  // million times a run.
+  uint16_t same = 0;
+  for (size_t i = 0; i < a.size(); ++i) same = static_cast<uint16_t>(same + (a[i] == b[i]));
   return static_cast<double>(same) / static_cast<double>(a.size());
 }
 
