@@ -553,6 +553,27 @@ long written_so_far() {  // write() calls' bytes of this process (/proc/self/io 
 }
 }  // namespace
 
+TEST_CASE("a connection counts rollbacks, also those SQLite makes on its own") {
+  // The store remembers strings' ids until a rollback; SQLite rolls a whole transaction back
+  // by itself after some errors (I/O, a full disk, RAISE(ROLLBACK)), with no Tx to see it.
+  TempDir dir;
+  auto db = Db::open(dir.db());
+  REQUIRE(db.ok());
+  REQUIRE((*db)->exec("CREATE TABLE t (a); CREATE TRIGGER no BEFORE INSERT ON t WHEN NEW.a = 2 "
+                      "BEGIN SELECT RAISE(ROLLBACK, 'refused'); END",
+                      "setting up"));
+  const uint64_t before = (*db)->rollbacks();
+  REQUIRE((*db)->exec("BEGIN; INSERT INTO t VALUES (1)", "inserting"));
+  CHECK_FALSE((*db)->exec("INSERT INTO t VALUES (2)", "inserting").ok());
+  CHECK(sqlite3_get_autocommit((*db)->handle()) == 1);  // the transaction is gone
+  CHECK((*db)->rollbacks() > before);
+  {
+    auto tx = Tx::begin(**db);
+    REQUIRE(tx.ok());
+  }  // not committed
+  CHECK((*db)->rollbacks() > before + 1);
+}
+
 TEST_CASE("savepoints of a long transaction keep their journal in memory") {
   // A store call per sample is a savepoint inside the batch or the import's one transaction.
   // Once one savepoint's journal outgrew SQLite's default 64 KiB it moved to a file for the

@@ -193,18 +193,26 @@ struct Store::ClassificationIds {
   }
 };
 
+namespace {
+
+// What is wrong with a classification, or "" when nothing is. Checked before anything is
+// written: the strings table holds every kind of value, so no column check can.
+std::string classification_problem(const Classification& c, const Explanation* explanation) {
+  if (!verdict_number(c.verdict)) return "unknown verdict '" + c.verdict + "'";
+  if ((!c.signals_json.empty() && !valid_json(c.signals_json)) ||
+      (explanation && !explanation->json.empty() && !valid_json(explanation->json))) {
+    return "signals and explanation must be valid JSON";
+  }
+  return "";
+}
+
+}  // namespace
+
 Result<Store::ClassificationIds> Store::classification_ids(const Classification& c,
                                                            const Explanation* explanation) {
   ClassificationIds ids;
-  auto verdict = verdict_number(c.verdict);
-  if (!verdict) return db_->fail("a classification with an unknown verdict '" + c.verdict + "'");
-  ids.verdict = *verdict;
+  ids.verdict = *verdict_number(c.verdict);  // checked by classification_problem
   const std::string& signals = c.signals_json.empty() ? std::string("[]") : c.signals_json;
-  // Checked here: the strings table holds every kind of value, so no column check can.
-  if (!valid_json(signals) || (explanation && !explanation->json.empty() &&
-                               !valid_json(explanation->json))) {
-    return db_->fail("a classification's signals and explanation must be valid JSON");
-  }
   auto signals_id = intern(signals);
   if (!signals_id) return signals_id.error();
   ids.signals = *signals_id;
@@ -214,14 +222,22 @@ Result<Store::ClassificationIds> Store::classification_ids(const Classification&
   if (!version) return version.error();
   ids.version = *version;
   if (explanation) ids.uncertain = explanation->uncertain ? 1 : 0;
-  auto why = intern_or_null(explanation ? std::string_view(explanation->json) : "");
-  if (!why) return why.error();
-  ids.why = *why;
+  if (explanation && !explanation->json.empty()) {  // nearly unique: not worth remembering
+    auto why = intern_uncached(explanation->json);
+    if (!why) return why.error();
+    ids.why = *why;
+  }
   return ids;
 }
 
 Result<int64_t> Store::add_sample(const SampleKey& key, const providers::Sample& s,
                                   const Classification* c, const Explanation* explanation) {
+  if (c) {
+    if (std::string problem = classification_problem(*c, explanation); !problem.empty()) {
+      return db_->fail("storing a sample of " + key.probe_id + " from " + key.endpoint + ": " +
+                       problem);
+    }
+  }
   if (auto st = open_batch(); !st) return st.error();
   // A savepoint inside the batch: a sample whose insert fails leaves not even its texts.
   auto whole = Tx::begin(*db_);
@@ -291,6 +307,9 @@ Result<int64_t> Store::add_sample(const SampleKey& key, const providers::Sample&
 
 Status Store::set_classification(int64_t sample_id, const Classification& c,
                                  const Explanation* explanation) {
+  if (std::string problem = classification_problem(c, explanation); !problem.empty()) {
+    return db_->fail("set_classification: " + problem);
+  }
   if (auto st = open_batch(); !st) return st;
   auto whole = Tx::begin(*db_);  // the strings with the update, or neither
   if (!whole) return whole.error();

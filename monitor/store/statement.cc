@@ -60,7 +60,12 @@ Result<std::unique_ptr<Db>> Db::open(const std::string& path, OpenMode mode) {
     return Error("sqlite: " + message + " (while opening the database)", Location{path});
   }
   sqlite3_extended_result_codes(raw, 1);
-  return std::unique_ptr<Db>(new Db(raw, path));
+  std::unique_ptr<Db> db(new Db(raw, path));
+  // Every rollback of the whole transaction, also those SQLite makes on its own after an
+  // I/O error or a full disk, where no Tx sees it (Tx counts its savepoints' rollbacks).
+  sqlite3_rollback_hook(raw, [](void* self) { ++static_cast<Db*>(self)->rollbacks_; },
+                        db.get());
+  return db;
 }
 
 Db::~Db() {

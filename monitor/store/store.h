@@ -311,9 +311,9 @@ class Store {
   // Stores one sample and returns its id. Texts are stored once per distinct content. The
   // write joins the open batch, committed every Options::batch_size batched writes, on
   // flush(), or before any non-batched write; a sample is always written whole or not at all.
-  // Fails when run, endpoint or probe version is unknown, or the key is already stored.
-  // classification, when given, is stored with it, as set_classification would (one write
-  // instead of two).
+  // Fails when run, endpoint or probe version is unknown, the key is already stored, or the
+  // classification is not one set_classification takes. classification, when given, is
+  // stored with it, as set_classification would (one write instead of two).
   Result<int64_t> add_sample(const SampleKey& key, const providers::Sample& sample,
                              const Classification* classification = nullptr,
                              const Explanation* explanation = nullptr);
