@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "drift/detector.h"
+#include "drift/engine.h"
 #include "drift_history.h"
 
 using dw::Time;
@@ -675,7 +676,7 @@ TEST_CASE("the texts' part never decodes from bytes that do not hold it") {
   auto found = back->uses.find(std::string(64, 'a'));
   REQUIRE(found.has_value());
   CHECK(found->response_hash == std::string(64, 'b'));
-  CHECK(found->ids == std::vector<int64_t>{5});
+  CHECK(found->ids == SampleIds{5});
   CHECK(found->probes == std::set<std::string>{"a"});
   CHECK_FALSE(back->uses.contains(std::string(64, 'c')));
   CHECK(back->uses.all().size() == 1);
@@ -686,4 +687,54 @@ TEST_CASE("the texts' part never decodes from bytes that do not hold it") {
   for (size_t cut = 0; cut < bytes->size(); ++cut) {
     CHECK_FALSE(decode_run_texts(bytes->substr(0, cut), counts).has_value());
   }
+}
+
+TEST_CASE("a cell keeps the first eight sample ids of each kind, and its summary the same") {
+  History h;
+  dw::store::SampleRow row;
+  row.run_id = 1;
+  row.run_at = day(1);
+  for (int i = 1; i <= 12; ++i) {
+    row.id = 100 + i;
+    row.key = {1, "a", "v1", "e", i, "m", std::nullopt};
+    row.classification =
+        dw::store::Classification{i % 3 == 0 ? "error" : "refused", "[]", false, std::nullopt, "t"};
+    h.add(row, nullptr);
+  }
+  const Cell& cell = h.pairs().begin()->second.cells.at(0);
+  CHECK(cell.ids == SampleIds{101, 102, 104, 105, 107, 108, 110, 111});
+  CHECK(cell.error_ids == SampleIds{103, 106, 109, 112});
+  SampleIds capped;
+  for (int64_t id = 1; id <= 20; ++id) capped.push_back(id);
+  CHECK(capped.size() == kMaxCellIds);
+  CHECK(capped[kMaxCellIds - 1] == static_cast<int64_t>(kMaxCellIds));
+
+  auto runs = h.cells_of({1, day(1)});
+  REQUIRE(runs.size() == 1);
+  std::unordered_map<int64_t, dw::store::ProbeKey> keys = {{1, {1, "a", "v1", false}}};
+  auto back = decode_run_cells(encode_run_cells(runs[0], {1}), "e", {1, day(1)}, keys);
+  REQUIRE(back);
+  REQUIRE(back->pairs.size() == 1);
+  CHECK(back->pairs[0].cell.ids == cell.ids);
+  CHECK(back->pairs[0].cell.error_ids == cell.error_ids);
+}
+
+TEST_CASE("an event's resolution follows its evidence, however often it is asked") {
+  dw::store::Event e;
+  e.type = "verdict_shift";
+  e.evidence_json = R"({"measure":"verdicts","resolution":"returned"})";
+  CHECK(dw::drift::resolution_of(e) == "");  // open: not resolved, whatever the evidence says
+  e.status = dw::store::EventStatus::resolved;
+  CHECK(dw::drift::resolution_of(e) == "returned");
+  CHECK(dw::drift::resolution_of(e) == "returned");
+  dw::store::Event other = e;
+  other.evidence_json = R"({"measure":"narrative","resolution":"new_normal"})";
+  CHECK(dw::drift::resolution_of(other) == "new_normal");
+  // Resolving rewrites the evidence: the answer is the new one, not a remembered one.
+  e.status = dw::store::EventStatus::open;
+  e.evidence_json = R"({"measure":"verdicts"})";
+  dw::drift::resolve(e, day(3), 3, "new_normal", nlohmann::json::object());
+  CHECK(dw::drift::resolution_of(e) == "new_normal");
+  e.evidence_json = "not json";
+  CHECK(dw::drift::resolution_of(e) == "");
 }

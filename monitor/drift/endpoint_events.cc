@@ -49,7 +49,7 @@ ECells eligible(const EndpointHistory& ep, std::string_view type,
   std::vector<std::pair<Time, Time>> shifted;
   for (const store::Event& e : events) {
     if (e.type != type || e.endpoint != ep.name || is_open(e) || !match(e)) continue;
-    std::string how = parse_json(e.evidence_json).value("resolution", "");
+    std::string how = resolution_of(e);
     if (how == "new_normal") floor = std::max(floor, e.detected_at);
     if (how == "returned" && e.resolved_at) shifted.emplace_back(e.detected_at, *e.resolved_at);
   }

@@ -24,7 +24,7 @@ Cells eligible_cells(const PairHistory& pair, std::string_view type,
   std::vector<std::pair<Time, Time>> shifted;
   for (const store::Event& e : events) {
     if (!same_pair(e, type, pair.key) || e.status != store::EventStatus::resolved) continue;
-    std::string how = parse_json(e.evidence_json).value("resolution", "");
+    std::string how = resolution_of(e);
     if (how == "new_normal") floor = std::max(floor, e.detected_at);
     if (how == "returned" && e.resolved_at) shifted.emplace_back(e.detected_at, *e.resolved_at);
   }
@@ -244,7 +244,7 @@ Time pair_reach(const History& recent, const RunRef& run, const std::vector<stor
       reach = std::min(reach, e.detected_at);
     } else if (std::find(std::begin(kPairTypes), std::end(kPairTypes), e.type) !=
                    std::end(kPairTypes) &&
-               e.resolved_at && parse_json(e.evidence_json).value("resolution", "") == "returned") {
+               e.resolved_at && resolution_of(e) == "returned") {
       returned[{e.endpoint, e.probe_id, e.probe_version}].emplace_back(e.detected_at,
                                                                        *e.resolved_at);
     }

@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -55,10 +56,13 @@ Result<Decisions> decide(const History& history, const RunRef& run,
 // --- shared by the decision files --------------------------------------------------------------
 
 nlohmann::json side_json(const Cells& cells);
-nlohmann::json ids_json(const std::vector<int64_t>& ids, size_t limit = 5);
+nlohmann::json ids_json(std::span<const int64_t> ids, size_t limit = 5);
 nlohmann::json parse_json(const std::string& text);  // {} when text is not valid JSON
 std::string dump(const nlohmann::json& j);
 bool is_open(const store::Event& e);
+// A resolved event's "resolution" in its evidence ("returned", "new_normal"); "" when open or
+// not recorded.
+std::string resolution_of(const store::Event& e);
 // When the event was decided: its evidence's decided_at when recorded, else detected_at.
 Time decided_at(const store::Event& e);
 

@@ -1,6 +1,7 @@
 // The JSON of events (shapes documented in detector.h) and small helpers shared by the
 // decision files.
 #include <algorithm>
+#include <unordered_map>
 
 #include "drift/engine.h"
 
@@ -24,7 +25,7 @@ Options options_from(const config::Config& config) {
   return o;
 }
 
-json ids_json(const std::vector<int64_t>& ids, size_t limit) {
+json ids_json(std::span<const int64_t> ids, size_t limit) {
   json out = json::array();
   for (size_t i = 0; i < ids.size() && i < limit; ++i) out.push_back(ids[i]);
   return out;
@@ -66,6 +67,18 @@ json side_json(const Cells& cells) {
 json parse_json(const std::string& text) {
   json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
   return j.is_object() ? j : json::object();
+}
+
+std::string resolution_of(const store::Event& e) {
+  if (is_open(e)) return "";
+  // Decisions ask this of the same events for every pair and type, and an evidence is
+  // kilobytes of JSON (parsing them was a sixth of a detection): remembered by the text's
+  // 64-bit hash, a few hundred events a detection.
+  thread_local std::unordered_map<uint64_t, std::string> known;
+  const uint64_t key = std::hash<std::string_view>{}(e.evidence_json) ^ e.evidence_json.size();
+  if (auto it = known.find(key); it != known.end()) return it->second;
+  if (known.size() >= 4096) known.clear();
+  return known[key] = parse_json(e.evidence_json).value("resolution", "");
 }
 
 std::string dump(const nlohmann::json& j) {

@@ -19,10 +19,6 @@ int verdict_column(const std::string& verdict) {
   return -1;
 }
 
-void keep_id(std::vector<int64_t>& ids, int64_t id) {
-  if (ids.size() < kMaxCellIds) ids.push_back(id);
-}
-
 }  // namespace
 
 long Cell::evidence() const {
@@ -72,14 +68,14 @@ void History::add(const store::SampleRow& row, const AnswerFeatures* features) {
 
   if (error) {
     ++cell.errors;
-    keep_id(cell.error_ids, row.id);
+    cell.error_ids.push_back(row.id);
     ++ec.errors;
-    keep_id(ec.error_ids, row.id);
+    ec.error_ids.push_back(row.id);
     return;
   }
   ++cell.verdicts[column];
-  keep_id(cell.ids, row.id);
-  keep_id(ec.ids, row.id);
+  cell.ids.push_back(row.id);
+  ec.ids.push_back(row.id);
   if (c.narrative) ++cell.narrative;
   if (column == 0 && c.expect_coverage) {
     double v = *c.expect_coverage;
@@ -99,7 +95,7 @@ void History::add(const store::SampleRow& row, const AnswerFeatures* features) {
     TextUse& use = ec.uses.add(features->normalised_hash);
     if (use.response_hash.empty()) use.response_hash = row.response_hash;
     use.probes.insert(row.key.probe_id);
-    keep_id(use.ids, row.id);
+    use.ids.push_back(row.id);
   }
 }
 

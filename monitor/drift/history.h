@@ -5,6 +5,7 @@
 // what falls out of it. Internal to the drift module.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <compare>
 #include <cstdint>
@@ -12,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,6 +35,38 @@ inline constexpr const char* kCoverageColumns[] = {"full", "partial", "none"};
 // Sample ids a cell keeps as examples (of non-error and of error samples each): enough for
 // evidence, bounded for long histories.
 inline constexpr size_t kMaxCellIds = 8;
+
+// The first kMaxCellIds sample ids of a cell, held in place: a detection builds and frees tens
+// of thousands of cells, and two heap lists each cost more than the cell's counts (a quarter
+// of a detection's time was the allocator's). push_back past the capacity keeps nothing more.
+class SampleIds {
+ public:
+  SampleIds() = default;
+  SampleIds(std::initializer_list<int64_t> ids) {
+    for (int64_t id : ids) push_back(id);
+  }
+  void push_back(int64_t id) {
+    if (size_ < kMaxCellIds) ids_[size_++] = id;
+  }
+  // Makes room for n ids (at most kMaxCellIds), to be written through begin().
+  void resize(size_t n) { size_ = static_cast<uint8_t>(std::min(n, kMaxCellIds)); }
+  void clear() { size_ = 0; }
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  int64_t operator[](size_t i) const { return ids_[i]; }
+  int64_t* begin() { return ids_.data(); }
+  int64_t* end() { return ids_.data() + size_; }
+  const int64_t* begin() const { return ids_.data(); }
+  const int64_t* end() const { return ids_.data() + size_; }
+  operator std::span<const int64_t>() const { return {begin(), end()}; }
+  friend bool operator==(const SampleIds& a, const SampleIds& b) {
+    return std::equal(a.begin(), a.end(), b.begin(), b.end());
+  }
+
+ private:
+  std::array<int64_t, kMaxCellIds> ids_{};
+  uint8_t size_ = 0;
+};
 
 struct PairKey {
   std::string endpoint;
@@ -57,8 +91,8 @@ struct Cell {
   double coverage_sum = 0;
   bool texts = false;               // signatures below were computed (texts were read)
   std::vector<Signature> answered;  // signatures of the answered samples' normalised texts
-  std::vector<int64_t> ids;         // non-error sample ids, the first kMaxCellIds
-  std::vector<int64_t> error_ids;   // the same of error samples
+  SampleIds ids;                    // non-error sample ids, the first kMaxCellIds
+  SampleIds error_ids;              // the same of error samples
 
   long evidence() const;  // non-error samples
   // Not evidence either way: nothing classified, or more than half of it errors.
@@ -76,7 +110,7 @@ struct TextUse {
   // The raw text of one of these samples: the words are read back only for an event's evidence.
   std::string response_hash;
   std::set<std::string> probes;
-  std::vector<int64_t> ids;
+  SampleIds ids;
 };
 
 // The shared texts of one endpoint's run, by sha256 (hex) of the normalised text: built by
@@ -120,8 +154,8 @@ struct EndpointCell {
   long errors = 0;
   std::map<std::string, long> models;  // reported model ids of non-error samples
   std::map<std::string, long> fingerprints;
-  std::vector<int64_t> ids;  // non-error samples (examples)
-  std::vector<int64_t> error_ids;
+  SampleIds ids;  // non-error samples (examples)
+  SampleIds error_ids;
   bool texts = false;
   // Answered and deflected texts of >= 20 characters, by sha256 of the normalised text.
   TextUses uses;

@@ -57,7 +57,7 @@ bool read_rest(Reader& in, int64_t& prev_id, TextUse* use,
     if (use) use->probes.emplace(probe);
   }
   if (!in.count(ids) || ids == 0 || static_cast<size_t>(ids) > kMaxCellIds) return false;
-  std::vector<int64_t> scratch;
+  SampleIds scratch;
   return in.ids(prev_id, static_cast<size_t>(ids), use ? use->ids : scratch);
 }
 

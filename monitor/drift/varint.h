@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 #include <map>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,7 +33,7 @@ inline void put_id(std::string& out, int64_t& prev, int64_t id) {
   prev = id;
 }
 
-inline void put_ids(std::string& out, int64_t& prev, const std::vector<int64_t>& ids) {
+inline void put_ids(std::string& out, int64_t& prev, std::span<const int64_t> ids) {
   for (int64_t id : ids) put_id(out, prev, id);
 }
 
@@ -87,8 +88,11 @@ class Reader {
     prev = out;
     return out > 0;
   }
-  bool ids(int64_t& prev, size_t n, std::vector<int64_t>& out) {
+  // n ids into out, which must have room for them (SampleIds: at most kMaxCellIds).
+  template <typename Ids>
+  bool ids(int64_t& prev, size_t n, Ids& out) {
     out.resize(n);
+    if (out.size() != n) return false;
     for (int64_t& v : out) {
       if (!id(prev, v)) return false;
     }

@@ -114,11 +114,12 @@ Status Store::put_run_texts(int64_t run_id, const std::vector<RunCells>& rows) {
 }
 
 Status Store::run_texts(int64_t run_id, const std::function<bool(const RunCells&)>& callback) {
-  auto st = db_->prepare(
+  auto st = db_->cached(
       "SELECT t.endpoint, t.version, t.data, r.run_at FROM run_texts t "
       "JOIN runs r ON r.id = t.run_id WHERE t.run_id = ? ORDER BY t.endpoint");
   if (!st) return st.error();
   Statement& q = **st;
+  ResetOnExit reset(q);
   q.bind(1, run_id);
   RunCells r;
   r.run_id = run_id;

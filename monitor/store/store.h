@@ -395,7 +395,8 @@ class Store {
   // The texts' part of run summaries (what detection keeps of the answers of its last runs,
   // far larger than the counts): the same shape, in a table of its own so that reading counts
   // never reads texts. put_run_texts is put_run_cells for it, and the same trigger drops a
-  // run's rows. run_texts streams the rows of one run in endpoint order.
+  // run's rows. run_texts streams the rows of one run in endpoint order (one prepared
+  // statement for every call: its callback may use the store but not call run_texts).
   Status put_run_texts(int64_t run_id, const std::vector<RunCells>& rows);
   Status run_texts(int64_t run_id, const std::function<bool(const RunCells&)>& callback);
   // Deletes the texts' part of the summaries of runs with run_at before `before` (they have
