@@ -225,9 +225,9 @@ TEST_CASE("a run's summary decodes to exactly the cells History counts from its 
     for (const EndpointRun& e : from_rows.cells_of({run, day(run)})) {
       std::vector<int64_t> pair_keys;
       for (const PairRun& p : e.pairs) {
-        auto [it, added] = key_ids.emplace(std::pair{p.key.probe_id, p.key.probe_version},
+        auto [it, added] = key_ids.emplace(std::pair{p.key->probe_id, p.key->probe_version},
                                            static_cast<int64_t>(key_ids.size()) + 1);
-        keys[it->second] = {it->second, p.key.probe_id, p.key.probe_version, p.control};
+        keys[it->second] = {it->second, p.key->probe_id, p.key->probe_version, p.control};
         pair_keys.push_back(it->second);
       }
       std::string encoded = encode_run_cells(e, pair_keys);
@@ -657,7 +657,7 @@ TEST_CASE("the texts' part never decodes from bytes that do not hold it") {
   EndpointRun counts;
   counts.endpoint = "e";
   PairRun& p = counts.pairs.emplace_back();
-  p.key = {"e", "a", "v"};
+  p.key = std::make_shared<const PairKey>(PairKey{"e", "a", "v"});
   p.cell.verdicts = {1L << 30, 0, 0, 0};  // a damaged count: nothing is allocated for it
   CHECK_FALSE(decode_run_texts("", counts).has_value());
   CHECK_FALSE(decode_run_texts(std::string(4096, '\0'), counts).has_value());
@@ -737,4 +737,11 @@ TEST_CASE("an event's resolution follows its evidence, however often it is asked
   CHECK(dw::drift::resolution_of(e) == "new_normal");
   e.evidence_json = "not json";
   CHECK(dw::drift::resolution_of(e) == "");
+  // Only the evidence's own key: not one inside another object, not one that is not a string.
+  e.evidence_json = R"({"resolved_after":{"resolution":"returned"},"z":1})";
+  CHECK(dw::drift::resolution_of(e) == "");
+  e.evidence_json = R"({"a":[{"resolution":"returned"}],"resolution":7})";
+  CHECK(dw::drift::resolution_of(e) == "");
+  e.evidence_json = R"({"a":[1,{"b":2}],"resolution":"returned","z":{}})";
+  CHECK(dw::drift::resolution_of(e) == "returned");
 }

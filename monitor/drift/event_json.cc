@@ -69,16 +69,71 @@ json parse_json(const std::string& text) {
   return j.is_object() ? j : json::object();
 }
 
+namespace {
+
+// Finds the top-level "resolution" of an evidence without building it: the reader stops at
+// that string (keys come sorted, most of the text before it is still read). Evidence is valid
+// JSON (the events table checks it; dump() writes it), so stopping early decides nothing.
+class ResolutionFinder : public nlohmann::json_sax<json> {
+ public:
+  std::string found;
+
+  bool null() override { return scalar(); }
+  bool boolean(bool) override { return scalar(); }
+  bool number_integer(number_integer_t) override { return scalar(); }
+  bool number_unsigned(number_unsigned_t) override { return scalar(); }
+  bool number_float(number_float_t, const string_t&) override { return scalar(); }
+  bool string(string_t& value) override {
+    if (!wanted_) return true;
+    found = std::move(value);
+    return false;  // done
+  }
+  bool binary(binary_t&) override { return scalar(); }
+  bool start_object(std::size_t) override { return enter(); }
+  bool key(string_t& key) override {
+    wanted_ = depth_ == 1 && key == "resolution";
+    return true;
+  }
+  bool end_object() override { return leave(); }
+  bool start_array(std::size_t) override { return enter(); }
+  bool end_array() override { return leave(); }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+    found.clear();
+    return false;
+  }
+
+ private:
+  bool scalar() {
+    wanted_ = false;  // "resolution": not a string, so none
+    return true;
+  }
+  bool enter() {
+    wanted_ = false;
+    ++depth_;
+    return true;
+  }
+  bool leave() {
+    --depth_;
+    return true;
+  }
+  int depth_ = 0;
+  bool wanted_ = false;
+};
+
+}  // namespace
+
 std::string resolution_of(const store::Event& e) {
   if (is_open(e)) return "";
-  // Decisions ask this of the same events for every pair and type, and an evidence is
-  // kilobytes of JSON (parsing them was a sixth of a detection): remembered by the text's
-  // 64-bit hash, a few hundred events a detection.
+  // Decisions ask this of the same events for every pair and type, and an evidence is a
+  // kilobyte or more of JSON (parsing each whole was a sixth of a detection): remembered by
+  // the text's 64-bit hash, a few hundred events a detection, for the daemon's next runs too.
   thread_local std::unordered_map<uint64_t, std::string> known;
   const uint64_t key = std::hash<std::string_view>{}(e.evidence_json) ^ e.evidence_json.size();
   if (auto it = known.find(key); it != known.end()) return it->second;
   if (known.size() >= 4096) known.clear();
-  return known[key] = parse_json(e.evidence_json).value("resolution", "");
+  ResolutionFinder finder;
+  json::sax_parse(e.evidence_json, &finder);
+  return known[key] = std::move(finder.found);
 }
 
 std::string dump(const nlohmann::json& j) {

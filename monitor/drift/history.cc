@@ -113,17 +113,18 @@ void History::add(EndpointRun run) {
   // look each pair up from the root (a window of counts is hundreds of runs of hundreds).
   auto at = pairs_.lower_bound(PairKey{run.endpoint, "", ""});
   for (PairRun& p : run.pairs) {
-    while (at != pairs_.end() && at->first < p.key) ++at;
-    if (at == pairs_.end() || at->first != p.key) {
-      at = pairs_.emplace_hint(at, p.key, PairHistory{});
-      at->second.key = p.key;
+    const PairKey& key = *p.key;
+    while (at != pairs_.end() && at->first < key) ++at;
+    if (at == pairs_.end() || at->first != key) {
+      at = pairs_.emplace_hint(at, key, PairHistory{});
+      at->second.key = key;
     }
     PairHistory& pair = at->second;
     pair.control = p.control;
     pair.cells.push_back(std::move(p.cell));
     pair.cells.back().texts = false;
     pair.cells.back().answered.clear();
-    if (p.control) ec.control_probes.insert(p.key.probe_id);
+    if (p.control) ec.control_probes.insert(key.probe_id);
   }
 }
 
@@ -153,8 +154,8 @@ bool History::add_texts(const RunRef& run, EndpointTexts texts) {
     Cell* c = cell_of(it->second.cells, run);
     if (c == nullptr) continue;
     c->texts = true;
-    while (answered != texts.answered.end() && answered->first < it->first) ++answered;
-    if (answered != texts.answered.end() && answered->first == it->first) {
+    while (answered != texts.answered.end() && *answered->first < it->first) ++answered;
+    if (answered != texts.answered.end() && *answered->first == it->first) {
       c->answered = std::move(answered->second);
     }
   }
@@ -172,7 +173,9 @@ std::vector<EndpointTexts> History::texts_of(const RunRef& run) const {
     for (auto it = pairs_.lower_bound(PairKey{name, "", ""});
          it != pairs_.end() && it->first.endpoint == name; ++it) {
       const Cell* c = cell_of(it->second.cells, run);
-      if (c != nullptr && !c->answered.empty()) t.answered.emplace_back(it->first, c->answered);
+      if (c != nullptr && !c->answered.empty()) {
+        t.answered.emplace_back(std::make_shared<const PairKey>(it->first), c->answered);
+      }
     }
   }
   return out;
@@ -199,7 +202,7 @@ std::vector<EndpointRun> History::cells_of(const RunRef& run) const {
       const Cell* c = find(it->second.cells);
       if (c == nullptr) continue;
       PairRun& p = r.pairs.emplace_back();
-      p.key = it->first;
+      p.key = std::make_shared<const PairKey>(it->first);
       p.control = it->second.control;
       p.cell.run = c->run;
       p.cell.verdicts = c->verdicts;

@@ -43,7 +43,7 @@ bool read_cell(Reader& in, int64_t& prev_id, Cell& c) {
 
 std::optional<EndpointRun> read_run(Reader& in, const std::string& endpoint, const RunRef& run,
                                     const std::unordered_map<int64_t, store::ProbeKey>& keys,
-                                    bool with_pairs) {
+                                    bool with_pairs, PairKeyPool* pool) {
   EndpointRun r;
   r.endpoint = endpoint;
   EndpointCell& ec = r.cell;
@@ -59,19 +59,28 @@ std::optional<EndpointRun> read_run(Reader& in, const std::string& endpoint, con
   long pairs = 0, samples = 0, errors = 0;
   if (!in.count(pairs)) return std::nullopt;
   int64_t prev_key = 0;
+  std::unordered_map<int64_t, SharedPairKey>* shared = pool ? &pool->of(endpoint) : nullptr;
   for (long i = 0; i < pairs; ++i) {
     int64_t key = 0;
     if (!in.id(prev_key, key)) return std::nullopt;
     auto k = keys.find(key);
     if (k == keys.end()) return std::nullopt;
     PairRun& p = r.pairs.emplace_back();
-    p.key = {endpoint, k->second.probe_id, k->second.probe_version};
+    SharedPairKey* made = shared ? &(*shared)[key] : nullptr;
+    if (made == nullptr || *made == nullptr) {
+      auto fresh = std::make_shared<const PairKey>(
+          PairKey{endpoint, k->second.probe_id, k->second.probe_version});
+      if (made != nullptr) *made = fresh;
+      p.key = std::move(fresh);
+    } else {
+      p.key = *made;
+    }
     p.control = k->second.control;
     p.cell.run = run;
     if (!read_cell(in, prev_id, p.cell)) return std::nullopt;
     // In key order, each once: History keeps one cell per pair and run.
-    if (i > 0 && !(r.pairs[static_cast<size_t>(i) - 1].key < p.key)) return std::nullopt;
-    if (p.control) ec.control_probes.insert(p.key.probe_id);
+    if (i > 0 && !(*r.pairs[static_cast<size_t>(i) - 1].key < *p.key)) return std::nullopt;
+    if (p.control) ec.control_probes.insert(p.key->probe_id);
     samples += p.cell.evidence() + p.cell.errors;
     errors += p.cell.errors;
   }
@@ -178,9 +187,10 @@ std::string encode_run_cells(const EndpointRun& run, const std::vector<int64_t>&
 
 std::optional<EndpointRun> decode_run_cells(
     std::string_view bytes, const std::string& endpoint, const RunRef& run,
-    const std::unordered_map<int64_t, store::ProbeKey>& keys, bool with_pairs) {
+    const std::unordered_map<int64_t, store::ProbeKey>& keys, bool with_pairs,
+    PairKeyPool* pool) {
   Reader in(bytes);
-  return read_run(in, endpoint, run, keys, with_pairs);
+  return read_run(in, endpoint, run, keys, with_pairs, pool);
 }
 
 }  // namespace dw::drift

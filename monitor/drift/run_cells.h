@@ -49,12 +49,27 @@ int64_t run_cells_version();
 // The bytes of one endpoint's run; key_ids[i] is the probe key of run.pairs[i].
 std::string encode_run_cells(const EndpointRun& run, const std::vector<int64_t>& key_ids);
 
+// The keys of the pairs decodings have named, by endpoint and probe key id: every run of a
+// window names the same pairs, and shares their keys (RunSummaries keeps one for its reads).
+class PairKeyPool {
+ public:
+  // The keys of one endpoint's pairs, by probe key id (empty pointers until made).
+  std::unordered_map<int64_t, SharedPairKey>& of(const std::string& endpoint) {
+    return keys_[endpoint];
+  }
+
+ private:
+  std::map<std::string, std::unordered_map<int64_t, SharedPairKey>> keys_;
+};
+
 // Back, for the run and endpoint the stored row names; nullopt for bytes that are not such an
 // encoding, or that name a probe key missing from keys. Without with_pairs, only the endpoint's
-// cell (no pairs, no control probes), read no further than its end.
+// cell (no pairs, no control probes), read no further than its end. The pairs' keys come from
+// pool when given (made there once), else each is made anew.
 std::optional<EndpointRun> decode_run_cells(
     std::string_view bytes, const std::string& endpoint, const RunRef& run,
-    const std::unordered_map<int64_t, store::ProbeKey>& keys, bool with_pairs = true);
+    const std::unordered_map<int64_t, store::ProbeKey>& keys, bool with_pairs = true,
+    PairKeyPool* pool = nullptr);
 
 // The texts' part (Store::put_run_texts), kept for the runs detection reads texts of: what
 // History::add(row, features) keeps beyond the counts. Version: names this encoding, the
@@ -109,6 +124,7 @@ class RunSummaries {
   bool loaded_ = false;
   std::unordered_map<int64_t, store::ProbeKey> keys_;                // by key
   std::map<std::pair<std::string, std::string>, int64_t> key_ids_;  // (probe id, version)
+  PairKeyPool pair_keys_;  // the pairs' keys of every run read
   std::vector<RunRef> missing_;
   long decoded_ = 0;
   long pairs_decoded_ = 0;

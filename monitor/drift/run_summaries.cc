@@ -144,7 +144,8 @@ Status RunSummaries::feed(History& history, Time since, Time until, Time texts_s
     } else if (row.endpoint.empty()) {
       usable = row.data.empty();  // the marker of a run that counted nothing
     } else if (auto d = decode_run_cells(row.data, row.endpoint, {row.run_id, row.run_at}, keys_,
-                                         row.run_at >= std::min(pairs_since, texts_since))) {
+                                         row.run_at >= std::min(pairs_since, texts_since),
+                                         &pair_keys_)) {
       cells.push_back(std::move(*d));
     } else {
       usable = false;  // rebuilt from the samples, like a summary of another version
@@ -167,15 +168,15 @@ Status RunSummaries::write(const History& history, const RunRef& run, bool with_
   for (const EndpointRun& e : counts) {
     std::vector<int64_t> ids;
     for (const PairRun& p : e.pairs) {
-      auto known = key_ids_.find({p.key.probe_id, p.key.probe_version});
+      auto known = key_ids_.find({p.key->probe_id, p.key->probe_version});
       if (known != key_ids_.end()) {
         ids.push_back(known->second);
         continue;
       }
-      auto id = store_.probe_key(p.key.probe_id, p.key.probe_version);
+      auto id = store_.probe_key(p.key->probe_id, p.key->probe_version);
       if (!id) return id.error();
-      key_ids_[{p.key.probe_id, p.key.probe_version}] = *id;
-      keys_[*id] = {*id, p.key.probe_id, p.key.probe_version, p.control};
+      key_ids_[{p.key->probe_id, p.key->probe_version}] = *id;
+      keys_[*id] = {*id, p.key->probe_id, p.key->probe_version, p.control};
       ids.push_back(*id);
     }
     rows.push_back({run.id, run.at, e.endpoint, version, encode_run_cells(e, ids)});

@@ -99,8 +99,8 @@ std::optional<std::string> encode_run_texts(const EndpointRun& counts, const End
   for (const PairRun& p : counts.pairs) {
     const long n = p.cell.verdicts[0];
     if (n == 0) continue;
-    while (answered != texts.answered.end() && answered->first < p.key) ++answered;
-    if (answered == texts.answered.end() || answered->first != p.key ||
+    while (answered != texts.answered.end() && *answered->first < *p.key) ++answered;
+    if (answered == texts.answered.end() || *answered->first != *p.key ||
         answered->second.size() != static_cast<size_t>(n)) {
       return std::nullopt;  // not what add(row, features) keeps: never stored
     }
@@ -117,7 +117,7 @@ std::optional<EndpointTexts> decode_run_texts(std::string_view bytes, const Endp
   t.endpoint = counts.endpoint;
   std::set<std::string_view> shared;  // probes whose texts may be shared: answered or deflected
   for (const PairRun& p : counts.pairs) {
-    if (p.cell.verdicts[0] + p.cell.verdicts[2] > 0) shared.insert(p.key.probe_id);
+    if (p.cell.verdicts[0] + p.cell.verdicts[2] > 0) shared.insert(p.key->probe_id);
     const long n = p.cell.verdicts[0];
     if (n == 0) continue;
     // Counts come from another row: never allocate more than the bytes can hold.
