@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "drift/measures.h"
 #include "drift/minhash.h"
 #include "drift_history.h"
 
@@ -366,4 +367,52 @@ TEST_CASE("signatures estimate the shingle sets' Jaccard similarity, short texts
                    signature("i cannot help with that request.")) > 0.4);
   CHECK(similarity(signature("i can't help with that request."),
                    signature("the army entered the square at night.")) < 0.2);
+}
+
+TEST_CASE("best_window's shared similarities decide as each window compared alone would") {
+  // best_window computes each similarity of a pair's answers once for all its windows; the
+  // chosen window must carry exactly what compare() finds for it from scratch.
+  std::mt19937 rng(7);
+  const std::vector<std::string> words = {"army",  "square", "students", "night", "tanks",
+                                          "press", "reform", "history",  "city",  "June",
+                                          "order", "stable", "harmony",  "law",   "growth"};
+  auto text = [&](size_t from, size_t to) {
+    std::string t;
+    for (int w = 0; w < 40; ++w) t += words[from + rng() % (to - from)] + " ";
+    return t;
+  };
+  Options options;
+  for (int shifted : {0, 1, 2, 3}) {
+    CAPTURE(shifted);
+    std::vector<Cell> cells(30);
+    for (size_t i = 0; i < cells.size(); ++i) {
+      Cell& c = cells[i];
+      c.run = {static_cast<int64_t>(i + 1), day(static_cast<int>(i) + 1)};
+      c.texts = i % 7 != 3;  // some runs' texts are gone: the baseline reaches past them
+      const bool after = i + static_cast<size_t>(shifted) >= cells.size();
+      for (int k = 0; k < 3; ++k) {
+        ++c.verdicts[0];
+        if (c.texts) c.answered.push_back(signature(after ? text(10, 15) : text(0, 10)));
+      }
+    }
+    Cells eligible;
+    for (const Cell& c : cells) eligible.push_back(&c);
+    WindowResult w = best_window(Measure::similarity, eligible, cells.back().run.at, options);
+    CHECK(w.tested);
+    CHECK(w.finding.has_value() == (shifted > 0));
+    if (!w.finding) continue;
+    const Finding& f = *w.finding;
+    CHECK(f.recent.size() == static_cast<size_t>(shifted));
+    auto alone = compare(Measure::similarity, f.base, f.recent, options);
+    REQUIRE(alone);
+    REQUIRE(f.similarity);
+    CHECK(alone->p == f.p);
+    CHECK(alone->effect == f.effect);
+    CHECK(alone->before == f.before);
+    CHECK(alone->after == f.after);
+    CHECK(alone->similarity->threshold == f.similarity->threshold);
+    CHECK(alone->similarity->mean == f.similarity->mean);
+    CHECK(alone->similarity->runs == f.similarity->runs);
+    CHECK(alone->similarity_recent.mean == f.similarity_recent.mean);
+  }
 }

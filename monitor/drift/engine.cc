@@ -16,13 +16,32 @@ bool same_pair(const store::Event& e, std::string_view type, const PairKey& k) {
          e.probe_version == k.probe_version;
 }
 
+// Indices into events of each pair's resolved events: eligible_cells reads a pair's own, not
+// every event for every pair and type. Indices, not pointers: decide() appends events (open
+// ones, which eligibility does not look at).
+using ResolvedIndex = std::map<PairKey, std::vector<size_t>>;
+
+ResolvedIndex resolved_index(const std::vector<store::Event>& events) {
+  ResolvedIndex out;
+  for (size_t i = 0; i < events.size(); ++i) {
+    const store::Event& e = events[i];
+    if (e.status == store::EventStatus::resolved && !e.probe_id.empty()) {
+      out[{e.endpoint, e.probe_id, e.probe_version}].push_back(i);
+    }
+  }
+  return out;
+}
+
 // A pair's cells that may serve as evidence for events of `type`: valid, not before the last
 // new normal, not inside the shifted period of an event that has since returned.
 Cells eligible_cells(const PairHistory& pair, std::string_view type,
-                     const std::vector<store::Event>& events) {
+                     const std::vector<store::Event>& events, const ResolvedIndex& resolved) {
   Time floor = Time::min();
   std::vector<std::pair<Time, Time>> shifted;
-  for (const store::Event& e : events) {
+  static const std::vector<size_t> none;
+  auto own = resolved.find(pair.key);
+  for (size_t i : own == resolved.end() ? none : own->second) {
+    const store::Event& e = events[i];
     if (!same_pair(e, type, pair.key) || e.status != store::EventStatus::resolved) continue;
     std::string how = resolution_of(e);
     if (how == "new_normal") floor = std::max(floor, e.detected_at);
@@ -144,8 +163,8 @@ namespace {
 
 // The controls of an endpoint that moved over the given runs (scope of censorship events).
 json controls_moved(const History& history, const std::vector<store::Event>& events,
-                    const std::string& endpoint, const std::vector<RunRef>& runs,
-                    const Options& options) {
+                    const ResolvedIndex& resolved, const std::string& endpoint,
+                    const std::vector<RunRef>& runs, const Options& options) {
   json moved = json::array();
   long tested = 0;
   if (runs.empty()) return {{"tested", 0}, {"moved", moved}};
@@ -164,7 +183,7 @@ json controls_moved(const History& history, const std::vector<store::Event>& eve
              e.detected_at <= last && (is_open(e) || (e.resolved_at && *e.resolved_at > first));
     });
     Cells base;
-    for (const Cell* c : eligible_cells(pair, kVerdictShift, events)) {
+    for (const Cell* c : eligible_cells(pair, kVerdictShift, events, resolved)) {
       if (c->run.at < first && c->run.at >= first - options.baseline_window) base.push_back(c);
     }
     for (Measure m : {Measure::verdicts, Measure::narrative, Measure::coverage,
@@ -314,6 +333,7 @@ Result<Decisions> decide(const History& history, const RunRef& run,
     }
   }
 
+  const ResolvedIndex resolved = resolved_index(events);  // lifecycle() may have resolved some
   std::vector<Candidate> candidates;
   candidates.reserve(current.size() * 3);
   std::map<std::string_view, std::vector<Candidate*>> families;
@@ -321,7 +341,7 @@ Result<Decisions> decide(const History& history, const RunRef& run,
     bool tested_any = false;
     for (std::string_view type : kPairTypes) {
       if (open_index(type, pair->key)) continue;
-      Cells eligible = eligible_cells(*pair, type, events);
+      Cells eligible = eligible_cells(*pair, type, events, resolved);
       std::vector<Measure> measures = {Measure::verdicts};
       if (type == kNarrativeShift) measures = {Measure::narrative};
       if (type == kContentShift) measures = {Measure::coverage, Measure::similarity};
@@ -353,7 +373,7 @@ Result<Decisions> decide(const History& history, const RunRef& run,
       if (c->finding.recent.empty() || c->q > options.alpha) continue;
       // A narrative takeover moves the answers too; the narrative event already says so.
       if (type == kContentShift && open_index(kNarrativeShift, c->pair->key)) continue;
-      json controls = controls_moved(history, events, c->pair->key.endpoint,
+      json controls = controls_moved(history, events, resolved, c->pair->key.endpoint,
                                      runs_of(c->finding.recent), options);
       events.push_back(pair_event(*c, run, families[type].size(), controls, options));
       out.inserted.push_back(events.size() - 1);
@@ -362,7 +382,7 @@ Result<Decisions> decide(const History& history, const RunRef& run,
 
   EndpointContext ctx{history, run, events, options, out,
                       [&](const std::string& endpoint, const std::vector<RunRef>& runs) {
-                        return controls_moved(history, events, endpoint, runs, options);
+                        return controls_moved(history, events, resolved, endpoint, runs, options);
                       },
                       text};
   decide_health(ctx);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <unordered_map>
 
 namespace dw::drift {
 namespace {
@@ -66,9 +67,13 @@ std::vector<Signature> answers(const Cells& cells) {
   return out;
 }
 
-std::optional<SimilarityBaseline> similarity_baseline(std::vector<Signature> answers,
-                                                      std::vector<int64_t> runs,
-                                                      int min_samples) {
+namespace {
+
+// The baseline of answers, with sim(answers, i, j) the similarity of answers i and j.
+template <typename Sim>
+std::optional<SimilarityBaseline> baseline_from(std::vector<Signature> answers,
+                                                std::vector<int64_t> runs, int min_samples,
+                                                Sim sim) {
   size_t n = answers.size();
   if (n < 2 || n < static_cast<size_t>(min_samples)) return std::nullopt;
   SimilarityBaseline b;
@@ -78,7 +83,7 @@ std::optional<SimilarityBaseline> similarity_baseline(std::vector<Signature> ans
   double sum = 0;
   for (size_t i = 0; i < n; ++i) {
     for (size_t j = i + 1; j < n; ++j) {
-      double s = similarity(b.answers[i], b.answers[j]);
+      double s = sim(b.answers, i, j);
       loo[i] = std::max(loo[i], s);
       loo[j] = std::max(loo[j], s);
       sum += s;
@@ -92,24 +97,16 @@ std::optional<SimilarityBaseline> similarity_baseline(std::vector<Signature> ans
   return b;
 }
 
-std::optional<SimilarityBaseline> similarity_baseline(const Cells& base, int min_samples) {
-  Cells used;
-  for (auto it = base.rbegin(); it != base.rend() && used.size() < kSimilarityRuns; ++it) {
-    if ((*it)->texts) used.insert(used.begin(), *it);
-  }
-  std::vector<int64_t> runs;
-  for (const Cell* c : used) runs.push_back(c->run.id);
-  return similarity_baseline(answers(used), std::move(runs), min_samples);
-}
-
-SimilarityRecent measure_recent(const SimilarityBaseline& base,
-                                const std::vector<Signature>& recent) {
+// measure_recent with sim(k, l) the similarity of recent answer k and baseline answer l.
+template <typename Sim>
+SimilarityRecent recent_from(const SimilarityBaseline& base, const std::vector<Signature>& recent,
+                             Sim sim) {
   SimilarityRecent r;
   double sum = 0;
-  for (const Signature& s : recent) {
+  for (size_t k = 0; k < recent.size(); ++k) {
     double mean = 0, nearest = 0;
-    for (const Signature& b : base.answers) {
-      double x = similarity(s, b);
+    for (size_t l = 0; l < base.answers.size(); ++l) {
+      double x = sim(k, l);
       mean += x;
       nearest = std::max(nearest, x);
     }
@@ -120,8 +117,89 @@ SimilarityRecent measure_recent(const SimilarityBaseline& base,
   return r;
 }
 
+// A window's similarity baseline cells: its last kSimilarityRuns cells with texts.
+Cells similarity_cells(const Cells& base) {
+  Cells used;
+  for (auto it = base.rbegin(); it != base.rend() && used.size() < kSimilarityRuns; ++it) {
+    if ((*it)->texts) used.insert(used.begin(), *it);
+  }
+  return used;
+}
+
+std::vector<int64_t> run_ids(const Cells& cells) {
+  std::vector<int64_t> runs;
+  for (const Cell* c : cells) runs.push_back(c->run.id);
+  return runs;
+}
+
+}  // namespace
+
+// The similarities among the answers of a pair's last cells with texts, each computed once:
+// best_window's windows share most of their baselines and all of their recent answers, and
+// recomputing them was a third of a detection. The same numbers, so the same decisions.
+class SimilarityMemo {
+ public:
+  // Holds the answers of the last `cells` cells of eligible that have texts.
+  SimilarityMemo(const Cells& eligible, size_t cells) {
+    for (auto it = eligible.rbegin(); it != eligible.rend() && first_.size() < cells; ++it) {
+      if ((*it)->texts) first_.emplace(*it, 0);
+    }
+    for (const Cell* c : eligible) {
+      auto f = first_.find(c);
+      if (f == first_.end()) continue;
+      f->second = answers_.size();
+      for (const Signature& a : c->answered) answers_.push_back(&a);
+    }
+    matrix_.assign(answers_.size() * answers_.size(), -1);
+  }
+
+  // The indices of the answers of cells, in order; nullopt when a cell is not held.
+  std::optional<std::vector<size_t>> indices(const Cells& cells) const {
+    std::vector<size_t> out;
+    for (const Cell* c : cells) {
+      auto f = first_.find(c);
+      if (f == first_.end()) return std::nullopt;
+      for (size_t k = 0; k < c->answered.size(); ++k) out.push_back(f->second + k);
+    }
+    return out;
+  }
+
+  double at(size_t i, size_t j) {
+    double& v = matrix_[i * answers_.size() + j];
+    if (v < 0) v = matrix_[j * answers_.size() + i] = similarity(*answers_[i], *answers_[j]);
+    return v;
+  }
+
+ private:
+  std::unordered_map<const Cell*, size_t> first_;  // the index of a held cell's first answer
+  std::vector<const Signature*> answers_;
+  std::vector<double> matrix_;  // answers_ x answers_; -1 until computed
+};
+
+std::optional<SimilarityBaseline> similarity_baseline(std::vector<Signature> answers,
+                                                      std::vector<int64_t> runs,
+                                                      int min_samples) {
+  return baseline_from(std::move(answers), std::move(runs), min_samples,
+                       [](const std::vector<Signature>& a, size_t i, size_t j) {
+                         return similarity(a[i], a[j]);
+                       });
+}
+
+std::optional<SimilarityBaseline> similarity_baseline(const Cells& base, int min_samples) {
+  Cells used = similarity_cells(base);
+  return similarity_baseline(answers(used), run_ids(used), min_samples);
+}
+
+SimilarityRecent measure_recent(const SimilarityBaseline& base,
+                                const std::vector<Signature>& recent) {
+  return recent_from(base, recent,
+                     [&](size_t k, size_t l) { return similarity(recent[k], base.answers[l]); });
+}
+
+namespace {
+
 std::optional<Finding> compare(Measure m, const Cells& base, const Cells& recent,
-                               const Options& options) {
+                               const Options& options, SimilarityMemo* memo) {
   Finding f;
   f.measure = m;
   f.base = base;
@@ -130,10 +208,25 @@ std::optional<Finding> compare(Measure m, const Cells& base, const Cells& recent
     for (const Cell* c : recent) {
       if (!c->texts) return std::nullopt;
     }
-    f.similarity = similarity_baseline(base, options.min_baseline_samples);
+    Cells used = similarity_cells(base);
     std::vector<Signature> now = answers(recent);
-    if (!f.similarity || now.empty()) return std::nullopt;
-    f.similarity_recent = measure_recent(*f.similarity, now);
+    auto held = memo ? memo->indices(used) : std::nullopt;
+    auto held_now = memo ? memo->indices(recent) : std::nullopt;
+    if (held && held_now) {
+      f.similarity = baseline_from(answers(used), run_ids(used), options.min_baseline_samples,
+                                   [&](const std::vector<Signature>&, size_t i, size_t j) {
+                                     return memo->at((*held)[i], (*held)[j]);
+                                   });
+      if (!f.similarity || now.empty()) return std::nullopt;
+      f.similarity_recent = recent_from(*f.similarity, now, [&](size_t k, size_t l) {
+        return memo->at((*held_now)[k], (*held)[l]);
+      });
+    } else {
+      f.similarity = similarity_baseline(answers(used), run_ids(used),
+                                         options.min_baseline_samples);
+      if (!f.similarity || now.empty()) return std::nullopt;
+      f.similarity_recent = measure_recent(*f.similarity, now);
+    }
     f.before = {f.similarity->far, static_cast<long>(f.similarity->answers.size()) - f.similarity->far};
     f.after = {f.similarity_recent.far, f.similarity_recent.near};
   } else {
@@ -144,6 +237,13 @@ std::optional<Finding> compare(Measure m, const Cells& base, const Cells& recent
   f.p = exact_test(f.before, f.after);
   f.effect = total_variation(f.before, f.after);
   return f;
+}
+
+}  // namespace
+
+std::optional<Finding> compare(Measure m, const Cells& base, const Cells& recent,
+                               const Options& options) {
+  return compare(m, base, recent, options, nullptr);
 }
 
 bool moves_the_right_way(const Finding& f) {
@@ -158,6 +258,11 @@ WindowResult best_window(Measure m, const Cells& eligible, Time run_at, const Op
   WindowResult result;
   std::vector<std::optional<Finding>> by_length(options.recent_runs + 1);
   std::optional<size_t> best;
+  std::optional<SimilarityMemo> memo;
+  if (m == Measure::similarity) {
+    memo.emplace(eligible, kSimilarityRuns + static_cast<size_t>(options.recent_runs));
+  }
+  SimilarityMemo* shared = memo ? &*memo : nullptr;
   for (size_t len = 1; len <= static_cast<size_t>(options.recent_runs) && len <= eligible.size();
        ++len) {
     size_t start = eligible.size() - len;
@@ -168,7 +273,7 @@ WindowResult best_window(Measure m, const Cells& eligible, Time run_at, const Op
     for (size_t i = 0; i < start; ++i) {
       if (eligible[i]->run.at >= start_at - options.baseline_window) base.push_back(eligible[i]);
     }
-    auto f = compare(m, base, recent, options);
+    auto f = compare(m, base, recent, options, shared);
     if (f) result.tested = true;
     if (!f || f->effect < options.min_effect || !moves_the_right_way(*f)) continue;
     if (!best || f->p < by_length[*best]->p) best = len;
@@ -179,7 +284,7 @@ WindowResult best_window(Measure m, const Cells& eligible, Time run_at, const Op
   size_t len = *best;
   while (len > 1) {
     const Finding& f = *by_length[len];
-    auto first = compare(m, f.base, Cells{f.recent.front()}, options);
+    auto first = compare(m, f.base, Cells{f.recent.front()}, options, shared);
     bool shows = first && total_variation(first->before, first->after) >= options.min_effect / 2 &&
                  moves_the_right_way(*first);
     if (shows || !by_length[len - 1]) break;
