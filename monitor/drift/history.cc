@@ -114,10 +114,15 @@ void History::add(EndpointRun run) {
   auto at = pairs_.lower_bound(PairKey{run.endpoint, "", ""});
   for (PairRun& p : run.pairs) {
     const PairKey& key = *p.key;
-    while (at != pairs_.end() && at->first < key) ++at;
-    if (at == pairs_.end() || at->first != key) {
-      at = pairs_.emplace_hint(at, key, PairHistory{});
-      at->second.key = key;
+    // Every run of a window names the same pairs by the same shared keys: the pair is usually
+    // the next one, known by its key's address without comparing strings.
+    if (at == pairs_.end() || at->second.fed_key != p.key) {
+      while (at != pairs_.end() && at->first < key) ++at;
+      if (at == pairs_.end() || at->first != key) {
+        at = pairs_.emplace_hint(at, key, PairHistory{});
+        at->second.key = key;
+      }
+      at->second.fed_key = p.key;
     }
     PairHistory& pair = at->second;
     pair.control = p.control;

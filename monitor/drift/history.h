@@ -75,6 +75,11 @@ struct PairKey {
   auto operator<=>(const PairKey&) const = default;
 };
 
+// A pair's key shared by every run that names it: a window of summaries names the same few
+// hundred pairs in each of its runs, and copying three strings for each was a sixth of a
+// detection's time.
+using SharedPairKey = std::shared_ptr<const PairKey>;
+
 struct RunRef {
   int64_t id = 0;
   Time at;
@@ -101,6 +106,7 @@ struct Cell {
 
 struct PairHistory {
   PairKey key;
+  SharedPairKey fed_key;  // the shared key add(EndpointRun) last matched: equal, compared fast
   bool control = false;
   std::vector<Cell> cells;  // in run order
 };
@@ -166,11 +172,6 @@ struct EndpointHistory {
   std::string name;
   std::vector<EndpointCell> cells;  // in run order
 };
-
-// A pair's key shared by every run that names it: a window of summaries names the same few
-// hundred pairs in each of its runs, and copying three strings for each was a sixth of a
-// detection's time.
-using SharedPairKey = std::shared_ptr<const PairKey>;
 
 // One pair's cell of one run as a run summary holds it (run_cells.h): no texts.
 struct PairRun {

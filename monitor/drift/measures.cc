@@ -270,6 +270,7 @@ WindowResult best_window(Measure m, const Cells& eligible, Time run_at, const Op
     if (start_at < run_at - options.baseline_window) break;
     Cells recent(eligible.begin() + static_cast<long>(start), eligible.end());
     Cells base;
+    base.reserve(start);
     for (size_t i = 0; i < start; ++i) {
       if (eligible[i]->run.at >= start_at - options.baseline_window) base.push_back(eligible[i]);
     }
