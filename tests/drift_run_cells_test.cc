@@ -708,6 +708,21 @@ TEST_CASE("a cell keeps the first eight sample ids of each kind, and its summary
   for (int64_t id = 1; id <= 20; ++id) capped.push_back(id);
   CHECK(capped.size() == kMaxCellIds);
   CHECK(capped[kMaxCellIds - 1] == static_cast<int64_t>(kMaxCellIds));
+  // Past four the ids move to the heap: copies are deep, a moved-from list is empty.
+  SampleIds copy = capped;
+  copy.clear();
+  copy.push_back(99);
+  CHECK(capped.size() == kMaxCellIds);
+  CHECK(capped[0] == 1);
+  CHECK(copy == SampleIds{99});
+  SampleIds moved = std::move(capped);
+  CHECK(moved.size() == kMaxCellIds);
+  CHECK(capped.empty());  // NOLINT(bugprone-use-after-move): what a move leaves is specified
+  copy = moved;
+  CHECK(copy == moved);
+  SampleIds small{1, 2, 3};
+  copy = small;
+  CHECK(copy == SampleIds{1, 2, 3});
 
   auto runs = h.cells_of({1, day(1)});
   REQUIRE(runs.size() == 1);

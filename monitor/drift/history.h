@@ -16,6 +16,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/time.h"
@@ -36,35 +37,69 @@ inline constexpr const char* kCoverageColumns[] = {"full", "partial", "none"};
 // evidence, bounded for long histories.
 inline constexpr size_t kMaxCellIds = 8;
 
-// The first kMaxCellIds sample ids of a cell, held in place: a detection builds and frees tens
-// of thousands of cells, and two heap lists each cost more than the cell's counts (a quarter
-// of a detection's time was the allocator's). push_back past the capacity keeps nothing more.
+// The first kMaxCellIds sample ids of a cell: up to four in place, more (a pair asked more
+// than four times a run) in one heap block. A detection builds and frees tens of thousands of
+// cells: two heap lists a cell were a quarter of its time in the allocator, and eight ids in
+// place made every cell 100 bytes larger. push_back past kMaxCellIds keeps nothing more.
 class SampleIds {
  public:
   SampleIds() = default;
   SampleIds(std::initializer_list<int64_t> ids) {
     for (int64_t id : ids) push_back(id);
   }
+  SampleIds(const SampleIds& other) { *this = other; }
+  SampleIds(SampleIds&& other) noexcept
+      : inline_(other.inline_), heap_(std::move(other.heap_)), size_(other.size_) {
+    other.size_ = 0;
+  }
+  SampleIds& operator=(const SampleIds& other) {
+    if (this != &other) {
+      resize(other.size());
+      std::copy(other.begin(), other.end(), begin());
+    }
+    return *this;
+  }
+  SampleIds& operator=(SampleIds&& other) noexcept {
+    inline_ = other.inline_;
+    heap_ = std::move(other.heap_);
+    size_ = std::exchange(other.size_, 0);
+    return *this;
+  }
+
   void push_back(int64_t id) {
-    if (size_ < kMaxCellIds) ids_[size_++] = id;
+    if (size_ == kMaxCellIds) return;
+    if (size_ == kInline && !heap_) spill();
+    begin()[size_++] = id;
   }
   // Makes room for n ids (at most kMaxCellIds), to be written through begin().
-  void resize(size_t n) { size_ = static_cast<uint8_t>(std::min(n, kMaxCellIds)); }
+  void resize(size_t n) {
+    n = std::min(n, kMaxCellIds);
+    if (n > kInline && !heap_) spill();
+    size_ = static_cast<uint8_t>(n);
+  }
   void clear() { size_ = 0; }
   size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
-  int64_t operator[](size_t i) const { return ids_[i]; }
-  int64_t* begin() { return ids_.data(); }
-  int64_t* end() { return ids_.data() + size_; }
-  const int64_t* begin() const { return ids_.data(); }
-  const int64_t* end() const { return ids_.data() + size_; }
+  int64_t operator[](size_t i) const { return begin()[i]; }
+  int64_t* begin() { return heap_ ? heap_.get() : inline_.data(); }
+  int64_t* end() { return begin() + size_; }
+  const int64_t* begin() const { return heap_ ? heap_.get() : inline_.data(); }
+  const int64_t* end() const { return begin() + size_; }
   operator std::span<const int64_t>() const { return {begin(), end()}; }
   friend bool operator==(const SampleIds& a, const SampleIds& b) {
     return std::equal(a.begin(), a.end(), b.begin(), b.end());
   }
 
  private:
-  std::array<int64_t, kMaxCellIds> ids_{};
+  static constexpr size_t kInline = 4;
+  void spill() {
+    auto block = std::make_unique<int64_t[]>(kMaxCellIds);
+    std::copy(inline_.begin(), inline_.begin() + size_, block.get());
+    heap_ = std::move(block);
+  }
+
+  std::array<int64_t, kInline> inline_{};
+  std::unique_ptr<int64_t[]> heap_;  // once more than kInline were held: all of them
   uint8_t size_ = 0;
 };
 

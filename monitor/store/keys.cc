@@ -94,7 +94,8 @@ Status register_sql_functions(Db& db) {
 // --- ids of repeated values ----------------------------------------------------------------
 
 Result<int64_t> Store::intern(std::string_view value) {
-  // Small and bounded: explanations are long and nearly unique, so they are not kept.
+  // Small and bounded: only short values are kept. Explanations, long and nearly unique, do not
+  // come here at all (classification_ids calls intern_uncached for them).
   constexpr size_t kCachedSize = 256, kCachedCount = 1024;
   if (interned_rollbacks_ != db_->rollbacks() || interned_.size() >= kCachedCount) {
     interned_.clear();
