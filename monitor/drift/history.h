@@ -60,9 +60,11 @@ class SampleIds {
     return *this;
   }
   SampleIds& operator=(SampleIds&& other) noexcept {
-    inline_ = other.inline_;
-    heap_ = std::move(other.heap_);
-    size_ = std::exchange(other.size_, 0);
+    if (this != &other) {
+      inline_ = other.inline_;
+      heap_ = std::move(other.heap_);
+      size_ = std::exchange(other.size_, 0);
+    }
     return *this;
   }
 

@@ -132,8 +132,6 @@ std::vector<int64_t> run_ids(const Cells& cells) {
   return runs;
 }
 
-}  // namespace
-
 // The similarities among the answers of a pair's last cells with texts, each computed once:
 // best_window's windows share most of their baselines and all of their recent answers, and
 // recomputing them was a third of a detection. The same numbers, so the same decisions.
@@ -175,6 +173,8 @@ class SimilarityMemo {
   std::vector<const Signature*> answers_;
   std::vector<double> matrix_;  // answers_ x answers_; -1 until computed
 };
+
+}  // namespace
 
 std::optional<SimilarityBaseline> similarity_baseline(std::vector<Signature> answers,
                                                       std::vector<int64_t> runs,
