@@ -5,8 +5,9 @@
 //
 // DATABASE is never written: each of REPEAT (default 5) detections works on a fresh copy of it
 // (and of its WAL) in $TMPDIR or /tmp, so that each does the whole work (a detection that finds
-// its run decided does nothing). Prints each detection's wall and CPU time and the median, and
-// what it read (runs' summaries, pairs decoded). Default [detection] options.
+// its run decided does nothing: a warning says so). Copied file by file: nothing may write
+// DATABASE meanwhile. Prints each detection's wall and CPU time and the median, and what it
+// read (runs' summaries, pairs decoded). Default [detection] options.
 // Under `valgrind --tool=callgrind --toggle-collect='*detect_run*' bench_detect DB 1`, the
 // instruction count of one detection: a figure the machine's load does not move.
 #include <unistd.h>
@@ -50,8 +51,21 @@ int main(int argc, char** argv) {
   const char* tmp = std::getenv("TMPDIR");
   const fs::path copy = fs::path(tmp && *tmp ? tmp : "/tmp") /
                         ("bench_detect_" + std::to_string(getpid()) + ".db");
+  // The copy's journal files go before each copy (a WAL left from the last detection would be
+  // replayed onto the fresh copy, its run already decided) and at the end, whatever happens.
+  auto remove_copy = [&] {
+    std::error_code ignored;
+    for (const char* suffix : {"", "-wal", "-shm", "-runlock"}) {
+      fs::remove(copy.string() + suffix, ignored);
+    }
+  };
+  struct Cleanup {
+    decltype(remove_copy)& run;
+    ~Cleanup() { run(); }
+  } cleanup{remove_copy};
   std::vector<double> walls, cpus;
   for (int i = 0; i < repeat; ++i) {
+    remove_copy();
     std::error_code ec;
     fs::copy_file(source, copy, fs::copy_options::overwrite_existing, ec);
     if (!ec && fs::exists(source.string() + "-wal")) {
@@ -85,9 +99,12 @@ int main(int argc, char** argv) {
                 "pairs tested\n",
                 i + 1, static_cast<long long>(*run), walls.back(), cpus.back(),
                 summary->pair_runs_read, summary->pairs_tested);
+    if (summary->pairs_tested == 0) {
+      std::fprintf(stderr, "bench_detect: warning: nothing was tested (is the latest run "
+                           "incomplete, or already decided?): this times no detection\n");
+    }
     store->reset();
   }
-  for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(copy.string() + suffix);
   std::sort(walls.begin(), walls.end());
   std::sort(cpus.begin(), cpus.end());
   std::printf("median of %d: %.4f s wall, %.4f s CPU\n", repeat, walls[walls.size() / 2],

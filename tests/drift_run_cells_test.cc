@@ -760,3 +760,60 @@ TEST_CASE("an event's resolution follows its evidence, however often it is asked
   e.evidence_json = R"({"a":[1,{"b":2}],"resolution":"returned","z":{}})";
   CHECK(dw::drift::resolution_of(e) == "returned");
 }
+
+TEST_CASE("decoded runs share each endpoint's pair keys; History keeps one pair for each") {
+  History from_rows;
+  dw::store::SampleRow row;
+  int64_t id = 1;
+  auto add = [&](int run, const char* endpoint, const char* probe) {
+    row.id = id++;
+    row.run_id = run;
+    row.run_at = day(run);
+    row.key = {run, probe, "v1", endpoint, 1, "m", std::nullopt};
+    row.classification = dw::store::Classification{"answered", "[]", false, 1.0, "t"};
+    from_rows.add(row, nullptr);
+  };
+  for (int run = 1; run <= 2; ++run) {
+    for (const char* endpoint : {"e1", "e2"}) {
+      for (const char* probe : {"a", "b"}) add(run, endpoint, probe);
+    }
+  }
+  for (const char* probe : {"a", "ab", "b"}) add(3, "e1", probe);  // a new pair between two
+  std::unordered_map<int64_t, dw::store::ProbeKey> keys = {
+      {1, {1, "a", "v1", false}}, {2, {2, "b", "v1", false}}, {3, {3, "ab", "v1", false}}};
+  std::map<std::string, int64_t> key_of = {{"a", 1}, {"b", 2}, {"ab", 3}};
+
+  PairKeyPool pool;
+  std::vector<std::vector<EndpointRun>> runs;  // by run, then endpoint
+  for (int run = 1; run <= 3; ++run) {
+    runs.emplace_back();
+    for (const EndpointRun& e : from_rows.cells_of({run, day(run)})) {
+      std::vector<int64_t> ids;
+      for (const PairRun& p : e.pairs) ids.push_back(key_of.at(p.key->probe_id));
+      auto back = decode_run_cells(encode_run_cells(e, ids), e.endpoint, {run, day(run)}, keys,
+                                   true, &pool);
+      REQUIRE(back);
+      runs.back().push_back(std::move(*back));
+    }
+  }
+  REQUIRE(runs[0].size() == 2);
+  REQUIRE(runs[2].size() == 1);
+  // The same endpoint's pair in two runs: one key. The same key id on another endpoint: not.
+  CHECK(runs[0][0].pairs[0].key == runs[1][0].pairs[0].key);
+  CHECK(runs[0][0].pairs[0].key == runs[2][0].pairs[0].key);
+  CHECK(runs[0][0].pairs[0].key != runs[0][1].pairs[0].key);
+  CHECK(runs[0][1].pairs[0].key->endpoint == "e2");
+  CHECK(*runs[0][1].pairs[0].key == PairKey{"e2", "a", "v1"});
+
+  History h;
+  for (auto& run : runs) {
+    for (EndpointRun& e : run) h.add(std::move(e));
+  }
+  std::vector<std::pair<std::string, size_t>> pairs;  // "endpoint probe", cells
+  for (const auto& [key, pair] : h.pairs()) {
+    pairs.emplace_back(key.endpoint + " " + key.probe_id, pair.cells.size());
+  }
+  CHECK(pairs == std::vector<std::pair<std::string, size_t>>{
+                     {"e1 a", 3}, {"e1 ab", 1}, {"e1 b", 3}, {"e2 a", 2}, {"e2 b", 2}});
+  CHECK(h.pairs().at(PairKey{"e1", "ab", "v1"}).cells[0].run.id == 3);
+}

@@ -126,14 +126,19 @@ std::string resolution_of(const store::Event& e) {
   if (is_open(e)) return "";
   // Decisions ask this of the same events for every pair and type, and an evidence is a
   // kilobyte or more of JSON (parsing each whole was a sixth of a detection): remembered by
-  // the text's 64-bit hash, a few hundred events a detection, for the daemon's next runs too.
-  thread_local std::unordered_map<uint64_t, std::string> known;
-  const uint64_t key = std::hash<std::string_view>{}(e.evidence_json) ^ e.evidence_json.size();
-  if (auto it = known.find(key); it != known.end()) return it->second;
-  if (known.size() >= 4096) known.clear();
+  // the whole text (never a hash: evidence holds model text), a few hundred events a
+  // detection, for the daemon's next runs too; forgotten past 1 MiB of texts.
+  thread_local std::unordered_map<std::string, std::string> known;
+  thread_local size_t known_bytes = 0;
+  if (auto it = known.find(e.evidence_json); it != known.end()) return it->second;
+  if (known_bytes > (size_t{1} << 20)) {
+    known.clear();
+    known_bytes = 0;
+  }
   ResolutionFinder finder;
   json::sax_parse(e.evidence_json, &finder);
-  return known[key] = std::move(finder.found);
+  known_bytes += e.evidence_json.size();
+  return known[e.evidence_json] = std::move(finder.found);
 }
 
 std::string dump(const nlohmann::json& j) {

@@ -115,7 +115,8 @@ void History::add(EndpointRun run) {
   for (PairRun& p : run.pairs) {
     const PairKey& key = *p.key;
     // Every run of a window names the same pairs by the same shared keys: the pair is usually
-    // the next one, known by its key's address without comparing strings.
+    // the next one (`at` moves past each pair fed), known by its key's address without
+    // comparing strings.
     if (at == pairs_.end() || at->second.fed_key != p.key) {
       while (at != pairs_.end() && at->first < key) ++at;
       if (at == pairs_.end() || at->first != key) {
@@ -130,6 +131,7 @@ void History::add(EndpointRun run) {
     pair.cells.back().texts = false;
     pair.cells.back().answered.clear();
     if (p.control) ec.control_probes.insert(key.probe_id);
+    ++at;  // the run's pairs are strictly ascending: the next one is at or after this
   }
 }
 

@@ -137,6 +137,10 @@ std::vector<int64_t> run_ids(const Cells& cells) {
 // recomputing them was a third of a detection. The same numbers, so the same decisions.
 class SimilarityMemo {
  public:
+  // Past this many answers (many samples a run) the table would cost more memory than the
+  // work it saves: best_window then compares without one.
+  static constexpr size_t kMostAnswers = 512;
+
   // Holds the answers of the last `cells` cells of eligible that have texts.
   SimilarityMemo(const Cells& eligible, size_t cells) {
     for (auto it = eligible.rbegin(); it != eligible.rend() && first_.size() < cells; ++it) {
@@ -148,8 +152,13 @@ class SimilarityMemo {
       f->second = answers_.size();
       for (const Signature& a : c->answered) answers_.push_back(&a);
     }
-    matrix_.assign(answers_.size() * answers_.size(), -1);
+    if (answers_.size() <= kMostAnswers) {
+      matrix_.assign(answers_.size() * answers_.size(), kUnknown);
+    }
   }
+
+  // Whether it holds the table (see kMostAnswers).
+  bool usable() const { return !matrix_.empty() || answers_.empty(); }
 
   // The indices of the answers of cells, in order; nullopt when a cell is not held.
   std::optional<std::vector<size_t>> indices(const Cells& cells) const {
@@ -163,15 +172,23 @@ class SimilarityMemo {
   }
 
   double at(size_t i, size_t j) {
-    double& v = matrix_[i * answers_.size() + j];
-    if (v < 0) v = matrix_[j * answers_.size() + i] = similarity(*answers_[i], *answers_[j]);
-    return v;
+    uint8_t& v = matrix_[i * answers_.size() + j];
+    if (v == kUnknown) {
+      // similarity() is equal slots over all of them: exactly this many 64ths, given back as
+      // the same double.
+      double s = similarity(*answers_[i], *answers_[j]);
+      v = matrix_[j * answers_.size() + i] =
+          static_cast<uint8_t>(std::lround(s * std::tuple_size_v<Signature>));
+    }
+    return static_cast<double>(v) / static_cast<double>(std::tuple_size_v<Signature>);
   }
 
  private:
   std::unordered_map<const Cell*, size_t> first_;  // the index of a held cell's first answer
   std::vector<const Signature*> answers_;
-  std::vector<double> matrix_;  // answers_ x answers_; -1 until computed
+  static constexpr uint8_t kUnknown = 0xff;
+  static_assert(std::tuple_size_v<Signature> < kUnknown);
+  std::vector<uint8_t> matrix_;  // answers_ x answers_: equal slots, kUnknown until computed
 };
 
 }  // namespace
@@ -262,7 +279,7 @@ WindowResult best_window(Measure m, const Cells& eligible, Time run_at, const Op
   if (m == Measure::similarity) {
     memo.emplace(eligible, kSimilarityRuns + static_cast<size_t>(options.recent_runs));
   }
-  SimilarityMemo* shared = memo ? &*memo : nullptr;
+  SimilarityMemo* shared = memo && memo->usable() ? &*memo : nullptr;
   for (size_t len = 1; len <= static_cast<size_t>(options.recent_runs) && len <= eligible.size();
        ++len) {
     size_t start = eligible.size() - len;

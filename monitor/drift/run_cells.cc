@@ -58,8 +58,9 @@ std::optional<EndpointRun> read_run(Reader& in, const std::string& endpoint, con
   if (!with_pairs) return r;
   long pairs = 0, samples = 0, errors = 0;
   if (!in.count(pairs)) return std::nullopt;
-  // Each pair takes at least a byte: a damaged count reserves no more than the bytes hold.
-  r.pairs.reserve(std::min(static_cast<size_t>(pairs), in.remaining()));
+  // A pair takes at least two bytes (its key and its flags): a damaged count reserves no more
+  // pairs than the bytes could hold.
+  r.pairs.reserve(std::min(static_cast<size_t>(pairs), in.remaining() / 2));
   int64_t prev_key = 0;
   std::unordered_map<int64_t, SharedPairKey>* shared = pool ? &pool->of(endpoint) : nullptr;
   for (long i = 0; i < pairs; ++i) {
