@@ -202,11 +202,6 @@ std::optional<SimilarityBaseline> similarity_baseline(std::vector<Signature> ans
                        });
 }
 
-std::optional<SimilarityBaseline> similarity_baseline(const Cells& base, int min_samples) {
-  Cells used = similarity_cells(base);
-  return similarity_baseline(answers(used), run_ids(used), min_samples);
-}
-
 SimilarityRecent measure_recent(const SimilarityBaseline& base,
                                 const std::vector<Signature>& recent) {
   return recent_from(base, recent,
@@ -229,21 +224,17 @@ std::optional<Finding> compare(Measure m, const Cells& base, const Cells& recent
     std::vector<Signature> now = answers(recent);
     auto held = memo ? memo->indices(used) : std::nullopt;
     auto held_now = memo ? memo->indices(recent) : std::nullopt;
-    if (held && held_now) {
-      f.similarity = baseline_from(answers(used), run_ids(used), options.min_baseline_samples,
-                                   [&](const std::vector<Signature>&, size_t i, size_t j) {
-                                     return memo->at((*held)[i], (*held)[j]);
-                                   });
-      if (!f.similarity || now.empty()) return std::nullopt;
-      f.similarity_recent = recent_from(*f.similarity, now, [&](size_t k, size_t l) {
-        return memo->at((*held_now)[k], (*held)[l]);
-      });
-    } else {
-      f.similarity = similarity_baseline(answers(used), run_ids(used),
-                                         options.min_baseline_samples);
-      if (!f.similarity || now.empty()) return std::nullopt;
-      f.similarity_recent = measure_recent(*f.similarity, now);
-    }
+    const bool memoised = held && held_now;
+    const int least = options.min_baseline_samples;
+    f.similarity = memoised ? baseline_from(answers(used), run_ids(used), least,
+                                            [&](const std::vector<Signature>&, size_t i, size_t j) {
+                                              return memo->at((*held)[i], (*held)[j]);
+                                            })
+                            : similarity_baseline(answers(used), run_ids(used), least);
+    if (!f.similarity || now.empty()) return std::nullopt;
+    auto between = [&](size_t k, size_t l) { return memo->at((*held_now)[k], (*held)[l]); };
+    f.similarity_recent = memoised ? recent_from(*f.similarity, now, between)
+                                   : measure_recent(*f.similarity, now);
     f.before = {f.similarity->far, static_cast<long>(f.similarity->answers.size()) - f.similarity->far};
     f.after = {f.similarity_recent.far, f.similarity_recent.near};
   } else {

@@ -43,8 +43,7 @@ struct SimilarityRecent {
 };
 SimilarityRecent measure_recent(const SimilarityBaseline& base, const std::vector<Signature>& recent);
 
-// The similarity baseline of a window: the answered texts of its last 10 cells with texts.
-std::optional<SimilarityBaseline> similarity_baseline(const Cells& base, int min_samples);
+// The answered signatures of cells, in order.
 std::vector<Signature> answers(const Cells& cells);
 
 // One measure's comparison of a recent window with its baseline.
@@ -59,7 +58,8 @@ struct Finding {
 };
 
 // Compares one side with another for a measure: nullopt when either side has too little to
-// say (min_samples on the baseline, one on the recent side).
+// say (min_samples on the baseline, one on the recent side). For similarity the baseline is
+// the answers of the base's last 10 cells with texts.
 std::optional<Finding> compare(Measure m, const Cells& base, const Cells& recent,
                                const Options& options);
 
