@@ -6,7 +6,8 @@
 //
 //   build/bench/bench_import [LINES]     (default 1,000,000; also measures LINES / 10)
 //
-// Peak RSS is the child's ru_maxrss from wait4(), as in run_bench.cc. Targets (issue 15, part
+// Peak RSS is the child's ru_maxrss from wait4(), as in run_bench.cc; written, its write() bytes
+// (/proc/self/io wchar, WAL and temporary files included) a sample. Targets (issue 15, part
 // 3): peak RSS independent of the input size, under 64 MiB for 1M lines; no slower than the
 // 8.8k samples/s of the import that held the whole file.
 #include <fcntl.h>
@@ -38,7 +39,20 @@ constexpr long kLinesPerRun = kProbes * kEndpoints * kSamples;
 struct ImportFigures {
   double seconds = 0;  // wall time of the whole command, events recomputed included
   long peak_kib = 0;   // the child's peak RSS
+  long long wchar = 0;  // bytes the child passed to write() calls, the WAL's included
 };
+
+// This process's write() bytes so far (/proc/self/io wchar). A child's count joins its
+// parent's when the parent reaps it (wait4), so the difference around one is the child's.
+long long wchar_so_far() {
+  std::ifstream io("/proc/self/io");
+  std::string key;
+  long long value = 0;
+  while (io >> key >> value) {
+    if (key == "wchar:") return value;
+  }
+  return 0;
+}
 
 std::string slurp(const fs::path& p) {
   std::ifstream in(p);
@@ -136,6 +150,7 @@ std::optional<ImportFigures> measure_import(long lines) {
   for (auto& a : argv) args.push_back(a.data());
   args.push_back(nullptr);
   const fs::path output = dir / "import.out";
+  const long long wchar_before = wchar_so_far();
   auto t0 = std::chrono::steady_clock::now();
   pid_t pid = fork();
   if (pid == 0) {
@@ -151,6 +166,7 @@ std::optional<ImportFigures> measure_import(long lines) {
   ImportFigures figures;
   figures.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   figures.peak_kib = usage.ru_maxrss;  // KiB on Linux
+  figures.wchar = wchar_so_far() - wchar_before;
   std::string said = slurp(output);
   fs::remove_all(dir);
   bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
@@ -175,13 +191,15 @@ int main(int argc, char** argv) {
   for (long n : {lines / 10, lines}) {
     auto figures = measure_import(n);
     if (!figures) return 1;
-    std::printf("  %8ld lines (%ld runs): %.1f s, %.0f samples/s, peak RSS %.1f MiB\n", n,
-                (n + kLinesPerRun - 1) / kLinesPerRun, figures->seconds, n / figures->seconds,
-                figures->peak_kib / 1024.0);
+    std::printf("  %8ld lines (%ld runs): %.1f s, %.0f samples/s, peak RSS %.1f MiB, "
+                "written %.1f KiB a sample\n",
+                n, (n + kLinesPerRun - 1) / kLinesPerRun, figures->seconds, n / figures->seconds,
+                figures->peak_kib / 1024.0, figures->wchar / 1024.0 / n);
     // bench/all.sh gathers these lines into one table.
-    std::printf("TABLE|import of %ld lines: samples per second, peak RSS|%.0f/s, %.1f MiB|"
-                ">= 8,800/s; < 64 MiB for 1M lines\n",
-                n, n / figures->seconds, figures->peak_kib / 1024.0);
+    std::printf("TABLE|import of %ld lines: samples per second, peak RSS, written a sample|"
+                "%.0f/s, %.1f MiB, %.1f KiB|>= 8,800/s; < 64 MiB for 1M lines\n",
+                n, n / figures->seconds, figures->peak_kib / 1024.0,
+                figures->wchar / 1024.0 / n);
   }
   std::printf("targets: peak RSS the same for both sizes and under 64 MiB for 1M lines; at "
               "least 8.8k samples/s\n");
