@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 
 out="${1:-driftwatch-demo}"
 "$PWD/scripts/install-deps.sh"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_UNITY_BUILD=ON >/dev/null
+# The build of scripts/test.sh (the same flags, so that neither rebuilds the other's work).
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" -DCMAKE_UNITY_BUILD=ON >/dev/null
 cmake --build build -j "$(nproc)" --target driftwatch driftwatch-sim
 ./build/monitor/cli/driftwatch demo --out "$out"
