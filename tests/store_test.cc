@@ -411,6 +411,58 @@ TEST_CASE("a sample stored with its classification reads as one classified after
   CHECK(count(dir.db(), "SELECT count(*) FROM responses") == 1);
 }
 
+TEST_CASE("without details, a sample reads what drift counts and leaves the rest empty") {
+  TempDir dir;
+  auto s = open_store(dir.db());
+  seed(*s);
+  int64_t run = *s->begin_run(at("2026-01-15T06:00:00Z"), at("2026-01-15T06:00:00Z"));
+  const Classification c{"answered", R"(["answer.long"])", true, 0.25, "c7"};
+  dw::providers::Sample full = answer("Here is what happened.");
+  full.system_fingerprint = "fp-1";
+  full.block_reason = "none";
+  REQUIRE(s->add_sample(key(run, "a", "e1", 1), full, &c));
+  dw::providers::Sample failed;
+  failed.http_status = 500;
+  failed.error = "http 500";
+  failed.error_body = "{\"error\":\"overloaded\"}";
+  failed.attempts = 3;
+  REQUIRE(s->add_sample(key(run, "a", "e1", 2), failed, nullptr));
+  REQUIRE(s->flush());
+
+  auto lean = all_samples(*s, {.with_details = false});
+  auto whole = all_samples(*s, {});
+  REQUIRE(lean.size() == 2);
+  REQUIRE(whole.size() == 2);
+  // What drift reads is there, as in a whole row.
+  CHECK(lean[0].id == whole[0].id);
+  CHECK(lean[0].key.probe_id == "a");
+  CHECK(lean[0].key.endpoint == "e1");
+  CHECK(lean[0].sample.text == "Here is what happened.");
+  CHECK(lean[0].response_hash == whole[0].response_hash);
+  CHECK(lean[0].sample.model == "m1-0613");
+  CHECK(lean[0].sample.system_fingerprint == "fp-1");
+  REQUIRE(lean[0].classification.has_value());
+  CHECK(lean[0].classification->verdict == "answered");
+  CHECK(lean[0].classification->narrative);
+  CHECK(lean[0].classification->expect_coverage == 0.25);
+  CHECK(lean[1].sample.http_status == 500);
+  CHECK_FALSE(lean[1].classification.has_value());
+  // The details are not read.
+  CHECK(whole[0].key.requested_model == "requested");
+  CHECK(lean[0].key.requested_model.empty());
+  CHECK(whole[0].sample.finish_reason == "stop");
+  CHECK(lean[0].sample.finish_reason.empty());
+  CHECK(whole[0].sample.block_reason == "none");
+  CHECK(lean[0].sample.block_reason.empty());
+  CHECK(whole[0].classification->classifier_version == "c7");
+  CHECK(lean[0].classification->classifier_version.empty());
+  CHECK(lean[0].classification->signals_json == "[]");
+  CHECK(whole[1].sample.error == "http 500");
+  CHECK(lean[1].sample.error.empty());
+  CHECK(whole[1].sample.error_body == "{\"error\":\"overloaded\"}");
+  CHECK(lean[1].sample.error_body.empty());
+}
+
 TEST_CASE("iteration filters and streams in time order") {
   TempDir dir;
   auto s = open_store(dir.db());

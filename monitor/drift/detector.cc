@@ -55,7 +55,8 @@ SignatureLoader loader_for(store::Store& store, const History& history, FeatureC
     std::optional<Error> failure;
     store::SampleFilter f{.endpoint = k.endpoint, .probe_id = k.probe_id,
                           .probe_version = k.probe_version, .run_id = run_id,
-                          .features_version = answer_features_version()};
+                          .features_version = answer_features_version(),
+                          .with_details = false};
     Status s = store.for_each_sample(f, [&](const store::SampleRow& row) {
       if (!row.classification || row.classification->verdict != "answered") return true;
       auto features = cache.of(row);
@@ -140,7 +141,8 @@ Result<std::vector<store::Event>> events_since(store::Store& store, Time since) 
 // The run_at of the first run that still has samples; nullopt when none has.
 Result<std::optional<Time>> first_sampled(store::Store& store) {
   std::optional<Time> at;
-  Status s = store.for_each_sample({.with_text = false}, [&](const store::SampleRow& row) {
+  store::SampleFilter any{.with_text = false, .with_details = false};
+  Status s = store.for_each_sample(any, [&](const store::SampleRow& row) {
     at = row.run_at;
     return false;
   });
@@ -207,7 +209,7 @@ Result<Summary> recompute_inside(store::Store& store, const Options& options) {
   };
 
   std::optional<int64_t> current;
-  store::SampleFilter all{.features_version = answer_features_version()};
+  store::SampleFilter all{.features_version = answer_features_version(), .with_details = false};
   Status s = store.for_each_sample(all, [&](const store::SampleRow& row) {
     if (current && *current != row.run_id) {
       if (Status ok = decide_run(*current); !ok) {
@@ -308,7 +310,8 @@ Result<Summary> detect_run(store::Store& store, int64_t run_id, const Options& o
   Status s = summaries.feed(recent, split, run.at, texts, cache);
   if (s) {
     store::SampleFilter now{.since = run.at, .until = run.at + std::chrono::seconds(1),
-                            .features_version = answer_features_version()};
+                            .features_version = answer_features_version(),
+                            .with_details = false};
     s = store.for_each_sample(now, [&](const store::SampleRow& row) { return feed(row, true); });
   }
   if (!s) return s.error();

@@ -175,9 +175,9 @@ class TextUses {
   // hash is not a lowercase hex sha256.
   std::optional<std::string> encode() const;
   // Back from the bytes encode() gave, which must end there; nullopt for other bytes, and for
-  // a use naming a probe not in `probes` (those whose texts could be shared).
+  // a use naming a probe not in `probes` (those whose texts could be shared; sorted, each once).
   static std::optional<TextUses> decode(std::string_view bytes,
-                                        const std::set<std::string_view>& probes);
+                                        std::span<const std::string_view> probes);
 
  private:
   struct Entry {
@@ -185,6 +185,7 @@ class TextUses {
     int64_t prev_id;  // the id its zigzag deltas start from
   };
   std::optional<TextUse> entry(const Entry& e) const;
+  const Entry* locate(const std::string& hash) const;  // the packed form's entry, if any
 
   std::map<std::string, TextUse> built_;
   std::shared_ptr<const std::string> packed_;  // decoded: the bytes, shared by copies

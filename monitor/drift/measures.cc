@@ -174,12 +174,10 @@ class SimilarityMemo {
   double at(size_t i, size_t j) {
     uint8_t& v = matrix_[i * answers_.size() + j];
     if (v == kUnknown) {
-      // similarity() is equal slots over all of them: exactly this many 64ths, given back as
-      // the same double.
-      double s = similarity(*answers_[i], *answers_[j]);
       v = matrix_[j * answers_.size() + i] =
-          static_cast<uint8_t>(std::lround(s * std::tuple_size_v<Signature>));
+          static_cast<uint8_t>(equal_slots(*answers_[i], *answers_[j]));
     }
+    // The double similarity() gives: the same division.
     return static_cast<double>(v) / static_cast<double>(std::tuple_size_v<Signature>);
   }
 

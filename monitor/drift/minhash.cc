@@ -84,13 +84,17 @@ Signature signature(std::string_view normalised) {
   return sig;
 }
 
-double similarity(const Signature& a, const Signature& b) {
+int equal_slots(const Signature& a, const Signature& b) {
   // Counted in 16 bits (at most 64), so the compiler compares and sums eight slots an
   // instruction; a wider counter widened every lane first. Detection calls this about half a
   // million times a run.
   uint16_t same = 0;
   for (size_t i = 0; i < a.size(); ++i) same = static_cast<uint16_t>(same + (a[i] == b[i]));
-  return static_cast<double>(same) / static_cast<double>(a.size());
+  return same;
+}
+
+double similarity(const Signature& a, const Signature& b) {
+  return static_cast<double>(equal_slots(a, b)) / static_cast<double>(a.size());
 }
 
 }  // namespace dw::drift

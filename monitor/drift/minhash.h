@@ -23,7 +23,11 @@ using Signature = std::array<uint16_t, 64>;
 // shingle; the empty text has a signature of its own. Deterministic across runs and builds.
 Signature signature(std::string_view normalised);
 
-// Estimated Jaccard similarity of the two texts' shingle sets, in [0, 1]; 1 for equal texts.
+// The slots in which the two signatures agree, 0 to 64.
+int equal_slots(const Signature& a, const Signature& b);
+
+// Estimated Jaccard similarity of the two texts' shingle sets, in [0, 1]; 1 for equal texts:
+// equal_slots(a, b) / 64, exactly.
 double similarity(const Signature& a, const Signature& b);
 
 }  // namespace dw::drift

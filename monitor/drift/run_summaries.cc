@@ -21,7 +21,8 @@ Result<long> RunSummaries::count_from_samples(History& history, const store::Run
                                               FeatureCache* cache) {
   long rows = 0;
   std::optional<Error> failure;
-  store::SampleFilter filter{.run_id = run.id, .with_text = cache != nullptr};
+  store::SampleFilter filter{.run_id = run.id, .with_text = cache != nullptr,
+                             .with_details = false};
   if (cache != nullptr) filter.features_version = answer_features_version();
   Status s = store_.for_each_sample(filter, [&](const store::SampleRow& row) {
     ++rows;

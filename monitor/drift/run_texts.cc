@@ -2,7 +2,8 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
-#include <set>
+#include <string_view>
+#include <vector>
 
 #include "drift/answer_features.h"
 #include "drift/run_cells.h"
@@ -115,9 +116,15 @@ std::optional<EndpointTexts> decode_run_texts(std::string_view bytes, const Endp
   Reader in(bytes);
   EndpointTexts t;
   t.endpoint = counts.endpoint;
-  std::set<std::string_view> shared;  // probes whose texts may be shared: answered or deflected
+  // Probes whose texts may be shared (answered or deflected), sorted and each once: the pairs
+  // of one endpoint come in key order, so in probe order.
+  std::vector<std::string_view> shared;
+  shared.reserve(counts.pairs.size());
   for (const PairRun& p : counts.pairs) {
-    if (p.cell.verdicts[0] + p.cell.verdicts[2] > 0) shared.insert(p.key->probe_id);
+    if (p.cell.verdicts[0] + p.cell.verdicts[2] > 0 &&
+        (shared.empty() || shared.back() != p.key->probe_id)) {
+      shared.push_back(p.key->probe_id);
+    }
     const long n = p.cell.verdicts[0];
     if (n == 0) continue;
     // Counts come from another row: never allocate more than the bytes can hold.
@@ -127,6 +134,7 @@ std::optional<EndpointTexts> decode_run_texts(std::string_view bytes, const Endp
       if (!read_signature(in, s)) return std::nullopt;
     }
   }
+  if (!std::is_sorted(shared.begin(), shared.end())) return std::nullopt;  // not History's
   std::string_view rest;
   if (!in.raw(in.remaining(), rest)) return std::nullopt;
   auto uses = TextUses::decode(rest, shared);

@@ -1,5 +1,6 @@
 // TextUses (history.h): the shared texts of a run, built from rows or looked up in place in
 // their encoding (run_cells.h, the texts' part).
+#include <algorithm>
 #include <cstring>
 
 #include "drift/history.h"
@@ -41,7 +42,7 @@ std::string to_hex(std::string_view bytes) {
 
 // One entry after its two hashes: its probes and ids. false for bytes that are not one.
 bool read_rest(Reader& in, int64_t& prev_id, TextUse* use,
-               const std::set<std::string_view>* probes) {
+               const std::span<const std::string_view>* probes) {
   long n = 0, ids = 0;
   if (!in.count(n) || n == 0) return false;
   std::string_view last;
@@ -50,7 +51,7 @@ bool read_rest(Reader& in, int64_t& prev_id, TextUse* use,
     std::string_view probe;
     // In set order, each once: what encode() writes.
     if (!in.count(size) || size == 0 || !in.raw(static_cast<size_t>(size), probe) ||
-        (k > 0 && !(last < probe)) || (probes && probes->count(probe) == 0)) {
+        (k > 0 && !(last < probe)) || (probes && !std::binary_search(probes->begin(), probes->end(), probe))) {
       return false;
     }
     last = probe;
@@ -77,32 +78,37 @@ std::optional<TextUse> TextUses::entry(const Entry& e) const {
   return use;
 }
 
-std::optional<TextUse> TextUses::find(const std::string& hash) const {
-  if (!packed_) {
-    auto it = built_.find(hash);
-    if (it == built_.end()) return std::nullopt;
-    return it->second;
-  }
+const TextUses::Entry* TextUses::locate(const std::string& hash) const {
   std::string key;
-  if (!to_bytes(hash, key)) return std::nullopt;
+  if (!to_bytes(hash, key)) return nullptr;
   // Entries are in hash order, and hex keeps the order of the bytes.
   size_t lo = 0, hi = offsets_.size();
   while (lo < hi) {
     size_t mid = (lo + hi) / 2;
     int c = std::memcmp(packed_->data() + offsets_[mid].offset, key.data(), kHashBytes);
-    if (c == 0) return entry(offsets_[mid]);
+    if (c == 0) return &offsets_[mid];
     if (c < 0) {
       lo = mid + 1;
     } else {
       hi = mid;
     }
   }
-  return std::nullopt;
+  return nullptr;
+}
+
+std::optional<TextUse> TextUses::find(const std::string& hash) const {
+  if (!packed_) {
+    auto it = built_.find(hash);
+    if (it == built_.end()) return std::nullopt;
+    return it->second;
+  }
+  const Entry* e = locate(hash);
+  return e ? entry(*e) : std::nullopt;
 }
 
 bool TextUses::contains(const std::string& hash) const {
   if (!packed_) return built_.count(hash) > 0;
-  return find(hash).has_value();
+  return locate(hash) != nullptr;  // decode() checked every entry
 }
 
 std::map<std::string, TextUse> TextUses::all() const {
@@ -135,7 +141,7 @@ std::optional<std::string> TextUses::encode() const {
 }
 
 std::optional<TextUses> TextUses::decode(std::string_view bytes,
-                                         const std::set<std::string_view>& probes) {
+                                         std::span<const std::string_view> probes) {
   TextUses t;
   auto packed = std::make_shared<std::string>(bytes);
   Reader in(*packed);

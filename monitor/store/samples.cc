@@ -30,22 +30,29 @@ std::string_view verdict_name(int64_t n) {
 
 bool valid_json(std::string_view text) { return nlohmann::json::accept(text); }
 
-#define DW_STRING(column) "(SELECT value FROM strings WHERE id = s." column ")"
-
 // runs is forced to be the outer loop (CROSS JOIN): walking runs_by_time and seeking
 // samples_by_run yields rows in time order. Within a run the index orders samples by endpoint
 // and probe numbers, so SQLite sorts each run's rows by name: one run at a time is held, never
 // the history.
-constexpr const char* kSelect =
-    "SELECT s.id, s.run_id, r.run_at, k.probe_id, k.probe_version, e.name, s.seq, "
-    "s.received_at, " DW_STRING("requested_model") ", " DW_STRING("model") ", "
-    DW_STRING("system_fingerprint") ", s.http_status, " DW_STRING("finish_reason") ", "
-    DW_STRING("block_reason") ", s.latency_ms, s.prompt_tokens, s.completion_tokens, "
-    "s.attempts, " DW_STRING("error") ", t.hash, s.verdict, " DW_STRING("signals") ", "
-    "s.narrative, s.expect_coverage, " DW_STRING("classifier_version") ", p.category, p.lang, "
-    "p.control, j.model, j.verdict, j.reason, j.prompt_version, j.judged_at, "
-    "s.response, t.dict, s.error_body, b.dict";
-#undef DW_STRING
+//
+// The columns, in Col's order. A string column is a lookup in strings per row; those only
+// readers of whole samples use are NULL when SampleFilter::with_details is false.
+std::string select_columns(bool details) {
+  auto string = [](const char* column, bool wanted) {
+    return wanted ? std::string("(SELECT value FROM strings WHERE id = s.") + column + ")"
+                  : std::string("NULL");
+  };
+  return "SELECT s.id, s.run_id, r.run_at, k.probe_id, k.probe_version, e.name, s.seq, "
+         "s.received_at, " + string("requested_model", details) + ", " +
+         string("model", true) + ", " + string("system_fingerprint", true) +
+         ", s.http_status, " + string("finish_reason", details) + ", " +
+         string("block_reason", details) +
+         ", s.latency_ms, s.prompt_tokens, s.completion_tokens, s.attempts, " +
+         string("error", details) + ", t.hash, s.verdict, " + string("signals", details) +
+         ", s.narrative, s.expect_coverage, " + string("classifier_version", details) +
+         ", p.category, p.lang, p.control, j.model, j.verdict, j.reason, j.prompt_version, "
+         "j.judged_at, s.response, t.dict, s.error_body, b.dict";
+}
 
 enum Col {
   kId,
@@ -333,9 +340,9 @@ Status Store::for_each_sample(const SampleFilter& f,
                               const std::function<bool(const SampleRow&)>& callback) {
   // Only fixed SQL fragments are appended; every value is bound below, in the same order.
   std::vector<std::variant<int64_t, std::string>> values;
-  std::string sql = kSelect;
-  sql += f.with_text ? ", d.data, typeof(d.data) = 'blob', bd.data, typeof(bd.data) = 'blob'"
-                     : ", NULL, 0, NULL, 0";
+  std::string sql = select_columns(f.with_details);
+  sql += f.with_text ? ", d.data, typeof(d.data) = 'blob'" : ", NULL, 0";
+  sql += f.with_text && f.with_details ? ", bd.data, typeof(bd.data) = 'blob'" : ", NULL, 0";
   sql += f.features_version ? ", x.data" : ", NULL";
   sql +=
       " FROM runs r CROSS JOIN sample_rows s ON s.run_id = r.id"
@@ -355,7 +362,7 @@ Status Store::for_each_sample(const SampleFilter& f,
     // With features, the text is not even read: that is what they are kept for.
     sql += f.features_version ? " LEFT JOIN text_data d ON d.id = s.response AND x.text IS NULL"
                               : " LEFT JOIN text_data d ON d.id = s.response";
-    sql += " LEFT JOIN text_data bd ON bd.id = s.error_body";
+    if (f.with_details) sql += " LEFT JOIN text_data bd ON bd.id = s.error_body";
   }
   sql += " WHERE 1";
   if (f.since) sql += " AND r.run_at >= ?", values.emplace_back(format_time(*f.since));

@@ -156,6 +156,9 @@ struct SampleFilter {
   // When set, rows carry the text's features of this version (put_features), and with_text
   // reads the response text only of rows that have none: features stand in for the text.
   std::optional<std::string> features_version{};
+  // false: the requested model, finish and block reasons, error, signals, classifier version
+  // and error body are left empty (drift reads none of them; each is a lookup per row).
+  bool with_details = true;
 };
 
 enum class EventStatus { open, resolved };
