@@ -51,7 +51,8 @@ bool read_rest(Reader& in, int64_t& prev_id, TextUse* use,
     std::string_view probe;
     // In set order, each once: what encode() writes.
     if (!in.count(size) || size == 0 || !in.raw(static_cast<size_t>(size), probe) ||
-        (k > 0 && !(last < probe)) || (probes && !std::binary_search(probes->begin(), probes->end(), probe))) {
+        (k > 0 && !(last < probe)) ||
+        (probes && !std::binary_search(probes->begin(), probes->end(), probe))) {
       return false;
     }
     last = probe;
