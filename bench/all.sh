@@ -10,7 +10,9 @@ build=${BUILD:-build}
 quick=0
 [[ "${1:-}" == "--quick" ]] && quick=1
 
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+# The flags of scripts/test.sh, so that the two share one build (-g1 changes no code).
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" -DCMAKE_UNITY_BUILD=ON >/dev/null
 cmake --build "$build" -j "$(nproc)" --target bench_history bench_store bench_import bench_run \
   bench_sim >/dev/null
 

@@ -1,7 +1,6 @@
 #include "drift/measures.h"
 
 #include <algorithm>
-#include <cmath>
 #include <unordered_map>
 
 namespace dw::drift {

@@ -102,7 +102,8 @@ struct SampleRow {
   std::string category;  // of the probe version
   std::string lang;
   bool control = false;
-  // text and error_body are "" when not asked for (SampleFilter::with_text = false).
+  // text and error_body are "" when not asked for (SampleFilter::with_text = false; error_body
+  // also with with_details = false).
   providers::Sample sample;
   std::string response_hash;                     // "" when there is no text
   // Absent until classified. Its verdict is the final one: the judge's when a judgement with a
@@ -152,12 +153,13 @@ struct SampleFilter {
   std::optional<int64_t> run_id{};
   std::optional<Time> since{};
   std::optional<Time> until{};
-  bool with_text = true;  // join the response text and error body (skip for counting)
+  bool with_text = true;  // join the response text (and error body: with_details)
   // When set, rows carry the text's features of this version (put_features), and with_text
   // reads the response text only of rows that have none: features stand in for the text.
   std::optional<std::string> features_version{};
-  // false: the requested model, finish and block reasons, error, signals, classifier version
-  // and error body are left empty (drift reads none of them; each is a lookup per row).
+  // false: the requested model, finish and block reasons, error, classifier version and error
+  // body are left empty and signals read "[]" (drift reads none of them; each string is a
+  // lookup per row).
   bool with_details = true;
 };
 
