@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <optional>
 
 namespace dw::drift {
 namespace {
@@ -339,9 +340,15 @@ Result<Decisions> decide(const History& history, const RunRef& run,
   std::map<std::string_view, std::vector<Candidate*>> families;
   for (const PairHistory* pair : current) {
     bool tested_any = false;
+    // Without a resolved event of its own, a pair's eligible cells are the same for every type.
+    const bool any_resolved = resolved.count(pair->key) > 0;
+    std::optional<Cells> shared;
     for (std::string_view type : kPairTypes) {
       if (open_index(type, pair->key)) continue;
-      Cells eligible = eligible_cells(*pair, type, events, resolved);
+      std::optional<Cells> own;
+      std::optional<Cells>& cached = any_resolved ? own : shared;
+      if (!cached) cached = eligible_cells(*pair, type, events, resolved);
+      const Cells& eligible = *cached;
       std::vector<Measure> measures = {Measure::verdicts};
       if (type == kNarrativeShift) measures = {Measure::narrative};
       if (type == kContentShift) measures = {Measure::coverage, Measure::similarity};

@@ -21,12 +21,6 @@ int verdict_column(const std::string& verdict) {
 
 }  // namespace
 
-long Cell::evidence() const {
-  long n = 0;
-  for (long v : verdicts) n += v;
-  return n;
-}
-
 void History::add(const store::SampleRow& row, const AnswerFeatures* features) {
   if (!row.classification) return;
   const store::Classification& c = *row.classification;
@@ -108,7 +102,6 @@ void History::add(EndpointRun run) {
   EndpointCell& ec = ep.cells.back();
   ec.texts = false;
   ec.uses = {};
-  ec.control_probes.clear();
   // The run's pairs come in key order, as pairs_ holds them: walk both together rather than
   // look each pair up from the root (a window of counts is hundreds of runs of hundreds).
   auto at = pairs_.lower_bound(PairKey{run.endpoint, "", ""});
@@ -130,7 +123,6 @@ void History::add(EndpointRun run) {
     pair.cells.push_back(std::move(p.cell));
     pair.cells.back().texts = false;
     pair.cells.back().answered.clear();
-    if (p.control) ec.control_probes.insert(key.probe_id);
     ++at;  // the run's pairs are strictly ascending: the next one is at or after this
   }
 }

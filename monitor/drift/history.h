@@ -136,7 +136,9 @@ struct Cell {
   SampleIds ids;                    // non-error sample ids, the first kMaxCellIds
   SampleIds error_ids;              // the same of error samples
 
-  long evidence() const;  // non-error samples
+  long evidence() const {  // non-error samples
+    return verdicts[0] + verdicts[1] + verdicts[2] + verdicts[3];
+  }
   // Not evidence either way: nothing classified, or more than half of it errors.
   bool valid() const { return evidence() > 0 && errors <= evidence(); }
 };
@@ -171,13 +173,14 @@ class TextUses {
   // Every use, by hash.
   std::map<std::string, TextUse> all() const;
 
-  // The encoding (run_cells.h): the number of uses, then each in hash order. nullopt when a
-  // hash is not a lowercase hex sha256.
-  std::optional<std::string> encode() const;
-  // Back from the bytes encode() gave, which must end there; nullopt for other bytes, and for
-  // a use naming a probe not in `probes` (those whose texts could be shared; sorted, each once).
-  static std::optional<TextUses> decode(std::string_view bytes,
-                                        std::span<const std::string_view> probes);
+  // The encoding (run_cells.h): the number of uses, then each in hash order, naming its
+  // probes by their index in `probes`: the keys of the pairs whose texts could be shared, in
+  // probe id order, one per probe id. nullopt when a hash is not a lowercase hex sha256 or a
+  // probe is not among them.
+  std::optional<std::string> encode(std::span<const SharedPairKey> probes) const;
+  // Back from the bytes encode() gave with the same probes, which the uses keep to name them;
+  // the bytes must end there. nullopt for other bytes, and for a probe index out of range.
+  static std::optional<TextUses> decode(std::string_view bytes, std::vector<SharedPairKey> probes);
 
  private:
   struct Entry {
@@ -189,6 +192,7 @@ class TextUses {
 
   std::map<std::string, TextUse> built_;
   std::shared_ptr<const std::string> packed_;  // decoded: the bytes, shared by copies
+  std::shared_ptr<const std::vector<SharedPairKey>> probes_;  // ... and the probes they name
   std::vector<Entry> offsets_;                 // in hash order
 };
 
@@ -244,7 +248,9 @@ class History {
   void add(const store::SampleRow& row, const AnswerFeatures* features);
   // Adds one endpoint's cells of one run whole, as add() would have counted the run's rows
   // without features. The run must come after every run already added. Taken by value: a
-  // window holds hundreds of runs of hundreds of cells, moved in rather than copied.
+  // window holds hundreds of runs of hundreds of cells, moved in rather than copied. The
+  // endpoint cell's control_probes must name the run's control pairs (as decoding and
+  // cells_of() give them).
   void add(EndpointRun run);
   // What history holds of one run, one entry per endpoint in name order, without texts (what
   // add(EndpointRun) takes back); empty when no sample of the run was counted.

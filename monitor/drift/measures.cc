@@ -207,12 +207,14 @@ SimilarityRecent measure_recent(const SimilarityBaseline& base,
 
 namespace {
 
-std::optional<Finding> compare(Measure m, const Cells& base, const Cells& recent,
+std::optional<Finding> compare(Measure m, Cells base_cells, Cells recent_cells,
                                const Options& options, SimilarityMemo* memo) {
   Finding f;
   f.measure = m;
-  f.base = base;
-  f.recent = recent;
+  f.base = std::move(base_cells);
+  f.recent = std::move(recent_cells);
+  const Cells& base = f.base;
+  const Cells& recent = f.recent;
   if (m == Measure::similarity) {
     for (const Cell* c : recent) {
       if (!c->texts) return std::nullopt;
@@ -273,13 +275,13 @@ WindowResult best_window(Measure m, const Cells& eligible, Time run_at, const Op
     size_t start = eligible.size() - len;
     Time start_at = eligible[start]->run.at;
     if (start_at < run_at - options.baseline_window) break;
-    Cells recent(eligible.begin() + static_cast<long>(start), eligible.end());
-    Cells base;
-    base.reserve(start);
-    for (size_t i = 0; i < start; ++i) {
-      if (eligible[i]->run.at >= start_at - options.baseline_window) base.push_back(eligible[i]);
-    }
-    auto f = compare(m, base, recent, options, shared);
+    // Cells are in run order: the baseline is the eligible cells from start_at - window on.
+    const auto base_begin = std::partition_point(
+        eligible.begin(), eligible.begin() + static_cast<long>(start),
+        [&](const Cell* c) { return c->run.at < start_at - options.baseline_window; });
+    auto f = compare(m, Cells(base_begin, eligible.begin() + static_cast<long>(start)),
+                     Cells(eligible.begin() + static_cast<long>(start), eligible.end()), options,
+                     shared);
     if (f) result.tested = true;
     if (!f || f->effect < options.min_effect || !moves_the_right_way(*f)) continue;
     if (!best || f->p < by_length[*best]->p) best = len;

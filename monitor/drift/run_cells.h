@@ -77,7 +77,9 @@ std::optional<EndpointRun> decode_run_cells(
 // signatures of each pair of the counts with answered samples, in the counts' pair order, as
 // many as it answered, each 64 little-endian 16-bit words; then the number of shared-text uses
 // and each: the normalised text's sha256 (32 bytes), a raw text's sha256 (32 bytes), its probes
-// (count, then length + bytes each), its sample ids (count, then zigzag deltas as above).
+// (count, then each one's index, ascending, among the probe ids of the counts' pairs that
+// answered or deflected, sorted and each once), its sample ids (count, then zigzag deltas as
+// above).
 int64_t run_texts_version();
 // nullopt when texts does not fit counts (a pair's signatures are not its answered count) or a
 // hash is not a lowercase hex sha256: such texts are not stored.

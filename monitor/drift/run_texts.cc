@@ -14,7 +14,7 @@ namespace {
 
 using namespace varint;
 
-constexpr const char* kTextsFormat = "run-texts/2";  // of the bytes below
+constexpr const char* kTextsFormat = "run-texts/3";  // of the bytes below
 constexpr size_t kHexHash = 64;  // a sha256 in hex
 
 void put_signature(std::string& out, const Signature& s) {
@@ -79,6 +79,20 @@ std::string texts_fingerprint() {
   return out;
 }
 
+// The probes whose texts a run's uses may name: those of the pairs that answered or deflected,
+// one key per probe id, in probe id order (the uses name them by index). nullopt when the
+// pairs are not in key order, as History gives them.
+std::optional<std::vector<SharedPairKey>> shared_probes(const EndpointRun& counts) {
+  std::vector<SharedPairKey> out;
+  for (const PairRun& p : counts.pairs) {
+    if (p.cell.verdicts[0] + p.cell.verdicts[2] == 0) continue;
+    if (!out.empty() && out.back()->probe_id == p.key->probe_id) continue;
+    if (!out.empty() && !(out.back()->probe_id < p.key->probe_id)) return std::nullopt;
+    out.push_back(p.key);
+  }
+  return out;
+}
+
 }  // namespace
 
 int64_t run_texts_version() {
@@ -107,7 +121,9 @@ std::optional<std::string> encode_run_texts(const EndpointRun& counts, const End
     }
     for (const Signature& s : answered->second) put_signature(out, s);
   }
-  auto uses = texts.uses.encode();
+  auto probes = shared_probes(counts);
+  if (!probes) return std::nullopt;
+  auto uses = texts.uses.encode(*probes);
   if (!uses) return std::nullopt;
   return out + *uses;
 }
@@ -116,15 +132,7 @@ std::optional<EndpointTexts> decode_run_texts(std::string_view bytes, const Endp
   Reader in(bytes);
   EndpointTexts t;
   t.endpoint = counts.endpoint;
-  // Probes whose texts may be shared (answered or deflected), sorted and each once: the pairs
-  // of one endpoint come in key order, so in probe order.
-  std::vector<std::string_view> shared;
-  shared.reserve(counts.pairs.size());
   for (const PairRun& p : counts.pairs) {
-    if (p.cell.verdicts[0] + p.cell.verdicts[2] > 0 &&
-        (shared.empty() || shared.back() != p.key->probe_id)) {
-      shared.push_back(p.key->probe_id);
-    }
     const long n = p.cell.verdicts[0];
     if (n == 0) continue;
     // Counts come from another row: never allocate more than the bytes can hold.
@@ -134,10 +142,11 @@ std::optional<EndpointTexts> decode_run_texts(std::string_view bytes, const Endp
       if (!read_signature(in, s)) return std::nullopt;
     }
   }
-  if (!std::is_sorted(shared.begin(), shared.end())) return std::nullopt;  // not History's
+  auto probes = shared_probes(counts);
+  if (!probes) return std::nullopt;  // not History's
   std::string_view rest;
   if (!in.raw(in.remaining(), rest)) return std::nullopt;
-  auto uses = TextUses::decode(rest, shared);
+  auto uses = TextUses::decode(rest, std::move(*probes));
   if (!uses) return std::nullopt;
   t.uses = std::move(*uses);
   return t;

@@ -40,23 +40,21 @@ std::string to_hex(std::string_view bytes) {
   return hex;
 }
 
-// One entry after its two hashes: its probes and ids. false for bytes that are not one.
-bool read_rest(Reader& in, int64_t& prev_id, TextUse* use,
-               const std::span<const std::string_view>* probes) {
+// One entry after its two hashes: its probes (indices into probes, ascending) and ids. false
+// for bytes that are not one; use, when given, gets what they say.
+bool read_rest(Reader& in, int64_t& prev_id, const std::vector<SharedPairKey>& probes,
+               TextUse* use) {
   long n = 0, ids = 0;
   if (!in.count(n) || n == 0) return false;
-  std::string_view last;
+  long last = -1;
   for (long k = 0; k < n; ++k) {
-    long size = 0;
-    std::string_view probe;
+    long index = 0;
     // In set order, each once: what encode() writes.
-    if (!in.count(size) || size == 0 || !in.raw(static_cast<size_t>(size), probe) ||
-        (k > 0 && !(last < probe)) ||
-        (probes && !std::binary_search(probes->begin(), probes->end(), probe))) {
+    if (!in.count(index) || index <= last || static_cast<size_t>(index) >= probes.size()) {
       return false;
     }
-    last = probe;
-    if (use) use->probes.emplace(probe);
+    last = index;
+    if (use) use->probes.emplace(probes[static_cast<size_t>(index)]->probe_id);
   }
   if (!in.count(ids) || ids == 0 || static_cast<size_t>(ids) > kMaxCellIds) return false;
   SampleIds scratch;
@@ -72,7 +70,7 @@ std::optional<TextUse> TextUses::entry(const Entry& e) const {
   std::string_view hashes;
   TextUse use;
   int64_t prev_id = e.prev_id;
-  if (!in.raw(2 * kHashBytes, hashes) || !read_rest(in, prev_id, &use, nullptr)) {
+  if (!in.raw(2 * kHashBytes, hashes) || !read_rest(in, prev_id, *probes_, &use)) {
     return std::nullopt;  // checked by decode(): not reached
   }
   use.response_hash = to_hex(hashes.substr(kHashBytes));
@@ -123,17 +121,19 @@ std::map<std::string, TextUse> TextUses::all() const {
   return out;
 }
 
-std::optional<std::string> TextUses::encode() const {
+std::optional<std::string> TextUses::encode(std::span<const SharedPairKey> probes) const {
   std::string out;
   const std::map<std::string, TextUse> uses = all();
   put(out, uses.size());
   int64_t prev_id = 0;
+  auto by_id = [](const SharedPairKey& k, const std::string& id) { return k->probe_id < id; };
   for (const auto& [hash, use] : uses) {
     if (!to_bytes(hash, out) || !to_bytes(use.response_hash, out)) return std::nullopt;
     put(out, use.probes.size());
-    for (const std::string& probe : use.probes) {
-      put(out, probe.size());
-      out += probe;
+    for (const std::string& probe : use.probes) {  // in name order, as probes are
+      auto at = std::lower_bound(probes.begin(), probes.end(), probe, by_id);
+      if (at == probes.end() || (*at)->probe_id != probe) return std::nullopt;
+      put(out, static_cast<uint64_t>(at - probes.begin()));
     }
     put(out, use.ids.size());
     put_ids(out, prev_id, use.ids);
@@ -142,8 +142,9 @@ std::optional<std::string> TextUses::encode() const {
 }
 
 std::optional<TextUses> TextUses::decode(std::string_view bytes,
-                                         std::span<const std::string_view> probes) {
+                                         std::vector<SharedPairKey> probes) {
   TextUses t;
+  t.probes_ = std::make_shared<const std::vector<SharedPairKey>>(std::move(probes));
   auto packed = std::make_shared<std::string>(bytes);
   Reader in(*packed);
   long n = 0;
@@ -158,7 +159,7 @@ std::optional<TextUses> TextUses::decode(std::string_view bytes,
     if (i > 0 && !(last < key)) return std::nullopt;  // in hash order, each once
     last = key;
     t.offsets_.push_back({static_cast<uint32_t>(offset), prev_id});
-    if (!read_rest(in, prev_id, nullptr, &probes)) return std::nullopt;
+    if (!read_rest(in, prev_id, *t.probes_, nullptr)) return std::nullopt;
   }
   if (!in.done()) return std::nullopt;
   t.packed_ = std::move(packed);
