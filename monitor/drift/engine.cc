@@ -117,10 +117,7 @@ Status lifecycle(store::Event& e, const PairHistory& pair, const RunRef& run,
     std::vector<Signature> now = answers(last);
     bool texts = std::all_of(last.begin(), last.end(), [](const Cell* c) { return c->texts; });
     if (base.empty() || now.empty() || !texts) return {};
-    SimilarityBaseline sb;
-    sb.answers = std::move(base);
-    sb.threshold = sim.value("threshold", 0.0);
-    SimilarityRecent r = measure_recent(sb, now);
+    SimilarityRecent r = measure_recent(base, sim.value("threshold", 0.0), now);
     long far = sim.value("far", 0L);
     b = {far, sim.value("answers", 0L) - far};
     a = {r.far, r.near};
@@ -229,7 +226,7 @@ store::Event pair_event(const Candidate& c, const RunRef& run, size_t family_siz
     evidence["similarity"] = {{"threshold", f.similarity->threshold},
                               {"baseline_runs", f.similarity->runs},
                               {"far", f.similarity->far},
-                              {"answers", f.similarity->answers.size()},
+                              {"answers", f.similarity->answers},
                               {"far_after", f.similarity_recent.far}};
   }
   e.before_json = dump(before);

@@ -68,21 +68,19 @@ std::vector<Signature> answers(const Cells& cells) {
 
 namespace {
 
-// The baseline of answers, with sim(answers, i, j) the similarity of answers i and j.
+// The baseline of n answers, with sim(i, j) the similarity of answers i and j.
 template <typename Sim>
-std::optional<SimilarityBaseline> baseline_from(std::vector<Signature> answers,
-                                                std::vector<int64_t> runs, int min_samples,
-                                                Sim sim) {
-  size_t n = answers.size();
+std::optional<SimilarityBaseline> baseline_from(size_t n, std::vector<int64_t> runs,
+                                                int min_samples, Sim sim) {
   if (n < 2 || n < static_cast<size_t>(min_samples)) return std::nullopt;
   SimilarityBaseline b;
-  b.answers = std::move(answers);
+  b.answers = n;
   b.runs = std::move(runs);
   std::vector<double> loo(n, 0);  // each answer's similarity to its nearest other answer
   double sum = 0;
   for (size_t i = 0; i < n; ++i) {
     for (size_t j = i + 1; j < n; ++j) {
-      double s = sim(b.answers, i, j);
+      double s = sim(i, j);
       loo[i] = std::max(loo[i], s);
       loo[j] = std::max(loo[j], s);
       sum += s;
@@ -96,23 +94,23 @@ std::optional<SimilarityBaseline> baseline_from(std::vector<Signature> answers,
   return b;
 }
 
-// measure_recent with sim(k, l) the similarity of recent answer k and baseline answer l.
+// measure_recent of `recent` answers against `base` answers, with sim(k, l) the similarity of
+// recent answer k and baseline answer l.
 template <typename Sim>
-SimilarityRecent recent_from(const SimilarityBaseline& base, const std::vector<Signature>& recent,
-                             Sim sim) {
+SimilarityRecent recent_from(size_t base, double threshold, size_t recent, Sim sim) {
   SimilarityRecent r;
   double sum = 0;
-  for (size_t k = 0; k < recent.size(); ++k) {
+  for (size_t k = 0; k < recent; ++k) {
     double mean = 0, nearest = 0;
-    for (size_t l = 0; l < base.answers.size(); ++l) {
+    for (size_t l = 0; l < base; ++l) {
       double x = sim(k, l);
       mean += x;
       nearest = std::max(nearest, x);
     }
-    sum += mean / static_cast<double>(base.answers.size());
-    (nearest < base.threshold ? r.far : r.near) += 1;
+    sum += mean / static_cast<double>(base);
+    (nearest < threshold ? r.far : r.near) += 1;
   }
-  r.mean = recent.empty() ? 0 : sum / static_cast<double>(recent.size());
+  r.mean = recent == 0 ? 0 : sum / static_cast<double>(recent);
   return r;
 }
 
@@ -159,15 +157,18 @@ class SimilarityMemo {
   // Whether it holds the table (see kMostAnswers).
   bool usable() const { return !matrix_.empty() || answers_.empty(); }
 
-  // The indices of the answers of cells, in order; nullopt when a cell is not held.
-  std::optional<std::vector<size_t>> indices(const Cells& cells) const {
-    std::vector<size_t> out;
-    for (const Cell* c : cells) {
-      auto f = first_.find(c);
-      if (f == first_.end()) return std::nullopt;
-      for (size_t k = 0; k < c->answered.size(); ++k) out.push_back(f->second + k);
+  // Where the answers of cells are, [first, last): those of consecutive held cells are
+  // consecutive. nullopt when a cell is not held or they are not consecutive.
+  std::optional<std::pair<size_t, size_t>> range(const Cells& cells) const {
+    if (cells.empty()) return std::pair<size_t, size_t>{0, 0};
+    size_t first = 0, end = 0;
+    for (size_t i = 0; i < cells.size(); ++i) {
+      auto f = first_.find(cells[i]);
+      if (f == first_.end() || (i > 0 && f->second != end)) return std::nullopt;
+      if (i == 0) first = f->second;
+      end = f->second + cells[i]->answered.size();
     }
-    return out;
+    return std::pair<size_t, size_t>{first, end};
   }
 
   double at(size_t i, size_t j) {
@@ -190,19 +191,17 @@ class SimilarityMemo {
 
 }  // namespace
 
-std::optional<SimilarityBaseline> similarity_baseline(std::vector<Signature> answers,
+std::optional<SimilarityBaseline> similarity_baseline(const std::vector<Signature>& answers,
                                                       std::vector<int64_t> runs,
                                                       int min_samples) {
-  return baseline_from(std::move(answers), std::move(runs), min_samples,
-                       [](const std::vector<Signature>& a, size_t i, size_t j) {
-                         return similarity(a[i], a[j]);
-                       });
+  return baseline_from(answers.size(), std::move(runs), min_samples,
+                       [&](size_t i, size_t j) { return similarity(answers[i], answers[j]); });
 }
 
-SimilarityRecent measure_recent(const SimilarityBaseline& base,
+SimilarityRecent measure_recent(const std::vector<Signature>& base, double threshold,
                                 const std::vector<Signature>& recent) {
-  return recent_from(base, recent,
-                     [&](size_t k, size_t l) { return similarity(recent[k], base.answers[l]); });
+  return recent_from(base.size(), threshold, recent.size(),
+                     [&](size_t k, size_t l) { return similarity(recent[k], base[l]); });
 }
 
 namespace {
@@ -220,21 +219,27 @@ std::optional<Finding> compare(Measure m, Cells base_cells, Cells recent_cells,
       if (!c->texts) return std::nullopt;
     }
     Cells used = similarity_cells(base);
-    std::vector<Signature> now = answers(recent);
-    auto held = memo ? memo->indices(used) : std::nullopt;
-    auto held_now = memo ? memo->indices(recent) : std::nullopt;
-    const bool memoised = held && held_now;
     const int least = options.min_baseline_samples;
-    f.similarity = memoised ? baseline_from(answers(used), run_ids(used), least,
-                                            [&](const std::vector<Signature>&, size_t i, size_t j) {
-                                              return memo->at((*held)[i], (*held)[j]);
-                                            })
-                            : similarity_baseline(answers(used), run_ids(used), least);
-    if (!f.similarity || now.empty()) return std::nullopt;
-    auto between = [&](size_t k, size_t l) { return memo->at((*held_now)[k], (*held)[l]); };
-    f.similarity_recent = memoised ? recent_from(*f.similarity, now, between)
-                                   : measure_recent(*f.similarity, now);
-    f.before = {f.similarity->far, static_cast<long>(f.similarity->answers.size()) - f.similarity->far};
+    // With the memo, answers are read in place: the used cells' answers and the recent ones
+    // are each a run of the memo's (consecutive cells with texts).
+    auto held = memo ? memo->range(used) : std::nullopt;
+    auto held_now = memo ? memo->range(recent) : std::nullopt;
+    if (held && held_now) {
+      const auto [b0, b1] = *held;
+      const auto [r0, r1] = *held_now;
+      f.similarity = baseline_from(b1 - b0, run_ids(used), least,
+                                   [&](size_t i, size_t j) { return memo->at(b0 + i, b0 + j); });
+      if (!f.similarity || r1 == r0) return std::nullopt;
+      f.similarity_recent =
+          recent_from(b1 - b0, f.similarity->threshold, r1 - r0,
+                      [&](size_t k, size_t l) { return memo->at(r0 + k, b0 + l); });
+    } else {
+      const std::vector<Signature> then = answers(used), now = answers(recent);
+      f.similarity = similarity_baseline(then, run_ids(used), least);
+      if (!f.similarity || now.empty()) return std::nullopt;
+      f.similarity_recent = measure_recent(then, f.similarity->threshold, now);
+    }
+    f.before = {f.similarity->far, static_cast<long>(f.similarity->answers) - f.similarity->far};
     f.after = {f.similarity_recent.far, f.similarity_recent.near};
   } else {
     f.before = counts(m, base);

@@ -25,14 +25,14 @@ Counts counts(Measure m, const Cells& cells);
 // among the others. Nearest, not mean: a model that answers from a few typical phrasings has a
 // many-peaked distribution, and a new answer is "as usual" when it is close to any of them.
 struct SimilarityBaseline {
-  std::vector<Signature> answers;
+  size_t answers = 0;         // baseline answers measured
   std::vector<int64_t> runs;  // the runs they came from
   double threshold = 0;       // 10th percentile of the nearest-neighbour similarities
   long far = 0;               // baseline answers below the threshold
   double mean = 0;            // mean pairwise similarity (reported, not tested)
 };
-// Needs at least min_samples answers; nullopt otherwise.
-std::optional<SimilarityBaseline> similarity_baseline(std::vector<Signature> answers,
+// Needs at least min_samples answers (and two); nullopt otherwise.
+std::optional<SimilarityBaseline> similarity_baseline(const std::vector<Signature>& answers,
                                                       std::vector<int64_t> runs,
                                                       int min_samples);
 // Recent answers whose nearest baseline answer is below the baseline's threshold are far.
@@ -41,7 +41,9 @@ struct SimilarityRecent {
   long near = 0;
   double mean = 0;  // mean similarity of the recent answers to the baseline answers
 };
-SimilarityRecent measure_recent(const SimilarityBaseline& base, const std::vector<Signature>& recent);
+// base: the baseline's answers; threshold: its SimilarityBaseline::threshold.
+SimilarityRecent measure_recent(const std::vector<Signature>& base, double threshold,
+                                const std::vector<Signature>& recent);
 
 // The answered signatures of cells, in order.
 std::vector<Signature> answers(const Cells& cells);
