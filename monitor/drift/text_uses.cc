@@ -123,7 +123,9 @@ std::map<std::string, TextUse> TextUses::all() const {
 
 std::optional<std::string> TextUses::encode(std::span<const SharedPairKey> probes) const {
   std::string out;
-  const std::map<std::string, TextUse> uses = all();
+  std::map<std::string, TextUse> unpacked;  // a decoded form's uses (the built form is read as is)
+  if (packed_) unpacked = all();
+  const std::map<std::string, TextUse>& uses = packed_ ? unpacked : built_;
   put(out, uses.size());
   int64_t prev_id = 0;
   auto by_id = [](const SharedPairKey& k, const std::string& id) { return k->probe_id < id; };
