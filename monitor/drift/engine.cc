@@ -312,8 +312,14 @@ Result<Decisions> decide(const History& history, const RunRef& run,
       current.push_back(&pair);
     }
   }
+  // The events open as the run starts, then those it opens: what open_index looks through
+  // for every pair and type (the window's events are mostly resolved ones).
+  std::vector<size_t> open;
+  for (size_t i = 0; i < events.size(); ++i) {
+    if (is_open(events[i])) open.push_back(i);
+  }
   auto open_index = [&](std::string_view type, const PairKey& k) -> std::optional<size_t> {
-    for (size_t i = 0; i < events.size(); ++i) {
+    for (size_t i : open) {
       if (is_open(events[i]) && same_pair(events[i], type, k)) return i;
     }
     return std::nullopt;
@@ -381,6 +387,7 @@ Result<Decisions> decide(const History& history, const RunRef& run,
                                      runs_of(c->finding.recent), options);
       events.push_back(pair_event(*c, run, families[type].size(), controls, options));
       out.inserted.push_back(events.size() - 1);
+      open.push_back(events.size() - 1);
     }
   }
 

@@ -120,6 +120,7 @@ void History::add(EndpointRun run) {
     }
     PairHistory& pair = at->second;
     pair.control = p.control;
+    if (pair.cells.empty()) pair.cells.reserve(expected_runs_);
     pair.cells.push_back(std::move(p.cell));
     pair.cells.back().texts = false;
     pair.cells.back().answered.clear();

@@ -252,6 +252,9 @@ class History {
   // endpoint cell's control_probes must name the run's control pairs (as decoding and
   // cells_of() give them).
   void add(EndpointRun run);
+  // How many runs add(EndpointRun) will add: each pair's list of cells is made that large at
+  // once instead of growing (a window is hundreds of runs of hundreds of pairs).
+  void expect_runs(size_t runs) { expected_runs_ = runs; }
   // What history holds of one run, one entry per endpoint in name order, without texts (what
   // add(EndpointRun) takes back); empty when no sample of the run was counted.
   std::vector<EndpointRun> cells_of(const RunRef& run) const;
@@ -276,6 +279,7 @@ class History {
   std::map<std::string, EndpointHistory> endpoints_;
   PairHistory* last_pair_ = nullptr;  // where the previous row went (map nodes stay put)
   EndpointHistory* last_endpoint_ = nullptr;
+  size_t expected_runs_ = 0;
 };
 
 }  // namespace dw::drift

@@ -81,6 +81,7 @@ Status RunSummaries::feed(History& history, Time since, Time until, Time texts_s
   });
   if (!listed) return listed;
   if (runs.empty()) return {};
+  history.expect_runs(runs.size());
 
   const int64_t version = run_cells_version();
   size_t next = 0;                // the next of runs to add to history

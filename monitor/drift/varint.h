@@ -64,6 +64,11 @@ class Reader {
   explicit Reader(std::string_view bytes) : b_(bytes) {}
 
   bool varint(uint64_t& v) {
+    // Most values (counts, id deltas) fit one byte: a detection reads hundreds of thousands.
+    if (pos_ < b_.size() && (static_cast<uint8_t>(b_[pos_]) & 0x80) == 0) {
+      v = static_cast<uint8_t>(b_[pos_++]);
+      return true;
+    }
     v = 0;
     for (int shift = 0; shift < 64; shift += 7) {
       if (pos_ == b_.size()) return false;
