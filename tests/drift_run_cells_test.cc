@@ -8,6 +8,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <array>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -690,6 +691,50 @@ TEST_CASE("the texts' part never decodes from bytes that do not hold it") {
   // A probe none of the pairs shares a text for is never written.
   use.probes = {"z"};
   CHECK_FALSE(encode_run_texts(counts, texts).has_value());
+}
+
+TEST_CASE("shared texts name their probes by index among the probes that answered or deflected") {
+  EndpointRun counts;
+  counts.endpoint = "e";
+  // "b" refused only: it shares no text, so "c" is the second of the sharing probes.
+  for (const auto& [probe, verdicts] : std::vector<std::pair<std::string, std::array<long, 4>>>{
+           {"a", {0, 0, 1, 0}}, {"b", {0, 1, 0, 0}}, {"c", {0, 0, 2, 0}}}) {
+    PairRun& p = counts.pairs.emplace_back();
+    p.key = std::make_shared<const PairKey>(PairKey{"e", probe, "v"});
+    p.cell.verdicts = verdicts;
+  }
+  EndpointTexts texts;
+  texts.endpoint = "e";
+  TextUse& use = texts.uses.add(std::string(64, 'a'));
+  use.response_hash = std::string(64, 'b');
+  use.probes = {"a", "c"};
+  use.ids = {5, 9};
+  auto bytes = encode_run_texts(counts, texts);
+  REQUIRE(bytes.has_value());
+  auto back = decode_run_texts(*bytes, counts);
+  REQUIRE(back.has_value());
+  auto found = back->uses.find(std::string(64, 'a'));
+  REQUIRE(found.has_value());
+  CHECK(found->probes == std::set<std::string>{"a", "c"});
+  CHECK(found->ids == SampleIds{5, 9});
+
+  // By hand: one use, its two hashes, the probe indices given, one id (5, as a zigzag delta).
+  auto one_use = [](std::initializer_list<int> indices) {
+    std::string b(1, '\x01');
+    b += std::string(32, '\xaa') + std::string(32, '\xbb');
+    b += static_cast<char>(indices.size());
+    for (int i : indices) b += static_cast<char>(i);
+    return b + '\x01' + '\x0a';
+  };
+  std::vector<SharedPairKey> probes = {counts.pairs[0].key, counts.pairs[2].key};
+  auto good = TextUses::decode(one_use({0, 1}), probes);
+  REQUIRE(good.has_value());
+  CHECK(good->all().begin()->second.probes == std::set<std::string>{"a", "c"});
+  CHECK(good->all().begin()->second.ids == SampleIds{5});
+  CHECK_FALSE(TextUses::decode(one_use({0, 0}), probes).has_value());  // twice
+  CHECK_FALSE(TextUses::decode(one_use({1, 0}), probes).has_value());  // descending
+  CHECK_FALSE(TextUses::decode(one_use({0, 2}), probes).has_value());  // out of range
+  CHECK_FALSE(TextUses::decode(one_use({}), probes).has_value());      // no probe
 }
 
 TEST_CASE("a cell keeps the first eight sample ids of each kind, and its summary the same") {

@@ -74,8 +74,9 @@ struct WindowResult {
   std::optional<Finding> finding;  // the chosen window, when one moved by min_effect
 };
 
-// Tries recent windows of the last 1..recent_runs cells of `eligible` (which ends with the
-// current run; cells before run_at - baseline_window are only baseline), each against the
+// Tries recent windows of the last 1..recent_runs cells of `eligible` (in run order, so by
+// non-decreasing run time, as History holds them; it ends with the current run; cells before
+// run_at - baseline_window are only baseline), each against the
 // eligible cells in the baseline_window before it, and keeps the window with the smallest p
 // among those moving in the measure's direction by at least min_effect. Leading cells of the
 // window that on their own stay within min_effect / 2 of the baseline are trimmed off, so

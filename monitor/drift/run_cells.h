@@ -81,8 +81,9 @@ std::optional<EndpointRun> decode_run_cells(
 // answered or deflected, sorted and each once), its sample ids (count, then zigzag deltas as
 // above).
 int64_t run_texts_version();
-// nullopt when texts does not fit counts (a pair's signatures are not its answered count) or a
-// hash is not a lowercase hex sha256: such texts are not stored.
+// nullopt when texts does not fit counts (a pair's signatures are not its answered count, a
+// use names a probe none of the pairs answered or deflected, the pairs are not in key order)
+// or a hash is not a lowercase hex sha256: such texts are not stored.
 std::optional<std::string> encode_run_texts(const EndpointRun& counts, const EndpointTexts& texts);
 // Back, given the counts decoded from the same run and endpoint; nullopt for other bytes.
 std::optional<EndpointTexts> decode_run_texts(std::string_view bytes, const EndpointRun& counts);
@@ -97,7 +98,8 @@ class RunSummaries {
   // version (remembered for take_missing() once the run is finished). Runs at or after
   // texts_since come with their texts: the texts' part of their summaries, or their samples
   // with the features `cache` gives. Runs before pairs_since come with their endpoints' cells
-  // only (those with a summary: the others are counted whole). Fails when the store does.
+  // only (those with a summary: the others are counted whole). Sets history.expect_runs() to
+  // the runs whose pairs it adds. Fails when the store does.
   Status feed(History& history, Time since, Time until, Time texts_since, FeatureCache& cache,
               Time pairs_since = Time::min());
 

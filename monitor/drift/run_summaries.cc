@@ -81,7 +81,10 @@ Status RunSummaries::feed(History& history, Time since, Time until, Time texts_s
   });
   if (!listed) return listed;
   if (runs.empty()) return {};
-  history.expect_runs(runs.size());
+  // The runs whose pairs' cells are added (appending the recent ones later grows them once).
+  history.expect_runs(static_cast<size_t>(std::count_if(runs.begin(), runs.end(), [&](const auto& r) {
+    return r.run_at >= std::min(pairs_since, texts_since);
+  })));
 
   const int64_t version = run_cells_version();
   size_t next = 0;                // the next of runs to add to history
