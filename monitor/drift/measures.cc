@@ -157,7 +157,7 @@ class SimilarityMemo {
   // Whether it holds the table (see kMostAnswers).
   bool usable() const { return !matrix_.empty() || answers_.empty(); }
 
-  // Where the answers of cells are, [first, last): those of consecutive held cells are
+  // Where the answers of cells are, [first, end): those of consecutive held cells are
   // consecutive. nullopt when a cell is not held or they are not consecutive.
   std::optional<std::pair<size_t, size_t>> range(const Cells& cells) const {
     if (cells.empty()) return std::pair<size_t, size_t>{0, 0};
