@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include <filesystem>
+#include <optional>
 #include <vector>
 
 #include "common/error.h"
@@ -55,6 +56,10 @@ struct WholeRuns {
   int samples_per_run = 0;
   std::vector<RunCost> at;  // at runs 1, 30, 300 and 1,000, those within the runs measured
   long events = 0;          // opened over the whole history
+  // After the last run (of more than 30): 5 more runs on a copy of the database as it was at
+  // run 30 and 5 on the whole history, taken in turns on the same simulated days, so that the
+  // machine's load, which drifts over a long benchmark, weighs on both alike. Medians.
+  std::optional<RunCost> early, late;
 };
 
 // `runs` runs of the demo's configuration (its probe sets, endpoints and samples; its rule
