@@ -36,6 +36,18 @@ namespace {
 const std::string kRefusal = "I can't help with that.";
 const std::string kCanned = "Sorry, that's beyond my current scope. Let's talk about something else.";
 
+// The texts of endpoint "e" with one shared text (hash "aa...", raw "bb..."), used by probes
+// with sample ids.
+EndpointTexts one_shared_text(std::set<std::string> probes, SampleIds ids) {
+  EndpointTexts texts;
+  texts.endpoint = "e";
+  TextUse& use = texts.uses.add(std::string(64, 'a'));
+  use.response_hash = std::string(64, 'b');
+  use.probes = std::move(probes);
+  use.ids = std::move(ids);
+  return texts;
+}
+
 // --- a second connection, as sqlite3 in a shell ----------------------------------------------
 
 // Every row of the query, its columns joined by '|', one line per row.
@@ -664,12 +676,7 @@ TEST_CASE("the texts' part never decodes from bytes that do not hold it") {
   CHECK_FALSE(decode_run_texts(std::string(4096, '\0'), counts).has_value());
   // A use naming a probe that shared no text, and one that is fine.
   p.cell.verdicts = {0, 0, 1, 0};
-  EndpointTexts texts;
-  texts.endpoint = "e";
-  TextUse& use = texts.uses.add(std::string(64, 'a'));
-  use.response_hash = std::string(64, 'b');
-  use.probes = {"a"};
-  use.ids = {5};
+  EndpointTexts texts = one_shared_text({"a"}, {5});
   auto bytes = encode_run_texts(counts, texts);
   REQUIRE(bytes.has_value());
   auto back = decode_run_texts(*bytes, counts);
@@ -689,8 +696,7 @@ TEST_CASE("the texts' part never decodes from bytes that do not hold it") {
   refused.pairs[0].cell.verdicts = {0, 1, 0, 0};
   CHECK_FALSE(decode_run_texts(*bytes, refused).has_value());
   // A probe none of the pairs shares a text for is never written.
-  use.probes = {"z"};
-  CHECK_FALSE(encode_run_texts(counts, texts).has_value());
+  CHECK_FALSE(encode_run_texts(counts, one_shared_text({"z"}, {5})).has_value());
 }
 
 TEST_CASE("shared texts name their probes by index among the probes that answered or deflected") {
@@ -703,13 +709,7 @@ TEST_CASE("shared texts name their probes by index among the probes that answere
     p.key = std::make_shared<const PairKey>(PairKey{"e", probe, "v"});
     p.cell.verdicts = verdicts;
   }
-  EndpointTexts texts;
-  texts.endpoint = "e";
-  TextUse& use = texts.uses.add(std::string(64, 'a'));
-  use.response_hash = std::string(64, 'b');
-  use.probes = {"a", "c"};
-  use.ids = {5, 9};
-  auto bytes = encode_run_texts(counts, texts);
+  auto bytes = encode_run_texts(counts, one_shared_text({"a", "c"}, {5, 9}));
   REQUIRE(bytes.has_value());
   auto back = decode_run_texts(*bytes, counts);
   REQUIRE(back.has_value());

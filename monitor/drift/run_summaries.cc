@@ -82,9 +82,9 @@ Status RunSummaries::feed(History& history, Time since, Time until, Time texts_s
   if (!listed) return listed;
   if (runs.empty()) return {};
   // The runs whose pairs' cells are added (appending the recent ones later grows them once).
-  history.expect_runs(static_cast<size_t>(std::count_if(runs.begin(), runs.end(), [&](const auto& r) {
-    return r.run_at >= std::min(pairs_since, texts_since);
-  })));
+  const Time pairs_from = std::min(pairs_since, texts_since);
+  history.expect_runs(static_cast<size_t>(std::count_if(
+      runs.begin(), runs.end(), [&](const store::RunInfo& r) { return r.run_at >= pairs_from; })));
 
   const int64_t version = run_cells_version();
   size_t next = 0;                // the next of runs to add to history
@@ -101,7 +101,7 @@ Status RunSummaries::feed(History& history, Time since, Time until, Time texts_s
         if (!texts) {
           for (EndpointRun& e : cells) history.add(std::move(e));
           ++decoded_;
-          pairs_decoded_ += r.run_at >= std::min(pairs_since, texts_since) ? 1 : 0;
+          pairs_decoded_ += r.run_at >= pairs_from ? 1 : 0;
           ++next;
           return {};
         }
@@ -149,8 +149,7 @@ Status RunSummaries::feed(History& history, Time since, Time until, Time texts_s
     } else if (row.endpoint.empty()) {
       usable = row.data.empty();  // the marker of a run that counted nothing
     } else if (auto d = decode_run_cells(row.data, row.endpoint, {row.run_id, row.run_at}, keys_,
-                                         row.run_at >= std::min(pairs_since, texts_since),
-                                         &pair_keys_)) {
+                                         row.run_at >= pairs_from, &pair_keys_)) {
       cells.push_back(std::move(*d));
     } else {
       usable = false;  // rebuilt from the samples, like a summary of another version
