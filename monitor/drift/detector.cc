@@ -307,7 +307,10 @@ Result<Summary> detect_run(store::Store& store, int64_t run_id, const Options& o
   // Earlier runs from their summaries (texts too for those of the window), this one from its
   // samples: what is read does not grow with the history. The recent runs first, which say how
   // far back the decisions can read pairs' counts; older runs' pairs before that are skipped.
-  Status s = summaries.feed(recent, split, run.at, texts, cache);
+  // Each feed counts the runs added after it, so that a pair's cells are allocated once: at a
+  // long history, growing them again doubled a detection's memory, and its pages are faulted
+  // in anew by every detection.
+  Status s = summaries.feed(recent, split, run.at, texts, cache, Time::min(), 1);
   if (s) {
     store::SampleFilter now{.since = run.at, .until = run.at + std::chrono::seconds(1),
                             .features_version = answer_features_version(),
@@ -317,7 +320,9 @@ Result<Summary> detect_run(store::Store& store, int64_t run_id, const Options& o
   if (!s) return s.error();
   if (Status f = feed.status(); !f) return f.error();
   const Time reach = pair_reach(recent, run, *events, options);
-  if (Status old = summaries.feed(history, h, split, texts, cache, reach); !old) return old.error();
+  if (Status old = summaries.feed(history, h, split, texts, cache, reach, latest.size()); !old) {
+    return old.error();
+  }
   history.append(std::move(recent));
   history.prune(h, texts);
 

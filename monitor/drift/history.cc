@@ -40,6 +40,7 @@ void History::add(const store::SampleRow& row, const AnswerFeatures* features) {
   PairHistory& pair = *last_pair_;
   pair.control = row.control;
   if (pair.cells.empty() || pair.cells.back().run.id != row.run_id) {
+    if (pair.cells.empty()) pair.cells.reserve(expected_runs_);
     pair.cells.push_back(Cell{});
     pair.cells.back().run = {row.run_id, row.run_at};
   }

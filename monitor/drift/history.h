@@ -252,9 +252,9 @@ class History {
   // endpoint cell's control_probes must name the run's control pairs (as decoding and
   // cells_of() give them).
   void add(EndpointRun run);
-  // How many runs the add(EndpointRun) calls that follow will add: a pair's list of cells is
-  // made that large when its first cell comes, instead of growing (a window is a hundred runs
-  // of hundreds of pairs). A hint: more runs still fit, fewer leave room unused.
+  // How many runs the adds that follow (either add(), or append()) will add: a pair's list of
+  // cells is made that large when its first cell comes, instead of growing (a window is a
+  // hundred runs of hundreds of pairs). A hint: more runs still fit, fewer leave room unused.
   void expect_runs(size_t runs) { expected_runs_ = runs; }
   // What history holds of one run, one entry per endpoint in name order, without texts (what
   // add(EndpointRun) takes back); empty when no sample of the run was counted.

@@ -72,7 +72,7 @@ Result<bool> RunSummaries::add_texts(History& history, const RunRef& run,
 }
 
 Status RunSummaries::feed(History& history, Time since, Time until, Time texts_since,
-                          FeatureCache& cache, Time pairs_since) {
+                          FeatureCache& cache, Time pairs_since, size_t runs_after) {
   if (Status s = load_keys(); !s) return s;
   std::vector<store::RunInfo> runs;
   Status listed = store_.list_runs({.since = since, .until = until}, [&](const store::RunInfo& r) {
@@ -83,7 +83,7 @@ Status RunSummaries::feed(History& history, Time since, Time until, Time texts_s
   if (runs.empty()) return {};
   // The runs whose pairs' cells are added (appending the recent ones later grows them once).
   const Time pairs_from = std::min(pairs_since, texts_since);
-  history.expect_runs(static_cast<size_t>(std::count_if(
+  history.expect_runs(runs_after + static_cast<size_t>(std::count_if(
       runs.begin(), runs.end(), [&](const store::RunInfo& r) { return r.run_at >= pairs_from; })));
 
   const int64_t version = run_cells_version();
