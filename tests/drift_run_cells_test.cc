@@ -300,6 +300,78 @@ TEST_CASE("a pair of three answered samples takes a few bytes; bad bytes never d
   CHECK(run_cells_version() == run_cells_version());
 }
 
+TEST_CASE("folded old runs are spans whose sides read exactly as the cells they fold") {
+  // Pair p of endpoint e over days 0..11; day 3 is mostly errors (no evidence). Folding from
+  // day 2 until day 10, with an event's time on day 6: cells before day 2 and from day 10 stay
+  // whole, day 3 breaks the fold, and the cell of day 6 is folded with neither side of it.
+  const dw::store::SampleKey base{0, "p", "v1", "e", 0, "m", std::nullopt};
+  History whole, folded;
+  std::vector<EndpointRun> runs;
+  int64_t id = 100;
+  for (int d = 0; d < 12; ++d) {
+    for (int seq = 1; seq <= 3; ++seq) {
+      dw::store::SampleRow row;
+      row.id = id++;
+      row.run_id = d + 1;
+      row.run_at = day(d);
+      row.key = base;
+      row.key.run_id = d + 1;
+      row.key.seq = seq;
+      const char* verdict = d == 3 && seq > 1 ? "error" : seq == 3 && d % 2 ? "refused" : "answered";
+      // Coverages that are no sum of powers of two: a span's sum must still be exact.
+      row.classification = dw::store::Classification{verdict, "[]", seq == 1 && d > 6,
+                                                     std::optional<double>(1.0 / (seq + 2)), "t"};
+      whole.add(row, nullptr);
+    }
+    for (EndpointRun& e : whole.cells_of({d + 1, day(d)})) runs.push_back(std::move(e));
+  }
+  Folding plan;
+  plan.from = day(2);
+  const PairKey key{"e", "p", "v1"};
+  plan.until[key] = day(10);
+  plan.cuts[key] = {day(6)};
+  folded.fold(plan);
+  for (EndpointRun& e : runs) folded.add(std::move(e));
+
+  const auto& cells = folded.pairs().at(key).cells;
+  std::vector<std::pair<Time, int>> shape;
+  for (const Cell& c : cells) shape.emplace_back(c.run.at, c.runs);
+  const std::vector<std::pair<Time, int>> expected = {
+      {day(0), 1}, {day(1), 1}, {day(2), 1}, {day(3), 1}, {day(4), 2},
+      {day(6), 1}, {day(7), 3}, {day(10), 1}, {day(11), 1}};
+  CHECK(shape == expected);
+  const Cell& span = cells[6];
+  CHECK(span.last_at() == day(9));
+  CHECK(std::vector<int64_t>(span.ids.begin(), span.ids.end()) ==
+        std::vector<int64_t>{121, 122, 123, 124, 125, 126, 127, 128});  // the first eight
+  CHECK(folded.cells_of({8, day(7)}).at(0).pairs.empty());  // a span is no run's summary
+  CHECK(folded.cells_of({7, day(6)}).at(0).pairs.size() == 1);
+
+  // Any side over the folded cells is the side over the whole ones: counts, runs, from, to,
+  // coverage and the first sample ids.
+  auto valid_from = [](const std::vector<Cell>& all, Time since, Time until) {
+    Cells out;
+    for (const Cell& c : all) {
+      if (c.valid() && c.run.at >= since && c.last_at() < until) out.push_back(&c);
+    }
+    return out;
+  };
+  const auto& all = whole.pairs().at(key).cells;
+  for (Time since : {day(0), day(2), day(4), day(6), day(7)}) {
+    for (Time until : {day(6), day(7), day(10), day(12)}) {
+      CAPTURE(dw::format_time(since));
+      CAPTURE(dw::format_time(until));
+      Cells a = valid_from(all, since, until), b = valid_from(cells, since, until);
+      CHECK(side_json(a).dump() == side_json(b).dump());
+      for (Measure m : {Measure::verdicts, Measure::narrative, Measure::coverage}) {
+        CHECK(counts(m, a) == counts(m, b));
+      }
+    }
+  }
+  CHECK(side_json(valid_from(cells, day(7), day(10)))["runs"] == 3);
+  CHECK(side_json(valid_from(cells, day(7), day(10)))["to"] == dw::format_time(day(9)));
+}
+
 TEST_CASE("prune gives back the memory of the signatures of runs before the texts' horizon") {
   // recompute_all holds two baseline windows of cells but texts of only the last runs: an
   // emptied signature vector that kept its capacity held 128 bytes an answer of every run.
@@ -333,8 +405,16 @@ TEST_CASE("detect_run after each run and recompute_all agree, summaries byte for
   World w = eventful_world();
   auto gen = eventful(21);
   long rebuilt = 0;
-  for (int d = 0; d < 100; ++d) rebuilt += w.run_each(d, gen).summaries_rebuilt;
+  Summary last;
+  for (int d = 0; d < 100; ++d) {
+    last = w.run_each(d, gen);
+    rebuilt += last.summaries_rebuilt;
+  }
   CHECK(rebuilt == 0);  // each run was summarised when it was decided
+  // 10 pairs, 62 runs of a 60-day baseline: those before the texts' window are folded.
+  CHECK(last.pair_runs_read == 62);
+  CHECK(last.pair_cells > 10 * 40);
+  CHECK(last.pair_cells < 10 * 50);
   auto run_by_run = w.events();
   CAPTURE(events_text(run_by_run));
   std::set<std::string> types;

@@ -111,6 +111,10 @@ struct Summary {
   // the others in its 2 x baseline_window, no decision of the run can use more than the
   // endpoints' counts (engine.h pair_reach), so only those were read.
   long pair_runs_read = 0;
+  // detect_run: the pairs' cells its decisions went through. The runs of a window older than
+  // the texts' window are folded where no decision tells them apart (a pair holds a few spans
+  // of them, not one cell a run), so this grows with the pairs, not with the window.
+  long pair_cells = 0;
 };
 
 // Detects drift at one run, which must be finished (its samples committed and classified),
@@ -149,7 +153,7 @@ Result<Summary> recompute_all(store::Store& store, const Options& options,
 //    "verdicts": {"answered": 27, "refused": 0, "deflected": 0, "filtered": 0},
 //    "errors": 0,                       // error samples on those runs (not counted above)
 //    "narrative": 0,                    // narrative-flagged samples
-//    "expect_coverage": 0.93,           // mean over answered samples; null without expect
+//    "expect_coverage": 0.93,           // mean over answered samples, to 6 places; null without expect
 //    "coverage": {"full": 20, "partial": 5, "none": 2},   // answered samples by coverage
 //    "similarity": 0.71,                // before: mean baseline-to-baseline similarity;
 //                                       // after: mean recent-to-baseline; null if not measured

@@ -90,14 +90,17 @@ Measure measure_of(const store::Event& e) {
 Status lifecycle(store::Event& e, const PairHistory& pair, const RunRef& run,
                  const Options& options, const SignatureLoader& loader, bool& changed) {
   Time decided = decided_at(e);
-  Cells since, after;
+  Cells after;
+  long since = 0;  // valid runs since detection
+  const Cell* last_valid = nullptr;
   for (const Cell& c : pair.cells) {
     if (!c.valid()) continue;
-    if (c.run.at >= e.detected_at) since.push_back(&c);
+    last_valid = &c;
+    if (c.run.at >= e.detected_at) since += c.runs;
     if (c.run.at > decided) after.push_back(&c);
   }
-  if (options.new_normal_runs > 0 && static_cast<int>(since.size()) >= options.new_normal_runs) {
-    resolve(e, run.at, run.id, "new_normal", side_json(Cells(since.end() - 1, since.end())));
+  if (options.new_normal_runs > 0 && since >= options.new_normal_runs) {
+    resolve(e, run.at, run.id, "new_normal", side_json(Cells{last_valid}));
     changed = true;
     return {};
   }
@@ -248,7 +251,7 @@ Time horizon(Time run_at, const std::vector<store::Event>& events, const Options
 }
 
 Time pair_reach(const History& recent, const RunRef& run, const std::vector<store::Event>& events,
-                const Options& options) {
+                const Options& options, Folding* folding) {
   const size_t k = static_cast<size_t>(options.recent_runs);
   const Time oldest_window = run.at - options.baseline_window;
   Time start = run.at;  // the earliest start of a recent window
@@ -281,14 +284,17 @@ Time pair_reach(const History& recent, const RunRef& run, const std::vector<stor
     return oldest_window;
   };
   for (const auto& [key, pair] : recent.pairs()) {
-    if (pair.cells.empty() || pair.cells.back().run.id != run.id) continue;  // not decided
     auto periods = returned.find(key);
-    start = std::min(start, window_start(pair.cells, [&](const Cell& c) {
+    const Time own = window_start(pair.cells, [&](const Cell& c) {
       return c.valid() &&
              (periods == returned.end() ||
               std::none_of(periods->second.begin(), periods->second.end(),
                            [&](const auto& p) { return c.run.at >= p.first && c.run.at < p.second; }));
-    }));
+    });
+    // A pair not decided at this run has no windows; as a control it is compared over others'.
+    const bool decided = !pair.cells.empty() && pair.cells.back().run.id == run.id;
+    if (decided) start = std::min(start, own);
+    if (folding) folding->until[key] = decided ? own : oldest_window;
   }
   for (const auto& [name, ep] : recent.endpoints()) {
     if (ep.cells.empty() || ep.cells.back().run.id != run.id) continue;
@@ -297,6 +303,21 @@ Time pair_reach(const History& recent, const RunRef& run, const std::vector<stor
       return c.texts && c.samples > 0 && 2 * c.errors <= c.samples;
     });
     start = std::min(start, std::max(t, oldest_window));
+  }
+  if (folding) {
+    folding->from = oldest_window;
+    for (auto& [key, until] : folding->until) {
+      if (recent.pairs().at(key).control) until = std::min(until, start);
+    }
+    // The times eligibility and lifecycle compare cells with (eligible_cells, lifecycle).
+    for (const store::Event& e : events) {
+      if (e.probe_id.empty()) continue;
+      auto& cuts = folding->cuts[{e.endpoint, e.probe_id, e.probe_version}];
+      cuts.push_back(e.detected_at);
+      if (e.resolved_at) cuts.push_back(*e.resolved_at);
+      if (is_open(e)) cuts.push_back(decided_at(e));
+    }
+    for (auto& [key, cuts] : folding->cuts) std::sort(cuts.begin(), cuts.end());
   }
   return std::max(std::min(reach, start - options.baseline_window),
                   horizon(run.at, events, options));

@@ -44,8 +44,11 @@ Time horizon(Time run_at, const std::vector<store::Event>& events, const Options
 // template's window is among the last recent_runs runs with texts; an open event reads back to
 // its detection. So for a pair seen every run this is about baseline_window + recent_runs runs
 // back, not 2 x baseline_window. Never before horizon(); endpoints' cells are read to horizon().
+// With `folding`, also where the older runs' cells may be folded into spans (History::fold):
+// from run.at - baseline_window (no baseline starts later) until the start of the pair's own
+// recent windows (for a control, of any pair's), never across its events' times.
 Time pair_reach(const History& recent, const RunRef& run, const std::vector<store::Event>& events,
-                const Options& options);
+                const Options& options, Folding* folding = nullptr);
 
 // Decides the run. events: every event open before this run plus those resolved at or after
 // horizon(); new events are appended and changed ones rewritten in place (indices returned).

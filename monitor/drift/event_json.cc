@@ -1,6 +1,7 @@
 // The JSON of events (shapes documented in detector.h) and small helpers shared by the
 // decision files.
 #include <algorithm>
+#include <cmath>
 #include <unordered_map>
 
 #include "drift/engine.h"
@@ -34,8 +35,10 @@ json ids_json(std::span<const int64_t> ids, size_t limit) {
 json side_json(const Cells& cells) {
   json side;
   side["from"] = cells.empty() ? json() : json(format_time(cells.front()->run.at));
-  side["to"] = cells.empty() ? json() : json(format_time(cells.back()->run.at));
-  side["runs"] = cells.size();
+  side["to"] = cells.empty() ? json() : json(format_time(cells.back()->last_at()));
+  long runs = 0;
+  for (const Cell* c : cells) runs += c->runs;
+  side["runs"] = runs;
   Counts verdicts = counts(Measure::verdicts, cells);
   Counts coverage = counts(Measure::coverage, cells);
   long samples = 0, errors = 0, narrative = 0;
@@ -57,7 +60,10 @@ json side_json(const Cells& cells) {
   side["errors"] = errors;
   side["narrative"] = narrative;
   long covered = coverage[0] + coverage[1] + coverage[2];
-  side["expect_coverage"] = covered == 0 ? json() : json(coverage_sum / static_cast<double>(covered));
+  // Six places: the sum is of coverages in steps of 2^-20 (History::add), not of their digits.
+  side["expect_coverage"] =
+      covered == 0 ? json()
+                   : json(std::round(coverage_sum / static_cast<double>(covered) * 1e6) / 1e6);
   side["coverage"] = {{"full", coverage[0]}, {"partial", coverage[1]}, {"none", coverage[2]}};
   side["similarity"] = json();
   side["sample_ids"] = ids_json(ids);

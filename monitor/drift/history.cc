@@ -1,6 +1,7 @@
 #include "drift/history.h"
 
 #include <algorithm>
+#include <cmath>
 
 
 namespace dw::drift {
@@ -41,6 +42,7 @@ void History::add(const store::SampleRow& row, const AnswerFeatures* features) {
   pair.control = row.control;
   if (pair.cells.empty() || pair.cells.back().run.id != row.run_id) {
     if (pair.cells.empty()) pair.cells.reserve(expected_runs_);
+    pair.fold_tail = false;
     pair.cells.push_back(Cell{});
     pair.cells.back().run = {row.run_id, row.run_at};
   }
@@ -75,7 +77,9 @@ void History::add(const store::SampleRow& row, const AnswerFeatures* features) {
   if (column == 0 && c.expect_coverage) {
     double v = *c.expect_coverage;
     ++cell.coverage[v >= 0.999 ? 0 : v > 0.001 ? 1 : 2];
-    cell.coverage_sum += v;
+    // In steps of 2^-20: sums of such are exact in a double, so a span's sum added to others
+    // (fold) is the sum of its cells added one by one.
+    cell.coverage_sum += std::round(v * 0x1p20) / 0x1p20;
   }
   if (!row.sample.model.empty()) ++ec.models[row.sample.model];
   if (!row.sample.system_fingerprint.empty()) ++ec.fingerprints[row.sample.system_fingerprint];
@@ -116,17 +120,56 @@ void History::add(EndpointRun run) {
       if (at == pairs_.end() || at->first != key) {
         at = pairs_.emplace_hint(at, key, PairHistory{});
         at->second.key = key;
+        plan_folding(at->second);
       }
       at->second.fed_key = p.key;
     }
     PairHistory& pair = at->second;
     pair.control = p.control;
+    ++at;  // the run's pairs are strictly ascending: the next one is at or after this
+    Cell& c = p.cell;
+    const bool foldable = c.valid() && c.run.at >= folding_.from && c.run.at < pair.fold_until;
+    if (foldable && pair.fold_tail && !cut_between(pair, pair.cells.back().last_at(), c.run.at)) {
+      fold_into(pair.cells.back(), c);
+      continue;
+    }
     if (pair.cells.empty()) pair.cells.reserve(expected_runs_);
-    pair.cells.push_back(std::move(p.cell));
+    pair.cells.push_back(std::move(c));
     pair.cells.back().texts = false;
     pair.cells.back().answered.clear();
-    ++at;  // the run's pairs are strictly ascending: the next one is at or after this
+    pair.fold_tail = foldable;
   }
+}
+
+void History::fold(Folding folding) {
+  folding_ = std::move(folding);
+  for (auto& [key, pair] : pairs_) plan_folding(pair);
+}
+
+void History::plan_folding(PairHistory& pair) const {
+  auto until = folding_.until.find(pair.key);
+  pair.fold_until = until == folding_.until.end() ? Time::min() : until->second;
+  auto cuts = folding_.cuts.find(pair.key);
+  pair.cuts = cuts == folding_.cuts.end() ? nullptr : &cuts->second;
+  pair.fold_tail = false;
+}
+
+bool History::cut_between(const PairHistory& pair, Time first, Time last) {
+  if (pair.cuts == nullptr) return false;
+  auto it = std::lower_bound(pair.cuts->begin(), pair.cuts->end(), first);
+  return it != pair.cuts->end() && *it <= last;
+}
+
+void History::fold_into(Cell& span, const Cell& c) {
+  for (size_t i = 0; i < span.verdicts.size(); ++i) span.verdicts[i] += c.verdicts[i];
+  span.errors += c.errors;
+  span.narrative += c.narrative;
+  for (size_t i = 0; i < span.coverage.size(); ++i) span.coverage[i] += c.coverage[i];
+  span.coverage_sum += c.coverage_sum;
+  for (int64_t id : c.ids) span.ids.push_back(id);  // the first kMaxCellIds are kept
+  for (int64_t id : c.error_ids) span.error_ids.push_back(id);
+  span.runs += c.runs;
+  span.span_last = c.last_at();
 }
 
 namespace {
@@ -201,7 +244,7 @@ std::vector<EndpointRun> History::cells_of(const RunRef& run) const {
     for (auto it = pairs_.lower_bound(PairKey{name, "", ""});
          it != pairs_.end() && it->first.endpoint == name; ++it) {
       const Cell* c = find(it->second.cells);
-      if (c == nullptr) continue;
+      if (c == nullptr || c->runs > 1) continue;  // a span is no run's own cell
       PairRun& p = r.pairs.emplace_back();
       p.key = std::make_shared<const PairKey>(it->first);
       p.control = it->second.control;
@@ -231,6 +274,7 @@ void History::append(History&& later) {
   for (auto& [key, pair] : later.pairs_) {
     PairHistory& here = pairs_[key];
     here.key = key;
+    here.fold_tail = false;  // the later runs are whole
     here.control = pair.control;  // as the later runs' rows would have set it
     move_cells(here.cells, pair.cells);
   }

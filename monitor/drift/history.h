@@ -136,9 +136,15 @@ struct Cell {
   SampleIds ids;                    // non-error sample ids, the first kMaxCellIds
   SampleIds error_ids;              // the same of error samples
 
+  // A span (History::fold) stands for this many consecutive valid runs of the pair, from run
+  // to span_last: their counts summed, their first ids. 1: one run's cell.
+  int runs = 1;
+  Time span_last{};
+
   long evidence() const {  // non-error samples
     return verdicts[0] + verdicts[1] + verdicts[2] + verdicts[3];
   }
+  Time last_at() const { return runs > 1 ? span_last : run.at; }  // of the last run it counts
   // Not evidence either way: nothing classified, or more than half of it errors.
   bool valid() const { return evidence() > 0 && errors <= evidence(); }
 };
@@ -148,6 +154,22 @@ struct PairHistory {
   SharedPairKey fed_key;  // the shared key add(EndpointRun) last matched: equal, compared fast
   bool control = false;
   std::vector<Cell> cells;  // in run order
+  // Folding (History::fold): cells before this may be folded; never across one of the cuts.
+  Time fold_until = Time::min();
+  const std::vector<Time>* cuts = nullptr;
+  bool fold_tail = false;  // the last cell may take the next one in
+};
+
+// Where History::add(EndpointRun) may fold a pair's consecutive valid cells into one span
+// (Cell::runs): where no decision of the run can tell them apart (engine.h pair_reach). Every
+// baseline of the run starts at or before `from`; each pair's recent windows, and the runs of
+// every window its cells are compared over (as a control), start at or after its `until`; no
+// span may hold cells on both sides of a cut (an event's detection, decision or resolution).
+// Pairs without an `until` are not folded.
+struct Folding {
+  Time from = Time::max();
+  std::map<PairKey, Time> until;
+  std::map<PairKey, std::vector<Time>> cuts;  // each sorted
 };
 
 // One normalised text seen on an endpoint in one run, with the probes it answered.
@@ -252,6 +274,12 @@ class History {
   // endpoint cell's control_probes must name the run's control pairs (as decoding and
   // cells_of() give them).
   void add(EndpointRun run);
+  // From now on, add(EndpointRun) folds cells as `folding` allows: a long window of old runs
+  // is then held in a few cells a pair. Decisions over the spans are those over the cells
+  // they fold (counts are sums; run counts, times and ids are kept), so callers fold only
+  // where that holds: detect_run's old runs, never a history decided run after run.
+  void fold(Folding folding);
+  Time fold_from() const { return folding_.from; }  // Time::max() when not folding
   // How many runs the adds that follow (either add(), or append()) will add: a pair's list of
   // cells is made that large when its first cell comes, instead of growing (a window is a
   // hundred runs of hundreds of pairs). A hint: more runs still fit, fewer leave room unused.
@@ -278,6 +306,11 @@ class History {
  private:
   std::map<PairKey, PairHistory> pairs_;
   std::map<std::string, EndpointHistory> endpoints_;
+  void plan_folding(PairHistory& pair) const;  // its part of folding_
+  static bool cut_between(const PairHistory& pair, Time first, Time last);  // a cut in [first, last]
+  static void fold_into(Cell& span, const Cell& c);
+
+  Folding folding_;
   PairHistory* last_pair_ = nullptr;  // where the previous row went (map nodes stay put)
   EndpointHistory* last_endpoint_ = nullptr;
   size_t expected_runs_ = 0;

@@ -83,8 +83,12 @@ Status RunSummaries::feed(History& history, Time since, Time until, Time texts_s
   if (runs.empty()) return {};
   // The runs whose pairs' cells are added (appending the recent ones later grows them once).
   const Time pairs_from = std::min(pairs_since, texts_since);
-  history.expect_runs(runs_after + static_cast<size_t>(std::count_if(
-      runs.begin(), runs.end(), [&](const store::RunInfo& r) { return r.run_at >= pairs_from; })));
+  // Runs a folding history takes into spans count as one: most pairs' are one span.
+  const auto held = std::count_if(runs.begin(), runs.end(), [&](const store::RunInfo& r) {
+    return r.run_at >= pairs_from && r.run_at < history.fold_from();
+  });
+  const bool folds = runs.back().run_at >= history.fold_from();
+  history.expect_runs(runs_after + static_cast<size_t>(held) + (folds ? 1 : 0));
 
   const int64_t version = run_cells_version();
   size_t next = 0;                // the next of runs to add to history
