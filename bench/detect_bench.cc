@@ -95,10 +95,11 @@ int main(int argc, char** argv) {
     }
     walls.push_back(done.wall - start.wall);
     cpus.push_back(done.cpu - start.cpu);
-    std::printf("detection %d of run %lld: %.4f s wall, %.4f s CPU; %ld pair-runs read, %ld "
-                "pairs' cells held, %ld pairs tested\n",
+    std::printf("detection %d of run %lld: %.4f s wall, %.4f s CPU; %ld runs read, %ld with "
+                "their pairs, %ld pairs' cells held, %ld pairs tested\n",
                 i + 1, static_cast<long long>(*run), walls.back(), cpus.back(),
-                summary->pair_runs_read, summary->pair_cells, summary->pairs_tested);
+                summary->runs_read, summary->pair_runs_read, summary->pair_cells,
+                summary->pairs_tested);
     if (summary->pairs_tested == 0) {
       std::fprintf(stderr, "bench_detect: warning: nothing was tested (is the latest run "
                            "incomplete, or already decided?): this times no detection\n");

@@ -500,7 +500,7 @@ TEST_CASE("detect_run reads old runs from their summaries, not from their sample
 
 TEST_CASE("detect_run reads pairs' counts only as far back as its decisions reach") {
   // A 60-day baseline, a run a day, 3 recent runs: a pair's windows start at most 2 runs back,
-  // so its counts older than 62 days are never read, though endpoints' counts go back 120 days
+  // so its counts older than 62 days are never read, though the events are read for 120 days
   // (2 x baseline). t refuses from day 125: its baseline is exactly the 60 days before.
   // s is in error (no evidence) from day 80: its recent windows reach back to day 78 and 79,
   // past the runs whose texts are read, so its baselines reach back 120 days from day 125.
@@ -511,13 +511,22 @@ TEST_CASE("detect_run reads pairs' counts only as far back as its decisions reac
     if (p == "s" && d >= 125) return say("deflected", kCanned);
     return Spec{};
   };
-  std::vector<long> read;
-  for (int d = 0; d < 127; ++d) read.push_back(w.run(d, gen).pair_runs_read);
+  std::vector<long> read, any;
+  for (int d = 0; d < 127; ++d) {
+    Summary r = w.run(d, gen);
+    read.push_back(r.pair_runs_read);
+    any.push_back(r.runs_read);
+  }
   const auto run_by_run = w.events();
   CAPTURE(events_text(run_by_run));
   CHECK(read[50] == 50);  // a young history: every earlier run
   // Before s's error days reach the recent windows: the 62 runs from day d - 62.
   CHECK(read[70] == 62);
+  // The endpoint's health windows also start at most 2 runs back: its counts are read as far
+  // as the pairs', not 2 x baseline (70 runs at day 70, 120 from day 120).
+  CHECK(any[50] == 50);
+  CHECK(any[70] == 62);
+  CHECK(any[120] == read[120]);
   CHECK(read[79] == 62);
   CHECK(read[120] == 120);  // s's windows start at day 78 or 79: every run of the 120 days
   bool t_found = false, s_found = false;
@@ -539,8 +548,8 @@ TEST_CASE("detect_run reads pairs' counts only as far back as its decisions reac
 }
 
 TEST_CASE("missing, outdated or unreadable summaries are rebuilt from the samples") {
-  // An upgraded database has no summaries: the first detection counts the runs of its window
-  // from their samples and stores their summaries. Summaries of another version or that do not
+  // An upgraded database has no summaries: the first detection counts the runs its decisions
+  // reach (62 of a 60-day baseline) from their samples and stores their summaries. Summaries of another version or that do not
   // decode, and texts' parts that are lost, are rebuilt alike. Decisions never change: a twin
   // history that kept its summaries agrees.
   const EndpointGenerator gen = eventful(9), twin = eventful(9);  // one per history
@@ -553,15 +562,16 @@ TEST_CASE("missing, outdated or unreadable summaries are rebuilt from the sample
   auto same = [&] { CHECK(with_ids(lost.events()) == with_ids(kept.events())); };
 
   CHECK(kept.run_each(70, gen).summaries_rebuilt == 0);
-  CHECK(lost.run_each(70, twin).summaries_rebuilt == 70);  // days 0-69
+  CHECK(lost.run_each(70, twin).summaries_rebuilt == 62);  // days 8-69
   same();
-  CHECK(count(lost.db(), "SELECT count(DISTINCT run_id) FROM run_cells") == 71);
+  CHECK(count(lost.db(), "SELECT count(DISTINCT run_id) FROM run_cells") == 63);
   kept.run_each(71, gen);
   CHECK(lost.run_each(71, twin).summaries_rebuilt == 0);
   same();
 
   query(lost.db(), "UPDATE run_cells SET version = version + 1 WHERE run_id IN (SELECT id FROM "
-                   "runs WHERE run_at < '" + dw::format_time(day(3)) + "')");
+                   "runs WHERE run_at >= '" + dw::format_time(day(20)) + "' AND run_at < '" +
+                   dw::format_time(day(23)) + "')");
   query(lost.db(), "UPDATE run_cells SET data = x'00ff' WHERE run_id IN (SELECT id FROM runs "
                    "WHERE run_at = '" + dw::format_time(day(10)) + "')");
   // The texts of two runs of the window lost, of one more unreadable.
@@ -570,7 +580,7 @@ TEST_CASE("missing, outdated or unreadable summaries are rebuilt from the sample
   query(lost.db(), "UPDATE run_texts SET data = x'01' WHERE run_id IN (SELECT id FROM runs "
                    "WHERE run_at = '" + dw::format_time(day(60)) + "')");
   kept.run_each(72, gen);
-  CHECK(lost.run_each(72, twin).summaries_rebuilt == 3 + 1 + 3);  // days 0-2, 10; 40, 50, 60
+  CHECK(lost.run_each(72, twin).summaries_rebuilt == 3 + 1 + 3);  // days 20-22, 10; 40, 50, 60
   same();
   const std::string texts = "SELECT run_id, endpoint, version, hex(data) FROM run_texts ORDER BY 1, 2";
   CHECK(count(lost.db(), "SELECT count(*) FROM run_texts") == 80);
@@ -584,7 +594,7 @@ TEST_CASE("missing, outdated or unreadable summaries are rebuilt from the sample
   };
   const std::string sql = "SELECT run_id, endpoint, version, hex(data) FROM run_cells";
   std::set<std::string> rebuilt = lines(query(lost.db(), sql)), all = lines(query(kept.db(), sql));
-  CHECK(rebuilt.size() == 2 * 73);  // days 0-72, two endpoints
+  CHECK(rebuilt.size() == 2 * 65);  // days 8-72, two endpoints
   for (const std::string& row : rebuilt) CHECK_MESSAGE(all.count(row) == 1, row);
 }
 

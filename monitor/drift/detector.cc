@@ -322,9 +322,11 @@ Result<Summary> detect_run(store::Store& store, int64_t run_id, const Options& o
   // The old runs' cells are folded into spans where no decision tells them apart: a pair
   // holds a few cells of them, not a hundred.
   Folding folding;
-  const Time reach = pair_reach(recent, run, *events, options, &folding);
+  const Reach from = reach(recent, run, *events, options, &folding);
   history.fold(std::move(folding));
-  if (Status old = summaries.feed(history, h, split, texts, cache, reach, latest.size()); !old) {
+  if (Status old = summaries.feed(history, std::min(from.pairs, from.endpoints), split, texts,
+                                  cache, from.pairs, latest.size());
+      !old) {
     return old.error();
   }
   history.append(std::move(recent));
@@ -351,6 +353,7 @@ Result<Summary> detect_run(store::Store& store, int64_t run_id, const Options& o
   }
   if (Status c = (*tx)->commit(); !c) return c.error();
   summary.texts_hashed = cache.computed();
+  summary.runs_read = summaries.decoded() + summaries.counted();
   summary.pair_runs_read = summaries.pairs_decoded() + summaries.counted();
   for (const auto& [key, pair] : history.pairs()) summary.pair_cells += static_cast<long>(pair.cells.size());
   return summary;

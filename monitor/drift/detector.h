@@ -107,9 +107,11 @@ struct Summary {
   // Old runs whose summary (the counts detection keeps per run) was missing or of another
   // version, so detect_run counted them from their samples and stored their summary.
   long summaries_rebuilt = 0;
-  // detect_run: the earlier runs whose pairs' counts it read (from summaries or samples); of
-  // the others in its 2 x baseline_window, no decision of the run can use more than the
-  // endpoints' counts (engine.h pair_reach), so only those were read.
+  // detect_run: the earlier runs it read (from summaries or samples), the run's own not
+  // counted: only those of its 2 x baseline_window that a decision of the run can reach
+  // (engine.h reach()); and of those, the runs whose pairs' counts it read (the others'
+  // endpoints' counts only).
+  long runs_read = 0;
   long pair_runs_read = 0;
   // detect_run: the pairs' cells its decisions went through. The runs of a window older than
   // the texts' window are folded where no decision tells them apart (a pair holds a few spans
@@ -121,13 +123,12 @@ struct Summary {
 // and must be the latest run detection has seen: run detect_run once per run, in run order.
 // Reads the run's own samples, the stored summaries of earlier runs (Store::put_run_cells: per
 // run and pair the verdict, narrative and coverage counts and a few sample ids; for the last 40
-// runs also their answers' signatures and shared texts), and the stored events. Endpoints'
-// counts are read for the last 2 x baseline_window, pairs' only as far back as a decision of
-// the run can reach (engine.h pair_reach: about baseline_window and recent_runs runs): its cost
-// does not grow with the history. An old run without a summary of this version (an upgraded
-// database, a changed verdict) is counted from its samples and gets one. Inserts new events
-// and updates the ones it resolves, in one transaction with the run's summary. Calling it again
-// for the same run changes no event. Fails (changing nothing) when the run is unknown, when
+// runs also their answers' signatures and shared texts), and the stored events: endpoints' and
+// pairs' counts only as far back as a decision of the run can reach (engine.h reach(): about
+// baseline_window and recent_runs runs), so its cost does not grow with the history. An old
+// run without a summary of this version (an upgraded database, a changed verdict) is counted
+// from its samples and gets one. Inserts new events and updates the ones it resolves, in one
+// transaction with the run's summary. Calling it again for the same run changes no event. Fails (changing nothing) when the run is unknown, when
 // stored events were detected or resolved at a later run (use recompute_all), or when the
 // store fails. A run that is not the latest (a backfill) is recompute_all.
 Result<Summary> detect_run(store::Store& store, int64_t run_id, const Options& options);
@@ -153,7 +154,7 @@ Result<Summary> recompute_all(store::Store& store, const Options& options,
 //    "verdicts": {"answered": 27, "refused": 0, "deflected": 0, "filtered": 0},
 //    "errors": 0,                       // error samples on those runs (not counted above)
 //    "narrative": 0,                    // narrative-flagged samples
-//    "expect_coverage": 0.93,           // mean over answered samples, to 6 places; null without expect
+//    "expect_coverage": 0.93,           // mean over answered samples (6 places); null: no expect
 //    "coverage": {"full": 20, "partial": 5, "none": 2},   // answered samples by coverage
 //    "similarity": 0.71,                // before: mean baseline-to-baseline similarity;
 //                                       // after: mean recent-to-baseline; null if not measured

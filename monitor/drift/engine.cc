@@ -250,8 +250,8 @@ Time horizon(Time run_at, const std::vector<store::Event>& events, const Options
   return h;
 }
 
-Time pair_reach(const History& recent, const RunRef& run, const std::vector<store::Event>& events,
-                const Options& options, Folding* folding) {
+Reach reach(const History& recent, const RunRef& run, const std::vector<store::Event>& events,
+            const Options& options, Folding* folding) {
   const size_t k = static_cast<size_t>(options.recent_runs);
   const Time oldest_window = run.at - options.baseline_window;
   Time start = run.at;  // the earliest start of a recent window
@@ -259,16 +259,25 @@ Time pair_reach(const History& recent, const RunRef& run, const std::vector<stor
   // Returned events' periods are no evidence: a window reaches past them. Those of any pair
   // type count for every type (more than eligible_cells leaves out: a window as early or earlier).
   std::map<PairKey, std::vector<std::pair<Time, Time>>> returned;
+  std::map<std::string, std::vector<std::pair<Time, Time>>> returned_health;  // by endpoint
   for (const store::Event& e : events) {
     if (is_open(e)) {
       reach = std::min(reach, e.detected_at);
+    } else if (!e.resolved_at || resolution_of(e) != "returned") {
+      continue;
     } else if (std::find(std::begin(kPairTypes), std::end(kPairTypes), e.type) !=
-                   std::end(kPairTypes) &&
-               e.resolved_at && resolution_of(e) == "returned") {
+               std::end(kPairTypes)) {
       returned[{e.endpoint, e.probe_id, e.probe_version}].emplace_back(e.detected_at,
                                                                        *e.resolved_at);
+    } else if (e.type == kEndpointHealth) {
+      returned_health[e.endpoint].emplace_back(e.detected_at, *e.resolved_at);
     }
   }
+  auto outside = [](const auto* periods, Time at) {
+    return periods == nullptr ||
+           std::none_of(periods->begin(), periods->end(),
+                        [&](const auto& p) { return at >= p.first && at < p.second; });
+  };
   // The time of the k-th last cell that `counts` (from the newest), or of the oldest of fewer
   // when older cells are all before oldest_window; oldest_window when `recent` may not hold
   // them all.
@@ -284,18 +293,17 @@ Time pair_reach(const History& recent, const RunRef& run, const std::vector<stor
     return oldest_window;
   };
   for (const auto& [key, pair] : recent.pairs()) {
-    auto periods = returned.find(key);
+    auto found = returned.find(key);
+    const auto* periods = found == returned.end() ? nullptr : &found->second;
     const Time own = window_start(pair.cells, [&](const Cell& c) {
-      return c.valid() &&
-             (periods == returned.end() ||
-              std::none_of(periods->second.begin(), periods->second.end(),
-                           [&](const auto& p) { return c.run.at >= p.first && c.run.at < p.second; }));
+      return c.valid() && outside(periods, c.run.at);
     });
     // A pair not decided at this run has no windows; as a control it is compared over others'.
     const bool decided = !pair.cells.empty() && pair.cells.back().run.id == run.id;
     if (decided) start = std::min(start, own);
     if (folding) folding->until[key] = decided ? own : oldest_window;
   }
+  Time health_start = run.at;  // the earliest start of an endpoint's health window
   for (const auto& [name, ep] : recent.endpoints()) {
     if (ep.cells.empty() || ep.cells.back().run.id != run.id) continue;
     // Only runs with texts can be a template's: `recent` holds every one of them.
@@ -303,6 +311,11 @@ Time pair_reach(const History& recent, const RunRef& run, const std::vector<stor
       return c.texts && c.samples > 0 && 2 * c.errors <= c.samples;
     });
     start = std::min(start, std::max(t, oldest_window));
+    auto found = returned_health.find(name);
+    const auto* periods = found == returned_health.end() ? nullptr : &found->second;
+    health_start = std::min(health_start, window_start(ep.cells, [&](const EndpointCell& c) {
+      return c.samples > 0 && outside(periods, c.run.at);
+    }));
   }
   if (folding) {
     folding->from = oldest_window;
@@ -319,8 +332,9 @@ Time pair_reach(const History& recent, const RunRef& run, const std::vector<stor
     }
     for (auto& [key, cuts] : folding->cuts) std::sort(cuts.begin(), cuts.end());
   }
-  return std::max(std::min(reach, start - options.baseline_window),
-                  horizon(run.at, events, options));
+  const Time h = horizon(run.at, events, options);
+  return {std::max(std::min(reach, start - options.baseline_window), h),
+          std::max(std::min(reach, health_start - options.baseline_window), h)};
 }
 
 Result<Decisions> decide(const History& history, const RunRef& run,

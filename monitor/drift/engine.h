@@ -36,19 +36,25 @@ struct Decisions {
 // back, or further to the detection of an open event while new_normal_runs counts its runs.
 Time horizon(Time run_at, const std::vector<store::Event>& events, const Options& options);
 
-// The earliest run time the decisions of a run read any pair's counts from, from `recent`: a
-// history holding at least the run and the runs of the texts' window before it (with their
-// texts), and the events as decide() takes them. A pair's recent windows start at one of its
-// last recent_runs eligible cells, none before run.at - baseline_window, and its baseline and
-// the controls compared with the window reach baseline_window further back; a canned
-// template's window is among the last recent_runs runs with texts; an open event reads back to
-// its detection. So for a pair seen every run this is about baseline_window + recent_runs runs
-// back, not 2 x baseline_window. Never before horizon(); endpoints' cells are read to horizon().
+// How far back the decisions of a run read older runs, from `recent`: a history holding at
+// least the run and the runs of the texts' window before it (with their texts), and the events
+// as decide() takes them. A pair's recent windows start at one of its last recent_runs eligible
+// cells, none before run.at - baseline_window, and its baseline and the controls compared with
+// the window reach baseline_window further back; a canned template's window is among the last
+// recent_runs runs with texts; an endpoint's health windows, like a pair's, start at one of its
+// last recent_runs eligible cells and their baselines reach baseline_window further back, and a
+// model change compares with the baseline_window before the run; an open event reads back to
+// its detection. So for pairs and endpoints seen every run this is about baseline_window +
+// recent_runs runs back, not 2 x baseline_window. Never before horizon().
+struct Reach {
+  Time pairs;      // the earliest run time any pair's counts are read from
+  Time endpoints;  // ... any endpoint's
+};
 // With `folding`, also where the older runs' cells may be folded into spans (History::fold):
 // from run.at - baseline_window (no baseline starts later) until the start of the pair's own
 // recent windows (for a control, of any pair's), never across its events' times.
-Time pair_reach(const History& recent, const RunRef& run, const std::vector<store::Event>& events,
-                const Options& options, Folding* folding = nullptr);
+Reach reach(const History& recent, const RunRef& run, const std::vector<store::Event>& events,
+            const Options& options, Folding* folding = nullptr);
 
 // Decides the run. events: every event open before this run plus those resolved at or after
 // horizon(); new events are appended and changed ones rewritten in place (indices returned).

@@ -161,7 +161,7 @@ struct PairHistory {
 };
 
 // Where History::add(EndpointRun) may fold a pair's consecutive valid cells into one span
-// (Cell::runs): where no decision of the run can tell them apart (engine.h pair_reach). Every
+// (Cell::runs): where no decision of the run can tell them apart (engine.h reach()). Every
 // baseline of the run starts at or before `from`; each pair's recent windows, and the runs of
 // every window its cells are compared over (as a control), start at or after its `until`; no
 // span may hold cells on both sides of a cut (an event's detection, decision or resolution).
@@ -307,7 +307,8 @@ class History {
   std::map<PairKey, PairHistory> pairs_;
   std::map<std::string, EndpointHistory> endpoints_;
   void plan_folding(PairHistory& pair) const;  // its part of folding_
-  static bool cut_between(const PairHistory& pair, Time first, Time last);  // a cut in [first, last]
+  // Whether one of the pair's cuts is in [first, last].
+  static bool cut_between(const PairHistory& pair, Time first, Time last);
   static void fold_into(Cell& span, const Cell& c);
 
   Folding folding_;
