@@ -1,9 +1,11 @@
 // detect_run and recompute_all: feed the history of a bounded window to the decisions of a run
-// (engine.h) and write what they decide. Both keep exactly the same window (horizon() for the
-// counts, the last kTextRuns runs for the texts), so they decide alike. detect_run reads only
-// the run's own samples: earlier runs come from their summaries (run_cells.h; with their texts'
-// part for the runs of the texts' window), which both write as runs are decided, so its cost
-// does not grow with the history.
+// (engine.h) and write what they decide. recompute_all keeps every cell of the window
+// (horizon() for the counts, the last kTextRuns runs for the texts); detect_run only what the
+// decisions reach (reach()), with the runs before the texts' window folded where no decision
+// tells their cells apart (History::fold): they decide alike. detect_run reads only the run's
+// own samples: earlier runs come from their summaries (run_cells.h; with their texts' part for
+// the runs of the texts' window), which both write as runs are decided, so its cost does not
+// grow with the history.
 #include "drift/detector.h"
 
 #include <algorithm>

@@ -122,7 +122,8 @@ struct RunRef {
   Time at;
 };
 
-// One pair's classified samples in one run (unclassified samples are not counted at all).
+// One pair's classified samples in one run (unclassified samples are not counted at all), or
+// in a span of runs (History::fold).
 struct Cell {
   RunRef run;
   // Arrays, not Counts: a window holds tens of thousands of cells, decoded at every detection.
@@ -130,7 +131,7 @@ struct Cell {
   long errors = 0;
   long narrative = 0;              // of the non-error samples
   std::array<long, 3> coverage{};  // answered samples with a coverage, kCoverageColumns
-  double coverage_sum = 0;
+  double coverage_sum = 0;         // of coverages in steps of 2^-20: sums are exact
   bool texts = false;               // signatures below were computed (texts were read)
   std::vector<Signature> answered;  // signatures of the answered samples' normalised texts
   SampleIds ids;                    // non-error sample ids, the first kMaxCellIds
