@@ -317,7 +317,9 @@ TEST_CASE("folded old runs are spans whose sides read exactly as the cells they 
       row.key = base;
       row.key.run_id = d + 1;
       row.key.seq = seq;
-      const char* verdict = d == 3 && seq > 1 ? "error" : seq == 3 && d % 2 ? "refused" : "answered";
+      const char* verdict = d == 3 && seq > 1    ? "error"
+                            : seq == 3 && d % 2 ? "refused"
+                                                : "answered";
       // Coverages that are no sum of powers of two: a span's sum must still be exact.
       row.classification = dw::store::Classification{verdict, "[]", seq == 1 && d > 6,
                                                      std::optional<double>(1.0 / (seq + 2)), "t"};

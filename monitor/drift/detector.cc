@@ -308,7 +308,7 @@ Result<Summary> detect_run(store::Store& store, int64_t run_id, const Options& o
   const Time split = std::max(h, texts);
   // Earlier runs from their summaries (texts too for those of the window), this one from its
   // samples: what is read does not grow with the history. The recent runs first, which say how
-  // far back the decisions can read pairs' counts; older runs' pairs before that are skipped.
+  // far back the decisions can read counts (reach()); older runs are skipped.
   // Each feed counts the runs added after it, so that a pair's cells are allocated once: at a
   // long history, growing them again doubled a detection's memory, and its pages are faulted
   // in anew by every detection.
@@ -357,7 +357,9 @@ Result<Summary> detect_run(store::Store& store, int64_t run_id, const Options& o
   summary.texts_hashed = cache.computed();
   summary.runs_read = summaries.decoded() + summaries.counted();
   summary.pair_runs_read = summaries.pairs_decoded() + summaries.counted();
-  for (const auto& [key, pair] : history.pairs()) summary.pair_cells += static_cast<long>(pair.cells.size());
+  for (const auto& [key, pair] : history.pairs()) {
+    summary.pair_cells += static_cast<long>(pair.cells.size());
+  }
   return summary;
 }
 

@@ -128,9 +128,10 @@ struct Summary {
 // baseline_window and recent_runs runs), so its cost does not grow with the history. An old
 // run without a summary of this version (an upgraded database, a changed verdict) is counted
 // from its samples and gets one. Inserts new events and updates the ones it resolves, in one
-// transaction with the run's summary. Calling it again for the same run changes no event. Fails (changing nothing) when the run is unknown, when
-// stored events were detected or resolved at a later run (use recompute_all), or when the
-// store fails. A run that is not the latest (a backfill) is recompute_all.
+// transaction with the run's summary. Calling it again for the same run changes no event.
+// Fails (changing nothing) when the run is unknown, when stored events were detected or
+// resolved at a later run (use recompute_all), or when the store fails. A run that is not the
+// latest (a backfill) is recompute_all.
 Result<Summary> detect_run(store::Store& store, int64_t run_id, const Options& options);
 
 enum class Atomicity {

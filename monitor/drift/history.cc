@@ -133,7 +133,10 @@ void History::add(EndpointRun run) {
       fold_into(pair.cells.back(), c);
       continue;
     }
-    if (pair.cells.empty()) pair.cells.reserve(expected_runs_);
+    // Each of a pair's cuts may start a cell of its own (spans never cross them).
+    if (pair.cells.empty()) {
+      pair.cells.reserve(expected_runs_ + (pair.cuts ? pair.cuts->size() : 0));
+    }
     pair.cells.push_back(std::move(c));
     pair.cells.back().texts = false;
     pair.cells.back().answered.clear();

@@ -133,14 +133,13 @@ struct Cell {
   std::array<long, 3> coverage{};  // answered samples with a coverage, kCoverageColumns
   double coverage_sum = 0;         // of coverages in steps of 2^-20: sums are exact
   bool texts = false;               // signatures below were computed (texts were read)
-  std::vector<Signature> answered;  // signatures of the answered samples' normalised texts
-  SampleIds ids;                    // non-error sample ids, the first kMaxCellIds
-  SampleIds error_ids;              // the same of error samples
-
   // A span (History::fold) stands for this many consecutive valid runs of the pair, from run
   // to span_last: their counts summed, their first ids. 1: one run's cell.
   int runs = 1;
   Time span_last{};
+  std::vector<Signature> answered;  // signatures of the answered samples' normalised texts
+  SampleIds ids;                    // non-error sample ids, the first kMaxCellIds
+  SampleIds error_ids;              // the same of error samples
 
   long evidence() const {  // non-error samples
     return verdicts[0] + verdicts[1] + verdicts[2] + verdicts[3];
