@@ -324,10 +324,10 @@ Result<Summary> detect_run(store::Store& store, int64_t run_id, const Options& o
   // The old runs' cells are folded into spans where no decision tells them apart: a pair
   // holds a few cells of them, not a hundred.
   Folding folding;
-  const Reach from = reach(recent, run, *events, options, &folding);
+  const Reach reached = reach(recent, run, *events, options, &folding);
   history.fold(std::move(folding));
-  if (Status old = summaries.feed(history, std::min(from.pairs, from.endpoints), split, texts,
-                                  cache, from.pairs, latest.size());
+  if (Status old = summaries.feed(history, std::min(reached.pairs, reached.endpoints), split,
+                                  texts, cache, reached.pairs, latest.size());
       !old) {
     return old.error();
   }

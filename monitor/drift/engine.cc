@@ -256,19 +256,19 @@ Reach reach(const History& recent, const RunRef& run, const std::vector<store::E
   const Time oldest_window = run.at - options.baseline_window;
   Time start = run.at;  // the earliest start of a recent window
   Time reach = Time::max();
-  // Returned events' periods are no evidence: a window reaches past them. Those of any pair
-  // type count for every type (more than eligible_cells leaves out: a window as early or earlier).
-  std::map<PairKey, std::vector<std::pair<Time, Time>>> returned;
+  // Returned events' periods are no evidence for their type: a window of that type reaches
+  // past them (eligible_cells). By pair and type.
+  std::map<std::pair<PairKey, std::string_view>, std::vector<std::pair<Time, Time>>> returned;
   std::map<std::string, std::vector<std::pair<Time, Time>>> returned_health;  // by endpoint
   for (const store::Event& e : events) {
     if (is_open(e)) {
       reach = std::min(reach, e.detected_at);
     } else if (!e.resolved_at || resolution_of(e) != "returned") {
       continue;
-    } else if (std::find(std::begin(kPairTypes), std::end(kPairTypes), e.type) !=
-               std::end(kPairTypes)) {
-      returned[{e.endpoint, e.probe_id, e.probe_version}].emplace_back(e.detected_at,
-                                                                       *e.resolved_at);
+    } else if (auto type = std::find(std::begin(kPairTypes), std::end(kPairTypes), e.type);
+               type != std::end(kPairTypes)) {
+      returned[{{e.endpoint, e.probe_id, e.probe_version}, *type}].emplace_back(e.detected_at,
+                                                                              *e.resolved_at);
     } else if (e.type == kEndpointHealth) {
       returned_health[e.endpoint].emplace_back(e.detected_at, *e.resolved_at);
     }
@@ -293,15 +293,19 @@ Reach reach(const History& recent, const RunRef& run, const std::vector<store::E
     return oldest_window;
   };
   for (const auto& [key, pair] : recent.pairs()) {
-    auto found = returned.find(key);
-    const auto* periods = found == returned.end() ? nullptr : &found->second;
-    const Time own = window_start(pair.cells, [&](const Cell& c) {
-      return c.valid() && outside(periods, c.run.at);
-    });
-    // A pair not decided at this run has no windows; as a control it is compared over others'.
-    const bool decided = !pair.cells.empty() && pair.cells.back().run.id == run.id;
-    if (decided) start = std::min(start, own);
-    if (folding) folding->until[key] = decided ? own : oldest_window;
+    // A pair not decided at this run has no windows; as a control it is compared over others'
+    // (never folded: it is left out of folding->until).
+    if (pair.cells.empty() || pair.cells.back().run.id != run.id) continue;
+    Time own = run.at;  // the earliest start of the pair's windows, of any type
+    for (std::string_view type : kPairTypes) {
+      auto found = returned.find({key, type});
+      const auto* periods = found == returned.end() ? nullptr : &found->second;
+      own = std::min(own, window_start(pair.cells, [&](const Cell& c) {
+        return c.valid() && outside(periods, c.run.at);
+      }));
+    }
+    start = std::min(start, own);
+    if (folding) folding->until[key] = own;
   }
   Time health_start = run.at;  // the earliest start of an endpoint's health window
   for (const auto& [name, ep] : recent.endpoints()) {

@@ -48,7 +48,7 @@ json side_json(const Cells& cells) {
     samples += c->evidence();
     errors += c->errors;
     narrative += c->narrative;
-    coverage_sum += c->coverage_sum;
+    coverage_sum += coverage_steps(c->coverage_sum);
     for (int64_t id : c->ids) {
       if (ids.size() < 5) ids.push_back(id);
     }
@@ -60,7 +60,7 @@ json side_json(const Cells& cells) {
   side["errors"] = errors;
   side["narrative"] = narrative;
   long covered = coverage[0] + coverage[1] + coverage[2];
-  // Six places: the sum is of coverages in steps of 2^-20 (History::add), not of their digits.
+  // Six places: the sum is in steps of 2^-20 (coverage_steps), not of the coverages' digits.
   side["expect_coverage"] =
       covered == 0 ? json()
                    : json(std::round(coverage_sum / static_cast<double>(covered) * 1e6) / 1e6);

@@ -1,8 +1,6 @@
 #include "drift/history.h"
 
 #include <algorithm>
-#include <cmath>
-
 
 namespace dw::drift {
 namespace {
@@ -77,9 +75,7 @@ void History::add(const store::SampleRow& row, const AnswerFeatures* features) {
   if (column == 0 && c.expect_coverage) {
     double v = *c.expect_coverage;
     ++cell.coverage[v >= 0.999 ? 0 : v > 0.001 ? 1 : 2];
-    // In steps of 2^-20: sums of such are exact in a double, so a span's sum added to others
-    // (fold) is the sum of its cells added one by one.
-    cell.coverage_sum += std::round(v * 0x1p20) / 0x1p20;
+    cell.coverage_sum += v;
   }
   if (!row.sample.model.empty()) ++ec.models[row.sample.model];
   if (!row.sample.system_fingerprint.empty()) ++ec.fingerprints[row.sample.system_fingerprint];
@@ -168,7 +164,7 @@ void History::fold_into(Cell& span, const Cell& c) {
   span.errors += c.errors;
   span.narrative += c.narrative;
   for (size_t i = 0; i < span.coverage.size(); ++i) span.coverage[i] += c.coverage[i];
-  span.coverage_sum += c.coverage_sum;
+  span.coverage_sum = coverage_steps(span.coverage_sum) + coverage_steps(c.coverage_sum);
   for (int64_t id : c.ids) span.ids.push_back(id);  // the first kMaxCellIds are kept
   for (int64_t id : c.error_ids) span.error_ids.push_back(id);
   span.runs += c.runs;
@@ -199,7 +195,7 @@ bool History::add_texts(const RunRef& run, EndpointTexts texts) {
   for (auto it = pairs_.lower_bound(PairKey{texts.endpoint, "", ""});
        it != pairs_.end() && it->first.endpoint == texts.endpoint; ++it) {
     Cell* c = cell_of(it->second.cells, run);
-    if (c == nullptr) continue;
+    if (c == nullptr || c->runs > 1) continue;  // a span holds no texts
     c->texts = true;
     while (answered != texts.answered.end() && *answered->first < it->first) ++answered;
     if (answered != texts.answered.end() && *answered->first == it->first) {

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <compare>
 #include <cstdint>
 #include <map>
@@ -131,7 +132,7 @@ struct Cell {
   long errors = 0;
   long narrative = 0;              // of the non-error samples
   std::array<long, 3> coverage{};  // answered samples with a coverage, kCoverageColumns
-  double coverage_sum = 0;         // of coverages in steps of 2^-20: sums are exact
+  double coverage_sum = 0;         // of its answered samples' coverages (a span: coverage_steps)
   bool texts = false;               // signatures below were computed (texts were read)
   // A span (History::fold) stands for this many consecutive valid runs of the pair, from run
   // to span_last: their counts summed, their first ids. 1: one run's cell.
@@ -148,6 +149,11 @@ struct Cell {
   // Not evidence either way: nothing classified, or more than half of it errors.
   bool valid() const { return evidence() > 0 && errors <= evidence(); }
 };
+
+// A cell's coverage_sum in steps of 2^-20. Sums of such are exact in a double, in any order:
+// a side sums its cells' steps, and a span holds the sum of its cells' steps, so a side over
+// spans is the side over the cells they fold. A span's coverage_sum is already in steps.
+inline double coverage_steps(double sum) { return std::round(sum * 0x1p20) / 0x1p20; }
 
 struct PairHistory {
   PairKey key;
@@ -268,8 +274,9 @@ class History {
   // Adds one sample. Rows must come in store order (run by run). features: those of the
   // row's text when texts are kept for its run (signatures and canned templates), else null.
   void add(const store::SampleRow& row, const AnswerFeatures* features);
-  // Adds one endpoint's cells of one run whole, as add() would have counted the run's rows
-  // without features. The run must come after every run already added. Taken by value: a
+  // Adds one endpoint's cells of one run, as add() would have counted the run's rows without
+  // features (folded into the pair's last cell where fold() allows). The run must come after
+  // every run already added. Taken by value: a
   // window holds hundreds of runs of hundreds of cells, moved in rather than copied. The
   // endpoint cell's control_probes must name the run's control pairs (as decoding and
   // cells_of() give them).
@@ -285,7 +292,8 @@ class History {
   // hundred runs of hundreds of pairs). A hint: more runs still fit, fewer leave room unused.
   void expect_runs(size_t runs) { expected_runs_ = runs; }
   // What history holds of one run, one entry per endpoint in name order, without texts (what
-  // add(EndpointRun) takes back); empty when no sample of the run was counted.
+  // add(EndpointRun) takes back); empty when no sample of the run was counted. A run folded
+  // into a span has no pairs' cells here: ask only of runs that were added whole.
   std::vector<EndpointRun> cells_of(const RunRef& run) const;
   // Adds the texts of a run whose counts add(EndpointRun) has just added, as add(row, features)
   // would have kept them: every cell of the endpoint's run then holds texts. False, changing

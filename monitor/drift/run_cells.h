@@ -99,9 +99,9 @@ class RunSummaries {
   // texts_since come with their texts: the texts' part of their summaries, or their samples
   // with the features `cache` gives. Runs before pairs_since come with their endpoints' cells
   // only (those with a summary: the others are counted whole). Sets history.expect_runs() to
-  // the runs whose pairs it adds plus runs_after, the runs the caller will add after them (so
-  // that a pair's cells are allocated once, not again for each later run). Fails when the
-  // store does.
+  // the runs whose pairs it adds (those a folding history may fold count as one) plus
+  // runs_after, the runs the caller will add after them (so that a pair's cells are allocated
+  // once, not again for each later run). Fails when the store does.
   Status feed(History& history, Time since, Time until, Time texts_since, FeatureCache& cache,
               Time pairs_since = Time::min(), size_t runs_after = 0);
 
