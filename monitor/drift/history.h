@@ -276,10 +276,9 @@ class History {
   void add(const store::SampleRow& row, const AnswerFeatures* features);
   // Adds one endpoint's cells of one run, as add() would have counted the run's rows without
   // features (folded into the pair's last cell where fold() allows). The run must come after
-  // every run already added. Taken by value: a
-  // window holds hundreds of runs of hundreds of cells, moved in rather than copied. The
-  // endpoint cell's control_probes must name the run's control pairs (as decoding and
-  // cells_of() give them).
+  // every run already added. Taken by value: a window holds hundreds of runs of hundreds of
+  // cells, moved in rather than copied. The endpoint cell's control_probes must name the run's
+  // control pairs (as decoding and cells_of() give them).
   void add(EndpointRun run);
   // From now on, add(EndpointRun) folds cells as `folding` allows: a long window of old runs
   // is then held in a few cells a pair. Decisions over the spans are those over the cells
