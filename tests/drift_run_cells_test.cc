@@ -374,6 +374,96 @@ TEST_CASE("folded old runs are spans whose sides read exactly as the cells they 
   CHECK(side_json(valid_from(cells, day(7), day(10)))["to"] == dw::format_time(day(9)));
 }
 
+TEST_CASE("old runs added as they are decoded are the runs decoded, then added") {
+  // Two pairs (one a control) of endpoint e over 12 days, day 3 mostly errors for p; folded
+  // from day 2 until day 10 with a cut on day 6. add_run_cells() gives the history that
+  // decode_run_cells() and History::add give, spans and all; bytes that do not decode fail.
+  std::unordered_map<int64_t, dw::store::ProbeKey> keys = {{1, {1, "c", "v1", true}},
+                                                           {2, {2, "p", "v1", false}}};
+  History whole;
+  int64_t id = 100;
+  for (int d = 0; d < 12; ++d) {
+    for (const char* probe : {"c", "p"}) {
+      for (int seq = 1; seq <= 3; ++seq) {
+        dw::store::SampleRow row;
+        row.id = id++;
+        row.run_id = d + 1;
+        row.run_at = day(d);
+        row.key = {d + 1, probe, "v1", "e", seq, "m", std::nullopt};
+        row.control = probe[0] == 'c';
+        const char* verdict = d == 3 && seq > 1 && !row.control ? "error"
+                              : seq == 3 && d % 2               ? "refused"
+                                                                : "answered";
+        row.classification = dw::store::Classification{verdict, "[]", seq == 1 && d > 6,
+                                                       std::optional<double>(1.0 / (seq + 2)), "t"};
+        whole.add(row, nullptr);
+      }
+    }
+  }
+  std::vector<std::string> bytes;
+  for (int d = 0; d < 12; ++d) {
+    for (const EndpointRun& e : whole.cells_of({d + 1, day(d)})) {
+      bytes.push_back(encode_run_cells(e, {1, 2}));
+    }
+  }
+  REQUIRE(bytes.size() == 12);
+  Folding plan;
+  plan.from = day(2);
+  for (const char* probe : {"c", "p"}) plan.until[PairKey{"e", probe, "v1"}] = day(10);
+  plan.cuts[PairKey{"e", "p", "v1"}] = {day(6)};
+  History decoded, added;
+  decoded.fold(plan);
+  added.fold(plan);
+  PairKeyPool pool_a, pool_b;
+  for (int d = 0; d < 12; ++d) {
+    auto run = decode_run_cells(bytes[d], "e", {d + 1, day(d)}, keys, true, &pool_a);
+    REQUIRE(run);
+    decoded.add(std::move(*run));
+    REQUIRE(add_run_cells(bytes[d], "e", {d + 1, day(d)}, keys, pool_b, added));
+  }
+  REQUIRE(decoded.pairs().size() == 2);
+  REQUIRE(added.pairs().size() == 2);
+  for (const auto& [key, pair] : decoded.pairs()) {
+    CAPTURE(key.probe_id);
+    const auto& mine = added.pairs().at(key);
+    CHECK(mine.control == pair.control);
+    REQUIRE(mine.cells.size() == pair.cells.size());
+    CHECK(pair.cells.size() < 12);  // something was folded
+    for (size_t i = 0; i < pair.cells.size(); ++i) {
+      const Cell &a = pair.cells[i], &b = mine.cells[i];
+      CHECK(b.run.id == a.run.id);
+      CHECK(b.runs == a.runs);
+      CHECK(b.last_at() == a.last_at());
+      CHECK(b.verdicts == a.verdicts);
+      CHECK(b.errors == a.errors);
+      CHECK(b.narrative == a.narrative);
+      CHECK(b.coverage == a.coverage);
+      CHECK(b.coverage_sum == a.coverage_sum);
+      CHECK(b.ids == a.ids);
+      CHECK(b.error_ids == a.error_ids);
+    }
+  }
+  const auto& a = decoded.endpoints().at("e").cells;
+  const auto& b = added.endpoints().at("e").cells;
+  REQUIRE(a.size() == 12);
+  REQUIRE(b.size() == 12);
+  for (size_t i = 0; i < a.size(); ++i) {
+    CHECK(b[i].samples == a[i].samples);
+    CHECK(b[i].errors == a[i].errors);
+    CHECK(b[i].models == a[i].models);
+    CHECK(b[i].ids == a[i].ids);
+    CHECK(a[i].control_probes == std::set<std::string>{"c"});
+    CHECK(b[i].control_probes.empty());  // read of runs with texts only
+  }
+
+  History damaged;
+  PairKeyPool pool;
+  CHECK_FALSE(add_run_cells(bytes[0] + '\0', "e", {1, day(0)}, keys, pool, damaged));
+  CHECK_FALSE(add_run_cells(bytes[0].substr(0, bytes[0].size() - 1), "e", {1, day(0)}, keys, pool,
+                            damaged));
+  CHECK_FALSE(add_run_cells(bytes[0], "e", {1, day(0)}, {}, pool, damaged));  // an unknown key
+}
+
 TEST_CASE("prune gives back the memory of the signatures of runs before the texts' horizon") {
   // recompute_all holds two baseline windows of cells but texts of only the last runs: an
   // emptied signature vector that kept its capacity held 128 bytes an answer of every run.
@@ -576,13 +666,39 @@ TEST_CASE("missing, outdated or unreadable summaries are rebuilt from the sample
                    dw::format_time(day(23)) + "')");
   query(lost.db(), "UPDATE run_cells SET data = x'00ff' WHERE run_id IN (SELECT id FROM runs "
                    "WHERE run_at = '" + dw::format_time(day(10)) + "')");
+  // Whole pairs and a byte too many: found only once the pairs were added (old runs' are added
+  // as they are decoded), so the detection must read its old runs again.
+  query(lost.db(), "UPDATE run_cells SET data = data || x'00' WHERE run_id IN (SELECT id FROM "
+                   "runs WHERE run_at = '" + dw::format_time(day(15)) + "')");
   // The texts of two runs of the window lost, of one more unreadable.
   query(lost.db(), "DELETE FROM run_texts WHERE run_id IN (SELECT id FROM runs WHERE run_at IN ('" +
                        dw::format_time(day(40)) + "', '" + dw::format_time(day(50)) + "'))");
   query(lost.db(), "UPDATE run_texts SET data = x'01' WHERE run_id IN (SELECT id FROM runs "
                    "WHERE run_at = '" + dw::format_time(day(60)) + "')");
+  // What a feed of the old runs adds is the same, damaged rows or not: counted again from the
+  // samples, never added twice (day 15's pairs were added before its last byte failed).
+  auto old_cells = [](World& w) {
+    RunSummaries summaries(w.store());
+    FeatureCache cache(w.store());
+    History h;
+    REQUIRE(summaries.feed(h, day(5), day(33), day(33), cache, day(5)));
+    CHECK(summaries.pairs_decoded() + summaries.counted() == 28);
+    std::ostringstream out;
+    for (const auto& [key, pair] : h.pairs()) {
+      out << key.endpoint << ' ' << key.probe_id << ':';
+      for (const Cell& c : pair.cells) {
+        out << ' ' << c.run.id << '/' << c.errors << '/' << c.narrative;
+        for (long v : c.verdicts) out << ',' << v;
+        for (int64_t i : c.ids) out << '.' << i;
+      }
+      out << '\n';
+    }
+    return out.str();
+  };
+  CHECK(old_cells(lost) == old_cells(kept));
   kept.run_each(72, gen);
-  CHECK(lost.run_each(72, twin).summaries_rebuilt == 3 + 1 + 3);  // days 20-22, 10; 40, 50, 60
+  // Days 20-22, 10, 15; 40, 50, 60.
+  CHECK(lost.run_each(72, twin).summaries_rebuilt == 3 + 1 + 1 + 3);
   same();
   const std::string texts = "SELECT run_id, endpoint, version, hex(data) FROM run_texts ORDER BY 1, 2";
   CHECK(count(lost.db(), "SELECT count(*) FROM run_texts") == 80);

@@ -95,49 +95,63 @@ void History::add(const store::SampleRow& row, const AnswerFeatures* features) {
 }
 
 void History::add(EndpointRun run) {
+  begin_run(run.endpoint, std::move(run.cell));
+  for (PairRun& p : run.pairs) add_pair(p.key, p.control, std::move(p.cell));
+}
+
+EndpointCell& History::begin_run(const std::string& endpoint, EndpointCell cell) {
   last_pair_ = nullptr;  // add(row) must look its pair up afresh
   last_endpoint_ = nullptr;
-  EndpointHistory& ep = endpoints_[run.endpoint];
-  ep.name = run.endpoint;
-  ep.cells.push_back(std::move(run.cell));
+  EndpointHistory& ep = endpoints_[endpoint];
+  ep.name = endpoint;
+  ep.cells.push_back(std::move(cell));
   EndpointCell& ec = ep.cells.back();
   ec.texts = false;
   ec.uses = {};
   // The run's pairs come in key order, as pairs_ holds them: walk both together rather than
   // look each pair up from the root (a window of counts is hundreds of runs of hundreds).
-  auto at = pairs_.lower_bound(PairKey{run.endpoint, "", ""});
-  for (PairRun& p : run.pairs) {
-    const PairKey& key = *p.key;
-    // Every run of a window names the same pairs by the same shared keys: the pair is usually
-    // the next one (`at` moves past each pair fed), known by its key's address without
-    // comparing strings.
-    if (at == pairs_.end() || at->second.fed_key != p.key) {
-      while (at != pairs_.end() && at->first < key) ++at;
-      if (at == pairs_.end() || at->first != key) {
-        at = pairs_.emplace_hint(at, key, PairHistory{});
-        at->second.key = key;
-        plan_folding(at->second);
-      }
-      at->second.fed_key = p.key;
+  next_pair_ = pairs_.lower_bound(PairKey{endpoint, "", ""});
+  return ec;
+}
+
+void History::add_pair(const SharedPairKey& shared, bool control, Cell&& c) {
+  auto& at = next_pair_;
+  const PairKey& key = *shared;
+  // Every run of a window names the same pairs by the same shared keys: the pair is usually
+  // the next one (`at` moves past each pair fed), known by its key's address without comparing
+  // strings.
+  if (at == pairs_.end() || at->second.fed_key != shared) {
+    while (at != pairs_.end() && at->first < key) ++at;
+    if (at == pairs_.end() || at->first != key) {
+      at = pairs_.emplace_hint(at, key, PairHistory{});
+      at->second.key = key;
+      plan_folding(at->second);
     }
-    PairHistory& pair = at->second;
-    pair.control = p.control;
-    ++at;  // the run's pairs are strictly ascending: the next one is at or after this
-    Cell& c = p.cell;
-    const bool foldable = c.valid() && c.run.at >= folding_.from && c.run.at < pair.fold_until;
-    if (foldable && pair.fold_tail && !cut_between(pair, pair.cells.back().last_at(), c.run.at)) {
-      fold_into(pair.cells.back(), c);
-      continue;
-    }
-    // Each of a pair's cuts may start a cell of its own (spans never cross them).
-    if (pair.cells.empty()) {
-      pair.cells.reserve(expected_runs_ + (pair.cuts ? pair.cuts->size() : 0));
-    }
-    pair.cells.push_back(std::move(c));
-    pair.cells.back().texts = false;
-    pair.cells.back().answered.clear();
-    pair.fold_tail = foldable;
+    at->second.fed_key = shared;
   }
+  PairHistory& pair = at->second;
+  pair.control = control;
+  ++at;  // the run's pairs are strictly ascending: the next one is at or after this
+  const bool foldable = c.valid() && c.run.at >= folding_.from && c.run.at < pair.fold_until;
+  if (foldable && pair.fold_tail && !cut_between(pair, pair.cells.back().last_at(), c.run.at)) {
+    fold_into(pair.cells.back(), c);
+    return;
+  }
+  // Each of a pair's cuts may start a cell of its own (spans never cross them).
+  if (pair.cells.empty()) {
+    pair.cells.reserve(expected_runs_ + (pair.cuts ? pair.cuts->size() : 0));
+  }
+  pair.cells.push_back(std::move(c));
+  pair.cells.back().texts = false;
+  pair.cells.back().answered.clear();
+  pair.fold_tail = foldable;
+}
+
+void History::drop_cells() {
+  pairs_.clear();
+  endpoints_.clear();
+  last_pair_ = nullptr;
+  last_endpoint_ = nullptr;
 }
 
 void History::fold(Folding folding) {

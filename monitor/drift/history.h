@@ -235,7 +235,9 @@ struct EndpointCell {
   bool texts = false;
   // Answered and deflected texts of >= 20 characters, by sha256 of the normalised text.
   TextUses uses;
-  std::set<std::string> control_probes;  // probes of the run that are controls
+  // Probes of the run that are controls. Read (canned templates) of runs with texts only:
+  // old runs' counts may be added without them (add_run_cells).
+  std::set<std::string> control_probes;
 };
 
 struct EndpointHistory {
@@ -280,6 +282,15 @@ class History {
   // cells, moved in rather than copied. The endpoint cell's control_probes must name the run's
   // control pairs (as decoding and cells_of() give them).
   void add(EndpointRun run);
+  // add(EndpointRun) in steps, for a decoder that reads a run pair by pair rather than build
+  // it first (a window's old runs are hundreds of runs of hundreds of pairs): begin_run() with
+  // the endpoint's cell, whose control_probes the caller fills in through the reference it
+  // returns (valid until the next add), then add_pair() for each of its pairs in key order.
+  EndpointCell& begin_run(const std::string& endpoint, EndpointCell cell);
+  void add_pair(const SharedPairKey& key, bool control, Cell&& cell);
+  // Drops every cell (the folding stays): the history is as it was before the first add.
+  void drop_cells();
+  bool empty() const { return pairs_.empty() && endpoints_.empty(); }
   // From now on, add(EndpointRun) folds cells as `folding` allows: a long window of old runs
   // is then held in a few cells a pair. Decisions over the spans are those over the cells
   // they fold (counts are sums; run counts, times and ids are kept), so callers fold only
@@ -320,6 +331,8 @@ class History {
 
   Folding folding_;
   PairHistory* last_pair_ = nullptr;  // where the previous row went (map nodes stay put)
+  // Where begin_run()'s endpoint's next pair is looked for: its pairs come in key order.
+  std::map<PairKey, PairHistory>::iterator next_pair_;
   EndpointHistory* last_endpoint_ = nullptr;
   size_t expected_runs_ = 0;
 };

@@ -41,53 +41,78 @@ bool read_cell(Reader& in, int64_t& prev_id, Cell& c) {
   return in.ids(prev_id, kept(evidence), c.ids) && in.ids(prev_id, kept(c.errors), c.error_ids);
 }
 
+// The endpoint's cell, up to its pairs.
+bool read_endpoint(Reader& in, int64_t& prev_id, EndpointCell& ec) {
+  return in.count(ec.samples) && in.count(ec.errors) && ec.errors <= ec.samples &&
+         in.counts(ec.models) && in.counts(ec.fingerprints) &&
+         in.ids(prev_id, kept(ec.samples - ec.errors), ec.ids) &&
+         in.ids(prev_id, kept(ec.errors), ec.error_ids);
+}
+
+// The pairs after read_endpoint(), each given to sink(key, control, cell) as it is read (cell
+// is then moved from), and the control probes into ec when `controls`; false when they are not
+// what History::add could have counted (some may have reached the sink).
+template <typename Sink>
+bool read_pairs(Reader& in, int64_t& prev_id, const std::string& endpoint, const RunRef& run,
+                const std::unordered_map<int64_t, store::ProbeKey>& keys, PairKeyPool* pool,
+                EndpointCell& ec, bool controls, long& pairs, Sink&& sink) {
+  long samples = 0, errors = 0;
+  if (!in.count(pairs)) return false;
+  int64_t prev_key = 0;
+  SharedPairKey prev;  // the previous pair's key
+  std::unordered_map<int64_t, PairKeyPool::Entry>* shared = pool ? &pool->of(endpoint) : nullptr;
+  Cell cell;
+  for (long i = 0; i < pairs; ++i) {
+    int64_t key = 0;
+    const int64_t before = prev_key;  // the previous pair's probe key
+    if (!in.id(prev_key, key)) return false;
+    auto k = keys.find(key);
+    if (k == keys.end()) return false;
+    PairKeyPool::Entry fresh;
+    PairKeyPool::Entry& entry = shared ? (*shared)[key] : fresh;
+    if (entry.key == nullptr) {
+      entry.key = std::make_shared<const PairKey>(
+          PairKey{endpoint, k->second.probe_id, k->second.probe_version});
+    }
+    // In key order, each once: History keeps one cell per pair and run. Every run of a window
+    // names the same pairs in the same order: a pair found after the same one before is not
+    // compared again.
+    if (i > 0 && entry.after != before) {
+      if (!(*prev < *entry.key)) return false;
+      entry.after = before;
+    }
+    cell = Cell{};
+    cell.run = run;
+    if (!read_cell(in, prev_id, cell)) return false;
+    const bool control = k->second.control;
+    if (control && controls) ec.control_probes.insert(entry.key->probe_id);
+    samples += cell.evidence() + cell.errors;
+    errors += cell.errors;
+    prev = entry.key;
+    sink(entry.key, control, std::move(cell));
+  }
+  return in.done() && samples == ec.samples && errors == ec.errors;
+}
+
 std::optional<EndpointRun> read_run(Reader& in, const std::string& endpoint, const RunRef& run,
                                     const std::unordered_map<int64_t, store::ProbeKey>& keys,
                                     bool with_pairs, PairKeyPool* pool) {
   EndpointRun r;
   r.endpoint = endpoint;
-  EndpointCell& ec = r.cell;
-  ec.run = run;
+  r.cell.run = run;
   int64_t prev_id = 0;
-  if (!in.count(ec.samples) || !in.count(ec.errors) || ec.errors > ec.samples ||
-      !in.counts(ec.models) || !in.counts(ec.fingerprints) ||
-      !in.ids(prev_id, kept(ec.samples - ec.errors), ec.ids) ||
-      !in.ids(prev_id, kept(ec.errors), ec.error_ids)) {
+  if (!read_endpoint(in, prev_id, r.cell)) return std::nullopt;
+  if (!with_pairs) return r;
+  long pairs = 0;
+  auto add = [&](const SharedPairKey& key, bool control, Cell&& cell) {
+    // A pair takes at least two bytes (its key and its flags): a damaged count reserves no more
+    // pairs than the bytes could hold.
+    if (r.pairs.empty()) r.pairs.reserve(std::min(static_cast<size_t>(pairs), in.remaining() / 2 + 1));
+    r.pairs.push_back(PairRun{key, control, std::move(cell)});
+  };
+  if (!read_pairs(in, prev_id, endpoint, run, keys, pool, r.cell, true, pairs, add)) {
     return std::nullopt;
   }
-  if (!with_pairs) return r;
-  long pairs = 0, samples = 0, errors = 0;
-  if (!in.count(pairs)) return std::nullopt;
-  // A pair takes at least two bytes (its key and its flags): a damaged count reserves no more
-  // pairs than the bytes could hold.
-  r.pairs.reserve(std::min(static_cast<size_t>(pairs), in.remaining() / 2));
-  int64_t prev_key = 0;
-  std::unordered_map<int64_t, SharedPairKey>* shared = pool ? &pool->of(endpoint) : nullptr;
-  for (long i = 0; i < pairs; ++i) {
-    int64_t key = 0;
-    if (!in.id(prev_key, key)) return std::nullopt;
-    auto k = keys.find(key);
-    if (k == keys.end()) return std::nullopt;
-    PairRun& p = r.pairs.emplace_back();
-    SharedPairKey* made = shared ? &(*shared)[key] : nullptr;
-    if (made == nullptr || *made == nullptr) {
-      auto fresh = std::make_shared<const PairKey>(
-          PairKey{endpoint, k->second.probe_id, k->second.probe_version});
-      if (made != nullptr) *made = fresh;
-      p.key = std::move(fresh);
-    } else {
-      p.key = *made;
-    }
-    p.control = k->second.control;
-    p.cell.run = run;
-    if (!read_cell(in, prev_id, p.cell)) return std::nullopt;
-    // In key order, each once: History keeps one cell per pair and run.
-    if (i > 0 && !(*r.pairs[static_cast<size_t>(i) - 1].key < *p.key)) return std::nullopt;
-    if (p.control) ec.control_probes.insert(p.key->probe_id);
-    samples += p.cell.evidence() + p.cell.errors;
-    errors += p.cell.errors;
-  }
-  if (!in.done() || samples != ec.samples || errors != ec.errors) return std::nullopt;
   return r;
 }
 
@@ -194,6 +219,22 @@ std::optional<EndpointRun> decode_run_cells(
     PairKeyPool* pool) {
   Reader in(bytes);
   return read_run(in, endpoint, run, keys, with_pairs, pool);
+}
+
+bool add_run_cells(std::string_view bytes, const std::string& endpoint, const RunRef& run,
+                   const std::unordered_map<int64_t, store::ProbeKey>& keys, PairKeyPool& pool,
+                   History& history) {
+  Reader in(bytes);
+  EndpointCell cell;
+  cell.run = run;
+  int64_t prev_id = 0;
+  if (!read_endpoint(in, prev_id, cell)) return false;
+  EndpointCell& ec = history.begin_run(endpoint, std::move(cell));
+  long pairs = 0;
+  return read_pairs(in, prev_id, endpoint, run, keys, &pool, ec, false, pairs,
+                    [&](const SharedPairKey& key, bool control, Cell&& c) {
+                      history.add_pair(key, control, std::move(c));
+                    });
 }
 
 }  // namespace dw::drift

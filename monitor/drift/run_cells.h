@@ -53,13 +53,15 @@ std::string encode_run_cells(const EndpointRun& run, const std::vector<int64_t>&
 // window names the same pairs, and shares their keys (RunSummaries keeps one for its reads).
 class PairKeyPool {
  public:
-  // The keys of one endpoint's pairs, by probe key id (empty pointers until made).
-  std::unordered_map<int64_t, SharedPairKey>& of(const std::string& endpoint) {
-    return keys_[endpoint];
-  }
+  struct Entry {
+    SharedPairKey key;   // empty until made
+    int64_t after = -1;  // a probe key id whose pair's key was found to sort before this one
+  };
+  // The keys of one endpoint's pairs, by probe key id.
+  std::unordered_map<int64_t, Entry>& of(const std::string& endpoint) { return keys_[endpoint]; }
 
  private:
-  std::map<std::string, std::unordered_map<int64_t, SharedPairKey>> keys_;
+  std::map<std::string, std::unordered_map<int64_t, Entry>> keys_;
 };
 
 // Back, for the run and endpoint the stored row names; nullopt for bytes that are not such an
@@ -70,6 +72,15 @@ std::optional<EndpointRun> decode_run_cells(
     std::string_view bytes, const std::string& endpoint, const RunRef& run,
     const std::unordered_map<int64_t, store::ProbeKey>& keys, bool with_pairs = true,
     PairKeyPool* pool = nullptr);
+
+// What decode_run_cells() and then History::add() of its result do, without building the run
+// (a detection adds the pairs' counts of a hundred old runs), except that the endpoint cell's
+// control_probes stay empty: they are read of runs with texts only (EndpointCell). False for
+// bytes decode_run_cells() rejects; history then holds part of the run, so the caller must
+// start it again (History::drop_cells()).
+bool add_run_cells(std::string_view bytes, const std::string& endpoint, const RunRef& run,
+                   const std::unordered_map<int64_t, store::ProbeKey>& keys, PairKeyPool& pool,
+                   History& history);
 
 // The texts' part (Store::put_run_texts), kept for the runs detection reads texts of: what
 // History::add(row, features) keeps beyond the counts. Version: names this encoding, the
@@ -119,6 +130,11 @@ class RunSummaries {
 
  private:
   Status load_keys();
+  // feed(). With undecodable, the pairs' counts of the runs before texts_since are added to
+  // history as they are decoded (add_run_cells): when one does not decode after all, part of
+  // its run is in history, *undecodable is set and it fails.
+  Status feed_runs(History& history, Time since, Time until, Time texts_since,
+                   FeatureCache& cache, Time pairs_since, size_t runs_after, bool* undecodable);
   // The rows it read (0: the run has no samples left, and history is unchanged).
   Result<long> count_from_samples(History& history, const store::RunInfo& run, FeatureCache* cache);
   // The texts' part of run's summary added to history after its counts, which are moved in;

@@ -2,6 +2,7 @@
 #include "drift/run_cells.h"
 
 #include <algorithm>
+#include <tuple>
 
 namespace dw::drift {
 
@@ -73,6 +74,27 @@ Result<bool> RunSummaries::add_texts(History& history, const RunRef& run,
 
 Status RunSummaries::feed(History& history, Time since, Time until, Time texts_since,
                           FeatureCache& cache, Time pairs_since, size_t runs_after) {
+  if (!history.empty()) {
+    return feed_runs(history, since, until, texts_since, cache, pairs_since, runs_after, nullptr);
+  }
+  // Into an empty history, the old runs' counts are added as they are decoded. Bytes that do
+  // not decode (never written so; a damaged file) then leave part of a run in history: it is
+  // emptied, and everything read again the careful way.
+  const auto counters = std::tuple(missing_.size(), decoded_, pairs_decoded_, counted_);
+  bool undecodable = false;
+  Status s =
+      feed_runs(history, since, until, texts_since, cache, pairs_since, runs_after, &undecodable);
+  if (s || !undecodable) return s;
+  history.drop_cells();
+  missing_.resize(std::get<0>(counters));
+  std::tie(std::ignore, decoded_, pairs_decoded_, counted_) = counters;
+  return feed_runs(history, since, until, texts_since, cache, pairs_since, runs_after, nullptr);
+}
+
+Status RunSummaries::feed_runs(History& history, Time since, Time until, Time texts_since,
+                               FeatureCache& cache, Time pairs_since, size_t runs_after,
+                               bool* undecodable) {
+  const bool direct = undecodable != nullptr;
   if (Status s = load_keys(); !s) return s;
   std::vector<store::RunInfo> runs;
   Status listed = store_.list_runs({.since = since, .until = until}, [&](const store::RunInfo& r) {
@@ -95,6 +117,19 @@ Status RunSummaries::feed(History& history, Time since, Time until, Time texts_s
   int64_t group = 0;              // the run whose rows are being read
   bool usable = true;             // every row of the group so far is of this version and decodes
   std::vector<EndpointRun> cells;  // ... into these
+  std::vector<store::RunCells> rows;  // or, directly: its rows, decoded as they are added
+  // Adds the group's counts; fails when a row does not decode after all (direct).
+  auto add_counts = [&]() -> Status {
+    for (EndpointRun& e : cells) history.add(std::move(e));
+    for (const store::RunCells& row : rows) {
+      if (!add_run_cells(row.data, row.endpoint, {row.run_id, row.run_at}, keys_, pair_keys_,
+                         history)) {
+        *undecodable = true;
+        return Error("the summary of run " + std::to_string(row.run_id) + " does not decode");
+      }
+    }
+    return {};
+  };
   // Adds the runs up to the group's (which comes from its rows when they are usable); the
   // others have no summary: from their samples. upto 0: every run left.
   auto settle = [&](int64_t upto) -> Status {
@@ -103,7 +138,7 @@ Status RunSummaries::feed(History& history, Time since, Time until, Time texts_s
       const bool texts = r.run_at >= texts_since;
       if (r.id == upto && usable) {
         if (!texts) {
-          for (EndpointRun& e : cells) history.add(std::move(e));
+          if (Status s = add_counts(); !s) return s;
           ++decoded_;
           pairs_decoded_ += r.run_at >= pairs_from ? 1 : 0;
           ++next;
@@ -118,12 +153,12 @@ Status RunSummaries::feed(History& history, Time since, Time until, Time texts_s
           return {};
         }
       }
-      auto rows = count_from_samples(history, r, texts ? &cache : nullptr);
-      if (!rows) return rows.error();
-      if (*rows == 0 && r.id == upto && usable) {
+      auto counted = count_from_samples(history, r, texts ? &cache : nullptr);
+      if (!counted) return counted.error();
+      if (*counted == 0 && r.id == upto && usable) {
         // Retention took its samples and its texts: its counts stand alone, as recompute_all
         // reads such runs.
-        for (EndpointRun& e : cells) history.add(std::move(e));
+        if (Status s = add_counts(); !s) return s;
         ++decoded_;
       }
       if (r.id == upto) {
@@ -146,12 +181,15 @@ Status RunSummaries::feed(History& history, Time since, Time until, Time texts_s
       group = row.run_id;
       usable = true;
       cells.clear();
+      rows.clear();
     }
     if (!usable) return true;
     if (row.version != version) {
       usable = false;
     } else if (row.endpoint.empty()) {
       usable = row.data.empty();  // the marker of a run that counted nothing
+    } else if (direct && row.run_at >= pairs_from && row.run_at < texts_since) {
+      rows.push_back(row);
     } else if (auto d = decode_run_cells(row.data, row.endpoint, {row.run_id, row.run_at}, keys_,
                                          row.run_at >= pairs_from, &pair_keys_)) {
       cells.push_back(std::move(*d));

@@ -63,7 +63,9 @@ class Reader {
  public:
   explicit Reader(std::string_view bytes) : b_(bytes) {}
 
-  bool varint(uint64_t& v) {
+  // varint, count, id and ids are inlined even where the compiler would rather call them: a
+  // detection reads hundreds of thousands of values (the cells of a hundred runs).
+  [[gnu::always_inline]] bool varint(uint64_t& v) {
     // Most values (counts, id deltas) fit one byte: a detection reads hundreds of thousands.
     if (pos_ < b_.size() && (static_cast<uint8_t>(b_[pos_]) & 0x80) == 0) {
       v = static_cast<uint8_t>(b_[pos_++]);
@@ -78,13 +80,13 @@ class Reader {
     }
     return false;
   }
-  bool count(long& n) {
+  [[gnu::always_inline]] bool count(long& n) {
     uint64_t v = 0;
     if (!varint(v) || v >= kMaxCount) return false;
     n = static_cast<long>(v);
     return true;
   }
-  bool id(int64_t& prev, int64_t& out) {
+  [[gnu::always_inline]] bool id(int64_t& prev, int64_t& out) {
     uint64_t z = 0;
     if (!varint(z)) return false;
     auto d = static_cast<int64_t>(z >> 1) ^ -static_cast<int64_t>(z & 1);
@@ -95,7 +97,7 @@ class Reader {
   }
   // n ids into out, which must have room for them (SampleIds: at most kMaxCellIds).
   template <typename Ids>
-  bool ids(int64_t& prev, size_t n, Ids& out) {
+  [[gnu::always_inline]] bool ids(int64_t& prev, size_t n, Ids& out) {
     out.resize(n);
     if (out.size() != n) return false;
     for (int64_t& v : out) {
