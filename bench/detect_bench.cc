@@ -1,13 +1,16 @@
 // Detection alone, on a copy of a database: how long drift detection of its latest run takes,
 // as `driftwatch run` does it after the run's samples are stored.
 //
-//   bench_detect DATABASE [REPEAT]
+//   bench_detect [--warm] DATABASE [REPEAT]
 //
 // DATABASE is never written: each of REPEAT (default 5) detections works on a fresh copy of it
 // (and of its WAL) in $TMPDIR or /tmp, so that each does the whole work (a detection that finds
 // its run decided does nothing: a warning says so). Copied file by file: nothing may write
-// DATABASE meanwhile. Prints each detection's wall and CPU time and the median, and what it
-// read (runs' summaries, pairs decoded). Default [detection] options.
+// DATABASE meanwhile. --warm: one detection on a copy first, whose copies the timed ones work
+// on, so that what a detection keeps for the next (the day blocks of its old runs) is there,
+// as in a database a daemon has been writing (a database from before day blocks has none).
+// Prints each detection's wall and CPU time and the median, and what it read (runs'
+// summaries, pairs decoded, days read from their blocks). Default [detection] options.
 // Under `valgrind --tool=callgrind --toggle-collect='*detect_run*' bench_detect DB 1`, the
 // instruction count of one detection: a figure the machine's load does not move.
 #include <unistd.h>
@@ -42,40 +45,65 @@ Result<int64_t> latest_run(store::Store& store) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2 || argc > 3) {
-    std::fprintf(stderr, "usage: bench_detect DATABASE [REPEAT]\n");
+  std::vector<std::string> args(argv + 1, argv + argc);
+  const bool warm = !args.empty() && args[0] == "--warm";
+  if (warm) args.erase(args.begin());
+  if (args.empty() || args.size() > 2) {
+    std::fprintf(stderr, "usage: bench_detect [--warm] DATABASE [REPEAT]\n");
     return 2;
   }
-  const fs::path source = argv[1];
-  const int repeat = argc == 3 ? std::max(1, std::atoi(argv[2])) : 5;
+  fs::path source = args[0];
+  const int repeat = args.size() == 2 ? std::max(1, std::atoi(args[1].c_str())) : 5;
   const char* tmp = std::getenv("TMPDIR");
-  const fs::path copy = fs::path(tmp && *tmp ? tmp : "/tmp") /
-                        ("bench_detect_" + std::to_string(getpid()) + ".db");
+  const fs::path dir = tmp && *tmp ? tmp : "/tmp";
+  const std::string tag = std::to_string(getpid());
+  const fs::path copy = dir / ("bench_detect_" + tag + ".db");
+  const fs::path warmed = dir / ("bench_detect_warm_" + tag + ".db");
   // The copy's journal files go before each copy (a WAL left from the last detection would be
   // replayed onto the fresh copy, its run already decided) and at the end, whatever happens.
-  auto remove_copy = [&] {
+  auto remove = [](const fs::path& db) {
     std::error_code ignored;
     for (const char* suffix : {"", "-wal", "-shm", "-runlock"}) {
-      fs::remove(copy.string() + suffix, ignored);
+      fs::remove(db.string() + suffix, ignored);
     }
+  };
+  auto remove_copy = [&] {
+    remove(copy);
+    remove(warmed);
   };
   struct Cleanup {
     decltype(remove_copy)& run;
     ~Cleanup() { run(); }
   } cleanup{remove_copy};
-  std::vector<double> walls, cpus;
-  for (int i = 0; i < repeat; ++i) {
-    remove_copy();
+  // Copies a database with its WAL; false (said) when that fails.
+  auto copy_db = [](const fs::path& from, const fs::path& to) {
     std::error_code ec;
-    fs::copy_file(source, copy, fs::copy_options::overwrite_existing, ec);
-    if (!ec && fs::exists(source.string() + "-wal")) {
-      fs::copy_file(source.string() + "-wal", copy.string() + "-wal",
+    fs::copy_file(from, to, fs::copy_options::overwrite_existing, ec);
+    if (!ec && fs::exists(from.string() + "-wal")) {
+      fs::copy_file(from.string() + "-wal", to.string() + "-wal",
                     fs::copy_options::overwrite_existing, ec);
     }
-    if (ec) {
-      std::fprintf(stderr, "bench_detect: copying %s: %s\n", source.c_str(), ec.message().c_str());
+    if (ec) std::fprintf(stderr, "bench_detect: copying %s: %s\n", from.c_str(), ec.message().c_str());
+    return !ec;
+  };
+  if (warm) {
+    // One detection first, kept: what it stores for later detections (the day blocks of its
+    // old runs) is there, as in a database a daemon has been writing.
+    if (!copy_db(source, warmed)) return 1;
+    auto store = store::Store::open(warmed.string());
+    auto run = store ? latest_run(**store) : Result<int64_t>(store.error());
+    auto first = run ? drift::detect_run(**store, *run, drift::Options{})
+                     : Result<drift::Summary>(run.error());
+    if (!first) {
+      std::fprintf(stderr, "bench_detect: %s\n", first.error().message().c_str());
       return 1;
     }
+    source = warmed;
+  }
+  std::vector<double> walls, cpus;
+  for (int i = 0; i < repeat; ++i) {
+    remove(copy);
+    if (!copy_db(source, copy)) return 1;
     auto store = store::Store::open(copy.string());
     if (!store) {
       std::fprintf(stderr, "bench_detect: %s\n", store.error().message().c_str());
@@ -96,10 +124,11 @@ int main(int argc, char** argv) {
     walls.push_back(done.wall - start.wall);
     cpus.push_back(done.cpu - start.cpu);
     std::printf("detection %d of run %lld: %.4f s wall, %.4f s CPU; %ld runs read, %ld with "
-                "their pairs, %ld pairs' cells held, %ld pairs tested\n",
+                "their pairs (%ld days of them from day blocks), %ld pairs' cells held, %ld "
+                "pairs tested\n",
                 i + 1, static_cast<long long>(*run), walls.back(), cpus.back(),
-                summary->runs_read, summary->pair_runs_read, summary->pair_cells,
-                summary->pairs_tested);
+                summary->runs_read, summary->pair_runs_read, summary->day_blocks_read,
+                summary->pair_cells, summary->pairs_tested);
     if (summary->pairs_tested == 0) {
       std::fprintf(stderr, "bench_detect: warning: nothing was tested (is the latest run "
                            "incomplete, or already decided?): this times no detection\n");

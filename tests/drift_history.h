@@ -96,6 +96,10 @@ class World {
     return p;
   }
 
+  // From now on, run d is at day(0) + d / n days: n runs a day (d counts runs, not days).
+  void runs_per_day(int n) { per_day_ = n; }
+  Time at(int d) const { return kDay0 + std::chrono::minutes(24 * 60 / per_day_) * d; }
+
   // The prompt of `id` is edited: later runs ask its new version.
   void edit(const std::string& id, const std::string& version) {
     bool control = std::find(controls_.begin(), controls_.end(), id) != controls_.end();
@@ -114,7 +118,7 @@ class World {
   // The same, with a generator that also sees the endpoint, and the status the run ends with.
   drift::Summary run_each(int d, const EndpointGenerator& gen,
                           store::RunStatus status = store::RunStatus::complete, bool detect = true) {
-    auto run_id = store_->begin_run(day(d), day(d));
+    auto run_id = store_->begin_run(at(d), at(d));
     REQUIRE(run_id.ok());
     last_run_ = *run_id;
     std::vector<std::string> all = probes_;
@@ -129,14 +133,14 @@ class World {
           sample.http_status = error ? 503 : 200;
           sample.error = error ? "HTTP 503" : "";
           sample.text = error ? "" : s.text.empty() ? noisy_text(id, rng_) : s.text;
-          auto sid = store_->add_sample({*run_id, id, version(id), endpoint, seq, "model-a", day(d)},
+          auto sid = store_->add_sample({*run_id, id, version(id), endpoint, seq, "model-a", at(d)},
                                         sample);
           REQUIRE(sid.ok());
           REQUIRE(store_->set_classification(*sid, {s.verdict, "[]", s.narrative, s.coverage, "t"}).ok());
         }
       }
     }
-    REQUIRE(store_->finish_run(*run_id, day(d), status).ok());
+    REQUIRE(store_->finish_run(*run_id, at(d), status).ok());
     if (!detect) return {};
     auto r = drift::detect_run(*store_, *run_id, options_);
     REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.error().to_string()));
@@ -179,6 +183,7 @@ class World {
   std::unique_ptr<store::Store> store_;
   std::vector<std::string> probes_, controls_, endpoints_;
   int samples_;
+  int per_day_ = 1;
   drift::Options options_;
   std::map<std::string, std::string> versions_;
   int64_t last_run_ = 0;

@@ -21,6 +21,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "drift/day_blocks.h"
 #include "drift/detector.h"
 #include "drift/engine.h"
 #include "drift_history.h"
@@ -462,6 +463,210 @@ TEST_CASE("old runs added as they are decoded are the runs decoded, then added")
   CHECK_FALSE(add_run_cells(bytes[0].substr(0, bytes[0].size() - 1), "e", {1, day(0)}, keys, pool,
                             damaged));
   CHECK_FALSE(add_run_cells(bytes[0], "e", {1, day(0)}, {}, pool, damaged));  // an unknown key
+}
+
+// One UTC day of four runs of pair p (mostly errors in the second run) and control c on
+// endpoint e, each run's summary as stored: what a day's block is made of.
+struct FourRuns {
+  std::unordered_map<int64_t, dw::store::ProbeKey> keys = {{1, {1, "c", "v1", true}},
+                                                           {2, {2, "p", "v1", false}}};
+  std::map<std::pair<std::string, std::string>, int64_t> key_ids = {{{"c", "v1"}, 1},
+                                                                    {{"p", "v1"}, 2}};
+  std::vector<RunRef> runs;
+  std::vector<std::string> bytes;  // by run
+
+  FourRuns() {
+    History rows;
+    int64_t id = 100;
+    for (int r = 0; r < 4; ++r) {
+      runs.push_back({r + 1, day(3) + std::chrono::hours(5 * r)});
+      for (const char* probe : {"c", "p"}) {
+        for (int seq = 1; seq <= 3; ++seq) {
+          dw::store::SampleRow row;
+          row.id = id++;
+          row.run_id = r + 1;
+          row.run_at = runs.back().at;
+          row.key = {r + 1, probe, "v1", "e", seq, "m", std::nullopt};
+          row.control = probe[0] == 'c';
+          const char* verdict = r == 1 && seq > 1 && !row.control ? "error"
+                                : seq == 3 && r % 2             ? "refused"
+                                                                : "answered";
+          row.classification = dw::store::Classification{
+              verdict, "[]", seq == 1, std::optional<double>(1.0 / (seq + r + 2)), "t"};
+          rows.add(row, nullptr);
+        }
+      }
+      for (const EndpointRun& e : rows.cells_of(runs.back())) {
+        bytes.push_back(encode_run_cells(e, {1, 2}));
+      }
+    }
+  }
+  // The day's block, folded with the cuts given.
+  std::string block(std::vector<Time> cuts = {}) const {
+    History day;
+    Folding all;
+    all.from = Time::min();
+    all.until_others = Time::max();
+    if (!cuts.empty()) all.cuts[PairKey{"e", "p", "v1"}] = cuts;
+    day.fold(all);
+    PairKeyPool pool;
+    for (size_t r = 0; r < runs.size(); ++r) {
+      REQUIRE(add_run_cells(bytes[r], "e", runs[r], keys, pool, day));
+    }
+    auto out = encode_day_block(runs, day, key_ids);
+    REQUIRE(out);
+    return *out;
+  }
+};
+
+// Every cell of a history, in one line a pair or endpoint: what a detection reads of it.
+std::string cells_text(const History& h) {
+  std::ostringstream out;
+  for (const auto& [key, pair] : h.pairs()) {
+    out << key.probe_id << (pair.control ? " (control):" : ":");
+    for (const Cell& c : pair.cells) {
+      out << ' ' << c.run.id << 'x' << c.runs << '-' << dw::format_time(c.last_at()) << '/'
+          << c.errors << '/' << c.narrative << '/' << c.coverage_sum;
+      for (long v : c.verdicts) out << ',' << v;
+      for (long v : c.coverage) out << ',' << v;
+      for (int64_t i : c.ids) out << '.' << i;
+      for (int64_t i : c.error_ids) out << ':' << i;
+    }
+    out << '\n';
+  }
+  for (const auto& [name, ep] : h.endpoints()) {
+    for (const EndpointCell& c : ep.cells) {
+      out << name << ' ' << c.run.id << ' ' << c.samples << '/' << c.errors;
+      for (const auto& [m, n] : c.models) out << ' ' << m << '=' << n;
+      for (int64_t i : c.ids) out << '.' << i;
+      out << '\n';
+    }
+  }
+  return out.str();
+}
+
+TEST_CASE("a day's block adds what its runs add one by one, where the folding would fold so") {
+  const FourRuns day;
+  // A folding that takes in the whole day, with one of p's event times before the day: every
+  // valid run of the day is folded, the run in error breaks p's span.
+  Folding plan;
+  plan.from = day.runs.front().at - std::chrono::hours(1);
+  plan.until[PairKey{"e", "p", "v1"}] = day.runs.back().at + std::chrono::hours(1);
+  plan.until[PairKey{"e", "c", "v1"}] = day.runs.back().at + std::chrono::hours(1);
+  plan.cuts[PairKey{"e", "p", "v1"}] = {day.runs.front().at - std::chrono::hours(2)};
+  auto one_by_one = [&](const Folding& f) {
+    History h;
+    h.fold(f);
+    PairKeyPool pool;
+    for (size_t r = 0; r < day.runs.size(); ++r) {
+      REQUIRE(add_run_cells(day.bytes[r], "e", day.runs[r], day.keys, pool, h));
+    }
+    return cells_text(h);
+  };
+  auto by_block = [&](const Folding& f, const std::string& bytes) -> std::optional<std::string> {
+    History h;
+    h.fold(f);
+    PairKeyPool pool;
+    auto index = read_day_block(bytes, day.keys, pool);
+    REQUIRE(index);
+    if (!block_fits(*index, h)) return std::nullopt;
+    REQUIRE(add_day_block(bytes, *index, h));
+    return cells_text(h);
+  };
+  const std::string block = day.block();
+  const std::string expected = one_by_one(plan);
+  CAPTURE(expected);
+  CHECK(expected.rfind("c (control): 1x4-", 0) == 0);  // c's four runs in one span
+  CHECK(expected.find("p: 1x1-") != std::string::npos);  // p's: 1, 2 (in error), 3-4
+  CHECK(expected.find(" 3x2-") != std::string::npos);
+  CHECK(by_block(plan, block) == expected);
+
+  // A cut inside one of the block's spans: it does not fit. The block made with that cut (split
+  // there) fits, and adds what the runs add.
+  Folding cut = plan;
+  cut.cuts[PairKey{"e", "p", "v1"}].push_back(day.runs[3].at);
+  CHECK_FALSE(by_block(cut, block));
+  CHECK(by_block(cut, day.block({day.runs[3].at})) == one_by_one(cut));
+  // The block split at a cut the folding no longer has: its spans are folded together again.
+  CHECK(by_block(plan, day.block({day.runs[3].at})) == expected);
+  // A pair whose windows start inside the day, or a day not all inside the folding: no fit.
+  Folding late = plan;
+  late.until[PairKey{"e", "c", "v1"}] = day.runs[2].at;
+  CHECK_FALSE(by_block(late, block));
+  Folding after = plan;
+  after.from = day.runs[1].at;
+  CHECK_FALSE(by_block(after, block));
+  // Pairs the folding has no plan for are not folded: no fit.
+  Folding none = plan;
+  none.until.erase(PairKey{"e", "c", "v1"});
+  CHECK_FALSE(by_block(none, block));
+
+  // Bytes that are not a block.
+  PairKeyPool pool;
+  CHECK_FALSE(read_day_block(block.substr(0, 20), day.keys, pool));
+  CHECK_FALSE(read_day_block(block, {}, pool));  // a key the store lacks
+  CHECK_FALSE(read_day_block("", day.keys, pool));
+  auto index = read_day_block(block, day.keys, pool);
+  REQUIRE(index);
+  History h;
+  h.fold(plan);
+  CHECK_FALSE(add_day_block(block + '\0', *index, h));
+  CHECK_FALSE(add_day_block(block.substr(0, block.size() - 1), *index, h));
+}
+
+TEST_CASE("detections that read whole days from their blocks decide as those that read every run") {
+  // Four runs a day and the default 30-day baseline: from about day 12 on, the runs before the
+  // texts' window are folded, and whole days of them come from their blocks. A twin history
+  // whose blocks are deleted before each detection reads them run by run.
+  World with = eventful_world(), without = eventful_world();
+  const EndpointGenerator a = eventful(3), b = eventful(3);
+  Options o;
+  for (World* w : {&with, &without}) w->runs_per_day(4);
+  Summary last_with, last_without;
+  long blocks_read = 0;
+  for (int r = 0; r < 150; ++r) {
+    with.run_each(r, a, RunStatus::complete, false);
+    without.run_each(r, b, RunStatus::complete, false);
+    query(without.db(), "DELETE FROM day_blocks");
+    auto x = detect_run(with.store(), with.last_run(), o);
+    auto y = detect_run(without.store(), without.last_run(), o);
+    REQUIRE(x.ok());
+    REQUIRE(y.ok());
+    CHECK(x->day_blocks_read <= 20);
+    CHECK(y->day_blocks_read == 0);
+    CHECK(x->runs_read == y->runs_read);
+    CHECK(x->pair_cells == y->pair_cells);  // the same cells: spans and all
+    blocks_read += x->day_blocks_read;
+    last_with = *x;
+    last_without = *y;
+  }
+  CHECK(last_with.day_blocks_read >= 15);
+  CHECK(blocks_read > 1000);
+  const auto events = with.events();
+  CAPTURE(events_text(events));
+  CHECK(events.size() >= 5);
+  CHECK(with_ids(events) == with_ids(without.events()));
+  const int64_t blocks = count(with.db(), "SELECT count(*) FROM day_blocks");
+  CHECK(blocks >= 15);
+
+  // A verdict changed in a day of blocks drops its runs' summaries, and so its block. A run
+  // added to a past day drops that day's block.
+  const std::string day10 = dw::format_time(day(10)).substr(0, 10);
+  const std::string day11 = dw::format_time(day(11)).substr(0, 10);
+  REQUIRE(count(with.db(), "SELECT count(*) FROM day_blocks WHERE day IN ('" + day10 + "', '" +
+                               day11 + "')") == 2);
+  query(with.db(), "UPDATE sample_rows SET verdict = 1 WHERE id = (SELECT min(s.id) FROM "
+                   "sample_rows s JOIN runs r ON r.id = s.run_id WHERE r.run_at LIKE '" + day10 +
+                   "%')");
+  CHECK(count(with.db(), "SELECT count(*) FROM day_blocks WHERE day = '" + day10 + "'") == 0);
+  REQUIRE(with.store().begin_run(day(11) + std::chrono::hours(1), day(150)).ok());
+  CHECK(count(with.db(), "SELECT count(*) FROM day_blocks WHERE day = '" + day11 + "'") == 0);
+  CHECK(count(with.db(), "SELECT count(*) FROM day_blocks") == blocks - 2);
+
+  // recompute_all rewrites every summary: no block stays, and the events are the same.
+  auto all = recompute_all(without.store(), o);
+  REQUIRE(all.ok());
+  CHECK(without_ids(without.events()) == without_ids(events));
 }
 
 TEST_CASE("prune gives back the memory of the signatures of runs before the texts' horizon") {

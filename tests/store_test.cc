@@ -190,7 +190,7 @@ TEST_CASE("an empty file is migrated, and reopening changes nothing") {
     auto s = open_store(dir.db());
     seed(*s);
   }
-  CHECK(count(dir.db(), "PRAGMA user_version") == 8);
+  CHECK(count(dir.db(), "PRAGMA user_version") == 9);
   CHECK(count(dir.db(), "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'") ==
         1);
   int64_t tables = count(dir.db(), "SELECT count(*) FROM sqlite_schema");
@@ -198,7 +198,7 @@ TEST_CASE("an empty file is migrated, and reopening changes nothing") {
     auto s = open_store(dir.db());
     seed(*s);  // upserts are idempotent too
   }
-  CHECK(count(dir.db(), "PRAGMA user_version") == 8);
+  CHECK(count(dir.db(), "PRAGMA user_version") == 9);
   CHECK(count(dir.db(), "SELECT count(*) FROM sqlite_schema") == tables);
   CHECK(count(dir.db(), "SELECT count(*) FROM probes") == 2);
   CHECK(count(dir.db(), "SELECT count(*) FROM endpoints") == 2);
@@ -216,7 +216,7 @@ TEST_CASE("files that are not ours, or are newer than us, are refused untouched"
          { auto s = open_store(db); }
          exec_raw(db, "PRAGMA user_version = 99");
        },
-       "schema version 99 is newer than this driftwatch understands (8)"},
+       "schema version 99 is newer than this driftwatch understands (9)"},
       {"another program's tables",
        [](const std::string& db) { exec_raw(db, "CREATE TABLE accounts (id INTEGER)"); },
        "not a driftwatch database"},
@@ -808,7 +808,7 @@ TEST_CASE("a version 1 database is upgraded on open and keeps its history") {
   REQUIRE(count(dir.db(), "PRAGMA user_version") == 1);
 
   auto s = open_store(dir.db());
-  CHECK(count(dir.db(), "PRAGMA user_version") == 8);
+  CHECK(count(dir.db(), "PRAGMA user_version") == 9);
   for (const char* name : {"text_features", "judgements", "verdicts", "samples", "responses"}) {
     CAPTURE(name);
     CHECK(count(dir.db(), (std::string("SELECT count(*) FROM sqlite_schema WHERE name = '") +

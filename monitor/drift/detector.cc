@@ -345,6 +345,7 @@ Result<Summary> detect_run(store::Store& store, int64_t run_id, const Options& o
   if (!tx) return tx.error();
   if (Status w = write(store, *events, *d, summary); !w) return w.error();
   if (Status w = summaries.write(history, run, true); !w) return w.error();
+  if (Status w = summaries.write_blocks(); !w) return w.error();
   for (const RunRef& old : summaries.take_missing()) {
     if (Status w = summaries.write(history, old, old.at >= texts); !w) return w.error();
     ++summary.summaries_rebuilt;
@@ -357,6 +358,7 @@ Result<Summary> detect_run(store::Store& store, int64_t run_id, const Options& o
   summary.texts_hashed = cache.computed();
   summary.runs_read = summaries.decoded() + summaries.counted();
   summary.pair_runs_read = summaries.pairs_decoded() + summaries.counted();
+  summary.day_blocks_read = summaries.blocks_read();
   for (const auto& [key, pair] : history.pairs()) {
     summary.pair_cells += static_cast<long>(pair.cells.size());
   }

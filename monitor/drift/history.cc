@@ -115,7 +115,13 @@ EndpointCell& History::begin_run(const std::string& endpoint, EndpointCell cell)
 }
 
 void History::add_pair(const SharedPairKey& shared, bool control, Cell&& c) {
+  add_cells(shared, control, std::span<Cell>(&c, 1));
+}
+
+void History::add_cells(const SharedPairKey& shared, bool control, std::span<Cell> cells) {
   auto& at = next_pair_;
+  // The same pair again (a day's block adds its cells one by one): `at` moved past it.
+  if (at != pairs_.begin() && std::prev(at)->second.fed_key == shared) --at;
   const PairKey& key = *shared;
   // Every run of a window names the same pairs by the same shared keys: the pair is usually
   // the next one (`at` moves past each pair fed), known by its key's address without comparing
@@ -132,19 +138,21 @@ void History::add_pair(const SharedPairKey& shared, bool control, Cell&& c) {
   PairHistory& pair = at->second;
   pair.control = control;
   ++at;  // the run's pairs are strictly ascending: the next one is at or after this
-  const bool foldable = c.valid() && c.run.at >= folding_.from && c.run.at < pair.fold_until;
-  if (foldable && pair.fold_tail && !cut_between(pair, pair.cells.back().last_at(), c.run.at)) {
-    fold_into(pair.cells.back(), c);
-    return;
+  for (Cell& c : cells) {
+    const bool foldable = c.valid() && c.run.at >= folding_.from && c.run.at < pair.fold_until;
+    if (foldable && pair.fold_tail && !cut_between(pair, pair.cells.back().last_at(), c.run.at)) {
+      fold_into(pair.cells.back(), c);
+      continue;
+    }
+    // Each of a pair's cuts may start a cell of its own (spans never cross them).
+    if (pair.cells.empty()) {
+      pair.cells.reserve(expected_runs_ + (pair.cuts ? pair.cuts->size() : 0));
+    }
+    pair.cells.push_back(std::move(c));
+    pair.cells.back().texts = false;
+    pair.cells.back().answered.clear();
+    pair.fold_tail = foldable;
   }
-  // Each of a pair's cuts may start a cell of its own (spans never cross them).
-  if (pair.cells.empty()) {
-    pair.cells.reserve(expected_runs_ + (pair.cuts ? pair.cuts->size() : 0));
-  }
-  pair.cells.push_back(std::move(c));
-  pair.cells.back().texts = false;
-  pair.cells.back().answered.clear();
-  pair.fold_tail = foldable;
 }
 
 void History::drop_cells() {
@@ -161,7 +169,7 @@ void History::fold(Folding folding) {
 
 void History::plan_folding(PairHistory& pair) const {
   auto until = folding_.until.find(pair.key);
-  pair.fold_until = until == folding_.until.end() ? Time::min() : until->second;
+  pair.fold_until = until == folding_.until.end() ? folding_.until_others : until->second;
   auto cuts = folding_.cuts.find(pair.key);
   pair.cuts = cuts == folding_.cuts.end() ? nullptr : &cuts->second;
   pair.fold_tail = false;

@@ -176,6 +176,7 @@ struct Folding {
   Time from = Time::max();
   std::map<PairKey, Time> until;
   std::map<PairKey, std::vector<Time>> cuts;  // each sorted
+  Time until_others = Time::min();  // the until of pairs not in `until` (a day's block: all)
 };
 
 // One normalised text seen on an endpoint in one run, with the probes it answered.
@@ -285,9 +286,13 @@ class History {
   // add(EndpointRun) in steps, for a decoder that reads a run pair by pair rather than build
   // it first (a window's old runs are hundreds of runs of hundreds of pairs): begin_run() with
   // the endpoint's cell, whose control_probes the caller fills in through the reference it
-  // returns (valid until the next add), then add_pair() for each of its pairs in key order.
+  // returns (valid until the next add), then add_pair() for each of its pairs in key order
+  // (a pair's cells of several runs one after another: a day's block).
   EndpointCell& begin_run(const std::string& endpoint, EndpointCell cell);
   void add_pair(const SharedPairKey& key, bool control, Cell&& cell);
+  // add_pair() of several cells of one pair, in run order; spans among them (Cell::runs > 1)
+  // are taken as they are: only spans the folding would have made (a day's block that fits).
+  void add_cells(const SharedPairKey& key, bool control, std::span<Cell> cells);
   // Drops every cell (the folding stays): the history is as it was before the first add.
   void drop_cells();
   bool empty() const { return pairs_.empty() && endpoints_.empty(); }
@@ -297,6 +302,7 @@ class History {
   // where that holds: detect_run's old runs, never a history decided run after run.
   void fold(Folding folding);
   Time fold_from() const { return folding_.from; }  // Time::max() when not folding
+  const Folding& folding() const { return folding_; }
   // How many runs the adds that follow (either add(), or append()) will add: a pair's list of
   // cells is made that large when its first cell comes, instead of growing (a window is a
   // hundred runs of hundreds of pairs). A hint: more runs still fit, fewer leave room unused.

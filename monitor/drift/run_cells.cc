@@ -6,7 +6,7 @@
 #include <cmath>
 #include <optional>
 
-#include "drift/varint.h"
+#include "drift/cell_codec.h"
 
 namespace dw::drift {
 namespace {
@@ -18,7 +18,8 @@ constexpr int kFlagErrors = 4, kFlagNarrative = 5, kFlagCoverage = 6;
 
 size_t kept(long n) { return std::min(static_cast<size_t>(n), kMaxCellIds); }
 
-// One pair's cell; false when the bytes are not one History::add could have counted.
+}  // namespace
+
 bool read_cell(Reader& in, int64_t& prev_id, Cell& c) {
   uint8_t flags = 0;
   if (!in.byte(flags) || (flags & 0x80) != 0) return false;
@@ -41,15 +42,47 @@ bool read_cell(Reader& in, int64_t& prev_id, Cell& c) {
   return in.ids(prev_id, kept(evidence), c.ids) && in.ids(prev_id, kept(c.errors), c.error_ids);
 }
 
-// The endpoint's cell, up to its pairs.
-bool read_endpoint(Reader& in, int64_t& prev_id, EndpointCell& ec) {
+bool read_endpoint_cell(Reader& in, int64_t& prev_id, EndpointCell& ec) {
   return in.count(ec.samples) && in.count(ec.errors) && ec.errors <= ec.samples &&
          in.counts(ec.models) && in.counts(ec.fingerprints) &&
          in.ids(prev_id, kept(ec.samples - ec.errors), ec.ids) &&
          in.ids(prev_id, kept(ec.errors), ec.error_ids);
 }
 
-// The pairs after read_endpoint(), each given to sink(key, control, cell) as it is read (cell
+void put_endpoint_cell(std::string& out, int64_t& prev_id, const EndpointCell& ec) {
+  put(out, static_cast<uint64_t>(ec.samples));
+  put(out, static_cast<uint64_t>(ec.errors));
+  put_counts(out, ec.models);
+  put_counts(out, ec.fingerprints);
+  put_ids(out, prev_id, ec.ids);
+  put_ids(out, prev_id, ec.error_ids);
+}
+
+void put_cell(std::string& out, int64_t& prev_id, const Cell& c) {
+  const bool coverage = c.coverage[0] + c.coverage[1] + c.coverage[2] > 0 ||
+                        std::bit_cast<uint64_t>(c.coverage_sum) != 0;
+  uint8_t flags = 0;
+  for (int k = 0; k < 4; ++k) flags |= static_cast<uint8_t>((c.verdicts[k] != 0) << k);
+  flags |= static_cast<uint8_t>((c.errors != 0) << kFlagErrors);
+  flags |= static_cast<uint8_t>((c.narrative != 0) << kFlagNarrative);
+  flags |= static_cast<uint8_t>(coverage << kFlagCoverage);
+  out += static_cast<char>(flags);
+  for (long v : c.verdicts) {
+    if (v != 0) put(out, static_cast<uint64_t>(v));
+  }
+  if (c.errors != 0) put(out, static_cast<uint64_t>(c.errors));
+  if (c.narrative != 0) put(out, static_cast<uint64_t>(c.narrative));
+  if (coverage) {
+    for (long v : c.coverage) put(out, static_cast<uint64_t>(v));
+    put_sum(out, c.coverage_sum);
+  }
+  put_ids(out, prev_id, c.ids);
+  put_ids(out, prev_id, c.error_ids);
+}
+
+namespace {
+
+// The pairs after read_endpoint_cell(), each given to sink(key, control, cell) as it is read (cell
 // is then moved from), and the control probes into ec when `controls`; false when they are not
 // what History::add could have counted (some may have reached the sink).
 template <typename Sink>
@@ -101,7 +134,7 @@ std::optional<EndpointRun> read_run(Reader& in, const std::string& endpoint, con
   r.endpoint = endpoint;
   r.cell.run = run;
   int64_t prev_id = 0;
-  if (!read_endpoint(in, prev_id, r.cell)) return std::nullopt;
+  if (!read_endpoint_cell(in, prev_id, r.cell)) return std::nullopt;
   if (!with_pairs) return r;
   long pairs = 0;
   auto add = [&](const SharedPairKey& key, bool control, Cell&& cell) {
@@ -177,38 +210,13 @@ int64_t run_cells_version() {
 
 std::string encode_run_cells(const EndpointRun& run, const std::vector<int64_t>& key_ids) {
   std::string out;
-  const EndpointCell& ec = run.cell;
   int64_t prev_id = 0;
-  put(out, static_cast<uint64_t>(ec.samples));
-  put(out, static_cast<uint64_t>(ec.errors));
-  put_counts(out, ec.models);
-  put_counts(out, ec.fingerprints);
-  put_ids(out, prev_id, ec.ids);
-  put_ids(out, prev_id, ec.error_ids);
+  put_endpoint_cell(out, prev_id, run.cell);
   put(out, run.pairs.size());
   int64_t prev_key = 0;
   for (size_t i = 0; i < run.pairs.size(); ++i) {
-    const Cell& c = run.pairs[i].cell;
     put_id(out, prev_key, key_ids[i]);
-    const bool coverage = c.coverage[0] + c.coverage[1] + c.coverage[2] > 0 ||
-                          std::bit_cast<uint64_t>(c.coverage_sum) != 0;
-    uint8_t flags = 0;
-    for (int k = 0; k < 4; ++k) flags |= static_cast<uint8_t>((c.verdicts[k] != 0) << k);
-    flags |= static_cast<uint8_t>((c.errors != 0) << kFlagErrors);
-    flags |= static_cast<uint8_t>((c.narrative != 0) << kFlagNarrative);
-    flags |= static_cast<uint8_t>(coverage << kFlagCoverage);
-    out += static_cast<char>(flags);
-    for (long v : c.verdicts) {
-      if (v != 0) put(out, static_cast<uint64_t>(v));
-    }
-    if (c.errors != 0) put(out, static_cast<uint64_t>(c.errors));
-    if (c.narrative != 0) put(out, static_cast<uint64_t>(c.narrative));
-    if (coverage) {
-      for (long v : c.coverage) put(out, static_cast<uint64_t>(v));
-      put_sum(out, c.coverage_sum);
-    }
-    put_ids(out, prev_id, c.ids);
-    put_ids(out, prev_id, c.error_ids);
+    put_cell(out, prev_id, run.pairs[i].cell);
   }
   return out;
 }
@@ -228,7 +236,7 @@ bool add_run_cells(std::string_view bytes, const std::string& endpoint, const Ru
   EndpointCell cell;
   cell.run = run;
   int64_t prev_id = 0;
-  if (!read_endpoint(in, prev_id, cell)) return false;
+  if (!read_endpoint_cell(in, prev_id, cell)) return false;
   EndpointCell& ec = history.begin_run(endpoint, std::move(cell));
   long pairs = 0;
   return read_pairs(in, prev_id, endpoint, run, keys, &pool, ec, false, pairs,

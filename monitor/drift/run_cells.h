@@ -127,6 +127,11 @@ class RunSummaries {
   long decoded() const { return decoded_; }  // runs read from their summaries
   long pairs_decoded() const { return pairs_decoded_; }  // ... of them with their pairs' cells
   long counted() const { return counted_; }  // runs counted from their samples
+  long blocks_read() const { return blocks_read_; }  // days read from their blocks (day_blocks.h)
+
+  // Stores the day blocks the last feed() made of the whole days it read run by run. Writes:
+  // inside the caller's transaction.
+  Status write_blocks();
 
  private:
   Status load_keys();
@@ -151,6 +156,8 @@ class RunSummaries {
   long decoded_ = 0;
   long pairs_decoded_ = 0;
   long counted_ = 0;
+  long blocks_read_ = 0;
+  std::vector<store::DayBlock> pending_blocks_;
 };
 
 }  // namespace dw::drift

@@ -2,9 +2,53 @@
 #include "drift/run_cells.h"
 
 #include <algorithm>
+#include <chrono>
+#include <map>
 #include <tuple>
 
+#include "drift/day_blocks.h"
+
 namespace dw::drift {
+namespace {
+
+// A day's block that stands in for its runs, runs[first, end) of a feed.
+struct ReadBlock {
+  size_t first, end;
+  std::string bytes;
+  DayBlockIndex index;
+};
+
+// The blocks of the whole days from `from` on that end by texts_since, in day order, of those
+// that name exactly the day's listed runs and fit history's folding (the others are read run
+// by run).
+Status read_blocks(store::Store& store, const History& history,
+                   const std::vector<store::RunInfo>& runs, Time from, Time texts_since,
+                   const std::unordered_map<int64_t, store::ProbeKey>& keys, PairKeyPool& pool,
+                   std::vector<ReadBlock>& out) {
+  const Time first_day = day_start(from) == from ? from : day_start(from) + std::chrono::days(1);
+  const Time end_day = day_start(texts_since);
+  if (first_day >= end_day) return {};
+  return store.for_each_day_block(
+      day_of(first_day), day_of(end_day), [&](const store::DayBlock& b) {
+        if (b.version != day_block_version()) return true;
+        auto index = read_day_block(b.data, keys, pool);
+        if (!index) return true;
+        const Time start = day_start(index->runs.front().at);
+        auto begin = std::lower_bound(runs.begin(), runs.end(), start,
+                                      [](const store::RunInfo& r, Time t) { return r.run_at < t; });
+        size_t i = static_cast<size_t>(begin - runs.begin()), first = i;
+        for (const RunRef& r : index->runs) {
+          if (i == runs.size() || runs[i].id != r.id || runs[i].run_at != r.at) return true;
+          ++i;
+        }
+        if (i < runs.size() && runs[i].run_at < start + std::chrono::days(1)) return true;
+        if (day_of(start) != b.day || !block_fits(*index, history)) return true;
+        out.push_back({first, i, b.data, std::move(*index)});
+        return true;
+      });
+}
+
+}  // namespace
 
 Status RunSummaries::load_keys() {
   if (loaded_) return {};
@@ -80,14 +124,15 @@ Status RunSummaries::feed(History& history, Time since, Time until, Time texts_s
   // Into an empty history, the old runs' counts are added as they are decoded. Bytes that do
   // not decode (never written so; a damaged file) then leave part of a run in history: it is
   // emptied, and everything read again the careful way.
-  const auto counters = std::tuple(missing_.size(), decoded_, pairs_decoded_, counted_);
+  const auto counters =
+      std::tuple(missing_.size(), decoded_, pairs_decoded_, counted_, blocks_read_);
   bool undecodable = false;
   Status s =
       feed_runs(history, since, until, texts_since, cache, pairs_since, runs_after, &undecodable);
   if (s || !undecodable) return s;
   history.drop_cells();
   missing_.resize(std::get<0>(counters));
-  std::tie(std::ignore, decoded_, pairs_decoded_, counted_) = counters;
+  std::tie(std::ignore, decoded_, pairs_decoded_, counted_, blocks_read_) = counters;
   return feed_runs(history, since, until, texts_since, cache, pairs_since, runs_after, nullptr);
 }
 
@@ -112,14 +157,34 @@ Status RunSummaries::feed_runs(History& history, Time since, Time until, Time te
   const bool folds = runs.back().run_at >= history.fold_from();
   history.expect_runs(runs_after + static_cast<size_t>(held) + (folds ? 1 : 0));
 
+  // Whole days of runs whose pairs are folded: each read from its block when it has one that
+  // fits, else run by run (and given one).
+  const Time days_from = std::max(pairs_from, history.fold_from());
+  auto in_days = [&](Time at) {
+    return direct && day_start(at) >= days_from && day_start(at) + std::chrono::days(1) <= texts_since;
+  };
+  std::vector<ReadBlock> blocks;
+  if (direct && days_from < texts_since) {
+    if (Status s = read_blocks(store_, history, runs, days_from, texts_since, keys_, pair_keys_,
+                               blocks);
+        !s) {
+      return s;
+    }
+  }
+  pending_blocks_.clear();
+
   const int64_t version = run_cells_version();
   size_t next = 0;                // the next of runs to add to history
   int64_t group = 0;              // the run whose rows are being read
   bool usable = true;             // every row of the group so far is of this version and decodes
   std::vector<EndpointRun> cells;  // ... into these
   std::vector<store::RunCells> rows;  // or, directly: its rows, decoded as they are added
+  // The rows of the runs of whole days without a block, by day: a day whose runs all came
+  // from their summaries gets one.
+  std::map<std::string, std::vector<store::RunCells>> day_rows;
+  std::map<std::string, size_t> day_runs;  // ... and how many runs were added so
   // Adds the group's counts; fails when a row does not decode after all (direct).
-  auto add_counts = [&]() -> Status {
+  auto add_counts = [&](const store::RunInfo& r) -> Status {
     for (EndpointRun& e : cells) history.add(std::move(e));
     for (const store::RunCells& row : rows) {
       if (!add_run_cells(row.data, row.endpoint, {row.run_id, row.run_at}, keys_, pair_keys_,
@@ -128,17 +193,22 @@ Status RunSummaries::feed_runs(History& history, Time since, Time until, Time te
         return Error("the summary of run " + std::to_string(row.run_id) + " does not decode");
       }
     }
+    if (in_days(r.run_at) && cells.empty()) {
+      auto& kept = day_rows[day_of(r.run_at)];
+      kept.insert(kept.end(), rows.begin(), rows.end());
+      ++day_runs[day_of(r.run_at)];
+    }
     return {};
   };
-  // Adds the runs up to the group's (which comes from its rows when they are usable); the
-  // others have no summary: from their samples. upto 0: every run left.
-  auto settle = [&](int64_t upto) -> Status {
-    for (; next < runs.size(); ++next) {
+  // Adds the runs before `bound` up to the group's (which comes from its rows when they are
+  // usable); the others have no summary: from their samples. upto 0: every run before bound.
+  auto settle = [&](int64_t upto, Time bound) -> Status {
+    for (; next < runs.size() && runs[next].run_at < bound; ++next) {
       const store::RunInfo& r = runs[next];
       const bool texts = r.run_at >= texts_since;
       if (r.id == upto && usable) {
         if (!texts) {
-          if (Status s = add_counts(); !s) return s;
+          if (Status s = add_counts(r); !s) return s;
           ++decoded_;
           pairs_decoded_ += r.run_at >= pairs_from ? 1 : 0;
           ++next;
@@ -158,7 +228,7 @@ Status RunSummaries::feed_runs(History& history, Time since, Time until, Time te
       if (*counted == 0 && r.id == upto && usable) {
         // Retention took its samples and its texts: its counts stand alone, as recompute_all
         // reads such runs.
-        if (Status s = add_counts(); !s) return s;
+        if (Status s = add_counts(r); !s) return s;
         ++decoded_;
       }
       if (r.id == upto) {
@@ -168,42 +238,96 @@ Status RunSummaries::feed_runs(History& history, Time since, Time until, Time te
     }
     return {};
   };
-
-  std::optional<Error> failure;
-  Status read = store_.for_each_run_cells(since, until, [&](const store::RunCells& row) {
-    if (row.run_id != group) {
-      if (group != 0) {
-        if (Status s = settle(group); !s) {
-          failure = s.error();
-          return false;
+  // The runs of [from, to) from their rows.
+  auto read_rows = [&](Time from, Time to) -> Status {
+    group = 0;
+    std::optional<Error> failure;
+    Status read = store_.for_each_run_cells(from, to, [&](const store::RunCells& row) {
+      if (row.run_id != group) {
+        if (group != 0) {
+          if (Status s = settle(group, to); !s) {
+            failure = s.error();
+            return false;
+          }
         }
+        group = row.run_id;
+        usable = true;
+        cells.clear();
+        rows.clear();
       }
-      group = row.run_id;
-      usable = true;
-      cells.clear();
-      rows.clear();
+      if (!usable) return true;
+      if (row.version != version) {
+        usable = false;
+      } else if (row.endpoint.empty()) {
+        usable = row.data.empty();  // the marker of a run that counted nothing
+      } else if (direct && row.run_at >= pairs_from && row.run_at < texts_since) {
+        rows.push_back(row);
+      } else if (auto d = decode_run_cells(row.data, row.endpoint, {row.run_id, row.run_at}, keys_,
+                                           row.run_at >= pairs_from, &pair_keys_)) {
+        cells.push_back(std::move(*d));
+      } else {
+        usable = false;  // rebuilt from the samples, like a summary of another version
+      }
+      return true;
+    });
+    if (!read) return read;
+    if (failure) return *failure;
+    if (group != 0) {
+      if (Status s = settle(group, to); !s) return s;
     }
-    if (!usable) return true;
-    if (row.version != version) {
-      usable = false;
-    } else if (row.endpoint.empty()) {
-      usable = row.data.empty();  // the marker of a run that counted nothing
-    } else if (direct && row.run_at >= pairs_from && row.run_at < texts_since) {
-      rows.push_back(row);
-    } else if (auto d = decode_run_cells(row.data, row.endpoint, {row.run_id, row.run_at}, keys_,
-                                         row.run_at >= pairs_from, &pair_keys_)) {
-      cells.push_back(std::move(*d));
-    } else {
-      usable = false;  // rebuilt from the samples, like a summary of another version
+    return settle(0, to);
+  };
+
+  Time from = since;
+  for (ReadBlock& b : blocks) {
+    if (Status s = read_rows(from, runs[b.first].run_at); !s) return s;
+    if (next != b.first) return Error("runs changed while a detection read them");
+    if (!add_day_block(b.bytes, b.index, history)) {
+      *undecodable = true;
+      return Error("the block of " + day_of(runs[b.first].run_at) + " does not decode");
     }
-    return true;
-  });
-  if (!read) return read;
-  if (failure) return *failure;
-  if (group != 0) {
-    if (Status s = settle(group); !s) return s;
+    decoded_ += static_cast<long>(b.end - b.first);
+    pairs_decoded_ += static_cast<long>(b.end - b.first);
+    ++blocks_read_;
+    next = b.end;
+    from = day_start(runs[b.first].run_at) + std::chrono::days(1);
   }
-  return settle(0);
+  if (Status s = read_rows(from, until); !s) return s;
+
+  // Blocks for the whole days read run by run.
+  for (auto& [day, kept] : day_rows) {
+    const Time first = day_start(kept.front().run_at);
+    auto begin = std::lower_bound(runs.begin(), runs.end(), first,
+                                  [](const store::RunInfo& r, Time t) { return r.run_at < t; });
+    std::vector<RunRef> of_day;
+    for (auto it = begin; it != runs.end() && it->run_at < first + std::chrono::days(1); ++it) {
+      of_day.push_back({it->id, it->run_at});
+    }
+    if (of_day.size() != day_runs[day]) continue;  // some counted from their samples
+    History one;
+    Folding all;
+    all.from = Time::min();
+    all.until_others = Time::max();
+    all.cuts = history.folding().cuts;
+    one.fold(std::move(all));
+    const bool whole = std::all_of(kept.begin(), kept.end(), [&](const store::RunCells& row) {
+      return add_run_cells(row.data, row.endpoint, {row.run_id, row.run_at}, keys_, pair_keys_,
+                           one);
+    });
+    if (!whole) continue;  // decoded a moment ago: never so
+    if (auto data = encode_day_block(of_day, one, key_ids_)) {
+      pending_blocks_.push_back({day, day_block_version(), std::move(*data)});
+    }
+  }
+  return {};
+}
+
+Status RunSummaries::write_blocks() {
+  for (const store::DayBlock& b : pending_blocks_) {
+    if (Status s = store_.put_day_block(b); !s) return s;
+  }
+  pending_blocks_.clear();
+  return {};
 }
 
 Status RunSummaries::write(const History& history, const RunRef& run, bool with_texts) {

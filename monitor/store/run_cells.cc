@@ -196,4 +196,33 @@ Status Store::for_each_run_cells(std::optional<Time> since, std::optional<Time> 
   }
 }
 
+Status Store::put_day_block(const DayBlock& block) {
+  if (auto st = open_batch(); !st) return st;
+  auto ins = db_->cached("INSERT OR REPLACE INTO day_blocks (day, version, data) VALUES (?, ?, ?)");
+  if (!ins) return ins.error();
+  (*ins)->bind(1, block.day).bind(2, block.version).bind_blob(3, block.data);
+  if (auto st = (*ins)->run("storing the block of " + block.day); !st) return st;
+  return count_batched_write();
+}
+
+Status Store::for_each_day_block(std::string_view from, std::string_view until,
+                                 const std::function<bool(const DayBlock&)>& callback) {
+  auto st = db_->prepare(
+      "SELECT day, version, data FROM day_blocks WHERE day >= ? AND day < ? ORDER BY day");
+  if (!st) return st.error();
+  Statement& q = **st;
+  q.bind(1, from).bind(2, until);
+  DayBlock b;
+  for (;;) {
+    auto row = q.step();
+    if (!row) return row.error();
+    if (!*row) return Status::Ok();
+    b.day = q.text(0);
+    b.version = q.int64(1);
+    std::string_view data = q.blob(2);
+    b.data.assign(data.data(), data.size());
+    if (!callback(b)) return Status::Ok();
+  }
+}
+
 }  // namespace dw::store

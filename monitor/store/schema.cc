@@ -251,6 +251,35 @@ BEGIN
 END;
 )sql";
 
+// Schema 9. Drift's summaries of whole UTC days of old runs (drift/day_blocks.h): the pairs'
+// counts of a day's runs folded into spans, read by a detection in place of the runs' own
+// summaries. Derived from run_cells: a day's block goes when a run_cells row of one of its
+// runs changes, or when a run is added to the day (the detection also checks its runs).
+constexpr const char* kDayBlocks = R"sql(
+CREATE TABLE day_blocks (
+  day     TEXT PRIMARY KEY,  -- 'YYYY-MM-DD' of its runs' run_at (UTC)
+  version INTEGER NOT NULL,
+  data    BLOB NOT NULL
+);
+CREATE TRIGGER day_blocks_cells_added AFTER INSERT ON run_cells
+BEGIN
+  DELETE FROM day_blocks WHERE day = (SELECT substr(run_at, 1, 10) FROM runs WHERE id = NEW.run_id);
+END;
+CREATE TRIGGER day_blocks_cells_changed AFTER UPDATE ON run_cells
+BEGIN
+  DELETE FROM day_blocks WHERE day = (SELECT substr(run_at, 1, 10) FROM runs WHERE id = OLD.run_id);
+  DELETE FROM day_blocks WHERE day = (SELECT substr(run_at, 1, 10) FROM runs WHERE id = NEW.run_id);
+END;
+CREATE TRIGGER day_blocks_cells_gone AFTER DELETE ON run_cells
+BEGIN
+  DELETE FROM day_blocks WHERE day = (SELECT substr(run_at, 1, 10) FROM runs WHERE id = OLD.run_id);
+END;
+CREATE TRIGGER day_blocks_run_added AFTER INSERT ON runs
+BEGIN
+  DELETE FROM day_blocks WHERE day = substr(NEW.run_at, 1, 10);
+END;
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, kInitialSchema},
     Migration{2, kResponseFeatures},
@@ -260,6 +289,7 @@ constexpr std::array kMigrations = {
     Migration{6, kCompactSamples},  // schema_compact.cc
     Migration{7, kRunTexts},
     Migration{8, kRunPushes},
+    Migration{9, kDayBlocks},
 };
 
 Result<int64_t> pragma_int(Db& db, const char* sql) {

@@ -225,6 +225,13 @@ struct RunCells {
   std::string data;
 };
 
+// A day's block (Store::put_day_block): drift's own encoding, named by `version`.
+struct DayBlock {
+  std::string day;  // "YYYY-MM-DD"
+  int64_t version = 0;
+  std::string data;
+};
+
 // What Store::remove_samples_before removed.
 struct Removed {
   int64_t samples = 0;
@@ -408,6 +415,14 @@ class Store {
   // left the window detection reads texts of). Batched like add_sample; writes nothing when
   // there is nothing to delete.
   Status drop_run_texts(Time before);
+  // Summaries of whole UTC days of old runs (drift/day_blocks.h), in the encoding named by
+  // `version`, by day ("YYYY-MM-DD"): derived from the day's runs' run_cells, and deleted by
+  // the schema when one of those rows changes or a run is added to the day. put_day_block
+  // replaces the day's block (batched like add_sample); for_each_day_block streams the blocks
+  // of the days from <= day < until in day order (the callback may use the store).
+  Status put_day_block(const DayBlock& block);
+  Status for_each_day_block(std::string_view from, std::string_view until,
+                            const std::function<bool(const DayBlock&)>& callback);
 
   // --- retention ---------------------------------------------------------------------------
   // Removes, in one transaction, the samples of the oldest runs with run_at before `before`,
