@@ -8,7 +8,9 @@
 // its run decided does nothing: a warning says so). Copied file by file: nothing may write
 // DATABASE meanwhile. --warm: one detection on a copy first, whose copies the timed ones work
 // on, so that what a detection keeps for the next (the day blocks of its old runs) is there,
-// as in a database a daemon has been writing (a database from before day blocks has none).
+// as in a database a daemon has been writing (a database from before day blocks has none);
+// when that detection opens or resolves an event, the run is decided and the timed ones do
+// nothing (the warning says so): use a database whose latest run decides nothing.
 // Prints each detection's wall and CPU time and the median, and what it read (runs'
 // summaries, pairs decoded, days read from their blocks). Default [detection] options.
 // Under `valgrind --tool=callgrind --toggle-collect='*detect_run*' bench_detect DB 1`, the

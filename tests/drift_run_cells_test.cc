@@ -462,7 +462,8 @@ TEST_CASE("old runs added as they are decoded are the runs decoded, then added")
   CHECK_FALSE(add_run_cells(bytes[0] + '\0', "e", {1, day(0)}, keys, pool, damaged));
   CHECK_FALSE(add_run_cells(bytes[0].substr(0, bytes[0].size() - 1), "e", {1, day(0)}, keys, pool,
                             damaged));
-  CHECK_FALSE(add_run_cells(bytes[0], "e", {1, day(0)}, {}, pool, damaged));  // an unknown key
+  PairKeyPool fresh;
+  CHECK_FALSE(add_run_cells(bytes[0], "e", {1, day(0)}, {}, fresh, damaged));  // an unknown key
 }
 
 // One UTC day of four runs of pair p (mostly errors in the second run) and control c on
@@ -618,15 +619,37 @@ TEST_CASE("detections that read whole days from their blocks decide as those tha
   // Four runs a day and the default 30-day baseline: from about day 12 on, the runs before the
   // texts' window are folded, and whole days of them come from their blocks. A twin history
   // whose blocks are deleted before each detection reads them run by run.
+  // One day's runs (99-102) classify nothing; u is edited at run 110, after which its first
+  // version is decided no more.
   World with = eventful_world(), without = eventful_world();
   const EndpointGenerator a = eventful(3), b = eventful(3);
   Options o;
   for (World* w : {&with, &without}) w->runs_per_day(4);
+  auto unclassified = [](World& w, int r) {
+    auto run = w.store().begin_run(w.at(r), w.at(r));
+    REQUIRE(run.ok());
+    dw::providers::Sample sample;
+    sample.http_status = 200;
+    sample.text = "Not classified yet.";
+    REQUIRE(w.store().add_sample({*run, "t", "v1", "e1", 1, "model-a", w.at(r)}, sample).ok());
+    REQUIRE(w.store().finish_run(*run, w.at(r), RunStatus::complete).ok());
+    return *run;
+  };
   Summary last_with, last_without;
   long blocks_read = 0;
   for (int r = 0; r < 150; ++r) {
-    with.run_each(r, a, RunStatus::complete, false);
-    without.run_each(r, b, RunStatus::complete, false);
+    if (r == 110) {
+      with.edit("u", "v2");
+      without.edit("u", "v2");
+    }
+    if (r >= 99 && r <= 102) {
+      REQUIRE(day_of(with.at(r)) == day_of(with.at(99)));
+      unclassified(with, r);
+      unclassified(without, r);
+    } else {
+      with.run_each(r, a, RunStatus::complete, false);
+      without.run_each(r, b, RunStatus::complete, false);
+    }
     query(without.db(), "DELETE FROM day_blocks");
     auto x = detect_run(with.store(), with.last_run(), o);
     auto y = detect_run(without.store(), without.last_run(), o);
@@ -640,17 +663,34 @@ TEST_CASE("detections that read whole days from their blocks decide as those tha
     last_with = *x;
     last_without = *y;
   }
-  CHECK(last_with.day_blocks_read >= 15);
+  CHECK(last_with.day_blocks_read >= 15);  // the days before u's edit too
   CHECK(blocks_read > 1000);
-  const auto events = with.events();
-  CAPTURE(events_text(events));
-  CHECK(events.size() >= 5);
-  CHECK(with_ids(events) == with_ids(without.events()));
-  const int64_t blocks = count(with.db(), "SELECT count(*) FROM day_blocks");
-  CHECK(blocks >= 15);
+  CAPTURE(events_text(with.events()));
+  CHECK(with.events().size() >= 5);
+  CHECK(with_ids(with.events()) == with_ids(without.events()));
+  CHECK(count(with.db(), "SELECT count(*) FROM day_blocks") >= 15);
+
+  // A damaged block: read the careful way, and dropped (then made again).
+  const std::string day12 = dw::format_time(day(12)).substr(0, 10);
+  REQUIRE(count(with.db(), "SELECT count(*) FROM day_blocks WHERE day = '" + day12 + "'") == 1);
+  query(with.db(), "UPDATE day_blocks SET data = data || x'00' WHERE day = '" + day12 + "'");
+  for (int r = 150; r < 152; ++r) {
+    with.run_each(r, a, RunStatus::complete, false);
+    without.run_each(r, b, RunStatus::complete, false);
+    auto x = detect_run(with.store(), with.last_run(), o);
+    auto y = detect_run(without.store(), without.last_run(), o);
+    REQUIRE(x.ok());
+    REQUIRE(y.ok());
+    CHECK(x->pair_cells == y->pair_cells);
+    CHECK(count(with.db(), "SELECT count(*) FROM day_blocks WHERE day = '" + day12 + "'") ==
+          (r == 150 ? 0 : 1));
+  }
+  CHECK(with_ids(with.events()) == with_ids(without.events()));
 
   // A verdict changed in a day of blocks drops its runs' summaries, and so its block. A run
   // added to a past day drops that day's block.
+  const auto events = with.events();
+  const int64_t blocks = count(with.db(), "SELECT count(*) FROM day_blocks");
   const std::string day10 = dw::format_time(day(10)).substr(0, 10);
   const std::string day11 = dw::format_time(day(11)).substr(0, 10);
   REQUIRE(count(with.db(), "SELECT count(*) FROM day_blocks WHERE day IN ('" + day10 + "', '" +
@@ -659,7 +699,7 @@ TEST_CASE("detections that read whole days from their blocks decide as those tha
                    "sample_rows s JOIN runs r ON r.id = s.run_id WHERE r.run_at LIKE '" + day10 +
                    "%')");
   CHECK(count(with.db(), "SELECT count(*) FROM day_blocks WHERE day = '" + day10 + "'") == 0);
-  REQUIRE(with.store().begin_run(day(11) + std::chrono::hours(1), day(150)).ok());
+  REQUIRE(with.store().begin_run(day(11) + std::chrono::hours(1), day(160)).ok());
   CHECK(count(with.db(), "SELECT count(*) FROM day_blocks WHERE day = '" + day11 + "'") == 0);
   CHECK(count(with.db(), "SELECT count(*) FROM day_blocks") == blocks - 2);
 
@@ -667,6 +707,31 @@ TEST_CASE("detections that read whole days from their blocks decide as those tha
   auto all = recompute_all(without.store(), o);
   REQUIRE(all.ok());
   CHECK(without_ids(without.events()) == without_ids(events));
+}
+
+TEST_CASE("a day's block is stored only if its runs' summaries are still those it was made of") {
+  // Blocks are made of the summaries a feed read, and stored with the detection's writes: a
+  // summary another program rewrote meanwhile (reclassify, import) leaves its day without one.
+  World w({"t", "u"}, {"c1"});
+  w.runs_per_day(4);
+  for (int r = 0; r < 60; ++r) w.run(r, [](const std::string&, int, int) { return Spec{}; });
+  query(w.db(), "DELETE FROM day_blocks");
+  RunSummaries summaries(w.store());
+  FeatureCache cache(w.store());
+  History h;
+  Folding all;
+  all.from = Time::min();
+  h.fold(all);
+  // Whole days 1-9 lie between the first run and run 40 (day 10, 06:00).
+  REQUIRE(summaries.feed(h, w.at(0), w.at(60), w.at(40), cache, w.at(0)));
+  query(w.db(), "UPDATE run_cells SET version = version + 1 WHERE run_id = (SELECT min(id) FROM "
+                "runs WHERE run_at >= '" + dw::format_time(day(3)).substr(0, 10) + "')");
+  auto tx = w.store().transaction();
+  REQUIRE(tx.ok());
+  REQUIRE(summaries.write_blocks());
+  REQUIRE((*tx)->commit());
+  CHECK(query(w.db(), "SELECT group_concat(substr(day, 9, 2), ' ') FROM day_blocks") ==
+        "02 03 05 06 07 08 09 10\n");
 }
 
 TEST_CASE("prune gives back the memory of the signatures of runs before the texts' horizon") {

@@ -12,6 +12,8 @@ namespace {
 
 using namespace varint;
 
+// Of the bytes below. day_block_version() also names run_cells_version(), but not how
+// History::fold sums cells into a span (fold_into): a change there must change this too.
 constexpr uint64_t kBlockFormat = 1;
 
 void put_string(std::string& out, const std::string& s) {
@@ -19,12 +21,20 @@ void put_string(std::string& out, const std::string& s) {
   out += s;
 }
 
-// A run's index in runs, whose times ascend; nullopt when none has that time.
-std::optional<size_t> index_of(const std::vector<RunRef>& runs, Time at) {
-  auto it = std::lower_bound(runs.begin(), runs.end(), at,
-                             [](const RunRef& r, Time t) { return r.at < t; });
-  if (it == runs.end() || it->at != at) return std::nullopt;
-  return static_cast<size_t>(it - runs.begin());
+// Where a cell's first and last runs are in runs (in run order): the first by its id, the last
+// by its time, the last of the runs at that time (a span ends at a run it folded, several runs
+// may share a second); nullopt when they are not there.
+std::optional<std::pair<size_t, size_t>> indexes_of(const std::vector<RunRef>& runs,
+                                                     const Cell& c) {
+  auto first = std::find_if(runs.begin(), runs.end(), [&](const RunRef& r) { return r.id == c.run.id; });
+  auto after = std::upper_bound(runs.begin(), runs.end(), c.last_at(),
+                                [](Time t, const RunRef& r) { return t < r.at; });
+  if (first == runs.end() || after == runs.begin() || std::prev(after)->at != c.last_at() ||
+      after <= first) {
+    return std::nullopt;
+  }
+  const auto i = static_cast<size_t>(first - runs.begin());
+  return std::pair<size_t, size_t>{i, c.runs > 1 ? static_cast<size_t>(after - runs.begin()) - 1 : i};
 }
 
 }  // namespace
@@ -81,11 +91,11 @@ std::optional<std::string> encode_day_block(
       put_id(out, prev_key, id->second);
       put(out, it->second.cells.size());
       for (const Cell& c : it->second.cells) {
-        auto first = index_of(runs, c.run.at), last = index_of(runs, c.last_at());
-        if (!first || !last) return std::nullopt;
-        put(out, *first);
+        auto at = indexes_of(runs, c);
+        if (!at) return std::nullopt;
+        put(out, at->first);
         put(out, static_cast<uint64_t>(c.runs));
-        if (c.runs > 1) put(out, *last);
+        if (c.runs > 1) put(out, at->second);
         put_cell(cells, prev_id, c);
       }
     }
@@ -143,21 +153,12 @@ std::optional<DayBlockIndex> read_day_block(
       int64_t key = 0;
       const int64_t before = prev_key;
       if (!in.id(prev_key, key)) return std::nullopt;
-      auto k = keys.find(key);
-      if (k == keys.end()) return std::nullopt;
-      PairKeyPool::Entry& entry = shared[key];
-      if (entry.key == nullptr) {
-        entry.key = std::make_shared<const PairKey>(
-            PairKey{ep.name, k->second.probe_id, k->second.probe_version});
-      }
-      // In key order (compared once for each two keys, as read_run does).
-      if (p > 0 && entry.after != before) {
-        if (!(*ep.pairs.back().key < *entry.key)) return std::nullopt;
-        entry.after = before;
-      }
+      const PairKey* prev = p > 0 ? ep.pairs.back().key.get() : nullptr;
+      const PairKeyPool::Entry* entry = pooled_key(shared, ep.name, key, keys, prev, before);
+      if (entry == nullptr) return std::nullopt;
       DayBlockIndex::Pair& pair = ep.pairs.emplace_back();
-      pair.key = entry.key;
-      pair.control = k->second.control;
+      pair.key = entry->key;
+      pair.control = entry->control;
       long cells = 0;
       if (!in.count(cells) || cells == 0 || cells > runs) return std::nullopt;
       pair.first = b.cells.size();
@@ -225,10 +226,11 @@ bool block_fits(const DayBlockIndex& block, const History& history) {
 
 bool add_day_block(std::string_view bytes, const DayBlockIndex& block, History& history) {
   Reader in(bytes.substr(block.payload));
-  Cell cell;  // one for all: the ids it spills to the heap stay for the next
+  std::vector<Cell> cells;  // one pair's
   for (const DayBlockIndex::Endpoint& ep : block.endpoints) {
     int64_t prev_id = 0;
-    // begin_run() also finds where the endpoint's pairs start: they follow its last cell.
+    // Its cells of its runs, then its pairs' (begin_run() finds where the endpoint's pairs
+    // start in history).
     for (size_t i = 0; i < block.runs.size(); ++i) {
       if (!ep.has[i]) continue;
       EndpointCell ec;
@@ -237,20 +239,16 @@ bool add_day_block(std::string_view bytes, const DayBlockIndex& block, History& 
       history.begin_run(ep.name, std::move(ec));
     }
     for (const DayBlockIndex::Pair& p : ep.pairs) {
+      cells.clear();
       for (size_t i = p.first; i < p.first + p.count; ++i) {
         const DayBlockIndex::Cell& c = block.cells[i];
-        cell.verdicts = {};
-        cell.errors = cell.narrative = 0;
-        cell.coverage = {};
-        cell.coverage_sum = 0;
-        cell.ids.clear();
-        cell.error_ids.clear();
+        Cell& cell = cells.emplace_back();
         cell.run = block.runs[c.first];
         cell.runs = c.runs;
-        cell.span_last = c.runs > 1 ? block.runs[c.last].at : Time{};
+        if (c.runs > 1) cell.span_last = block.runs[c.last].at;
         if (!read_cell(in, prev_id, cell) || (c.runs > 1 && !cell.valid())) return false;
-        history.add_pair(p.key, p.control, std::move(cell));
       }
+      history.add_cells(p.key, p.control, cells);
     }
   }
   return in.done();

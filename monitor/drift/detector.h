@@ -115,8 +115,8 @@ struct Summary {
   long pair_runs_read = 0;
   // detect_run: the whole days before the texts' window whose runs were read from the day's
   // block (drift/day_blocks.h: their counts folded already, one summary a day) rather than
-  // run by run; their runs count in runs_read all the same. A day gets its block the first
-  // time its runs are read one by one.
+  // run by run; their runs count in runs_read all the same. A day read run by run, all of
+  // whose runs had a summary, gets its block with the detection's events.
   long day_blocks_read = 0;
   // detect_run: the pairs' cells its decisions went through. The runs of a window older than
   // the texts' window are folded where no decision tells them apart (a pair holds a few spans

@@ -120,8 +120,6 @@ void History::add_pair(const SharedPairKey& shared, bool control, Cell&& c) {
 
 void History::add_cells(const SharedPairKey& shared, bool control, std::span<Cell> cells) {
   auto& at = next_pair_;
-  // The same pair again (a day's block adds its cells one by one): `at` moved past it.
-  if (at != pairs_.begin() && std::prev(at)->second.fed_key == shared) --at;
   const PairKey& key = *shared;
   // Every run of a window names the same pairs by the same shared keys: the pair is usually
   // the next one (`at` moves past each pair fed), known by its key's address without comparing

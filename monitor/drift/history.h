@@ -286,12 +286,12 @@ class History {
   // add(EndpointRun) in steps, for a decoder that reads a run pair by pair rather than build
   // it first (a window's old runs are hundreds of runs of hundreds of pairs): begin_run() with
   // the endpoint's cell, whose control_probes the caller fills in through the reference it
-  // returns (valid until the next add), then add_pair() for each of its pairs in key order
-  // (a pair's cells of several runs one after another: a day's block).
+  // returns (valid until the next add), then add_pair() for each of its pairs in key order.
   EndpointCell& begin_run(const std::string& endpoint, EndpointCell cell);
   void add_pair(const SharedPairKey& key, bool control, Cell&& cell);
-  // add_pair() of several cells of one pair, in run order; spans among them (Cell::runs > 1)
-  // are taken as they are: only spans the folding would have made (a day's block that fits).
+  // add_pair() of several cells of one pair (a day's block: its cells of the day's runs), in
+  // run order. Spans among them (Cell::runs > 1) are taken as they are, and folded further
+  // where the folding allows: give only spans it would have made (block_fits()).
   void add_cells(const SharedPairKey& key, bool control, std::span<Cell> cells);
   // Drops every cell (the folding stays): the history is as it was before the first add.
   void drop_cells();

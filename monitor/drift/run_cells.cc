@@ -91,38 +91,25 @@ bool read_pairs(Reader& in, int64_t& prev_id, const std::string& endpoint, const
                 EndpointCell& ec, bool controls, long& pairs, Sink&& sink) {
   long samples = 0, errors = 0;
   if (!in.count(pairs)) return false;
+  PairKeyPool own;  // without a pool, keys are made for this run alone
+  auto& shared = (pool ? *pool : own).of(endpoint);
   int64_t prev_key = 0;
-  SharedPairKey prev;  // the previous pair's key
-  std::unordered_map<int64_t, PairKeyPool::Entry>* shared = pool ? &pool->of(endpoint) : nullptr;
+  const PairKey* prev = nullptr;  // the previous pair's key
   Cell cell;
   for (long i = 0; i < pairs; ++i) {
     int64_t key = 0;
-    const int64_t before = prev_key;  // the previous pair's probe key
+    const int64_t before = prev_key;
     if (!in.id(prev_key, key)) return false;
-    auto k = keys.find(key);
-    if (k == keys.end()) return false;
-    PairKeyPool::Entry fresh;
-    PairKeyPool::Entry& entry = shared ? (*shared)[key] : fresh;
-    if (entry.key == nullptr) {
-      entry.key = std::make_shared<const PairKey>(
-          PairKey{endpoint, k->second.probe_id, k->second.probe_version});
-    }
-    // In key order, each once: History keeps one cell per pair and run. Every run of a window
-    // names the same pairs in the same order: a pair found after the same one before is not
-    // compared again.
-    if (i > 0 && entry.after != before) {
-      if (!(*prev < *entry.key)) return false;
-      entry.after = before;
-    }
+    const PairKeyPool::Entry* entry = pooled_key(shared, endpoint, key, keys, prev, before);
+    if (entry == nullptr) return false;
     cell = Cell{};
     cell.run = run;
     if (!read_cell(in, prev_id, cell)) return false;
-    const bool control = k->second.control;
-    if (control && controls) ec.control_probes.insert(entry.key->probe_id);
+    if (entry->control && controls) ec.control_probes.insert(entry->key->probe_id);
     samples += cell.evidence() + cell.errors;
     errors += cell.errors;
-    prev = entry.key;
-    sink(entry.key, control, std::move(cell));
+    prev = entry->key.get();
+    sink(entry->key, entry->control, std::move(cell));
   }
   return in.done() && samples == ec.samples && errors == ec.errors;
 }
@@ -219,6 +206,28 @@ std::string encode_run_cells(const EndpointRun& run, const std::vector<int64_t>&
     put_cell(out, prev_id, run.pairs[i].cell);
   }
   return out;
+}
+
+const PairKeyPool::Entry* pooled_key(std::unordered_map<int64_t, PairKeyPool::Entry>& shared,
+                                     const std::string& endpoint, int64_t id,
+                                     const std::unordered_map<int64_t, store::ProbeKey>& keys,
+                                     const PairKey* prev, int64_t prev_id) {
+  PairKeyPool::Entry& entry = shared[id];
+  if (entry.key == nullptr) {
+    auto k = keys.find(id);
+    if (k == keys.end()) {
+      shared.erase(id);
+      return nullptr;
+    }
+    entry.key = std::make_shared<const PairKey>(
+        PairKey{endpoint, k->second.probe_id, k->second.probe_version});
+    entry.control = k->second.control;
+  }
+  if (prev != nullptr && entry.after != prev_id) {
+    if (!(*prev < *entry.key)) return nullptr;
+    entry.after = prev_id;
+  }
+  return &entry;
 }
 
 std::optional<EndpointRun> decode_run_cells(

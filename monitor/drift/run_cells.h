@@ -55,6 +55,7 @@ class PairKeyPool {
  public:
   struct Entry {
     SharedPairKey key;   // empty until made
+    bool control = false;
     int64_t after = -1;  // a probe key id whose pair's key was found to sort before this one
   };
   // The keys of one endpoint's pairs, by probe key id.
@@ -63,6 +64,17 @@ class PairKeyPool {
  private:
   std::map<std::string, std::unordered_map<int64_t, Entry>> keys_;
 };
+
+// The entry of the pair named by probe key `id` among an endpoint's (`shared`: its
+// PairKeyPool::of()), its key made once from keys; null when keys lacks it, or when it does
+// not sort after the previous pair's (prev, named by probe key prev_id; null for the first):
+// a run's pairs come in key order, each once. Every run of a window names the same pairs in
+// the same order: two keys found in that order once are not compared again. keys may grow
+// between calls, never lose or change a key: the entries made stay.
+const PairKeyPool::Entry* pooled_key(std::unordered_map<int64_t, PairKeyPool::Entry>& shared,
+                                     const std::string& endpoint, int64_t id,
+                                     const std::unordered_map<int64_t, store::ProbeKey>& keys,
+                                     const PairKey* prev, int64_t prev_id);
 
 // Back, for the run and endpoint the stored row names; nullopt for bytes that are not such an
 // encoding, or that name a probe key missing from keys. Without with_pairs, only the endpoint's
@@ -129,8 +141,9 @@ class RunSummaries {
   long counted() const { return counted_; }  // runs counted from their samples
   long blocks_read() const { return blocks_read_; }  // days read from their blocks (day_blocks.h)
 
-  // Stores the day blocks the last feed() made of the whole days it read run by run. Writes:
-  // inside the caller's transaction.
+  // Stores the day blocks the last feed() made of the whole days it read run by run (those
+  // whose runs' summaries are still the ones it read), and drops a block it found damaged.
+  // Writes: inside the caller's transaction.
   Status write_blocks();
 
  private:
@@ -157,7 +170,13 @@ class RunSummaries {
   long pairs_decoded_ = 0;
   long counted_ = 0;
   long blocks_read_ = 0;
-  std::vector<store::DayBlock> pending_blocks_;
+  struct PendingBlock {
+    Time start;                         // of its day
+    std::vector<store::RunCells> rows;  // the summaries it was made of
+    store::DayBlock block;
+  };
+  std::vector<PendingBlock> pending_blocks_;
+  std::optional<std::string> bad_block_;  // the day of a block that did not decode
 };
 
 }  // namespace dw::drift

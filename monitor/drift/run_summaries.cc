@@ -11,6 +11,17 @@
 namespace dw::drift {
 namespace {
 
+// The runs of the UTC day that starts at `start`: runs[first, end).
+std::pair<size_t, size_t> runs_of_day(const std::vector<store::RunInfo>& runs, Time start) {
+  auto at_or_after = [&](Time t) {
+    return static_cast<size_t>(
+        std::lower_bound(runs.begin(), runs.end(), t,
+                         [](const store::RunInfo& r, Time x) { return r.run_at < x; }) -
+        runs.begin());
+  };
+  return {at_or_after(start), at_or_after(start + std::chrono::days(1))};
+}
+
 // A day's block that stands in for its runs, runs[first, end) of a feed.
 struct ReadBlock {
   size_t first, end;
@@ -33,17 +44,19 @@ Status read_blocks(store::Store& store, const History& history,
         if (b.version != day_block_version()) return true;
         auto index = read_day_block(b.data, keys, pool);
         if (!index) return true;
+        // Exactly the runs listed for its day, which ends before texts_since.
         const Time start = day_start(index->runs.front().at);
-        auto begin = std::lower_bound(runs.begin(), runs.end(), start,
-                                      [](const store::RunInfo& r, Time t) { return r.run_at < t; });
-        size_t i = static_cast<size_t>(begin - runs.begin()), first = i;
-        for (const RunRef& r : index->runs) {
-          if (i == runs.size() || runs[i].id != r.id || runs[i].run_at != r.at) return true;
-          ++i;
+        const auto [first, end] = runs_of_day(runs, start);
+        if (day_of(start) != b.day || end - first != index->runs.size() ||
+            start + std::chrono::days(1) > texts_since) {
+          return true;
         }
-        if (i < runs.size() && runs[i].run_at < start + std::chrono::days(1)) return true;
-        if (day_of(start) != b.day || !block_fits(*index, history)) return true;
-        out.push_back({first, i, b.data, std::move(*index)});
+        for (size_t i = first; i < end; ++i) {
+          const RunRef& r = index->runs[i - first];
+          if (runs[i].id != r.id || runs[i].run_at != r.at) return true;
+        }
+        if (!block_fits(*index, history)) return true;
+        out.push_back({first, end, b.data, std::move(*index)});
         return true;
       });
 }
@@ -179,10 +192,13 @@ Status RunSummaries::feed_runs(History& history, Time since, Time until, Time te
   bool usable = true;             // every row of the group so far is of this version and decodes
   std::vector<EndpointRun> cells;  // ... into these
   std::vector<store::RunCells> rows;  // or, directly: its rows, decoded as they are added
-  // The rows of the runs of whole days without a block, by day: a day whose runs all came
-  // from their summaries gets one.
-  std::map<std::string, std::vector<store::RunCells>> day_rows;
-  std::map<std::string, size_t> day_runs;  // ... and how many runs were added so
+  // The whole days read run by run, by their first second: a day whose runs all came from
+  // their summaries gets a block.
+  struct DayRead {
+    std::vector<store::RunCells> rows;  // of its runs
+    size_t runs = 0;                    // its runs that came from their summaries
+  };
+  std::map<Time, DayRead> days;
   // Adds the group's counts; fails when a row does not decode after all (direct).
   auto add_counts = [&](const store::RunInfo& r) -> Status {
     for (EndpointRun& e : cells) history.add(std::move(e));
@@ -194,9 +210,9 @@ Status RunSummaries::feed_runs(History& history, Time since, Time until, Time te
       }
     }
     if (in_days(r.run_at) && cells.empty()) {
-      auto& kept = day_rows[day_of(r.run_at)];
-      kept.insert(kept.end(), rows.begin(), rows.end());
-      ++day_runs[day_of(r.run_at)];
+      DayRead& day = days[day_start(r.run_at)];
+      std::move(rows.begin(), rows.end(), std::back_inserter(day.rows));
+      ++day.runs;
     }
     return {};
   };
@@ -284,7 +300,8 @@ Status RunSummaries::feed_runs(History& history, Time since, Time until, Time te
     if (next != b.first) return Error("runs changed while a detection read them");
     if (!add_day_block(b.bytes, b.index, history)) {
       *undecodable = true;
-      return Error("the block of " + day_of(runs[b.first].run_at) + " does not decode");
+      bad_block_ = day_of(runs[b.first].run_at);  // goes with the next write_blocks()
+      return Error("the block of " + *bad_block_ + " does not decode");
     }
     decoded_ += static_cast<long>(b.end - b.first);
     pairs_decoded_ += static_cast<long>(b.end - b.first);
@@ -294,39 +311,55 @@ Status RunSummaries::feed_runs(History& history, Time since, Time until, Time te
   }
   if (Status s = read_rows(from, until); !s) return s;
 
-  // Blocks for the whole days read run by run.
-  for (auto& [day, kept] : day_rows) {
-    const Time first = day_start(kept.front().run_at);
-    auto begin = std::lower_bound(runs.begin(), runs.end(), first,
-                                  [](const store::RunInfo& r, Time t) { return r.run_at < t; });
+  // Blocks for the whole days read run by run. They fold the pairs this detection folds (the
+  // others' cells stay whole, which fits any later detection), at most at its cuts.
+  for (auto& [start, day] : days) {
+    const auto [first, end] = runs_of_day(runs, start);
+    if (end - first != day.runs) continue;  // some were counted from their samples
     std::vector<RunRef> of_day;
-    for (auto it = begin; it != runs.end() && it->run_at < first + std::chrono::days(1); ++it) {
-      of_day.push_back({it->id, it->run_at});
-    }
-    if (of_day.size() != day_runs[day]) continue;  // some counted from their samples
+    for (size_t i = first; i < end; ++i) of_day.push_back({runs[i].id, runs[i].run_at});
+    Folding fold;
+    fold.from = Time::min();
+    for (const auto& [key, until] : history.folding().until) fold.until[key] = Time::max();
+    fold.cuts = history.folding().cuts;
     History one;
-    Folding all;
-    all.from = Time::min();
-    all.until_others = Time::max();
-    all.cuts = history.folding().cuts;
-    one.fold(std::move(all));
-    const bool whole = std::all_of(kept.begin(), kept.end(), [&](const store::RunCells& row) {
+    one.fold(std::move(fold));
+    const bool whole = std::all_of(day.rows.begin(), day.rows.end(), [&](const store::RunCells& row) {
       return add_run_cells(row.data, row.endpoint, {row.run_id, row.run_at}, keys_, pair_keys_,
                            one);
     });
     if (!whole) continue;  // decoded a moment ago: never so
     if (auto data = encode_day_block(of_day, one, key_ids_)) {
-      pending_blocks_.push_back({day, day_block_version(), std::move(*data)});
+      pending_blocks_.push_back(
+          {start, std::move(day.rows), {day_of(start), day_block_version(), std::move(*data)}});
     }
   }
   return {};
 }
 
 Status RunSummaries::write_blocks() {
-  for (const store::DayBlock& b : pending_blocks_) {
-    if (Status s = store_.put_day_block(b); !s) return s;
+  // Inside the write transaction: only blocks of summaries that are still the ones stored (no
+  // other program rewrote them since they were read), and no block that failed to decode.
+  if (bad_block_) {
+    if (Status s = store_.drop_day_block(*bad_block_); !s) return s;
+  }
+  for (const PendingBlock& b : pending_blocks_) {
+    std::vector<store::RunCells> now;
+    Status read = store_.for_each_run_cells(b.start, b.start + std::chrono::days(1),
+                                            [&](const store::RunCells& row) {
+                                              if (!row.endpoint.empty()) now.push_back(row);
+                                              return true;
+                                            });
+    if (!read) return read;
+    auto same = [](const store::RunCells& a, const store::RunCells& b) {
+      return a.run_id == b.run_id && a.endpoint == b.endpoint && a.version == b.version &&
+             a.data == b.data;
+    };
+    if (!std::equal(now.begin(), now.end(), b.rows.begin(), b.rows.end(), same)) continue;
+    if (Status s = store_.put_day_block(b.block); !s) return s;
   }
   pending_blocks_.clear();
+  bad_block_.reset();
   return {};
 }
 

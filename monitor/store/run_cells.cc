@@ -205,6 +205,15 @@ Status Store::put_day_block(const DayBlock& block) {
   return count_batched_write();
 }
 
+Status Store::drop_day_block(std::string_view day) {
+  if (auto st = open_batch(); !st) return st;
+  auto del = db_->cached("DELETE FROM day_blocks WHERE day = ?");
+  if (!del) return del.error();
+  (*del)->bind(1, day);
+  if (auto st = (*del)->run("dropping the block of " + std::string(day)); !st) return st;
+  return count_batched_write();
+}
+
 Status Store::for_each_day_block(std::string_view from, std::string_view until,
                                  const std::function<bool(const DayBlock&)>& callback) {
   auto st = db_->prepare(

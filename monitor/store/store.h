@@ -421,6 +421,7 @@ class Store {
   // replaces the day's block (batched like add_sample); for_each_day_block streams the blocks
   // of the days from <= day < until in day order (the callback may use the store).
   Status put_day_block(const DayBlock& block);
+  Status drop_day_block(std::string_view day);  // batched like put_day_block
   Status for_each_day_block(std::string_view from, std::string_view until,
                             const std::function<bool(const DayBlock&)>& callback);
 
