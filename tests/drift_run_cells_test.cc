@@ -613,6 +613,17 @@ TEST_CASE("a day's block adds what its runs add one by one, where the folding wo
   h.fold(plan);
   CHECK_FALSE(add_day_block(block + '\0', *index, h));
   CHECK_FALSE(add_day_block(block.substr(0, block.size() - 1), *index, h));
+  for (size_t n = 0; n < block.size(); ++n) {  // whatever a flipped byte gives, no crash
+    for (unsigned char bit : {0x01, 0x40, 0x80}) {
+      std::string bad = block;
+      bad[n] = static_cast<char>(bad[n] ^ bit);
+      PairKeyPool fresh;
+      auto i = read_day_block(bad, day.keys, fresh);
+      History into;
+      into.fold(plan);
+      if (i && block_fits(*i, into)) (void)add_day_block(bad, *i, into);
+    }
+  }
 }
 
 TEST_CASE("detections that read whole days from their blocks decide as those that read every run") {
