@@ -85,7 +85,9 @@ int main(int argc, char** argv) {
       fs::copy_file(from.string() + "-wal", to.string() + "-wal",
                     fs::copy_options::overwrite_existing, ec);
     }
-    if (ec) std::fprintf(stderr, "bench_detect: copying %s: %s\n", from.c_str(), ec.message().c_str());
+    if (ec) {
+      std::fprintf(stderr, "bench_detect: copying %s: %s\n", from.c_str(), ec.message().c_str());
+    }
     return !ec;
   };
   if (warm) {

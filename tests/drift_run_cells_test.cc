@@ -507,7 +507,7 @@ struct FourRuns {
     History day;
     Folding all;
     all.from = Time::min();
-    all.until_others = Time::max();
+    for (const char* probe : {"c", "p"}) all.until[PairKey{"e", probe, "v1"}] = Time::max();
     if (!cuts.empty()) all.cuts[PairKey{"e", "p", "v1"}] = cuts;
     day.fold(all);
     PairKeyPool pool;

@@ -26,7 +26,8 @@ void put_string(std::string& out, const std::string& s) {
 // may share a second); nullopt when they are not there.
 std::optional<std::pair<size_t, size_t>> indexes_of(const std::vector<RunRef>& runs,
                                                      const Cell& c) {
-  auto first = std::find_if(runs.begin(), runs.end(), [&](const RunRef& r) { return r.id == c.run.id; });
+  auto first =
+      std::find_if(runs.begin(), runs.end(), [&](const RunRef& r) { return r.id == c.run.id; });
   auto after = std::upper_bound(runs.begin(), runs.end(), c.last_at(),
                                 [](Time t, const RunRef& r) { return t < r.at; });
   if (first == runs.end() || after == runs.begin() || std::prev(after)->at != c.last_at() ||
@@ -34,7 +35,8 @@ std::optional<std::pair<size_t, size_t>> indexes_of(const std::vector<RunRef>& r
     return std::nullopt;
   }
   const auto i = static_cast<size_t>(first - runs.begin());
-  return std::pair<size_t, size_t>{i, c.runs > 1 ? static_cast<size_t>(after - runs.begin()) - 1 : i};
+  const auto last = static_cast<size_t>(after - runs.begin()) - 1;
+  return std::pair<size_t, size_t>{i, c.runs > 1 ? last : i};
 }
 
 }  // namespace
@@ -203,8 +205,9 @@ bool block_fits(const DayBlockIndex& block, const History& history) {
       const PairKey& key = *p.key;
       while (until != plan.until.end() && until->first < key) ++until;
       while (cuts != plan.cuts.end() && cuts->first < key) ++cuts;
+      // A pair without an `until` is not folded: no span of its fits.
       const Time end =
-          until != plan.until.end() && until->first == key ? until->second : plan.until_others;
+          until != plan.until.end() && until->first == key ? until->second : Time::min();
       const std::vector<Time>* between =
           cuts != plan.cuts.end() && cuts->first == key ? &cuts->second : nullptr;
       // As History::fold would fold the cells from a to b into one span.

@@ -61,9 +61,9 @@ struct DayBlockIndex {
 };
 
 // The block of a day, from a History that holds exactly the runs given (oldest first), added
-// whole, folded as the detection that makes it folds but over the whole day (Folding: from
-// Time::min(), until Time::max() for each pair it folds, its cuts). key_ids: the store's probe
-// key of each pair's (probe id, version). nullopt when a pair has no key there.
+// whole, folded as the detection that makes it folds but from the day's first run on (its
+// Folding with from Time::min()). key_ids: the store's probe key of each pair's (probe id,
+// version). nullopt when a pair has no key there.
 std::optional<std::string> encode_day_block(
     const std::vector<RunRef>& runs, const History& day,
     const std::map<std::pair<std::string, std::string>, int64_t>& key_ids);

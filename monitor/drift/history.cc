@@ -167,7 +167,7 @@ void History::fold(Folding folding) {
 
 void History::plan_folding(PairHistory& pair) const {
   auto until = folding_.until.find(pair.key);
-  pair.fold_until = until == folding_.until.end() ? folding_.until_others : until->second;
+  pair.fold_until = until == folding_.until.end() ? Time::min() : until->second;
   auto cuts = folding_.cuts.find(pair.key);
   pair.cuts = cuts == folding_.cuts.end() ? nullptr : &cuts->second;
   pair.fold_tail = false;

@@ -176,7 +176,6 @@ struct Folding {
   Time from = Time::max();
   std::map<PairKey, Time> until;
   std::map<PairKey, std::vector<Time>> cuts;  // each sorted
-  Time until_others = Time::min();  // the until of pairs not in `until` (a day's block: all)
 };
 
 // One normalised text seen on an endpoint in one run, with the probes it answered.

@@ -127,7 +127,9 @@ std::optional<EndpointRun> read_run(Reader& in, const std::string& endpoint, con
   auto add = [&](const SharedPairKey& key, bool control, Cell&& cell) {
     // A pair takes at least two bytes (its key and its flags): a damaged count reserves no more
     // pairs than the bytes could hold.
-    if (r.pairs.empty()) r.pairs.reserve(std::min(static_cast<size_t>(pairs), in.remaining() / 2 + 1));
+    if (r.pairs.empty()) {
+      r.pairs.reserve(std::min(static_cast<size_t>(pairs), in.remaining() / 2 + 1));
+    }
     r.pairs.push_back(PairRun{key, control, std::move(cell)});
   };
   if (!read_pairs(in, prev_id, endpoint, run, keys, pool, r.cell, true, pairs, add)) {

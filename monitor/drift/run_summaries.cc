@@ -174,7 +174,8 @@ Status RunSummaries::feed_runs(History& history, Time since, Time until, Time te
   // fits, else run by run (and given one).
   const Time days_from = std::max(pairs_from, history.fold_from());
   auto in_days = [&](Time at) {
-    return direct && day_start(at) >= days_from && day_start(at) + std::chrono::days(1) <= texts_since;
+    return direct && day_start(at) >= days_from &&
+           day_start(at) + std::chrono::days(1) <= texts_since;
   };
   std::vector<ReadBlock> blocks;
   if (direct && days_from < texts_since) {
@@ -311,8 +312,9 @@ Status RunSummaries::feed_runs(History& history, Time since, Time until, Time te
   }
   if (Status s = read_rows(from, until); !s) return s;
 
-  // Blocks for the whole days read run by run. They fold the pairs this detection folds (the
-  // others' cells stay whole, which fits any later detection), at most at its cuts.
+  // Blocks for the whole days read run by run, folded as this detection folds but from the
+  // day's first run on: the pairs it folds as far as it does, at most at its cuts (the other
+  // pairs' cells stay whole, which fits any later detection, and so do spans that end sooner).
   for (auto& [start, day] : days) {
     const auto [first, end] = runs_of_day(runs, start);
     if (end - first != day.runs) continue;  // some were counted from their samples
@@ -320,14 +322,15 @@ Status RunSummaries::feed_runs(History& history, Time since, Time until, Time te
     for (size_t i = first; i < end; ++i) of_day.push_back({runs[i].id, runs[i].run_at});
     Folding fold;
     fold.from = Time::min();
-    for (const auto& [key, until] : history.folding().until) fold.until[key] = Time::max();
+    fold.until = history.folding().until;
     fold.cuts = history.folding().cuts;
     History one;
     one.fold(std::move(fold));
-    const bool whole = std::all_of(day.rows.begin(), day.rows.end(), [&](const store::RunCells& row) {
-      return add_run_cells(row.data, row.endpoint, {row.run_id, row.run_at}, keys_, pair_keys_,
-                           one);
-    });
+    const bool whole =
+        std::all_of(day.rows.begin(), day.rows.end(), [&](const store::RunCells& row) {
+          return add_run_cells(row.data, row.endpoint, {row.run_id, row.run_at}, keys_,
+                               pair_keys_, one);
+        });
     if (!whole) continue;  // decoded a moment ago: never so
     if (auto data = encode_day_block(of_day, one, key_ids_)) {
       pending_blocks_.push_back(
