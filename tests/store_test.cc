@@ -474,7 +474,10 @@ TEST_CASE("iteration filters and streams in time order") {
   for (int64_t run : {r2, r3, r1}) {
     for (const char* e : {"e2", "e1"}) {
       for (const char* p : {"b", "a"}) {
-        for (int seq : {2, 1}) REQUIRE(s->add_sample(key(run, p, e, seq), answer("t")));
+        for (int seq : {2, 1}) {  // each its own text: texts must follow their rows
+          REQUIRE(s->add_sample(key(run, p, e, seq),
+                                answer(std::string(e) + p + std::to_string(seq))));
+        }
       }
     }
   }
@@ -511,7 +514,9 @@ TEST_CASE("iteration filters and streams in time order") {
     for (size_t i = 0; i < rows.size(); ++i) {
       const SampleRow& r = rows[i];
       CHECK(r.run_id == c.runs[i / c.per_run]);
-      CHECK(r.sample.text == (c.filter.with_text ? "t" : ""));
+      CHECK(r.sample.text == (c.filter.with_text
+                                  ? r.key.endpoint + r.key.probe_id + std::to_string(r.key.seq)
+                                  : ""));
       if (c.filter.endpoint) CHECK(r.key.endpoint == *c.filter.endpoint);
       if (c.filter.probe_id) CHECK(r.key.probe_id == *c.filter.probe_id);
       if (i == 0) continue;

@@ -1,7 +1,7 @@
 #include "drift/measures.h"
 
 #include <algorithm>
-#include <unordered_map>
+#include <cstdint>
 
 namespace dw::drift {
 namespace {
@@ -131,7 +131,9 @@ std::vector<int64_t> run_ids(const Cells& cells) {
 
 // The similarities among the answers of a pair's last cells with texts, each computed once:
 // best_window's windows share most of their baselines and all of their recent answers, and
-// recomputing them was a third of a detection. The same numbers, so the same decisions.
+// recomputing them was a third of a detection. The same numbers, so the same decisions. All
+// are computed at once, in one tight loop: the windows use nearly all of them, and computing
+// each on first use cost as much again in branches and lookups.
 class SimilarityMemo {
  public:
   // Past this many answers (many samples a run) the table would cost more memory than the
@@ -140,17 +142,23 @@ class SimilarityMemo {
 
   // Holds the answers of the last `cells` cells of eligible that have texts.
   SimilarityMemo(const Cells& eligible, size_t cells) {
-    for (auto it = eligible.rbegin(); it != eligible.rend() && first_.size() < cells; ++it) {
-      if ((*it)->texts) first_.emplace(*it, 0);
+    size_t from = eligible.size();
+    for (size_t held = 0; from > 0 && held < cells;) {
+      if (eligible[--from]->texts) ++held;
     }
-    for (const Cell* c : eligible) {
-      auto f = first_.find(c);
-      if (f == first_.end()) continue;
-      f->second = answers_.size();
-      for (const Signature& a : c->answered) answers_.push_back(&a);
+    for (size_t i = from; i < eligible.size(); ++i) {
+      if (!eligible[i]->texts) continue;
+      first_.emplace_back(eligible[i], answers_.size());
+      for (const Signature& a : eligible[i]->answered) answers_.push_back(&a);
     }
-    if (answers_.size() <= kMostAnswers) {
-      matrix_.assign(answers_.size() * answers_.size(), kUnknown);
+    const size_t n = answers_.size();
+    if (n > kMostAnswers) return;
+    matrix_.assign(n * n, static_cast<uint8_t>(std::tuple_size_v<Signature>));
+    for (size_t i = 0; i < n; ++i) {
+      for (size_t j = i + 1; j < n; ++j) {
+        matrix_[i * n + j] = matrix_[j * n + i] =
+            static_cast<uint8_t>(equal_slots(*answers_[i], *answers_[j]));
+      }
     }
   }
 
@@ -163,7 +171,8 @@ class SimilarityMemo {
     if (cells.empty()) return std::pair<size_t, size_t>{0, 0};
     size_t first = 0, end = 0;
     for (size_t i = 0; i < cells.size(); ++i) {
-      auto f = first_.find(cells[i]);
+      auto f = std::find_if(first_.begin(), first_.end(),
+                            [&](const auto& held) { return held.first == cells[i]; });
       if (f == first_.end() || (i > 0 && f->second != end)) return std::nullopt;
       if (i == 0) first = f->second;
       end = f->second + cells[i]->answered.size();
@@ -171,22 +180,18 @@ class SimilarityMemo {
     return std::pair<size_t, size_t>{first, end};
   }
 
-  double at(size_t i, size_t j) {
-    uint8_t& v = matrix_[i * answers_.size() + j];
-    if (v == kUnknown) {
-      v = matrix_[j * answers_.size() + i] =
-          static_cast<uint8_t>(equal_slots(*answers_[i], *answers_[j]));
-    }
+  double at(size_t i, size_t j) const {
     // The double similarity() gives: the same division.
-    return static_cast<double>(v) / static_cast<double>(std::tuple_size_v<Signature>);
+    return static_cast<double>(matrix_[i * answers_.size() + j]) /
+           static_cast<double>(std::tuple_size_v<Signature>);
   }
 
  private:
-  std::unordered_map<const Cell*, size_t> first_;  // the index of a held cell's first answer
+  // The held cells, in eligible's order, with the index of each one's first answer.
+  std::vector<std::pair<const Cell*, size_t>> first_;
   std::vector<const Signature*> answers_;
-  static constexpr uint8_t kUnknown = 0xff;
-  static_assert(std::tuple_size_v<Signature> < kUnknown);
-  std::vector<uint8_t> matrix_;  // answers_ x answers_: equal slots, kUnknown until computed
+  static_assert(std::tuple_size_v<Signature> <= UINT8_MAX);
+  std::vector<uint8_t> matrix_;  // answers_ x answers_: the slots where they agree
 };
 
 }  // namespace

@@ -113,7 +113,7 @@ Result<bool> RunSummaries::add_texts(History& history, const RunRef& run,
   std::vector<EndpointTexts> texts;
   bool usable = true;
   auto next = counts.begin();  // both in endpoint order: every endpoint needs its texts
-  Status s = store_.run_texts(run.id, [&](const store::RunCells& row) {
+  Status s = store_.run_texts(run.id, [&](const store::RunCellsView& row) {
     usable = next != counts.end() && row.endpoint == next->endpoint && row.version == version;
     if (usable) {
       auto t = decode_run_texts(row.data, *next++);
@@ -259,7 +259,7 @@ Status RunSummaries::feed_runs(History& history, Time since, Time until, Time te
   auto read_rows = [&](Time from, Time to) -> Status {
     group = 0;
     std::optional<Error> failure;
-    Status read = store_.for_each_run_cells(from, to, [&](const store::RunCells& row) {
+    Status read = store_.for_each_run_cells(from, to, [&](const store::RunCellsView& row) {
       if (row.run_id != group) {
         if (group != 0) {
           if (Status s = settle(group, to); !s) {
@@ -278,8 +278,9 @@ Status RunSummaries::feed_runs(History& history, Time since, Time until, Time te
       } else if (row.endpoint.empty()) {
         usable = row.data.empty();  // the marker of a run that counted nothing
       } else if (direct && row.run_at >= pairs_from && row.run_at < texts_since) {
-        rows.push_back(row);
-      } else if (auto d = decode_run_cells(row.data, row.endpoint, {row.run_id, row.run_at}, keys_,
+        rows.push_back(row.copy());
+      } else if (auto d = decode_run_cells(row.data, std::string(row.endpoint),
+                                           {row.run_id, row.run_at}, keys_,
                                            row.run_at >= pairs_from, &pair_keys_)) {
         cells.push_back(std::move(*d));
       } else {
@@ -349,8 +350,8 @@ Status RunSummaries::write_blocks() {
   for (const PendingBlock& b : pending_blocks_) {
     std::vector<store::RunCells> now;
     Status read = store_.for_each_run_cells(b.start, b.start + std::chrono::days(1),
-                                            [&](const store::RunCells& row) {
-                                              if (!row.endpoint.empty()) now.push_back(row);
+                                            [&](const store::RunCellsView& row) {
+                                              if (!row.endpoint.empty()) now.push_back(row.copy());
                                               return true;
                                             });
     if (!read) return read;

@@ -113,7 +113,8 @@ Status Store::put_run_texts(int64_t run_id, const std::vector<RunCells>& rows) {
   return count_batched_write();
 }
 
-Status Store::run_texts(int64_t run_id, const std::function<bool(const RunCells&)>& callback) {
+Status Store::run_texts(int64_t run_id,
+                        const std::function<bool(const RunCellsView&)>& callback) {
   auto st = db_->cached(
       "SELECT t.endpoint, t.version, t.data, r.run_at FROM run_texts t "
       "JOIN runs r ON r.id = t.run_id WHERE t.run_id = ? ORDER BY t.endpoint");
@@ -121,7 +122,7 @@ Status Store::run_texts(int64_t run_id, const std::function<bool(const RunCells&
   Statement& q = **st;
   ResetOnExit reset(q);
   q.bind(1, run_id);
-  RunCells r;
+  RunCellsView r;
   r.run_id = run_id;
   for (;;) {
     auto row = q.step();
@@ -129,8 +130,7 @@ Status Store::run_texts(int64_t run_id, const std::function<bool(const RunCells&
     if (!*row) return Status::Ok();
     r.endpoint = q.text(0);
     r.version = q.int64(1);
-    std::string_view data = q.blob(2);
-    r.data.assign(data.data(), data.size());
+    r.data = q.blob(2);
     auto at = q.time(3);
     if (!at) return at.error();
     r.run_at = *at;
@@ -163,7 +163,7 @@ Status Store::drop_run_texts(Time before) {
 }
 
 Status Store::for_each_run_cells(std::optional<Time> since, std::optional<Time> until,
-                                 const std::function<bool(const RunCells&)>& callback) {
+                                 const std::function<bool(const RunCellsView&)>& callback) {
   // runs is the outer loop (CROSS JOIN), walked by runs_by_time; each run's rows come from the
   // primary key in endpoint order: nothing is sorted or held.
   auto st = db_->prepare(
@@ -175,7 +175,7 @@ Status Store::for_each_run_cells(std::optional<Time> since, std::optional<Time> 
   Statement& q = **st;
   if (since) q.bind(1, format_time(*since));
   if (until) q.bind(2, format_time(*until));
-  RunCells r;
+  RunCellsView r;
   std::string last_run_at;
   for (;;) {
     auto row = q.step();
@@ -190,8 +190,7 @@ Status Store::for_each_run_cells(std::optional<Time> since, std::optional<Time> 
     }
     r.endpoint = q.text(2);
     r.version = q.int64(3);
-    std::string_view data = q.blob(4);
-    r.data.assign(data.data(), data.size());
+    r.data = q.blob(4);
     if (!callback(r)) return Status::Ok();
   }
 }

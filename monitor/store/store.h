@@ -225,6 +225,20 @@ struct RunCells {
   std::string data;
 };
 
+// A row of run_cells or run_texts as read: its strings are the store's memory, valid only
+// during the callback (the texts' rows are tens of KiB: copied only by who keeps them).
+struct RunCellsView {
+  int64_t run_id = 0;
+  Time run_at;
+  std::string_view endpoint;
+  int64_t version = 0;
+  std::string_view data;
+
+  RunCells copy() const {
+    return {run_id, run_at, std::string(endpoint), version, std::string(data)};
+  }
+};
+
 // A day's block (Store::put_day_block): drift's own encoding, named by `version`.
 struct DayBlock {
   std::string day;  // "YYYY-MM-DD"
@@ -400,17 +414,17 @@ class Store {
   // samples keeps them.
   Status put_run_cells(int64_t run_id, const std::vector<RunCells>& rows);
   // Streams the rows of runs with since <= run_at < until, by run_at, run, endpoint. The row is
-  // only valid during the call; the callback returns false to stop and may call back into the
+  // only valid during the call (copy() what you keep); the callback returns false to stop and may call back into the
   // store (read samples, for example).
   Status for_each_run_cells(std::optional<Time> since, std::optional<Time> until,
-                            const std::function<bool(const RunCells&)>& callback);
+                            const std::function<bool(const RunCellsView&)>& callback);
   // The texts' part of run summaries (what detection keeps of the answers of its last runs,
   // far larger than the counts): the same shape, in a table of its own so that reading counts
   // never reads texts. put_run_texts is put_run_cells for it, and the same trigger drops a
   // run's rows. run_texts streams the rows of one run in endpoint order (one prepared
   // statement for every call: its callback may use the store but not call run_texts).
   Status put_run_texts(int64_t run_id, const std::vector<RunCells>& rows);
-  Status run_texts(int64_t run_id, const std::function<bool(const RunCells&)>& callback);
+  Status run_texts(int64_t run_id, const std::function<bool(const RunCellsView&)>& callback);
   // Deletes the texts' part of the summaries of runs with run_at before `before` (they have
   // left the window detection reads texts of). Batched like add_sample; writes nothing when
   // there is nothing to delete.
