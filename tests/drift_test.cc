@@ -317,6 +317,28 @@ TEST_CASE("signatures: equal texts are identical, unrelated texts far apart") {
   CHECK(similarity(signature(""), signature("")) == 1.0);
 }
 
+TEST_CASE("equal_slots counts exactly the slots two signatures share") {
+  Signature a{};
+  for (size_t i = 0; i < a.size(); ++i) a[i] = static_cast<uint16_t>(i * 977 + 1);
+  CHECK(equal_slots(a, a) == 64);
+  // Differences in every slot position, in every lane, by low and high bits, one at a time
+  // and accumulating.
+  Signature b = a;
+  for (size_t i = 0; i < b.size(); ++i) {
+    Signature one = a;
+    one[i] ^= static_cast<uint16_t>(i % 2 == 0 ? 0x0001 : 0x8000);
+    CHECK(equal_slots(a, one) == 63);
+    CHECK(equal_slots(one, a) == 63);
+    b[i] = static_cast<uint16_t>(b[i] + 1);
+    CHECK(equal_slots(a, b) == static_cast<int>(63 - i));
+    CHECK(similarity(a, b) == static_cast<double>(63 - i) / 64);
+  }
+  Signature zero{}, ones;
+  ones.fill(0xffff);
+  CHECK(equal_slots(zero, ones) == 0);
+  CHECK(equal_slots(ones, ones) == 64);
+}
+
 namespace {
 // Exact Jaccard similarity of two ASCII texts' sets of 5-character shingles.
 double shingle_jaccard(const std::string& a, const std::string& b) {

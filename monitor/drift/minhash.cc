@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -85,12 +86,23 @@ Signature signature(std::string_view normalised) {
 }
 
 int equal_slots(const Signature& a, const Signature& b) {
-  // Counted in 16 bits (at most 64), so the compiler compares and sums eight slots an
-  // instruction; a wider counter widened every lane first. Detection calls this about half a
-  // million times a run.
-  uint16_t same = 0;
-  for (size_t i = 0; i < a.size(); ++i) same = static_cast<uint16_t>(same + (a[i] == b[i]));
-  return same;
+  // Eight slots an instruction (SSE2 on x86-64, NEON on the Pi), counted in 16-bit lanes (at
+  // most 64 each) and unrolled: detection calls this about a quarter of a million times a run,
+  // and the loop the compiler made of the plain version cost twice the instructions.
+  using Lanes = uint16_t __attribute__((vector_size(16)));
+  constexpr size_t kLanes = sizeof(Lanes) / sizeof(uint16_t);
+  static_assert(std::tuple_size_v<Signature> % kLanes == 0);
+  Lanes same{};
+#pragma GCC unroll 8
+  for (size_t i = 0; i < a.size(); i += kLanes) {
+    Lanes x, y;
+    std::memcpy(&x, a.data() + i, sizeof x);
+    std::memcpy(&y, b.data() + i, sizeof y);
+    same -= reinterpret_cast<Lanes>(x == y);  // an equal lane is all ones: -1
+  }
+  uint16_t n = 0;
+  for (size_t k = 0; k < kLanes; ++k) n = static_cast<uint16_t>(n + same[k]);
+  return n;
 }
 
 double similarity(const Signature& a, const Signature& b) {
