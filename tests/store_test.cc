@@ -463,25 +463,38 @@ TEST_CASE("without details, a sample reads what drift counts and leaves the rest
   CHECK(lean[1].sample.error_body.empty());
 }
 
+namespace {
+
+// Each sample's own text, long and repetitive enough to be stored as a zstd frame: texts must
+// follow their rows, through the store's reordering of a run's rows.
+std::string text_of(const std::string& endpoint, const std::string& probe, int seq) {
+  std::string text;
+  for (int i = 0; i < 40; ++i) text += endpoint + " " + probe + " " + std::to_string(seq) + ". ";
+  return text;
+}
+
+}  // namespace
+
 TEST_CASE("iteration filters and streams in time order") {
   TempDir dir;
   auto s = open_store(dir.db());
   seed(*s);
-  // Inserted out of time order, as a backfill would be.
+  // Inserted out of time order, as a backfill would be; endpoints and probes numbered in the
+  // reverse of their names' order.
   int64_t r2 = *s->begin_run(at("2026-01-02T00:00:00Z"), at("2026-02-01T00:00:00Z"));
   int64_t r1 = *s->begin_run(at("2026-01-01T00:00:00Z"), at("2026-02-01T00:00:00Z"));
   int64_t r3 = *s->begin_run(at("2026-01-03T00:00:00Z"), at("2026-02-01T00:00:00Z"));
   for (int64_t run : {r2, r3, r1}) {
     for (const char* e : {"e2", "e1"}) {
       for (const char* p : {"b", "a"}) {
-        for (int seq : {2, 1}) {  // each its own text: texts must follow their rows
-          REQUIRE(s->add_sample(key(run, p, e, seq),
-                                answer(std::string(e) + p + std::to_string(seq))));
+        for (int seq : {2, 1}) {
+          REQUIRE(s->add_sample(key(run, p, e, seq), answer(text_of(e, p, seq))));
         }
       }
     }
   }
   REQUIRE(s->flush());
+  CHECK(count(dir.db(), "SELECT count(*) FROM responses WHERE compressed") == 8);  // each text once
 
   struct Case {
     const char* name;
@@ -507,37 +520,54 @@ TEST_CASE("iteration filters and streams in time order") {
       {"one run", {.run_id = r3}, {r3}, 8},
       {"without text", {.with_text = false}, {r1, r2, r3}, 8},
   };
-  for (const Case& c : cases) {
-    CAPTURE(c.name);
-    auto rows = all_samples(*s, c.filter);
-    REQUIRE(rows.size() == c.runs.size() * c.per_run);
-    for (size_t i = 0; i < rows.size(); ++i) {
-      const SampleRow& r = rows[i];
-      CHECK(r.run_id == c.runs[i / c.per_run]);
-      CHECK(r.sample.text == (c.filter.with_text
-                                  ? r.key.endpoint + r.key.probe_id + std::to_string(r.key.seq)
-                                  : ""));
-      if (c.filter.endpoint) CHECK(r.key.endpoint == *c.filter.endpoint);
-      if (c.filter.probe_id) CHECK(r.key.probe_id == *c.filter.probe_id);
-      if (i == 0) continue;
-      const SampleRow& p = rows[i - 1];
-      auto order = [](const SampleRow& x) {
-        return std::tuple(x.run_at, x.key.endpoint, x.key.probe_id, x.key.seq);
-      };
-      CHECK(order(p) < order(r));
+  // A run's rows are put in order in memory, or by SQLite when they pass sort_memory: from the
+  // first row on (1 byte), or from a few rows into the run.
+  for (size_t memory : {Options{}.sort_memory, size_t{1}, size_t{4000}}) {
+    CAPTURE(memory);
+    auto store = open_store(dir.db(), Options{.batch_size = 3, .sort_memory = memory});
+    for (const Case& c : cases) {
+      CAPTURE(c.name);
+      auto rows = all_samples(*store, c.filter);
+      REQUIRE(rows.size() == c.runs.size() * c.per_run);
+      for (size_t i = 0; i < rows.size(); ++i) {
+        const SampleRow& r = rows[i];
+        CHECK(r.run_id == c.runs[i / c.per_run]);
+        CHECK(r.sample.text ==
+              (c.filter.with_text ? text_of(r.key.endpoint, r.key.probe_id, r.key.seq) : ""));
+        if (c.filter.endpoint) CHECK(r.key.endpoint == *c.filter.endpoint);
+        if (c.filter.probe_id) CHECK(r.key.probe_id == *c.filter.probe_id);
+        if (i == 0) continue;
+        const SampleRow& p = rows[i - 1];
+        auto order = [](const SampleRow& x) {
+          return std::tuple(x.run_at, x.key.endpoint, x.key.probe_id, x.key.seq);
+        };
+        CHECK(order(p) < order(r));
+      }
+    }
+
+    // The callback may write back while iterating, across batch commits, and may stop early:
+    // inside a run, at its last row, at the first of the next.
+    for (int stop : {5, 8, 9, 20}) {
+      CAPTURE(stop);
+      const std::string version = "c" + std::to_string(memory) + "-" + std::to_string(stop);
+      int seen = 0;
+      std::vector<int64_t> ids;
+      REQUIRE(store->for_each_sample({}, [&](const SampleRow& r) {
+        REQUIRE(store->set_classification(r.id, {"answered", "[]", false, 0.5, version}));
+        ids.push_back(r.id);
+        return ++seen < stop;
+      }));
+      CHECK(seen == stop);
+      REQUIRE(store->flush());
+      const std::string classified =
+          "SELECT count(*) FROM samples WHERE classifier_version = '" + version + "'";
+      CHECK(count(dir.db(), classified.c_str()) == stop);
+      std::vector<int64_t> first(static_cast<size_t>(stop));  // a plain walk's first rows
+      auto all = all_samples(*store);
+      for (size_t i = 0; i < first.size(); ++i) first[i] = all[i].id;
+      CHECK(ids == first);
     }
   }
-
-  // The callback may write back while iterating, across batch commits, and may stop early.
-  auto small = open_store(dir.db(), Options{.batch_size = 3});
-  int seen = 0;
-  REQUIRE(small->for_each_sample({}, [&](const SampleRow& r) {
-    REQUIRE(small->set_classification(r.id, {"answered", "[]", false, 0.5, "c2"}));
-    return ++seen < 20;
-  }));
-  CHECK(seen == 20);
-  REQUIRE(small->flush());
-  CHECK(count(dir.db(), "SELECT count(*) FROM samples WHERE classifier_version = 'c2'") == 20);
 }
 
 TEST_CASE("a transaction keeps all of its writes or none") {

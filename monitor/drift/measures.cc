@@ -40,7 +40,7 @@ std::string_view measure_name(Measure m) {
   return "";
 }
 
-Counts counts(Measure m, const Cells& cells) {
+Counts counts(Measure m, CellSpan cells) {
   Counts out(m == Measure::verdicts ? 4 : m == Measure::coverage ? 3 : 2, 0);
   for (const Cell* c : cells) {
     switch (m) {
@@ -60,7 +60,7 @@ Counts counts(Measure m, const Cells& cells) {
   return out;
 }
 
-std::vector<Signature> answers(const Cells& cells) {
+std::vector<Signature> answers(CellSpan cells) {
   std::vector<Signature> out;
   for (const Cell* c : cells) out.insert(out.end(), c->answered.begin(), c->answered.end());
   return out;
@@ -115,7 +115,7 @@ SimilarityRecent recent_from(size_t base, double threshold, size_t recent, Sim s
 }
 
 // A window's similarity baseline cells: its last kSimilarityRuns cells with texts.
-Cells similarity_cells(const Cells& base) {
+Cells similarity_cells(CellSpan base) {
   Cells used;
   for (auto it = base.rbegin(); it != base.rend() && used.size() < kSimilarityRuns; ++it) {
     if ((*it)->texts) used.insert(used.begin(), *it);
@@ -123,7 +123,7 @@ Cells similarity_cells(const Cells& base) {
   return used;
 }
 
-std::vector<int64_t> run_ids(const Cells& cells) {
+std::vector<int64_t> run_ids(CellSpan cells) {
   std::vector<int64_t> runs;
   for (const Cell* c : cells) runs.push_back(c->run.id);
   return runs;
@@ -167,7 +167,7 @@ class SimilarityMemo {
 
   // Where the answers of cells are, [first, end): those of consecutive held cells are
   // consecutive. nullopt when a cell is not held or they are not consecutive.
-  std::optional<std::pair<size_t, size_t>> range(const Cells& cells) const {
+  std::optional<std::pair<size_t, size_t>> range(CellSpan cells) const {
     if (cells.empty()) return std::pair<size_t, size_t>{0, 0};
     size_t first = 0, end = 0;
     for (size_t i = 0; i < cells.size(); ++i) {
@@ -211,14 +211,12 @@ SimilarityRecent measure_recent(const std::vector<Signature>& base, double thres
 
 namespace {
 
-std::optional<Finding> compare(Measure m, Cells base_cells, Cells recent_cells,
-                               const Options& options, SimilarityMemo* memo) {
+// A comparison's numbers; its cells (base, recent) are left empty: most comparisons are not
+// kept, and copying their cells cost more than the counting.
+std::optional<Finding> measured(Measure m, CellSpan base, CellSpan recent, const Options& options,
+                                SimilarityMemo* memo) {
   Finding f;
   f.measure = m;
-  f.base = std::move(base_cells);
-  f.recent = std::move(recent_cells);
-  const Cells& base = f.base;
-  const Cells& recent = f.recent;
   if (m == Measure::similarity) {
     for (const Cell* c : recent) {
       if (!c->texts) return std::nullopt;
@@ -260,7 +258,12 @@ std::optional<Finding> compare(Measure m, Cells base_cells, Cells recent_cells,
 
 std::optional<Finding> compare(Measure m, const Cells& base, const Cells& recent,
                                const Options& options) {
-  return compare(m, base, recent, options, nullptr);
+  auto f = measured(m, base, recent, options, nullptr);
+  if (f) {
+    f->base = base;
+    f->recent = recent;
+  }
+  return f;
 }
 
 bool moves_the_right_way(const Finding& f) {
@@ -276,7 +279,8 @@ WindowResult best_window(Measure m, const Cells& eligible, Time run_at, const Op
   std::vector<std::optional<Finding>> by_length(options.recent_runs + 1);
   std::optional<size_t> best;
   std::optional<SimilarityMemo> memo;
-  if (m == Measure::similarity) {
+  // Every window ends with the last cell: without its texts, no window is measured.
+  if (m == Measure::similarity && !eligible.empty() && eligible.back()->texts) {
     memo.emplace(eligible, kSimilarityRuns + static_cast<size_t>(options.recent_runs));
   }
   SimilarityMemo* shared = memo && memo->usable() ? &*memo : nullptr;
@@ -289,11 +293,13 @@ WindowResult best_window(Measure m, const Cells& eligible, Time run_at, const Op
     const auto base_begin = std::partition_point(
         eligible.begin(), eligible.begin() + static_cast<long>(start),
         [&](const Cell* c) { return c->run.at < start_at - options.baseline_window; });
-    auto f = compare(m, Cells(base_begin, eligible.begin() + static_cast<long>(start)),
-                     Cells(eligible.begin() + static_cast<long>(start), eligible.end()), options,
-                     shared);
+    const CellSpan base(base_begin, eligible.begin() + static_cast<long>(start));
+    const CellSpan recent(eligible.begin() + static_cast<long>(start), eligible.end());
+    auto f = measured(m, base, recent, options, shared);
     if (f) result.tested = true;
     if (!f || f->effect < options.min_effect || !moves_the_right_way(*f)) continue;
+    f->base.assign(base.begin(), base.end());
+    f->recent.assign(recent.begin(), recent.end());
     if (!best || f->p < by_length[*best]->p) best = len;
     by_length[len] = std::move(f);
   }
@@ -302,7 +308,7 @@ WindowResult best_window(Measure m, const Cells& eligible, Time run_at, const Op
   size_t len = *best;
   while (len > 1) {
     const Finding& f = *by_length[len];
-    auto first = compare(m, f.base, Cells{f.recent.front()}, options, shared);
+    auto first = measured(m, f.base, CellSpan(f.recent.data(), 1), options, shared);
     bool shows = first && total_variation(first->before, first->after) >= options.min_effect / 2 &&
                  moves_the_right_way(*first);
     if (shows || !by_length[len - 1]) break;

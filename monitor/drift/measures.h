@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -16,10 +17,11 @@ enum class Measure { verdicts, narrative, coverage, similarity };
 std::string_view measure_name(Measure m);
 
 using Cells = std::vector<const Cell*>;
+using CellSpan = std::span<const Cell* const>;  // a part of Cells, read in place
 
 // The counts a measure compares (not for similarity): verdicts (4 columns), narrative
 // (flagged, not flagged), coverage (full, partial, none).
-Counts counts(Measure m, const Cells& cells);
+Counts counts(Measure m, CellSpan cells);
 
 // The baseline's own spread of answers: each answer's similarity to its nearest neighbour
 // among the others. Nearest, not mean: a model that answers from a few typical phrasings has a
@@ -46,7 +48,7 @@ SimilarityRecent measure_recent(const std::vector<Signature>& base, double thres
                                 const std::vector<Signature>& recent);
 
 // The answered signatures of cells, in order.
-std::vector<Signature> answers(const Cells& cells);
+std::vector<Signature> answers(CellSpan cells);
 
 // One measure's comparison of a recent window with its baseline.
 struct Finding {

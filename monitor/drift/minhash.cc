@@ -4,6 +4,7 @@
 #include <bit>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 namespace dw::drift {
@@ -87,8 +88,9 @@ Signature signature(std::string_view normalised) {
 
 int equal_slots(const Signature& a, const Signature& b) {
   // Eight slots an instruction (SSE2 on x86-64, NEON on the Pi), counted in 16-bit lanes (at
-  // most 64 each) and unrolled: detection calls this about a quarter of a million times a run,
-  // and the loop the compiler made of the plain version cost twice the instructions.
+  // most 8 each) and unrolled: detection calls this hundreds of thousands of times a run, and
+  // the loop the compiler made of the plain version cost twice the instructions.
+  static_assert(std::is_same_v<Signature::value_type, uint16_t>);
   using Lanes = uint16_t __attribute__((vector_size(16)));
   constexpr size_t kLanes = sizeof(Lanes) / sizeof(uint16_t);
   static_assert(std::tuple_size_v<Signature> % kLanes == 0);

@@ -206,6 +206,12 @@ struct StoredText {
 struct HeldRow {
   SampleRow row;  // but for its texts
   StoredText text, body;
+
+  // About what it holds, in bytes: what Options::sort_memory counts.
+  size_t size() const {
+    return sizeof(HeldRow) + text.bytes.size() + body.bytes.size() + row.response_hash.size() +
+           row.sample.model.size() + row.sample.error.size() + row.features.size();
+  }
 };
 
 }  // namespace
@@ -406,33 +412,43 @@ Status Store::for_each_sample(const SampleFilter& f,
     values.emplace_back(*f.probe_id);
   }
   if (f.probe_version) sql += " AND k.probe_version = ?", values.emplace_back(*f.probe_version);
-  // The indexes' order (see the top of this file): nothing is sorted by SQLite.
-  sql += " ORDER BY r.run_at, r.id, s.endpoint, s.probe, s.seq";
-
   // Prepared per call, not cached: the callback may start another iteration.
-  auto st = db_->prepare(sql);
+  auto prepare = [&](const std::string& order_by) -> Result<std::unique_ptr<Statement>> {
+    auto st = db_->prepare(sql + order_by);
+    if (!st) return st.error();
+    for (size_t i = 0; i < values.size(); ++i) {
+      int at = static_cast<int>(i) + 1;
+      std::visit([&](const auto& v) { (*st)->bind(at, v); }, values[i]);
+    }
+    return st;
+  };
+  // The indexes' order (see the top of this file): nothing is sorted by SQLite.
+  auto st = prepare(" ORDER BY r.run_at, r.id, s.endpoint, s.probe, s.seq");
   if (!st) return st.error();
   Statement& q = **st;
-  for (size_t i = 0; i < values.size(); ++i) {
-    int at = static_cast<int>(i) + 1;
-    std::visit([&](const auto& v) { q.bind(at, v); }, values[i]);
-  }
-  auto decode = [&](const StoredText& t, std::string& to) -> Status {
-    if (!t.present) return Status::Ok();
-    auto text = read_text(t.id, t.dict, t.bytes, t.frame);
-    if (!text) return text.error();
-    to = std::move(text).value();
-    return Status::Ok();
+
+  // Passes one row on, its texts decompressed for the call only: a held run keeps its texts
+  // as stored.
+  auto pass = [&](HeldRow& h) -> Result<bool> {
+    for (auto [from, to] : {std::pair(&h.text, &h.row.sample.text),
+                            std::pair(&h.body, &h.row.sample.error_body)}) {
+      if (!from->present) continue;
+      auto text = read_text(from->id, from->dict, from->bytes, from->frame);
+      if (!text) return text.error();
+      *to = std::move(text).value();
+    }
+    const bool go_on = callback(h.row);
+    std::string().swap(h.row.sample.text);
+    std::string().swap(h.row.sample.error_body);
+    return go_on;
   };
-  // The run's rows so far, their texts as stored: decompressed one by one as they are passed
-  // on. Every column is copied before any callback runs, so a callback that writes (reclassify
-  // does) never changes what is read.
-  std::vector<HeldRow> held;
-  size_t used = 0;
   // A run's rows come in samples_by_run's order: grouped by endpoint and probe version (by
-  // their numbers), by seq within a group. Only the groups are sorted, by name.
+  // their numbers), by seq within a group. They are held until the run ends, then only the
+  // groups are sorted, by name.
+  std::vector<HeldRow> held;
+  size_t used = 0, held_bytes = 0;
   std::vector<std::pair<uint32_t, uint32_t>> groups;  // [first, end) of held
-  auto pass_on = [&]() -> Result<bool> {
+  auto pass_held = [&]() -> Result<bool> {
     groups.clear();
     for (uint32_t i = 0; i < used; ++i) {
       const SampleKey& k = held[i].row.key;
@@ -450,33 +466,73 @@ Status Store::for_each_sample(const SampleFilter& f,
       return std::tie(x.endpoint, x.probe_id, x.probe_version) <
              std::tie(y.endpoint, y.probe_id, y.probe_version);
     });
-    used = 0;
     for (const auto& [first, end] : groups) {
       for (uint32_t i = first; i < end; ++i) {
-        HeldRow& h = held[i];
-        if (auto rs = decode(h.text, h.row.sample.text); !rs) return rs.error();
-        if (auto rs = decode(h.body, h.row.sample.error_body); !rs) return rs.error();
-        if (!callback(h.row)) return false;
+        auto go_on = pass(held[i]);
+        if (!go_on || !*go_on) return go_on;
       }
     }
     return true;
   };
+  // A run larger than options_.sort_memory is not held: SQLite sorts it (spilling to a
+  // temporary file when it must), row by row.
+  auto pass_sorted = [&](int64_t run_id) -> Result<bool> {
+    values.emplace_back(run_id);
+    auto sorted = prepare(" AND r.id = ? ORDER BY e.name, k.probe_id, k.probe_version, s.seq");
+    values.pop_back();
+    if (!sorted) return sorted.error();
+    HeldRow& h = held[0];
+    std::string last_at;
+    Time at{};
+    for (;;) {
+      auto more = (*sorted)->step();
+      if (!more) return more.error();
+      if (!*more) return true;
+      if (auto rs = read_sample(**sorted, f, last_at, at, h.row); !rs) return rs.error();
+      h.text.keep(**sorted, kResponse, kResponseDict, kText, kTextIsFrame);
+      h.body.keep(**sorted, kErrorBody, kErrorBodyDict, kErrorBodyData, kErrorBodyIsFrame);
+      auto go_on = pass(h);
+      if (!go_on || !*go_on) return go_on;
+    }
+  };
+
   std::string last_run_at;
   Time run_at{};
+  int64_t skipped_run = 0;  // the run pass_sorted passed on: its rows here are skipped
   for (;;) {
     auto more = q.step();
     if (!more) return more.error();
-    if (!*more || (used > 0 && q.int64(kRunId) != held[0].row.run_id)) {
-      auto go_on = pass_on();
-      if (!go_on) return go_on.error();
-      if (!*go_on || !*more) return Status::Ok();
-    }
+    if (!*more) break;
+    if (q.int64(kRunId) == skipped_run) continue;
+    // Every column of the row is copied before any callback runs: a callback that writes
+    // (reclassify does) never changes what is read.
     if (used == held.size()) held.emplace_back();
-    HeldRow& h = held[used++];
+    HeldRow& h = held[used];
     if (auto rs = read_sample(q, f, last_run_at, run_at, h.row); !rs) return rs;
     h.text.keep(q, kResponse, kResponseDict, kText, kTextIsFrame);
     h.body.keep(q, kErrorBody, kErrorBodyDict, kErrorBodyData, kErrorBodyIsFrame);
+    if (used > 0 && h.row.run_id != held[0].row.run_id) {
+      auto go_on = pass_held();
+      if (!go_on) return go_on.error();
+      if (!*go_on) return Status::Ok();
+      std::swap(held[0], held[used]);
+      used = 0;
+      held_bytes = 0;
+    }
+    held_bytes += held[used].size();
+    ++used;
+    if (held_bytes > options_.sort_memory) {
+      skipped_run = held[0].row.run_id;
+      used = 0;
+      held_bytes = 0;
+      auto go_on = pass_sorted(skipped_run);
+      if (!go_on) return go_on.error();
+      if (!*go_on) return Status::Ok();
+    }
   }
+  auto go_on = pass_held();
+  if (!go_on) return go_on.error();
+  return Status::Ok();
 }
 
 }  // namespace dw::store

@@ -261,6 +261,9 @@ struct PushState {
 struct Options {
   int batch_size = 64;  // batched writes per commit; a crash loses at most this many
   std::chrono::milliseconds busy_timeout{10000};  // how long a write waits for another writer
+  // for_each_sample holds one run's rows (their texts as stored) to put them in order itself,
+  // up to about this many bytes; a larger run is ordered by SQLite, more slowly.
+  size_t sort_memory = size_t{16} << 20;
 };
 
 class Transaction;
@@ -355,8 +358,10 @@ class Store {
   // by run_at, run, endpoint, probe, version, seq. The row passed to the callback is only
   // valid during the call; copy what you keep. The callback returns false to stop, and may
   // call back into the store (classify what it reads, for example). Memory: one run's rows at
-  // a time (sorted by name within the run). Texts are decompressed as they are read; a text
-  // that cannot be (a damaged file) stops the iteration with an error naming it.
+  // a time, their texts as stored, put in order in memory up to Options::sort_memory (a larger
+  // run is ordered by SQLite). Texts are decompressed as rows are passed on, one at a time. An
+  // error stops the iteration at once (rows held to be put in order are not passed on); a text
+  // that cannot be decompressed (a damaged file) is one, naming the text.
   Status for_each_sample(const SampleFilter& filter,
                          const std::function<bool(const SampleRow&)>& callback);
 
@@ -414,8 +419,8 @@ class Store {
   // samples keeps them.
   Status put_run_cells(int64_t run_id, const std::vector<RunCells>& rows);
   // Streams the rows of runs with since <= run_at < until, by run_at, run, endpoint. The row is
-  // only valid during the call (copy() what you keep); the callback returns false to stop and may call back into the
-  // store (read samples, for example).
+  // only valid during the call (copy() what you keep); the callback returns false to stop and
+  // may call back into the store (read samples, for example).
   Status for_each_run_cells(std::optional<Time> since, std::optional<Time> until,
                             const std::function<bool(const RunCellsView&)>& callback);
   // The texts' part of run summaries (what detection keeps of the answers of its last runs,
