@@ -563,10 +563,61 @@ TEST_CASE("iteration filters and streams in time order") {
           "SELECT count(*) FROM samples WHERE classifier_version = '" + version + "'";
       CHECK(count(dir.db(), classified.c_str()) == stop);
       std::vector<int64_t> first(static_cast<size_t>(stop));  // a plain walk's first rows
-      auto all = all_samples(*store);
+      auto all = all_samples(*s);
       for (size_t i = 0; i < first.size(); ++i) first[i] = all[i].id;
       CHECK(ids == first);
     }
+  }
+}
+
+TEST_CASE("a run too large to hold is ordered by SQLite, the runs around it in memory") {
+  TempDir dir;
+  auto s = open_store(dir.db());
+  seed(*s);
+  // A small run, a large one, a small one: samples numbered against their names' order.
+  std::vector<std::pair<int64_t, int>> runs;  // run, samples per endpoint and probe
+  for (int day = 1; day <= 3; ++day) {
+    const std::string when = "2026-01-0" + std::to_string(day) + "T00:00:00Z";
+    auto run = s->begin_run(at(when.c_str()), at("2026-02-01T00:00:00Z"));
+    REQUIRE(run);
+    runs.emplace_back(*run, day == 2 ? 6 : 1);
+  }
+  for (const auto& [run, per_pair] : runs) {
+    for (const char* e : {"e2", "e1"}) {
+      for (const char* p : {"b", "a"}) {
+        for (int seq = per_pair; seq >= 1; --seq) {
+          REQUIRE(s->add_sample(key(run, p, e, seq), answer(text_of(e, p, seq))));
+        }
+      }
+    }
+  }
+  REQUIRE(s->flush());
+  auto walk = [](Store& store) {
+    std::vector<std::pair<int64_t, std::string>> rows;  // id, text
+    REQUIRE(store.for_each_sample({}, [&](const SampleRow& r) {
+      rows.emplace_back(r.id, r.sample.text);
+      return true;
+    }));
+    return rows;
+  };
+  const auto held = walk(*s);
+  REQUIRE(held.size() == 4 + 24 + 4);
+  // Between a small run's bytes (4 rows) and the large one's (24): only the large one goes to
+  // SQLite, after some of its rows were held.
+  auto limited = open_store(dir.db(), Options{.sort_memory = 12 * sizeof(SampleRow)});
+  CHECK(walk(*limited) == held);
+  auto none = open_store(dir.db(), Options{.sort_memory = 1});
+  CHECK(walk(*none) == held);
+  // And in order: run, endpoint, probe, seq, each text with its row.
+  auto rows = all_samples(*s);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const SampleKey& k = rows[i].key;
+    CHECK(rows[i].sample.text == text_of(k.endpoint, k.probe_id, k.seq));
+    if (i == 0) continue;
+    auto order = [](const SampleRow& x) {
+      return std::tuple(x.run_at, x.key.endpoint, x.key.probe_id, x.key.seq);
+    };
+    CHECK(order(rows[i - 1]) < order(rows[i]));
   }
 }
 

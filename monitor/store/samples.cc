@@ -35,8 +35,8 @@ bool valid_json(std::string_view text) { return nlohmann::json::accept(text); }
 // runs is forced to be the outer loop (CROSS JOIN): walking runs_by_time and seeking
 // samples_by_run yields rows in time order, nothing sorted by SQLite. Within a run the index
 // orders samples by endpoint and probe numbers, not names: for_each_sample holds a run's rows
-// and sorts them itself. SQLite sorted whole rows, texts included, and that was a quarter of
-// reading a run's samples.
+// and sorts them itself (SQLite sorted whole rows, texts included, and that was a quarter of
+// reading a run's samples); only a run too large to hold is sorted by SQLite.
 //
 // The columns, in Col's order. A string column is a lookup in strings per row; those only
 // readers of whole samples use are NULL when SampleFilter::with_details is false.
@@ -207,10 +207,12 @@ struct HeldRow {
   SampleRow row;  // but for its texts
   StoredText text, body;
 
-  // About what it holds, in bytes: what Options::sort_memory counts.
+  // Roughly what it holds, in bytes (its texts, and its strings but the shortest): what
+  // Options::sort_memory counts.
   size_t size() const {
-    return sizeof(HeldRow) + text.bytes.size() + body.bytes.size() + row.response_hash.size() +
-           row.sample.model.size() + row.sample.error.size() + row.features.size();
+    return sizeof(HeldRow) + text.bytes.capacity() + body.bytes.capacity() +
+           row.response_hash.size() + row.sample.model.size() + row.sample.error.size() +
+           row.features.size();
   }
 };
 
@@ -475,13 +477,14 @@ Status Store::for_each_sample(const SampleFilter& f,
     return true;
   };
   // A run larger than options_.sort_memory is not held: SQLite sorts it (spilling to a
-  // temporary file when it must), row by row.
+  // temporary file when it must), row by row. Its rows are then stepped over in q, read a
+  // second time: a cost only such runs pay.
   auto pass_sorted = [&](int64_t run_id) -> Result<bool> {
     values.emplace_back(run_id);
     auto sorted = prepare(" AND r.id = ? ORDER BY e.name, k.probe_id, k.probe_version, s.seq");
     values.pop_back();
     if (!sorted) return sorted.error();
-    HeldRow& h = held[0];
+    HeldRow h;
     std::string last_at;
     Time at{};
     for (;;) {
@@ -498,14 +501,14 @@ Status Store::for_each_sample(const SampleFilter& f,
 
   std::string last_run_at;
   Time run_at{};
-  int64_t skipped_run = 0;  // the run pass_sorted passed on: its rows here are skipped
+  std::optional<int64_t> skipped_run;  // the run pass_sorted passed on: skipped here
   for (;;) {
     auto more = q.step();
     if (!more) return more.error();
     if (!*more) break;
     if (q.int64(kRunId) == skipped_run) continue;
-    // Every column of the row is copied before any callback runs: a callback that writes
-    // (reclassify does) never changes what is read.
+    // Every column of the row is copied before the callbacks of the run before it: a callback
+    // that writes to rows already passed on (reclassify does) never changes what is read.
     if (used == held.size()) held.emplace_back();
     HeldRow& h = held[used];
     if (auto rs = read_sample(q, f, last_run_at, run_at, h.row); !rs) return rs;
@@ -523,9 +526,10 @@ Status Store::for_each_sample(const SampleFilter& f,
     ++used;
     if (held_bytes > options_.sort_memory) {
       skipped_run = held[0].row.run_id;
+      std::vector<HeldRow>().swap(held);  // what it held goes before SQLite sorts
       used = 0;
       held_bytes = 0;
-      auto go_on = pass_sorted(skipped_run);
+      auto go_on = pass_sorted(*skipped_run);
       if (!go_on) return go_on.error();
       if (!*go_on) return Status::Ok();
     }
