@@ -271,6 +271,16 @@ TEST_CASE("classifier: narrative flag, attribution and expect coverage") {
   auto bad = dw::probes::ExpectMatcher::create(std::vector<std::string>{"ok", "(x"});
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.error().message().rfind("expect pattern 2 '(x'", 0) == 0);
+  // A pattern with line breaks in it (a classify record's, a TOML multi-line string) is quoted
+  // with escapes, and so is RE2's fragment of it: the error stays one line.
+  auto multiline = dw::probes::ExpectMatcher::create(
+      std::vector<std::string>{"canberra", "(?i)aus\n\nI can't help tral[ia"});
+  REQUIRE_FALSE(multiline.ok());
+  const std::string& message = multiline.error().message();
+  CHECK(message.find('\n') == std::string::npos);
+  CHECK(message.rfind("expect pattern 2 '(?i)aus\\n\\nI can't help tral[ia'", 0) == 0);
+  CHECK(message.find("at '[ia'") != std::string::npos);
+  CHECK(dw::escape_controls("a\r\n\tb\x1b") == "a\\r\\n\\tb\\x1b");
 }
 
 // Where a text is cut must not depend on where the cut falls in it: the scan reads the text

@@ -28,6 +28,12 @@ void append_escaped(std::string& out, std::string_view text) {
 
 }  // namespace
 
+std::string escape_controls(std::string_view text) {
+  std::string out;
+  append_escaped(out, text);
+  return out;
+}
+
 std::string Error::to_string() const {
   std::string out;
   if (!where_.file.empty()) {

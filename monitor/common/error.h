@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -35,6 +36,11 @@ class Error {
 };
 
 using Errors = std::vector<Error>;
+
+// text with its control characters as escapes (\n, \r, \t, \xHH): a value quoted in a message
+// (a pattern, a file name) keeps the message one line, and a terminal gets no escape sequences
+// from it. Error::to_string() does this to the whole message.
+std::string escape_controls(std::string_view text);
 
 // Either a value or an error. Accessing the wrong side is a programming error (asserted).
 template <typename T, typename E = Error>

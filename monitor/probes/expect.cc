@@ -17,14 +17,14 @@ RE2::Options pattern_options() {
 std::string describe(const RE2& re) {
   const std::string& text = re.error();
   const std::string& fragment = re.error_arg();
-  if (fragment.empty()) return text;
+  if (fragment.empty()) return escape_controls(text);
   std::string reason = text;
   std::string suffix = ": " + fragment;
   if (reason.size() > suffix.size() &&
       reason.compare(reason.size() - suffix.size(), suffix.size(), suffix) == 0) {
     reason.resize(reason.size() - suffix.size());
   }
-  return reason + " at '" + fragment + "'";
+  return escape_controls(reason) + " at '" + escape_controls(fragment) + "'";
 }
 
 }  // namespace
@@ -52,7 +52,7 @@ Result<ExpectMatcher> ExpectMatcher::create(const std::vector<std::string>& patt
     const std::string& p = patterns[i];
     Status status = check_expect_pattern(p);
     if (!status.ok()) {
-      return Error("expect pattern " + std::to_string(i + 1) + " '" + p +
+      return Error("expect pattern " + std::to_string(i + 1) + " '" + escape_controls(p) +
                    "': " + status.error().message());
     }
     compiled.push_back(std::make_unique<Compiled>(p));
