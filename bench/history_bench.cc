@@ -215,13 +215,11 @@ class Simulation {
 // Bytes of the stored summaries per probe x endpoint and run, read as sqlite3 would.
 Result<double> summary_bytes(store::Store& store, int runs) {
   double bytes = 0;
-  Status s = store.for_each_run_cells(std::nullopt, std::nullopt,
-                                      [&](const store::RunCellsView& r) {
-                                        // + key and version
-                                        bytes += static_cast<double>(r.data.size() +
-                                                                     r.endpoint.size() + 8);
-                                        return true;
-                                      });
+  auto add = [&](const store::RunCellsView& r) {
+    bytes += static_cast<double>(r.data.size() + r.endpoint.size() + 8);  // + key and version
+    return true;
+  };
+  Status s = store.for_each_run_cells(std::nullopt, std::nullopt, add);
   if (!s) return s.error();
   return bytes / (static_cast<double>(runs) * kProbes * kEndpoints);
 }

@@ -216,6 +216,15 @@ struct HeldRow {
   }
 };
 
+// Fills h from the current result row, its texts as stored.
+Status read_held(const Statement& q, const SampleFilter& f, std::string& last_run_at,
+                 Time& run_at, HeldRow& h) {
+  if (auto rs = read_sample(q, f, last_run_at, run_at, h.row); !rs) return rs;
+  h.text.keep(q, kResponse, kResponseDict, kText, kTextIsFrame);
+  h.body.keep(q, kErrorBody, kErrorBodyDict, kErrorBodyData, kErrorBodyIsFrame);
+  return Status::Ok();
+}
+
 }  // namespace
 
 // The stored columns of a classification: checked, its strings interned (inside the caller's
@@ -491,9 +500,7 @@ Status Store::for_each_sample(const SampleFilter& f,
       auto more = (*sorted)->step();
       if (!more) return more.error();
       if (!*more) return true;
-      if (auto rs = read_sample(**sorted, f, last_at, at, h.row); !rs) return rs.error();
-      h.text.keep(**sorted, kResponse, kResponseDict, kText, kTextIsFrame);
-      h.body.keep(**sorted, kErrorBody, kErrorBodyDict, kErrorBodyData, kErrorBodyIsFrame);
+      if (auto rs = read_held(**sorted, f, last_at, at, h); !rs) return rs.error();
       auto go_on = pass(h);
       if (!go_on || !*go_on) return go_on;
     }
@@ -511,9 +518,7 @@ Status Store::for_each_sample(const SampleFilter& f,
     // that writes to rows already passed on (reclassify does) never changes what is read.
     if (used == held.size()) held.emplace_back();
     HeldRow& h = held[used];
-    if (auto rs = read_sample(q, f, last_run_at, run_at, h.row); !rs) return rs;
-    h.text.keep(q, kResponse, kResponseDict, kText, kTextIsFrame);
-    h.body.keep(q, kErrorBody, kErrorBodyDict, kErrorBodyData, kErrorBodyIsFrame);
+    if (auto rs = read_held(q, f, last_run_at, run_at, h); !rs) return rs;
     if (used > 0 && h.row.run_id != held[0].row.run_id) {
       auto go_on = pass_held();
       if (!go_on) return go_on.error();
