@@ -244,3 +244,44 @@ TEST_CASE("a damaged stored text is an error naming it, never a crash or garbage
     CHECK(counted == 3);
   }
 }
+
+TEST_CASE("wants_text: a row's texts are decompressed only when the caller wants them") {
+  TempDir dir;
+  auto s = open_store(dir.db());
+  seed(*s);
+  store_run(*s, "2026-01-01T00:00:00Z", 0, 6);
+  int64_t run = *s->begin_run(at("2026-01-02T00:00:00Z"), at("2026-01-02T00:00:00Z"));
+  dw::providers::Sample failed;
+  failed.http_status = 500;
+  failed.error = "HTTP 500";
+  failed.error_body = "{\"error\": \"upstream overloaded\"}";
+  failed.attempts = 1;
+  REQUIRE(s->add_sample({run, "a", "v-a", "e1", 100, "m1", std::nullopt}, failed));
+  REQUIRE(s->finish_run(run, at("2026-01-02T00:00:00Z"), RunStatus::complete));
+
+  for (bool want_failed : {false, true}) {
+    CAPTURE(want_failed);
+    SampleFilter f;
+    // Wanted: the even essays, and the failed sample when want_failed.
+    f.wants_text = [&](const SampleRow& row) {
+      if (row.key.seq == 100) return want_failed;
+      CHECK(row.response_hash == dw::sha256_hex(essay(row.key.seq - 1)));
+      return (row.key.seq - 1) % 2 == 0;
+    };
+    int rows = 0;
+    auto st = s->for_each_sample(f, [&](const SampleRow& row) {
+      CAPTURE(row.key.seq);
+      ++rows;
+      if (row.key.seq == 100) {
+        CHECK(row.sample.error == "HTTP 500");
+        CHECK(row.sample.error_body == (want_failed ? failed.error_body : ""));
+      } else {
+        CHECK(row.sample.text == ((row.key.seq - 1) % 2 == 0 ? essay(row.key.seq - 1) : ""));
+        CHECK(row.response_hash == dw::sha256_hex(essay(row.key.seq - 1)));
+      }
+      return true;
+    });
+    REQUIRE_MESSAGE(st.ok(), (st.ok() ? "" : st.error().to_string()));
+    CHECK(rows == 7);
+  }
+}

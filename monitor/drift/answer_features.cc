@@ -91,6 +91,15 @@ std::optional<AnswerFeatures> decode(std::string_view bytes) {
   return f;
 }
 
+store::SampleFilter FeatureCache::filter(store::SampleFilter f) const {
+  f.features_version = answer_features_version();
+  f.wants_text = [this](const store::SampleRow& row) {
+    return !row.response_hash.empty() && row.features.empty() &&
+           !held_.contains(row.response_hash);
+  };
+  return f;
+}
+
 Result<const AnswerFeatures*> FeatureCache::of(const store::SampleRow& row) {
   if (row.response_hash.empty()) {
     if (!empty_) empty_ = answer_features("");
@@ -105,7 +114,9 @@ Result<const AnswerFeatures*> FeatureCache::of(const store::SampleRow& row) {
   if (auto it = held_.find(row.response_hash); it != held_.end()) return &it->second;
   std::string_view text = row.sample.text;
   std::optional<std::string> reread;
-  if (!row.features.empty()) {  // stored but unreadable: the row came without its text
+  // The row came without its text: features were stored (but are unreadable), or filter()
+  // said they were held when the row was read and they have been discarded since.
+  if (!row.features.empty() || text.empty()) {
     auto got = store_.response_text(row.response_hash);
     if (!got) return got.error();
     reread = std::move(*got);

@@ -1,14 +1,12 @@
-// What detection needs of an answer's text, computed once per stored text and kept beside it
-// (store::Store::put_features), so that a run reads a few hundred bytes per old sample instead
-// of normalising and hashing again the texts of every run in its window. Internal to the drift
-// module.
+// What detection needs of an answer's text: its MinHash signature and the hash of its
+// normalised form, computed once per text a detection reads (earlier builds kept them beside
+// the text, store::Store::put_features; those are still read). Internal to the drift module.
 //
 //   FeatureCache cache(store);
-//   store.for_each_sample({..., .features_version = answer_features_version()}, [&](row) {
-//     auto f = cache.of(row);        // stored, or computed from row.sample.text
+//   store.for_each_sample(cache.filter({...}), [&](row) {
+//     auto f = cache.of(row);        // stored, held, or computed from row.sample.text
 //     ...
 //   });
-//   cache.flush();                   // inside the caller's write transaction
 #pragma once
 
 #include <optional>
@@ -54,10 +52,14 @@ class FeatureCache {
   explicit FeatureCache(store::Store& store) : store_(store) {}
 
   // The features of row's response text ("" when it has none). The row must come from
-  // for_each_sample with with_text and features_version = answer_features_version(). The
-  // pointer is valid until the next call. Fails only when the store does (stored bytes that do
-  // not decode are recomputed from the text, read again).
+  // for_each_sample with filter() (or with_text and features_version =
+  // answer_features_version()); a text the row came without is read again. The pointer is
+  // valid until the next call. Fails only when the store does.
   Result<const AnswerFeatures*> of(const store::SampleRow& row);
+
+  // f, reading what of() needs: rows carry their stored features, and their texts only when
+  // of() would read them (not when the features of the text are held already).
+  store::SampleFilter filter(store::SampleFilter f) const;
 
   // Forgets the features computed so far: those of runs already in history.
   void discard() { held_.clear(); }

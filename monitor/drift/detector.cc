@@ -55,10 +55,9 @@ SignatureLoader loader_for(store::Store& store, const History& history, FeatureC
     }
     std::vector<Signature> out;
     std::optional<Error> failure;
-    store::SampleFilter f{.endpoint = k.endpoint, .probe_id = k.probe_id,
-                          .probe_version = k.probe_version, .run_id = run_id,
-                          .features_version = answer_features_version(),
-                          .with_details = false};
+    const store::SampleFilter f =
+        cache.filter({.endpoint = k.endpoint, .probe_id = k.probe_id,
+                      .probe_version = k.probe_version, .run_id = run_id, .with_details = false});
     Status s = store.for_each_sample(f, [&](const store::SampleRow& row) {
       if (!row.classification || row.classification->verdict != "answered") return true;
       auto features = cache.of(row);
@@ -211,7 +210,7 @@ Result<Summary> recompute_inside(store::Store& store, const Options& options) {
   };
 
   std::optional<int64_t> current;
-  store::SampleFilter all{.features_version = answer_features_version(), .with_details = false};
+  const store::SampleFilter all = cache.filter({.with_details = false});
   Status s = store.for_each_sample(all, [&](const store::SampleRow& row) {
     if (current && *current != row.run_id) {
       if (Status ok = decide_run(*current); !ok) {
@@ -314,9 +313,8 @@ Result<Summary> detect_run(store::Store& store, int64_t run_id, const Options& o
   // in anew by every detection.
   Status s = summaries.feed(recent, split, run.at, texts, cache, Time::min(), 1);
   if (s) {
-    store::SampleFilter now{.since = run.at, .until = run.at + std::chrono::seconds(1),
-                            .features_version = answer_features_version(),
-                            .with_details = false};
+    const store::SampleFilter now = cache.filter(
+        {.since = run.at, .until = run.at + std::chrono::seconds(1), .with_details = false});
     s = store.for_each_sample(now, [&](const store::SampleRow& row) { return feed(row, true); });
   }
   if (!s) return s.error();

@@ -81,7 +81,7 @@ Result<long> RunSummaries::count_from_samples(History& history, const store::Run
   std::optional<Error> failure;
   store::SampleFilter filter{.run_id = run.id, .with_text = cache != nullptr,
                              .with_details = false};
-  if (cache != nullptr) filter.features_version = answer_features_version();
+  if (cache != nullptr) filter = cache->filter(std::move(filter));
   Status s = store_.for_each_sample(filter, [&](const store::SampleRow& row) {
     ++rows;
     if (cache == nullptr) {

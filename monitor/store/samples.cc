@@ -438,12 +438,13 @@ Status Store::for_each_sample(const SampleFilter& f,
   if (!st) return st.error();
   Statement& q = **st;
 
-  // Passes one row on, its texts decompressed for the call only: a held run keeps its texts
-  // as stored.
+  // Passes one row on, its texts decompressed for the call only (and only when wanted): a held
+  // run keeps its texts as stored.
   auto pass = [&](HeldRow& h) -> Result<bool> {
+    const bool wanted = !f.wants_text || f.wants_text(h.row);
     for (auto [from, to] : {std::pair(&h.text, &h.row.sample.text),
                             std::pair(&h.body, &h.row.sample.error_body)}) {
-      if (!from->present) continue;
+      if (!from->present || !wanted) continue;
       auto text = read_text(from->id, from->dict, from->bytes, from->frame);
       if (!text) return text.error();
       *to = std::move(text).value();

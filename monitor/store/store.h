@@ -161,6 +161,11 @@ struct SampleFilter {
   // body are left empty and signals read "[]" (drift reads none of them; each string is a
   // lookup per row).
   bool with_details = true;
+  // When set, a row's texts are decompressed only if this returns true for the row (its other
+  // fields filled); otherwise they are left empty. For callers that read a text once per
+  // content: a run repeats many answers (canned refusals most of all), and each is a zstd
+  // frame to decode.
+  std::function<bool(const SampleRow&)> wants_text{};
 };
 
 enum class EventStatus { open, resolved };
