@@ -4,6 +4,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <cmath>
@@ -389,6 +390,67 @@ TEST_CASE("signatures estimate the shingle sets' Jaccard similarity, short texts
                    signature("i cannot help with that request.")) > 0.4);
   CHECK(similarity(signature("i can't help with that request."),
                    signature("the army entered the square at night.")) < 0.2);
+}
+
+TEST_CASE("a similarity baseline and its recent answers: nearest neighbours, the 10th "
+          "percentile and the means, as the pairwise similarities give them") {
+  // The reference: every pair's similarity() as a double, the nearest-neighbour values
+  // sorted. Signatures of texts from a small vocabulary, so many values tie.
+  std::mt19937 rng(11);
+  const std::vector<std::string> words = {"army", "square", "night", "tanks", "press",
+                                          "order", "law",   "city",  "June",  "reform"};
+  auto signatures = [&](size_t n) {
+    std::vector<Signature> out;
+    for (size_t i = 0; i < n; ++i) {
+      std::string t;
+      const size_t length = 4 + rng() % 30, vocabulary = 2 + rng() % (words.size() - 1);
+      for (size_t w = 0; w < length; ++w) t += words[rng() % vocabulary] + " ";
+      out.push_back(signature(t));
+    }
+    return out;
+  };
+  for (size_t n : {2, 3, 9, 10, 11, 19, 20, 21, 57}) {
+    CAPTURE(n);
+    const std::vector<Signature> base = signatures(n), recent = signatures(1 + n % 7);
+    std::vector<double> nearest(n, 0);
+    double sum = 0;
+    for (size_t i = 0; i < n; ++i) {
+      for (size_t j = i + 1; j < n; ++j) {
+        const double s = similarity(base[i], base[j]);
+        nearest[i] = std::max(nearest[i], s);
+        nearest[j] = std::max(nearest[j], s);
+        sum += s;
+      }
+    }
+    std::vector<double> sorted = nearest;
+    std::sort(sorted.begin(), sorted.end());
+    const double threshold = sorted[n / 10];
+    auto b = similarity_baseline(base, {1}, 2);
+    REQUIRE(b);
+    CHECK(b->answers == n);
+    CHECK(b->threshold == threshold);
+    CHECK(b->far == std::count_if(nearest.begin(), nearest.end(),
+                                  [&](double v) { return v < threshold; }));
+    CHECK(b->mean == sum / (static_cast<double>(n) * static_cast<double>(n - 1) / 2));
+
+    double means = 0;
+    long far = 0;
+    for (const Signature& r : recent) {
+      double mean = 0, best = 0;
+      for (const Signature& a : base) {
+        mean += similarity(r, a);
+        best = std::max(best, similarity(r, a));
+      }
+      means += mean / static_cast<double>(n);
+      far += best < threshold;
+    }
+    SimilarityRecent got = measure_recent(base, threshold, recent);
+    CHECK(got.far == far);
+    CHECK(got.near == static_cast<long>(recent.size()) - far);
+    CHECK(got.mean == means / static_cast<double>(recent.size()));
+  }
+  CHECK_FALSE(similarity_baseline(signatures(1), {1}, 1));
+  CHECK_FALSE(similarity_baseline(signatures(5), {1}, 6));
 }
 
 TEST_CASE("best_window's shared similarities decide as each window compared alone would") {

@@ -68,47 +68,59 @@ std::vector<Signature> answers(CellSpan cells) {
 
 namespace {
 
-// The baseline of n answers, with sim(i, j) the similarity of answers i and j.
-template <typename Sim>
+constexpr int kSlots = std::tuple_size_v<Signature>;
+
+// Similarities are counted in slots (equal_slots, 0 to kSlots) and divided at the end: the
+// sums of k / kSlots are exact in a double, so the figures are those of summing similarity()
+// (bit for bit), at a fraction of the cost.
+double in_slots(int64_t slots) { return static_cast<double>(slots) / kSlots; }
+
+// The baseline of n answers, with slots(i, j) the equal slots of answers i and j.
+template <typename Slots>
 std::optional<SimilarityBaseline> baseline_from(size_t n, std::vector<int64_t> runs,
-                                                int min_samples, Sim sim) {
+                                                int min_samples, Slots slots) {
   if (n < 2 || n < static_cast<size_t>(min_samples)) return std::nullopt;
   SimilarityBaseline b;
   b.answers = n;
   b.runs = std::move(runs);
-  std::vector<double> loo(n, 0);  // each answer's similarity to its nearest other answer
-  double sum = 0;
+  std::vector<uint8_t> loo(n, 0);  // each answer's equal slots with its nearest other answer
+  int64_t sum = 0;
   for (size_t i = 0; i < n; ++i) {
     for (size_t j = i + 1; j < n; ++j) {
-      double s = sim(i, j);
+      const uint8_t s = static_cast<uint8_t>(slots(i, j));
       loo[i] = std::max(loo[i], s);
       loo[j] = std::max(loo[j], s);
       sum += s;
     }
   }
-  b.mean = sum / (static_cast<double>(n) * static_cast<double>(n - 1) / 2);
-  std::vector<double> sorted = loo;
-  std::sort(sorted.begin(), sorted.end());
-  b.threshold = sorted[n / 10];
-  b.far = std::count_if(loo.begin(), loo.end(), [&](double v) { return v < b.threshold; });
+  b.mean = in_slots(sum) / (static_cast<double>(n) * static_cast<double>(n - 1) / 2);
+  // The (n / 10)th smallest of loo, and how many are below it, from a count of each value.
+  std::array<size_t, kSlots + 1> count{};
+  for (uint8_t v : loo) ++count[v];
+  size_t below = 0;
+  int threshold = 0;
+  while (below + count[threshold] <= n / 10) below += count[threshold++];
+  b.threshold = in_slots(threshold);
+  b.far = static_cast<long>(below);
   return b;
 }
 
-// measure_recent of `recent` answers against `base` answers, with sim(k, l) the similarity of
-// recent answer k and baseline answer l.
-template <typename Sim>
-SimilarityRecent recent_from(size_t base, double threshold, size_t recent, Sim sim) {
+// measure_recent of `recent` answers against `base` answers, with slots(k, l) the equal slots
+// of recent answer k and baseline answer l.
+template <typename Slots>
+SimilarityRecent recent_from(size_t base, double threshold, size_t recent, Slots slots) {
   SimilarityRecent r;
   double sum = 0;
   for (size_t k = 0; k < recent; ++k) {
-    double mean = 0, nearest = 0;
+    int64_t total = 0;
+    int nearest = 0;
     for (size_t l = 0; l < base; ++l) {
-      double x = sim(k, l);
-      mean += x;
+      const int x = slots(k, l);
+      total += x;
       nearest = std::max(nearest, x);
     }
-    sum += mean / static_cast<double>(base);
-    (nearest < threshold ? r.far : r.near) += 1;
+    sum += in_slots(total) / static_cast<double>(base);
+    (in_slots(nearest) < threshold ? r.far : r.near) += 1;
   }
   r.mean = recent == 0 ? 0 : sum / static_cast<double>(recent);
   return r;
@@ -153,7 +165,7 @@ class SimilarityMemo {
     }
     const size_t n = answers_.size();
     if (n > kMostAnswers) return;
-    matrix_.assign(n * n, static_cast<uint8_t>(std::tuple_size_v<Signature>));
+    matrix_.assign(n * n, static_cast<uint8_t>(kSlots));
     for (size_t i = 0; i < n; ++i) {
       for (size_t j = i + 1; j < n; ++j) {
         matrix_[i * n + j] = matrix_[j * n + i] =
@@ -180,17 +192,14 @@ class SimilarityMemo {
     return std::pair<size_t, size_t>{first, end};
   }
 
-  double at(size_t i, size_t j) const {
-    // The double similarity() gives: the same division.
-    return static_cast<double>(matrix_[i * answers_.size() + j]) /
-           static_cast<double>(std::tuple_size_v<Signature>);
-  }
+  // The equal slots of answers i and j.
+  int at(size_t i, size_t j) const { return matrix_[i * answers_.size() + j]; }
 
  private:
   // The held cells, in eligible's order, with the index of each one's first answer.
   std::vector<std::pair<const Cell*, size_t>> first_;
   std::vector<const Signature*> answers_;
-  static_assert(std::tuple_size_v<Signature> <= UINT8_MAX);
+  static_assert(kSlots <= UINT8_MAX);
   std::vector<uint8_t> matrix_;  // answers_ x answers_: the slots where they agree
 };
 
@@ -200,13 +209,13 @@ std::optional<SimilarityBaseline> similarity_baseline(const std::vector<Signatur
                                                       std::vector<int64_t> runs,
                                                       int min_samples) {
   return baseline_from(answers.size(), std::move(runs), min_samples,
-                       [&](size_t i, size_t j) { return similarity(answers[i], answers[j]); });
+                       [&](size_t i, size_t j) { return equal_slots(answers[i], answers[j]); });
 }
 
 SimilarityRecent measure_recent(const std::vector<Signature>& base, double threshold,
                                 const std::vector<Signature>& recent) {
   return recent_from(base.size(), threshold, recent.size(),
-                     [&](size_t k, size_t l) { return similarity(recent[k], base[l]); });
+                     [&](size_t k, size_t l) { return equal_slots(recent[k], base[l]); });
 }
 
 namespace {
