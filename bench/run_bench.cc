@@ -1,7 +1,8 @@
 // Memory and size of the driftwatch binary: `driftwatch run --once` over a generated probe set
 // (300 probes x 3 samples by default: 900 requests) against driftwatch-sim on loopback, its
 // peak RSS and its peak anonymous memory (sampled every millisecond); an idle `driftwatch
-// daemon` (nothing due); an idle command (`driftwatch check`), and the binary's size stripped.
+// daemon`, with nothing due and again after a scheduled run; an idle command (`driftwatch
+// check`), and the binary's size stripped.
 // Then the time of `driftwatch demo` (target: under a minute on two cores).
 //
 //   build/bench/bench_run [PROBES [SAMPLES]]
@@ -30,6 +31,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
@@ -193,21 +195,39 @@ int quick_demo(const fs::path& dir) {
   return ok ? 0 : 1;
 }
 
+// The "ok" column of the endpoint's line in `run --once`'s table (-1 when there is none).
+long answered_ok(const std::string& out) {
+  std::istringstream lines(out);
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream row(line);
+    std::string name;
+    long samples = 0, ok = 0;
+    if (row >> name >> samples >> ok && name == "sim") return ok;
+  }
+  return -1;
+}
+
 struct Idle {
   double rss_mib = 0, anon_mib = 0;
 };
 
-// `driftwatch daemon` with nothing due: its memory a second after it says it is ready.
-Idle idle_daemon(const std::string& config, const fs::path& dir) {
+// `driftwatch daemon`: its memory a second after its log says `until` (nullopt when that did
+// not come within `wait`).
+std::optional<Idle> idle_daemon(const std::string& config, const fs::path& dir,
+                                const std::string& until, std::chrono::seconds wait) {
   pid_t pid = start({kDriftwatch.string(), "-c", config, "daemon"}, dir / "daemon.out");
-  Idle idle;
-  for (int i = 0; i < 500; ++i) {
-    if (slurp(dir / "daemon.out").find("daemon ready") != std::string::npos) break;
+  std::optional<Idle> idle;
+  const auto end = std::chrono::steady_clock::now() + wait;
+  while (std::chrono::steady_clock::now() < end) {
+    if (slurp(dir / "daemon.out").find(until) != std::string::npos) {
+      idle.emplace();
+      break;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   std::this_thread::sleep_for(std::chrono::seconds(1));
   auto [anon, file] = rss_split(pid);
-  idle = {anon + file, anon};
+  if (idle) idle = Idle{anon + file, anon};
   kill(pid, SIGTERM);
   waitpid(pid, nullptr, 0);
   return idle;
@@ -240,7 +260,8 @@ int main(int argc, char** argv) {
       set << "\n[[probe]]\nid = \"p" << i << "\"\ncategory = \"bench\"\nlang = \"en\"\n"
           << "prompt = \"Question " << i << ": what is the capital of Australia?\"\n";
   }
-  pid_t sim = start({kSim.string(), "--scenario",
+  setenv("DW_BENCH_KEY", "bench-key", 1);  // the endpoint's key, the one the simulator wants
+  pid_t sim = start({kSim.string(), "--api-key", "bench-key", "--scenario",
                      (fs::path(DW_SOURCE_DIR) / "tests/data/run-scenario.toml").string(),
                      "--port", "0"},
                     dir / "sim.out");
@@ -264,13 +285,27 @@ int main(int argc, char** argv) {
       << samples << "\n[classifier]\nrules = " << fs::path(DW_SOURCE_DIR) / "config/rules"
       << "\n[[endpoint]]\nname = \"sim\"\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:"
       << port << "/v1\"\nmodel = \"bench\"\nconcurrency = 16\n"
-      // The daemon below waits: nothing is due until next year.
+      // The simulator refuses a request without a key (401), as a hosted API does.
+      << "api_key_env = \"DW_BENCH_KEY\"\n";
+  // The first daemon below waits: nothing is due until next year. The second runs the probes
+  // soon after it starts, then waits.
+  fs::copy_file(dir / "bench.conf.toml", dir / "bench.runs.toml");
+  std::ofstream(dir / "bench.conf.toml", std::ios::app)
       << "[schedule]\nprobes = \"0 0 1 1 *\"\nreport = \"0 0 1 1 *\"\n";
+  std::ofstream(dir / "bench.runs.toml", std::ios::app)
+      << "[schedule]\nprobes = \"@every 30s\"\nreport = \"0 0 1 1 *\"\n";
   const std::string config = (dir / "bench.conf.toml").string();
 
   Measured idle = measure({kDriftwatch.string(), "-c", config, "check"}, dir / "check.out");
   Measured run = measure({kDriftwatch.string(), "-c", config, "run", "--once"}, dir / "run.out");
-  Idle daemon = idle_daemon(config, dir);
+  const std::optional<Idle> daemon =
+      idle_daemon(config, dir, "daemon ready", std::chrono::seconds(10));
+  const std::optional<Idle> after_run = idle_daemon((dir / "bench.runs.toml").string(), dir,
+                                                    "drift detection after run",
+                                                    std::chrono::seconds(90));
+  const std::string after_run_log = slurp(dir / "daemon.out");
+  const long run_ok = answered_ok(slurp(dir / "run.out"));
+  const bool answered = run.code == 0 && run_ok == probes * samples;
   kill(sim, SIGTERM);
   waitpid(sim, nullptr, 0);
 
@@ -284,19 +319,35 @@ int main(int argc, char** argv) {
               probes * samples / run.seconds, run.peak_mib);
   std::printf("  peak anonymous %.1f MiB (target < 12), mapped files %.1f MiB\n",
               run.peak_anon_mib, run.peak_file_mib);
+  std::printf("  answered (HTTP 200): %ld of %d\n", run_ok, probes * samples);
   std::printf("driftwatch check: exit %d, peak RSS %.1f MiB\n", idle.code, idle.peak_mib);
-  std::printf("driftwatch daemon, idle after start: RSS %.1f MiB, anonymous %.1f MiB\n",
-              daemon.rss_mib, daemon.anon_mib);
+  if (daemon) {
+    std::printf("driftwatch daemon, idle after start: RSS %.1f MiB, anonymous %.1f MiB\n",
+                daemon->rss_mib, daemon->anon_mib);
+  }
+  if (after_run) {
+    std::printf("driftwatch daemon, idle after a scheduled run: RSS %.1f MiB, anonymous %.1f MiB\n",
+                after_run->rss_mib, after_run->anon_mib);
+  }
   // bench/all.sh gathers these lines into one table.
-  std::printf("TABLE|run of %d requests: wall time|%.2f s|\n", probes * samples, run.seconds);
-  std::printf("TABLE|run of %d requests: peak RSS, total / anonymous|%.1f / %.1f MiB|anonymous < 12 MiB\n",
-              probes * samples, run.peak_mib, run.peak_anon_mib);
-  std::printf("TABLE|idle daemon: RSS, total / anonymous|%.1f / %.1f MiB|a few MiB\n",
-              daemon.rss_mib, daemon.anon_mib);
+  if (answered) {
+    std::printf("TABLE|run of %d requests: wall time|%.2f s|\n", probes * samples, run.seconds);
+    std::printf("TABLE|run of %d requests: peak RSS, total / anonymous|%.1f / %.1f MiB|anonymous < 12 MiB\n",
+                probes * samples, run.peak_mib, run.peak_anon_mib);
+  }
+  if (daemon && after_run) {
+    std::printf("TABLE|idle daemon, after start / after a run: RSS, total / anonymous|%.1f / "
+                "%.1f MiB; %.1f / %.1f MiB|a few MiB\n",
+                daemon->rss_mib, daemon->anon_mib, after_run->rss_mib, after_run->anon_mib);
+  }
   std::printf("binary: %.2f MiB as built", fs::file_size(kDriftwatch) / 1048576.0);
   if (stripped) std::printf(", %.2f MiB stripped", fs::file_size(dir / "stripped") / 1048576.0);
   std::printf("\n");
-  if (run.code != 0) std::printf("run output:\n%s", slurp(dir / "run.out").c_str());
+  if (!answered) std::printf("FAIL: the run did not answer every request:\n%s", slurp(dir / "run.out").c_str());
+  if (!daemon || !after_run) {
+    std::printf("FAIL: the daemon did not get %s:\n%s", daemon ? "through its run" : "ready",
+                after_run_log.c_str());
+  }
 
   Measured demo = measure({kDriftwatch.string(), "demo", "--out", (dir / "demo").string()},
                           dir / "demo.out");
@@ -305,5 +356,5 @@ int main(int argc, char** argv) {
               demo.code, demo.seconds, demo.cpu_seconds, demo.peak_mib);
   if (demo.code != 0) std::printf("demo output:\n%s", slurp(dir / "demo.out").c_str());
   fs::remove_all(dir);
-  return run.code == 0 && demo.code == 0 ? 0 : 1;
+  return answered && daemon && after_run && demo.code == 0 ? 0 : 1;
 }

@@ -285,3 +285,33 @@ TEST_CASE("wants_text: a row's texts are decompressed only when the caller wants
     CHECK(rows == 7);
   }
 }
+
+TEST_CASE("release_memory between runs, or inside a batch, loses nothing and keeps the "
+          "dictionary") {
+  TempDir dir;
+  auto s = open_store(dir.db());
+  seed(*s);
+  store_run(*s, "2026-01-01T00:00:00Z", 0, 250);  // trains dictionary 1
+  REQUIRE(count(dir.db(), "SELECT count(*) FROM dictionaries") == 1);
+  s->release_memory();
+  CHECK(check_all(*s) == 250);  // read with the dictionary prepared again
+  s->release_memory();
+
+  // Inside an open batch: the samples written before and after are committed with it.
+  int64_t run = *s->begin_run(at("2026-01-02T00:00:00Z"), at("2026-01-02T00:00:00Z"));
+  for (int i = 250; i < 300; ++i) {
+    dw::providers::Sample answer;
+    answer.text = essay(i);
+    answer.http_status = 200;
+    answer.attempts = 1;
+    REQUIRE(s->add_sample({run, "a", "v-a", "e1", i + 1, "m1", std::nullopt}, answer));
+    if (i == 270) s->release_memory();
+  }
+  REQUIRE(s->finish_run(run, at("2026-01-02T00:00:00Z"), RunStatus::complete));
+  CHECK(count(dir.db(), "SELECT count(*) FROM texts WHERE dict = 1") == 50);
+  CHECK(count(dir.db(), "SELECT count(*) FROM dictionaries") == 1);
+  s->release_memory();
+  CHECK(check_all(*s) == 300);
+  s.reset();
+  CHECK(check_all(*open_store(dir.db())) == 300);
+}

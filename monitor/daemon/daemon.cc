@@ -1,5 +1,7 @@
 #include "daemon/daemon.h"
 
+#include <malloc.h>
+
 #include <atomic>
 #include <optional>
 #include <random>
@@ -46,6 +48,7 @@ class Daemon {
   void start_pusher(const config::Config& c);
   void start_job(const Job& job);
   void finish_job();
+  void release_memory();
   void reload();
   void switch_setup();
   void begin_stop(int signals);
@@ -88,6 +91,10 @@ class Daemon {
 };
 
 int Daemon::start() {
+  // One malloc arena for every thread: the memory a job frees goes back to the one heap that
+  // malloc_trim gives back whole (release_memory). A thread's own arena keeps its free top,
+  // about as much as the job's peak. The threads seldom allocate at the same time.
+  mallopt(M_ARENA_MAX, 1);
   auto loop = EventLoop::create();
   if (!loop) {
     log_.error(loop.error().to_string());
@@ -205,7 +212,16 @@ void Daemon::finish_job() {
   if (pusher_ && running_->kind == JobKind::probe_run) pusher_->resume();
   running_.reset();
   wait_logged_.clear();
+  release_memory();
   report_status();
+}
+
+// The daemon waits hours between jobs: it gives back what the last one left behind. glibc
+// keeps freed memory in its arenas until trimmed (the job thread has an arena of its own), and
+// the store its page cache and compression tables. On a Pi that is most of an idle daemon.
+void Daemon::release_memory() {
+  store_->release_memory();
+  malloc_trim(0);
 }
 
 void Daemon::reload() {
@@ -257,6 +273,7 @@ void Daemon::switch_setup() {
   scheduler_->replace(plan_of(c));
   log_.notice("SIGHUP: now running with the new config (probes \"" + c.probe_schedule.text() +
               "\", report \"" + c.report_schedule.text() + "\")");
+  release_memory();  // the old setup's
   report_status();
 }
 
@@ -313,6 +330,7 @@ int Daemon::run() {
   log_.notice("driftwatch " + std::string(kVersion) + " daemon " + ready + ", database " +
               c.database.string());
   systemd_.ready(ready);
+  release_memory();  // what reading the config and compiling the rule packs left
   report_status();
 
   for (;;) {

@@ -192,6 +192,12 @@ Status Store::flush() {
   return st;
 }
 
+void Store::release_memory() {
+  codec_.reset();
+  forget_dictionaries();
+  sqlite3_db_release_memory(db_->handle());
+}
+
 Status Store::before_direct_write() { return in_transaction_ ? Status::Ok() : flush(); }
 
 Status Store::open_batch() {

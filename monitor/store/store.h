@@ -359,6 +359,11 @@ class Store {
   // Commits the open batch. Inside a Transaction it does nothing: the transaction decides.
   Status flush();
 
+  // Gives back memory kept only for speed: this connection's page cache and the prepared
+  // compression dictionaries and contexts (prepared again when next needed, from the
+  // database). For a daemon between jobs, hours apart; never loses data.
+  void release_memory();
+
   // Streams matching committed (or this connection's own pending) samples in time order:
   // by run_at, run, endpoint, probe, version, seq. The row passed to the callback is only
   // valid during the call; copy what you keep. The callback returns false to stop, and may
