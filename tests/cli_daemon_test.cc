@@ -112,6 +112,7 @@ struct DaemonConfig {
   int metrics_port = 0;  // 0: no [metrics]
   bool webhook = false;
   std::string extra;  // more lines at the end of [schedule]
+  fs::path rules = fs::path(DW_SOURCE_DIR) / "config/rules";
 };
 
 // driftwatch.toml in the scratch folder (replaced whole, as an editor saving it would).
@@ -123,7 +124,7 @@ fs::path write_config(const Scratch& scratch, const Sim& sim, const DaemonConfig
     << "[schedule]\nprobes = \"" << d.probes << "\"\nreport = \"" << d.report
     << "\"\njitter = \"0s\"\n" << d.extra << "\n"
     << "[report]\ndir = \"reports\"\nformats = [\"md\"]\n\n"
-    << "[classifier]\nrules = " << fs::path(DW_SOURCE_DIR) / "config/rules" << "\n\n";
+    << "[classifier]\nrules = " << d.rules << "\n\n";
   if (d.metrics_port) t << "[metrics]\nlisten = \"127.0.0.1:" << d.metrics_port << "\"\n\n";
   t << "[[endpoint]]\nname = \"gpt\"\nkind = \"openai\"\nbase_url = \"" << sim.url()
     << "/v1\"\nmodel = \"" << d.model << "\"\napi_key_env = \"DW_TEST_SIM_KEY\"\n"
@@ -408,4 +409,34 @@ TEST_CASE("the daemon does not start on a config that does not check or a bad op
   o = driftwatch(scratch, config, {"daemon", "--grace", "soon"}, {notify.env()});
   CHECK(o.code == 1);
   CHECK(contains(o.err, "--grace: "));
+}
+
+TEST_CASE("each run compiles the rule packs the daemon read at start: packs changed or removed "
+          "on disk since change nothing until SIGHUP") {
+  Scratch scratch;
+  Sim sim(scratch, {"--api-key", "sk-cli-daemon-test-0d3e"});
+  DaemonConfig d;
+  d.rules = scratch.path("rules");
+  fs::copy(fs::path(DW_SOURCE_DIR) / "config/rules", d.rules);
+  auto config = write_config(scratch, sim, d);
+  fs::path db = scratch.path("dw.db");
+  Background daemon(scratch, config, {"daemon"}, {kKeyEnv});
+  REQUIRE(await_count(db, "SELECT count(*) FROM runs WHERE status = 'complete'", 1));
+  const std::string version = scalar(db, "SELECT DISTINCT classifier_version FROM sample_rows");
+
+  // A pack that does not load, then no packs at all.
+  scratch.write("rules/zz-broken.toml", "[[rule]\nid = \"broken\"\n");
+  REQUIRE(await_count(db, "SELECT count(*) FROM runs WHERE status = 'complete'", 2));
+  fs::remove_all(d.rules);
+  REQUIRE(await_count(db, "SELECT count(*) FROM runs WHERE status = 'complete'", 4));
+  INFO(daemon.err());
+  CHECK(scalar(db, "SELECT count(*) FROM sample_rows WHERE verdict IS NULL") == "0");
+  CHECK(scalar(db, "SELECT count(DISTINCT classifier_version) FROM sample_rows") == "1");
+  CHECK(scalar(db, "SELECT DISTINCT classifier_version FROM sample_rows") == version);
+  CHECK(scalar(db, "SELECT count(*) FROM sample_rows WHERE run_id >= 3") != "0");
+
+  // SIGHUP reads the packs again: none now, so the running config stays.
+  daemon.signal(SIGHUP);
+  CHECK(daemon.await_err("SIGHUP: the new config does not check; keeping the running one"));
+  CHECK(contains(daemon.err(), "rules folder not found"));
 }

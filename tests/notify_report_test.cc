@@ -269,7 +269,7 @@ TEST_CASE("the report job mails the overview and the HTML report, and tells the 
   });
   setenv("DW_TEST_REPORT_HOOK", hook.url("/hooks/T1/B1/REPORTHOOKTOKEN").c_str(), 1);
 
-  auto rules = dw::analysis::load_rules(DW_SOURCE_DIR "/config/rules");
+  auto rules = dw::analysis::read_rule_packs(DW_SOURCE_DIR "/config/rules");
   REQUIRE(rules.ok());
   dw::config::Config config;
   config.report_dir = dir.path / "reports";

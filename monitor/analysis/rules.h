@@ -177,8 +177,11 @@ class RuleSet {
 Result<RuleSet, Errors> build_rules(const std::vector<PackSource>& packs,
                                     int64_t dfa_budget = int64_t{256} << 20);
 
-// Loads every "*.toml" file directly in dir, in file name order. A missing or empty folder
+// Reads every "*.toml" file directly in dir, in file name order. A missing or empty folder
 // is an error (a classifier without rules would call everything "answered").
+Result<std::vector<PackSource>, Errors> read_rule_packs(const std::filesystem::path& dir);
+
+// build_rules(read_rule_packs(dir)).
 Result<RuleSet, Errors> load_rules(const std::filesystem::path& dir);
 
 // The classifier's algorithm revision, folded into RuleSet::version(). Bumped when the code's

@@ -357,7 +357,7 @@ Result<RuleSet, Errors> build_rules(const std::vector<PackSource>& packs, int64_
   return set;
 }
 
-Result<RuleSet, Errors> load_rules(const std::filesystem::path& dir) {
+Result<std::vector<PackSource>, Errors> read_rule_packs(const std::filesystem::path& dir) {
   std::error_code ec;
   if (!std::filesystem::is_directory(dir, ec)) {
     return Errors{Error("rules folder not found", Location{dir.string()})};
@@ -386,7 +386,13 @@ Result<RuleSet, Errors> load_rules(const std::filesystem::path& dir) {
     packs.push_back(PackSource{file.string(), content.str()});
   }
   if (!errors.empty()) return errors;
-  return build_rules(packs);
+  return packs;
+}
+
+Result<RuleSet, Errors> load_rules(const std::filesystem::path& dir) {
+  auto packs = read_rule_packs(dir);
+  if (!packs) return packs.error();
+  return build_rules(*packs);
 }
 
 }  // namespace dw::analysis

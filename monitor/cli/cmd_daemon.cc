@@ -15,7 +15,7 @@ Result<std::unique_ptr<daemon::Setup>, Errors> load(const std::filesystem::path&
   auto setup = load_setup(file);
   if (!setup) return setup.error();
   return std::make_unique<daemon::Setup>(daemon::Setup{
-      std::move(setup->config), std::move(setup->sets), std::move(setup->rules)});
+      std::move(setup->config), std::move(setup->sets), std::move(setup->rule_packs)});
 }
 
 struct DaemonArgs {

@@ -26,9 +26,12 @@ Result<Setup, Errors> load_setup(const std::filesystem::path& config_file) {
   RulesDir where{config->rules_dir, RulesOrigin::config_key};
   if (!config->rules_dir_given) where = default_rules_dir(config->file);
   config->rules_dir = where.dir;
-  auto rules = analysis::load_rules(config->rules_dir);
+  auto packs = analysis::read_rule_packs(config->rules_dir);
+  if (!packs) return packs.error();
+  auto rules = analysis::build_rules(*packs);
   if (!rules) return rules.error();
-  return Setup{std::move(*config), std::move(*sets), std::move(*rules), where.origin};
+  return Setup{std::move(*config), std::move(*sets), std::move(*rules), where.origin,
+               std::move(*packs)};
 }
 
 Result<config::Config, int> load_config(const std::filesystem::path& config_file) {

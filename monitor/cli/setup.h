@@ -38,6 +38,8 @@ struct Setup {
   std::vector<probes::ProbeSet> sets;
   analysis::RuleSet rules;
   RulesOrigin rules_origin = RulesOrigin::config_key;
+  // What rules were compiled from (a daemon keeps these, and compiles them for each run).
+  std::vector<analysis::PackSource> rule_packs;
 };
 
 // Without [classifier] rules the rules come from default_rules_dir(config file), and

@@ -50,7 +50,10 @@ namespace dw::daemon {
 struct Setup {
   config::Config config;
   std::vector<probes::ProbeSet> sets;
-  analysis::RuleSet rules;
+  // The rule packs as read, and compiled without error (analysis::build_rules). A probe run
+  // compiles them again: compiled, their patterns take megabytes that a daemon would hold
+  // through the hours between runs; compiling takes a fraction of a second.
+  std::vector<analysis::PackSource> rule_packs;
 };
 
 // Loads and checks the config file and everything it names; every located error on failure.

@@ -122,8 +122,15 @@ JobOutcome probe_run(JobContext& ctx, const Job& job) {
   ctx.log.notice(std::string(job.catch_up ? "catching up the missed run of " + format_time(job.slot)
                                           : "probe run for " + format_time(job.slot)) +
                  ": starting");
+  auto rules = analysis::build_rules(ctx.setup.rule_packs);
+  if (!rules) {  // they compiled when the config was loaded: only a lack of memory gets here
+    outcome.summary = "run at " + format_time(run_at) + " failed: the rule packs do not compile: " +
+                      rules.error().front().to_string();
+    ctx.log.error(outcome.summary);
+    return outcome;
+  }
   runner::Runner runner(ctx.setup.config, ctx.setup.sets, ctx.store, ctx.transport, ctx.clock,
-                        &ctx.setup.rules);
+                        &*rules);
   auto run = runner.run(run_at);
   const Time stored_at = ctx.clock.now();
   if (!run) {
