@@ -217,10 +217,12 @@ void Daemon::finish_job() {
 }
 
 // The daemon waits hours between jobs: it gives back what the last one left behind. glibc
-// keeps freed memory in its arenas until trimmed (the job thread has an arena of its own), and
-// the store its page cache and compression tables. On a Pi that is most of an idle daemon.
+// keeps freed memory in its heap until trimmed, the store keeps its page cache and compression
+// tables, and libcurl its handles and connections (which the servers close long before the
+// next run): a fresh transport holds none. On a Pi that is most of an idle daemon.
 void Daemon::release_memory() {
   store_->release_memory();
+  if (auto fresh = transport::Transport::create()) transport_ = std::move(*fresh);
   malloc_trim(0);
 }
 
