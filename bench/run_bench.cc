@@ -215,17 +215,20 @@ struct Idle {
 // not come within `wait`).
 std::optional<Idle> idle_daemon(const std::string& config, const fs::path& dir,
                                 const std::string& until, std::chrono::seconds wait) {
-  pid_t pid = start({kDriftwatch.string(), "-c", config, "daemon"}, dir / "daemon.out");
+  const fs::path out = dir / (fs::path(config).stem().string() + ".daemon.out");
+  pid_t pid = start({kDriftwatch.string(), "-c", config, "daemon"}, out);
   std::optional<Idle> idle;
   const auto end = std::chrono::steady_clock::now() + wait;
   while (std::chrono::steady_clock::now() < end) {
-    if (slurp(dir / "daemon.out").find(until) != std::string::npos) {
+    if (slurp(out).find(until) != std::string::npos) {
       idle.emplace();
       break;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  std::this_thread::sleep_for(std::chrono::seconds(1));
+  // After a run's detection is logged the job still ends (its events, metrics, retention)
+  // before the daemon gives its memory back: two seconds cover that here.
+  std::this_thread::sleep_for(std::chrono::seconds(until == "daemon ready" ? 1 : 2));
   auto [anon, file] = rss_split(pid);
   if (idle) idle = Idle{anon + file, anon};
   kill(pid, SIGTERM);
@@ -303,7 +306,8 @@ int main(int argc, char** argv) {
   const std::optional<Idle> after_run = idle_daemon((dir / "bench.runs.toml").string(), dir,
                                                     "drift detection after run",
                                                     std::chrono::seconds(90));
-  const std::string after_run_log = slurp(dir / "daemon.out");
+  const std::string after_run_log =
+      slurp(dir / (daemon ? "bench.runs.daemon.out" : "bench.conf.daemon.out"));
   const long run_ok = answered_ok(slurp(dir / "run.out"));
   const bool answered = run.code == 0 && run_ok == probes * samples;
   kill(sim, SIGTERM);

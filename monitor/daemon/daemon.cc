@@ -222,7 +222,11 @@ void Daemon::finish_job() {
 // next run): a fresh transport holds none. On a Pi that is most of an idle daemon.
 void Daemon::release_memory() {
   store_->release_memory();
-  if (auto fresh = transport::Transport::create()) transport_ = std::move(*fresh);
+  if (auto fresh = transport::Transport::create()) {
+    transport_ = std::move(*fresh);
+  } else {
+    log_.warning("keeping the HTTP transport of the last job: " + fresh.error().to_string());
+  }
   malloc_trim(0);
 }
 

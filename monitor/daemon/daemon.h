@@ -30,6 +30,12 @@
 // (metrics_server.h) is the third: it only renders the Metrics snapshot under that mutex. With
 // [fleet], a fourth is the pusher (pusher.h), with a store and a database connection of its
 // own: the loop only calls its thread-safe pause(), resume() and update().
+//
+// Memory, for a Pi that runs for years. Between jobs the loop gives back what the last one
+// left: the store's page cache and compression tables, malloc's free memory (all threads share
+// one malloc arena, so that it can), and the HTTP transport, replaced by a fresh one. The rule
+// packs are kept as text and compiled by each probe run. The pusher does the same after each
+// round.
 #pragma once
 
 #include <chrono>

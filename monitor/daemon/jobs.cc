@@ -123,7 +123,7 @@ JobOutcome probe_run(JobContext& ctx, const Job& job) {
                                           : "probe run for " + format_time(job.slot)) +
                  ": starting");
   auto rules = analysis::build_rules(ctx.setup.rule_packs);
-  if (!rules) {  // they compiled when the config was loaded: only a lack of memory gets here
+  if (!rules) {  // not for packs that compiled when the config was loaded: a guard
     outcome.summary = "run at " + format_time(run_at) + " failed: the rule packs do not compile: " +
                       rules.error().front().to_string();
     ctx.log.error(outcome.summary);

@@ -1,5 +1,7 @@
 #include "daemon/pusher.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <cmath>
 #include <random>
@@ -140,6 +142,10 @@ void Pusher::loop() {
         break;
       }
     }
+    // A round reads every text it pushes: give back what it kept, as the daemon does after a
+    // job (daemon.cc, release_memory).
+    if (store_) store_->release_memory();
+    malloc_trim(0);
   }
 }
 

@@ -115,7 +115,8 @@ Result<const AnswerFeatures*> FeatureCache::of(const store::SampleRow& row) {
   std::string_view text = row.sample.text;
   std::optional<std::string> reread;
   // The row came without its text: features were stored (but are unreadable), or filter()
-  // said they were held when the row was read and they have been discarded since.
+  // said they were held when the row was read and they have been discarded since. (A row
+  // with a hash never has an empty text: the store keeps no hash for "".)
   if (!row.features.empty() || text.empty()) {
     auto got = store_.response_text(row.response_hash);
     if (!got) return got.error();

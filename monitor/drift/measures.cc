@@ -1,6 +1,7 @@
 #include "drift/measures.h"
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 
 namespace dw::drift {
