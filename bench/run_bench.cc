@@ -211,8 +211,8 @@ struct Idle {
   double rss_mib = 0, anon_mib = 0;
 };
 
-// `driftwatch daemon`: its memory a second after its log says `until` (nullopt when that did
-// not come within `wait`).
+// `driftwatch daemon`: its memory two seconds after its log says `until` (nullopt when that
+// did not come within `wait`).
 std::optional<Idle> idle_daemon(const std::string& config, const fs::path& dir,
                                 const std::string& until, std::chrono::seconds wait) {
   const fs::path out = dir / (fs::path(config).stem().string() + ".daemon.out");
@@ -228,7 +228,7 @@ std::optional<Idle> idle_daemon(const std::string& config, const fs::path& dir,
   }
   // After a run's detection is logged the job still ends (its events, metrics, retention)
   // before the daemon gives its memory back: two seconds cover that here.
-  std::this_thread::sleep_for(std::chrono::seconds(until == "daemon ready" ? 1 : 2));
+  std::this_thread::sleep_for(std::chrono::seconds(2));
   auto [anon, file] = rss_split(pid);
   if (idle) idle = Idle{anon + file, anon};
   kill(pid, SIGTERM);

@@ -212,21 +212,22 @@ void Daemon::finish_job() {
   if (pusher_ && running_->kind == JobKind::probe_run) pusher_->resume();
   running_.reset();
   wait_logged_.clear();
-  release_memory();
-  report_status();
-}
-
-// The daemon waits hours between jobs: it gives back what the last one left behind. glibc
-// keeps freed memory in its heap until trimmed, the store keeps its page cache and compression
-// tables, and libcurl its handles and connections (which the servers close long before the
-// next run): a fresh transport holds none. On a Pi that is most of an idle daemon.
-void Daemon::release_memory() {
-  store_->release_memory();
+  // The job's libcurl handles and connections (which the servers close long before the next
+  // job) would hold memory through the wait: a fresh transport holds none.
   if (auto fresh = transport::Transport::create()) {
     transport_ = std::move(*fresh);
   } else {
     log_.warning("keeping the HTTP transport of the last job: " + fresh.error().to_string());
   }
+  release_memory();
+  report_status();
+}
+
+// The daemon waits hours between jobs: it gives back what is no longer used. glibc keeps freed
+// memory in its heap until trimmed, and the store its page cache and compression tables. On a
+// Pi that is most of an idle daemon.
+void Daemon::release_memory() {
+  store_->release_memory();
   malloc_trim(0);
 }
 
