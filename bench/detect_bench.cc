@@ -12,7 +12,8 @@
 // when that detection opens or resolves an event, the run is decided and the timed ones do
 // nothing (the warning says so): use a database whose latest run decides nothing.
 // Prints each detection's wall and CPU time and the median, and what it read (runs'
-// summaries, pairs decoded, days read from their blocks). Default [detection] options.
+// summaries, pairs decoded, days read from their blocks, endpoint runs whose signatures were
+// read of those whose texts were). Default [detection] options.
 // Under `valgrind --tool=callgrind --toggle-collect='*detect_run*' bench_detect DB 1`, the
 // instruction count of one detection: a figure the machine's load does not move.
 #include <unistd.h>
@@ -129,10 +130,11 @@ int main(int argc, char** argv) {
     cpus.push_back(done.cpu - start.cpu);
     std::printf("detection %d of run %lld: %.4f s wall, %.4f s CPU; %ld runs read, %ld with "
                 "their pairs (%ld days of them from day blocks), %ld pairs' cells held, %ld "
-                "pairs tested\n",
+                "pairs tested; signatures of %ld of %ld endpoint runs' texts read\n",
                 i + 1, static_cast<long long>(*run), walls.back(), cpus.back(),
                 summary->runs_read, summary->pair_runs_read, summary->day_blocks_read,
-                summary->pair_cells, summary->pairs_tested);
+                summary->pair_cells, summary->pairs_tested, summary->signature_runs_read,
+                summary->text_runs_read);
     if (summary->pairs_tested == 0) {
       std::fprintf(stderr, "bench_detect: warning: nothing was tested (is the latest run "
                            "incomplete, or already decided?): this times no detection\n");

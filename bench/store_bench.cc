@@ -358,7 +358,8 @@ int main(int argc, char** argv) {
       // their summaries.
       std::vector<dw::store::RunCells> summaries;
       for (int e = 0; e < kEndpoints; ++e) {
-        summaries.push_back({*run, at, "endpoint-" + std::to_string(e), 1, std::move(signatures[e])});
+        summaries.push_back(
+            {*run, at, "endpoint-" + std::to_string(e), 1, {}, std::move(signatures[e])});
         signatures[e].clear();
       }
       if (auto st = store->put_run_texts(*run, summaries); !st) return fail(st.error());

@@ -66,7 +66,7 @@ void add_run(dw::store::Store& store, dw::Time run_at) {
   }
   REQUIRE(store.finish_run(*run, run_at + seconds(60), dw::store::RunStatus::complete));
   // Decided: detection stores the run's summary (with its events); only then is it pushed.
-  REQUIRE(store.put_run_cells(*run, {{*run, {}, "", 1, ""}}));
+  REQUIRE(store.put_run_cells(*run, {{*run, {}, "", 1, "", {}}}));
   REQUIRE(store.flush());
 }
 

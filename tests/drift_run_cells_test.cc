@@ -39,6 +39,13 @@ const std::string kCanned = "Sorry, that's beyond my current scope. Let's talk a
 
 // The texts of endpoint "e" with one shared text (hash "aa...", raw "bb..."), used by probes
 // with sample ids.
+// A run's signatures that are these bytes, when read.
+std::shared_ptr<const RunSignatures> signatures_of(std::string bytes) {
+  const size_t count = bytes.size() / sizeof(Signature);
+  return std::make_shared<const RunSignatures>(
+      count, [bytes = std::move(bytes)]() -> dw::Result<std::string> { return bytes; });
+}
+
 EndpointTexts one_shared_text(std::set<std::string> probes, SampleIds ids) {
   EndpointTexts texts;
   texts.endpoint = "e";
@@ -767,7 +774,8 @@ TEST_CASE("prune gives back the memory of the signatures of runs before the text
   for (int i = 0; i < 2; ++i) {
     CAPTURE(i);
     CHECK(!cells[i].texts);
-    CHECK(cells[i].answered.capacity() == 0);
+    CHECK(cells[i].answered.empty());
+    CHECK(cells[i].answered.get().empty());
   }
   CHECK(cells[2].answered.size() == 3);
 }
@@ -784,6 +792,12 @@ TEST_CASE("detect_run after each run and recompute_all agree, summaries byte for
     rebuilt += last.summaries_rebuilt;
   }
   CHECK(rebuilt == 0);  // each run was summarised when it was decided
+  // The texts of the last 40 runs, the signatures of those the decisions compared (the
+  // similarity baselines' 10 runs and the 3 recent ones, further back only past cells that are
+  // not evidence): 39 runs' from their summaries, the run's own from its samples.
+  CHECK(last.text_runs_read == 2 * 39);
+  CHECK(last.signature_runs_read > 0);
+  CHECK(last.signature_runs_read <= 2 * 15);
   // 10 pairs, 62 runs of a 60-day baseline: those before the texts' window are folded.
   CHECK(last.pair_runs_read == 62);
   CHECK(last.pair_cells > 10 * 40);
@@ -812,7 +826,8 @@ TEST_CASE("detect_run after each run and recompute_all agree, summaries byte for
   CHECK(count(w.db(), "SELECT max(version) = min(version) FROM run_texts") == 1);
   CHECK(count(w.db(), "SELECT max(version) FROM run_texts") == run_texts_version());
   const std::string texts =
-      query(w.db(), "SELECT run_id, endpoint, version, hex(data) FROM run_texts ORDER BY 1, 2");
+      query(w.db(), "SELECT run_id, endpoint, version, hex(data), hex(signatures) FROM run_texts "
+                    "ORDER BY 1, 2");
 
   // Neither path writes features (the summaries hold what detection reads again): an import
   // of a million samples once wrote a third of a gigabyte of them, then deleted it.
@@ -823,8 +838,8 @@ TEST_CASE("detect_run after each run and recompute_all agree, summaries byte for
   CHECK(without_ids(w.events()) == without_ids(run_by_run));
   CHECK(query(w.db(), "SELECT run_id, endpoint, version, hex(data) FROM run_cells ORDER BY 1, 2") ==
         summaries);
-  CHECK(query(w.db(), "SELECT run_id, endpoint, version, hex(data) FROM run_texts ORDER BY 1, 2") ==
-        texts);
+  CHECK(query(w.db(), "SELECT run_id, endpoint, version, hex(data), hex(signatures) FROM "
+                      "run_texts ORDER BY 1, 2") == texts);
 }
 
 TEST_CASE("detect_run reads old runs from their summaries, not from their samples") {
@@ -981,7 +996,8 @@ TEST_CASE("missing, outdated or unreadable summaries are rebuilt from the sample
   // Days 20-22, 10, 15; 40, 50, 60.
   CHECK(lost.run_each(72, twin).summaries_rebuilt == 3 + 1 + 1 + 3);
   same();
-  const std::string texts = "SELECT run_id, endpoint, version, hex(data) FROM run_texts ORDER BY 1, 2";
+  const std::string texts =
+      "SELECT run_id, endpoint, version, hex(data), hex(signatures) FROM run_texts ORDER BY 1, 2";
   CHECK(count(lost.db(), "SELECT count(*) FROM run_texts") == 80);
   CHECK(query(lost.db(), texts) == query(kept.db(), texts));
   // What was rebuilt is what was kept, byte for byte.
@@ -1155,20 +1171,90 @@ TEST_CASE("retention inside the texts' window: detect_run counts runs without sa
   CHECK(without_ids(w.events()) == without_ids(incremental));
 }
 
+TEST_CASE("a run's signatures are read from its summary when first compared; a read that "
+          "fails is kept, damaged ones at rest are never used") {
+  World w = eventful_world();
+  auto gen = eventful(29);
+  for (int d = 0; d < 50; ++d) w.run_each(d, gen);
+  auto run_of = [&](int d) {
+    return count(w.db(), "SELECT id FROM runs WHERE run_at = '" + dw::format_time(day(d)) + "'");
+  };
+  History history;
+  FeatureCache cache(w.store());
+  RunSummaries summaries(w.store());
+  REQUIRE(summaries.feed(history, day(0), day(50), day(10), cache).ok());
+  CHECK(summaries.text_runs_read() == 2 * 40);
+  CHECK(summaries.signatures_read() == 0);  // the texts, not their signatures
+
+  // A cell's signatures, read on first use, are its answers' (as their texts give them).
+  const int64_t run45 = run_of(45);
+  const auto& [key, pair] = *history.pairs().begin();
+  auto cell = std::find_if(pair.cells.begin(), pair.cells.end(),
+                           [&](const Cell& c) { return c.run.id == run45; });
+  REQUIRE(cell != pair.cells.end());
+  REQUIRE(cell->texts);
+  REQUIRE(cell->answered.size() > 0);
+  std::vector<Signature> truth;
+  auto filter = cache.filter({.endpoint = key.endpoint, .probe_id = key.probe_id,
+                              .run_id = run45, .with_details = false});
+  REQUIRE(w.store()
+              .for_each_sample(filter,
+                               [&](const dw::store::SampleRow& row) {
+                                 auto f = cache.of(row);
+                                 REQUIRE(f.ok());
+                                 if (row.classification->verdict == "answered") {
+                                   truth.push_back((*f)->signature);
+                                 }
+                                 return true;
+                               })
+              .ok());
+  const auto held = cell->answered.get();
+  CHECK(std::vector<Signature>(held.begin(), held.end()) == truth);
+  CHECK(summaries.signatures_read() == 1);  // that endpoint's run, once
+  CHECK(summaries.signatures_status().ok());
+
+  // Signatures changed under the detection: none given, and the failure kept.
+  const int64_t run44 = run_of(44);
+  query(w.db(), "UPDATE run_texts SET signatures = x'00' WHERE run_id = " + std::to_string(run44));
+  auto damaged = std::find_if(pair.cells.begin(), pair.cells.end(),
+                              [&](const Cell& c) { return c.run.id == run44; });
+  REQUIRE(damaged != pair.cells.end());
+  REQUIRE(damaged->answered.size() > 0);
+  CHECK(damaged->answered.get().empty());
+  REQUIRE_FALSE(summaries.signatures_status().ok());
+  CHECK(summaries.signatures_status().error().to_string().find("1 bytes where") !=
+        std::string::npos);
+
+  // At rest, signatures that are not the answers counted (a damaged row) are never used: the
+  // detection counts that run from its samples, and stores its summary again.
+  const int64_t run49 = run_of(49);
+  const std::string signatures49 =
+      "SELECT hex(signatures) FROM run_texts WHERE run_id = " + std::to_string(run49);
+  const std::string good = query(w.db(), signatures49);
+  query(w.db(),
+        "UPDATE run_texts SET signatures = x'0000' WHERE run_id = " + std::to_string(run49));
+  CHECK(w.run_each(50, gen).summaries_rebuilt == 2);  // runs 44 and 49
+  CHECK(query(w.db(), signatures49) == good);
+}
+
 TEST_CASE("the texts' part never decodes from bytes that do not hold it") {
   EndpointRun counts;
   counts.endpoint = "e";
   PairRun& p = counts.pairs.emplace_back();
   p.key = std::make_shared<const PairKey>(PairKey{"e", "a", "v"});
   p.cell.verdicts = {1L << 30, 0, 0, 0};  // a damaged count: nothing is allocated for it
-  CHECK_FALSE(decode_run_texts("", counts).has_value());
-  CHECK_FALSE(decode_run_texts(std::string(4096, '\0'), counts).has_value());
+  CHECK_FALSE(decode_run_texts("", counts, signatures_of("")).has_value());
+  CHECK_FALSE(decode_run_texts(std::string(4096, '\0'), counts, signatures_of("")).has_value());
+  CHECK_FALSE(
+      decode_run_texts("", counts, signatures_of(std::string(4096, '\0'))).has_value());
   // A use naming a probe that shared no text, and one that is fine.
   p.cell.verdicts = {0, 0, 1, 0};
   EndpointTexts texts = one_shared_text({"a"}, {5});
-  auto bytes = encode_run_texts(counts, texts);
-  REQUIRE(bytes.has_value());
-  auto back = decode_run_texts(*bytes, counts);
+  auto encoded = encode_run_texts(counts, texts);
+  REQUIRE(encoded.has_value());
+  CHECK(encoded->signatures.empty());  // nothing answered
+  const std::string* bytes = &encoded->data;
+  auto back = decode_run_texts(*bytes, counts, signatures_of(""));
   REQUIRE(back.has_value());
   auto found = back->uses.find(std::string(64, 'a'));
   REQUIRE(found.has_value());
@@ -1178,12 +1264,14 @@ TEST_CASE("the texts' part never decodes from bytes that do not hold it") {
   CHECK_FALSE(back->uses.contains(std::string(64, 'c')));
   CHECK(back->uses.all().size() == 1);
   for (size_t cut = 0; cut < bytes->size(); ++cut) {
-    CHECK_FALSE(decode_run_texts(bytes->substr(0, cut), counts).has_value());
+    CHECK_FALSE(decode_run_texts(bytes->substr(0, cut), counts, signatures_of("")).has_value());
   }
   // Read with counts in which "a" shared no text, the use names a probe out of range.
   EndpointRun refused = counts;
   refused.pairs[0].cell.verdicts = {0, 1, 0, 0};
-  CHECK_FALSE(decode_run_texts(*bytes, refused).has_value());
+  CHECK_FALSE(decode_run_texts(*bytes, refused, signatures_of("")).has_value());
+  // Signatures of another count than the answers counted.
+  CHECK_FALSE(decode_run_texts(*bytes, counts, signatures_of(std::string(128, 'x'))).has_value());
   // A probe none of the pairs shares a text for is never written.
   CHECK_FALSE(encode_run_texts(counts, one_shared_text({"z"}, {5})).has_value());
 }
@@ -1198,9 +1286,10 @@ TEST_CASE("shared texts name their probes by index among the probes that answere
     p.key = std::make_shared<const PairKey>(PairKey{"e", probe, "v"});
     p.cell.verdicts = verdicts;
   }
-  auto bytes = encode_run_texts(counts, one_shared_text({"a", "c"}, {5, 9}));
-  REQUIRE(bytes.has_value());
-  auto back = decode_run_texts(*bytes, counts);
+  auto encoded = encode_run_texts(counts, one_shared_text({"a", "c"}, {5, 9}));
+  REQUIRE(encoded.has_value());
+  const std::string* bytes = &encoded->data;
+  auto back = decode_run_texts(*bytes, counts, signatures_of(""));
   REQUIRE(back.has_value());
   auto found = back->uses.find(std::string(64, 'a'));
   REQUIRE(found.has_value());

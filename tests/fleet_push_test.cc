@@ -149,7 +149,7 @@ struct Local {
     // A complete run waits for its detection, which stores the run's summary with its events.
     REQUIRE(store->flush());
     CHECK(backlog() == 1);  // the incomplete run 2 only
-    REQUIRE(store->put_run_cells(run1, {{run1, {}, "", 1, ""}}));
+    REQUIRE(store->put_run_cells(run1, {{run1, {}, "", 1, "", {}}}));
     run3 = *store->begin_run(at("2026-01-15T18:00:00Z"), at("2026-01-15T18:00:00Z"));
     REQUIRE(store->flush());
   }
@@ -545,7 +545,7 @@ TEST_CASE("the local bookkeeping: stable random UUIDs, unpushed runs oldest firs
   REQUIRE(newest);
   REQUIRE(s.finish_run(*newest, at("2026-01-16T00:01:00Z"), RunStatus::complete));
   CHECK(unpushed() == std::vector<int64_t>{*backfill, local.run1, local.run2});
-  REQUIRE(s.put_run_cells(*newest, {{*newest, {}, "", 1, ""}}));
+  REQUIRE(s.put_run_cells(*newest, {{*newest, {}, "", 1, "", {}}}));
   REQUIRE(s.flush());
   CHECK(unpushed() == std::vector<int64_t>{*backfill, local.run1, local.run2, *newest});
   CHECK_FALSE(s.push_state()->last_pushed);

@@ -190,7 +190,7 @@ TEST_CASE("an empty file is migrated, and reopening changes nothing") {
     auto s = open_store(dir.db());
     seed(*s);
   }
-  CHECK(count(dir.db(), "PRAGMA user_version") == 9);
+  CHECK(count(dir.db(), "PRAGMA user_version") == 10);
   CHECK(count(dir.db(), "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'") ==
         1);
   int64_t tables = count(dir.db(), "SELECT count(*) FROM sqlite_schema");
@@ -198,10 +198,43 @@ TEST_CASE("an empty file is migrated, and reopening changes nothing") {
     auto s = open_store(dir.db());
     seed(*s);  // upserts are idempotent too
   }
-  CHECK(count(dir.db(), "PRAGMA user_version") == 9);
+  CHECK(count(dir.db(), "PRAGMA user_version") == 10);
   CHECK(count(dir.db(), "SELECT count(*) FROM sqlite_schema") == tables);
   CHECK(count(dir.db(), "SELECT count(*) FROM probes") == 2);
   CHECK(count(dir.db(), "SELECT count(*) FROM endpoints") == 2);
+}
+
+TEST_CASE("run summaries' signatures: a column read apart, its schema 9 rows dropped") {
+  TempDir dir;
+  int64_t run = 0;
+  {
+    auto s = open_store(dir.db());
+    seed(*s);
+    run = *s->begin_run(at("2026-01-15T06:00:00Z"), at("2026-01-15T06:00:05Z"));
+    REQUIRE(s->put_run_texts(run, {{run, {}, "e1", 7, "uses", std::string(256, 's')},
+                                   {run, {}, "e2", 7, "more", ""}}));
+    REQUIRE(s->flush());
+    std::vector<std::pair<std::string, int64_t>> rows;
+    REQUIRE(s->run_texts(run, [&](const RunCellsView& r) {
+      rows.emplace_back(std::string(r.data), r.signatures_size);
+      return true;
+    }));
+    CHECK(rows == std::vector<std::pair<std::string, int64_t>>{{"uses", 256}, {"more", 0}});
+    auto sig = s->run_signatures(run, "e1", 7);
+    REQUIRE(sig.ok());
+    CHECK(*sig == std::optional<std::string>(std::string(256, 's')));
+    auto other = s->run_signatures(run, "e1", 8);  // another version: not these
+    REQUIRE(other.ok());
+    CHECK_FALSE(other->has_value());
+  }
+  // A schema 9 file (no signatures column, its rows of the older encoding) is upgraded: the
+  // rows, derived data, go; the column comes.
+  exec_raw(dir.db(), "ALTER TABLE run_texts DROP COLUMN signatures; PRAGMA user_version = 9");
+  { auto s = open_store(dir.db()); }
+  CHECK(count(dir.db(), "PRAGMA user_version") == 10);
+  CHECK(count(dir.db(), "SELECT count(*) FROM run_texts") == 0);
+  CHECK(count(dir.db(), "SELECT count(*) FROM pragma_table_info('run_texts') "
+                        "WHERE name = 'signatures'") == 1);
 }
 
 TEST_CASE("files that are not ours, or are newer than us, are refused untouched") {
@@ -216,7 +249,7 @@ TEST_CASE("files that are not ours, or are newer than us, are refused untouched"
          { auto s = open_store(db); }
          exec_raw(db, "PRAGMA user_version = 99");
        },
-       "schema version 99 is newer than this driftwatch understands (9)"},
+       "schema version 99 is newer than this driftwatch understands (10)"},
       {"another program's tables",
        [](const std::string& db) { exec_raw(db, "CREATE TABLE accounts (id INTEGER)"); },
        "not a driftwatch database"},
@@ -894,7 +927,7 @@ TEST_CASE("a version 1 database is upgraded on open and keeps its history") {
   REQUIRE(count(dir.db(), "PRAGMA user_version") == 1);
 
   auto s = open_store(dir.db());
-  CHECK(count(dir.db(), "PRAGMA user_version") == 9);
+  CHECK(count(dir.db(), "PRAGMA user_version") == 10);
   for (const char* name : {"text_features", "judgements", "verdicts", "samples", "responses"}) {
     CAPTURE(name);
     CHECK(count(dir.db(), (std::string("SELECT count(*) FROM sqlite_schema WHERE name = '") +

@@ -50,7 +50,10 @@ SignatureLoader loader_for(store::Store& store, const History& history, FeatureC
     auto pair = history.pairs().find(k);
     if (pair != history.pairs().end()) {
       for (const Cell& c : pair->second.cells) {
-        if (c.run.id == run_id && c.texts) return c.answered;
+        if (c.run.id == run_id && c.texts) {
+          const auto held = c.answered.get();
+          return std::vector<Signature>(held.begin(), held.end());
+        }
       }
     }
     std::vector<Signature> out;
@@ -335,6 +338,7 @@ Result<Summary> detect_run(store::Store& store, int64_t run_id, const Options& o
   auto d = decide(history, run, *events, options, loader_for(store, history, cache),
                   text_loader(store));
   if (!d) return d.error();
+  if (Status r = summaries.signatures_status(); !r) return r.error();
   Summary summary;
   // One transaction for the events and the run's summary: few writes. Old runs counted from
   // their samples get their summary too (an upgraded database fills itself in, one detection
@@ -357,6 +361,8 @@ Result<Summary> detect_run(store::Store& store, int64_t run_id, const Options& o
   summary.runs_read = summaries.decoded() + summaries.counted();
   summary.pair_runs_read = summaries.pairs_decoded() + summaries.counted();
   summary.day_blocks_read = summaries.blocks_read();
+  summary.signature_runs_read = summaries.signatures_read();
+  summary.text_runs_read = summaries.text_runs_read();
   for (const auto& [key, pair] : history.pairs()) {
     summary.pair_cells += static_cast<long>(pair.cells.size());
   }

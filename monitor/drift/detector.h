@@ -122,6 +122,11 @@ struct Summary {
   // the texts' window are folded where no decision tells them apart (a pair holds a few spans
   // of them, not one cell a run), so this grows with the pairs, not with the window.
   long pair_cells = 0;
+  // detect_run: the endpoint runs of the texts' window whose signatures its decisions compared
+  // (read on first use: in steady state those of the last recent_runs + 10 runs), of those
+  // whose texts it read from their summaries.
+  long signature_runs_read = 0;
+  long text_runs_read = 0;
 };
 
 // Detects drift at one run, which must be finished (its samples committed and classified),

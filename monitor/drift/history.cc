@@ -1,8 +1,37 @@
 #include "drift/history.h"
 
 #include <algorithm>
+#include <bit>
+#include <cstring>
 
 namespace dw::drift {
+
+std::span<const Signature> RunSignatures::slice(size_t first, size_t n) const {
+  if (!done_) {
+    done_ = true;
+    auto bytes = read_();
+    read_ = nullptr;  // what it captured is not needed any more
+    if (!bytes) {
+      failure_ = bytes.error();
+    } else if (bytes->size() != count_ * sizeof(Signature)) {
+      failure_ = Error("run summary signatures: " + std::to_string(bytes->size()) +
+                       " bytes where " + std::to_string(count_) + " signatures were counted");
+    } else {
+      all_.resize(count_);
+      if constexpr (std::endian::native == std::endian::little) {
+        std::memcpy(all_.data(), bytes->data(), bytes->size());  // the stored order already
+      } else {
+        const auto* b = reinterpret_cast<const unsigned char*>(bytes->data());
+        for (Signature& sig : all_) {
+          for (uint16_t& v : sig) v = static_cast<uint16_t>(b[0] | b[1] << 8), b += 2;
+        }
+      }
+    }
+  }
+  if (failure_ || first > all_.size() || n > all_.size() - first) return {};
+  return {all_.data() + first, n};
+}
+
 namespace {
 
 // What add() counts is named by run_cells_version() (run_cells.cc), which fingerprints it:
@@ -148,7 +177,7 @@ void History::add_cells(const SharedPairKey& shared, bool control, std::span<Cel
     }
     pair.cells.push_back(std::move(c));
     pair.cells.back().texts = false;
-    pair.cells.back().answered.clear();
+    pair.cells.back().answered = Signatures();
     pair.fold_tail = foldable;
   }
 }
@@ -318,9 +347,7 @@ void History::prune(Time horizon, Time text_horizon) {
     for (Cell& c : cells) {
       if (c.run.at >= text_horizon) break;
       c.texts = false;
-      // Not `= {}`: that assigns an empty list and keeps the capacity, 128 bytes an answer of
-      // every run of the window, not only of the runs whose texts are held.
-      c.answered = std::vector<Signature>();
+      c.answered = Signatures();
     }
     it = cells.empty() ? pairs_.erase(it) : std::next(it);
   }

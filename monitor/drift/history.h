@@ -10,6 +10,7 @@
 #include <cmath>
 #include <compare>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -20,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/error.h"
 #include "common/time.h"
 #include "drift/answer_features.h"
 #include "drift/minhash.h"
@@ -106,6 +108,56 @@ class SampleIds {
   uint8_t size_ = 0;
 };
 
+// The answered signatures of one endpoint's run as its summary stores them (run_cells.h), read
+// from the store when a decision first compares one of them: a detection holds the texts of
+// its last 40 runs, but its similarity tests compare the answers of a dozen, and the
+// signatures are most of those runs' bytes. A read that fails (the store, or bytes that are
+// not `count` signatures) is kept as failure() and gives no signatures: the reader of a
+// detection checks it before using its decisions (RunSummaries::signatures_status()). One
+// thread: a detection's.
+class RunSignatures {
+ public:
+  using Read = std::function<Result<std::string>()>;  // the bytes, little-endian words
+  RunSignatures(size_t count, Read read) : count_(count), read_(std::move(read)) {}
+  size_t count() const { return count_; }
+  // Signatures [first, first + n) of the run's, read on first call; empty when the read failed.
+  std::span<const Signature> slice(size_t first, size_t n) const;
+  // Whether they were read, and why the read failed.
+  bool read() const { return done_; }
+  const std::optional<Error>& failure() const { return failure_; }
+
+ private:
+  size_t count_;
+  mutable Read read_;
+  mutable bool done_ = false;
+  mutable std::vector<Signature> all_;
+  mutable std::optional<Error> failure_;
+};
+
+// A cell's answered signatures: its own (counted from rows), or a slice of its run's
+// RunSignatures, read on first use. Copies share the run's.
+class Signatures {
+ public:
+  Signatures() = default;
+  // n of run's signatures from `first` (a run's are fewer than 2^32: its samples).
+  Signatures(std::shared_ptr<const RunSignatures> run, size_t first, size_t n)
+      : run_(std::move(run)),
+        first_(static_cast<uint32_t>(first)),
+        size_(static_cast<uint32_t>(n)) {}
+  void push_back(const Signature& s) {  // an owned list only
+    own_.push_back(s);
+    size_ = static_cast<uint32_t>(own_.size());
+  }
+  std::span<const Signature> get() const { return run_ ? run_->slice(first_, size_) : own_; }
+  size_t size() const { return size_; }  // never reads
+  bool empty() const { return size_ == 0; }
+
+ private:
+  std::vector<Signature> own_;
+  std::shared_ptr<const RunSignatures> run_;
+  uint32_t first_ = 0, size_ = 0;
+};
+
 struct PairKey {
   std::string endpoint;
   std::string probe_id;
@@ -138,7 +190,7 @@ struct Cell {
   // to span_last: their counts summed, their first ids. 1: one run's cell.
   int runs = 1;
   Time span_last{};
-  std::vector<Signature> answered;  // signatures of the answered samples' normalised texts
+  Signatures answered;              // of the answered samples' normalised texts
   SampleIds ids;                    // non-error sample ids, the first kMaxCellIds
   SampleIds error_ids;              // the same of error samples
 
@@ -263,7 +315,7 @@ struct EndpointRun {
 struct EndpointTexts {
   std::string endpoint;
   // The answered signatures of each pair that has any, in key order (as Cell::answered).
-  std::vector<std::pair<SharedPairKey, std::vector<Signature>>> answered;
+  std::vector<std::pair<SharedPairKey, Signatures>> answered;
   TextUses uses;  // as EndpointCell::uses
 };
 

@@ -63,7 +63,10 @@ Counts counts(Measure m, CellSpan cells) {
 
 std::vector<Signature> answers(CellSpan cells) {
   std::vector<Signature> out;
-  for (const Cell* c : cells) out.insert(out.end(), c->answered.begin(), c->answered.end());
+  for (const Cell* c : cells) {
+    const auto held = c->answered.get();
+    out.insert(out.end(), held.begin(), held.end());
+  }
   return out;
 }
 
@@ -161,8 +164,9 @@ class SimilarityMemo {
     }
     for (size_t i = from; i < eligible.size(); ++i) {
       if (!eligible[i]->texts) continue;
-      first_.emplace_back(eligible[i], answers_.size());
-      for (const Signature& a : eligible[i]->answered) answers_.push_back(&a);
+      const auto held = eligible[i]->answered.get();  // empty when it could not be read
+      first_.push_back({eligible[i], answers_.size(), held.size()});
+      for (const Signature& a : held) answers_.push_back(&a);
     }
     const size_t n = answers_.size();
     if (n > kMostAnswers) return;
@@ -185,10 +189,10 @@ class SimilarityMemo {
     size_t first = 0, end = 0;
     for (size_t i = 0; i < cells.size(); ++i) {
       auto f = std::find_if(first_.begin(), first_.end(),
-                            [&](const auto& held) { return held.first == cells[i]; });
-      if (f == first_.end() || (i > 0 && f->second != end)) return std::nullopt;
-      if (i == 0) first = f->second;
-      end = f->second + cells[i]->answered.size();
+                            [&](const Held& held) { return held.cell == cells[i]; });
+      if (f == first_.end() || (i > 0 && f->first != end)) return std::nullopt;
+      if (i == 0) first = f->first;
+      end = f->first + f->answers;
     }
     return std::pair<size_t, size_t>{first, end};
   }
@@ -198,7 +202,11 @@ class SimilarityMemo {
 
  private:
   // The held cells, in eligible's order, with the index of each one's first answer.
-  std::vector<std::pair<const Cell*, size_t>> first_;
+  struct Held {
+    const Cell* cell;
+    size_t first, answers;
+  };
+  std::vector<Held> first_;
   std::vector<const Signature*> answers_;
   static_assert(kSlots <= UINT8_MAX);
   std::vector<uint8_t> matrix_;  // answers_ x answers_: the slots where they agree

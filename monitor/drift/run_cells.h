@@ -28,6 +28,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -95,21 +96,33 @@ bool add_run_cells(std::string_view bytes, const std::string& endpoint, const Ru
                    History& history);
 
 // The texts' part (Store::put_run_texts), kept for the runs detection reads texts of: what
-// History::add(row, features) keeps beyond the counts. Version: names this encoding, the
-// answers' features (answer_features_version()) and run_cells_version(). Encoding: the answered
-// signatures of each pair of the counts with answered samples, in the counts' pair order, as
-// many as it answered, each 64 little-endian 16-bit words; then the number of shared-text uses
-// and each: the normalised text's sha256 (32 bytes), a raw text's sha256 (32 bytes), its probes
-// (count, then each one's index, ascending, among the probe ids of the counts' pairs that
-// answered or deflected, sorted and each once), its sample ids (count, then zigzag deltas as
-// above).
+// History::add(row, features) keeps beyond the counts, in two parts, read apart: the shared
+// texts (RunCells::data) of every run of the window, the signatures (RunCells::signatures)
+// only of the runs a decision compares answers of. Version: names this encoding, the answers'
+// features (answer_features_version()) and run_cells_version(). Encoding: signatures, the
+// answered signatures of each pair of the counts with answered samples, in the counts' pair
+// order, as many as it answered, each 64 little-endian 16-bit words; data, the number of
+// shared-text uses and each: the normalised text's sha256 (32 bytes), a raw text's sha256 (32
+// bytes), its probes (count, then each one's index, ascending, among the probe ids of the
+// counts' pairs that answered or deflected, sorted and each once), its sample ids (count, then
+// zigzag deltas as above).
 int64_t run_texts_version();
+struct RunTextsBytes {
+  std::string data;        // the shared texts
+  std::string signatures;  // the answered signatures
+};
 // nullopt when texts does not fit counts (a pair's signatures are not its answered count, a
 // use names a probe none of the pairs answered or deflected, the pairs are not in key order)
 // or a hash is not a lowercase hex sha256: such texts are not stored.
-std::optional<std::string> encode_run_texts(const EndpointRun& counts, const EndpointTexts& texts);
-// Back, given the counts decoded from the same run and endpoint; nullopt for other bytes.
-std::optional<EndpointTexts> decode_run_texts(std::string_view bytes, const EndpointRun& counts);
+std::optional<RunTextsBytes> encode_run_texts(const EndpointRun& counts,
+                                              const EndpointTexts& texts);
+// The signatures' bytes a run's texts have for these counts: 128 for each answered sample.
+size_t run_signatures_size(const EndpointRun& counts);
+// Back from data, given the counts decoded from the same run and endpoint and that run's
+// signatures (read when first used: their count must be run_signatures_size()'s); nullopt for
+// other bytes, or signatures of another count.
+std::optional<EndpointTexts> decode_run_texts(std::string_view data, const EndpointRun& counts,
+                                              std::shared_ptr<const RunSignatures> signatures);
 
 // Reads and writes the run summaries of one detection through the store.
 class RunSummaries {
@@ -140,6 +153,12 @@ class RunSummaries {
   long pairs_decoded() const { return pairs_decoded_; }  // ... of them with their pairs' cells
   long counted() const { return counted_; }  // runs counted from their samples
   long blocks_read() const { return blocks_read_; }  // days read from their blocks (day_blocks.h)
+  // The runs' signatures that feed() left to be read on first use (RunSignatures): whether a
+  // read failed (then decisions made since may have missed answers: not to be kept), and how
+  // many endpoint runs' were read, of how many whose texts came from their summaries.
+  Status signatures_status() const;
+  long signatures_read() const;
+  long text_runs_read() const { return static_cast<long>(signatures_.size()); }
 
   // Stores the day blocks the last feed() made of the whole days it read run by run (those
   // whose runs' summaries are still the ones it read), and drops a block it found damaged.
@@ -166,6 +185,7 @@ class RunSummaries {
   std::map<std::pair<std::string, std::string>, int64_t> key_ids_;  // (probe id, version)
   PairKeyPool pair_keys_;  // the pairs' keys of every run read
   std::vector<RunRef> missing_;
+  std::vector<std::shared_ptr<const RunSignatures>> signatures_;  // of the texts feed() read
   long decoded_ = 0;
   long pairs_decoded_ = 0;
   long counted_ = 0;

@@ -111,14 +111,31 @@ Result<bool> RunSummaries::add_texts(History& history, const RunRef& run,
                                      std::vector<EndpointRun>& counts) {
   const int64_t version = run_texts_version();
   std::vector<EndpointTexts> texts;
+  std::vector<std::shared_ptr<const RunSignatures>> signatures;
   bool usable = true;
   auto next = counts.begin();  // both in endpoint order: every endpoint needs its texts
   Status s = store_.run_texts(run.id, [&](const store::RunCellsView& row) {
-    usable = next != counts.end() && row.endpoint == next->endpoint && row.version == version;
+    usable = next != counts.end() && row.endpoint == next->endpoint && row.version == version &&
+             row.signatures_size >= 0 && row.signatures_size % sizeof(Signature) == 0;
+    if (!usable) return false;
+    // Read when a decision first compares one of them (most runs' never are).
+    auto read = [&store = store_, id = run.id, endpoint = next->endpoint,
+                 version]() -> Result<std::string> {
+      auto bytes = store.run_signatures(id, endpoint, version);
+      if (!bytes) return bytes.error();
+      if (!*bytes) {
+        return Error("the signatures of run " + std::to_string(id) + " on " + endpoint +
+                     " were removed while detection read them");
+      }
+      return std::move(**bytes);
+    };
+    auto sigs = std::make_shared<const RunSignatures>(
+        static_cast<size_t>(row.signatures_size) / sizeof(Signature), std::move(read));
+    auto t = decode_run_texts(row.data, *next++, sigs);
+    usable = t.has_value();
     if (usable) {
-      auto t = decode_run_texts(row.data, *next++);
-      usable = t.has_value();
-      if (usable) texts.push_back(std::move(*t));
+      texts.push_back(std::move(*t));
+      signatures.push_back(std::move(sigs));
     }
     return usable;
   });
@@ -126,7 +143,21 @@ Result<bool> RunSummaries::add_texts(History& history, const RunRef& run,
   if (!usable || next != counts.end()) return false;
   for (EndpointRun& e : counts) history.add(std::move(e));
   for (EndpointTexts& t : texts) history.add_texts(run, std::move(t));
+  signatures_.insert(signatures_.end(), std::make_move_iterator(signatures.begin()),
+                     std::make_move_iterator(signatures.end()));
   return true;
+}
+
+Status RunSummaries::signatures_status() const {
+  for (const auto& s : signatures_) {
+    if (s->failure()) return *s->failure();
+  }
+  return {};
+}
+
+long RunSummaries::signatures_read() const {
+  return std::count_if(signatures_.begin(), signatures_.end(),
+                       [](const auto& s) { return s->read(); });
 }
 
 Status RunSummaries::feed(History& history, Time since, Time until, Time texts_since,
@@ -386,9 +417,9 @@ Status RunSummaries::write(const History& history, const RunRef& run, bool with_
       keys_[*id] = {*id, p.key->probe_id, p.key->probe_version, p.control};
       ids.push_back(*id);
     }
-    rows.push_back({run.id, run.at, e.endpoint, version, encode_run_cells(e, ids)});
+    rows.push_back({run.id, run.at, e.endpoint, version, encode_run_cells(e, ids), {}});
   }
-  if (rows.empty()) rows.push_back({run.id, run.at, "", version, ""});
+  if (rows.empty()) rows.push_back({run.id, run.at, "", version, "", {}});
   if (Status s = store_.put_run_cells(run.id, rows); !s) return s;
   if (!with_texts) return {};
 
@@ -397,10 +428,11 @@ Status RunSummaries::write(const History& history, const RunRef& run, bool with_
   std::vector<store::RunCells> texts;
   const std::vector<EndpointTexts> held = history.texts_of(run);
   for (size_t i = 0; i < counts.size() && held.size() == counts.size(); ++i) {
-    auto data = held[i].endpoint == counts[i].endpoint ? encode_run_texts(counts[i], held[i])
-                                                       : std::nullopt;
-    if (!data) break;
-    texts.push_back({run.id, run.at, counts[i].endpoint, run_texts_version(), std::move(*data)});
+    auto bytes = held[i].endpoint == counts[i].endpoint ? encode_run_texts(counts[i], held[i])
+                                                        : std::nullopt;
+    if (!bytes) break;
+    texts.push_back({run.id, run.at, counts[i].endpoint, run_texts_version(),
+                     std::move(bytes->data), std::move(bytes->signatures)});
   }
   if (texts.size() != counts.size()) texts.clear();
   return store_.put_run_texts(run.id, texts);

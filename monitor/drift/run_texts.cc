@@ -1,20 +1,16 @@
 // The texts' part of run summaries as bytes (the encoding run_cells.h describes).
 #include <algorithm>
-#include <bit>
-#include <cstring>
+#include <cstdint>
 #include <string_view>
 #include <vector>
 
 #include "drift/answer_features.h"
 #include "drift/run_cells.h"
-#include "drift/varint.h"
 
 namespace dw::drift {
 namespace {
 
-using namespace varint;
-
-constexpr const char* kTextsFormat = "run-texts/3";  // of the bytes below
+constexpr const char* kTextsFormat = "run-texts/4";  // of the bytes below
 constexpr size_t kHexHash = 64;  // a sha256 in hex
 
 void put_signature(std::string& out, const Signature& s) {
@@ -22,20 +18,6 @@ void put_signature(std::string& out, const Signature& s) {
     out += static_cast<char>(v & 0xff);
     out += static_cast<char>(v >> 8);
   }
-}
-
-bool read_signature(Reader& in, Signature& s) {
-  std::string_view bytes;
-  if (!in.raw(sizeof(Signature), bytes)) return false;
-  if constexpr (std::endian::native == std::endian::little) {
-    std::memcpy(s.data(), bytes.data(), sizeof(Signature));  // the stored order already
-    return true;
-  }
-  for (size_t k = 0; k < s.size(); ++k) {
-    s[k] = static_cast<uint16_t>(static_cast<uint8_t>(bytes[2 * k]) |
-                                 static_cast<uint8_t>(bytes[2 * k + 1]) << 8);
-  }
-  return true;
 }
 
 // What History::add keeps of texts, over fixed rows that exercise each of its rules (which
@@ -74,7 +56,8 @@ std::string texts_fingerprint() {
   const std::vector<EndpointRun> counts = history.cells_of({row.run_id, row.run_at});
   const std::vector<EndpointTexts> texts = history.texts_of({row.run_id, row.run_at});
   for (size_t i = 0; i < counts.size() && i < texts.size(); ++i) {
-    out += encode_run_texts(counts[i], texts[i]).value_or("?");
+    auto bytes = encode_run_texts(counts[i], texts[i]);
+    out += bytes ? bytes->data + bytes->signatures : "?";
   }
   return out;
 }
@@ -106,8 +89,9 @@ int64_t run_texts_version() {
   return version;
 }
 
-std::optional<std::string> encode_run_texts(const EndpointRun& counts, const EndpointTexts& texts) {
-  std::string out;
+std::optional<RunTextsBytes> encode_run_texts(const EndpointRun& counts,
+                                              const EndpointTexts& texts) {
+  RunTextsBytes out;
   // Signatures of the pairs that answered, in the counts' pair order: their number is the
   // answered count, so neither keys nor counts are written.
   auto answered = texts.answered.begin();
@@ -119,34 +103,46 @@ std::optional<std::string> encode_run_texts(const EndpointRun& counts, const End
         answered->second.size() != static_cast<size_t>(n)) {
       return std::nullopt;  // not what add(row, features) keeps: never stored
     }
-    for (const Signature& s : answered->second) put_signature(out, s);
+    const auto signatures = answered->second.get();
+    if (signatures.size() != static_cast<size_t>(n)) return std::nullopt;  // unreadable
+    for (const Signature& s : signatures) put_signature(out.signatures, s);
   }
   auto probes = shared_probes(counts);
   if (!probes) return std::nullopt;
   auto uses = texts.uses.encode(*probes);
   if (!uses) return std::nullopt;
-  return out + *uses;
+  out.data = std::move(*uses);
+  return out;
 }
 
-std::optional<EndpointTexts> decode_run_texts(std::string_view bytes, const EndpointRun& counts) {
-  Reader in(bytes);
+size_t run_signatures_size(const EndpointRun& counts) {
+  // Counts may come from a damaged row: a sum that would not fit is no size any row has.
+  constexpr size_t kMost = SIZE_MAX / sizeof(Signature) / 2;
+  size_t n = 0;
+  for (const PairRun& p : counts.pairs) {
+    n += std::min(static_cast<size_t>(std::max(0L, p.cell.verdicts[0])), kMost);
+    if (n > kMost) return SIZE_MAX;
+  }
+  return n * sizeof(Signature);
+}
+
+std::optional<EndpointTexts> decode_run_texts(std::string_view data, const EndpointRun& counts,
+                                              std::shared_ptr<const RunSignatures> signatures) {
+  if (!signatures || signatures->count() * sizeof(Signature) != run_signatures_size(counts)) {
+    return std::nullopt;
+  }
   EndpointTexts t;
   t.endpoint = counts.endpoint;
+  size_t first = 0;  // the pair's first signature among the run's
   for (const PairRun& p : counts.pairs) {
-    const long n = p.cell.verdicts[0];
+    const auto n = static_cast<size_t>(p.cell.verdicts[0]);
     if (n == 0) continue;
-    // Counts come from another row: never allocate more than the bytes can hold.
-    if (in.remaining() / sizeof(Signature) < static_cast<size_t>(n)) return std::nullopt;
-    auto& [key, signatures] = t.answered.emplace_back(p.key, std::vector<Signature>(static_cast<size_t>(n)));
-    for (Signature& s : signatures) {
-      if (!read_signature(in, s)) return std::nullopt;
-    }
+    t.answered.emplace_back(p.key, Signatures(signatures, first, n));
+    first += n;
   }
   auto probes = shared_probes(counts);
   if (!probes) return std::nullopt;  // not History's
-  std::string_view rest;
-  if (!in.raw(in.remaining(), rest)) return std::nullopt;
-  auto uses = TextUses::decode(rest, std::move(*probes));
+  auto uses = TextUses::decode(data, std::move(*probes));
   if (!uses) return std::nullopt;
   t.uses = std::move(*uses);
   return t;

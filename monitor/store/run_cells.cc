@@ -88,12 +88,16 @@ Status put_summary(Db& db, const char* table, int64_t run_id, const std::vector<
   (*del)->bind(1, run_id);
   const std::string what = "storing the summary of run " + std::to_string(run_id);
   if (auto st = (*del)->run(what); !st) return st;
-  const std::string ins_sql = std::string("INSERT INTO ") + table +
-                              " (run_id, endpoint, version, data) VALUES (?, ?, ?, ?)";
+  const bool texts = std::string_view(table) == "run_texts";
+  const std::string ins_sql =
+      std::string("INSERT INTO ") + table +
+      (texts ? " (run_id, endpoint, version, data, signatures) VALUES (?, ?, ?, ?, ?)"
+             : " (run_id, endpoint, version, data) VALUES (?, ?, ?, ?)");
   auto ins = db.cached(ins_sql.c_str());
   if (!ins) return ins.error();
   for (const RunCells& r : rows) {
     (*ins)->bind(1, run_id).bind(2, r.endpoint).bind(3, r.version).bind_blob(4, r.data);
+    if (texts) (*ins)->bind_blob(5, r.signatures);
     if (auto st = (*ins)->run(what); !st) return st;  // "FOREIGN KEY constraint failed"
   }
   return (*whole)->commit();
@@ -116,7 +120,9 @@ Status Store::put_run_texts(int64_t run_id, const std::vector<RunCells>& rows) {
 Status Store::run_texts(int64_t run_id,
                         const std::function<bool(const RunCellsView&)>& callback) {
   auto st = db_->cached(
-      "SELECT t.endpoint, t.version, t.data, r.run_at FROM run_texts t "
+      // length() of a blob reads the row's header, not its pages: the signatures come after
+      // data in the row, so their pages are not read.
+      "SELECT t.endpoint, t.version, t.data, r.run_at, length(t.signatures) FROM run_texts t "
       "JOIN runs r ON r.id = t.run_id WHERE t.run_id = ? ORDER BY t.endpoint");
   if (!st) return st.error();
   Statement& q = **st;
@@ -134,8 +140,24 @@ Status Store::run_texts(int64_t run_id,
     auto at = q.time(3);
     if (!at) return at.error();
     r.run_at = *at;
+    r.signatures_size = q.int64(4);
     if (!callback(r)) return Status::Ok();
   }
+}
+
+Result<std::optional<std::string>> Store::run_signatures(int64_t run_id,
+                                                         std::string_view endpoint,
+                                                         int64_t version) {
+  auto st = db_->cached(
+      "SELECT signatures FROM run_texts WHERE run_id = ? AND endpoint = ? AND version = ?");
+  if (!st) return st.error();
+  Statement& q = **st;
+  ResetOnExit reset(q);
+  q.bind(1, run_id).bind(2, endpoint).bind(3, version);
+  auto row = q.step();
+  if (!row) return row.error();
+  if (!*row) return std::optional<std::string>();
+  return std::optional<std::string>(std::string(q.blob(0)));
 }
 
 Status Store::drop_run_texts(Time before) {

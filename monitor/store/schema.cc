@@ -280,6 +280,16 @@ BEGIN
 END;
 )sql";
 
+// Schema 10. A run summary's signatures in a column of their own, after data: a detection reads
+// the shared texts (data) of its last 40 runs but the signatures of a dozen, and a row's
+// columns are stored in order, so reading data never reads the signatures' pages. The rows
+// are derived data of an older encoding (run_texts_version): dropped, and rebuilt by the
+// next detection from the samples.
+constexpr const char* kRunTextSignatures = R"sql(
+DELETE FROM run_texts;
+ALTER TABLE run_texts ADD COLUMN signatures BLOB NOT NULL DEFAULT x'';
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, kInitialSchema},
     Migration{2, kResponseFeatures},
@@ -290,6 +300,7 @@ constexpr std::array kMigrations = {
     Migration{7, kRunTexts},
     Migration{8, kRunPushes},
     Migration{9, kDayBlocks},
+    Migration{10, kRunTextSignatures},
 };
 
 Result<int64_t> pragma_int(Db& db, const char* sql) {

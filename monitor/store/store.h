@@ -228,6 +228,9 @@ struct RunCells {
   std::string endpoint;
   int64_t version = 0;
   std::string data;
+  // run_texts only: a second part, read apart from data and only when asked for
+  // (Store::run_signatures): detection reads it of a few of the rows whose data it reads.
+  std::string signatures;
 };
 
 // A row of run_cells or run_texts as read: its strings are the store's memory, valid only
@@ -238,9 +241,10 @@ struct RunCellsView {
   std::string_view endpoint;
   int64_t version = 0;
   std::string_view data;
+  int64_t signatures_size = 0;  // run_texts: the bytes of its signatures (not read)
 
-  RunCells copy() const {
-    return {run_id, run_at, std::string(endpoint), version, std::string(data)};
+  RunCells copy() const {  // without the signatures, which are not read
+    return {run_id, run_at, std::string(endpoint), version, std::string(data), {}};
   }
 };
 
@@ -437,9 +441,14 @@ class Store {
   // far larger than the counts): the same shape, in a table of its own so that reading counts
   // never reads texts. put_run_texts is put_run_cells for it, and the same trigger drops a
   // run's rows. run_texts streams the rows of one run in endpoint order (one prepared
-  // statement for every call: its callback may use the store but not call run_texts).
+  // statement for every call: its callback may use the store but not call run_texts), with the
+  // size of their signatures but not their bytes: run_signatures reads those of one row, for
+  // the few rows whose signatures a detection compares (each is most of its row's bytes).
+  // run_signatures gives nullopt when the row is gone or of another version.
   Status put_run_texts(int64_t run_id, const std::vector<RunCells>& rows);
   Status run_texts(int64_t run_id, const std::function<bool(const RunCellsView&)>& callback);
+  Result<std::optional<std::string>> run_signatures(int64_t run_id, std::string_view endpoint,
+                                                    int64_t version);
   // Deletes the texts' part of the summaries of runs with run_at before `before` (they have
   // left the window detection reads texts of). Batched like add_sample; writes nothing when
   // there is nothing to delete.
