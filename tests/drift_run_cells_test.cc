@@ -37,8 +37,6 @@ namespace {
 const std::string kRefusal = "I can't help with that.";
 const std::string kCanned = "Sorry, that's beyond my current scope. Let's talk about something else.";
 
-// The texts of endpoint "e" with one shared text (hash "aa...", raw "bb..."), used by probes
-// with sample ids.
 // A run's signatures that are these bytes, when read.
 std::shared_ptr<const RunSignatures> signatures_of(std::string bytes) {
   const size_t count = bytes.size() / sizeof(Signature);
@@ -46,6 +44,8 @@ std::shared_ptr<const RunSignatures> signatures_of(std::string bytes) {
       count, [bytes = std::move(bytes)]() -> dw::Result<std::string> { return bytes; });
 }
 
+// The texts of endpoint "e" with one shared text (hash "aa...", raw "bb..."), used by probes
+// with sample ids.
 EndpointTexts one_shared_text(std::set<std::string> probes, SampleIds ids) {
   EndpointTexts texts;
   texts.endpoint = "e";
@@ -752,9 +752,9 @@ TEST_CASE("a day's block is stored only if its runs' summaries are still those i
         "02 03 05 06 07 08 09 10\n");
 }
 
-TEST_CASE("prune gives back the memory of the signatures of runs before the texts' horizon") {
-  // recompute_all holds two baseline windows of cells but texts of only the last runs: an
-  // emptied signature vector that kept its capacity held 128 bytes an answer of every run.
+TEST_CASE("prune drops the signatures of runs before the texts' horizon") {
+  // recompute_all holds two baseline windows of cells but texts of only the last runs: the
+  // signatures of every run were 128 bytes an answer.
   History h;
   dw::drift::AnswerFeatures features;
   dw::store::SampleRow row;
@@ -1213,7 +1213,8 @@ TEST_CASE("a run's signatures are read from its summary when first compared; a r
   CHECK(summaries.signatures_read() == 1);  // that endpoint's run, once
   CHECK(summaries.signatures_status().ok());
 
-  // Signatures changed under the detection: none given, and the failure kept.
+  // Signatures changed under the reader (outside the transaction a detection reads in): none
+  // given, and the failure kept.
   const int64_t run44 = run_of(44);
   query(w.db(), "UPDATE run_texts SET signatures = x'00' WHERE run_id = " + std::to_string(run44));
   auto damaged = std::find_if(pair.cells.begin(), pair.cells.end(),
@@ -1222,19 +1223,29 @@ TEST_CASE("a run's signatures are read from its summary when first compared; a r
   REQUIRE(damaged->answered.size() > 0);
   CHECK(damaged->answered.get().empty());
   REQUIRE_FALSE(summaries.signatures_status().ok());
-  CHECK(summaries.signatures_status().error().to_string().find("1 bytes where") !=
+  CHECK(summaries.signatures_status().error().to_string().find("changed while detection") !=
         std::string::npos);
 
   // At rest, signatures that are not the answers counted (a damaged row) are never used: the
-  // detection counts that run from its samples, and stores its summary again.
-  const int64_t run49 = run_of(49);
-  const std::string signatures49 =
-      "SELECT hex(signatures) FROM run_texts WHERE run_id = " + std::to_string(run49);
-  const std::string good = query(w.db(), signatures49);
-  query(w.db(),
-        "UPDATE run_texts SET signatures = x'0000' WHERE run_id = " + std::to_string(run49));
-  CHECK(w.run_each(50, gen).summaries_rebuilt == 2);  // runs 44 and 49
-  CHECK(query(w.db(), signatures49) == good);
+  // detection counts that run from its samples, and stores its summary again. Not a whole
+  // number of signatures; one more than the answers; text of the right length in characters.
+  const std::string damaged_rows = "SELECT run_id, endpoint, typeof(signatures), "
+                                   "hex(signatures) FROM run_texts WHERE run_id BETWEEN " +
+                                   std::to_string(run_of(45)) + " AND " +
+                                   std::to_string(run_of(49)) + " ORDER BY 1, 2";
+  const std::string good = query(w.db(), damaged_rows);
+  auto damage = [&](int d, const std::string& value) {
+    query(w.db(), "UPDATE run_texts SET signatures = " + value +
+                      " WHERE run_id = " + std::to_string(run_of(d)));
+  };
+  damage(47, "x'0000'");
+  damage(48, "signatures || zeroblob(128)");
+  // As many characters as it had bytes, each two bytes long.
+  damage(49, "CAST(replace(hex(zeroblob(length(signatures))), '00', '\xc3\xa9') AS TEXT)");
+  CHECK(count(w.db(), "SELECT count(*) FROM run_texts WHERE typeof(signatures) = 'text' AND "
+                      "length(signatures) % 128 = 0 AND length(signatures) > 0") == 2);
+  CHECK(w.run_each(50, gen).summaries_rebuilt == 4);  // with run 44's, damaged above
+  CHECK(query(w.db(), damaged_rows) == good);
 }
 
 TEST_CASE("the texts' part never decodes from bytes that do not hold it") {

@@ -290,6 +290,12 @@ Result<Summary> detect_run(store::Store& store, int64_t run_id, const Options& o
     latest.pop_back();
   }
 
+  // One transaction from the first read to the last write: the runs' signatures are read when
+  // a decision first compares them, long after their summaries' other parts, and must be the
+  // same rows (a reclassify or import elsewhere waits its turn). The events and the run's
+  // summary are written in it too: few writes.
+  auto tx = store.transaction();
+  if (!tx) return tx.error();
   auto events = events_since(store, run.at - 2 * options.baseline_window);
   if (!events) return events.error();
   for (const store::Event& e : *events) {
@@ -340,11 +346,8 @@ Result<Summary> detect_run(store::Store& store, int64_t run_id, const Options& o
   if (!d) return d.error();
   if (Status r = summaries.signatures_status(); !r) return r.error();
   Summary summary;
-  // One transaction for the events and the run's summary: few writes. Old runs counted from
-  // their samples get their summary too (an upgraded database fills itself in, one detection
-  // at a time).
-  auto tx = store.transaction();
-  if (!tx) return tx.error();
+  // Old runs counted from their samples get their summary too (an upgraded database fills
+  // itself in, one detection at a time).
   if (Status w = write(store, *events, *d, summary); !w) return w.error();
   if (Status w = summaries.write(history, run, true); !w) return w.error();
   if (Status w = summaries.write_blocks(); !w) return w.error();

@@ -28,7 +28,12 @@ std::span<const Signature> RunSignatures::slice(size_t first, size_t n) const {
       }
     }
   }
-  if (failure_ || first > all_.size() || n > all_.size() - first) return {};
+  if (failure_) return {};
+  if (first > all_.size() || n > all_.size() - first) {
+    failure_ = Error("run summary signatures: " + std::to_string(n) + " from " +
+                     std::to_string(first) + " asked of " + std::to_string(count_));
+    return {};
+  }
   return {all_.data() + first, n};
 }
 

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cassert>
 #include <cmath>
 #include <compare>
 #include <cstdint>
@@ -111,10 +112,10 @@ class SampleIds {
 // The answered signatures of one endpoint's run as its summary stores them (run_cells.h), read
 // from the store when a decision first compares one of them: a detection holds the texts of
 // its last 40 runs, but its similarity tests compare the answers of a dozen, and the
-// signatures are most of those runs' bytes. A read that fails (the store, or bytes that are
-// not `count` signatures) is kept as failure() and gives no signatures: the reader of a
-// detection checks it before using its decisions (RunSummaries::signatures_status()). One
-// thread: a detection's.
+// signatures are most of those runs' bytes. `read` queries the store (RunSummaries makes it):
+// the store must outlive every copy, and the first slice() may not come from inside a store
+// callback. A read that fails, or gives other than `count` signatures, is kept as failure()
+// and gives no signatures, nor does a slice out of range. One thread: a detection's.
 class RunSignatures {
  public:
   using Read = std::function<Result<std::string>()>;  // the bytes, little-endian words
@@ -135,7 +136,7 @@ class RunSignatures {
 };
 
 // A cell's answered signatures: its own (counted from rows), or a slice of its run's
-// RunSignatures, read on first use. Copies share the run's.
+// RunSignatures, whose get() may read them (see there). Copies share the run's.
 class Signatures {
  public:
   Signatures() = default;
@@ -144,10 +145,12 @@ class Signatures {
       : run_(std::move(run)),
         first_(static_cast<uint32_t>(first)),
         size_(static_cast<uint32_t>(n)) {}
-  void push_back(const Signature& s) {  // an owned list only
+  void push_back(const Signature& s) {  // an owned list only (never a slice)
+    assert(!run_);
     own_.push_back(s);
     size_ = static_cast<uint32_t>(own_.size());
   }
+  // Empty when a slice's read failed (RunSignatures::failure()).
   std::span<const Signature> get() const { return run_ ? run_->slice(first_, size_) : own_; }
   size_t size() const { return size_; }  // never reads
   bool empty() const { return size_ == 0; }
@@ -185,7 +188,7 @@ struct Cell {
   long narrative = 0;              // of the non-error samples
   std::array<long, 3> coverage{};  // answered samples with a coverage, kCoverageColumns
   double coverage_sum = 0;         // of its answered samples' coverages (a span: coverage_steps)
-  bool texts = false;               // signatures below were computed (texts were read)
+  bool texts = false;               // its run's texts are held: `answered` below is whole
   // A span (History::fold) stands for this many consecutive valid runs of the pair, from run
   // to span_last: their counts summed, their first ids. 1: one run's cell.
   int runs = 1;

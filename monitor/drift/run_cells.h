@@ -113,7 +113,8 @@ struct RunTextsBytes {
 };
 // nullopt when texts does not fit counts (a pair's signatures are not its answered count, a
 // use names a probe none of the pairs answered or deflected, the pairs are not in key order)
-// or a hash is not a lowercase hex sha256: such texts are not stored.
+// or a hash is not a lowercase hex sha256, or when signatures read from a summary cannot be
+// read again: such texts are not stored (their run is counted from its samples next time).
 std::optional<RunTextsBytes> encode_run_texts(const EndpointRun& counts,
                                               const EndpointTexts& texts);
 // The signatures' bytes a run's texts have for these counts: 128 for each answered sample.
@@ -153,12 +154,15 @@ class RunSummaries {
   long pairs_decoded() const { return pairs_decoded_; }  // ... of them with their pairs' cells
   long counted() const { return counted_; }  // runs counted from their samples
   long blocks_read() const { return blocks_read_; }  // days read from their blocks (day_blocks.h)
-  // The runs' signatures that feed() left to be read on first use (RunSignatures): whether a
-  // read failed (then decisions made since may have missed answers: not to be kept), and how
-  // many endpoint runs' were read, of how many whose texts came from their summaries.
-  Status signatures_status() const;
-  long signatures_read() const;
-  long text_runs_read() const { return static_cast<long>(signatures_.size()); }
+  // The runs' signatures that feed() left to be read on first use (RunSignatures), which must
+  // be in the transaction feed() read in (the rows may not change meanwhile): whether a read
+  // failed (decisions made since may have missed answers: not to be kept), and how many
+  // endpoint runs' were read, of how many whose texts came from their summaries.
+  Status signatures_status() const {
+    return reads_->failure ? Status(*reads_->failure) : Status();
+  }
+  long signatures_read() const { return reads_->read; }
+  long text_runs_read() const { return text_runs_; }
 
   // Stores the day blocks the last feed() made of the whole days it read run by run (those
   // whose runs' summaries are still the ones it read), and drops a block it found damaged.
@@ -185,7 +189,12 @@ class RunSummaries {
   std::map<std::pair<std::string, std::string>, int64_t> key_ids_;  // (probe id, version)
   PairKeyPool pair_keys_;  // the pairs' keys of every run read
   std::vector<RunRef> missing_;
-  std::vector<std::shared_ptr<const RunSignatures>> signatures_;  // of the texts feed() read
+  struct SignatureReads {  // by the readers feed() gave the runs' signatures
+    long read = 0;
+    std::optional<Error> failure;  // the first
+  };
+  std::shared_ptr<SignatureReads> reads_ = std::make_shared<SignatureReads>();
+  long text_runs_ = 0;  // endpoint runs whose texts feed() read from their summaries
   long decoded_ = 0;
   long pairs_decoded_ = 0;
   long counted_ = 0;

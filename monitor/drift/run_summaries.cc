@@ -111,53 +111,42 @@ Result<bool> RunSummaries::add_texts(History& history, const RunRef& run,
                                      std::vector<EndpointRun>& counts) {
   const int64_t version = run_texts_version();
   std::vector<EndpointTexts> texts;
-  std::vector<std::shared_ptr<const RunSignatures>> signatures;
   bool usable = true;
   auto next = counts.begin();  // both in endpoint order: every endpoint needs its texts
   Status s = store_.run_texts(run.id, [&](const store::RunCellsView& row) {
     usable = next != counts.end() && row.endpoint == next->endpoint && row.version == version &&
-             row.signatures_size >= 0 && row.signatures_size % sizeof(Signature) == 0;
+             row.signatures_blob && row.signatures_size % sizeof(Signature) == 0;
     if (!usable) return false;
-    // Read when a decision first compares one of them (most runs' never are).
-    auto read = [&store = store_, id = run.id, endpoint = next->endpoint,
-                 version]() -> Result<std::string> {
+    // Read when a decision first compares one of them (most runs' never are), in the
+    // caller's transaction: the same row.
+    const auto size = static_cast<size_t>(row.signatures_size);
+    auto read = [&store = store_, reads = reads_, id = run.id, endpoint = next->endpoint,
+                 version, size]() -> Result<std::string> {
       auto bytes = store.run_signatures(id, endpoint, version);
-      if (!bytes) return bytes.error();
-      if (!*bytes) {
-        return Error("the signatures of run " + std::to_string(id) + " on " + endpoint +
-                     " were removed while detection read them");
+      if (bytes && (!*bytes || (*bytes)->size() != size)) {
+        bytes = Error("the signatures of run " + std::to_string(id) + " on " + endpoint +
+                      " changed while detection read them");
       }
+      if (!bytes) {
+        if (!reads->failure) reads->failure = bytes.error();
+        return bytes.error();
+      }
+      ++reads->read;
       return std::move(**bytes);
     };
-    auto sigs = std::make_shared<const RunSignatures>(
-        static_cast<size_t>(row.signatures_size) / sizeof(Signature), std::move(read));
-    auto t = decode_run_texts(row.data, *next++, sigs);
+    auto t = decode_run_texts(
+        row.data, *next++,
+        std::make_shared<const RunSignatures>(size / sizeof(Signature), std::move(read)));
     usable = t.has_value();
-    if (usable) {
-      texts.push_back(std::move(*t));
-      signatures.push_back(std::move(sigs));
-    }
+    if (usable) texts.push_back(std::move(*t));
     return usable;
   });
   if (!s) return s.error();
   if (!usable || next != counts.end()) return false;
   for (EndpointRun& e : counts) history.add(std::move(e));
   for (EndpointTexts& t : texts) history.add_texts(run, std::move(t));
-  signatures_.insert(signatures_.end(), std::make_move_iterator(signatures.begin()),
-                     std::make_move_iterator(signatures.end()));
+  text_runs_ += static_cast<long>(texts.size());
   return true;
-}
-
-Status RunSummaries::signatures_status() const {
-  for (const auto& s : signatures_) {
-    if (s->failure()) return *s->failure();
-  }
-  return {};
-}
-
-long RunSummaries::signatures_read() const {
-  return std::count_if(signatures_.begin(), signatures_.end(),
-                       [](const auto& s) { return s->read(); });
 }
 
 Status RunSummaries::feed(History& history, Time since, Time until, Time texts_since,

@@ -135,8 +135,8 @@ std::optional<EndpointTexts> decode_run_texts(std::string_view data, const Endpo
   t.endpoint = counts.endpoint;
   size_t first = 0;  // the pair's first signature among the run's
   for (const PairRun& p : counts.pairs) {
+    if (p.cell.verdicts[0] <= 0) continue;  // as run_signatures_size() counts
     const auto n = static_cast<size_t>(p.cell.verdicts[0]);
-    if (n == 0) continue;
     t.answered.emplace_back(p.key, Signatures(signatures, first, n));
     first += n;
   }

@@ -120,9 +120,10 @@ Status Store::put_run_texts(int64_t run_id, const std::vector<RunCells>& rows) {
 Status Store::run_texts(int64_t run_id,
                         const std::function<bool(const RunCellsView&)>& callback) {
   auto st = db_->cached(
-      // length() of a blob reads the row's header, not its pages: the signatures come after
-      // data in the row, so their pages are not read.
-      "SELECT t.endpoint, t.version, t.data, r.run_at, length(t.signatures) FROM run_texts t "
+      // length() and typeof() of a blob read the row's header, not its pages: the signatures
+      // come after data in the row, so their pages are not read.
+      "SELECT t.endpoint, t.version, t.data, r.run_at, length(t.signatures), "
+      "typeof(t.signatures) = 'blob' FROM run_texts t "
       "JOIN runs r ON r.id = t.run_id WHERE t.run_id = ? ORDER BY t.endpoint");
   if (!st) return st.error();
   Statement& q = **st;
@@ -141,6 +142,7 @@ Status Store::run_texts(int64_t run_id,
     if (!at) return at.error();
     r.run_at = *at;
     r.signatures_size = q.int64(4);
+    r.signatures_blob = q.int64(5) != 0;
     if (!callback(r)) return Status::Ok();
   }
 }

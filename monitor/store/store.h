@@ -241,7 +241,10 @@ struct RunCellsView {
   std::string_view endpoint;
   int64_t version = 0;
   std::string_view data;
-  int64_t signatures_size = 0;  // run_texts: the bytes of its signatures (not read)
+  // run_texts: its signatures' size in bytes and whether they are a blob (not read; another
+  // type, hand-written, is no signatures: length() would count characters).
+  int64_t signatures_size = 0;
+  bool signatures_blob = false;
 
   RunCells copy() const {  // without the signatures, which are not read
     return {run_id, run_at, std::string(endpoint), version, std::string(data), {}};
