@@ -190,15 +190,18 @@ TEST_CASE("an empty file is migrated, and reopening changes nothing") {
     auto s = open_store(dir.db());
     seed(*s);
   }
-  CHECK(count(dir.db(), "PRAGMA user_version") == 10);
+  CHECK(count(dir.db(), "PRAGMA user_version") == 11);
   CHECK(count(dir.db(), "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'") ==
+        1);
+  // A detection's events are found by when they were resolved (schema 11), not by walking all.
+  CHECK(count(dir.db(), "SELECT count(*) FROM sqlite_schema WHERE name = 'events_by_resolution'") ==
         1);
   int64_t tables = count(dir.db(), "SELECT count(*) FROM sqlite_schema");
   for (int i = 0; i < 2; ++i) {
     auto s = open_store(dir.db());
     seed(*s);  // upserts are idempotent too
   }
-  CHECK(count(dir.db(), "PRAGMA user_version") == 10);
+  CHECK(count(dir.db(), "PRAGMA user_version") == 11);
   CHECK(count(dir.db(), "SELECT count(*) FROM sqlite_schema") == tables);
   CHECK(count(dir.db(), "SELECT count(*) FROM probes") == 2);
   CHECK(count(dir.db(), "SELECT count(*) FROM endpoints") == 2);
@@ -229,9 +232,10 @@ TEST_CASE("run summaries' signatures: a column read apart, its schema 9 rows dro
   }
   // A schema 9 file (no signatures column, its rows of the older encoding) is upgraded: the
   // rows, derived data, go; the column comes.
-  exec_raw(dir.db(), "ALTER TABLE run_texts DROP COLUMN signatures; PRAGMA user_version = 9");
+  exec_raw(dir.db(), "ALTER TABLE run_texts DROP COLUMN signatures; DROP INDEX "
+                     "events_by_resolution; PRAGMA user_version = 9");
   { auto s = open_store(dir.db()); }
-  CHECK(count(dir.db(), "PRAGMA user_version") == 10);
+  CHECK(count(dir.db(), "PRAGMA user_version") == 11);
   CHECK(count(dir.db(), "SELECT count(*) FROM run_texts") == 0);
   CHECK(count(dir.db(), "SELECT count(*) FROM pragma_table_info('run_texts') "
                         "WHERE name = 'signatures'") == 1);
@@ -249,7 +253,7 @@ TEST_CASE("files that are not ours, or are newer than us, are refused untouched"
          { auto s = open_store(db); }
          exec_raw(db, "PRAGMA user_version = 99");
        },
-       "schema version 99 is newer than this driftwatch understands (10)"},
+       "schema version 99 is newer than this driftwatch understands (11)"},
       {"another program's tables",
        [](const std::string& db) { exec_raw(db, "CREATE TABLE accounts (id INTEGER)"); },
        "not a driftwatch database"},
@@ -927,7 +931,7 @@ TEST_CASE("a version 1 database is upgraded on open and keeps its history") {
   REQUIRE(count(dir.db(), "PRAGMA user_version") == 1);
 
   auto s = open_store(dir.db());
-  CHECK(count(dir.db(), "PRAGMA user_version") == 10);
+  CHECK(count(dir.db(), "PRAGMA user_version") == 11);
   for (const char* name : {"text_features", "judgements", "verdicts", "samples", "responses"}) {
     CAPTURE(name);
     CHECK(count(dir.db(), (std::string("SELECT count(*) FROM sqlite_schema WHERE name = '") +
