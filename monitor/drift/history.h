@@ -235,7 +235,8 @@ struct Folding {
 
 // One normalised text seen on an endpoint in one run, with the probes it answered.
 struct TextUse {
-  // The raw text of one of these samples: the words are read back only for an event's evidence.
+  // The raw text of one of these samples, whose words a new template's evidence quotes: only
+  // the run being decided, counted from its rows, has it (a summary does not store it).
   std::string response_hash;
   std::set<std::string> probes;
   SampleIds ids;

@@ -102,10 +102,10 @@ bool add_run_cells(std::string_view bytes, const std::string& endpoint, const Ru
 // features (answer_features_version()) and run_cells_version(). Encoding: signatures, the
 // answered signatures of each pair of the counts with answered samples, in the counts' pair
 // order, as many as it answered, each 64 little-endian 16-bit words; data, the number of
-// shared-text uses and each: the normalised text's sha256 (32 bytes), a raw text's sha256 (32
-// bytes), its probes (count, then each one's index, ascending, among the probe ids of the
-// counts' pairs that answered or deflected, sorted and each once), its sample ids (count, then
-// zigzag deltas as above).
+// shared-text uses and each: the normalised text's sha256 (32 bytes), its probes (count, then
+// each one's index, ascending, among the probe ids of the counts' pairs that answered or
+// deflected, sorted and each once), its sample ids (count, then zigzag deltas as above). Not
+// the raw text's hash (TextUse::response_hash): only the run being decided quotes its words.
 int64_t run_texts_version();
 struct RunTextsBytes {
   std::string data;        // the shared texts

@@ -10,7 +10,7 @@
 namespace dw::drift {
 namespace {
 
-constexpr const char* kTextsFormat = "run-texts/4";  // of the bytes below
+constexpr const char* kTextsFormat = "run-texts/5";  // of the bytes below
 constexpr size_t kHexHash = 64;  // a sha256 in hex
 
 void put_signature(std::string& out, const Signature& s) {

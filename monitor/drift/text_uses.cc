@@ -40,7 +40,7 @@ std::string to_hex(std::string_view bytes) {
   return hex;
 }
 
-// One entry after its two hashes: its probes (indices into probes, ascending) and ids. false
+// One entry after its hash: its probes (indices into probes, ascending) and ids. false
 // for bytes that are not one; use, when given, gets what they say.
 bool read_rest(Reader& in, int64_t& prev_id, const std::vector<SharedPairKey>& probes,
                TextUse* use) {
@@ -67,13 +67,12 @@ TextUse& TextUses::add(const std::string& hash) { return built_[hash]; }
 
 std::optional<TextUse> TextUses::entry(const Entry& e) const {
   Reader in(std::string_view(*packed_).substr(e.offset));
-  std::string_view hashes;
-  TextUse use;
+  std::string_view hash;
+  TextUse use;  // no response_hash: not stored (history.h)
   int64_t prev_id = e.prev_id;
-  if (!in.raw(2 * kHashBytes, hashes) || !read_rest(in, prev_id, *probes_, &use)) {
+  if (!in.raw(kHashBytes, hash) || !read_rest(in, prev_id, *probes_, &use)) {
     return std::nullopt;  // checked by decode(): not reached
   }
-  use.response_hash = to_hex(hashes.substr(kHashBytes));
   return use;
 }
 
@@ -130,7 +129,7 @@ std::optional<std::string> TextUses::encode(std::span<const SharedPairKey> probe
   int64_t prev_id = 0;
   auto by_id = [](const SharedPairKey& k, const std::string& id) { return k->probe_id < id; };
   for (const auto& [hash, use] : uses) {
-    if (!to_bytes(hash, out) || !to_bytes(use.response_hash, out)) return std::nullopt;
+    if (!to_bytes(hash, out)) return std::nullopt;
     put(out, use.probes.size());
     for (const std::string& probe : use.probes) {  // in name order, as probes are
       auto at = std::lower_bound(probes.begin(), probes.end(), probe, by_id);
@@ -155,9 +154,8 @@ std::optional<TextUses> TextUses::decode(std::string_view bytes,
   std::string_view last;
   for (long i = 0; i < n; ++i) {
     const size_t offset = packed->size() - in.remaining();
-    std::string_view hashes;
-    if (offset > UINT32_MAX || !in.raw(2 * kHashBytes, hashes)) return std::nullopt;
-    std::string_view key = hashes.substr(0, kHashBytes);
+    std::string_view key;
+    if (offset > UINT32_MAX || !in.raw(kHashBytes, key)) return std::nullopt;
     if (i > 0 && !(last < key)) return std::nullopt;  // in hash order, each once
     last = key;
     t.offsets_.push_back({static_cast<uint32_t>(offset), prev_id});
