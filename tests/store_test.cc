@@ -190,9 +190,11 @@ TEST_CASE("an empty file is migrated, and reopening changes nothing") {
     auto s = open_store(dir.db());
     seed(*s);
   }
-  CHECK(count(dir.db(), "PRAGMA user_version") == 11);
+  CHECK(count(dir.db(), "PRAGMA user_version") == 12);
   CHECK(count(dir.db(), "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'") ==
         1);
+  // Run summaries of 1 KB and more fit their pages (schema 12: with rowids).
+  CHECK(count(dir.db(), "SELECT wr FROM pragma_table_list WHERE name = 'run_cells'") == 0);
   // A detection's events are found by when they were resolved (schema 11), not by walking all.
   CHECK(count(dir.db(), "SELECT count(*) FROM sqlite_schema WHERE name = 'events_by_resolution'") ==
         1);
@@ -201,13 +203,14 @@ TEST_CASE("an empty file is migrated, and reopening changes nothing") {
     auto s = open_store(dir.db());
     seed(*s);  // upserts are idempotent too
   }
-  CHECK(count(dir.db(), "PRAGMA user_version") == 11);
+  CHECK(count(dir.db(), "PRAGMA user_version") == 12);
   CHECK(count(dir.db(), "SELECT count(*) FROM sqlite_schema") == tables);
   CHECK(count(dir.db(), "SELECT count(*) FROM probes") == 2);
   CHECK(count(dir.db(), "SELECT count(*) FROM endpoints") == 2);
 }
 
-TEST_CASE("run summaries' signatures: a column read apart, its schema 9 rows dropped") {
+TEST_CASE("run summaries' signatures: a column read apart, its schema 9 rows dropped; "
+          "run_cells kept") {
   TempDir dir;
   int64_t run = 0;
   {
@@ -216,6 +219,7 @@ TEST_CASE("run summaries' signatures: a column read apart, its schema 9 rows dro
     run = *s->begin_run(at("2026-01-15T06:00:00Z"), at("2026-01-15T06:00:05Z"));
     REQUIRE(s->put_run_texts(run, {{run, {}, "e1", 7, "uses", std::string(256, 's')},
                                    {run, {}, "e2", 7, "more", ""}}));
+    REQUIRE(s->put_run_cells(run, {{run, {}, "e1", 7, std::string(1500, 'c'), {}}}));
     REQUIRE(s->flush());
     std::vector<std::pair<std::string, int64_t>> rows;
     REQUIRE(s->run_texts(run, [&](const RunCellsView& r) {
@@ -235,10 +239,13 @@ TEST_CASE("run summaries' signatures: a column read apart, its schema 9 rows dro
   exec_raw(dir.db(), "ALTER TABLE run_texts DROP COLUMN signatures; DROP INDEX "
                      "events_by_resolution; PRAGMA user_version = 9");
   { auto s = open_store(dir.db()); }
-  CHECK(count(dir.db(), "PRAGMA user_version") == 11);
+  CHECK(count(dir.db(), "PRAGMA user_version") == 12);
   CHECK(count(dir.db(), "SELECT count(*) FROM run_texts") == 0);
   CHECK(count(dir.db(), "SELECT count(*) FROM pragma_table_info('run_texts') "
                         "WHERE name = 'signatures'") == 1);
+  // Schema 12 copies run_cells (summaries outlive the samples retention removes).
+  CHECK(count(dir.db(), "SELECT count(*) FROM run_cells WHERE endpoint = 'e1' AND version = 7 "
+                        "AND data = CAST(printf('%.1500c', 'c') AS BLOB)") == 1);
 }
 
 TEST_CASE("files that are not ours, or are newer than us, are refused untouched") {
@@ -253,7 +260,7 @@ TEST_CASE("files that are not ours, or are newer than us, are refused untouched"
          { auto s = open_store(db); }
          exec_raw(db, "PRAGMA user_version = 99");
        },
-       "schema version 99 is newer than this driftwatch understands (11)"},
+       "schema version 99 is newer than this driftwatch understands (12)"},
       {"another program's tables",
        [](const std::string& db) { exec_raw(db, "CREATE TABLE accounts (id INTEGER)"); },
        "not a driftwatch database"},
@@ -931,7 +938,7 @@ TEST_CASE("a version 1 database is upgraded on open and keeps its history") {
   REQUIRE(count(dir.db(), "PRAGMA user_version") == 1);
 
   auto s = open_store(dir.db());
-  CHECK(count(dir.db(), "PRAGMA user_version") == 11);
+  CHECK(count(dir.db(), "PRAGMA user_version") == 12);
   for (const char* name : {"text_features", "judgements", "verdicts", "samples", "responses"}) {
     CAPTURE(name);
     CHECK(count(dir.db(), (std::string("SELECT count(*) FROM sqlite_schema WHERE name = '") +

@@ -205,7 +205,7 @@ TEST_CASE("a schema 5 database is upgraded in place: every sample, text and summ
   auto opened = Store::open(db);
   REQUIRE_MESSAGE(opened.ok(), (opened.ok() ? "" : opened.error().to_string()));
   Store& s = **opened;
-  CHECK(rows_of(db, "PRAGMA user_version") == std::vector<std::string>{"11"});
+  CHECK(rows_of(db, "PRAGMA user_version") == std::vector<std::string>{"12"});
   CHECK(rows_of(db, "PRAGMA integrity_check") == std::vector<std::string>{"ok"});
   CHECK(rows_of(db, "PRAGMA foreign_key_check").empty());
 
