@@ -11,12 +11,8 @@ std::span<const Signature> RunSignatures::slice(size_t first, size_t n) const {
     done_ = true;
     auto bytes = read_();
     read_ = nullptr;  // what it captured is not needed any more
-    if (!bytes) {
-      failure_ = bytes.error();
-    } else if (bytes->size() != count_ * sizeof(Signature)) {
-      failure_ = Error("run summary signatures: " + std::to_string(bytes->size()) +
-                       " bytes where " + std::to_string(count_) + " signatures were counted");
-    } else {
+    failed_ = !bytes || bytes->size() != count_ * sizeof(Signature);
+    if (!failed_) {
       all_.resize(count_);
       if constexpr (std::endian::native == std::endian::little) {
         std::memcpy(all_.data(), bytes->data(), bytes->size());  // the stored order already
@@ -28,12 +24,7 @@ std::span<const Signature> RunSignatures::slice(size_t first, size_t n) const {
       }
     }
   }
-  if (failure_) return {};
-  if (first > all_.size() || n > all_.size() - first) {
-    failure_ = Error("run summary signatures: " + std::to_string(n) + " from " +
-                     std::to_string(first) + " asked of " + std::to_string(count_));
-    return {};
-  }
+  if (failed_ || first > all_.size() || n > all_.size() - first) return {};
   return {all_.data() + first, n};
 }
 

@@ -112,10 +112,11 @@ class SampleIds {
 // The answered signatures of one endpoint's run as its summary stores them (run_cells.h), read
 // from the store when a decision first compares one of them: a detection holds the texts of
 // its last 40 runs, but its similarity tests compare the answers of a dozen, and the
-// signatures are most of those runs' bytes. `read` queries the store (RunSummaries makes it):
-// the store must outlive every copy, and the first slice() may not come from inside a store
-// callback. A read that fails, or gives other than `count` signatures, is kept as failure()
-// and gives no signatures, nor does a slice out of range. One thread: a detection's.
+// signatures are most of those runs' bytes. `read` queries the store (RunSummaries makes it,
+// and reports its failures: RunSummaries::signatures_status()): the store must outlive every
+// copy, and the first slice() may not come from inside a store callback. A read that fails,
+// or gives other than `count` signatures, gives no signatures, nor does a slice out of range.
+// One thread: a detection's.
 class RunSignatures {
  public:
   using Read = std::function<Result<std::string>()>;  // the bytes, little-endian words
@@ -123,16 +124,13 @@ class RunSignatures {
   size_t count() const { return count_; }
   // Signatures [first, first + n) of the run's, read on first call; empty when the read failed.
   std::span<const Signature> slice(size_t first, size_t n) const;
-  // Whether they were read, and why the read failed.
-  bool read() const { return done_; }
-  const std::optional<Error>& failure() const { return failure_; }
 
  private:
   size_t count_;
   mutable Read read_;
   mutable bool done_ = false;
   mutable std::vector<Signature> all_;
-  mutable std::optional<Error> failure_;
+  mutable bool failed_ = false;
 };
 
 // A cell's answered signatures: its own (counted from rows), or a slice of its run's
@@ -150,7 +148,7 @@ class Signatures {
     own_.push_back(s);
     size_ = static_cast<uint32_t>(own_.size());
   }
-  // Empty when a slice's read failed (RunSignatures::failure()).
+  // Empty when a slice's read failed.
   std::span<const Signature> get() const { return run_ ? run_->slice(first_, size_) : own_; }
   size_t size() const { return size_; }  // never reads
   bool empty() const { return size_ == 0; }
