@@ -234,11 +234,23 @@ TEST_CASE("run summaries' signatures: a column read apart, its schema 9 rows dro
     REQUIRE(other.ok());
     CHECK_FALSE(other->has_value());
   }
-  // A schema 9 file (no signatures column, its rows of the older encoding) is upgraded: the
-  // rows, derived data, go; the column comes.
-  exec_raw(dir.db(), "ALTER TABLE run_texts DROP COLUMN signatures; DROP INDEX "
-                     "events_by_resolution; PRAGMA user_version = 9");
+  // A schema 9 file (no signatures column, its rows of the older encoding; run_cells without
+  // rowids, a day's block, a view of the user's over run_cells) is upgraded: the texts' rows,
+  // derived data, go; the column comes; run_cells is copied, its day's block kept.
+  exec_raw(dir.db(),
+           "ALTER TABLE run_texts DROP COLUMN signatures; DROP INDEX events_by_resolution; "
+           "CREATE TEMP TABLE c AS SELECT * FROM run_cells; DROP TABLE run_cells; "
+           "CREATE TABLE run_cells (run_id INTEGER NOT NULL REFERENCES runs (id), endpoint TEXT "
+           "NOT NULL, version INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (run_id, "
+           "endpoint)) WITHOUT ROWID; INSERT INTO run_cells SELECT * FROM c; "
+           "INSERT INTO day_blocks VALUES ('2026-01-15', 3, x'0a0b'); "
+           "CREATE VIEW my_cells AS SELECT run_id, length(data) AS bytes FROM run_cells; "
+           "PRAGMA user_version = 9");
+  REQUIRE(count(dir.db(), "SELECT wr FROM pragma_table_list WHERE name = 'run_cells'") == 1);
   { auto s = open_store(dir.db()); }
+  CHECK(count(dir.db(), "SELECT wr FROM pragma_table_list WHERE name = 'run_cells'") == 0);
+  CHECK(count(dir.db(), "SELECT count(*) FROM day_blocks WHERE data = x'0a0b'") == 1);
+  CHECK(count(dir.db(), "SELECT bytes FROM my_cells") == 1500);
   CHECK(count(dir.db(), "PRAGMA user_version") == 12);
   CHECK(count(dir.db(), "SELECT count(*) FROM run_texts") == 0);
   CHECK(count(dir.db(), "SELECT count(*) FROM pragma_table_info('run_texts') "

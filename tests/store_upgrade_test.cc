@@ -206,6 +206,11 @@ TEST_CASE("a schema 5 database is upgraded in place: every sample, text and summ
   REQUIRE_MESSAGE(opened.ok(), (opened.ok() ? "" : opened.error().to_string()));
   Store& s = **opened;
   CHECK(rows_of(db, "PRAGMA user_version") == std::vector<std::string>{"12"});
+  // Schema 12: run_cells with rowids, every summary as it was.
+  CHECK(rows_of(db, "SELECT wr FROM pragma_table_list WHERE name = 'run_cells'") ==
+        std::vector<std::string>{"0"});
+  CHECK(rows_of(db, "SELECT count(*) FROM run_cells WHERE endpoint = 'e1' AND version = 1 AND "
+                    "data = x'0102'") == std::vector<std::string>{std::to_string(kRuns)});
   CHECK(rows_of(db, "PRAGMA integrity_check") == std::vector<std::string>{"ok"});
   CHECK(rows_of(db, "PRAGMA foreign_key_check").empty());
 

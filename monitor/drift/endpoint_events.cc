@@ -313,6 +313,10 @@ Status decide_templates(EndpointContext& ctx) {
                            {"template_samples", template_samples},
                            {"probes", probes},
                            {"sample_ids", ids_json(ids, 10)}});
+      if (use.response_hash.empty()) {  // a summary's uses name no raw text (history.h)
+        return Error("the texts of run " + std::to_string(ctx.run.id) + " on " + name +
+                     " were not counted from its samples: no template's words to quote");
+      }
       auto text = ctx.text(use.response_hash);
       if (!text) return text.error();
       e.evidence_json = dump({{"template_hash", hash},

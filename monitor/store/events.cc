@@ -93,9 +93,11 @@ Status Store::for_each_event(const EventFilter& f,
     values.push_back(format_time(*f.since));
   }
   if (f.only_open) sql += " AND status = 'open'";
-  // With `since`, the few events of a window come from events_by_resolution and are sorted;
-  // `+` keeps SQLite from walking every event ever stored in events_by_time's order instead.
-  sql += f.since ? " ORDER BY +detected_at, id" : " ORDER BY detected_at, id";
+  // With `since` alone, the few events of a window come from events_by_resolution and are
+  // sorted; `+` keeps SQLite from walking every event ever stored in events_by_time's order
+  // instead. With `until`, events_by_time bounds the walk already.
+  const bool by_resolution = f.since && !f.until;
+  sql += by_resolution ? " ORDER BY +detected_at, id" : " ORDER BY detected_at, id";
 
   auto st = db_->prepare(sql);  // per call: the callback may call back into the store
   if (!st) return st.error();

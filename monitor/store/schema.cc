@@ -302,28 +302,23 @@ CREATE INDEX events_by_resolution ON events (resolved_at);
 // endpoint is about 1,100 bytes (300 probes): every row took two pages, the second 85% empty
 // (14 MB of pages for 3 MB of summaries after a thousand runs), and each read and each write
 // of one paid for both. The rows are copied as they are (they are not derived data once
-// retention has removed their samples); the triggers on and naming the table are made again.
+// retention has removed their samples), through a temporary table rather than a rename, which
+// would fail on a view or trigger of the user's naming run_cells (the README invites SQL
+// users); the table's own triggers are made again, run_cells_stale (on sample_rows) stays.
 constexpr const char* kRunCellsRowid = R"sql(
-DROP TRIGGER run_cells_stale;
-CREATE TABLE run_cells_new (
+CREATE TEMP TABLE run_cells_copy AS SELECT run_id, endpoint, version, data FROM run_cells;
+DROP TABLE run_cells;
+CREATE TABLE run_cells (
   run_id   INTEGER NOT NULL REFERENCES runs (id),
   endpoint TEXT NOT NULL,
   version  INTEGER NOT NULL,
   data     BLOB NOT NULL,
   PRIMARY KEY (run_id, endpoint)
 );
-INSERT INTO run_cells_new (run_id, endpoint, version, data)
-  SELECT run_id, endpoint, version, data FROM run_cells ORDER BY run_id, endpoint;
-DROP TABLE run_cells;
-ALTER TABLE run_cells_new RENAME TO run_cells;
-CREATE TRIGGER run_cells_stale
-AFTER UPDATE OF verdict, narrative, expect_coverage, judgement_id ON sample_rows
-WHEN OLD.verdict IS NOT NEW.verdict OR OLD.narrative IS NOT NEW.narrative
-  OR OLD.expect_coverage IS NOT NEW.expect_coverage OR OLD.judgement_id IS NOT NEW.judgement_id
-BEGIN
-  DELETE FROM run_cells WHERE run_id = NEW.run_id;
-  DELETE FROM run_texts WHERE run_id = NEW.run_id;
-END;
+INSERT INTO run_cells (run_id, endpoint, version, data)
+  SELECT run_id, endpoint, version, data FROM temp.run_cells_copy
+  WHERE run_id IN (SELECT id FROM runs) ORDER BY run_id, endpoint;
+DROP TABLE temp.run_cells_copy;
 CREATE TRIGGER day_blocks_cells_added AFTER INSERT ON run_cells
 BEGIN
   DELETE FROM day_blocks WHERE day = (SELECT substr(run_at, 1, 10) FROM runs WHERE id = NEW.run_id);
