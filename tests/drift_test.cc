@@ -465,8 +465,21 @@ TEST_CASE("best_window's shared similarities decide as each window compared alon
     for (int w = 0; w < 40; ++w) t += words[from + rng() % (to - from)] + " ";
     return t;
   };
+  // Pooled: answers repeat word for word, a few of them per side, as canned answers do; the
+  // memo then compares each distinct answer once and counts the copies.
+  std::vector<std::string> pool_before, pool_after;
+  std::mt19937 pick(11);  // its own: the other cases' texts stay those they were written with
+  auto answer = [&](bool pooled, bool after) {
+    if (!pooled) return after ? text(10, 15) : text(0, 10);
+    if (pool_before.empty()) pool_before = {text(0, 10), text(0, 10), text(0, 10)};
+    if (pool_after.empty()) pool_after = {text(10, 15), text(10, 15)};
+    const auto& pool = after ? pool_after : pool_before;
+    return pool[pick() % pool.size()];
+  };
   Options options;
-  for (int shifted : {0, 1, 2, 3}) {
+  for (auto [pooled, shifted] : {std::pair(false, 0), {false, 1}, {false, 2}, {false, 3},
+                                 {true, 0}, {true, 1}, {true, 2}, {true, 3}}) {
+    CAPTURE(pooled);
     CAPTURE(shifted);
     std::vector<Cell> cells(30);
     for (size_t i = 0; i < cells.size(); ++i) {
@@ -476,7 +489,7 @@ TEST_CASE("best_window's shared similarities decide as each window compared alon
       const bool after = i + static_cast<size_t>(shifted) >= cells.size();
       for (int k = 0; k < 3; ++k) {
         ++c.verdicts[0];
-        if (c.texts) c.answered.push_back(signature(after ? text(10, 15) : text(0, 10)));
+        if (c.texts) c.answered.push_back(signature(answer(pooled, after)));
       }
     }
     Cells eligible;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <string_view>
+#include <unordered_map>
 
 namespace dw::drift {
 namespace {
@@ -79,28 +81,42 @@ constexpr int kSlots = std::tuple_size_v<Signature>;
 // (bit for bit), at a fraction of the cost.
 double in_slots(int64_t slots) { return static_cast<double>(slots) / kSlots; }
 
-// The baseline of n answers, with slots(i, j) the equal slots of answers i and j.
+// The baseline of answers given as groups of identical ones: group g holds mult[g] answers
+// (identical signatures agree in every slot), slots(g, h) the equal slots of groups g != h.
+// Grouped, a pair's repeated answers (canned refusals above all) are compared once; answers
+// one to a group give the plain pairwise figures. Sums are of whole slots, so the figures do
+// not depend on the grouping.
 template <typename Slots>
-std::optional<SimilarityBaseline> baseline_from(size_t n, std::vector<int64_t> runs,
-                                                int min_samples, Slots slots) {
+std::optional<SimilarityBaseline> baseline_from(std::span<const size_t> mult,
+                                                std::vector<int64_t> runs, int min_samples,
+                                                Slots slots) {
+  size_t n = 0;
+  for (size_t m : mult) n += m;
   if (n < 2 || n < static_cast<size_t>(min_samples)) return std::nullopt;
   SimilarityBaseline b;
   b.answers = n;
   b.runs = std::move(runs);
-  std::vector<uint8_t> loo(n, 0);  // each answer's equal slots with its nearest other answer
+  const size_t groups = mult.size();
+  std::vector<uint8_t> loo(groups, 0);  // each group's equal slots with its nearest other answer
   int64_t sum = 0;
-  for (size_t i = 0; i < n; ++i) {
-    for (size_t j = i + 1; j < n; ++j) {
-      const uint8_t s = static_cast<uint8_t>(slots(i, j));
-      loo[i] = std::max(loo[i], s);
-      loo[j] = std::max(loo[j], s);
-      sum += s;
+  for (size_t g = 0; g < groups; ++g) {
+    const auto m = static_cast<int64_t>(mult[g]);
+    if (m > 1) {  // its answers' nearest others are each other
+      loo[g] = kSlots;
+      sum += m * (m - 1) / 2 * kSlots;
+    }
+    for (size_t h = g + 1; h < groups; ++h) {
+      const uint8_t s = static_cast<uint8_t>(slots(g, h));
+      loo[g] = std::max(loo[g], s);
+      loo[h] = std::max(loo[h], s);
+      sum += m * static_cast<int64_t>(mult[h]) * s;
     }
   }
   b.mean = in_slots(sum) / (static_cast<double>(n) * static_cast<double>(n - 1) / 2);
-  // The (n / 10)th smallest of loo, and how many are below it, from a count of each value.
+  // The (n / 10)th smallest of the answers' nearest similarities, and how many are below it,
+  // from a count of each value.
   std::array<size_t, kSlots + 1> count{};
-  for (uint8_t v : loo) ++count[v];
+  for (size_t g = 0; g < groups; ++g) count[loo[g]] += mult[g];
   size_t below = 0;
   int threshold = 0;
   while (below + count[threshold] <= n / 10) below += count[threshold++];
@@ -109,21 +125,24 @@ std::optional<SimilarityBaseline> baseline_from(size_t n, std::vector<int64_t> r
   return b;
 }
 
-// measure_recent of `recent` answers against `base` answers, with slots(k, l) the equal slots
-// of recent answer k and baseline answer l.
+// measure_recent of `recent` answers against the baseline's groups (as baseline_from's), with
+// slots(k, g) the equal slots of recent answer k and the answers of group g.
 template <typename Slots>
-SimilarityRecent recent_from(size_t base, double threshold, size_t recent, Slots slots) {
+SimilarityRecent recent_from(std::span<const size_t> base, double threshold, size_t recent,
+                             Slots slots) {
   SimilarityRecent r;
+  size_t answers = 0;
+  for (size_t m : base) answers += m;
   double sum = 0;
   for (size_t k = 0; k < recent; ++k) {
     int64_t total = 0;
     int nearest = 0;
-    for (size_t l = 0; l < base; ++l) {
-      const int x = slots(k, l);
-      total += x;
+    for (size_t g = 0; g < base.size(); ++g) {
+      const int x = slots(k, g);
+      total += static_cast<int64_t>(base[g]) * x;
       nearest = std::max(nearest, x);
     }
-    sum += in_slots(total) / static_cast<double>(base);
+    sum += in_slots(total) / static_cast<double>(answers);
     (in_slots(nearest) < threshold ? r.far : r.near) += 1;
   }
   r.mean = recent == 0 ? 0 : sum / static_cast<double>(recent);
@@ -149,12 +168,14 @@ std::vector<int64_t> run_ids(CellSpan cells) {
 // best_window's windows share most of their baselines and all of their recent answers, and
 // recomputing them was a third of a detection. The same numbers, so the same decisions. All
 // are computed at once, in one tight loop: the windows use nearly all of them, and computing
-// each on first use cost as much again in branches and lookups.
+// each on first use cost as much again in branches and lookups. Identical answers (a canned
+// refusal, an answer a model gives word for word) share one row of the table: a pair that
+// repeats a few answers compares those few, not every answer with every other.
 class SimilarityMemo {
  public:
-  // Past this many answers (many samples a run) the table would cost more memory than the
-  // work it saves: best_window then compares without one.
-  static constexpr size_t kMostAnswers = 512;
+  // Past this many distinct answers (many samples a run) the table would cost more memory
+  // than the work it saves: best_window then compares without one.
+  static constexpr size_t kMostKinds = 512;
 
   // Holds the answers of the last `cells` cells of eligible that have texts.
   SimilarityMemo(const Cells& eligible, size_t cells) {
@@ -162,25 +183,32 @@ class SimilarityMemo {
     for (size_t held = 0; from > 0 && held < cells;) {
       if (eligible[--from]->texts) ++held;
     }
+    std::unordered_map<std::string_view, uint32_t> seen;  // a signature's bytes -> its kind
     for (size_t i = from; i < eligible.size(); ++i) {
       if (!eligible[i]->texts) continue;
       const auto held = eligible[i]->answered.get();  // empty when it could not be read
-      first_.push_back({eligible[i], answers_.size(), held.size()});
-      for (const Signature& a : held) answers_.push_back(&a);
-    }
-    const size_t n = answers_.size();
-    if (n > kMostAnswers) return;
-    matrix_.assign(n * n, static_cast<uint8_t>(kSlots));
-    for (size_t i = 0; i < n; ++i) {
-      for (size_t j = i + 1; j < n; ++j) {
-        matrix_[i * n + j] = matrix_[j * n + i] =
-            static_cast<uint8_t>(equal_slots(*answers_[i], *answers_[j]));
+      first_.push_back({eligible[i], kind_.size(), held.size()});
+      for (const Signature& a : held) {
+        const std::string_view bytes(reinterpret_cast<const char*>(a.data()), sizeof a);
+        auto [it, added] = seen.try_emplace(bytes, static_cast<uint32_t>(kinds_.size()));
+        if (added) kinds_.push_back(&a);
+        kind_.push_back(it->second);
       }
     }
+    const size_t d = kinds_.size();
+    if (d > kMostKinds) return;
+    matrix_.assign(d * d, static_cast<uint8_t>(kSlots));
+    for (size_t i = 0; i < d; ++i) {
+      for (size_t j = i + 1; j < d; ++j) {
+        matrix_[i * d + j] = matrix_[j * d + i] =
+            static_cast<uint8_t>(equal_slots(*kinds_[i], *kinds_[j]));
+      }
+    }
+    group_of_.assign(d, kNone);
   }
 
-  // Whether it holds the table (see kMostAnswers).
-  bool usable() const { return !matrix_.empty() || answers_.empty(); }
+  // Whether it holds the table (see kMostKinds).
+  bool usable() const { return !matrix_.empty() || kind_.empty(); }
 
   // Where the answers of cells are, [first, end): those of consecutive held cells are
   // consecutive. nullopt when a cell is not held or they are not consecutive.
@@ -197,19 +225,40 @@ class SimilarityMemo {
     return std::pair<size_t, size_t>{first, end};
   }
 
-  // The equal slots of answers i and j.
-  int at(size_t i, size_t j) const { return matrix_[i * answers_.size() + j]; }
+  // Answers [first, end) as groups of identical ones, for baseline_from: the kind of each
+  // group into kinds, its answers into mult.
+  void group(size_t first, size_t end, std::vector<uint32_t>& kinds, std::vector<size_t>& mult) {
+    kinds.clear();
+    mult.clear();
+    for (size_t i = first; i < end; ++i) {
+      uint32_t& g = group_of_[kind_[i]];
+      if (g == kNone) {
+        g = static_cast<uint32_t>(kinds.size());
+        kinds.push_back(kind_[i]);
+        mult.push_back(0);
+      }
+      ++mult[g];
+    }
+    for (uint32_t k : kinds) group_of_[k] = kNone;
+  }
+
+  // The kind of answer i, and the equal slots of the answers of two kinds.
+  uint32_t kind(size_t i) const { return kind_[i]; }
+  int between(uint32_t a, uint32_t b) const { return matrix_[a * kinds_.size() + b]; }
 
  private:
+  static constexpr uint32_t kNone = UINT32_MAX;
   // The held cells, in eligible's order, with the index of each one's first answer.
   struct Held {
     const Cell* cell;
     size_t first, answers;
   };
   std::vector<Held> first_;
-  std::vector<const Signature*> answers_;
+  std::vector<uint32_t> kind_;            // each answer's kind: its index in kinds_
+  std::vector<const Signature*> kinds_;   // the distinct signatures, in order of appearance
   static_assert(kSlots <= UINT8_MAX);
-  std::vector<uint8_t> matrix_;  // answers_ x answers_: the slots where they agree
+  std::vector<uint8_t> matrix_;  // kinds_ x kinds_: the slots where they agree
+  std::vector<uint32_t> group_of_;  // group()'s scratch: a kind's group, or kNone
 };
 
 }  // namespace
@@ -217,13 +266,15 @@ class SimilarityMemo {
 std::optional<SimilarityBaseline> similarity_baseline(const std::vector<Signature>& answers,
                                                       std::vector<int64_t> runs,
                                                       int min_samples) {
-  return baseline_from(answers.size(), std::move(runs), min_samples,
+  const std::vector<size_t> each(answers.size(), 1);
+  return baseline_from(each, std::move(runs), min_samples,
                        [&](size_t i, size_t j) { return equal_slots(answers[i], answers[j]); });
 }
 
 SimilarityRecent measure_recent(const std::vector<Signature>& base, double threshold,
                                 const std::vector<Signature>& recent) {
-  return recent_from(base.size(), threshold, recent.size(),
+  const std::vector<size_t> each(base.size(), 1);
+  return recent_from(each, threshold, recent.size(),
                      [&](size_t k, size_t l) { return equal_slots(recent[k], base[l]); });
 }
 
@@ -248,12 +299,17 @@ std::optional<Finding> measured(Measure m, CellSpan base, CellSpan recent, const
     if (held && held_now) {
       const auto [b0, b1] = *held;
       const auto [r0, r1] = *held_now;
-      f.similarity = baseline_from(b1 - b0, run_ids(used), least,
-                                   [&](size_t i, size_t j) { return memo->at(b0 + i, b0 + j); });
+      std::vector<uint32_t> kinds;
+      std::vector<size_t> mult;
+      memo->group(b0, b1, kinds, mult);
+      f.similarity = baseline_from(mult, run_ids(used), least, [&](size_t g, size_t h) {
+        return memo->between(kinds[g], kinds[h]);
+      });
       if (!f.similarity || r1 == r0) return std::nullopt;
       f.similarity_recent =
-          recent_from(b1 - b0, f.similarity->threshold, r1 - r0,
-                      [&](size_t k, size_t l) { return memo->at(r0 + k, b0 + l); });
+          recent_from(mult, f.similarity->threshold, r1 - r0, [&](size_t k, size_t g) {
+            return memo->between(memo->kind(r0 + k), kinds[g]);
+          });
     } else {
       const std::vector<Signature> then = answers(used), now = answers(recent);
       f.similarity = similarity_baseline(then, run_ids(used), least);
