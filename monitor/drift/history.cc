@@ -242,8 +242,14 @@ bool History::add_texts(const RunRef& run, EndpointTexts texts) {
     Cell* c = cell_of(it->second.cells, run);
     if (c == nullptr || c->runs > 1) continue;  // a span holds no texts
     c->texts = true;
-    while (answered != texts.answered.end() && *answered->first < it->first) ++answered;
-    if (answered != texts.answered.end() && *answered->first == it->first) {
+    // Keys a summary's counts and texts were read with are the pair's own (the same pointer):
+    // compared by address first, by their strings only when they are not.
+    auto same = [&](const SharedPairKey& k) { return k == it->second.fed_key || *k == it->first; };
+    while (answered != texts.answered.end() && !same(answered->first) &&
+           *answered->first < it->first) {
+      ++answered;
+    }
+    if (answered != texts.answered.end() && same(answered->first)) {
       c->answered = std::move(answered->second);
     }
   }

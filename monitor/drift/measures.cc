@@ -3,8 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
-#include <string_view>
-#include <unordered_map>
+#include <cstring>
 
 namespace dw::drift {
 namespace {
@@ -183,20 +182,16 @@ class SimilarityMemo {
     for (size_t held = 0; from > 0 && held < cells;) {
       if (eligible[--from]->texts) ++held;
     }
-    std::unordered_map<std::string_view, uint32_t> seen;  // a signature's bytes -> its kind
     for (size_t i = from; i < eligible.size(); ++i) {
       if (!eligible[i]->texts) continue;
       const auto held = eligible[i]->answered.get();  // empty when it could not be read
       first_.push_back({eligible[i], kind_.size(), held.size()});
       for (const Signature& a : held) {
-        const std::string_view bytes(reinterpret_cast<const char*>(a.data()), sizeof a);
-        auto [it, added] = seen.try_emplace(bytes, static_cast<uint32_t>(kinds_.size()));
-        if (added) kinds_.push_back(&a);
-        kind_.push_back(it->second);
+        kind_.push_back(kind_of(a));
+        if (kinds_.size() > kMostKinds) return;  // unusable
       }
     }
     const size_t d = kinds_.size();
-    if (d > kMostKinds) return;
     matrix_.assign(d * d, static_cast<uint8_t>(kSlots));
     for (size_t i = 0; i < d; ++i) {
       for (size_t j = i + 1; j < d; ++j) {
@@ -205,10 +200,11 @@ class SimilarityMemo {
       }
     }
     group_of_.assign(d, kNone);
+    usable_ = true;
   }
 
   // Whether it holds the table (see kMostKinds).
-  bool usable() const { return !matrix_.empty() || kind_.empty(); }
+  bool usable() const { return usable_; }
 
   // Where the answers of cells are, [first, end): those of consecutive held cells are
   // consecutive. nullopt when a cell is not held or they are not consecutive.
@@ -248,6 +244,19 @@ class SimilarityMemo {
 
  private:
   static constexpr uint32_t kNone = UINT32_MAX;
+
+  // The kind of signature a, a new one when no earlier answer had it. A scan, not a hash
+  // table: a few dozen answers, and two signatures nearly always differ in their first slots.
+  uint32_t kind_of(const Signature& a) {
+    uint64_t head = 0;
+    std::memcpy(&head, a.data(), sizeof head);
+    for (size_t k = 0; k < kinds_.size(); ++k) {
+      if (heads_[k] == head && *kinds_[k] == a) return static_cast<uint32_t>(k);
+    }
+    kinds_.push_back(&a);
+    heads_.push_back(head);
+    return static_cast<uint32_t>(kinds_.size() - 1);
+  }
   // The held cells, in eligible's order, with the index of each one's first answer.
   struct Held {
     const Cell* cell;
@@ -256,9 +265,11 @@ class SimilarityMemo {
   std::vector<Held> first_;
   std::vector<uint32_t> kind_;            // each answer's kind: its index in kinds_
   std::vector<const Signature*> kinds_;   // the distinct signatures, in order of appearance
+  std::vector<uint64_t> heads_;           // the first four slots of each
   static_assert(kSlots <= UINT8_MAX);
   std::vector<uint8_t> matrix_;  // kinds_ x kinds_: the slots where they agree
   std::vector<uint32_t> group_of_;  // group()'s scratch: a kind's group, or kNone
+  bool usable_ = false;
 };
 
 }  // namespace

@@ -50,11 +50,11 @@ std::string sha256_bytes(std::string_view text) { return *from_hex(sha256_hex(te
 
 std::string to_hex(std::string_view bytes) {
   static const char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char c : bytes) {
-    out += kHex[c >> 4];
-    out += kHex[c & 15];
+  std::string out(bytes.size() * 2, '\0');  // written in place: every row read names its text
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    const auto c = static_cast<unsigned char>(bytes[i]);
+    out[2 * i] = kHex[c >> 4];
+    out[2 * i + 1] = kHex[c & 15];
   }
   return out;
 }
@@ -89,6 +89,62 @@ Status register_sql_functions(Db& db) {
             sqlite3_create_function_v2(h, "dw_unhex", 1, kFlags, nullptr, sql_unhex, nullptr,
                                        nullptr, nullptr) == SQLITE_OK;
   return ok ? Status::Ok() : Status(db.error("adding the migration functions"));
+}
+
+// --- the values of keys, for readers ------------------------------------------------------
+
+Result<const std::string*> KeyNames::endpoint(int64_t id) {
+  if (auto it = endpoints_.find(id); it != endpoints_.end()) return it->second ? &*it->second : nullptr;
+  auto q = db_.cached("SELECT name FROM endpoint_keys WHERE id = ?");
+  if (!q) return q.error();
+  ResetOnExit reset(**q);
+  (*q)->bind(1, id);
+  auto row = (*q)->step();
+  if (!row) return row.error();
+  std::optional<std::string>& name = endpoints_[id];
+  if (*row) name = std::string((*q)->text(0));
+  return name ? &*name : nullptr;
+}
+
+Result<const KeyNames::Probe*> KeyNames::probe(int64_t id) {
+  if (auto it = probes_.find(id); it != probes_.end()) return it->second ? &*it->second : nullptr;
+  auto q = db_.cached(
+      "SELECT k.probe_id, k.probe_version, p.category, p.lang, p.control FROM probe_keys k "
+      "CROSS JOIN probes p ON p.id = k.probe_id AND p.version = k.probe_version WHERE k.id = ?");
+  if (!q) return q.error();
+  ResetOnExit reset(**q);
+  (*q)->bind(1, id);
+  auto row = (*q)->step();
+  if (!row) return row.error();
+  std::optional<Probe>& p = probes_[id];
+  if (!*row) return nullptr;
+  const Statement& r = **q;
+  p = Probe{std::string(r.text(0)), std::string(r.text(1)), std::string(r.text(2)),
+            std::string(r.text(3)), r.int64(4) != 0};
+  return &*p;
+}
+
+Status KeyNames::string(std::optional<int64_t> id, std::string& to) {
+  if (!id) {
+    to.clear();
+    return Status::Ok();
+  }
+  if (auto it = strings_.find(*id); it != strings_.end()) {
+    to.assign(it->second);
+    return Status::Ok();
+  }
+  auto q = db_.cached("SELECT value FROM strings WHERE id = ?");
+  if (!q) return q.error();
+  ResetOnExit reset(**q);
+  (*q)->bind(1, *id);
+  auto row = (*q)->step();
+  if (!row) return row.error();
+  // A key without its value reads as none, as the subquery it replaces did.
+  const std::string_view value = *row ? (*q)->text(0) : std::string_view();
+  to.assign(value.data(), value.size());
+  if (strings_.size() >= kMostStrings) strings_.clear();
+  strings_.emplace(*id, to);
+  return Status::Ok();
 }
 
 // --- ids of repeated values ----------------------------------------------------------------

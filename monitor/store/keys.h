@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "common/error.h"
 #include "store/statement.h"
@@ -31,5 +32,37 @@ int64_t string_key(std::string_view value);
 // dw_unhex(TEXT) -> BLOB or NULL, and dw_pack(TEXT) -> the text compressed without a
 // dictionary as a BLOB, or the TEXT itself when that is not smaller (texts.cc: text_data).
 Status register_sql_functions(Db& db);
+
+// What the keys of sample rows stand for, each looked up once by a reader: a run's hundreds of
+// rows name a few endpoints, probes and models, and joining them in SQL was a b-tree search per
+// row and column. One reader's (for_each_sample's, for one call): the values of ids never
+// change, and the connection's cached statements it uses are stepped and reset within a call.
+class KeyNames {
+ public:
+  struct Probe {
+    std::string id, version, category, lang;
+    bool control = false;
+  };
+
+  explicit KeyNames(Db& db) : db_(db) {}
+
+  // The name of endpoint key `id`; nullptr when there is no such key (the rows that name it
+  // are left out, as by an inner join).
+  Result<const std::string*> endpoint(int64_t id);
+  // Probe key `id`'s probe version; nullptr when `probes` does not hold that version (a run
+  // summary's key), as an inner join of probes would leave its rows out.
+  Result<const Probe*> probe(int64_t id);
+  // The value of strings row `id` into `to` ("" without an id).
+  Status string(std::optional<int64_t> id, std::string& to);
+
+ private:
+  // Errors and signals can be many distinct values: past this many, the strings start over.
+  static constexpr size_t kMostStrings = 4096;
+
+  Db& db_;
+  std::unordered_map<int64_t, std::optional<std::string>> endpoints_;
+  std::unordered_map<int64_t, std::string> strings_;
+  std::unordered_map<int64_t, std::optional<Probe>> probes_;
+};
 
 }  // namespace dw::store

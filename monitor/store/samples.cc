@@ -38,31 +38,28 @@ bool valid_json(std::string_view text) { return nlohmann::json::accept(text); }
 // and sorts them itself (SQLite sorted whole rows, texts included, and that was a quarter of
 // reading a run's samples); only a run too large to hold is sorted by SQLite.
 //
-// The columns, in Col's order. A string column is a lookup in strings per row; those only
-// readers of whole samples use are NULL when SampleFilter::with_details is false.
+// The columns, in Col's order. Endpoints, probes and repeated strings come as their keys, which
+// KeyNames spells out; the strings only readers of whole samples use are NULL when
+// SampleFilter::with_details is false.
 std::string select_columns(bool details) {
-  auto string = [](const char* column, bool wanted) {
-    return wanted ? std::string("(SELECT value FROM strings WHERE id = s.") + column + ")"
-                  : std::string("NULL");
+  auto detail = [details](const char* column) {
+    return details ? std::string("s.") + column : std::string("NULL");
   };
-  return "SELECT s.id, s.run_id, r.run_at, k.probe_id, k.probe_version, e.name, s.seq, "
-         "s.received_at, " + string("requested_model", details) + ", " +
-         string("model", true) + ", " + string("system_fingerprint", true) +
-         ", s.http_status, " + string("finish_reason", details) + ", " +
-         string("block_reason", details) +
-         ", s.latency_ms, s.prompt_tokens, s.completion_tokens, s.attempts, " +
-         string("error", details) + ", t.hash, s.verdict, " + string("signals", details) +
-         ", s.narrative, s.expect_coverage, " + string("classifier_version", details) +
-         ", p.category, p.lang, p.control, j.model, j.verdict, j.reason, j.prompt_version, "
-         "j.judged_at, s.response, t.dict, s.error_body, b.dict";
+  return "SELECT s.id, s.run_id, r.run_at, s.probe, s.endpoint, s.seq, s.received_at, " +
+         detail("requested_model") + ", s.model, s.system_fingerprint, s.http_status, " +
+         detail("finish_reason") + ", " + detail("block_reason") +
+         ", s.latency_ms, s.prompt_tokens, s.completion_tokens, s.attempts, " + detail("error") +
+         ", t.hash, s.verdict, " + detail("signals") + ", s.narrative, s.expect_coverage, " +
+         detail("classifier_version") +
+         ", j.model, j.verdict, j.reason, j.prompt_version, j.judged_at, s.response, t.dict, "
+         "s.error_body, b.dict";
 }
 
 enum Col {
   kId,
   kRunId,
   kRunAt,
-  kProbeId,
-  kProbeVersion,
+  kProbe,
   kEndpoint,
   kSeq,
   kReceivedAt,
@@ -83,9 +80,6 @@ enum Col {
   kNarrative,
   kCoverage,
   kClassifierVersion,
-  kCategory,
-  kLang,
-  kControl,
   kJudgeModel,
   kJudgeVerdict,
   kJudgeReason,
@@ -109,9 +103,19 @@ void assign_text(std::string& to, const Statement& q, int col) {
 
 int as_int(std::optional<int64_t> v) { return v ? static_cast<int>(*v) : 0; }
 
-// Fills row from the current result row but for its texts, reusing row's buffers.
-Status read_sample(const Statement& q, const SampleFilter& f, std::string& last_run_at,
-                   Time& run_at, SampleRow& row) {
+// Fills row from the current result row but for its texts, reusing row's buffers; false when
+// its probe version or endpoint is not stored (the row is left out).
+Result<bool> read_sample(const Statement& q, const SampleFilter& f, KeyNames& names,
+                         std::string& last_run_at, Time& run_at, SampleRow& row) {
+  auto probe = names.probe(q.int64(kProbe));
+  if (!probe) return probe.error();
+  auto endpoint = names.endpoint(q.int64(kEndpoint));
+  if (!endpoint) return endpoint.error();
+  if (*probe == nullptr || *endpoint == nullptr) return false;
+  Status named;  // the first string that could not be read
+  auto name = [&](int col, std::string& to) {
+    if (named) named = names.string(q.optional_int64(col), to);
+  };
   row.id = q.int64(kId);
   row.run_id = q.int64(kRunId);
   if (q.text(kRunAt) != last_run_at) {  // one parse per run, not per row
@@ -121,28 +125,28 @@ Status read_sample(const Statement& q, const SampleFilter& f, std::string& last_
     assign_text(last_run_at, q, kRunAt);
   }
   row.run_at = run_at;
-  assign_text(row.key.probe_id, q, kProbeId);
-  assign_text(row.key.probe_version, q, kProbeVersion);
-  assign_text(row.key.endpoint, q, kEndpoint);
+  row.key.probe_id = (*probe)->id;
+  row.key.probe_version = (*probe)->version;
+  row.key.endpoint = **endpoint;
   row.key.run_id = row.run_id;
   row.key.seq = static_cast<int>(q.int64(kSeq));
   auto received = q.optional_int64(kReceivedAt);
   row.key.received_at =
       received ? std::optional<Time>(Time(std::chrono::seconds(*received))) : std::nullopt;
-  assign_text(row.key.requested_model, q, kRequestedModel);
+  name(kRequestedModel, row.key.requested_model);
   providers::Sample& s = row.sample;
-  assign_text(s.model, q, kModel);
-  assign_text(s.system_fingerprint, q, kFingerprint);
+  name(kModel, s.model);
+  name(kFingerprint, s.system_fingerprint);
   s.http_status = as_int(q.optional_int64(kHttpStatus));
-  assign_text(s.finish_reason, q, kFinishReason);
-  assign_text(s.block_reason, q, kBlockReason);
+  name(kFinishReason, s.finish_reason);
+  name(kBlockReason, s.block_reason);
   s.latency = std::chrono::milliseconds(q.int64(kLatency));
   auto pt = q.optional_int64(kPromptTokens);
   auto ct = q.optional_int64(kCompletionTokens);
   s.prompt_tokens = pt ? std::optional<int>(static_cast<int>(*pt)) : std::nullopt;
   s.completion_tokens = ct ? std::optional<int>(static_cast<int>(*ct)) : std::nullopt;
   s.attempts = static_cast<int>(q.int64(kAttempts));
-  assign_text(s.error, q, kError);
+  name(kError, s.error);
   row.response_hash = q.is_null(kResponse) ? std::string() : to_hex(q.blob(kResponseHash));
   s.text.clear();
   s.error_body.clear();
@@ -158,11 +162,11 @@ Status read_sample(const Statement& q, const SampleFilter& f, std::string& last_
     } else {
       c.verdict.assign(rules.data(), rules.size());
     }
-    assign_text(c.signals_json, q, kSignals);
+    name(kSignals, c.signals_json);
     if (c.signals_json.empty()) c.signals_json = "[]";
     c.narrative = q.int64(kNarrative) != 0;
     c.expect_coverage = q.optional_real(kCoverage);
-    assign_text(c.classifier_version, q, kClassifierVersion);
+    name(kClassifierVersion, c.classifier_version);
   }
   if (q.is_null(kJudgeModel)) {
     row.judgement.reset();
@@ -176,12 +180,13 @@ Status read_sample(const Statement& q, const SampleFilter& f, std::string& last_
     if (!at) return at.error();
     j.judged_at = *at;
   }
-  assign_text(row.category, q, kCategory);
-  assign_text(row.lang, q, kLang);
-  row.control = q.int64(kControl) != 0;
+  row.category = (*probe)->category;
+  row.lang = (*probe)->lang;
+  row.control = (*probe)->control;
   std::string_view features = f.features_version ? q.blob(kFeatures) : std::string_view();
   row.features.assign(features.data(), features.size());
-  return Status::Ok();
+  if (!named) return named.error();
+  return true;
 }
 
 // A text of a row as stored (a zstd frame when compressed), kept until the row is passed on.
@@ -192,7 +197,10 @@ struct StoredText {
   bool frame = false;
   std::string bytes;
 
+  bool later = false;  // present, its bytes not read yet (see for_each_sample)
+
   void keep(const Statement& q, int id_col, int dict_col, int data_col, int frame_col) {
+    later = false;
     present = !q.is_null(data_col);
     if (!present) return;
     id = q.int64(id_col);
@@ -200,6 +208,14 @@ struct StoredText {
     frame = q.int64(frame_col) != 0;
     std::string_view data = q.blob(data_col);
     bytes.assign(data.data(), data.size());
+  }
+  // Names the text only: its bytes are read if the row is wanted.
+  void name(const Statement& q, int id_col, int dict_col, bool wanted) {
+    present = later = wanted && !q.is_null(id_col);
+    if (!present) return;
+    id = q.int64(id_col);
+    dict = q.optional_int64(dict_col);
+    bytes.clear();
   }
 };
 
@@ -216,13 +232,19 @@ struct HeldRow {
   }
 };
 
-// Fills h from the current result row, its texts as stored.
-Status read_held(const Statement& q, const SampleFilter& f, std::string& last_run_at,
-                 Time& run_at, HeldRow& h) {
-  if (auto rs = read_sample(q, f, last_run_at, run_at, h.row); !rs) return rs;
-  h.text.keep(q, kResponse, kResponseDict, kText, kTextIsFrame);
+// Fills h from the current result row, its texts as stored (the response's only named, when
+// `later`); false when the row is left out (read_sample).
+Result<bool> read_held(const Statement& q, const SampleFilter& f, KeyNames& names, bool later,
+                       std::string& last_run_at, Time& run_at, HeldRow& h) {
+  auto rs = read_sample(q, f, names, last_run_at, run_at, h.row);
+  if (!rs || !*rs) return rs;
+  if (later) {  // a row with features is never read for its text (as the join said)
+    h.text.name(q, kResponse, kResponseDict, !f.features_version || h.row.features.empty());
+  } else {
+    h.text.keep(q, kResponse, kResponseDict, kText, kTextIsFrame);
+  }
   h.body.keep(q, kErrorBody, kErrorBodyDict, kErrorBodyData, kErrorBodyIsFrame);
-  return Status::Ok();
+  return true;
 }
 
 }  // namespace
@@ -384,15 +406,15 @@ Status Store::for_each_sample(const SampleFilter& f,
                               const std::function<bool(const SampleRow&)>& callback) {
   // Only fixed SQL fragments are appended; every value is bound below, in the same order.
   std::vector<std::variant<int64_t, std::string>> values;
+  // With wants_text, a response text is read only for a row it wants (a run repeats many
+  // answers, and the join read every row's).
+  const bool later = f.with_text && f.wants_text;
   std::string sql = select_columns(f.with_details);
-  sql += f.with_text ? ", d.data, typeof(d.data) = 'blob'" : ", NULL, 0";
+  sql += f.with_text && !later ? ", d.data, typeof(d.data) = 'blob'" : ", NULL, 0";
   sql += f.with_text && f.with_details ? ", bd.data, typeof(bd.data) = 'blob'" : ", NULL, 0";
   sql += f.features_version ? ", x.data" : ", NULL";
   sql +=
       " FROM runs r CROSS JOIN sample_rows s ON s.run_id = r.id"
-      " CROSS JOIN endpoint_keys e ON e.id = s.endpoint"
-      " CROSS JOIN probe_keys k ON k.id = s.probe"
-      " CROSS JOIN probes p ON p.id = k.probe_id AND p.version = k.probe_version"
       " LEFT JOIN judgements j ON j.id = s.judgement_id"
       " LEFT JOIN texts t ON t.id = s.response"
       " LEFT JOIN texts b ON b.id = s.error_body";
@@ -404,10 +426,16 @@ Status Store::for_each_sample(const SampleFilter& f,
   }
   if (f.with_text) {
     // With features, the text is not even read: that is what they are kept for.
-    sql += f.features_version ? " LEFT JOIN text_data d ON d.id = s.response AND x.text IS NULL"
-                              : " LEFT JOIN text_data d ON d.id = s.response";
+    if (!later) {
+      sql += f.features_version ? " LEFT JOIN text_data d ON d.id = s.response AND x.text IS NULL"
+                                : " LEFT JOIN text_data d ON d.id = s.response";
+    }
     if (f.with_details) sql += " LEFT JOIN text_data bd ON bd.id = s.error_body";
   }
+  // Only a run sorted by SQLite (pass_sorted) needs the names in SQL.
+  const std::string names_joined =
+      " CROSS JOIN endpoint_keys e ON e.id = s.endpoint CROSS JOIN probe_keys k ON k.id = s.probe";
+  const size_t joins_at = sql.size();
   sql += " WHERE 1";
   if (f.since) sql += " AND r.run_at >= ?", values.emplace_back(format_time(*f.since));
   if (f.until) sql += " AND r.run_at < ?", values.emplace_back(format_time(*f.until));
@@ -422,10 +450,13 @@ Status Store::for_each_sample(const SampleFilter& f,
     sql += " AND s.probe IN (SELECT id FROM probe_keys WHERE probe_id = ?)";
     values.emplace_back(*f.probe_id);
   }
-  if (f.probe_version) sql += " AND k.probe_version = ?", values.emplace_back(*f.probe_version);
+  if (f.probe_version) {
+    sql += " AND s.probe IN (SELECT id FROM probe_keys WHERE probe_version = ?)";
+    values.emplace_back(*f.probe_version);
+  }
   // Prepared per call, not cached: the callback may start another iteration.
-  auto prepare = [&](const std::string& order_by) -> Result<std::unique_ptr<Statement>> {
-    auto st = db_->prepare(sql + order_by);
+  auto prepare = [&](const std::string& query) -> Result<std::unique_ptr<Statement>> {
+    auto st = db_->prepare(query);
     if (!st) return st.error();
     for (size_t i = 0; i < values.size(); ++i) {
       int at = static_cast<int>(i) + 1;
@@ -434,9 +465,10 @@ Status Store::for_each_sample(const SampleFilter& f,
     return st;
   };
   // The indexes' order (see the top of this file): nothing is sorted by SQLite.
-  auto st = prepare(" ORDER BY r.run_at, r.id, s.endpoint, s.probe, s.seq");
+  auto st = prepare(sql + " ORDER BY r.run_at, r.id, s.endpoint, s.probe, s.seq");
   if (!st) return st.error();
   Statement& q = **st;
+  KeyNames names(*db_);
 
   // Passes one row on, its texts decompressed for the call only (and only when wanted): a held
   // run keeps its texts as stored.
@@ -445,6 +477,11 @@ Status Store::for_each_sample(const SampleFilter& f,
     for (auto [from, to] : {std::pair(&h.text, &h.row.sample.text),
                             std::pair(&h.body, &h.row.sample.error_body)}) {
       if (!from->present || !wanted) continue;
+      if (from->later) {
+        auto data = text_data(from->id);
+        if (!data) return data.error();
+        std::tie(from->bytes, from->frame) = std::move(*data);
+      }
       auto text = read_text(from->id, from->dict, from->bytes, from->frame);
       if (!text) return text.error();
       *to = std::move(text).value();
@@ -491,7 +528,8 @@ Status Store::for_each_sample(const SampleFilter& f,
   // second time: a cost only such runs pay.
   auto pass_sorted = [&](int64_t run_id) -> Result<bool> {
     values.emplace_back(run_id);
-    auto sorted = prepare(" AND r.id = ? ORDER BY e.name, k.probe_id, k.probe_version, s.seq");
+    auto sorted = prepare(sql.substr(0, joins_at) + names_joined + sql.substr(joins_at) +
+                          " AND r.id = ? ORDER BY e.name, k.probe_id, k.probe_version, s.seq");
     values.pop_back();
     if (!sorted) return sorted.error();
     HeldRow h;
@@ -501,7 +539,9 @@ Status Store::for_each_sample(const SampleFilter& f,
       auto more = (*sorted)->step();
       if (!more) return more.error();
       if (!*more) return true;
-      if (auto rs = read_held(**sorted, f, last_at, at, h); !rs) return rs.error();
+      auto rs = read_held(**sorted, f, names, later, last_at, at, h);
+      if (!rs) return rs.error();
+      if (!*rs) continue;
       auto go_on = pass(h);
       if (!go_on || !*go_on) return go_on;
     }
@@ -519,7 +559,9 @@ Status Store::for_each_sample(const SampleFilter& f,
     // that writes to rows already passed on (reclassify does) never changes what is read.
     if (used == held.size()) held.emplace_back();
     HeldRow& h = held[used];
-    if (auto rs = read_held(q, f, last_run_at, run_at, h); !rs) return rs;
+    auto rs = read_held(q, f, names, later, last_run_at, run_at, h);
+    if (!rs) return rs.error();
+    if (!*rs) continue;
     if (used > 0 && h.row.run_id != held[0].row.run_id) {
       auto go_on = pass_held();
       if (!go_on) return go_on.error();

@@ -30,6 +30,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "common/error.h"
@@ -524,6 +525,8 @@ class Store {
   Result<int64_t> store_text(std::string_view text, int64_t endpoint_key);  // texts.id
   Result<std::optional<int64_t>> find_text(std::string_view hash);  // by the 32-byte SHA-256
   Result<std::optional<int64_t>> find_text_hex(std::string_view hash_hex);
+  // The stored data of text `id` as it is kept, and whether it is a zstd frame.
+  Result<std::pair<std::string, bool>> text_data(int64_t id);
   // The text of row `id` from its stored data (a zstd frame when compressed).
   Result<std::string> read_text(int64_t id, std::optional<int64_t> dict, std::string_view data,
                                 bool compressed);

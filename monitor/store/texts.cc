@@ -133,6 +133,17 @@ Result<std::string> Store::read_text(int64_t id, std::optional<int64_t> dict,
   return std::move(text).value();
 }
 
+Result<std::pair<std::string, bool>> Store::text_data(int64_t id) {
+  auto q = db_->cached("SELECT data, typeof(data) = 'blob' FROM text_data WHERE id = ?");
+  if (!q) return q.error();
+  ResetOnExit reset(**q);
+  (*q)->bind(1, id);
+  auto row = (*q)->step();
+  if (!row) return row.error();
+  if (!*row) return db_->fail("text " + std::to_string(id) + " has no data");
+  return std::pair<std::string, bool>(std::string((*q)->blob(0)), (*q)->int64(1) != 0);
+}
+
 Result<std::optional<std::string>> Store::response_text(std::string_view hash) {
   auto id = find_text_hex(hash);
   if (!id) return id.error();
