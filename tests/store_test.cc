@@ -519,6 +519,95 @@ TEST_CASE("without details, a sample reads what drift counts and leaves the rest
   CHECK(lean[1].sample.error_body.empty());
 }
 
+TEST_CASE("sample reads name each row's keys, and leave out rows of a probe version not stored") {
+  // Rows carry their endpoint, probe and strings as keys, looked up once per read: a row whose
+  // probe key names a version `probes` does not hold is left out (as the joins did), and rows
+  // that share a key share its names.
+  TempDir dir;
+  auto s = open_store(dir.db());
+  seed(*s);
+  int64_t run = *s->begin_run(at("2026-01-15T06:00:00Z"), at("2026-01-15T06:00:00Z"));
+  for (int seq = 1; seq <= 3; ++seq) {
+    dw::providers::Sample a = answer("answer " + std::to_string(seq));
+    a.system_fingerprint = seq == 2 ? "fp-2" : "fp-1";
+    REQUIRE(s->add_sample(key(run, "a", "e1", seq), a, nullptr));
+    REQUIRE(s->add_sample(key(run, "b", "e2", seq), answer("four"), nullptr));
+  }
+  REQUIRE(s->flush());
+  s.reset();
+  // A key of a version the probes table never held (run summaries name such versions), and a
+  // copy of a row under it.
+  exec_raw(dir.db(),
+           "INSERT INTO probe_keys (probe_id, probe_version) VALUES ('a', 'v-gone'); "
+           "INSERT INTO sample_rows (run_id, endpoint, probe, seq, model, response) "
+           "SELECT run_id, endpoint, (SELECT max(id) FROM probe_keys), 9, model, response "
+           "FROM sample_rows WHERE seq = 1 LIMIT 1");
+  s = open_store(dir.db());
+  for (bool details : {true, false}) {
+    CAPTURE(details);
+    auto rows = all_samples(*s, {.with_details = details});
+    REQUIRE(rows.size() == 6);
+    for (const SampleRow& r : rows) {
+      CAPTURE(r.key.seq);
+      const bool is_a = r.key.probe_id == "a";
+      CHECK(r.key.probe_version == (is_a ? "v-a" : "v-b"));
+      CHECK(r.key.endpoint == (is_a ? "e1" : "e2"));
+      CHECK(r.category == (is_a ? "tiananmen" : "control"));
+      CHECK(r.lang == "en");
+      CHECK(r.control == !is_a);
+      CHECK(r.sample.model == "m1-0613");
+      CHECK(r.sample.system_fingerprint == (!is_a ? "" : r.key.seq == 2 ? "fp-2" : "fp-1"));
+      CHECK(r.sample.text == (is_a ? "answer " + std::to_string(r.key.seq) : "four"));
+    }
+  }
+  // A filter on the version reads through the keys too.
+  CHECK(all_samples(*s, {.probe_version = "v-a"}).size() == 3);
+  CHECK(all_samples(*s, {.probe_version = "v-gone"}).empty());
+}
+
+TEST_CASE("a statement let go is kept for the next prepare of its SQL, reset and unbound") {
+  TempDir dir;
+  auto db = Db::open(dir.db());
+  REQUIRE(db.ok());
+  REQUIRE((*db)->exec("CREATE TABLE t (a); INSERT INTO t VALUES (1), (2), (3)", "setting up"));
+  const std::string sql = "SELECT a FROM t WHERE a >= ? ORDER BY a";
+  {
+    auto st = (*db)->prepare(sql);
+    REQUIRE(st.ok());
+    const Statement* first = st->get();
+    (*st)->bind(1, int64_t{2});
+    REQUIRE(*(*st)->step());  // let go in the middle of its rows
+    CHECK((*st)->int64(0) == 2);
+    // While it is held, the same SQL gets a statement of its own (a nested iteration).
+    auto nested = (*db)->prepare(sql);
+    REQUIRE(nested.ok());
+    CHECK(nested->get() != first);
+  }
+  // Both were kept, compiled: the connection still has them.
+  auto statements = [&] {
+    int n = 0;
+    for (sqlite3_stmt* st = sqlite3_next_stmt((*db)->handle(), nullptr); st != nullptr;
+         st = sqlite3_next_stmt((*db)->handle(), st)) {
+      ++n;
+    }
+    return n;
+  };
+  CHECK(statements() == 2);
+  auto again = (*db)->prepare(sql);
+  REQUIRE(again.ok());
+  CHECK(statements() == 2);  // one of them, not a third
+  // It starts over with no value bound: NULL matches no row.
+  auto row = (*again)->step();
+  REQUIRE(row.ok());
+  CHECK_FALSE(*row);
+  (*db)->release_idle();
+  CHECK(statements() == 1);  // the one held
+  auto other = (*db)->prepare("SELECT count(*) FROM t");
+  REQUIRE(other.ok());
+  REQUIRE(*(*other)->step());
+  CHECK((*other)->int64(0) == 3);
+}
+
 namespace {
 
 // Each sample's own text, long and repetitive enough to be stored as a zstd frame: texts must

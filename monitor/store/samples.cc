@@ -455,7 +455,7 @@ Status Store::for_each_sample(const SampleFilter& f,
     values.emplace_back(*f.probe_version);
   }
   // Prepared per call, not cached: the callback may start another iteration.
-  auto prepare = [&](const std::string& query) -> Result<std::unique_ptr<Statement>> {
+  auto prepare = [&](const std::string& query) -> Result<PreparedStatement> {
     auto st = db_->prepare(query);
     if (!st) return st.error();
     for (size_t i = 0; i < values.size(); ++i) {

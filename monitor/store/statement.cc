@@ -75,6 +75,7 @@ Result<std::unique_ptr<Db>> Db::open(const std::string& path, OpenMode mode) {
 
 Db::~Db() {
   cache_.clear();
+  idle_.clear();
   sqlite3_close(db_);
 }
 
@@ -86,14 +87,39 @@ Status Db::exec(const char* sql, std::string_view what) {
 Result<Statement*> Db::cached(const char* sql) {
   auto it = cache_.find(std::string_view(sql));
   if (it != cache_.end()) return it->second.get();
-  auto st = prepare(sql);
+  auto st = compile(sql);
   if (!st) return st.error();
   Statement* raw = st->get();
   cache_.emplace(sql, std::move(st).value());
   return raw;
 }
 
-Result<std::unique_ptr<Statement>> Db::prepare(const std::string& sql) {
+Result<PreparedStatement> Db::prepare(const std::string& sql) {
+  if (auto it = idle_.find(sql); it != idle_.end()) {
+    PreparedStatement st(it->second.release(), StatementReturn{this});
+    idle_.erase(it);
+    return st;
+  }
+  auto st = compile(sql);
+  if (!st) return st.error();
+  return PreparedStatement(st->release(), StatementReturn{this});
+}
+
+void Db::give_back(Statement* s) {
+  std::unique_ptr<Statement> owned(s);
+  owned->reset();
+  if (idle_.size() < kMostIdle) idle_.emplace(std::string(owned->sql()), std::move(owned));
+}
+
+void StatementReturn::operator()(Statement* s) const {
+  if (db == nullptr) {
+    delete s;
+  } else {
+    db->give_back(s);
+  }
+}
+
+Result<std::unique_ptr<Statement>> Db::compile(const std::string& sql) {
   sqlite3_stmt* stmt = nullptr;
   if (sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
                          &stmt, nullptr) != SQLITE_OK) {
@@ -173,6 +199,11 @@ void Statement::reset() {
   sqlite3_reset(stmt_);
   sqlite3_clear_bindings(stmt_);
   bind_error_ = SQLITE_OK;
+}
+
+std::string_view Statement::sql() const {
+  const char* text = sqlite3_sql(stmt_);
+  return text == nullptr ? std::string_view() : std::string_view(text);
 }
 
 std::string_view Statement::text(int col) const {

@@ -195,6 +195,7 @@ Status Store::flush() {
 void Store::release_memory() {
   codec_.reset();
   forget_dictionaries();
+  db_->release_idle();
   sqlite3_db_release_memory(db_->handle());
 }
 
