@@ -31,6 +31,22 @@ TEST_CASE("exact_test on 2xk tables matches Freeman-Halton reference values") {
   CHECK(exact_test({30, 0, 0}, {0, 3, 0}) == doctest::Approx(1.0 / 5456).epsilon(1e-6));
 }
 
+TEST_CASE("exact_test: empty columns change nothing, however many categories a table has") {
+  // The enumeration keeps up to eight categories on the stack and more on the heap: both give
+  // the p of the same table without its empty columns.
+  const double p = exact_test({20, 2, 1}, {1, 4, 1});
+  CHECK(p == doctest::Approx(0.00253463).epsilon(1e-4));
+  CHECK(exact_test({20, 0, 2, 0, 0, 1, 0, 0}, {1, 0, 4, 0, 0, 1, 0, 0}) == p);
+  CHECK(exact_test({0, 20, 0, 2, 0, 0, 1, 0, 0, 0, 0}, {0, 1, 0, 4, 0, 0, 1, 0, 0, 0, 0}) == p);
+  // Nine non-empty categories: all of them on the heap, the same as in another order.
+  const Counts a{3, 1, 4, 1, 5, 2, 6, 5, 3}, b{2, 7, 1, 8, 2, 8, 1, 8, 2};
+  const Counts ra(a.rbegin(), a.rend()), rb(b.rbegin(), b.rend());
+  const double nine = exact_test(a, b);
+  CHECK(nine > 0);
+  CHECK(nine < 0.01);
+  CHECK(exact_test(ra, rb) == doctest::Approx(nine).epsilon(1e-9));
+}
+
 TEST_CASE("exact_test gives no evidence from empty rows or a single category") {
   CHECK(exact_test({0, 0}, {3, 4}) == 1.0);
   CHECK(exact_test({9, 0, 0}, {3, 0, 0}) == 1.0);

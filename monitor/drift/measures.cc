@@ -151,9 +151,11 @@ SimilarityRecent recent_from(std::span<const size_t> base, double threshold, siz
 // A window's similarity baseline cells: its last kSimilarityRuns cells with texts.
 Cells similarity_cells(CellSpan base) {
   Cells used;
+  used.reserve(kSimilarityRuns);
   for (auto it = base.rbegin(); it != base.rend() && used.size() < kSimilarityRuns; ++it) {
-    if ((*it)->texts) used.insert(used.begin(), *it);
+    if ((*it)->texts) used.push_back(*it);
   }
+  std::reverse(used.begin(), used.end());
   return used;
 }
 

@@ -1,9 +1,11 @@
 #include "drift/stats.h"
 
 #include <algorithm>
+#include <array>
 #include <cassert>
 #include <cmath>
 #include <numeric>
+#include <span>
 #include <vector>
 
 namespace dw::drift {
@@ -26,8 +28,8 @@ double log_choose(long n, long k) { return log_factorial(n) - log_factorial(k) -
 // Walks every way of placing `left` samples into columns j.. with x_j <= column[j], summing
 // the probability of each complete table whose log probability is at most `threshold`.
 struct Enumerator {
-  const std::vector<long>& column;
-  std::vector<double> tail_capacity;  // sum of column[j..], to prune placements that cannot fit
+  std::span<const long> column;
+  std::span<const double> tail_capacity;  // sum of column[j..], to prune placements that cannot fit
   double log_denominator;
   double threshold;
   double total = 0;
@@ -58,29 +60,46 @@ double exact_test(const Counts& a, const Counts& b) {
   long n_small = std::min(na, nb);
 
   // Columns that are empty on both sides carry no information; dropping them keeps the
-  // enumeration small.
-  std::vector<long> column;
-  std::vector<long> observed;
-  for (size_t j = 0; j < a.size(); ++j) {
-    if (a[j] + b[j] == 0) continue;
-    column.push_back(a[j] + b[j]);
-    observed.push_back(small[j]);
+  // enumeration small. On the stack for the usual few columns: detection runs thousands of
+  // these, and allocating their vectors cost as much as most tests.
+  constexpr size_t kOnStack = 8;
+  const size_t k = a.size();
+  std::array<long, kOnStack> column_stack, observed_stack;
+  std::array<double, kOnStack> tail_stack;
+  std::vector<long> column_heap, observed_heap;
+  std::vector<double> tail_heap;
+  if (k > kOnStack) {
+    column_heap.resize(k);
+    observed_heap.resize(k);
+    tail_heap.resize(k);
   }
-  if (column.size() < 2) return 1.0;
+  const std::span<long> column_all = k > kOnStack ? std::span<long>(column_heap) : column_stack;
+  const std::span<long> observed_all =
+      k > kOnStack ? std::span<long>(observed_heap) : observed_stack;
+  const std::span<double> tail_all = k > kOnStack ? std::span<double>(tail_heap) : tail_stack;
+  size_t columns = 0;
+  for (size_t j = 0; j < k; ++j) {
+    if (a[j] + b[j] == 0) continue;
+    column_all[columns] = a[j] + b[j];
+    observed_all[columns] = small[j];
+    ++columns;
+  }
+  if (columns < 2) return 1.0;
+  const std::span<const long> column = column_all.first(columns);
 
   double log_denominator = log_choose(na + nb, n_small);
   double log_observed = -log_denominator;
-  for (size_t j = 0; j < column.size(); ++j) log_observed += log_choose(column[j], observed[j]);
+  for (size_t j = 0; j < columns; ++j) log_observed += log_choose(column[j], observed_all[j]);
 
-  Enumerator e{column, std::vector<double>(column.size()), log_denominator,
+  double capacity = 0;
+  for (size_t j = columns; j-- > 0;) {
+    capacity += column[j];
+    tail_all[j] = capacity;
+  }
+  Enumerator e{column, tail_all.first(columns), log_denominator,
                // Relative tolerance so that tables as likely as the observed one, up to
                // rounding, count as "no more likely".
                log_observed + 1e-7};
-  double capacity = 0;
-  for (size_t j = column.size(); j-- > 0;) {
-    capacity += column[j];
-    e.tail_capacity[j] = capacity;
-  }
   e.walk(0, n_small, 0.0);
   return std::min(1.0, e.total);
 }

@@ -57,8 +57,8 @@ bool read_rest(Reader& in, int64_t& prev_id, const std::vector<SharedPairKey>& p
     if (use) use->probes.emplace(probes[static_cast<size_t>(index)]->probe_id);
   }
   if (!in.count(ids) || ids == 0 || static_cast<size_t>(ids) > kMaxCellIds) return false;
-  SampleIds scratch;
-  return in.ids(prev_id, static_cast<size_t>(ids), use ? use->ids : scratch);
+  return use ? in.ids(prev_id, static_cast<size_t>(ids), use->ids)
+             : in.skip_ids(prev_id, static_cast<size_t>(ids));
 }
 
 }  // namespace

@@ -105,6 +105,14 @@ class Reader {
     }
     return true;
   }
+  // n ids passed over, checked as ids() checks them.
+  bool skip_ids(int64_t& prev, size_t n) {
+    int64_t v = 0;
+    for (size_t i = 0; i < n; ++i) {
+      if (!id(prev, v)) return false;
+    }
+    return true;
+  }
   bool counts(std::map<std::string, long>& out) {
     long n = 0;
     if (!count(n)) return false;
