@@ -1306,6 +1306,14 @@ TEST_CASE("shared texts name their probes by index among the probes that answere
   REQUIRE(found.has_value());
   CHECK(found->probes == std::set<std::string>{"a", "c"});
   CHECK(found->ids == SampleIds{5, 9});
+  // Its probes alone, read in place, as in the built form; none for a text it does not hold.
+  std::set<std::string> probes_of, built_probes_of;
+  back->uses.add_probes(std::string(64, 'a'), probes_of);
+  one_shared_text({"a", "c"}, {5, 9}).uses.add_probes(std::string(64, 'a'), built_probes_of);
+  CHECK(probes_of == std::set<std::string>{"a", "c"});
+  CHECK(built_probes_of == probes_of);
+  back->uses.add_probes(std::string(64, 'b'), probes_of);
+  CHECK(probes_of.size() == 2);
 
   // By hand: one use, its hash, the probe indices given, one id (5, as a zigzag delta).
   auto one_use = [](std::initializer_list<int> indices) {

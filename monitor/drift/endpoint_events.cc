@@ -262,21 +262,17 @@ Status decide_templates(EndpointContext& ctx) {
     ECells base(valid.begin(), valid.end() - static_cast<long>(recent.size()));
     if (base.size() < 2) continue;  // too little history to call any text new
     for (const auto& [hash, use] : valid.back()->uses.all()) {
-      std::set<std::string> probes;
+      std::set<std::string> probes;  // first the probes: most texts answer one, and stop here
+      for (const EndpointCell* c : recent) c->uses.add_probes(hash, probes);
+      if (probes.size() < 2 || open_event(ctx, kCannedTemplate, name, hash)) continue;
       std::vector<int64_t> ids;
       for (const EndpointCell* c : recent) {
-        auto found = c->uses.find(hash);
-        if (!found) continue;
-        probes.insert(found->probes.begin(), found->probes.end());
-        ids.insert(ids.end(), found->ids.begin(), found->ids.end());
+        if (auto found = c->uses.find(hash)) ids.insert(ids.end(), found->ids.begin(), found->ids.end());
       }
-      if (probes.size() < 2 || open_event(ctx, kCannedTemplate, name, hash)) continue;
       // A text that already answered several probes before (a model's stock phrase for a
       // whole family of questions) is its normal behaviour, not a new template.
       std::set<std::string> before;
-      for (const EndpointCell* c : base) {
-        if (auto found = c->uses.find(hash)) before.insert(found->probes.begin(), found->probes.end());
-      }
+      for (const EndpointCell* c : base) c->uses.add_probes(hash, before);
       if (before.size() >= 2) continue;
       ECells shown;  // the recent runs from the first that used the text
       for (const EndpointCell* c : recent) {

@@ -251,6 +251,9 @@ class TextUses {
   // The use of this text; nullopt when the run has none.
   std::optional<TextUse> find(const std::string& hash) const;
   bool contains(const std::string& hash) const;
+  // The probes of this text into `into` (none when the run has no use of it): find() without
+  // the ids, which most of the texts a decision asks about never need.
+  void add_probes(const std::string& hash, std::set<std::string>& into) const;
   size_t size() const { return packed_ ? offsets_.size() : built_.size(); }
   // Every use, by hash.
   std::map<std::string, TextUse> all() const;

@@ -104,6 +104,23 @@ std::optional<TextUse> TextUses::find(const std::string& hash) const {
   return e ? entry(*e) : std::nullopt;
 }
 
+void TextUses::add_probes(const std::string& hash, std::set<std::string>& into) const {
+  if (!packed_) {
+    if (auto it = built_.find(hash); it != built_.end()) {
+      into.insert(it->second.probes.begin(), it->second.probes.end());
+    }
+    return;
+  }
+  const Entry* e = locate(hash);
+  if (e == nullptr) return;
+  Reader in(std::string_view(*packed_).substr(e->offset + kHashBytes));
+  long n = 0, index = 0;
+  if (!in.count(n)) return;  // checked by decode(): every entry reads
+  for (long k = 0; k < n && in.count(index); ++k) {
+    into.insert((*probes_)[static_cast<size_t>(index)]->probe_id);
+  }
+}
+
 bool TextUses::contains(const std::string& hash) const {
   if (!packed_) return built_.count(hash) > 0;
   return locate(hash) != nullptr;  // decode() checked every entry
