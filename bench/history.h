@@ -56,10 +56,14 @@ struct WholeRuns {
   int samples_per_run = 0;
   std::vector<RunCost> at;  // at runs 1, 30, 300 and 1,000, those within the runs measured
   long events = 0;          // opened over the whole history
-  // After the last run (of more than 30): 5 more runs on a copy of the database as it was at
-  // run 30 and 5 on the whole history, taken in turns on the same simulated days, so that the
-  // machine's load, which drifts over a long benchmark, weighs on both alike. Medians.
+  // After the last run (of more than 30): kTurns more runs on a copy of the database as it was
+  // at run 30 and kTurns on the whole history, taken in turns on the same simulated days, so
+  // that the machine's load, which drifts over a long benchmark, weighs on both alike. The
+  // median run of each by CPU, and the median of each side's detection shares (each run's
+  // share is of its own CPU: a share moves less with the machine's speed than a time).
+  static constexpr int kTurns = 15;
   std::optional<RunCost> early, late;
+  double early_share = 0, late_share = 0;
 };
 
 // `runs` runs of the demo's configuration (its probe sets, endpoints and samples; its rule

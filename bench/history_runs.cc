@@ -48,7 +48,7 @@ Result<WholeRuns> measure_whole_runs(const std::filesystem::path& folder, int ru
     measure_peak_memory(cost);
     return cost;
   };
-  constexpr int kEarly = 30, kTurns = 5;
+  constexpr int kEarly = 30, kTurns = WholeRuns::kTurns;
   const std::filesystem::path database = folder / "driftwatch.db";
   const std::filesystem::path early = folder / "early.db";
   Marks marks;
@@ -91,8 +91,16 @@ Result<WholeRuns> measure_whole_runs(const std::filesystem::path& folder, int ru
                 [](const RunCost& x, const RunCost& y) { return x.cpu_s < y.cpu_s; });
       return costs[costs.size() / 2];
     };
+    auto median_share = [](const std::vector<RunCost>& costs) {
+      std::vector<double> shares;
+      for (const RunCost& c : costs) shares.push_back(c.detect_share());
+      std::sort(shares.begin(), shares.end());
+      return shares[shares.size() / 2];
+    };
     w.early = median(then);
     w.late = median(now);
+    w.early_share = median_share(then);
+    w.late_share = median_share(now);
   }
   return w;
 }
