@@ -169,9 +169,9 @@ std::vector<int64_t> run_ids(CellSpan cells) {
 // best_window's windows share most of their baselines and all of their recent answers, and
 // recomputing them was a third of a detection. The same numbers, so the same decisions. All
 // are computed at once, in one tight loop: the windows use nearly all of them, and computing
-// each on first use cost as much again in branches and lookups. Identical answers (a canned
-// refusal, an answer a model gives word for word) share one row of the table: a pair that
-// repeats a few answers compares those few, not every answer with every other.
+// each on first use cost as much again in branches and lookups. Identical answers (one a
+// model gives word for word) share one row of the table: a pair that repeats a few answers
+// compares those few, not every answer with every other.
 class SimilarityMemo {
  public:
   // Past this many distinct answers (many samples a run) the table would cost more memory
