@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -284,6 +285,44 @@ TEST_CASE("wants_text: a row's texts are decompressed only when the caller wants
     REQUIRE_MESSAGE(st.ok(), (st.ok() ? "" : st.error().to_string()));
     CHECK(rows == 7);
   }
+}
+
+TEST_CASE("wants_text: a text is read when its row is passed on, and only the text it named") {
+  // Texts wanted are read as their rows are passed on, after the run's rows were read (and,
+  // for the last run, after SQLite's snapshot of them ended). A text another connection
+  // removed in between reads as none, as the join read it; one whose id was given to another
+  // text is not that text.
+  TempDir dir;
+  auto s = open_store(dir.db());
+  seed(*s);
+  store_run(*s, "2026-01-01T00:00:00Z", 0, 6);
+  const std::string db = dir.db();
+  auto id_of = [&](int n) {
+    return std::to_string(count(db, "SELECT s.response FROM sample_rows s WHERE s.seq = " +
+                                        std::to_string(n + 1)));
+  };
+  const std::string gone = id_of(3), other = id_of(4);
+  bool changed = false;
+  std::map<int, std::string> read;
+  SampleFilter f;
+  f.wants_text = [](const SampleRow&) { return true; };
+  auto st = s->for_each_sample(f, [&](const SampleRow& row) {
+    if (!changed) {  // the first row passed on: the others are held, their texts not read
+      exec_raw(db, "DELETE FROM text_data WHERE id = " + gone + "; DELETE FROM texts WHERE id = " +
+                       gone + "; UPDATE text_data SET data = 'another text' WHERE id = " + other +
+                       "; UPDATE texts SET hash = zeroblob(32), dict = NULL WHERE id = " + other);
+      changed = true;
+    }
+    read[row.key.seq] = row.sample.text;
+    return true;
+  });
+  REQUIRE_MESSAGE(st.ok(), (st.ok() ? "" : st.error().to_string()));
+  REQUIRE(read.size() == 6);
+  CHECK(read[1] == essay(0));
+  CHECK(read[3] == essay(2));
+  CHECK(read[4].empty());  // removed
+  CHECK(read[5].empty());  // its id now names another text
+  CHECK(read[6] == essay(5));
 }
 
 TEST_CASE("release_memory between runs, or inside a batch, loses nothing and keeps the "

@@ -248,7 +248,8 @@ class SimilarityMemo {
   static constexpr uint32_t kNone = UINT32_MAX;
 
   // The kind of signature a, a new one when no earlier answer had it. A scan, not a hash
-  // table: a few dozen answers, and two signatures nearly always differ in their first slots.
+  // table: a pair's last 13 runs hold a few dozen answers at the usual samples a run (at most
+  // kMostKinds kinds are scanned), and two signatures nearly always differ in their first slots.
   uint32_t kind_of(const Signature& a) {
     uint64_t head = 0;
     std::memcpy(&head, a.data(), sizeof head);

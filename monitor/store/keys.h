@@ -36,7 +36,8 @@ Status register_sql_functions(Db& db);
 // What the keys of sample rows stand for, each looked up once by a reader: a run's hundreds of
 // rows name a few endpoints, probes and models, and joining them in SQL was a b-tree search per
 // row and column. One reader's (for_each_sample's, for one call): the values of ids never
-// change, and the connection's cached statements it uses are stepped and reset within a call.
+// change (a key found missing stays missing for the call), and the connection's cached
+// statements it uses are stepped and reset within a call.
 class KeyNames {
  public:
   struct Probe {

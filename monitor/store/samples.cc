@@ -198,6 +198,7 @@ struct StoredText {
   std::string bytes;
 
   bool later = false;  // present, its bytes not read yet (see for_each_sample)
+  std::string hash;     // when later: the text's hash (texts.hash), which the read checks
 
   void keep(const Statement& q, int id_col, int dict_col, int data_col, int frame_col) {
     later = false;
@@ -210,12 +211,13 @@ struct StoredText {
     bytes.assign(data.data(), data.size());
   }
   // Names the text only: its bytes are read if the row is wanted.
-  void name(const Statement& q, int id_col, int dict_col, bool wanted) {
+  void name(const Statement& q, int id_col, int hash_col, bool wanted) {
     present = later = wanted && !q.is_null(id_col);
     if (!present) return;
     id = q.int64(id_col);
-    dict = q.optional_int64(dict_col);
-    bytes.clear();
+    const std::string_view h = q.blob(hash_col);
+    hash.assign(h.data(), h.size());
+    std::string().swap(bytes);
   }
 };
 
@@ -239,7 +241,7 @@ Result<bool> read_held(const Statement& q, const SampleFilter& f, KeyNames& name
   auto rs = read_sample(q, f, names, last_run_at, run_at, h.row);
   if (!rs || !*rs) return rs;
   if (later) {  // a row with features is never read for its text (as the join said)
-    h.text.name(q, kResponse, kResponseDict, !f.features_version || h.row.features.empty());
+    h.text.name(q, kResponse, kResponseHash, !f.features_version || h.row.features.empty());
   } else {
     h.text.keep(q, kResponse, kResponseDict, kText, kTextIsFrame);
   }
@@ -478,9 +480,16 @@ Status Store::for_each_sample(const SampleFilter& f,
                             std::pair(&h.body, &h.row.sample.error_body)}) {
       if (!from->present || !wanted) continue;
       if (from->later) {
-        auto data = text_data(from->id);
+        // Read after the row, perhaps after the iteration's snapshot ended (the last run's
+        // rows are passed on once SQLite is done): the text is the one of this id and hash,
+        // or none, as the join gave none for a text that is gone.
+        auto data = text_data(from->id, from->hash);
         if (!data) return data.error();
-        std::tie(from->bytes, from->frame) = std::move(*data);
+        if (!*data) continue;
+        auto text = read_text(from->id, (*data)->dict, (*data)->bytes, (*data)->frame);
+        if (!text) return text.error();
+        *to = std::move(text).value();
+        continue;
       }
       auto text = read_text(from->id, from->dict, from->bytes, from->frame);
       if (!text) return text.error();
@@ -556,7 +565,8 @@ Status Store::for_each_sample(const SampleFilter& f,
     if (!*more) break;
     if (q.int64(kRunId) == skipped_run) continue;
     // Every column of the row is copied before the callbacks of the run before it: a callback
-    // that writes to rows already passed on (reclassify does) never changes what is read.
+    // that writes to rows already passed on (reclassify does) never changes what is read
+    // (a text read when wanted is checked against the hash read with its row).
     if (used == held.size()) held.emplace_back();
     HeldRow& h = held[used];
     auto rs = read_held(q, f, names, later, last_run_at, run_at, h);

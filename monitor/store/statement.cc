@@ -1,5 +1,7 @@
 #include "store/statement.h"
 
+#include <new>
+
 #include "common/strings.h"
 
 namespace dw::store {
@@ -96,26 +98,30 @@ Result<Statement*> Db::cached(const char* sql) {
 
 Result<PreparedStatement> Db::prepare(const std::string& sql) {
   if (auto it = idle_.find(sql); it != idle_.end()) {
-    PreparedStatement st(it->second.release(), StatementReturn{this});
+    PreparedStatement st(it->second.release(), StatementReturn{this, sql});
     idle_.erase(it);
     return st;
   }
   auto st = compile(sql);
   if (!st) return st.error();
-  return PreparedStatement(st->release(), StatementReturn{this});
+  return PreparedStatement(st->release(), StatementReturn{this, sql});
 }
 
-void Db::give_back(Statement* s) {
+void Db::give_back(Statement* s, const std::string& sql) noexcept {
   std::unique_ptr<Statement> owned(s);
   owned->reset();
-  if (idle_.size() < kMostIdle) idle_.emplace(std::string(owned->sql()), std::move(owned));
+  if (idle_.size() >= kMostIdle) return;
+  try {
+    idle_.emplace(sql, std::move(owned));
+  } catch (const std::bad_alloc&) {  // not kept: finalized, as any statement may be
+  }
 }
 
 void StatementReturn::operator()(Statement* s) const {
   if (db == nullptr) {
     delete s;
   } else {
-    db->give_back(s);
+    db->give_back(s, sql);
   }
 }
 
@@ -199,11 +205,6 @@ void Statement::reset() {
   sqlite3_reset(stmt_);
   sqlite3_clear_bindings(stmt_);
   bind_error_ = SQLITE_OK;
-}
-
-std::string_view Statement::sql() const {
-  const char* text = sqlite3_sql(stmt_);
-  return text == nullptr ? std::string_view() : std::string_view(text);
 }
 
 std::string_view Statement::text(int col) const {

@@ -20,9 +20,11 @@ namespace dw::store {
 class Db;
 class Statement;
 
-// Gives a statement of Db::prepare() back to its connection, or deletes one without.
+// Gives a statement of Db::prepare() back to its connection (kept under the SQL it was
+// prepared from), or deletes one without.
 struct StatementReturn {
   Db* db = nullptr;
+  std::string sql;
   void operator()(Statement* s) const;
 };
 using PreparedStatement = std::unique_ptr<Statement, StatementReturn>;
@@ -80,7 +82,7 @@ class Db {
   static constexpr size_t kMostIdle = 16;
   Db(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
   Result<std::unique_ptr<Statement>> compile(const std::string& sql);
-  void give_back(Statement* s);
+  void give_back(Statement* s, const std::string& sql) noexcept;
 
   sqlite3* db_;
   std::string path_;
@@ -132,7 +134,6 @@ class Statement {
   Result<std::optional<Time>> optional_time(int col) const;
 
   Db& db() const { return *db_; }
-  std::string_view sql() const;  // as prepared
 
  private:
   Db* db_;

@@ -30,7 +30,6 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
-#include <utility>
 #include <vector>
 
 #include "common/error.h"
@@ -159,13 +158,14 @@ struct SampleFilter {
   // reads the response text only of rows that have none: features stand in for the text.
   std::optional<std::string> features_version{};
   // false: the requested model, finish and block reasons, error, classifier version and error
-  // body are left empty and signals read "[]" (drift reads none of them; each string is a
-  // lookup per row).
+  // body are left empty and signals read "[]" (drift reads none of them; each is one more
+  // value to look up and copy per row).
   bool with_details = true;
   // When set, a row's texts are decompressed only if this returns true for the row (its other
   // fields filled); otherwise they are left empty. For callers that read a text once per
   // content: a run repeats many answers (canned refusals most of all), and each is a zstd
-  // frame to decode.
+  // frame to decode. The response text is then read as its row is passed on, not with the
+  // row: a text removed in between (by another connection) reads as none.
   std::function<bool(const SampleRow&)> wants_text{};
 };
 
@@ -367,16 +367,17 @@ class Store {
   // Commits the open batch. Inside a Transaction it does nothing: the transaction decides.
   Status flush();
 
-  // Gives back memory kept only for speed: this connection's page cache and the prepared
-  // compression dictionaries and contexts (prepared again when next needed, from the
-  // database). For a daemon between jobs, hours apart; never loses data.
+  // Gives back memory kept only for speed: this connection's page cache, the statements kept
+  // for reuse and the prepared compression dictionaries and contexts (prepared again when
+  // next needed, from the database). For a daemon between jobs, hours apart; never loses data.
   void release_memory();
 
   // Streams matching committed (or this connection's own pending) samples in time order:
   // by run_at, run, endpoint, probe, version, seq. The row passed to the callback is only
   // valid during the call; copy what you keep. The callback returns false to stop, and may
   // call back into the store (classify what it reads, for example). Memory: one run's rows at
-  // a time, their texts as stored, put in order in memory up to Options::sort_memory (a larger
+  // a time, their texts as stored (but with SampleFilter::wants_text, whose response texts are
+  // read when wanted), put in order in memory up to Options::sort_memory (a larger
   // run is ordered by SQLite). Texts are decompressed as rows are passed on, one at a time. An
   // error stops the iteration at once (rows held to be put in order are not passed on); a text
   // that cannot be decompressed (a damaged file) is one, naming the text.
@@ -525,8 +526,13 @@ class Store {
   Result<int64_t> store_text(std::string_view text, int64_t endpoint_key);  // texts.id
   Result<std::optional<int64_t>> find_text(std::string_view hash);  // by the 32-byte SHA-256
   Result<std::optional<int64_t>> find_text_hex(std::string_view hash_hex);
-  // The stored data of text `id` as it is kept, and whether it is a zstd frame.
-  Result<std::pair<std::string, bool>> text_data(int64_t id);
+  // Text `id` as it is kept, when its hash (32 bytes) is still `hash`; nullopt when not.
+  struct StoredData {
+    std::string bytes;
+    bool frame = false;  // a zstd frame
+    std::optional<int64_t> dict;
+  };
+  Result<std::optional<StoredData>> text_data(int64_t id, std::string_view hash);
   // The text of row `id` from its stored data (a zstd frame when compressed).
   Result<std::string> read_text(int64_t id, std::optional<int64_t> dict, std::string_view data,
                                 bool compressed);

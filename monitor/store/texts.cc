@@ -133,15 +133,18 @@ Result<std::string> Store::read_text(int64_t id, std::optional<int64_t> dict,
   return std::move(text).value();
 }
 
-Result<std::pair<std::string, bool>> Store::text_data(int64_t id) {
-  auto q = db_->cached("SELECT data, typeof(data) = 'blob' FROM text_data WHERE id = ?");
+Result<std::optional<Store::StoredData>> Store::text_data(int64_t id, std::string_view hash) {
+  auto q = db_->cached(
+      "SELECT d.data, typeof(d.data) = 'blob', t.dict FROM texts t "
+      "JOIN text_data d ON d.id = t.id WHERE t.id = ? AND t.hash = ?");
   if (!q) return q.error();
   ResetOnExit reset(**q);
-  (*q)->bind(1, id);
+  (*q)->bind(1, id).bind_blob(2, hash);
   auto row = (*q)->step();
   if (!row) return row.error();
-  if (!*row) return db_->fail("text " + std::to_string(id) + " has no data");
-  return std::pair<std::string, bool>(std::string((*q)->blob(0)), (*q)->int64(1) != 0);
+  if (!*row) return std::optional<StoredData>();
+  return std::optional<StoredData>(
+      StoredData{std::string((*q)->blob(0)), (*q)->int64(1) != 0, (*q)->optional_int64(2)});
 }
 
 Result<std::optional<std::string>> Store::response_text(std::string_view hash) {
