@@ -267,7 +267,9 @@ Status decide_templates(EndpointContext& ctx) {
       if (probes.size() < 2 || open_event(ctx, kCannedTemplate, name, hash)) continue;
       std::vector<int64_t> ids;
       for (const EndpointCell* c : recent) {
-        if (auto found = c->uses.find(hash)) ids.insert(ids.end(), found->ids.begin(), found->ids.end());
+        if (auto found = c->uses.find(hash)) {
+          ids.insert(ids.end(), found->ids.begin(), found->ids.end());
+        }
       }
       // A text that already answered several probes before (a model's stock phrase for a
       // whole family of questions) is its normal behaviour, not a new template.

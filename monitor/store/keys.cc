@@ -94,7 +94,9 @@ Status register_sql_functions(Db& db) {
 // --- the values of keys, for readers ------------------------------------------------------
 
 Result<const std::string*> KeyNames::endpoint(int64_t id) {
-  if (auto it = endpoints_.find(id); it != endpoints_.end()) return it->second ? &*it->second : nullptr;
+  if (auto it = endpoints_.find(id); it != endpoints_.end()) {
+    return it->second ? &*it->second : nullptr;
+  }
   auto q = db_.cached("SELECT name FROM endpoint_keys WHERE id = ?");
   if (!q) return q.error();
   ResetOnExit reset(**q);
