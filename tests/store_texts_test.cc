@@ -1,6 +1,6 @@
-// Stored texts: compressed with zstd, with a dictionary per endpoint once it has enough
-// answers, read back exactly whatever dictionary they were written with; a damaged text is an
-// error that names it, never a crash or garbage.
+// Stored texts: compressed with zstd, with a dictionary per endpoint and one per probe and
+// endpoint once they have enough answers, read back exactly whatever dictionary they were
+// written with; a damaged text is an error that names it, never a crash or garbage.
 #include <doctest/doctest.h>
 #include <sqlite3.h>
 
@@ -123,23 +123,31 @@ TEST_CASE("texts are compressed, read back before and after each dictionary, and
   store_run(*s, "2026-01-01T00:00:00Z", 0, 250);
   CHECK(count(dir.db(), "SELECT count(*) FROM texts t JOIN text_data d ON d.id = t.id "
                         "WHERE t.dict IS NULL AND typeof(d.data) = 'blob'") == 250);
-  CHECK(count(dir.db(), "SELECT count(*) FROM dictionaries") == 1);
-  CHECK(count(dir.db(), "SELECT texts FROM dictionaries") == 250);
-  CHECK(count(dir.db(), "SELECT length(data) BETWEEN 1024 AND 32768 FROM dictionaries") == 1);
+  // The endpoint's dictionary (1), then the probe's own (2), of 100 of its texts.
+  CHECK(count(dir.db(), "SELECT count(*) FROM dictionaries") == 2);
+  CHECK(count(dir.db(), "SELECT texts FROM dictionaries WHERE id = 1 AND probe IS NULL") == 250);
+  CHECK(count(dir.db(), "SELECT length(data) BETWEEN 1024 AND 32768 FROM dictionaries "
+                        "WHERE id = 1") == 1);
+  CHECK(count(dir.db(), "SELECT texts FROM dictionaries WHERE id = 2 AND probe = "
+                        "(SELECT id FROM probe_keys WHERE probe_id = 'a')") == 100);
+  CHECK(count(dir.db(), "SELECT length(data) BETWEEN 1024 AND 8192 FROM dictionaries "
+                        "WHERE id = 2") == 1);
   CHECK(check_all(*s) == 250);
 
-  // 16 times as many again are compressed with it; then a second dictionary is trained.
+  // The probe's texts are compressed with its own; after 16 times what each learnt from,
+  // both are trained again.
   store_run(*s, "2026-01-02T00:00:00Z", 250, 4000);
-  CHECK(count(dir.db(), "SELECT count(*) FROM texts WHERE dict = 1") == 4000);
-  CHECK(count(dir.db(), "SELECT count(*) FROM dictionaries") == 2);
+  CHECK(count(dir.db(), "SELECT count(*) FROM texts WHERE dict = 2") == 4000);
+  CHECK(count(dir.db(), "SELECT count(*) FROM dictionaries") == 4);
+  CHECK(count(dir.db(), "SELECT count(*) FROM dictionaries WHERE id = 3 AND probe IS NULL") == 1);
   store_run(*s, "2026-01-03T00:00:00Z", 4250, 20);
-  CHECK(count(dir.db(), "SELECT count(*) FROM texts WHERE dict = 2") == 20);
+  CHECK(count(dir.db(), "SELECT count(*) FROM texts WHERE dict = 4") == 20);
   CHECK(check_all(*s) == 4270);
 
   // The dictionary pays: its texts take much less room than those compressed without one.
   CHECK(count(dir.db(), "SELECT avg(length(d.data)) * 10 < 7 * (SELECT avg(length(d2.data)) "
                         "FROM texts t2 JOIN text_data d2 ON d2.id = t2.id WHERE t2.dict IS NULL) "
-                        "FROM texts t JOIN text_data d ON d.id = t.id WHERE t.dict = 1") == 1);
+                        "FROM texts t JOIN text_data d ON d.id = t.id WHERE t.dict = 2") == 1);
   CHECK(count(dir.db(), "SELECT max(length(d.data)) < 600 FROM text_data d") == 1);
 
   // Another process (no cached dictionary) reads every one, and by hash.
@@ -172,18 +180,112 @@ TEST_CASE("a dictionary is trained at the run its texts become enough, however t
     ++day;
     store_run(store, when.c_str(), first, n);
   };
-  for (int r = 0; r < 5; ++r) next_run(*s, r * 30, 30);
-  CHECK(count(dir.db(), "SELECT count(*) FROM dictionaries") == 0);  // 150 texts
+  const std::string endpoints = "SELECT count(*) FROM dictionaries WHERE probe IS NULL";
+  next_run(*s, 0, 30);
+  CHECK(count(dir.db(), "SELECT count(*) FROM dictionaries") == 0);
+  next_run(*s, 30, 30);  // 60 of the probe: its own dictionary, of them all
+  CHECK(count(dir.db(), "SELECT texts FROM dictionaries WHERE probe IS NOT NULL") == 60);
+  for (int r = 2; r < 5; ++r) next_run(*s, r * 30, 30);
+  CHECK(count(dir.db(), endpoints) == 0);  // 150 texts
   {
     auto other = open_store(dir.db());
     next_run(*other, 150, 30);  // 180, stored by another process
   }
-  CHECK(count(dir.db(), "SELECT count(*) FROM dictionaries") == 0);
+  CHECK(count(dir.db(), endpoints) == 0);
   next_run(*s, 180, 19);  // 199
-  CHECK(count(dir.db(), "SELECT count(*) FROM dictionaries") == 0);
+  CHECK(count(dir.db(), endpoints) == 0);
   next_run(*s, 199, 1);  // 200: due
-  CHECK(count(dir.db(), "SELECT count(*) FROM dictionaries") == 1);
-  CHECK(count(dir.db(), "SELECT texts FROM dictionaries") == 200);
+  CHECK(count(dir.db(), endpoints) == 1);
+  CHECK(count(dir.db(), "SELECT texts FROM dictionaries WHERE probe IS NULL") == 200);
+  // The probe's is not trained again before 16 times the 60 it learnt from.
+  CHECK(count(dir.db(), "SELECT count(*) FROM dictionaries WHERE probe IS NOT NULL") == 1);
+}
+
+TEST_CASE("each probe gets a dictionary of its own once it has enough texts, a few a run; "
+          "the others use the endpoint's") {
+  TempDir dir;
+  auto s = open_store(dir.db());
+  std::vector<dw::probes::Probe> probes;
+  for (int k = 0; k < 12; ++k) {
+    dw::probes::Probe p;
+    p.id = "p" + std::to_string(k);
+    p.set = "test-set";
+    p.category = "tiananmen";
+    p.lang = "en";
+    p.prompt = "Question " + std::to_string(k) + "?";
+    p.version = "v";
+    probes.push_back(p);
+  }
+  REQUIRE(s->upsert_probes(probes));
+  REQUIRE(s->upsert_endpoint("e1", "openai", "http://127.0.0.1:1/v1", "m1"));
+  // p0-p9 answer essays; p10 short distinct lines (too little to learn from); p11 few essays.
+  std::map<std::pair<int, int>, std::string> sent;  // (probe, seq) -> text
+  int day = 1;
+  auto run = [&](int per_probe, int few) {
+    const std::string when = "2026-02-0" + std::to_string(day++) + "T00:00:00Z";
+    int64_t id = *s->begin_run(at(when.c_str()), at(when.c_str()));
+    for (int k = 0; k < 12; ++k) {
+      const int n = k == 11 ? few : per_probe;
+      for (int i = 0; i < n; ++i) {
+        const int seq = static_cast<int>(sent.size()) + 1;
+        dw::providers::Sample answer;
+        answer.text = k == 10 ? "No, " + std::to_string(seq) + "." : essay(seq * 100 + k);
+        answer.http_status = 200;
+        answer.attempts = 1;
+        sent[{k, seq}] = answer.text;
+        REQUIRE(s->add_sample({id, "p" + std::to_string(k), "v", "e1", seq, "m1", std::nullopt},
+                              answer));
+      }
+    }
+    REQUIRE(s->finish_run(id, at(when.c_str()), RunStatus::complete));
+  };
+  const std::string pair_dicts = "SELECT count(*) FROM dictionaries WHERE probe IS NOT NULL";
+  run(40, 5);  // 445 texts: the endpoint's dictionary; 12 pairs to try, 8 tried
+  CHECK(count(dir.db(), "SELECT count(*) FROM dictionaries WHERE probe IS NULL") == 1);
+  CHECK(count(dir.db(), pair_dicts) >= 6);  // p10 and p11 may be among the 8, and fail
+  CHECK(count(dir.db(), pair_dicts) <= 8);
+  run(1, 1);  // the rest of them at the next run: those with one are not tried again
+  CHECK(count(dir.db(), pair_dicts) == 10);
+  CHECK(count(dir.db(), "SELECT count(*) FROM dictionaries WHERE probe IN "
+                        "(SELECT id FROM probe_keys WHERE probe_id IN ('p10', 'p11'))") == 0);
+
+  // A failed request's body is no probe's answer: the endpoint's dictionary.
+  {
+    int64_t id = *s->begin_run(at("2026-02-09T00:00:00Z"), at("2026-02-09T00:00:00Z"));
+    dw::providers::Sample failed;
+    failed.http_status = 500;
+    failed.error = "http 500";
+    failed.error_body = essay(7);
+    REQUIRE(s->add_sample({id, "p0", "v", "e1", 9999, "m1", std::nullopt}, failed));
+    REQUIRE(s->finish_run(id, at("2026-02-09T00:00:00Z"), RunStatus::incomplete));
+  }
+  CHECK(count(dir.db(), "SELECT t.dict FROM texts t JOIN samples s ON s.error_body_id = t.id") ==
+        1);
+
+  run(1, 1);  // each probe's new text, with its own dictionary or the endpoint's
+  for (int k : {0, 9, 11}) {
+    CAPTURE(k);
+    const std::string probe = "'p" + std::to_string(k) + "'";
+    CHECK(count(dir.db(), "SELECT t.dict FROM texts t JOIN samples s ON s.response_id = t.id "
+                          "WHERE s.probe_id = " + probe + " ORDER BY t.id DESC LIMIT 1") ==
+          (k == 11 ? 1
+                   : count(dir.db(), "SELECT d.id FROM dictionaries d JOIN probe_keys p ON "
+                                     "p.id = d.probe WHERE p.probe_id = " + probe)));
+  }
+  // Every text reads back, in this process and another.
+  for (int pass = 0; pass < 2; ++pass) {
+    size_t n = 0;
+    REQUIRE(s->for_each_sample({}, [&](const SampleRow& row) {
+      if (row.key.seq == 9999) return true;
+      const int k = std::stoi(row.key.probe_id.substr(1));
+      CHECK(row.sample.text == sent.at({k, static_cast<int>(row.key.seq)}));
+      ++n;
+      return true;
+    }));
+    CHECK(n == sent.size());
+    s.reset();
+    s = open_store(dir.db());
+  }
 }
 
 TEST_CASE("short texts that zstd cannot shrink are stored as they are, readable with SQL") {
@@ -330,8 +432,8 @@ TEST_CASE("release_memory between runs, or inside a batch, loses nothing and kee
   TempDir dir;
   auto s = open_store(dir.db());
   seed(*s);
-  store_run(*s, "2026-01-01T00:00:00Z", 0, 250);  // trains dictionary 1
-  REQUIRE(count(dir.db(), "SELECT count(*) FROM dictionaries") == 1);
+  store_run(*s, "2026-01-01T00:00:00Z", 0, 250);  // trains the endpoint's (1), the probe's (2)
+  REQUIRE(count(dir.db(), "SELECT count(*) FROM dictionaries") == 2);
   s->release_memory();
   CHECK(check_all(*s) == 250);  // read with the dictionary prepared again
   s->release_memory();
@@ -347,8 +449,8 @@ TEST_CASE("release_memory between runs, or inside a batch, loses nothing and kee
     if (i == 270) s->release_memory();
   }
   REQUIRE(s->finish_run(run, at("2026-01-02T00:00:00Z"), RunStatus::complete));
-  CHECK(count(dir.db(), "SELECT count(*) FROM texts WHERE dict = 1") == 50);
-  CHECK(count(dir.db(), "SELECT count(*) FROM dictionaries") == 1);
+  CHECK(count(dir.db(), "SELECT count(*) FROM texts WHERE dict = 2") == 50);
+  CHECK(count(dir.db(), "SELECT count(*) FROM dictionaries") == 2);
   s->release_memory();
   CHECK(check_all(*s) == 300);
   s.reset();

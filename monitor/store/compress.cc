@@ -1,5 +1,8 @@
 #include "store/compress.h"
 
+// The fastCover trainer with its parameters is in zdict.h's "static linking only" part:
+// libzstd exports it; its parameters are those of the version built against.
+#define ZDICT_STATIC_LINKING_ONLY
 #include <zdict.h>
 #include <zstd.h>
 
@@ -41,7 +44,11 @@ std::optional<std::string> Codec::compress(std::string_view text, Dictionary* di
   ZSTD_CCtx_setParameter(cctx_, ZSTD_c_contentSizeFlag, 1);  // decompress() sizes its output
   ZSTD_CCtx_setParameter(cctx_, ZSTD_c_checksumFlag, 1);     // damage is an error, not garbage
   ZSTD_CCtx_setParameter(cctx_, ZSTD_c_dictIDFlag, 0);       // the row names the dictionary
-  if (dict != nullptr) {
+  if (dict != nullptr && dict->data_.size() <= Dictionary::kLoadedPerFrame) {
+    if (ZSTD_isError(ZSTD_CCtx_loadDictionary(cctx_, dict->data_.data(), dict->data_.size()))) {
+      return std::nullopt;
+    }
+  } else if (dict != nullptr) {
     ZSTD_CDict* prepared = dict->compressor();
     if (prepared == nullptr || ZSTD_isError(ZSTD_CCtx_refCDict(cctx_, prepared))) {
       return std::nullopt;
@@ -78,21 +85,57 @@ Result<std::string> Codec::decompress(std::string_view frame, const Dictionary* 
   return text;
 }
 
-std::optional<std::string> train_dictionary(const std::vector<std::string>& samples,
-                                            size_t capacity) {
-  std::string joined;
+namespace {
+
+// ZDICT's input: the samples one after another, and their sizes.
+struct Joined {
+  std::string bytes;
   std::vector<size_t> sizes;
-  sizes.reserve(samples.size());
+};
+
+Joined join(const std::vector<std::string>& samples) {
+  Joined j;
+  j.sizes.reserve(samples.size());
   for (const std::string& s : samples) {
-    joined += s;
-    sizes.push_back(s.size());
+    j.bytes += s;
+    j.sizes.push_back(s.size());
   }
-  std::string dict(capacity, '\0');
-  size_t n = ZDICT_trainFromBuffer(dict.data(), dict.size(), joined.data(), sizes.data(),
-                                   static_cast<unsigned>(sizes.size()));
+  return j;
+}
+
+std::optional<std::string> trimmed(std::string dict, size_t n) {
   if (ZDICT_isError(n)) return std::nullopt;
   dict.resize(n);
   return dict;
+}
+
+}  // namespace
+
+std::optional<std::string> train_dictionary(const std::vector<std::string>& samples,
+                                            size_t capacity) {
+  const Joined in = join(samples);
+  std::string dict(capacity, '\0');
+  size_t n = ZDICT_trainFromBuffer(dict.data(), dict.size(), in.bytes.data(), in.sizes.data(),
+                                   static_cast<unsigned>(in.sizes.size()));
+  return trimmed(std::move(dict), n);
+}
+
+std::optional<std::string> train_small_dictionary(const std::vector<std::string>& samples,
+                                                  size_t capacity) {
+  const Joined in = join(samples);
+  // ZDICT_trainFromBuffer's defaults but for f, the log2 of its frequency table's entries
+  // (6 bytes each): 20 there; 14 suits inputs this small. No search over k and d (steps 0).
+  ZDICT_fastCover_params_t params{};
+  params.k = 200;
+  params.d = 8;
+  params.f = 14;
+  params.accel = 1;
+  params.zParams.compressionLevel = kCompressionLevel;
+  std::string dict(capacity, '\0');
+  size_t n = ZDICT_trainFromBuffer_fastCover(dict.data(), dict.size(), in.bytes.data(),
+                                             in.sizes.data(),
+                                             static_cast<unsigned>(in.sizes.size()), params);
+  return trimmed(std::move(dict), n);
 }
 
 }  // namespace dw::store

@@ -334,6 +334,14 @@ BEGIN
 END;
 )sql";
 
+// Schema 13: a dictionary per probe and endpoint besides the endpoint's own (texts.cc): a model
+// words its answers to one question alike, more than its answers to all of them.
+constexpr const char* kPairDictionaries = R"sql(
+ALTER TABLE dictionaries ADD COLUMN probe INTEGER REFERENCES probe_keys (id);
+DROP INDEX dictionaries_by_endpoint;
+CREATE INDEX dictionaries_by_pair ON dictionaries (endpoint, probe, id);
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, kInitialSchema},
     Migration{2, kResponseFeatures},
@@ -347,6 +355,7 @@ constexpr std::array kMigrations = {
     Migration{10, kRunTextSignatures},
     Migration{11, kEventsByResolution},
     Migration{12, kRunCellsRowid},
+    Migration{13, kPairDictionaries},
 };
 
 Result<int64_t> pragma_int(Db& db, const char* sql) {

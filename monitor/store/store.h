@@ -42,6 +42,7 @@ namespace dw::store {
 class Codec;
 class Db;
 class Dictionary;
+class Statement;
 class Tx;
 
 enum class RunStatus { running, complete, incomplete };
@@ -522,8 +523,10 @@ class Store {
   Result<std::optional<int64_t>> find_endpoint_key(std::string_view name);
   Result<int64_t> endpoint_key(std::string_view name);  // fails for an endpoint not stored
   Result<int64_t> sample_probe_key(std::string_view probe_id, std::string_view version);
-  // texts.cc: texts stored once each, compressed with their endpoint's dictionary.
-  Result<int64_t> store_text(std::string_view text, int64_t endpoint_key);  // texts.id
+  // texts.cc: texts stored once each, compressed with the dictionary of the probe's answers
+  // from the endpoint, else the endpoint's (probe: nullopt for error bodies).
+  Result<int64_t> store_text(std::string_view text, int64_t endpoint_key,
+                             std::optional<int64_t> probe_key);  // texts.id
   Result<std::optional<int64_t>> find_text(std::string_view hash);  // by the 32-byte SHA-256
   Result<std::optional<int64_t>> find_text_hex(std::string_view hash_hex);
   // Text `id` as it is kept, when its hash (32 bytes) is still `hash`; nullopt when not.
@@ -537,9 +540,23 @@ class Store {
   Result<std::string> read_text(int64_t id, std::optional<int64_t> dict, std::string_view data,
                                 bool compressed);
   Result<Dictionary*> dictionary(int64_t id);
-  Result<Dictionary*> current_dictionary(int64_t endpoint_key);  // nullptr: none yet
-  Status train_dictionaries(int64_t run_id, Time now);  // for the run's endpoints, when due
+  // The pair's newest dictionary, else the endpoint's; nullptr: none yet.
+  Result<Dictionary*> current_dictionary(int64_t endpoint_key, std::optional<int64_t> probe_key);
+  // For the run's endpoints and the pairs that brought new texts, when due.
+  Status train_dictionaries(int64_t run_id, Time now);
   Status train_dictionary_if_due(int64_t endpoint_key, Time now);
+  Status train_pair_dictionaries(int64_t run_id, Time now);
+  // Decodes the rows of q (id, dict, data, compressed) until max_bytes.
+  Status read_training_texts(Statement& q, size_t max_bytes, std::vector<std::string>& samples,
+                             size_t& bytes);
+  // The distinct answer texts of the pair's newest runs, up to the training bounds.
+  Status read_pair_texts(int64_t endpoint_key, int64_t probe_key,
+                         std::vector<std::string>& samples, size_t& bytes);
+  // Stores and loads a trained dictionary; nullopt (nothing stored) when zstd cannot use it.
+  Result<std::optional<int64_t>> add_dictionary(int64_t endpoint_key,
+                                                std::optional<int64_t> probe_key, Time now,
+                                                int64_t trained_on, int64_t last_text,
+                                                std::string data);
   void forget_dictionaries();  // after a rollback: ids may be given again to other data
   Codec& codec();
   Status take_run_lock();
@@ -555,7 +572,11 @@ class Store {
   int run_lock_fd_ = -1;  // held (shared) while my_open_runs_ is not empty
   std::unique_ptr<Codec> codec_;  // made on first use
   std::map<int64_t, std::unique_ptr<Dictionary>> dictionaries_;  // prepared, by id
-  std::map<int64_t, std::optional<int64_t>> current_dictionary_;  // endpoint key -> its newest
+  // (endpoint key, probe key or 0 for the endpoint's own) -> its newest dictionary
+  std::map<std::pair<int64_t, int64_t>, std::optional<int64_t>> current_dictionary_;
+  // Pairs (endpoint key, probe key) that stored new texts since their dictionaries were last
+  // looked at (finish_run).
+  std::set<std::pair<int64_t, int64_t>> new_text_pairs_;
   std::map<int64_t, int64_t> training_skipped_;  // endpoint key -> newest text id then
   // The last count of an endpoint's texts since its dictionary: texts with id > after, as
   // counted when `newest` was the newest text.

@@ -1,6 +1,7 @@
 // Texts: each distinct answer or error body stored once, as a zstd frame when that is smaller,
-// compressed with a dictionary trained on its endpoint's answers once the endpoint has enough
-// of them. Every frame's row names its dictionary, so old texts stay readable after a new one.
+// compressed with a dictionary trained on its probe's answers from its endpoint once there are
+// enough of them, else with one trained on all the endpoint's answers once there are enough of
+// those. Every frame's row names its dictionary, so old texts stay readable after a new one.
 #include <algorithm>
 
 #include "store/compress.h"
@@ -25,8 +26,21 @@ constexpr int64_t kTrainingTexts = 2000;
 constexpr size_t kTrainingBytes = size_t{1} << 20;
 constexpr size_t kMinTrainingBytes = size_t{16} << 10;  // below this zstd learns nothing useful
 constexpr size_t kDictionaryBytes = size_t{32} << 10;
-// Prepared dictionaries kept in memory (60 KB each for reading, 0.45 MB once used to write).
-constexpr size_t kCachedDictionaries = 16;
+// A probe's own dictionary on an endpoint: a model words its answers to one question alike
+// (measured on the store bench's answers: 320 bytes a 1.3 KB answer against the endpoint's
+// 410). The first once the pair's runs hold this many distinct texts, then after
+// kRetrainFactor times what the last learnt from; trained on the distinct texts of its newest
+// runs up to these bounds (train_small_dictionary: about a millisecond).
+constexpr size_t kFirstPairTexts = 32;
+constexpr size_t kPairTrainingTexts = 100;
+constexpr size_t kPairTrainingBytes = size_t{128} << 10;
+constexpr int64_t kPairTrainingRuns = 200;  // the newest runs looked in for a pair's texts
+constexpr size_t kPairDictionaryBytes = size_t{8} << 10;
+// A new configuration's pairs all come due in the same run: they are tried a few a run.
+constexpr int kPairTrainingsPerRun = 8;
+// Prepared dictionaries kept in memory: an endpoint's takes 60 KB for reading and 0.45 MB once
+// used to write, a probe's (loaded into each frame it writes) 40 KB.
+constexpr size_t kCachedDictionaries = 32;
 
 }  // namespace
 
@@ -52,27 +66,32 @@ Result<Dictionary*> Store::dictionary(int64_t id) {
   auto loaded = Dictionary::load(id, std::string((*q)->blob(0)));
   if (!loaded) return db_->fail(loaded.error().message());
   if (dictionaries_.size() >= kCachedDictionaries) {
-    // Keep those that compress new texts; the rest are read again when needed.
+    // Keep the endpoints' current ones (prepared to write); the rest are read again when needed.
     std::erase_if(dictionaries_, [&](const auto& entry) {
       return std::none_of(current_dictionary_.begin(), current_dictionary_.end(),
-                          [&](const auto& c) { return c.second == entry.first; });
+                          [&](const auto& c) {
+                            return c.first.second == 0 && c.second == entry.first;
+                          });
     });
   }
   return dictionaries_.emplace(id, std::move(loaded).value()).first->second.get();
 }
 
-Result<Dictionary*> Store::current_dictionary(int64_t endpoint) {
-  auto it = current_dictionary_.find(endpoint);
+Result<Dictionary*> Store::current_dictionary(int64_t endpoint, std::optional<int64_t> probe) {
+  const std::pair<int64_t, int64_t> key{endpoint, probe.value_or(0)};
+  auto it = current_dictionary_.find(key);
   if (it == current_dictionary_.end()) {
-    auto q = db_->cached("SELECT max(id) FROM dictionaries WHERE endpoint = ?");
+    auto q = db_->cached("SELECT max(id) FROM dictionaries WHERE endpoint = ? AND probe IS ?");
     if (!q) return q.error();
     ResetOnExit reset(**q);
-    (*q)->bind(1, endpoint);
+    (*q)->bind(1, endpoint).bind_or_null(2, probe);
     auto row = (*q)->step();
     if (!row) return row.error();
-    it = current_dictionary_.emplace(endpoint, (*q)->optional_int64(0)).first;
+    it = current_dictionary_.emplace(key, (*q)->optional_int64(0)).first;
   }
-  if (!it->second) return static_cast<Dictionary*>(nullptr);
+  if (!it->second) {
+    return probe ? current_dictionary(endpoint, std::nullopt) : static_cast<Dictionary*>(nullptr);
+  }
   return dictionary(*it->second);
 }
 
@@ -93,12 +112,13 @@ Result<std::optional<int64_t>> Store::find_text_hex(std::string_view hash_hex) {
   return find_text(*bytes);
 }
 
-Result<int64_t> Store::store_text(std::string_view text, int64_t endpoint) {
+Result<int64_t> Store::store_text(std::string_view text, int64_t endpoint,
+                                  std::optional<int64_t> probe) {
   std::string hash = sha256_bytes(text);
   auto found = find_text(hash);
   if (!found) return found.error();
   if (*found) return **found;
-  auto dict = current_dictionary(endpoint);
+  auto dict = current_dictionary(endpoint, probe);
   if (!dict) return dict.error();
   std::optional<std::string> frame = codec().compress(text, *dict);
   auto ins = db_->cached("INSERT INTO texts (hash, endpoint, dict) VALUES (?, ?, ?)");
@@ -107,6 +127,7 @@ Result<int64_t> Store::store_text(std::string_view text, int64_t endpoint) {
   (*ins)->bind_or_null(3, frame && *dict ? std::optional<int64_t>((*dict)->id()) : std::nullopt);
   if (auto st = (*ins)->run("storing a text"); !st) return st.error();
   int64_t id = sqlite3_last_insert_rowid(db_->handle());
+  if (probe) new_text_pairs_.insert({endpoint, *probe});
   // Plain texts are TEXT, frames BLOB: the storage class says which (the `responses` view).
   auto data = db_->cached("INSERT INTO text_data (id, data) VALUES (?, ?)");
   if (!data) return data.error();
@@ -184,14 +205,15 @@ Status Store::train_dictionaries(int64_t run_id, Time now) {
   for (int64_t endpoint : endpoints) {
     if (auto st = train_dictionary_if_due(endpoint, now); !st) return st;
   }
-  return Status::Ok();
+  return train_pair_dictionaries(run_id, now);
 }
 
 Status Store::train_dictionary_if_due(int64_t endpoint, Time now) {
   int64_t after = 0, needed = kFirstDictionaryTexts, newest = 0;
   {
     auto last = db_->cached(
-        "SELECT texts, last_text FROM dictionaries WHERE endpoint = ? ORDER BY id DESC LIMIT 1");
+        "SELECT texts, last_text FROM dictionaries WHERE endpoint = ? AND probe IS NULL "
+        "ORDER BY id DESC LIMIT 1");
     if (!last) return last.error();
     ResetOnExit reset(**last);
     (*last)->bind(1, endpoint);
@@ -236,7 +258,6 @@ Status Store::train_dictionary_if_due(int64_t endpoint, Time now) {
     if (n < needed) return Status::Ok();
   }
 
-  // The newest texts, decoded (each with the dictionary it was stored with, if any).
   std::vector<std::string> samples;
   size_t bytes = 0;
   {
@@ -246,16 +267,7 @@ Status Store::train_dictionary_if_due(int64_t endpoint, Time now) {
         "ORDER BY t.id DESC LIMIT ?");
     if (!q) return q.error();
     (*q)->bind(1, after).bind(2, endpoint).bind(3, kTrainingTexts);
-    while (bytes < kTrainingBytes) {
-      auto row = (*q)->step();
-      if (!row) return row.error();
-      if (!*row) break;
-      auto text = read_text((*q)->int64(0), (*q)->optional_int64(1), (*q)->blob(2),
-                            (*q)->int64(3) != 0);
-      if (!text) return text.error();
-      bytes += text->size();
-      samples.push_back(std::move(text).value());
-    }
+    if (auto st = read_training_texts(**q, kTrainingBytes, samples, bytes); !st) return st;
   }
   const auto trained_on = static_cast<int64_t>(samples.size());
   std::optional<std::string> data;
@@ -263,35 +275,144 @@ Status Store::train_dictionary_if_due(int64_t endpoint, Time now) {
     data = train_dictionary(samples, std::clamp(bytes / 10, size_t{1} << 10, kDictionaryBytes));
   }
   samples = {};
-  if (!data) {
+  auto id = data ? add_dictionary(endpoint, std::nullopt, now, trained_on, newest, *data)
+                 : Result<std::optional<int64_t>>(std::optional<int64_t>());
+  if (!id) return id.error();
+  if (!*id) {
     training_skipped_[endpoint] = newest;  // not an error: texts are stored without one
     return Status::Ok();
   }
+  std::optional<int64_t>& current = current_dictionary_[{endpoint, 0}];
+  // The one it replaces compresses nothing more: its 0.45 MB of compression tables go (it is
+  // read again for a text that names it). An import retrains every 32,000 texts.
+  if (current && *current != **id) dictionaries_.erase(*current);
+  current = **id;
+  return Status::Ok();
+}
 
+Status Store::train_pair_dictionaries(int64_t run_id, Time now) {
+  const std::vector<std::pair<int64_t, int64_t>> pairs(new_text_pairs_.begin(),
+                                                       new_text_pairs_.end());
+  new_text_pairs_.clear();
+  if (pairs.empty()) return Status::Ok();
+  int64_t newest = 0;
+  {
+    auto top = db_->cached("SELECT coalesce(max(id), 0) FROM texts");
+    if (!top) return top.error();
+    ResetOnExit reset(**top);
+    auto row = (*top)->step();
+    if (!row) return row.error();
+    newest = *row ? (*top)->int64(0) : 0;
+  }
+  int tries = 0;
+  // Each run starts further on: pairs that cannot train (too few or too short texts) do not
+  // keep the others waiting.
+  const size_t start = static_cast<size_t>(run_id) * kPairTrainingsPerRun % pairs.size();
+  for (size_t i = 0; i < pairs.size() && tries < kPairTrainingsPerRun; ++i) {
+    const auto [endpoint, probe] = pairs[(start + i) % pairs.size()];
+    size_t needed = kFirstPairTexts;
+    {
+      auto last = db_->cached(
+          "SELECT texts, last_text FROM dictionaries WHERE endpoint = ? AND probe = ? "
+          "ORDER BY id DESC LIMIT 1");
+      if (!last) return last.error();
+      ResetOnExit reset(**last);
+      (*last)->bind(1, endpoint).bind(2, probe);
+      auto row = (*last)->step();
+      if (!row) return row.error();
+      if (*row) {
+        needed = static_cast<size_t>((*last)->int64(0) * kRetrainFactor);
+        // Not before the texts stored since, shared out among the run's pairs, could be
+        // enough (a pair's texts are not counted: that would read them).
+        if (newest - (*last)->int64(1) < static_cast<int64_t>(needed * pairs.size())) continue;
+      }
+    }
+    ++tries;
+    std::vector<std::string> samples;
+    size_t bytes = 0;
+    if (auto st = read_pair_texts(endpoint, probe, samples, bytes); !st) return st;
+    if (samples.size() < std::min(needed, kFirstPairTexts) || bytes < kMinTrainingBytes) {
+      continue;  // not yet, or answers too short to learn from: the endpoint's serves them
+    }
+    auto data = train_small_dictionary(
+        samples, std::clamp(bytes / 10, size_t{1} << 10, kPairDictionaryBytes));
+    if (!data) continue;
+    auto id = add_dictionary(endpoint, probe, now, static_cast<int64_t>(samples.size()),
+                             newest, *data);
+    if (!id) return id.error();
+    if (*id) current_dictionary_[{endpoint, probe}] = **id;
+  }
+  return Status::Ok();
+}
+
+Status Store::read_pair_texts(int64_t endpoint, int64_t probe, std::vector<std::string>& samples,
+                              size_t& bytes) {
+  // Run by run, newest first: each a seek into samples_by_run.
+  auto runs = db_->prepare("SELECT id FROM runs ORDER BY id DESC LIMIT ?");
+  if (!runs) return runs.error();
+  (*runs)->bind(1, kPairTrainingRuns);
+  auto texts = db_->prepare(
+      "SELECT DISTINCT t.id, t.dict, d.data, typeof(d.data) = 'blob' FROM sample_rows s "
+      "JOIN texts t ON t.id = s.response JOIN text_data d ON d.id = t.id "
+      "WHERE s.run_id = ? AND s.endpoint = ? AND s.probe = ?");
+  if (!texts) return texts.error();
+  std::set<int64_t> seen;
+  while (samples.size() < kPairTrainingTexts && bytes < kPairTrainingBytes) {
+    auto run = (*runs)->step();
+    if (!run) return run.error();
+    if (!*run) break;
+    (*texts)->reset();
+    (*texts)->bind(1, (*runs)->int64(0)).bind(2, endpoint).bind(3, probe);
+    while (samples.size() < kPairTrainingTexts && bytes < kPairTrainingBytes) {
+      auto row = (*texts)->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      if (!seen.insert((*texts)->int64(0)).second) continue;
+      auto text = read_text((*texts)->int64(0), (*texts)->optional_int64(1), (*texts)->blob(2),
+                            (*texts)->int64(3) != 0);
+      if (!text) return text.error();
+      bytes += text->size();
+      samples.push_back(std::move(text).value());
+    }
+  }
+  return Status::Ok();
+}
+
+Status Store::read_training_texts(Statement& q, size_t max_bytes,
+                                  std::vector<std::string>& samples, size_t& bytes) {
+  while (bytes < max_bytes) {
+    auto row = q.step();
+    if (!row) return row.error();
+    if (!*row) break;
+    // Each decoded with the dictionary it was stored with, if any.
+    auto text = read_text(q.int64(0), q.optional_int64(1), q.blob(2), q.int64(3) != 0);
+    if (!text) return text.error();
+    bytes += text->size();
+    samples.push_back(std::move(text).value());
+  }
+  return Status::Ok();
+}
+
+Result<std::optional<int64_t>> Store::add_dictionary(int64_t endpoint,
+                                                     std::optional<int64_t> probe, Time now,
+                                                     int64_t trained_on, int64_t last_text,
+                                                     std::string data) {
   auto tx = Tx::begin(*db_);
   if (!tx) return tx.error();
   auto ins = db_->cached(
-      "INSERT INTO dictionaries (endpoint, created_at, texts, last_text, data) "
-      "VALUES (?, ?, ?, ?, ?)");
+      "INSERT INTO dictionaries (endpoint, probe, created_at, texts, last_text, data) "
+      "VALUES (?, ?, ?, ?, ?, ?)");
   if (!ins) return ins.error();
-  (*ins)->bind(1, endpoint).bind(2, format_time(now)).bind(3, trained_on).bind(4, newest);
-  (*ins)->bind_blob(5, *data);
-  if (auto st = (*ins)->run("storing a dictionary"); !st) return st;
-  int64_t id = sqlite3_last_insert_rowid(db_->handle());
-  auto loaded = Dictionary::load(id, std::move(*data));
-  if (!loaded) {
-    training_skipped_[endpoint] = newest;  // rolled back with tx
-    return Status::Ok();
-  }
-  if (auto st = (*tx)->commit(); !st) return st;
+  (*ins)->bind(1, endpoint).bind_or_null(2, probe).bind(3, format_time(now));
+  (*ins)->bind(4, trained_on).bind(5, last_text).bind_blob(6, data);
+  if (auto st = (*ins)->run("storing a dictionary"); !st) return st.error();
+  const int64_t id = sqlite3_last_insert_rowid(db_->handle());
+  auto loaded = Dictionary::load(id, std::move(data));
+  if (!loaded) return std::optional<int64_t>();  // rolled back with tx: zstd cannot use it
+  if (auto st = (*tx)->commit(); !st) return st.error();
   // Inside a Transaction this is not yet durable: Transaction's rollback forgets it again.
   dictionaries_[id] = std::move(loaded).value();
-  std::optional<int64_t>& current = current_dictionary_[endpoint];
-  // The one it replaces compresses nothing more: its 0.45 MB of compression tables go (it is
-  // read again for a text that names it). An import retrains every 32,000 texts.
-  if (current && *current != id) dictionaries_.erase(*current);
-  current = id;
-  return Status::Ok();
+  return std::optional<int64_t>(id);
 }
 
 }  // namespace dw::store
