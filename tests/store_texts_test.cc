@@ -272,6 +272,26 @@ TEST_CASE("each probe gets a dictionary of its own once it has enough texts, a f
                    : count(dir.db(), "SELECT d.id FROM dictionaries d JOIN probe_keys p ON "
                                      "p.id = d.probe WHERE p.probe_id = " + probe)));
   }
+  // A run that asks one probe (as a probe set on its own schedule does) does not make its
+  // dictionary again before the texts since, shared out among all ten pairs, are 16 times the
+  // 40 it learnt from.
+  {
+    const std::string p0 = "SELECT count(*) FROM dictionaries d JOIN probe_keys p ON "
+                           "p.id = d.probe WHERE p.probe_id = 'p0'";
+    REQUIRE(count(dir.db(), p0) == 1);
+    int64_t id = *s->begin_run(at("2026-02-10T00:00:00Z"), at("2026-02-10T00:00:00Z"));
+    for (int i = 0; i < 700; ++i) {
+      const int seq = static_cast<int>(sent.size()) + 1;
+      dw::providers::Sample answer;
+      answer.text = essay(seq * 100);
+      answer.http_status = 200;
+      sent[{0, seq}] = answer.text;
+      REQUIRE(s->add_sample({id, "p0", "v", "e1", seq, "m1", std::nullopt}, answer));
+    }
+    REQUIRE(s->finish_run(id, at("2026-02-10T00:00:00Z"), RunStatus::complete));
+    CHECK(count(dir.db(), p0) == 1);
+  }
+
   // Every text reads back, in this process and another.
   for (int pass = 0; pass < 2; ++pass) {
     size_t n = 0;
@@ -286,6 +306,32 @@ TEST_CASE("each probe gets a dictionary of its own once it has enough texts, a f
     s.reset();
     s = open_store(dir.db());
   }
+}
+
+TEST_CASE("a probe's dictionary trained inside a transaction that rolls back is gone, and "
+          "the texts after it read back") {
+  TempDir dir;
+  auto s = open_store(dir.db());
+  seed(*s);
+  {
+    auto tx = s->transaction();
+    REQUIRE(tx.ok());
+    store_run(*s, "2026-01-01T00:00:00Z", 0, 250);  // the endpoint's and the probe's, inside
+    // Rolled back: the runs, texts and both dictionaries go.
+  }
+  CHECK(count(dir.db(), "SELECT count(*) FROM dictionaries") == 0);
+  CHECK(count(dir.db(), "SELECT count(*) FROM texts") == 0);
+  store_run(*s, "2026-01-02T00:00:00Z", 1000, 250);
+  store_run(*s, "2026-01-03T00:00:00Z", 2000, 20);  // with the probe's new dictionary
+  CHECK(count(dir.db(), "SELECT count(*) FROM texts WHERE dict = "
+                        "(SELECT id FROM dictionaries WHERE probe IS NOT NULL)") == 20);
+  size_t n = 0;
+  REQUIRE(s->for_each_sample({}, [&](const SampleRow& row) {
+    CHECK(row.sample.text == essay(row.key.seq - 1));
+    ++n;
+    return true;
+  }));
+  CHECK(n == 270);
 }
 
 TEST_CASE("short texts that zstd cannot shrink are stored as they are, readable with SQL") {

@@ -1,7 +1,7 @@
 #include "store/compress.h"
 
 // The fastCover trainer with its parameters is in zdict.h's "static linking only" part:
-// libzstd exports it; its parameters are those of the version built against.
+// libzstd exports it; its parameters are those of the version built against (checked).
 #define ZDICT_STATIC_LINKING_ONLY
 #include <zdict.h>
 #include <zstd.h>
@@ -122,9 +122,12 @@ std::optional<std::string> train_dictionary(const std::vector<std::string>& samp
 
 std::optional<std::string> train_small_dictionary(const std::vector<std::string>& samples,
                                                   size_t capacity) {
+  // The parameters' layout is that of the headers built with: only with that libzstd.
+  if (ZSTD_versionNumber() != ZSTD_VERSION_NUMBER) return train_dictionary(samples, capacity);
   const Joined in = join(samples);
-  // ZDICT_trainFromBuffer's defaults but for f, the log2 of its frequency table's entries
-  // (6 bytes each): 20 there; 14 suits inputs this small. No search over k and d (steps 0).
+  // Segments of k = 200 bytes scored by d = 8-byte substrings, as ZDICT_trainFromBuffer's
+  // search starts; its frequency table has 2^f entries of 6 bytes: 2^20 there, 2^14 suits a
+  // few hundred KB. No search over k (steps 0): all samples train, none are held out.
   ZDICT_fastCover_params_t params{};
   params.k = 200;
   params.d = 8;

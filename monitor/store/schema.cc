@@ -338,7 +338,7 @@ END;
 // words its answers to one question alike, more than its answers to all of them.
 constexpr const char* kPairDictionaries = R"sql(
 ALTER TABLE dictionaries ADD COLUMN probe INTEGER REFERENCES probe_keys (id);
-DROP INDEX dictionaries_by_endpoint;
+DROP INDEX IF EXISTS dictionaries_by_endpoint;
 CREATE INDEX dictionaries_by_pair ON dictionaries (endpoint, probe, id);
 )sql";
 

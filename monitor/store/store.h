@@ -12,7 +12,8 @@
 // migrated on open; commands that only read use open_readonly, which changes nothing. A sample
 // row holds integers only (ids of its endpoint, probe version, texts and repeated strings);
 // each distinct text is stored once, as a zstd frame when that is smaller, with a dictionary
-// trained on its endpoint's answers once there are enough (finish_run trains them). The file
+// trained on its probe's answers from its endpoint, or on all the endpoint's answers, once
+// there are enough (finish_run trains them). The file
 // runs in WAL mode with synchronous=NORMAL: a power cut may lose the last commits but never
 // corrupts the file, and readers (reports, Grafana) never block the writer. Several processes
 // may open the same file; writes wait up to the busy timeout.
@@ -326,8 +327,10 @@ class Store {
   // Then, for each endpoint of the run that has stored many texts since its last compression
   // dictionary (200 for the first, then 16 times what the last learnt from, at most 32,000),
   // trains a new one from its newest texts (at most 2,000 or 1 MiB; a fraction of a second)
-  // for the texts stored after it. Training never fails the call: without a new dictionary
-  // texts are compressed with the last one (or none), and the next finish_run tries again.
+  // for the texts stored after it; and for up to 8 of the (endpoint, probe) pairs that stored
+  // new texts, one of the pair's own (texts.cc says when). Training never fails the call:
+  // without a new dictionary texts are compressed with the last one (or none), and a later
+  // finish_run tries again.
   Status finish_run(int64_t run_id, Time finished_at, RunStatus status);
   // Marks every 'running' run incomplete if no process holds a run open; returns how many.
   // Fails on a store opened read-only.
@@ -545,7 +548,7 @@ class Store {
   // For the run's endpoints and the pairs that brought new texts, when due.
   Status train_dictionaries(int64_t run_id, Time now);
   Status train_dictionary_if_due(int64_t endpoint_key, Time now);
-  Status train_pair_dictionaries(int64_t run_id, Time now);
+  Status train_pair_dictionaries(Time now);
   // Decodes the rows of q (id, dict, data, compressed) until max_bytes.
   Status read_training_texts(Statement& q, size_t max_bytes, std::vector<std::string>& samples,
                              size_t& bytes);
@@ -558,6 +561,7 @@ class Store {
                                                 int64_t trained_on, int64_t last_text,
                                                 std::string data);
   void forget_dictionaries();  // after a rollback: ids may be given again to other data
+  void forget_dictionaries_after_rollback();  // when Db::rollbacks() moved since
   Codec& codec();
   Status take_run_lock();
   void release_run_lock();
@@ -574,6 +578,7 @@ class Store {
   std::map<int64_t, std::unique_ptr<Dictionary>> dictionaries_;  // prepared, by id
   // (endpoint key, probe key or 0 for the endpoint's own) -> its newest dictionary
   std::map<std::pair<int64_t, int64_t>, std::optional<int64_t>> current_dictionary_;
+  uint64_t dictionaries_rollbacks_ = 0;  // Db::rollbacks() when the two maps above were valid
   // Pairs (endpoint key, probe key) that stored new texts since their dictionaries were last
   // looked at (finish_run).
   std::set<std::pair<int64_t, int64_t>> new_text_pairs_;

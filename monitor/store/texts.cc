@@ -28,9 +28,9 @@ constexpr size_t kMinTrainingBytes = size_t{16} << 10;  // below this zstd learn
 constexpr size_t kDictionaryBytes = size_t{32} << 10;
 // A probe's own dictionary on an endpoint: a model words its answers to one question alike
 // (measured on the store bench's answers: 320 bytes a 1.3 KB answer against the endpoint's
-// 410). The first once the pair's runs hold this many distinct texts, then after
-// kRetrainFactor times what the last learnt from; trained on the distinct texts of its newest
-// runs up to these bounds (train_small_dictionary: about a millisecond).
+// 410). The first once the newest runs hold this many distinct texts of the pair; trained on
+// those texts up to these bounds (train_small_dictionary: about a millisecond). Then again
+// after about kRetrainFactor times what the last learnt from (train_pair_dictionaries).
 constexpr size_t kFirstPairTexts = 32;
 constexpr size_t kPairTrainingTexts = 100;
 constexpr size_t kPairTrainingBytes = size_t{128} << 10;
@@ -52,9 +52,16 @@ Codec& Store::codec() {
 void Store::forget_dictionaries() {
   dictionaries_.clear();
   current_dictionary_.clear();
+  dictionaries_rollbacks_ = db_->rollbacks();
+}
+
+void Store::forget_dictionaries_after_rollback() {
+  // A rollback SQLite made on its own (a failed batch) takes dictionaries trained inside it too.
+  if (dictionaries_rollbacks_ != db_->rollbacks()) forget_dictionaries();
 }
 
 Result<Dictionary*> Store::dictionary(int64_t id) {
+  forget_dictionaries_after_rollback();
   if (auto it = dictionaries_.find(id); it != dictionaries_.end()) return it->second.get();
   auto q = db_->cached("SELECT data FROM dictionaries WHERE id = ?");
   if (!q) return q.error();
@@ -78,6 +85,7 @@ Result<Dictionary*> Store::dictionary(int64_t id) {
 }
 
 Result<Dictionary*> Store::current_dictionary(int64_t endpoint, std::optional<int64_t> probe) {
+  forget_dictionaries_after_rollback();
   const std::pair<int64_t, int64_t> key{endpoint, probe.value_or(0)};
   auto it = current_dictionary_.find(key);
   if (it == current_dictionary_.end()) {
@@ -205,7 +213,7 @@ Status Store::train_dictionaries(int64_t run_id, Time now) {
   for (int64_t endpoint : endpoints) {
     if (auto st = train_dictionary_if_due(endpoint, now); !st) return st;
   }
-  return train_pair_dictionaries(run_id, now);
+  return train_pair_dictionaries(now);
 }
 
 Status Store::train_dictionary_if_due(int64_t endpoint, Time now) {
@@ -290,7 +298,7 @@ Status Store::train_dictionary_if_due(int64_t endpoint, Time now) {
   return Status::Ok();
 }
 
-Status Store::train_pair_dictionaries(int64_t run_id, Time now) {
+Status Store::train_pair_dictionaries(Time now) {
   const std::vector<std::pair<int64_t, int64_t>> pairs(new_text_pairs_.begin(),
                                                        new_text_pairs_.end());
   new_text_pairs_.clear();
@@ -304,13 +312,25 @@ Status Store::train_pair_dictionaries(int64_t run_id, Time now) {
     if (!row) return row.error();
     newest = *row ? (*top)->int64(0) : 0;
   }
+  // The pairs with dictionaries, of every endpoint: they share the texts' ids.
+  int64_t trained_pairs = 0;
+  {
+    auto q = db_->cached(
+        "SELECT count(*) FROM (SELECT DISTINCT endpoint, probe FROM dictionaries "
+        "WHERE probe IS NOT NULL)");
+    if (!q) return q.error();
+    ResetOnExit reset(**q);
+    auto row = (*q)->step();
+    if (!row) return row.error();
+    trained_pairs = *row ? (*q)->int64(0) : 0;
+  }
   int tries = 0;
-  // Each run starts further on: pairs that cannot train (too few or too short texts) do not
-  // keep the others waiting.
-  const size_t start = static_cast<size_t>(run_id) * kPairTrainingsPerRun % pairs.size();
+  // Each call starts somewhere else (the newest text's id moves with every text stored):
+  // pairs that cannot train (too few or too short texts) do not keep the same others waiting.
+  // Pairs not reached come back when they store a text again.
+  const size_t start = static_cast<size_t>(newest) % pairs.size();
   for (size_t i = 0; i < pairs.size() && tries < kPairTrainingsPerRun; ++i) {
     const auto [endpoint, probe] = pairs[(start + i) % pairs.size()];
-    size_t needed = kFirstPairTexts;
     {
       auto last = db_->cached(
           "SELECT texts, last_text FROM dictionaries WHERE endpoint = ? AND probe = ? "
@@ -321,17 +341,18 @@ Status Store::train_pair_dictionaries(int64_t run_id, Time now) {
       auto row = (*last)->step();
       if (!row) return row.error();
       if (*row) {
-        needed = static_cast<size_t>((*last)->int64(0) * kRetrainFactor);
-        // Not before the texts stored since, shared out among the run's pairs, could be
-        // enough (a pair's texts are not counted: that would read them).
-        if (newest - (*last)->int64(1) < static_cast<int64_t>(needed * pairs.size())) continue;
+        // Not before the texts stored since its last (of any endpoint and probe), shared out
+        // among the pairs with dictionaries, are kRetrainFactor times what it learnt from: a
+        // pair's own texts are not counted (that would read its samples run by run).
+        const int64_t needed = (*last)->int64(0) * kRetrainFactor;
+        if (newest - (*last)->int64(1) < needed * std::max<int64_t>(trained_pairs, 1)) continue;
       }
     }
     ++tries;
     std::vector<std::string> samples;
     size_t bytes = 0;
     if (auto st = read_pair_texts(endpoint, probe, samples, bytes); !st) return st;
-    if (samples.size() < std::min(needed, kFirstPairTexts) || bytes < kMinTrainingBytes) {
+    if (samples.size() < kFirstPairTexts || bytes < kMinTrainingBytes) {
       continue;  // not yet, or answers too short to learn from: the endpoint's serves them
     }
     auto data = train_small_dictionary(
@@ -352,7 +373,7 @@ Status Store::read_pair_texts(int64_t endpoint, int64_t probe, std::vector<std::
   if (!runs) return runs.error();
   (*runs)->bind(1, kPairTrainingRuns);
   auto texts = db_->prepare(
-      "SELECT DISTINCT t.id, t.dict, d.data, typeof(d.data) = 'blob' FROM sample_rows s "
+      "SELECT t.id, t.dict, d.data, typeof(d.data) = 'blob' FROM sample_rows s "
       "JOIN texts t ON t.id = s.response JOIN text_data d ON d.id = t.id "
       "WHERE s.run_id = ? AND s.endpoint = ? AND s.probe = ?");
   if (!texts) return texts.error();
