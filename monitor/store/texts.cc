@@ -42,6 +42,16 @@ constexpr int kPairTrainingsPerRun = 8;
 // used to write, a probe's (loaded into each frame it writes) 40 KB.
 constexpr size_t kCachedDictionaries = 32;
 
+// The one integer of a query without parameters; 0 when it gives no row.
+Result<int64_t> single_int(Db& db, const char* sql) {
+  auto q = db.cached(sql);
+  if (!q) return q.error();
+  ResetOnExit reset(**q);
+  auto row = (*q)->step();
+  if (!row) return row.error();
+  return *row ? (*q)->int64(0) : int64_t{0};
+}
+
 }  // namespace
 
 Codec& Store::codec() {
@@ -234,12 +244,9 @@ Status Store::train_dictionary_if_due(int64_t endpoint, Time now) {
     }
   }
   {
-    auto top = db_->cached("SELECT coalesce(max(id), 0) FROM texts");
+    auto top = single_int(*db_, "SELECT coalesce(max(id), 0) FROM texts");
     if (!top) return top.error();
-    ResetOnExit reset(**top);
-    auto row = (*top)->step();
-    if (!row) return row.error();
-    newest = *row ? (*top)->int64(0) : 0;
+    newest = *top;
   }
   // A failed attempt waits until as many texts again have come (in this process).
   if (auto skipped = training_skipped_.find(endpoint);
@@ -303,27 +310,15 @@ Status Store::train_pair_dictionaries(Time now) {
                                                        new_text_pairs_.end());
   new_text_pairs_.clear();
   if (pairs.empty()) return Status::Ok();
-  int64_t newest = 0;
-  {
-    auto top = db_->cached("SELECT coalesce(max(id), 0) FROM texts");
-    if (!top) return top.error();
-    ResetOnExit reset(**top);
-    auto row = (*top)->step();
-    if (!row) return row.error();
-    newest = *row ? (*top)->int64(0) : 0;
-  }
+  auto top = single_int(*db_, "SELECT coalesce(max(id), 0) FROM texts");
+  if (!top) return top.error();
+  const int64_t newest = *top;
   // The pairs with dictionaries, of every endpoint: they share the texts' ids.
-  int64_t trained_pairs = 0;
-  {
-    auto q = db_->cached(
-        "SELECT count(*) FROM (SELECT DISTINCT endpoint, probe FROM dictionaries "
-        "WHERE probe IS NOT NULL)");
-    if (!q) return q.error();
-    ResetOnExit reset(**q);
-    auto row = (*q)->step();
-    if (!row) return row.error();
-    trained_pairs = *row ? (*q)->int64(0) : 0;
-  }
+  auto trained = single_int(*db_,
+                            "SELECT count(*) FROM (SELECT DISTINCT endpoint, probe "
+                            "FROM dictionaries WHERE probe IS NOT NULL)");
+  if (!trained) return trained.error();
+  const int64_t trained_pairs = *trained;
   int tries = 0;
   // Each call starts somewhere else (the newest text's id moves with every text stored):
   // pairs that cannot train (too few or too short texts) do not keep the same others waiting.
