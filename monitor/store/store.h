@@ -13,10 +13,10 @@
 // row holds integers only (ids of its endpoint, probe version, texts and repeated strings);
 // each distinct text is stored once, as a zstd frame when that is smaller, with a dictionary
 // trained on its probe's answers from its endpoint, or on all the endpoint's answers, once
-// there are enough (finish_run trains them). The file
-// runs in WAL mode with synchronous=NORMAL: a power cut may lose the last commits but never
-// corrupts the file, and readers (reports, Grafana) never block the writer. Several processes
-// may open the same file; writes wait up to the busy timeout.
+// there are enough (finish_run trains them). The file runs in WAL mode with
+// synchronous=NORMAL: a power cut may lose the last commits but never corrupts the file, and
+// readers (reports, Grafana) never block the writer. Several processes may open the same
+// file; writes wait up to the busy timeout.
 //
 // Threads: a Store is used from one thread at a time. Errors are values; nothing throws.
 #pragma once
