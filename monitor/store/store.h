@@ -549,9 +549,11 @@ class Store {
   Status train_dictionaries(int64_t run_id, Time now);
   Status train_dictionary_if_due(int64_t endpoint_key, Time now);
   Status train_pair_dictionaries(Time now);
-  // Decodes the rows of q (id, dict, data, compressed) until max_bytes.
-  Status read_training_texts(Statement& q, size_t max_bytes, std::vector<std::string>& samples,
-                             size_t& bytes);
+  // Decodes the rows of q (id, dict, data, compressed) until max_texts or max_bytes, leaving
+  // out ids already in *seen (when given; each id read is added).
+  Status read_training_texts(Statement& q, size_t max_texts, size_t max_bytes,
+                             std::vector<std::string>& samples, size_t& bytes,
+                             std::set<int64_t>* seen = nullptr);
   // The distinct answer texts of the pair's newest runs, up to the training bounds.
   Status read_pair_texts(int64_t endpoint_key, int64_t probe_key,
                          std::vector<std::string>& samples, size_t& bytes);
