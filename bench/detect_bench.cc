@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "bench/history.h"
+#include "common/memory.h"
 #include "drift/detector.h"
 #include "store/store.h"
 
@@ -48,6 +49,7 @@ Result<int64_t> latest_run(store::Store& store) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  keep_freed_memory();  // as driftwatch's main() does for every command
   std::vector<std::string> args(argv + 1, argv + argc);
   const bool warm = !args.empty() && args[0] == "--warm";
   if (warm) args.erase(args.begin());

@@ -46,6 +46,7 @@
 #include <vector>
 
 #include "bench/history.h"
+#include "common/memory.h"
 #include "drift/detector.h"
 #include "store/store.h"
 
@@ -341,6 +342,7 @@ void print_costs(const char* part, const std::vector<RunCost>& at, int samples) 
 }  // namespace
 
 int main(int argc, char** argv) {
+  keep_freed_memory();  // as driftwatch's main() does for every command
   bool whole_part = true, store_part = true;
   int arg = 1;
   if (arg < argc && std::strcmp(argv[arg], "--whole") == 0) {

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "common/memory.h"
 #include "common/version.h"
 
 namespace dw::cli {
@@ -25,6 +26,7 @@ int main(int argc, char** argv) {
   (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   rlimit no_core{0, 0};
   (void)setrlimit(RLIMIT_CORE, &no_core);
+  dw::keep_freed_memory();  // every command works in bursts; the daemon releases between them
   CLI::App app{"driftwatch: records how language models answer sensitive questions over time "
                "and reports when that changes.",
                "driftwatch"};

@@ -1,7 +1,5 @@
 #include "daemon/daemon.h"
 
-#include <malloc.h>
-
 #include <atomic>
 #include <optional>
 #include <random>
@@ -9,6 +7,7 @@
 #include <thread>
 
 #include "common/duration.h"
+#include "common/memory.h"
 #include "common/version.h"
 #include "daemon/jobs.h"
 #include "daemon/loop.h"
@@ -91,10 +90,6 @@ class Daemon {
 };
 
 int Daemon::start() {
-  // One malloc arena for every thread: the memory a job frees goes back to the one heap that
-  // malloc_trim gives back whole (release_memory). A thread's own arena keeps its free top,
-  // about as much as the job's peak. The threads seldom allocate at the same time.
-  mallopt(M_ARENA_MAX, 1);
   auto loop = EventLoop::create();
   if (!loop) {
     log_.error(loop.error().to_string());
@@ -223,12 +218,12 @@ void Daemon::finish_job() {
   report_status();
 }
 
-// The daemon waits hours between jobs: it gives back what is no longer used. glibc keeps freed
-// memory in its heap until trimmed, and the store its page cache and compression tables. On a
-// Pi that is most of an idle daemon.
+// The daemon waits hours between jobs: it gives back what is no longer used. The heap keeps
+// freed memory until then (keep_freed_memory(), which main() sets for every command), and the
+// store its page cache and compression tables. On a Pi that is most of an idle daemon.
 void Daemon::release_memory() {
   store_->release_memory();
-  malloc_trim(0);
+  release_freed_memory();
 }
 
 void Daemon::reload() {

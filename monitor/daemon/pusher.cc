@@ -1,13 +1,12 @@
 #include "daemon/pusher.h"
 
-#include <malloc.h>
-
 #include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>
 
 #include "common/duration.h"
+#include "common/memory.h"
 #include "fleet/central_schema.h"
 #include "fleet/pg.h"
 #include "fleet/push.h"
@@ -145,7 +144,7 @@ void Pusher::loop() {
     // A round reads every text it pushes: give back what it kept, as the daemon does after a
     // job (daemon.cc, release_memory).
     if (store_) store_->release_memory();
-    malloc_trim(0);
+    release_freed_memory();
   }
 }
 
