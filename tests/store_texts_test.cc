@@ -308,6 +308,52 @@ TEST_CASE("each probe gets a dictionary of its own once it has enough texts, a f
   }
 }
 
+TEST_CASE("the dictionaries held in memory stay bounded however many probes train one") {
+  TempDir dir;
+  auto s = open_store(dir.db());
+  constexpr int kProbes = 48;  // each with a dictionary of its own after six runs
+  std::vector<dw::probes::Probe> probes;
+  for (int k = 0; k < kProbes; ++k) {
+    dw::probes::Probe p;
+    p.id = "p" + std::to_string(k);
+    p.set = "test-set";
+    p.category = "tiananmen";
+    p.lang = "en";
+    p.prompt = "Question " + std::to_string(k) + "?";
+    p.version = "v";
+    probes.push_back(p);
+  }
+  REQUIRE(s->upsert_probes(probes));
+  REQUIRE(s->upsert_endpoint("e1", "openai", "http://127.0.0.1:1/v1", "m1"));
+  int seq = 0;
+  for (int day = 1; day <= 7; ++day) {
+    const std::string when = "2026-03-0" + std::to_string(day) + "T00:00:00Z";
+    int64_t id = *s->begin_run(at(when.c_str()), at(when.c_str()));
+    for (int k = 0; k < kProbes; ++k) {
+      for (int i = 0; i < (day == 1 ? 40 : 1); ++i) {
+        dw::providers::Sample answer;
+        answer.text = essay(++seq);
+        answer.http_status = 200;
+        REQUIRE(s->add_sample({id, "p" + std::to_string(k), "v", "e1", seq, "m1", std::nullopt},
+                              answer));
+      }
+    }
+    REQUIRE(s->finish_run(id, at(when.c_str()), RunStatus::complete));
+    CAPTURE(day);
+    CHECK(s->dictionaries_held() <= Store::kDictionariesHeld);
+  }
+  CHECK(count(dir.db(), "SELECT count(*) FROM dictionaries WHERE probe IS NOT NULL") == kProbes);
+  // Those let go are read again when a text needs them.
+  size_t n = 0;
+  REQUIRE(s->for_each_sample({}, [&](const SampleRow& row) {
+    CHECK(row.sample.text == essay(static_cast<int>(row.key.seq)));
+    ++n;
+    return true;
+  }));
+  CHECK(n == static_cast<size_t>(seq));
+  CHECK(s->dictionaries_held() <= Store::kDictionariesHeld);
+}
+
 TEST_CASE("a probe's dictionary trained inside a transaction that rolls back is gone, and "
           "the texts after it read back") {
   TempDir dir;

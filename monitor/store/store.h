@@ -376,6 +376,12 @@ class Store {
   // next needed, from the database). For a daemon between jobs, hours apart; never loses data.
   void release_memory();
 
+  // The compression dictionaries prepared in memory now: at most kDictionariesHeld, or the
+  // endpoints' current ones and one more when they are more (an endpoint's takes 0.45 MB once
+  // it has written, a probe's 44 KB). Bounded however many a long import or run trains.
+  static constexpr size_t kDictionariesHeld = 32;
+  size_t dictionaries_held() const { return dictionaries_.size(); }
+
   // Streams matching committed (or this connection's own pending) samples in time order:
   // by run_at, run, endpoint, probe, version, seq. The row passed to the callback is only
   // valid during the call; copy what you keep. The callback returns false to stop, and may
@@ -562,6 +568,9 @@ class Store {
                                                 std::optional<int64_t> probe_key, Time now,
                                                 int64_t trained_on, int64_t last_text,
                                                 std::string data);
+  // Keeps a prepared dictionary, first dropping all but the endpoints' current ones when
+  // kDictionariesHeld are kept already.
+  Dictionary* hold_dictionary(int64_t id, std::unique_ptr<Dictionary> dictionary);
   void forget_dictionaries();  // after a rollback: ids may be given again to other data
   void forget_dictionaries_after_rollback();  // when Db::rollbacks() moved since
   Codec& codec();

@@ -38,11 +38,6 @@ constexpr int64_t kPairTrainingRuns = 200;  // the newest runs looked in for a p
 constexpr size_t kPairDictionaryBytes = size_t{8} << 10;
 // A new configuration's pairs all come due in the same run: they are tried a few a run.
 constexpr int kPairTrainingsPerRun = 8;
-// Prepared dictionaries kept in memory: an endpoint's takes 60 KB for reading and 0.45 MB once
-// used to write, a probe's (loaded into each frame it writes) 44 KB (its 8 KiB and zstd's
-// 35.5 KB prepared for reading).
-constexpr size_t kCachedDictionaries = 32;
-
 // The one integer of a query without parameters; 0 when it gives no row.
 Result<int64_t> single_int(Db& db, const char* sql) {
   auto q = db.cached(sql);
@@ -83,7 +78,13 @@ Result<Dictionary*> Store::dictionary(int64_t id) {
   if (!*row) return db_->fail("dictionary " + std::to_string(id) + " is missing");
   auto loaded = Dictionary::load(id, std::string((*q)->blob(0)));
   if (!loaded) return db_->fail(loaded.error().message());
-  if (dictionaries_.size() >= kCachedDictionaries) {
+  return hold_dictionary(id, std::move(loaded).value());
+}
+
+Dictionary* Store::hold_dictionary(int64_t id, std::unique_ptr<Dictionary> dictionary) {
+  // An endpoint's takes 60 KB for reading and 0.45 MB once used to write, a probe's (loaded
+  // into each frame it writes) 44 KB: its 8 KiB and zstd's 35.5 KB prepared for reading.
+  if (dictionaries_.size() >= kDictionariesHeld) {
     // Keep the endpoints' current ones (prepared to write); the rest are read again when needed.
     std::erase_if(dictionaries_, [&](const auto& entry) {
       return std::none_of(current_dictionary_.begin(), current_dictionary_.end(),
@@ -92,7 +93,7 @@ Result<Dictionary*> Store::dictionary(int64_t id) {
                           });
     });
   }
-  return dictionaries_.emplace(id, std::move(loaded).value()).first->second.get();
+  return (dictionaries_[id] = std::move(dictionary)).get();
 }
 
 Result<Dictionary*> Store::current_dictionary(int64_t endpoint, std::optional<int64_t> probe) {
@@ -428,7 +429,7 @@ Result<std::optional<int64_t>> Store::add_dictionary(int64_t endpoint,
   if (!loaded) return std::optional<int64_t>();  // rolled back with tx: zstd cannot use it
   if (auto st = (*tx)->commit(); !st) return st.error();
   // Inside a Transaction this is not yet durable: Transaction's rollback forgets it again.
-  dictionaries_[id] = std::move(loaded).value();
+  hold_dictionary(id, std::move(loaded).value());
   return std::optional<int64_t>(id);
 }
 
