@@ -163,7 +163,8 @@ TEST_CASE("keep_freed_memory: a second burst reuses the first's memory; release 
   // AddressSanitizer replaces malloc (and quarantines what is freed), and qemu's user mode
   // neither gives back what the guest's heap returns nor faults it in again: glibc's policy is
   // not to be seen there. The normal build runs this test.
-  MESSAGE("not under AddressSanitizer or an emulator: glibc's heap policy is not seen there");
+  MESSAGE("glibc's heap policy cannot be seen under AddressSanitizer or an emulator: the "
+          "normal build checks it");
 #else
   keep_freed_memory();
   burst();
