@@ -411,7 +411,7 @@ TEST_CASE("a damaged stored text is an error naming it, never a crash or garbage
       {"declares a huge size", "x'28b52ffde00000000000010000'", "more than the 64 MiB"},
   };
   for (const Case& c : cases) {
-    CAPTURE(c.name);
+    INFO(c.name);
     TempDir dir;
     auto s = open_store(dir.db());
     seed(*s);
@@ -437,6 +437,43 @@ TEST_CASE("a damaged stored text is an error naming it, never a crash or garbage
       return ++counted, true;
     }));
     CHECK(counted == 3);
+  }
+}
+
+TEST_CASE("a damaged dictionary is an error when a text that needs it is read, never garbage") {
+  struct Case {
+    const char* name;
+    const char* data;  // SQL for the probe's dictionary's new data
+    const char* says;
+  };
+  const Case cases[] = {
+      {"not a dictionary", "x'00ff00ff'", "is not a zstd dictionary"},
+      // Its magic number and id kept, its entropy tables overwritten.
+      {"tables overwritten", "substr(data, 1, 8) || zeroblob(length(data) - 8)",
+       "cannot load it"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.name);
+    TempDir dir;
+    {
+      auto s = open_store(dir.db());
+      seed(*s);
+      store_run(*s, "2026-01-01T00:00:00Z", 0, 250);  // trains the endpoint's and the probe's
+      store_run(*s, "2026-01-02T00:00:00Z", 250, 3);  // written with the probe's
+    }
+    REQUIRE(count(dir.db(), "SELECT count(*) FROM texts WHERE dict = 2") == 3);
+    exec_raw(dir.db(), std::string("UPDATE dictionaries SET data = CAST(") + c.data +
+                           " AS BLOB) WHERE id = 2");
+    auto s = open_store(dir.db());
+    size_t read = 0;
+    auto st = s->for_each_sample({}, [&](const SampleRow& row) {
+      CHECK(row.sample.text == essay(row.key.seq - 1));
+      return ++read, true;
+    });
+    REQUIRE_FALSE(st.ok());
+    CHECK(read == 250);  // those written before it
+    CHECK(st.error().message().find(c.says) != std::string::npos);
+    CHECK(st.error().message().find("dictionary 2") != std::string::npos);
   }
 }
 

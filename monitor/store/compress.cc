@@ -14,9 +14,7 @@ Result<std::unique_ptr<Dictionary>> Dictionary::load(int64_t id, std::string dat
   if (ZSTD_getDictID_fromDict(data.data(), data.size()) == 0) {
     return Error("dictionary " + std::to_string(id) + " is not a zstd dictionary");
   }
-  ZSTD_DDict* d = ZSTD_createDDict(data.data(), data.size());
-  if (d == nullptr) return Error("dictionary " + std::to_string(id) + ": zstd cannot load it");
-  return std::unique_ptr<Dictionary>(new Dictionary(id, std::move(data), d));
+  return std::unique_ptr<Dictionary>(new Dictionary(id, std::move(data)));
 }
 
 Dictionary::~Dictionary() {
@@ -27,6 +25,11 @@ Dictionary::~Dictionary() {
 ZSTD_CDict* Dictionary::compressor() {
   if (cdict_ == nullptr) cdict_ = ZSTD_createCDict(data_.data(), data_.size(), kCompressionLevel);
   return cdict_;
+}
+
+ZSTD_DDict* Dictionary::decompressor() {
+  if (ddict_ == nullptr) ddict_ = ZSTD_createDDict(data_.data(), data_.size());
+  return ddict_;
 }
 
 Codec::Codec() : cctx_(ZSTD_createCCtx()), dctx_(ZSTD_createDCtx()) {}
@@ -61,8 +64,12 @@ std::optional<std::string> Codec::compress(std::string_view text, Dictionary* di
   return frame;
 }
 
-Result<std::string> Codec::decompress(std::string_view frame, const Dictionary* dict) {
+Result<std::string> Codec::decompress(std::string_view frame, Dictionary* dict) {
   if (dctx_ == nullptr) return Error("zstd: out of memory");
+  ZSTD_DDict* prepared = dict != nullptr ? dict->decompressor() : nullptr;
+  if (dict != nullptr && prepared == nullptr) {
+    return Error("dictionary " + std::to_string(dict->id()) + ": zstd cannot load it");
+  }
   unsigned long long size = ZSTD_getFrameContentSize(frame.data(), frame.size());
   if (size == ZSTD_CONTENTSIZE_ERROR) return Error("not a zstd frame");
   if (size == ZSTD_CONTENTSIZE_UNKNOWN) return Error("a zstd frame that does not declare its size");
@@ -74,7 +81,7 @@ Result<std::string> Codec::decompress(std::string_view frame, const Dictionary* 
   // buffer is too small" instead of growing anything.
   std::string text(static_cast<size_t>(size), '\0');
   size_t n = dict != nullptr ? ZSTD_decompress_usingDDict(dctx_, text.data(), text.size(),
-                                                          frame.data(), frame.size(), dict->ddict_)
+                                                          frame.data(), frame.size(), prepared)
                              : ZSTD_decompressDCtx(dctx_, text.data(), text.size(), frame.data(),
                                                    frame.size());
   if (ZSTD_isError(n)) return Error(std::string("zstd: ") + ZSTD_getErrorName(n));

@@ -9,9 +9,9 @@
 // frame names its dictionary. Decompression never produces more than kMaxTextBytes and fails,
 // never crashes, on bytes that are not such a frame (a damaged file, a hand-edited row).
 //
-// Memory: a Dictionary of 32 KiB holds its bytes and zstd's tables for decompression (60 KB),
-// and for compression (0.45 MB) once it has compressed a text; a Codec about 0.2 MB. Threads:
-// one thread at a time per object.
+// Memory: a Dictionary of 32 KiB holds its bytes, zstd's tables for decompression (60 KB) once
+// it has decompressed a text and for compression (0.45 MB) once it has compressed one; a Codec
+// about 0.2 MB. Threads: one thread at a time per object.
 #pragma once
 
 #include <cstddef>
@@ -39,12 +39,17 @@ inline constexpr size_t kMaxTextBytes = size_t{64} << 20;
 // 340 us. A run's 900 texts and an import's million should not wait on the last tenth of space.
 inline constexpr int kCompressionLevel = 3;
 
-// A trained dictionary, prepared for decompression at once and for compression on first use.
+// A trained dictionary, prepared for decompression and for compression on first use: a run
+// writes a few texts with each probe's dictionary and reads none, and preparing a probe's for
+// decompression took longer than storing its texts.
 class Dictionary {
  public:
-  // Fails when data is not a zstd dictionary (ZDICT's output: magic number and entropy tables)
-  // or zstd cannot prepare it.
+  // Fails when data is not a zstd dictionary (ZDICT's output: magic number and entropy tables).
   static Result<std::unique_ptr<Dictionary>> load(int64_t id, std::string data);
+
+  // Whether zstd can prepare it for decompression (and so prepares it): for one just trained,
+  // before it is kept. One stored that it cannot prepare fails the reads of its texts.
+  bool usable() { return decompressor() != nullptr; }
   ~Dictionary();
   Dictionary(const Dictionary&) = delete;
   Dictionary& operator=(const Dictionary&) = delete;
@@ -58,13 +63,13 @@ class Dictionary {
 
  private:
   friend class Codec;
-  Dictionary(int64_t id, std::string data, ZSTD_DDict_s* d)
-      : id_(id), data_(std::move(data)), ddict_(d) {}
-  ZSTD_CDict_s* compressor();  // nullptr when zstd cannot prepare it
+  Dictionary(int64_t id, std::string data) : id_(id), data_(std::move(data)) {}
+  ZSTD_CDict_s* compressor();    // nullptr when zstd cannot prepare it
+  ZSTD_DDict_s* decompressor();  // likewise
 
   int64_t id_;
   std::string data_;
-  ZSTD_DDict_s* ddict_;
+  ZSTD_DDict_s* ddict_ = nullptr;
   ZSTD_CDict_s* cdict_ = nullptr;
 };
 
@@ -84,7 +89,7 @@ class Codec {
   // with a message naming what is wrong, on anything else: not a zstd frame, a frame that does
   // not declare its size or declares more than kMaxTextBytes, damaged content (checksum), a
   // frame followed by other bytes.
-  Result<std::string> decompress(std::string_view frame, const Dictionary* dict);
+  Result<std::string> decompress(std::string_view frame, Dictionary* dict);
 
  private:
   ZSTD_CCtx_s* cctx_;

@@ -376,9 +376,10 @@ class Store {
   // next needed, from the database). For a daemon between jobs, hours apart; never loses data.
   void release_memory();
 
-  // The compression dictionaries prepared in memory now: at most kDictionariesHeld, or the
+  // The compression dictionaries held in memory now: at most kDictionariesHeld, or the
   // endpoints' current ones and one more when they are more (an endpoint's takes 0.45 MB once
-  // it has written, a probe's 44 KB). Bounded however many a long import or run trains.
+  // it has written, a probe's its 8-16 KiB and 36 KB more once it has read). Bounded however
+  // many a long import or run trains.
   static constexpr size_t kDictionariesHeld = 32;
   size_t dictionaries_held() const { return dictionaries_.size(); }
 

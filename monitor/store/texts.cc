@@ -82,8 +82,8 @@ Result<Dictionary*> Store::dictionary(int64_t id) {
 }
 
 Dictionary* Store::hold_dictionary(int64_t id, std::unique_ptr<Dictionary> dictionary) {
-  // An endpoint's takes 60 KB for reading and 0.45 MB once used to write, a probe's (loaded
-  // into each frame it writes) 44 KB: its 8 KiB and zstd's 35.5 KB prepared for reading.
+  // An endpoint's takes 60 KB once used to read and 0.45 MB once used to write, a probe's
+  // (loaded into each frame it writes) its 8-16 KiB, and 36 KB once used to read.
   if (dictionaries_.size() >= kDictionariesHeld) {
     // Keep the endpoints' current ones (prepared to write); the rest are read again when needed.
     std::erase_if(dictionaries_, [&](const auto& entry) {
@@ -426,7 +426,9 @@ Result<std::optional<int64_t>> Store::add_dictionary(int64_t endpoint,
   if (auto st = (*ins)->run("storing a dictionary"); !st) return st.error();
   const int64_t id = sqlite3_last_insert_rowid(db_->handle());
   auto loaded = Dictionary::load(id, std::move(data));
-  if (!loaded) return std::optional<int64_t>();  // rolled back with tx: zstd cannot use it
+  if (!loaded || !(*loaded)->usable()) {
+    return std::optional<int64_t>();  // rolled back with tx: zstd cannot use it
+  }
   if (auto st = (*tx)->commit(); !st) return st.error();
   // Inside a Transaction this is not yet durable: Transaction's rollback forgets it again.
   hold_dictionary(id, std::move(loaded).value());
