@@ -106,7 +106,7 @@ TEST_CASE("rule packs: located load errors") {
        "'any'; got 'English'"},
   };
   for (const auto& c : cases) {
-    CAPTURE(c.name);
+    INFO(c.name);
     auto lines = error_lines({PackSource{"t.toml", c.content}});
     CHECK_MESSAGE(std::find(lines.begin(), lines.end(), c.expected) != lines.end(),
                   "got: " << (lines.empty() ? "" : lines.front()));
@@ -235,7 +235,7 @@ TEST_CASE("classifier: decision order, transport before text") {
   }
   cases.push_back({"invalid UTF-8 does not crash", in("I can't help with that. \xFF\xFE\xE4\xB8"), Verdict::refused, ""});
   for (const auto& c : cases) {
-    CAPTURE(c.name);
+    INFO(c.name);
     Classification got = classify(shipped(), c.in);
     CAPTURE(got.why);
     CHECK(verdict_name(got.verdict) == verdict_name(c.verdict));
