@@ -106,7 +106,7 @@ TEST_CASE("rule packs: located load errors") {
        "'any'; got 'English'"},
   };
   for (const auto& c : cases) {
-    INFO(c.name);
+    INFO(std::string(c.name));
     auto lines = error_lines({PackSource{"t.toml", c.content}});
     CHECK_MESSAGE(std::find(lines.begin(), lines.end(), c.expected) != lines.end(),
                   "got: " << (lines.empty() ? "" : lines.front()));
@@ -235,7 +235,7 @@ TEST_CASE("classifier: decision order, transport before text") {
   }
   cases.push_back({"invalid UTF-8 does not crash", in("I can't help with that. \xFF\xFE\xE4\xB8"), Verdict::refused, ""});
   for (const auto& c : cases) {
-    INFO(c.name);
+    INFO(std::string(c.name));
     Classification got = classify(shipped(), c.in);
     CAPTURE(got.why);
     CHECK(verdict_name(got.verdict) == verdict_name(c.verdict));
@@ -344,7 +344,7 @@ TEST_CASE("text features: eight-byte fast paths agree with the byte rules at eve
       {"abcdefgh中文ijklmnop", 3},   {"abcdefg\xC3\xA9" "bcdefgh", 1},
   };
   for (const auto& c : cases) {
-    CAPTURE(c.text);
+    INFO(std::string(c.text));
     CHECK(count_units(c.text) == doctest::Approx(c.units));
   }
   struct Norm {
@@ -360,7 +360,7 @@ TEST_CASE("text features: eight-byte fast paths agree with the byte rules at eve
       {"ABCDEFGH\xE4\xB8\xAD" "ABCDEFGH  IJ", "abcdefgh\xE4\xB8\xAD" "abcdefgh ij"},
   };
   for (const auto& n : norms) {
-    CAPTURE(n.in);
+    INFO(std::string(n.in));
     CHECK(normalise(n.in) == n.out);
   }
 }

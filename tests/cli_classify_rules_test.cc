@@ -87,7 +87,7 @@ TEST_CASE("classify finds its rules: --rules, else $DRIFTWATCH_RULES, else rules
       {"rules/ beside the -c config", with_config, {}, "lookup.beside"},
   };
   for (const auto& c : cases) {
-    INFO(c.name);
+    INFO(std::string(c.name));
     auto run = classify(scratch, c.args, c.env, kZebra);
     INFO(run.err);
     CHECK(run.code == 0);

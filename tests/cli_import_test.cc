@@ -342,7 +342,7 @@ TEST_CASE("a missing or empty file is one clear error, exit 1, and no database i
   };
   for (const auto& c : {Case{"missing.jsonl", false, "cannot read file: No such file or directory"},
                         Case{"empty.jsonl", true, "no samples in the file"}}) {
-    INFO(c.name);
+    INFO(std::string(c.name));
     if (c.create) scratch.write(c.name, "\n  \n");
     auto o = driftwatch(scratch, config, {"import", scratch.path(c.name).string()});
     CHECK(o.code == 1);

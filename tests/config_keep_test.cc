@@ -38,7 +38,7 @@ TEST_CASE("[storage] keep: absent keeps everything; durations and whole years ar
   };
   for (const Case& c : {Case{"2y", days(730)}, Case{"730d", days(730)}, Case{"1d", days(1)},
                         Case{"100y", days(36500)}, Case{"36h", std::chrono::hours(36)}}) {
-    CAPTURE(c.value);
+    INFO(std::string(c.value));
     auto config = parse(std::string(kMinimal) + "[storage]\nkeep = \"" + c.value + "\"\n", file);
     REQUIRE(config.ok());
     REQUIRE(config->keep.has_value());
@@ -67,7 +67,7 @@ TEST_CASE("[storage] keep: a bad value is one error at the value") {
       {"kept = \"2y\"", "8:1", "unknown key 'kept' in [storage]; did you mean 'keep'?"},
   };
   for (const Case& c : cases) {
-    CAPTURE(c.line);
+    INFO(std::string(c.line));
     auto config = parse(std::string(kMinimal) + "[storage]\n" + c.line + "\n", file);
     REQUIRE_FALSE(config.ok());
     REQUIRE(config.error().size() == 1);

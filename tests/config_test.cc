@@ -423,7 +423,7 @@ TEST_CASE("each kind has its vendor's base URL and request path") {
   };
   TempDir dir;
   for (const auto& c : cases) {
-    INFO(c.name);
+    INFO(std::string(c.name));
     CHECK(kind_name(c.kind) == c.name);
     CHECK(parse_kind(c.name) == c.kind);
     CHECK(default_base_url(c.kind) == c.base);

@@ -191,7 +191,7 @@ TEST_CASE("catch-up: a missed run is caught up once, from the database's last ru
       {"an empty database: no downtime to make up", std::nullopt, false},
   };
   for (const auto& c : cases) {
-    INFO(c.name);
+    INFO(std::string(c.name));
     ManualClock clock(at("2026-01-15T13:00:00Z"));
     Scheduler s(clock, {must_parse("0 */6 * * *"), Schedule(), minutes(5)}, 3);
     s.start(c.last_run ? std::optional<Time>(at(*c.last_run)) : std::nullopt);

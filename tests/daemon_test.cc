@@ -94,7 +94,7 @@ TEST_CASE("log: journald priority prefixes, one line per call, level filter") {
                         {"debug", LogLevel::debug},   {"warn", std::nullopt},
                         {"INFO", std::nullopt},       {"", std::nullopt}};
   for (const auto& k : cases) {
-    CAPTURE(k.name);
+    INFO(std::string(k.name));
     CHECK(parse_log_level(k.name) == k.level);
   }
   Captured d;

@@ -40,7 +40,7 @@ TEST_CASE("TOML nested beyond the bounds is a located error, not a stack overflo
       {"a file too large", std::string(17 << 20, '\n'), "deep.toml: file larger than 16 MiB"},
   };
   for (const auto& c : cases) {
-    INFO(c.name);
+    INFO(std::string(c.name));
     auto parsed = parse_toml(c.text, "deep.toml");
     REQUIRE_FALSE(parsed.ok());
     CHECK(parsed.error().to_string() == c.expected);

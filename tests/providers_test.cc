@@ -295,7 +295,7 @@ TEST_CASE("responses of every kind are read into samples") {
   });
   for (size_t i = 0; i < cases.size(); ++i) {
     const auto& c = cases[i];
-    INFO(c.name);
+    INFO(std::string(c.name));
     auto e = endpoint(c.kind, base_for(c.kind, server, "/case/" + std::to_string(i)));
     auto request = providers::build_request(e, "q", kKey);
     REQUIRE(request.ok());

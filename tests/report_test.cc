@@ -215,7 +215,7 @@ TEST_CASE("check_options rejects what cannot make a report") {
       {"error share", [](auto& o) { o.unhealthy_error_share = 1.5; }, "unhealthy_error_share"},
   };
   for (const auto& c : cases) {
-    INFO(c.name);
+    INFO(std::string(c.name));
     auto o = options("/nonexistent");
     CHECK(dw::report::check_options(o).ok());
     c.change(o);

@@ -78,7 +78,7 @@ TEST_CASE("[scoring] and [weights]: values reach the rules; bad ones are located
        "s.toml:2:11: weights: 'refusal' must be an integer from 1 to 1000"},
   };
   for (const auto& c : cases) {
-    INFO(c.name);
+    INFO(std::string(c.name));
     auto lines = errors_of(c.packs);
     CHECK_MESSAGE(contains(lines, c.expected), "got: " << (lines.empty() ? "" : lines.front()));
   }

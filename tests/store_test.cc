@@ -289,7 +289,7 @@ TEST_CASE("files that are not ours, or are newer than us, are refused untouched"
        "file is not a database"},
   };
   for (const Case& c : cases) {
-    INFO(c.name);
+    INFO(std::string(c.name));
     TempDir dir;
     c.make(dir.db());
     std::string before = slurp(dir.db());
@@ -420,7 +420,7 @@ TEST_CASE("foreign keys and constraints are enforced, leaving nothing behind") {
       {"unknown run", key(run + 100, "a", "e1", 1), "FOREIGN KEY constraint failed"},
   };
   for (const Case& c : cases) {
-    INFO(c.name);
+    INFO(std::string(c.name));
     auto id = s->add_sample(c.key, answer(std::string("text of ") + c.name));
     REQUIRE_FALSE(id.ok());
     CHECK(id.error().message().find(c.says) != std::string::npos);
@@ -673,7 +673,7 @@ TEST_CASE("iteration filters and streams in time order") {
     CAPTURE(memory);
     auto store = open_store(dir.db(), Options{.batch_size = 3, .sort_memory = memory});
     for (const Case& c : cases) {
-      INFO(c.name);
+      INFO(std::string(c.name));
       auto rows = all_samples(*store, c.filter);
       REQUIRE(rows.size() == c.runs.size() * c.per_run);
       for (size_t i = 0; i < rows.size(); ++i) {

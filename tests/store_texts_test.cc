@@ -411,7 +411,7 @@ TEST_CASE("a damaged stored text is an error naming it, never a crash or garbage
       {"declares a huge size", "x'28b52ffde00000000000010000'", "more than the 64 MiB"},
   };
   for (const Case& c : cases) {
-    INFO(c.name);
+    INFO(std::string(c.name));
     TempDir dir;
     auto s = open_store(dir.db());
     seed(*s);
@@ -453,7 +453,7 @@ TEST_CASE("a damaged dictionary is an error when a text that needs it is read, n
        "cannot load it"},
   };
   for (const Case& c : cases) {
-    INFO(c.name);
+    INFO(std::string(c.name));
     TempDir dir;
     {
       auto s = open_store(dir.db());

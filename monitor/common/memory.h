@@ -8,7 +8,7 @@ namespace dw {
 // gives every thread the one heap that call trims. Once, at start, before any thread.
 //
 // Why: glibc gives memory back to the kernel as soon as 128 KiB at the top of its heap are
-// free. A run frees its requests' buffers before detection, and detection its history before
+// free (more once it has freed large blocks, which raises that mark). A run frees its requests' buffers before detection, and detection its history before
 // the next run: each took its memory back a page fault at a time, about a thousand faults a
 // detection, half of its CPU on a virtual machine.
 void keep_freed_memory();

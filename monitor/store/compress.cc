@@ -27,6 +27,12 @@ ZSTD_CDict* Dictionary::compressor() {
   return cdict_;
 }
 
+bool Dictionary::usable() const {
+  ZSTD_DDict* d = ZSTD_createDDict(data_.data(), data_.size());
+  ZSTD_freeDDict(d);
+  return d != nullptr;
+}
+
 ZSTD_DDict* Dictionary::decompressor() {
   if (ddict_ == nullptr) ddict_ = ZSTD_createDDict(data_.data(), data_.size());
   return ddict_;

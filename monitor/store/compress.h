@@ -47,9 +47,10 @@ class Dictionary {
   // Fails when data is not a zstd dictionary (ZDICT's output: magic number and entropy tables).
   static Result<std::unique_ptr<Dictionary>> load(int64_t id, std::string data);
 
-  // Whether zstd can prepare it for decompression (and so prepares it): for one just trained,
-  // before it is kept. One stored that it cannot prepare fails the reads of its texts.
-  bool usable() { return decompressor() != nullptr; }
+  // Whether zstd can prepare it for decompression (trying costs what preparing it does, and
+  // keeps nothing): for one just trained, before it is stored. One stored that zstd cannot
+  // prepare fails the reads of its texts.
+  bool usable() const;
   ~Dictionary();
   Dictionary(const Dictionary&) = delete;
   Dictionary& operator=(const Dictionary&) = delete;

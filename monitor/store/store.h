@@ -569,7 +569,7 @@ class Store {
                                                 std::optional<int64_t> probe_key, Time now,
                                                 int64_t trained_on, int64_t last_text,
                                                 std::string data);
-  // Keeps a prepared dictionary, first dropping all but the endpoints' current ones when
+  // Keeps a loaded dictionary, first dropping all but the endpoints' current ones when
   // kDictionariesHeld are kept already.
   Dictionary* hold_dictionary(int64_t id, std::unique_ptr<Dictionary> dictionary);
   void forget_dictionaries();  // after a rollback: ids may be given again to other data
@@ -587,7 +587,7 @@ class Store {
   std::set<int64_t> my_open_runs_;
   int run_lock_fd_ = -1;  // held (shared) while my_open_runs_ is not empty
   std::unique_ptr<Codec> codec_;  // made on first use
-  std::map<int64_t, std::unique_ptr<Dictionary>> dictionaries_;  // prepared, by id
+  std::map<int64_t, std::unique_ptr<Dictionary>> dictionaries_;  // loaded, by id
   // (endpoint key, probe key or 0 for the endpoint's own) -> its newest dictionary
   std::map<std::pair<int64_t, int64_t>, std::optional<int64_t>> current_dictionary_;
   uint64_t dictionaries_rollbacks_ = 0;  // Db::rollbacks() when the two maps above were valid

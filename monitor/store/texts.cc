@@ -415,6 +415,8 @@ Result<std::optional<int64_t>> Store::add_dictionary(int64_t endpoint,
                                                      std::optional<int64_t> probe, Time now,
                                                      int64_t trained_on, int64_t last_text,
                                                      std::string data) {
+  // Eviction below must not keep a dictionary a rollback took (hold_dictionary).
+  forget_dictionaries_after_rollback();
   auto tx = Tx::begin(*db_);
   if (!tx) return tx.error();
   auto ins = db_->cached(
