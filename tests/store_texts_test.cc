@@ -87,6 +87,23 @@ void seed(Store& s) {
   REQUIRE(s.upsert_endpoint("e1", "openai", "http://127.0.0.1:1/v1", "m1"));
 }
 
+// Probes p0..p(n-1) (version "v") and endpoint e1.
+void seed_probes(Store& s, int n) {
+  std::vector<dw::probes::Probe> probes;
+  for (int k = 0; k < n; ++k) {
+    dw::probes::Probe p;
+    p.id = "p" + std::to_string(k);
+    p.set = "test-set";
+    p.category = "tiananmen";
+    p.lang = "en";
+    p.prompt = "Question " + std::to_string(k) + "?";
+    p.version = "v";
+    probes.push_back(p);
+  }
+  REQUIRE(s.upsert_probes(probes));
+  REQUIRE(s.upsert_endpoint("e1", "openai", "http://127.0.0.1:1/v1", "m1"));
+}
+
 // One run of `n` samples answering essays first..first+n-1 (seq = essay number + 1).
 void store_run(Store& s, const char* when, int first, int n) {
   int64_t run = *s.begin_run(at(when), at(when));
@@ -205,19 +222,7 @@ TEST_CASE("each probe gets a dictionary of its own once it has enough texts, a f
           "the others use the endpoint's") {
   TempDir dir;
   auto s = open_store(dir.db());
-  std::vector<dw::probes::Probe> probes;
-  for (int k = 0; k < 12; ++k) {
-    dw::probes::Probe p;
-    p.id = "p" + std::to_string(k);
-    p.set = "test-set";
-    p.category = "tiananmen";
-    p.lang = "en";
-    p.prompt = "Question " + std::to_string(k) + "?";
-    p.version = "v";
-    probes.push_back(p);
-  }
-  REQUIRE(s->upsert_probes(probes));
-  REQUIRE(s->upsert_endpoint("e1", "openai", "http://127.0.0.1:1/v1", "m1"));
+  seed_probes(*s, 12);
   // p0-p9 answer essays; p10 short distinct lines (too little to learn from); p11 few essays.
   std::map<std::pair<int, int>, std::string> sent;  // (probe, seq) -> text
   int day = 1;
@@ -312,19 +317,7 @@ TEST_CASE("the dictionaries held in memory stay bounded however many probes trai
   TempDir dir;
   auto s = open_store(dir.db());
   constexpr int kProbes = 48;  // each with a dictionary of its own after six runs
-  std::vector<dw::probes::Probe> probes;
-  for (int k = 0; k < kProbes; ++k) {
-    dw::probes::Probe p;
-    p.id = "p" + std::to_string(k);
-    p.set = "test-set";
-    p.category = "tiananmen";
-    p.lang = "en";
-    p.prompt = "Question " + std::to_string(k) + "?";
-    p.version = "v";
-    probes.push_back(p);
-  }
-  REQUIRE(s->upsert_probes(probes));
-  REQUIRE(s->upsert_endpoint("e1", "openai", "http://127.0.0.1:1/v1", "m1"));
+  seed_probes(*s, kProbes);
   int seq = 0;
   for (int day = 1; day <= 7; ++day) {
     const std::string when = "2026-03-0" + std::to_string(day) + "T00:00:00Z";
