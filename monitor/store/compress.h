@@ -10,8 +10,8 @@
 // never crashes, on bytes that are not such a frame (a damaged file, a hand-edited row).
 //
 // Memory: a Dictionary of 32 KiB holds its bytes, zstd's tables for decompression (60 KB) once
-// it has decompressed a text and for compression (0.45 MB) once it has compressed one; a Codec
-// about 0.2 MB. Threads: one thread at a time per object.
+// it has decompressed a text and for compression (0.8 MB at kCompressionLevel) once it has
+// compressed one; a Codec about 0.2 MB. Threads: one thread at a time per object.
 #pragma once
 
 #include <cstddef>
@@ -34,10 +34,13 @@ namespace dw::store {
 // The largest text compress() takes and decompress() returns; longer texts are stored plain.
 inline constexpr size_t kMaxTextBytes = size_t{64} << 20;
 
-// zstd's level for stored texts. Measured on 1 KB answers with a 32 KiB dictionary (desktop
-// core, under load): level 3 stores 347 bytes in 10 us; 9, 331 bytes in 56 us; 19, 302 bytes in
-// 340 us. A run's 900 texts and an import's million should not wait on the last tenth of space.
-inline constexpr int kCompressionLevel = 3;
+// zstd's level for stored texts: where the space saved stops paying for the time. On the store
+// bench's answers (1.3 KB, a probe's 8 KiB dictionary) level 3 stores an English answer in 316
+// bytes and a Chinese one in 274, in 14 us; 7, in 286 and 265 (34 us); 9, 285 and 262 (100 us);
+// 19, 273 and 239 (300 us). On real prose (git's release notes, 32 KiB dictionary) 3, 7 and 19
+// store 520, 496 and 464 bytes. Over 60 simulated days level 7 stores 498 bytes a sample all in
+// against 523 at 9.0k samples/s against 9.8k; level 9 saves 2 bytes more at 3.6k/s.
+inline constexpr int kCompressionLevel = 7;
 
 // A trained dictionary, prepared for decompression and for compression on first use: a run
 // writes a few texts with each probe's dictionary and reads none, and preparing a probe's for
@@ -57,9 +60,9 @@ class Dictionary {
 
   int64_t id() const { return id_; }
 
-  // Dictionaries up to this size are loaded into the frame's context for each frame (26 us for
-  // 8 KiB) instead of prepared once: a probe's own dictionary serves a few texts a run, and
-  // preparing one takes 60 us and 0.2 MB; an endpoint's (32 KiB) serves hundreds.
+  // Dictionaries up to this size are loaded into the frame's context for each frame (10 us for
+  // 8 KiB) instead of prepared once: a probe's own dictionary serves a few texts a run, and a
+  // prepared one would hold 0.15 MB for the run; an endpoint's (32 KiB) serves hundreds.
   static constexpr size_t kLoadedPerFrame = size_t{16} << 10;
 
  private:
