@@ -3,6 +3,7 @@
 // written with; a damaged text is an error that names it, never a crash or garbage.
 #include <doctest/doctest.h>
 #include <sqlite3.h>
+#include <zstd.h>
 
 #include <cstdint>
 #include <map>
@@ -11,6 +12,7 @@
 
 #include "common/hash.h"
 #include "scratch.h"
+#include "store/compress.h"
 #include "store/store.h"
 
 using dw::Time;
@@ -371,6 +373,65 @@ TEST_CASE("a probe's dictionary trained inside a transaction that rolls back is 
     return true;
   }));
   CHECK(n == 270);
+}
+
+TEST_CASE("a probe's dictionary, loaded into each frame, compresses at the higher level; "
+          "no dictionary or an endpoint's prepared one at the lower") {
+  std::vector<std::string> answers;
+  for (int i = 0; i < 140; ++i) answers.push_back(essay(i));
+  const std::vector<std::string> training(answers.begin(), answers.begin() + 100);
+  auto small = train_small_dictionary(training, 8 << 10);
+  REQUIRE(small);
+  // An endpoint's: larger than a frame loads, so prepared once.
+  std::vector<std::string> many;
+  for (int i = 1000; i < 2000; ++i) many.push_back(essay(i));
+  const auto large = train_dictionary(many, 32 << 10);
+  REQUIRE(large);
+  REQUIRE(large->size() > Dictionary::kLoadedPerFrame);
+  auto probes = Dictionary::load(1, *small);
+  auto endpoints = Dictionary::load(2, *large);
+  REQUIRE(probes.ok());
+  REQUIRE(endpoints.ok());
+  REQUIRE(kLoadedDictionaryLevel > kCompressionLevel);
+  // The frame zstd makes at `level` with the store's frame parameters, the dictionary loaded
+  // into the frame or prepared.
+  auto at_level = [](const std::string& text, const std::string* dict, int level,
+                     bool prepared = false) {
+    ZSTD_CCtx* c = ZSTD_createCCtx();
+    ZSTD_CDict* cdict = prepared ? ZSTD_createCDict(dict->data(), dict->size(), level) : nullptr;
+    ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level);
+    ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1);
+    ZSTD_CCtx_setParameter(c, ZSTD_c_dictIDFlag, 0);
+    if (cdict) {
+      ZSTD_CCtx_refCDict(c, cdict);
+    } else if (dict) {
+      ZSTD_CCtx_loadDictionary(c, dict->data(), dict->size());
+    }
+    std::string frame(ZSTD_compressBound(text.size()), '\0');
+    frame.resize(ZSTD_compress2(c, frame.data(), frame.size(), text.data(), text.size()));
+    ZSTD_freeCCtx(c);
+    ZSTD_freeCDict(cdict);
+    return frame;
+  };
+  Codec codec;
+  size_t stored = 0, lower = 0;
+  for (size_t i = 100; i < answers.size(); ++i) {
+    const std::string& text = answers[i];
+    auto with_probes = codec.compress(text, probes->get());
+    REQUIRE(with_probes);
+    CHECK(*with_probes == at_level(text, &*small, kLoadedDictionaryLevel));
+    CHECK(*codec.decompress(*with_probes, probes->get()) == text);
+    stored += with_probes->size();
+    lower += at_level(text, &*small, kCompressionLevel).size();
+    auto plain = codec.compress(text, nullptr);
+    REQUIRE(plain);
+    CHECK(*plain == at_level(text, nullptr, kCompressionLevel));
+    auto with_endpoints = codec.compress(text, endpoints->get());
+    REQUIRE(with_endpoints);
+    CHECK(*with_endpoints == at_level(text, &*large, kCompressionLevel, true));
+    CHECK(*codec.decompress(*with_endpoints, endpoints->get()) == text);
+  }
+  CHECK(stored < lower);  // what the higher level is for
 }
 
 TEST_CASE("short texts that zstd cannot shrink are stored as they are, readable with SQL") {

@@ -49,11 +49,13 @@ std::optional<std::string> Codec::compress(std::string_view text, Dictionary* di
   if (cctx_ == nullptr || text.empty() || text.size() > kMaxTextBytes) return std::nullopt;
   // Parameters and any dictionary of the previous frame go; these are set anew for each.
   ZSTD_CCtx_reset(cctx_, ZSTD_reset_session_and_parameters);
-  ZSTD_CCtx_setParameter(cctx_, ZSTD_c_compressionLevel, kCompressionLevel);
+  const bool loaded = dict != nullptr && dict->data_.size() <= Dictionary::kLoadedPerFrame;
+  ZSTD_CCtx_setParameter(cctx_, ZSTD_c_compressionLevel,
+                         loaded ? kLoadedDictionaryLevel : kCompressionLevel);
   ZSTD_CCtx_setParameter(cctx_, ZSTD_c_contentSizeFlag, 1);  // decompress() sizes its output
   ZSTD_CCtx_setParameter(cctx_, ZSTD_c_checksumFlag, 1);     // damage is an error, not garbage
   ZSTD_CCtx_setParameter(cctx_, ZSTD_c_dictIDFlag, 0);       // the row names the dictionary
-  if (dict != nullptr && dict->data_.size() <= Dictionary::kLoadedPerFrame) {
+  if (loaded) {
     if (ZSTD_isError(ZSTD_CCtx_loadDictionary(cctx_, dict->data_.data(), dict->data_.size()))) {
       return std::nullopt;
     }
@@ -146,7 +148,7 @@ std::optional<std::string> train_small_dictionary(const std::vector<std::string>
   params.d = 8;
   params.f = 14;
   params.accel = 1;
-  params.zParams.compressionLevel = kCompressionLevel;
+  params.zParams.compressionLevel = kLoadedDictionaryLevel;  // its frames' level
   std::string dict(capacity, '\0');
   size_t n = ZDICT_trainFromBuffer_fastCover(dict.data(), dict.size(), in.bytes.data(),
                                              in.sizes.data(),

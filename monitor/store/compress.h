@@ -10,8 +10,8 @@
 // never crashes, on bytes that are not such a frame (a damaged file, a hand-edited row).
 //
 // Memory: a Dictionary of 32 KiB holds its bytes, zstd's tables for decompression (60 KB) once
-// it has decompressed a text and for compression (0.8 MB at kCompressionLevel) once it has
-// compressed one; a Codec about 0.2 MB. Threads: one thread at a time per object.
+// it has decompressed a text and for compression (0.45 MB) once it has compressed one; a Codec
+// about 0.2 MB. Threads: one thread at a time per object.
 #pragma once
 
 #include <cstddef>
@@ -34,13 +34,17 @@ namespace dw::store {
 // The largest text compress() takes and decompress() returns; longer texts are stored plain.
 inline constexpr size_t kMaxTextBytes = size_t{64} << 20;
 
-// zstd's level for stored texts: where the space saved stops paying for the time. On the store
-// bench's answers (1.3 KB, a probe's 8 KiB dictionary) level 3 stores an English answer in 316
-// bytes and a Chinese one in 274, in 14 us; 7, in 286 and 265 (34 us); 9, 285 and 262 (100 us);
-// 19, 273 and 239 (300 us). On real prose (git's release notes, 32 KiB dictionary) 3, 7 and 19
-// store 520, 496 and 464 bytes. Over 60 simulated days level 7 stores 498 bytes a sample all in
-// against 523 at 9.0k samples/s against 9.8k; level 9 saves 2 bytes more at 3.6k/s.
-inline constexpr int kCompressionLevel = 7;
+// zstd's levels for stored texts: where the space saved stops paying for the time. With a
+// probe's dictionary (8 KiB, loaded into each frame) the store bench's answers (1.3 KB) take
+// 316 bytes in English and 274 in Chinese at level 3 (26 us); 286 and 265 at 7 (43 us); 285
+// and 262 at 9 (130 us); 273 and 239 at 19 (400 us). On real prose (git's release notes) 3, 7
+// and 19 store 520, 496 and 464 bytes. Over 60 simulated days level 7 there stores 498 bytes a
+// sample all in against 523, at 9.0k samples/s against 9.8k; level 9 saves 2 bytes more at
+// 3.6k/s. Where 7 buys little, 3: without a dictionary (674 bytes against 665, 16 us against
+// 26) and with an endpoint's prepared one (420 against 412, 7 us against 72, and twice the
+// tables: 0.44 MB against 0.83).
+inline constexpr int kCompressionLevel = 3;
+inline constexpr int kLoadedDictionaryLevel = 7;  // with a dictionary loaded into the frame
 
 // A trained dictionary, prepared for decompression and for compression on first use: a run
 // writes a few texts with each probe's dictionary and reads none, and preparing a probe's for
