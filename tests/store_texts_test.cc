@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -397,24 +398,26 @@ TEST_CASE("a probe's dictionary, loaded into each frame, compresses at the highe
   // into the frame or prepared.
   auto at_level = [](const std::string& text, const std::string* dict, int level,
                      bool prepared = false) {
-    ZSTD_CCtx* c = ZSTD_createCCtx();
-    ZSTD_CDict* cdict = prepared ? ZSTD_createCDict(dict->data(), dict->size(), level) : nullptr;
-    ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level);
-    ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1);
-    ZSTD_CCtx_setParameter(c, ZSTD_c_dictIDFlag, 0);
+    std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> c(ZSTD_createCCtx(), ZSTD_freeCCtx);
+    std::unique_ptr<ZSTD_CDict, size_t (*)(ZSTD_CDict*)> cdict(
+        prepared ? ZSTD_createCDict(dict->data(), dict->size(), level) : nullptr, ZSTD_freeCDict);
+    ZSTD_CCtx_setParameter(c.get(), ZSTD_c_compressionLevel, level);
+    ZSTD_CCtx_setParameter(c.get(), ZSTD_c_checksumFlag, 1);
+    ZSTD_CCtx_setParameter(c.get(), ZSTD_c_dictIDFlag, 0);
     if (cdict) {
-      ZSTD_CCtx_refCDict(c, cdict);
+      REQUIRE(!ZSTD_isError(ZSTD_CCtx_refCDict(c.get(), cdict.get())));
     } else if (dict) {
-      ZSTD_CCtx_loadDictionary(c, dict->data(), dict->size());
+      REQUIRE(!ZSTD_isError(ZSTD_CCtx_loadDictionary(c.get(), dict->data(), dict->size())));
     }
     std::string frame(ZSTD_compressBound(text.size()), '\0');
-    frame.resize(ZSTD_compress2(c, frame.data(), frame.size(), text.data(), text.size()));
-    ZSTD_freeCCtx(c);
-    ZSTD_freeCDict(cdict);
+    const size_t n = ZSTD_compress2(c.get(), frame.data(), frame.size(), text.data(), text.size());
+    REQUIRE(!ZSTD_isError(n));
+    frame.resize(n);
     return frame;
   };
   Codec codec;
   size_t stored = 0, lower = 0;
+  int plain_differs = 0, prepared_differs = 0;
   for (size_t i = 100; i < answers.size(); ++i) {
     const std::string& text = answers[i];
     auto with_probes = codec.compress(text, probes->get());
@@ -426,12 +429,18 @@ TEST_CASE("a probe's dictionary, loaded into each frame, compresses at the highe
     auto plain = codec.compress(text, nullptr);
     REQUIRE(plain);
     CHECK(*plain == at_level(text, nullptr, kCompressionLevel));
+    plain_differs += *plain != at_level(text, nullptr, kLoadedDictionaryLevel);
     auto with_endpoints = codec.compress(text, endpoints->get());
     REQUIRE(with_endpoints);
     CHECK(*with_endpoints == at_level(text, &*large, kCompressionLevel, true));
+    prepared_differs += *with_endpoints != at_level(text, &*large, kLoadedDictionaryLevel, true);
     CHECK(*codec.decompress(*with_endpoints, endpoints->get()) == text);
   }
   CHECK(stored < lower);  // what the higher level is for
+  // The frames that stay at the lower level would not be the same at the higher: the checks
+  // above tell the levels apart.
+  CHECK(plain_differs > 0);
+  CHECK(prepared_differs > 0);
 }
 
 TEST_CASE("short texts that zstd cannot shrink are stored as they are, readable with SQL") {

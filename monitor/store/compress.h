@@ -35,14 +35,15 @@ namespace dw::store {
 inline constexpr size_t kMaxTextBytes = size_t{64} << 20;
 
 // zstd's levels for stored texts: where the space saved stops paying for the time. With a
-// probe's dictionary (8 KiB, loaded into each frame) the store bench's answers (1.3 KB) take
-// 316 bytes in English and 274 in Chinese at level 3 (26 us); 286 and 265 at 7 (43 us); 285
-// and 262 at 9 (130 us); 273 and 239 at 19 (400 us). On real prose (git's release notes) 3, 7
-// and 19 store 520, 496 and 464 bytes. Over 60 simulated days level 7 there stores 498 bytes a
-// sample all in against 523, at 9.0k samples/s against 9.8k; level 9 saves 2 bytes more at
-// 3.6k/s. Where 7 buys little, 3: without a dictionary (674 bytes against 665, 16 us against
-// 26) and with an endpoint's prepared one (420 against 412, 7 us against 72, and twice the
-// tables: 0.44 MB against 0.83).
+// dictionary loaded into each frame (Dictionary::kLoadedPerFrame: a probe's, 8 KiB, or an
+// endpoint's trained on few answers) the store bench's answers (1.3 KB) take 316 bytes in
+// English and 274 in Chinese at level 3 (26 us); 286 and 265 at 7 (43 us); 285 and 262 at 9
+// (130 us); 273 and 239 at 19 (400 us). On real prose (git's release notes) 3, 7 and 19 store
+// 520, 496 and 464 bytes. Over 60 simulated days with every text at level 7 the store took
+// 498 bytes a sample all in against 523, at 9.0k samples/s against 9.8k; level 9 saved 2 bytes
+// more at 3.6k/s. Where 7 buys little, 3: without a dictionary (674 bytes against 665, 16 us
+// against 26) and with a prepared one, an endpoint's of 32 KiB (420 against 412, 7 us against
+// 72, and twice the tables: 0.44 MB against 0.83).
 inline constexpr int kCompressionLevel = 3;
 inline constexpr int kLoadedDictionaryLevel = 7;  // with a dictionary loaded into the frame
 
@@ -64,9 +65,9 @@ class Dictionary {
 
   int64_t id() const { return id_; }
 
-  // Dictionaries up to this size are loaded into the frame's context for each frame (10 us for
-  // 8 KiB) instead of prepared once: a probe's own dictionary serves a few texts a run, and a
-  // prepared one would hold 0.15 MB for the run; an endpoint's (32 KiB) serves hundreds.
+  // Dictionaries up to this size are loaded into the frame's context for each frame (about 10
+  // us for 8 KiB) instead of prepared once: a probe's own dictionary serves a few texts a run,
+  // and a prepared one would hold 0.15 MB for the run; an endpoint's (32 KiB) serves hundreds.
   static constexpr size_t kLoadedPerFrame = size_t{16} << 10;
 
  private:
@@ -113,8 +114,8 @@ std::optional<std::string> train_dictionary(const std::vector<std::string>& samp
 // train_dictionary() for a few hundred KB of samples: zstd's fastCover without its search of
 // parameters and with a small table. About a millisecond for a hundred answers where
 // train_dictionary takes 20 ms and 6 MB whatever the input, for dictionaries nearly as good
-// (on a probe's answers, 319 bytes a 1.3 KB answer against 313; made of the newest answers as
-// they are, 333). With a libzstd other than the one built against, train_dictionary().
+// (on a probe's answers at level 3, 319 bytes a 1.3 KB answer against 313; made of the newest
+// answers as they are, 333). With a libzstd other than the one built against, train_dictionary().
 std::optional<std::string> train_small_dictionary(const std::vector<std::string>& samples,
                                                   size_t capacity);
 

@@ -27,10 +27,11 @@ constexpr size_t kTrainingBytes = size_t{1} << 20;
 constexpr size_t kMinTrainingBytes = size_t{16} << 10;  // below this zstd learns nothing useful
 constexpr size_t kDictionaryBytes = size_t{32} << 10;
 // A probe's own dictionary on an endpoint: a model words its answers to one question alike
-// (measured on the store bench's answers: 320 bytes a 1.3 KB answer against the endpoint's
-// 410). The first once the newest runs hold this many distinct texts of the pair; trained on
-// those texts up to these bounds (train_small_dictionary: about a millisecond). Then again
-// after about kRetrainFactor times what the last learnt from (train_pair_dictionaries).
+// (measured on the store bench's answers at zstd's level 3: 320 bytes a 1.3 KB answer against
+// the endpoint's 410; compress.h on levels). The first once the newest runs hold this many
+// distinct texts of the pair; trained on those texts up to these bounds
+// (train_small_dictionary: about a millisecond). Then again after about kRetrainFactor times
+// what the last learnt from (train_pair_dictionaries).
 constexpr size_t kFirstPairTexts = 32;
 constexpr size_t kPairTrainingTexts = 100;
 constexpr size_t kPairTrainingBytes = size_t{128} << 10;
