@@ -1406,6 +1406,36 @@ TEST_CASE("an event's resolution follows its evidence, however often it is asked
   CHECK(dw::drift::resolution_of(e) == "returned");
 }
 
+TEST_CASE("an evidence's facts are its own top-level strings, read in one pass") {
+  using dw::drift::evidence_facts;
+  auto f = evidence_facts(
+      R"({"a":{"measure":"coverage","decided_at":"2026-01-01T00:00:00Z"},"decided_at":)"
+      R"("2026-01-10T06:00:00Z","measure":"narrative","resolution":"returned",)"
+      R"("similarity":{"template_hash":"x"},"template_hash":"ab12"})");
+  CHECK(f.measure == "narrative");
+  CHECK(f.resolution == "returned");
+  CHECK(f.template_hash == "ab12");
+  REQUIRE(f.decided_at);
+  CHECK(*f.decided_at == *dw::parse_time("2026-01-10T06:00:00Z"));
+  // Another text, other facts (remembered by the whole text, never mixed up).
+  f = evidence_facts(R"({"measure":"similarity","decided_at":"yesterday","template_hash":3})");
+  CHECK(f.measure == "similarity");
+  CHECK(f.resolution.empty());
+  CHECK(f.template_hash.empty());  // not a string
+  CHECK(!f.decided_at);            // not a time
+  // Text that is not JSON, even after a good start, has none.
+  f = evidence_facts(R"({"measure":"narrative","resolution":"returned",)");
+  CHECK(f.measure.empty());
+  CHECK(f.resolution.empty());
+  // An open event decided at its evidence's time, else at its detection.
+  dw::store::Event e;
+  e.detected_at = day(4);
+  e.evidence_json = R"({"decided_at":")" + dw::format_time(day(5)) + R"("})";
+  CHECK(dw::drift::decided_at(e) == day(5));
+  e.evidence_json = R"({"examples":{"decided_at":")" + dw::format_time(day(6)) + R"("}})";
+  CHECK(dw::drift::decided_at(e) == day(4));
+}
+
 TEST_CASE("decoded runs share each endpoint's pair keys; History keeps one pair for each") {
   History from_rows;
   dw::store::SampleRow row;

@@ -91,7 +91,7 @@ std::optional<size_t> open_event(const EndpointContext& ctx, std::string_view ty
   for (size_t i = 0; i < ctx.events.size(); ++i) {
     const store::Event& e = ctx.events[i];
     if (!is_open(e) || e.type != type || e.endpoint != endpoint) continue;
-    if (!hash.empty() && parse_json(e.evidence_json).value("template_hash", "") != hash) continue;
+    if (!hash.empty() && evidence_facts(e.evidence_json).template_hash != hash) continue;
     return i;
   }
   return std::nullopt;
@@ -247,7 +247,7 @@ Status decide_templates(EndpointContext& ctx) {
     for (size_t i = 0; i < ctx.events.size(); ++i) {
       const store::Event& e = ctx.events[i];
       if (!is_open(e) || e.type != kCannedTemplate || e.endpoint != name) continue;
-      std::string hash = parse_json(e.evidence_json).value("template_hash", "");
+      const std::string hash = evidence_facts(e.evidence_json).template_hash;
       lifecycle(ctx, i, valid, static_cast<size_t>(o.recent_runs), [&](const ECells& last) {
         return std::none_of(last.begin(), last.end(),
                             [&](const EndpointCell* c) { return c->uses.contains(hash); });

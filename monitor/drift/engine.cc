@@ -79,7 +79,7 @@ Counts counts_from(const json& side, Measure m) {
 }
 
 Measure measure_of(const store::Event& e) {
-  std::string m = parse_json(e.evidence_json).value("measure", "verdicts");
+  const std::string m = evidence_facts(e.evidence_json).measure;
   for (Measure x : {Measure::narrative, Measure::coverage, Measure::similarity}) {
     if (measure_name(x) == m) return x;
   }
@@ -444,11 +444,7 @@ Result<Decisions> decide(const History& history, const RunRef& run,
 bool is_open(const store::Event& e) { return e.status == store::EventStatus::open; }
 
 Time decided_at(const store::Event& e) {
-  json ev = parse_json(e.evidence_json);
-  if (ev.contains("decided_at") && ev["decided_at"].is_string()) {
-    if (auto t = parse_time(ev["decided_at"].get<std::string>())) return *t;
-  }
-  return e.detected_at;
+  return evidence_facts(e.evidence_json).decided_at.value_or(e.detected_at);
 }
 
 }  // namespace dw::drift

@@ -69,6 +69,16 @@ nlohmann::json ids_json(std::span<const int64_t> ids, size_t limit = 5);
 nlohmann::json parse_json(const std::string& text);  // {} when text is not valid JSON
 std::string dump(const nlohmann::json& j);
 bool is_open(const store::Event& e);
+// The top-level strings of an event's evidence that decisions read at every run; "" (nullopt)
+// for one that is absent, not a string, or (decided_at) not a time, and for all of them when
+// the evidence is not JSON.
+struct EvidenceFacts {
+  std::string resolution;     // of a resolved event: "returned", "new_normal", "point"
+  std::string measure;        // of a pair's shift: "verdicts", "narrative", ...
+  std::string template_hash;  // of a canned template
+  std::optional<Time> decided_at;
+};
+EvidenceFacts evidence_facts(const std::string& evidence_json);
 // A resolved event's "resolution" in its evidence ("returned", "new_normal"); "" when open or
 // not recorded.
 std::string resolution_of(const store::Event& e);

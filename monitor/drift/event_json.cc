@@ -77,12 +77,12 @@ json parse_json(const std::string& text) {
 
 namespace {
 
-// Finds the top-level "resolution" of an evidence without building it: the reader stops at
-// that string (keys come sorted, most of the text before it is still read). Evidence is valid
-// JSON (the events table checks it; dump() writes it), so stopping early decides nothing.
-class ResolutionFinder : public nlohmann::json_sax<json> {
+// Reads the top-level strings of an evidence that EvidenceFacts holds without building the
+// document. Evidence is valid JSON (the events table checks it; dump() writes it); a value of
+// another type counts as absent.
+class FactsReader : public nlohmann::json_sax<json> {
  public:
-  std::string found;
+  EvidenceFacts facts;
 
   bool null() override { return scalar(); }
   bool boolean(bool) override { return scalar(); }
@@ -90,31 +90,45 @@ class ResolutionFinder : public nlohmann::json_sax<json> {
   bool number_unsigned(number_unsigned_t) override { return scalar(); }
   bool number_float(number_float_t, const string_t&) override { return scalar(); }
   bool string(string_t& value) override {
-    if (!wanted_) return true;
-    found = std::move(value);
-    return false;  // done
+    if (wanted_ == nullptr) return true;
+    *wanted_ = std::move(value);
+    wanted_ = nullptr;
+    return true;
   }
   bool binary(binary_t&) override { return scalar(); }
   bool start_object(std::size_t) override { return enter(); }
   bool key(string_t& key) override {
-    wanted_ = depth_ == 1 && key == "resolution";
+    wanted_ = nullptr;
+    if (depth_ != 1) return true;
+    if (key == "resolution") wanted_ = &facts.resolution;
+    if (key == "measure") wanted_ = &facts.measure;
+    if (key == "template_hash") wanted_ = &facts.template_hash;
+    if (key == "decided_at") wanted_ = &decided_at_;
     return true;
   }
   bool end_object() override { return leave(); }
   bool start_array(std::size_t) override { return enter(); }
   bool end_array() override { return leave(); }
   bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
-    found.clear();
+    facts = {};
+    decided_at_.clear();
     return false;
+  }
+
+  EvidenceFacts take() {
+    if (!decided_at_.empty()) {
+      if (auto t = parse_time(decided_at_)) facts.decided_at = *t;
+    }
+    return std::move(facts);
   }
 
  private:
   bool scalar() {
-    wanted_ = false;  // "resolution": not a string, so none
+    wanted_ = nullptr;
     return true;
   }
   bool enter() {
-    wanted_ = false;
+    wanted_ = nullptr;
     ++depth_;
     return true;
   }
@@ -123,28 +137,33 @@ class ResolutionFinder : public nlohmann::json_sax<json> {
     return true;
   }
   int depth_ = 0;
-  bool wanted_ = false;
+  std::string* wanted_ = nullptr;
+  std::string decided_at_;
 };
 
 }  // namespace
 
-std::string resolution_of(const store::Event& e) {
-  if (is_open(e)) return "";
-  // Decisions ask this of the same events for every pair and type, and an evidence is a
-  // kilobyte or more of JSON (parsing each whole was a sixth of a detection): remembered by
-  // the whole text (never a hash: evidence holds model text), a few hundred events a
-  // detection, for the daemon's next runs too; forgotten past 1 MiB of texts.
-  thread_local std::unordered_map<std::string, std::string> known;
+EvidenceFacts evidence_facts(const std::string& evidence_json) {
+  // Decisions ask these of the same events for every pair and type, and an evidence is a
+  // kilobyte or more of JSON (parsing each whole was a sixth of a detection, and parsing the
+  // open ones again at each decision a twentieth): remembered by the whole text (never a
+  // hash: evidence holds model text), a few hundred events a detection, for the daemon's
+  // next runs too; forgotten past 1 MiB of texts.
+  thread_local std::unordered_map<std::string, EvidenceFacts> known;
   thread_local size_t known_bytes = 0;
-  if (auto it = known.find(e.evidence_json); it != known.end()) return it->second;
+  if (auto it = known.find(evidence_json); it != known.end()) return it->second;
   if (known_bytes > (size_t{1} << 20)) {
     known.clear();
     known_bytes = 0;
   }
-  ResolutionFinder finder;
-  json::sax_parse(e.evidence_json, &finder);
-  known_bytes += e.evidence_json.size();
-  return known[e.evidence_json] = std::move(finder.found);
+  FactsReader reader;
+  json::sax_parse(evidence_json, &reader);
+  known_bytes += evidence_json.size();
+  return known[evidence_json] = reader.take();
+}
+
+std::string resolution_of(const store::Event& e) {
+  return is_open(e) ? "" : evidence_facts(e.evidence_json).resolution;
 }
 
 std::string dump(const nlohmann::json& j) {
