@@ -261,7 +261,10 @@ Status decide_templates(EndpointContext& ctx) {
     }
     ECells base(valid.begin(), valid.end() - static_cast<long>(recent.size()));
     if (base.size() < 2) continue;  // too little history to call any text new
-    for (const auto& [hash, use] : valid.back()->uses.all()) {
+    // The run's own uses are counted from its rows (built): read in place.
+    std::map<std::string, TextUse> decoded;
+    const TextUses& now = valid.back()->uses;
+    for (const auto& [hash, use] : now.built() ? *now.built() : (decoded = now.all())) {
       std::set<std::string> probes;  // first the probes: most texts answer one, and stop here
       for (const EndpointCell* c : recent) c->uses.add_probes(hash, probes);
       if (probes.size() < 2 || open_event(ctx, kCannedTemplate, name, hash)) continue;

@@ -257,6 +257,8 @@ class TextUses {
   size_t size() const { return packed_ ? offsets_.size() : built_.size(); }
   // Every use, by hash.
   std::map<std::string, TextUse> all() const;
+  // The built form's uses in place (all() without the copy); null for a decoded form.
+  const std::map<std::string, TextUse>* built() const { return packed_ ? nullptr : &built_; }
 
   // The encoding (run_cells.h): the number of uses, then each in hash order, naming its
   // probes by their index in `probes`: the keys of the pairs whose texts could be shared, in

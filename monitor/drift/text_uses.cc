@@ -1,6 +1,7 @@
 // TextUses (history.h): the shared texts of a run, built from rows or looked up in place in
 // their encoding (run_cells.h, the texts' part).
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 #include "drift/history.h"
@@ -19,13 +20,16 @@ int hex_value(char c) {
   return -1;
 }
 
-// A lowercase hex sha256 as its 32 bytes; false for anything else.
-bool to_bytes(const std::string& hex, std::string& out) {
+using HashBytes = std::array<char, kHashBytes>;
+
+// A lowercase hex sha256 as its 32 bytes; false for anything else. Into an array: a decision
+// looks a few thousand texts up in the runs of its window.
+bool to_bytes(const std::string& hex, HashBytes& out) {
   if (hex.size() != 2 * kHashBytes) return false;
-  for (size_t i = 0; i < hex.size(); i += 2) {
-    int hi = hex_value(hex[i]), lo = hex_value(hex[i + 1]);
+  for (size_t i = 0; i < kHashBytes; ++i) {
+    int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
     if (hi < 0 || lo < 0) return false;
-    out += static_cast<char>(hi << 4 | lo);
+    out[i] = static_cast<char>(hi << 4 | lo);
   }
   return true;
 }
@@ -77,7 +81,7 @@ std::optional<TextUse> TextUses::entry(const Entry& e) const {
 }
 
 const TextUses::Entry* TextUses::locate(const std::string& hash) const {
-  std::string key;
+  HashBytes key;
   if (!to_bytes(hash, key)) return nullptr;
   // Entries are in hash order, and hex keeps the order of the bytes.
   size_t lo = 0, hi = offsets_.size();
@@ -146,7 +150,9 @@ std::optional<std::string> TextUses::encode(std::span<const SharedPairKey> probe
   int64_t prev_id = 0;
   auto by_id = [](const SharedPairKey& k, const std::string& id) { return k->probe_id < id; };
   for (const auto& [hash, use] : uses) {
-    if (!to_bytes(hash, out)) return std::nullopt;
+    HashBytes bytes;
+    if (!to_bytes(hash, bytes)) return std::nullopt;
+    out.append(bytes.data(), bytes.size());
     put(out, use.probes.size());
     for (const std::string& probe : use.probes) {  // in name order, as probes are
       auto at = std::lower_bound(probes.begin(), probes.end(), probe, by_id);
