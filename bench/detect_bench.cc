@@ -131,10 +131,11 @@ int main(int argc, char** argv) {
     walls.push_back(done.wall - start.wall);
     cpus.push_back(done.cpu - start.cpu);
     std::printf("detection %d of run %lld: %.4f s wall, %.4f s CPU; %ld runs read, %ld with "
-                "their pairs (%ld days of them from day blocks), %ld pairs' cells held, %ld "
+                "their pairs (%ld weeks and %ld days of them from blocks), %ld pairs' cells held, %ld "
                 "pairs tested; signatures of %ld of %ld endpoint runs' texts read\n",
                 i + 1, static_cast<long long>(*run), walls.back(), cpus.back(),
-                summary->runs_read, summary->pair_runs_read, summary->day_blocks_read,
+                summary->runs_read, summary->pair_runs_read, summary->week_blocks_read,
+                summary->day_blocks_read,
                 summary->pair_cells, summary->pairs_tested, summary->signature_runs_read,
                 summary->text_runs_read);
     if (summary->pairs_tested == 0) {

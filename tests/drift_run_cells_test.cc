@@ -654,7 +654,7 @@ TEST_CASE("detections that read whole days from their blocks decide as those tha
     return *run;
   };
   Summary last_with, last_without;
-  long blocks_read = 0;
+  long blocks_read = 0, weeks_read = 0;
   for (int r = 0; r < 150; ++r) {
     if (r == 110) {
       with.edit("u", "v2");
@@ -673,25 +673,31 @@ TEST_CASE("detections that read whole days from their blocks decide as those tha
     auto y = detect_run(without.store(), without.last_run(), o);
     REQUIRE(x.ok());
     REQUIRE(y.ok());
-    CHECK(x->day_blocks_read <= 20);
-    CHECK(y->day_blocks_read == 0);
+    CHECK(x->day_blocks_read + 7 * x->week_blocks_read <= 20);
+    CHECK(y->day_blocks_read + y->week_blocks_read == 0);
     CHECK(x->runs_read == y->runs_read);
     CHECK(x->pair_cells == y->pair_cells);  // the same cells: spans and all
-    blocks_read += x->day_blocks_read;
+    blocks_read += x->day_blocks_read + 7 * x->week_blocks_read;
+    weeks_read += x->week_blocks_read;
     last_with = *x;
     last_without = *y;
   }
-  CHECK(last_with.day_blocks_read >= 15);  // the days before u's edit too
+  // The days before u's edit too, two weeks of them from the weeks' blocks.
+  CHECK(last_with.day_blocks_read + 7 * last_with.week_blocks_read >= 15);
+  CHECK(last_with.week_blocks_read == 2);
   CHECK(blocks_read > 1000);
+  CHECK(weeks_read > 100);
   CAPTURE(events_text(with.events()));
   CHECK(with.events().size() >= 5);
   CHECK(with_ids(with.events()) == with_ids(without.events()));
   CHECK(count(with.db(), "SELECT count(*) FROM day_blocks") >= 15);
 
-  // A damaged block: read the careful way, and dropped (then made again).
-  const std::string day12 = dw::format_time(day(12)).substr(0, 10);
-  REQUIRE(count(with.db(), "SELECT count(*) FROM day_blocks WHERE day = '" + day12 + "'") == 1);
-  query(with.db(), "UPDATE day_blocks SET data = data || x'00' WHERE day = '" + day12 + "'");
+  // A damaged week's block (2026-01-12, a Monday, is day 11): read the careful way, and
+  // dropped (then made again).
+  const std::string week = dw::format_time(day(11)).substr(0, 10);
+  REQUIRE(week_start(day(11)) == day_start(day(11)));
+  REQUIRE(count(with.db(), "SELECT count(*) FROM week_blocks WHERE week = '" + week + "'") == 1);
+  query(with.db(), "UPDATE week_blocks SET data = data || x'00' WHERE week = '" + week + "'");
   for (int r = 150; r < 152; ++r) {
     with.run_each(r, a, RunStatus::complete, false);
     without.run_each(r, b, RunStatus::complete, false);
@@ -700,7 +706,7 @@ TEST_CASE("detections that read whole days from their blocks decide as those tha
     REQUIRE(x.ok());
     REQUIRE(y.ok());
     CHECK(x->pair_cells == y->pair_cells);
-    CHECK(count(with.db(), "SELECT count(*) FROM day_blocks WHERE day = '" + day12 + "'") ==
+    CHECK(count(with.db(), "SELECT count(*) FROM week_blocks WHERE week = '" + week + "'") ==
           (r == 150 ? 0 : 1));
   }
   CHECK(with_ids(with.events()) == with_ids(without.events()));
@@ -717,9 +723,14 @@ TEST_CASE("detections that read whole days from their blocks decide as those tha
                    "sample_rows s JOIN runs r ON r.id = s.run_id WHERE r.run_at LIKE '" + day10 +
                    "%')");
   CHECK(count(with.db(), "SELECT count(*) FROM day_blocks WHERE day = '" + day10 + "'") == 0);
+  // ... and a week's block goes with any of its days'.
+  const int64_t weeks = count(with.db(), "SELECT count(*) FROM week_blocks");
+  REQUIRE(count(with.db(), "SELECT count(*) FROM week_blocks WHERE week = '" + day11 + "'") == 1);
   REQUIRE(with.store().begin_run(day(11) + std::chrono::hours(1), day(160)).ok());
   CHECK(count(with.db(), "SELECT count(*) FROM day_blocks WHERE day = '" + day11 + "'") == 0);
   CHECK(count(with.db(), "SELECT count(*) FROM day_blocks") == blocks - 2);
+  CHECK(count(with.db(), "SELECT count(*) FROM week_blocks WHERE week = '" + day11 + "'") == 0);
+  CHECK(count(with.db(), "SELECT count(*) FROM week_blocks") == weeks - 1);
 
   // recompute_all rewrites every summary: no block stays, and the events are the same.
   auto all = recompute_all(without.store(), o);
@@ -750,6 +761,56 @@ TEST_CASE("a day's block is stored only if its runs' summaries are still those i
   REQUIRE((*tx)->commit());
   CHECK(query(w.db(), "SELECT group_concat(substr(day, 9, 2), ' ') FROM day_blocks") ==
         "02 03 05 06 07 08 09 10\n");
+}
+
+TEST_CASE("a week's block is made of its days' blocks, and stored only if they still are") {
+  World w({"t", "u"}, {"c1"});
+  w.runs_per_day(4);
+  for (int r = 0; r < 80; ++r) w.run(r, [](const std::string&, int, int) { return Spec{}; });
+  query(w.db(), "DELETE FROM day_blocks");
+  auto feed = [&](long& weeks_read) {
+    RunSummaries summaries(w.store());
+    FeatureCache cache(w.store());
+    History h;
+    Folding all;
+    all.from = Time::min();
+    h.fold(all);
+    // Whole days 1-17 (2026-01-02 to 01-18) lie between the first run and run 72: the weeks
+    // from Mondays 01-05 and 01-12 among them.
+    REQUIRE(summaries.feed(h, w.at(0), w.at(80), w.at(72), cache, w.at(0)));
+    weeks_read = summaries.weeks_read();
+    return summaries;
+  };
+  auto write = [&](RunSummaries& summaries) {
+    auto tx = w.store().transaction();
+    REQUIRE(tx.ok());
+    REQUIRE(summaries.write_blocks());
+    REQUIRE((*tx)->commit());
+  };
+  long weeks_read = 0;
+  auto first = feed(weeks_read);  // reads every run: makes the days' blocks
+  write(first);
+  CHECK(count(w.db(), "SELECT count(*) FROM day_blocks") == 17);
+  CHECK(count(w.db(), "SELECT count(*) FROM week_blocks") == 0);
+  auto second = feed(weeks_read);  // reads the days' blocks: makes the weeks'
+  CHECK(weeks_read == 0);
+  // Another program rewrote a block of the second week meanwhile (a detection of its own).
+  query(w.db(), "UPDATE day_blocks SET data = data || x'00' WHERE day = '2026-01-14'");
+  write(second);
+  CHECK(query(w.db(), "SELECT group_concat(week, ' ') FROM week_blocks") == "2026-01-05\n");
+  auto third = feed(weeks_read);
+  CHECK(weeks_read == 1);
+
+  // A week's block goes with any of its days' (Monday to Sunday), not with another week's.
+  query(w.db(), "INSERT INTO week_blocks SELECT '2026-01-12', version, data FROM week_blocks");
+  query(w.db(), "DELETE FROM day_blocks WHERE day = '2026-01-12'");
+  CHECK(query(w.db(), "SELECT group_concat(week, ' ') FROM week_blocks") == "2026-01-05\n");
+  query(w.db(), "DELETE FROM day_blocks WHERE day = '2026-01-11'");
+  CHECK(count(w.db(), "SELECT count(*) FROM week_blocks") == 0);
+  CHECK(week_start(*dw::parse_time("2026-01-18T23:59:59Z")) ==
+        *dw::parse_time("2026-01-12T00:00:00Z"));
+  CHECK(week_start(*dw::parse_time("2026-01-19T00:00:00Z")) ==
+        *dw::parse_time("2026-01-19T00:00:00Z"));
 }
 
 TEST_CASE("prune drops the signatures of runs before the texts' horizon") {

@@ -190,7 +190,7 @@ TEST_CASE("an empty file is migrated, and reopening changes nothing") {
     auto s = open_store(dir.db());
     seed(*s);
   }
-  CHECK(count(dir.db(), "PRAGMA user_version") == 13);
+  CHECK(count(dir.db(), "PRAGMA user_version") == 14);
   CHECK(count(dir.db(), "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'") ==
         1);
   // Run summaries of 1 KB and more fit their pages (schema 12: with rowids).
@@ -203,7 +203,7 @@ TEST_CASE("an empty file is migrated, and reopening changes nothing") {
     auto s = open_store(dir.db());
     seed(*s);  // upserts are idempotent too
   }
-  CHECK(count(dir.db(), "PRAGMA user_version") == 13);
+  CHECK(count(dir.db(), "PRAGMA user_version") == 14);
   CHECK(count(dir.db(), "SELECT count(*) FROM sqlite_schema") == tables);
   CHECK(count(dir.db(), "SELECT count(*) FROM probes") == 2);
   CHECK(count(dir.db(), "SELECT count(*) FROM endpoints") == 2);
@@ -238,6 +238,7 @@ TEST_CASE("run summaries' signatures: a column read apart, its schema 9 rows dro
   // rowids, a day's block, a view of the user's over run_cells) is upgraded: the texts' rows,
   // derived data, go; the column comes; run_cells is copied, its day's block kept.
   exec_raw(dir.db(),
+           "DROP TRIGGER week_blocks_day_gone; DROP TABLE week_blocks; "
            "ALTER TABLE run_texts DROP COLUMN signatures; DROP INDEX events_by_resolution; "
            "DROP INDEX dictionaries_by_pair; ALTER TABLE dictionaries DROP COLUMN probe; "
            "CREATE INDEX dictionaries_by_endpoint ON dictionaries (endpoint, id); "
@@ -253,7 +254,8 @@ TEST_CASE("run summaries' signatures: a column read apart, its schema 9 rows dro
   CHECK(count(dir.db(), "SELECT wr FROM pragma_table_list WHERE name = 'run_cells'") == 0);
   CHECK(count(dir.db(), "SELECT count(*) FROM day_blocks WHERE data = x'0a0b'") == 1);
   CHECK(count(dir.db(), "SELECT bytes FROM my_cells") == 1500);
-  CHECK(count(dir.db(), "PRAGMA user_version") == 13);
+  CHECK(count(dir.db(), "PRAGMA user_version") == 14);
+  CHECK(count(dir.db(), "SELECT count(*) FROM week_blocks") == 0);  // schema 14
   CHECK(count(dir.db(), "SELECT count(*) FROM run_texts") == 0);
   CHECK(count(dir.db(), "SELECT count(*) FROM pragma_table_info('run_texts') "
                         "WHERE name = 'signatures'") == 1);
@@ -274,7 +276,7 @@ TEST_CASE("files that are not ours, or are newer than us, are refused untouched"
          { auto s = open_store(db); }
          exec_raw(db, "PRAGMA user_version = 99");
        },
-       "schema version 99 is newer than this driftwatch understands (13)"},
+       "schema version 99 is newer than this driftwatch understands (14)"},
       {"another program's tables",
        [](const std::string& db) { exec_raw(db, "CREATE TABLE accounts (id INTEGER)"); },
        "not a driftwatch database"},
@@ -1041,7 +1043,7 @@ TEST_CASE("a version 1 database is upgraded on open and keeps its history") {
   REQUIRE(count(dir.db(), "PRAGMA user_version") == 1);
 
   auto s = open_store(dir.db());
-  CHECK(count(dir.db(), "PRAGMA user_version") == 13);
+  CHECK(count(dir.db(), "PRAGMA user_version") == 14);
   for (const char* name : {"text_features", "judgements", "verdicts", "samples", "responses"}) {
     CAPTURE(name);
     CHECK(count(dir.db(), (std::string("SELECT count(*) FROM sqlite_schema WHERE name = '") +

@@ -56,6 +56,11 @@ Time day_start(Time at) { return std::chrono::floor<std::chrono::days>(at); }
 
 std::string day_of(Time at) { return format_time(day_start(at)).substr(0, 10); }
 
+Time week_start(Time at) {
+  const auto day = std::chrono::floor<std::chrono::days>(at);
+  return day - (std::chrono::weekday(day) - std::chrono::Monday);
+}
+
 std::optional<std::string> encode_day_block(
     const std::vector<RunRef>& runs, const History& day,
     const std::map<std::pair<std::string, std::string>, int64_t>& key_ids) {

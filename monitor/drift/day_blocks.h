@@ -36,6 +36,10 @@ int64_t day_block_version();
 // "YYYY-MM-DD" of a time's UTC day, and the day's first second.
 std::string day_of(Time at);
 Time day_start(Time at);
+// A week's block (Store::put_week_block) is encoded as a day's, over the runs of the seven
+// days from a Monday: the first second of the Monday of a time's week (UTC).
+inline constexpr int kWeekDays = 7;
+Time week_start(Time at);
 
 // The index of a block: its runs and which cells its endpoints and pairs have, read without
 // the cells themselves (enough to tell whether it fits a detection's folding).

@@ -364,6 +364,7 @@ Result<Summary> detect_run(store::Store& store, int64_t run_id, const Options& o
   summary.runs_read = summaries.decoded() + summaries.counted();
   summary.pair_runs_read = summaries.pairs_decoded() + summaries.counted();
   summary.day_blocks_read = summaries.blocks_read();
+  summary.week_blocks_read = summaries.weeks_read();
   summary.signature_runs_read = summaries.signatures_read();
   summary.text_runs_read = summaries.text_runs_read();
   for (const auto& [key, pair] : history.pairs()) {

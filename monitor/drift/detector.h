@@ -118,6 +118,9 @@ struct Summary {
   // run by run; their runs count in runs_read all the same. A day read run by run, all of
   // whose runs had a summary, gets its block with the detection's events.
   long day_blocks_read = 0;
+  // ... and the whole weeks (Monday to Sunday) read from the week's block, made of its days'
+  // blocks by an earlier detection: a week's counts in one block.
+  long week_blocks_read = 0;
   // detect_run: the pairs' cells its decisions went through. The runs of a window older than
   // the texts' window are folded where no decision tells them apart (a pair holds a few spans
   // of them, not one cell a run), so this grows with the pairs, not with the window.

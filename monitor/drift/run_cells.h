@@ -125,6 +125,8 @@ size_t run_signatures_size(const EndpointRun& counts);
 std::optional<EndpointTexts> decode_run_texts(std::string_view data, const EndpointRun& counts,
                                               std::shared_ptr<const RunSignatures> signatures);
 
+struct ReadBlock;  // run_summaries.cc
+
 // Reads and writes the run summaries of one detection through the store.
 class RunSummaries {
  public:
@@ -154,6 +156,7 @@ class RunSummaries {
   long pairs_decoded() const { return pairs_decoded_; }  // ... of them with their pairs' cells
   long counted() const { return counted_; }  // runs counted from their samples
   long blocks_read() const { return blocks_read_; }  // days read from their blocks (day_blocks.h)
+  long weeks_read() const { return weeks_read_; }    // weeks read from theirs
   // The runs' signatures that feed() left to be read on first use (RunSignatures), which must
   // be in the transaction feed() read in (the rows may not change meanwhile): whether a read
   // failed (decisions made since may have missed answers: not to be kept), and how many
@@ -165,7 +168,9 @@ class RunSummaries {
   long text_runs_read() const { return text_runs_; }
 
   // Stores the day blocks the last feed() made of the whole days it read run by run (those
-  // whose runs' summaries are still the ones it read), and drops a block it found damaged.
+  // whose runs' summaries are still the ones it read), and the week blocks it made of the
+  // days' blocks it read (those whose days' blocks are still stored), and drops a block it
+  // found damaged.
   // Writes: inside the caller's transaction.
   Status write_blocks();
 
@@ -178,6 +183,10 @@ class RunSummaries {
                    FeatureCache& cache, Time pairs_since, size_t runs_after, bool* undecodable);
   // The rows it read (0: the run has no samples left, and history is unchanged).
   Result<long> count_from_samples(History& history, const store::RunInfo& run, FeatureCache* cache);
+  // The week blocks to store of the weeks whose runs all came from their days' blocks
+  // (blocks: what the feed read, in day order), inside [first_day, end_day).
+  void make_weeks(const History& history, const std::vector<store::RunInfo>& runs,
+                  const std::vector<ReadBlock>& blocks, Time first_day, Time end_day);
   // The texts' part of run's summary added to history after its counts, which are moved in;
   // false when it is missing, of another version or does not decode (history and counts are
   // then unchanged).
@@ -205,7 +214,15 @@ class RunSummaries {
     store::DayBlock block;
   };
   std::vector<PendingBlock> pending_blocks_;
-  std::optional<std::string> bad_block_;  // the day of a block that did not decode
+  long weeks_read_ = 0;
+  struct PendingWeek {
+    std::string week;                   // its Monday
+    std::vector<store::DayBlock> days;  // the days' blocks it was made of
+    store::DayBlock block;
+  };
+  std::vector<PendingWeek> pending_weeks_;
+  // The first day of a block that did not decode, and whether it is a week's.
+  std::optional<std::pair<std::string, bool>> bad_block_;
 };
 
 }  // namespace dw::drift

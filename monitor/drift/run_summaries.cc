@@ -9,56 +9,89 @@
 #include "drift/day_blocks.h"
 
 namespace dw::drift {
+
+// A day's or a week's block that stands in for its runs, runs[first, end) of a feed.
+struct ReadBlock {
+  size_t first, end;
+  Time start;  // of its first day
+  int days;    // 1 or kWeekDays
+  std::string bytes;
+  DayBlockIndex index;
+};
+
 namespace {
 
-// The runs of the UTC day that starts at `start`: runs[first, end).
-std::pair<size_t, size_t> runs_of_day(const std::vector<store::RunInfo>& runs, Time start) {
+// The runs of the `days` UTC days from `start`: runs[first, end).
+std::pair<size_t, size_t> runs_of_days(const std::vector<store::RunInfo>& runs, Time start,
+                                       int days = 1) {
   auto at_or_after = [&](Time t) {
     return static_cast<size_t>(
         std::lower_bound(runs.begin(), runs.end(), t,
                          [](const store::RunInfo& r, Time x) { return r.run_at < x; }) -
         runs.begin());
   };
-  return {at_or_after(start), at_or_after(start + std::chrono::days(1))};
+  return {at_or_after(start), at_or_after(start + std::chrono::days(days))};
 }
 
-// A day's block that stands in for its runs, runs[first, end) of a feed.
-struct ReadBlock {
-  size_t first, end;
-  std::string bytes;
-  DayBlockIndex index;
-};
+// The first second of the day a block's key ("YYYY-MM-DD") names; nullopt for another key.
+std::optional<Time> day_named(const std::string& day) {
+  auto t = parse_time(day + "T00:00:00Z");
+  if (!t || day_of(*t) != day) return std::nullopt;
+  return *t;
+}
 
-// The blocks of the whole days from `from` on that end by texts_since, in day order, of those
-// that name exactly the day's listed runs and fit history's folding (the others are read run
-// by run).
+// The blocks of the whole days [first_day, end_day), in day order: each week from a Monday
+// that lies inside them from its block, the other days from theirs, of the blocks that name
+// exactly the listed runs of their days and fit history's folding (the days of none are read
+// run by run).
 Status read_blocks(store::Store& store, const History& history,
-                   const std::vector<store::RunInfo>& runs, Time from, Time texts_since,
+                   const std::vector<store::RunInfo>& runs, Time first_day, Time end_day,
                    const std::unordered_map<int64_t, store::ProbeKey>& keys, PairKeyPool& pool,
                    std::vector<ReadBlock>& out) {
-  const Time first_day = day_start(from) == from ? from : day_start(from) + std::chrono::days(1);
-  const Time end_day = day_start(texts_since);
+  auto take = [&](const store::DayBlock& b, int days) {
+    if (b.version != day_block_version()) return;
+    const std::optional<Time> start = day_named(b.day);
+    if (!start || *start < first_day || *start + std::chrono::days(days) > end_day) return;
+    if (days == kWeekDays && week_start(*start) != *start) return;
+    auto index = read_day_block(b.data, keys, pool);
+    if (!index) return;
+    // Exactly the runs listed for its days.
+    const auto [first, end] = runs_of_days(runs, *start, days);
+    if (end - first != index->runs.size()) return;
+    for (size_t i = first; i < end; ++i) {
+      const RunRef& r = index->runs[i - first];
+      if (runs[i].id != r.id || runs[i].run_at != r.at) return;
+    }
+    if (!block_fits(*index, history)) return;
+    out.push_back({first, end, *start, days, b.data, std::move(*index)});
+  };
   if (first_day >= end_day) return {};
-  return store.for_each_day_block(
-      day_of(first_day), day_of(end_day), [&](const store::DayBlock& b) {
-        if (b.version != day_block_version()) return true;
-        auto index = read_day_block(b.data, keys, pool);
-        if (!index) return true;
-        // Exactly the runs listed for its day, which ends before texts_since.
-        const Time start = day_start(index->runs.front().at);
-        const auto [first, end] = runs_of_day(runs, start);
-        if (day_of(start) != b.day || end - first != index->runs.size() ||
-            start + std::chrono::days(1) > texts_since) {
-          return true;
-        }
-        for (size_t i = first; i < end; ++i) {
-          const RunRef& r = index->runs[i - first];
-          if (runs[i].id != r.id || runs[i].run_at != r.at) return true;
-        }
-        if (!block_fits(*index, history)) return true;
-        out.push_back({first, end, b.data, std::move(*index)});
+  Status weeks = store.for_each_week_block(
+      day_of(first_day), day_of(end_day - std::chrono::days(kWeekDays - 1)),
+      [&](const store::DayBlock& b) {
+        take(b, kWeekDays);
         return true;
       });
+  if (!weeks) return weeks;
+  const std::vector<ReadBlock> whole = std::move(out);
+  out.clear();
+  auto in_week = [&](Time day) {
+    return std::any_of(whole.begin(), whole.end(), [&](const ReadBlock& w) {
+      return day >= w.start && day < w.start + std::chrono::days(kWeekDays);
+    });
+  };
+  Status days = store.for_each_day_block(day_of(first_day), day_of(end_day),
+                                         [&](const store::DayBlock& b) {
+                                           auto start = day_named(b.day);
+                                           if (start && !in_week(*start)) take(b, 1);
+                                           return true;
+                                         });
+  if (!days) return days;
+  out.insert(out.end(), std::make_move_iterator(whole.begin()),
+             std::make_move_iterator(whole.end()));
+  std::sort(out.begin(), out.end(),
+            [](const ReadBlock& a, const ReadBlock& b) { return a.start < b.start; });
+  return {};
 }
 
 }  // namespace
@@ -198,14 +231,18 @@ Status RunSummaries::feed_runs(History& history, Time since, Time until, Time te
            day_start(at) + std::chrono::days(1) <= texts_since;
   };
   std::vector<ReadBlock> blocks;
+  const Time first_day =
+      day_start(days_from) == days_from ? days_from : day_start(days_from) + std::chrono::days(1);
+  const Time end_day = day_start(texts_since);
   if (direct && days_from < texts_since) {
-    if (Status s = read_blocks(store_, history, runs, days_from, texts_since, keys_, pair_keys_,
+    if (Status s = read_blocks(store_, history, runs, first_day, end_day, keys_, pair_keys_,
                                blocks);
         !s) {
       return s;
     }
   }
   pending_blocks_.clear();
+  pending_weeks_.clear();
 
   const int64_t version = run_cells_version();
   size_t next = 0;                // the next of runs to add to history
@@ -322,22 +359,23 @@ Status RunSummaries::feed_runs(History& history, Time since, Time until, Time te
     if (next != b.first) return Error("runs changed while a detection read them");
     if (!add_day_block(b.bytes, b.index, history)) {
       *undecodable = true;
-      bad_block_ = day_of(runs[b.first].run_at);  // goes with the next write_blocks()
-      return Error("the block of " + *bad_block_ + " does not decode");
+      bad_block_ = {day_of(b.start), b.days == kWeekDays};  // goes with the next write_blocks()
+      return Error("the block of " + bad_block_->first + " does not decode");
     }
     decoded_ += static_cast<long>(b.end - b.first);
     pairs_decoded_ += static_cast<long>(b.end - b.first);
-    ++blocks_read_;
+    ++(b.days == kWeekDays ? weeks_read_ : blocks_read_);
     next = b.end;
-    from = day_start(runs[b.first].run_at) + std::chrono::days(1);
+    from = b.start + std::chrono::days(b.days);
   }
   if (Status s = read_rows(from, until); !s) return s;
+  make_weeks(history, runs, blocks, first_day, end_day);
 
   // Blocks for the whole days read run by run, folded as this detection folds but from the
   // day's first run on: the pairs it folds as far as it does, at most at its cuts (the other
   // pairs' cells stay whole, which fits any later detection, and so do spans that end sooner).
   for (auto& [start, day] : days) {
-    const auto [first, end] = runs_of_day(runs, start);
+    const auto [first, end] = runs_of_days(runs, start);
     if (end - first != day.runs) continue;  // some were counted from their samples
     std::vector<RunRef> of_day;
     for (size_t i = first; i < end; ++i) of_day.push_back({runs[i].id, runs[i].run_at});
@@ -361,11 +399,58 @@ Status RunSummaries::feed_runs(History& history, Time since, Time until, Time te
   return {};
 }
 
+void RunSummaries::make_weeks(const History& history, const std::vector<store::RunInfo>& runs,
+                              const std::vector<ReadBlock>& blocks, Time first_day,
+                              Time end_day) {
+  // Each week inside [first_day, end_day) whose listed runs all came from their days' blocks
+  // gets a block of its own: those blocks added to one history, folded as this detection
+  // folds but from the week's first run on (as a day's block is made of its runs).
+  for (auto day = blocks.begin(); day != blocks.end();) {
+    const Time week = week_start(day->start);
+    auto end = day;
+    size_t covered = 0;
+    while (end != blocks.end() && end->days == 1 && week_start(end->start) == week) {
+      covered += end->end - end->first;
+      ++end;
+    }
+    if (end == day) {  // a week's block
+      ++day;
+      continue;
+    }
+    const auto [first, last] = runs_of_days(runs, week, kWeekDays);
+    if (week >= first_day && week + std::chrono::days(kWeekDays) <= end_day &&
+        covered == last - first) {
+      Folding fold;
+      fold.from = Time::min();
+      fold.until = history.folding().until;
+      fold.cuts = history.folding().cuts;
+      History one;
+      one.fold(std::move(fold));
+      PendingWeek pending{day_of(week), {}, {}};
+      bool whole = true;
+      for (auto d = day; d != end && whole; ++d) {
+        whole = add_day_block(d->bytes, d->index, one);
+        pending.days.push_back({day_of(d->start), day_block_version(), d->bytes});
+      }
+      std::vector<RunRef> of_week;
+      for (size_t i = first; i < last; ++i) of_week.push_back({runs[i].id, runs[i].run_at});
+      std::optional<std::string> data;
+      if (whole) data = encode_day_block(of_week, one, key_ids_);  // decoded a moment ago
+      if (data) {
+        pending.block = {pending.week, day_block_version(), std::move(*data)};
+        pending_weeks_.push_back(std::move(pending));
+      }
+    }
+    day = end;
+  }
+}
+
 Status RunSummaries::write_blocks() {
   // Inside the write transaction: only blocks of summaries that are still the ones stored (no
   // other program rewrote them since they were read), and no block that failed to decode.
   if (bad_block_) {
-    if (Status s = store_.drop_day_block(*bad_block_); !s) return s;
+    const auto& [day, week] = *bad_block_;
+    if (Status s = week ? store_.drop_week_block(day) : store_.drop_day_block(day); !s) return s;
   }
   for (const PendingBlock& b : pending_blocks_) {
     std::vector<store::RunCells> now;
@@ -382,7 +467,25 @@ Status RunSummaries::write_blocks() {
     if (!std::equal(now.begin(), now.end(), b.rows.begin(), b.rows.end(), same)) continue;
     if (Status s = store_.put_day_block(b.block); !s) return s;
   }
+  // A week's block goes with any of its days' blocks (the schema): only of days' blocks that
+  // are still the ones it was made of.
+  for (const PendingWeek& w : pending_weeks_) {
+    std::vector<store::DayBlock> now;
+    const Time start = *day_named(w.week);
+    Status read = store_.for_each_day_block(
+        w.week, day_of(start + std::chrono::days(kWeekDays)), [&](const store::DayBlock& b) {
+          now.push_back(b);
+          return true;
+        });
+    if (!read) return read;
+    auto same = [](const store::DayBlock& a, const store::DayBlock& b) {
+      return a.day == b.day && a.version == b.version && a.data == b.data;
+    };
+    if (!std::equal(now.begin(), now.end(), w.days.begin(), w.days.end(), same)) continue;
+    if (Status s = store_.put_week_block(w.block); !s) return s;
+  }
   pending_blocks_.clear();
+  pending_weeks_.clear();
   bad_block_.reset();
   return {};
 }

@@ -219,28 +219,49 @@ Status Store::for_each_run_cells(std::optional<Time> since, std::optional<Time> 
   }
 }
 
-Status Store::put_day_block(const DayBlock& block) {
+namespace {
+
+// The statements of the blocks of one day or of one week (cached by their text's address).
+struct BlockTable {
+  const char* put;
+  const char* drop;
+  const char* range;
+};
+constexpr BlockTable kDays{
+    "INSERT OR REPLACE INTO day_blocks (day, version, data) VALUES (?, ?, ?)",
+    "DELETE FROM day_blocks WHERE day = ?",
+    "SELECT day, version, data FROM day_blocks WHERE day >= ? AND day < ? ORDER BY day"};
+constexpr BlockTable kWeeks{
+    "INSERT OR REPLACE INTO week_blocks (week, version, data) VALUES (?, ?, ?)",
+    "DELETE FROM week_blocks WHERE week = ?",
+    "SELECT week, version, data FROM week_blocks WHERE week >= ? AND week < ? ORDER BY week"};
+
+}  // namespace
+
+Status Store::put_block(bool week, const DayBlock& block) {
+  const BlockTable& t = week ? kWeeks : kDays;
   if (auto st = open_batch(); !st) return st;
-  auto ins = db_->cached("INSERT OR REPLACE INTO day_blocks (day, version, data) VALUES (?, ?, ?)");
+  auto ins = db_->cached(t.put);
   if (!ins) return ins.error();
   (*ins)->bind(1, block.day).bind(2, block.version).bind_blob(3, block.data);
   if (auto st = (*ins)->run("storing the block of " + block.day); !st) return st;
   return count_batched_write();
 }
 
-Status Store::drop_day_block(std::string_view day) {
+Status Store::drop_block(bool week, std::string_view day) {
+  const BlockTable& t = week ? kWeeks : kDays;
   if (auto st = open_batch(); !st) return st;
-  auto del = db_->cached("DELETE FROM day_blocks WHERE day = ?");
+  auto del = db_->cached(t.drop);
   if (!del) return del.error();
   (*del)->bind(1, day);
   if (auto st = (*del)->run("dropping the block of " + std::string(day)); !st) return st;
   return count_batched_write();
 }
 
-Status Store::for_each_day_block(std::string_view from, std::string_view until,
-                                 const std::function<bool(const DayBlock&)>& callback) {
-  auto st = db_->prepare(
-      "SELECT day, version, data FROM day_blocks WHERE day >= ? AND day < ? ORDER BY day");
+Status Store::for_each_block(bool week, std::string_view from, std::string_view until,
+                             const std::function<bool(const DayBlock&)>& callback) {
+  const BlockTable& t = week ? kWeeks : kDays;
+  auto st = db_->prepare(t.range);
   if (!st) return st.error();
   Statement& q = **st;
   q.bind(1, from).bind(2, until);
@@ -255,6 +276,19 @@ Status Store::for_each_day_block(std::string_view from, std::string_view until,
     b.data.assign(data.data(), data.size());
     if (!callback(b)) return Status::Ok();
   }
+}
+
+Status Store::put_day_block(const DayBlock& block) { return put_block(false, block); }
+Status Store::drop_day_block(std::string_view day) { return drop_block(false, day); }
+Status Store::for_each_day_block(std::string_view from, std::string_view until,
+                                 const std::function<bool(const DayBlock&)>& callback) {
+  return for_each_block(false, from, until, callback);
+}
+Status Store::put_week_block(const DayBlock& block) { return put_block(true, block); }
+Status Store::drop_week_block(std::string_view week) { return drop_block(true, week); }
+Status Store::for_each_week_block(std::string_view from, std::string_view until,
+                                  const std::function<bool(const DayBlock&)>& callback) {
+  return for_each_block(true, from, until, callback);
 }
 
 }  // namespace dw::store

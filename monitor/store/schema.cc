@@ -342,6 +342,23 @@ DROP INDEX IF EXISTS dictionaries_by_endpoint;
 CREATE INDEX dictionaries_by_pair ON dictionaries (endpoint, probe, id);
 )sql";
 
+// Schema 14. Drift's summaries of whole weeks (Monday to Sunday, UTC) of old runs, made of the
+// days' blocks: a detection whose window holds twenty old days reads two weeks and six days.
+// A week's block goes with any of its days' blocks (whose own triggers follow run_cells and
+// runs); a run added to a day that had none is caught by the detection, which checks the
+// week's runs.
+constexpr const char* kWeekBlocks = R"sql(
+CREATE TABLE week_blocks (
+  week    TEXT PRIMARY KEY,  -- 'YYYY-MM-DD' of its Monday (UTC)
+  version INTEGER NOT NULL,
+  data    BLOB NOT NULL
+);
+CREATE TRIGGER week_blocks_day_gone AFTER DELETE ON day_blocks
+BEGIN
+  DELETE FROM week_blocks WHERE week > date(OLD.day, '-7 days') AND week <= OLD.day;
+END;
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, kInitialSchema},
     Migration{2, kResponseFeatures},
@@ -356,6 +373,7 @@ constexpr std::array kMigrations = {
     Migration{11, kEventsByResolution},
     Migration{12, kRunCellsRowid},
     Migration{13, kPairDictionaries},
+    Migration{14, kWeekBlocks},
 };
 
 Result<int64_t> pragma_int(Db& db, const char* sql) {

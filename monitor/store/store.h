@@ -478,6 +478,12 @@ class Store {
   Status drop_day_block(std::string_view day);  // batched like put_day_block
   Status for_each_day_block(std::string_view from, std::string_view until,
                             const std::function<bool(const DayBlock&)>& callback);
+  // The same of whole weeks, by their Monday (DayBlock::day): made of the days' blocks, and
+  // deleted by the schema with any of them.
+  Status put_week_block(const DayBlock& block);
+  Status drop_week_block(std::string_view week);
+  Status for_each_week_block(std::string_view from, std::string_view until,
+                             const std::function<bool(const DayBlock&)>& callback);
 
   // --- retention ---------------------------------------------------------------------------
   // Removes, in one transaction, the samples of the oldest runs with run_at before `before`,
@@ -522,6 +528,11 @@ class Store {
   Status before_direct_write();  // commits the open batch so commits keep the calls' order
   Status open_batch();           // joins or opens the batch for a batched write
   Status count_batched_write();  // commits when the batch is full
+  // The day or week blocks' table (run_cells.cc).
+  Status put_block(bool week, const DayBlock& block);
+  Status drop_block(bool week, std::string_view day);
+  Status for_each_block(bool week, std::string_view from, std::string_view until,
+                        const std::function<bool(const DayBlock&)>& callback);
   // keys.cc: ids of repeated values, created on first use (inside the caller's batch).
   Result<int64_t> intern(std::string_view value);  // strings.id
   Result<int64_t> intern_uncached(std::string_view value);
