@@ -795,14 +795,20 @@ TEST_CASE("a week's block is made of its days' blocks, and stored only if they s
   auto second = feed(weeks_read);  // reads the days' blocks: makes the weeks'
   CHECK(weeks_read == 0);
   // Another program rewrote a block of the second week meanwhile (a detection of its own).
+  query(w.db(), "CREATE TABLE kept AS SELECT data FROM day_blocks WHERE day = '2026-01-14'");
   query(w.db(), "UPDATE day_blocks SET data = data || x'00' WHERE day = '2026-01-14'");
   write(second);
   CHECK(query(w.db(), "SELECT group_concat(week, ' ') FROM week_blocks") == "2026-01-05\n");
-  auto third = feed(weeks_read);
+  query(w.db(), "UPDATE day_blocks SET data = (SELECT data FROM kept) "
+                "WHERE day = '2026-01-14'");  // as it was: it decodes again
+  auto third = feed(weeks_read);  // the first week from its block, the second from its days'
   CHECK(weeks_read == 1);
+  CHECK(third.blocks_read() == 10);  // 01-02 to 01-04 and 01-12 to 01-18
+  write(third);
+  CHECK(query(w.db(), "SELECT group_concat(week, ' ') FROM week_blocks") ==
+        "2026-01-05 2026-01-12\n");
 
   // A week's block goes with any of its days' (Monday to Sunday), not with another week's.
-  query(w.db(), "INSERT INTO week_blocks SELECT '2026-01-12', version, data FROM week_blocks");
   query(w.db(), "DELETE FROM day_blocks WHERE day = '2026-01-12'");
   CHECK(query(w.db(), "SELECT group_concat(week, ' ') FROM week_blocks") == "2026-01-05\n");
   query(w.db(), "DELETE FROM day_blocks WHERE day = '2026-01-11'");

@@ -191,14 +191,14 @@ Status RunSummaries::feed(History& history, Time since, Time until, Time texts_s
   // not decode (never written so; a damaged file) then leave part of a run in history: it is
   // emptied, and everything read again the careful way.
   const auto counters =
-      std::tuple(missing_.size(), decoded_, pairs_decoded_, counted_, blocks_read_);
+      std::tuple(missing_.size(), decoded_, pairs_decoded_, counted_, blocks_read_, weeks_read_);
   bool undecodable = false;
   Status s =
       feed_runs(history, since, until, texts_since, cache, pairs_since, runs_after, &undecodable);
   if (s || !undecodable) return s;
   history.drop_cells();
   missing_.resize(std::get<0>(counters));
-  std::tie(std::ignore, decoded_, pairs_decoded_, counted_, blocks_read_) = counters;
+  std::tie(std::ignore, decoded_, pairs_decoded_, counted_, blocks_read_, weeks_read_) = counters;
   return feed_runs(history, since, until, texts_since, cache, pairs_since, runs_after, nullptr);
 }
 
