@@ -590,6 +590,7 @@ TEST_CASE("wants_text: a text is read when its row is passed on, and only the te
   auto s = open_store(dir.db());
   seed(*s);
   store_run(*s, "2026-01-01T00:00:00Z", 0, 6);
+  s = open_store(dir.db());  // one that did not store them (it would give its own copies)
   const std::string db = dir.db();
   auto id_of = [&](int n) {
     return std::to_string(count(db, "SELECT s.response FROM sample_rows s WHERE s.seq = " +
@@ -617,6 +618,44 @@ TEST_CASE("wants_text: a text is read when its row is passed on, and only the te
   CHECK(read[4].empty());  // removed
   CHECK(read[5].empty());  // its id now names another text
   CHECK(read[6] == essay(5));
+}
+
+TEST_CASE("wants_text: the texts of the run a store just stored are given as it stored them") {
+  // A detection reads its run's answers right after the run stored them: the store keeps them
+  // until the next run begins (or it releases its memory), not reading the file for them. The
+  // file's copies are changed here behind its back to tell the two apart.
+  TempDir dir;
+  auto s = open_store(dir.db());
+  seed(*s);
+  store_run(*s, "2026-01-01T00:00:00Z", 0, 3);
+  REQUIRE(s->flush());
+  exec_raw(dir.db(), "UPDATE text_data SET data = 'from the file'");
+  SampleFilter wanted;
+  wanted.wants_text = [](const SampleRow&) { return true; };
+  auto texts = [&](Store& store) {
+    std::vector<std::string> out;
+    auto st = store.for_each_sample(wanted, [&](const SampleRow& row) {
+      out.push_back(row.sample.text);
+      return true;
+    });
+    REQUIRE_MESSAGE(st.ok(), (st.ok() ? "" : st.error().to_string()));
+    return out;
+  };
+  CHECK(texts(*s) == std::vector<std::string>{essay(0), essay(1), essay(2)});
+  auto other = open_store(dir.db());
+  CHECK(texts(*other) == std::vector<std::string>(3, "from the file"));
+  // A text whose row now names another hash is not given for it.
+  exec_raw(dir.db(), "UPDATE texts SET hash = zeroblob(32) WHERE id = (SELECT min(id) FROM texts)");
+  CHECK(texts(*s) == std::vector<std::string>{"from the file", essay(1), essay(2)});
+  // A new run: the last one's texts are read from the file.
+  REQUIRE(s->begin_run(at("2026-01-02T00:00:00Z"), at("2026-01-02T00:00:00Z")));
+  CHECK(texts(*s) == std::vector<std::string>(3, "from the file"));
+  // Nor after release_memory().
+  store_run(*s, "2026-01-03T00:00:00Z", 10, 1);
+  REQUIRE(s->flush());
+  exec_raw(dir.db(), "UPDATE text_data SET data = 'from the file'");
+  s->release_memory();
+  CHECK(texts(*s) == std::vector<std::string>(4, "from the file"));
 }
 
 TEST_CASE("release_memory between runs, or inside a batch, loses nothing and keeps the "

@@ -480,6 +480,10 @@ Status Store::for_each_sample(const SampleFilter& f,
                             std::pair(&h.body, &h.row.sample.error_body)}) {
       if (!from->present || !wanted) continue;
       if (from->later) {
+        if (const std::string* recent = recent_text(from->id, from->hash)) {
+          *to = *recent;  // stored by this run a moment ago (store_text)
+          continue;
+        }
         // Read after the row, perhaps after the iteration's snapshot ended (the last run's
         // rows are passed on once SQLite is done): the text is the one of this id and hash,
         // or none, as the join gave none for a text that is gone.

@@ -193,6 +193,7 @@ Status Store::flush() {
 }
 
 void Store::release_memory() {
+  forget_texts();
   codec_.reset();
   forget_dictionaries();
   db_->release_idle();
@@ -312,6 +313,7 @@ Result<int64_t> Store::begin_run(Time run_at, Time started_at) {
   if (read_only_) return db_->fail("opened read-only: cannot begin a run");
   if (auto st = before_direct_write(); !st) return st.error();
   if (auto st = take_run_lock(); !st) return st.error();
+  forget_texts();  // the last run's: the next detection reads this one's
   auto ins = db_->cached("INSERT INTO runs (run_at, started_at, status) VALUES (?, ?, 'running')");
   if (!ins) return ins.error();
   (*ins)->bind(1, format_time(run_at)).bind(2, format_time(started_at));

@@ -605,6 +605,21 @@ class Store {
   // Pairs (endpoint key, probe key) that stored new texts since their dictionaries were last
   // looked at (finish_run).
   std::set<std::pair<int64_t, int64_t>> new_text_pairs_;
+  // The texts store_text() was given since the last run began, by texts.id, each with its
+  // hash: a detection reads its run's answers right after the run stored them, and reading
+  // them back meant a lookup and a decompression each. Up to kRecentTextBytes of them (a run
+  // of a thousand answers); emptied by begin_run() and release_memory(). Read only where the
+  // row's own hash is at hand (for_each_sample), so a text rolled back with its batch, whose
+  // id another text took, is never given for it.
+  static constexpr size_t kRecentTextBytes = size_t{4} << 20;
+  struct RecentText {
+    std::string hash, text;
+  };
+  std::unordered_map<int64_t, RecentText> recent_texts_;
+  size_t recent_text_bytes_ = 0;
+  void remember_text(int64_t id, std::string_view hash, std::string_view text);
+  void forget_texts();
+  const std::string* recent_text(int64_t id, std::string_view hash) const;
   std::map<int64_t, int64_t> training_skipped_;  // endpoint key -> newest text id then
   // The last count of an endpoint's texts since its dictionary: texts with id > after, as
   // counted when `newest` was the newest text.

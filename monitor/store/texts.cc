@@ -133,12 +133,31 @@ Result<std::optional<int64_t>> Store::find_text_hex(std::string_view hash_hex) {
   return find_text(*bytes);
 }
 
+void Store::remember_text(int64_t id, std::string_view hash, std::string_view text) {
+  if (recent_text_bytes_ + text.size() > kRecentTextBytes || recent_texts_.contains(id)) return;
+  recent_texts_.emplace(id, RecentText{std::string(hash), std::string(text)});
+  recent_text_bytes_ += text.size();
+}
+
+void Store::forget_texts() {
+  std::unordered_map<int64_t, RecentText>().swap(recent_texts_);
+  recent_text_bytes_ = 0;
+}
+
+const std::string* Store::recent_text(int64_t id, std::string_view hash) const {
+  auto it = recent_texts_.find(id);
+  return it != recent_texts_.end() && it->second.hash == hash ? &it->second.text : nullptr;
+}
+
 Result<int64_t> Store::store_text(std::string_view text, int64_t endpoint,
                                   std::optional<int64_t> probe) {
   std::string hash = sha256_bytes(text);
   auto found = find_text(hash);
   if (!found) return found.error();
-  if (*found) return **found;
+  if (*found) {
+    remember_text(**found, hash, text);
+    return **found;
+  }
   auto dict = current_dictionary(endpoint, probe);
   if (!dict) return dict.error();
   std::optional<std::string> frame = codec().compress(text, *dict);
@@ -155,6 +174,7 @@ Result<int64_t> Store::store_text(std::string_view text, int64_t endpoint,
   (*data)->bind(1, id);
   frame ? (*data)->bind_blob(2, *frame) : (*data)->bind(2, text);
   if (auto st = (*data)->run("storing a text"); !st) return st.error();
+  remember_text(id, hash, text);
   return id;
 }
 
