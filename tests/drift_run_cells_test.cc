@@ -808,11 +808,27 @@ TEST_CASE("a week's block is made of its days' blocks, and stored only if they s
   CHECK(query(w.db(), "SELECT group_concat(week, ' ') FROM week_blocks") ==
         "2026-01-05 2026-01-12\n");
 
-  // A week's block goes with any of its days' (Monday to Sunday), not with another week's.
+  // A week's block goes with any of its days' (Monday to Sunday), not with another week's:
+  // deleted, written again or changed; and when a run is added to one of its days, which may
+  // have no block (2026-01-19 to 01-25 have none here).
+  auto weeks = [&] { return query(w.db(), "SELECT group_concat(week, ' ') FROM week_blocks"); };
   query(w.db(), "DELETE FROM day_blocks WHERE day = '2026-01-12'");
-  CHECK(query(w.db(), "SELECT group_concat(week, ' ') FROM week_blocks") == "2026-01-05\n");
+  CHECK(weeks() == "2026-01-05\n");
   query(w.db(), "DELETE FROM day_blocks WHERE day = '2026-01-11'");
   CHECK(count(w.db(), "SELECT count(*) FROM week_blocks") == 0);
+  const std::string copy = "INSERT INTO week_blocks SELECT '2026-01-05', version, data FROM "
+                           "day_blocks WHERE day = '2026-01-05'";
+  query(w.db(), copy);
+  query(w.db(), "INSERT OR REPLACE INTO day_blocks SELECT day, version, data FROM day_blocks "
+                "WHERE day = '2026-01-07'");
+  CHECK(count(w.db(), "SELECT count(*) FROM week_blocks") == 0);
+  query(w.db(), copy);
+  query(w.db(), "UPDATE day_blocks SET version = version WHERE day = '2026-01-10'");
+  CHECK(count(w.db(), "SELECT count(*) FROM week_blocks") == 0);
+  query(w.db(), copy + "; INSERT INTO week_blocks SELECT '2026-01-19', version, data FROM "
+                       "week_blocks");
+  REQUIRE(w.store().begin_run(*dw::parse_time("2026-01-25T23:00:00Z"), w.at(80)));
+  CHECK(weeks() == "2026-01-05\n");
   CHECK(week_start(*dw::parse_time("2026-01-18T23:59:59Z")) ==
         *dw::parse_time("2026-01-12T00:00:00Z"));
   CHECK(week_start(*dw::parse_time("2026-01-19T00:00:00Z")) ==

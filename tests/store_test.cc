@@ -238,7 +238,9 @@ TEST_CASE("run summaries' signatures: a column read apart, its schema 9 rows dro
   // rowids, a day's block, a view of the user's over run_cells) is upgraded: the texts' rows,
   // derived data, go; the column comes; run_cells is copied, its day's block kept.
   exec_raw(dir.db(),
-           "DROP TRIGGER week_blocks_day_gone; DROP TABLE week_blocks; "
+           "DROP TRIGGER week_blocks_day_gone; DROP TRIGGER week_blocks_day_written; "
+           "DROP TRIGGER week_blocks_day_changed; DROP TRIGGER week_blocks_run_added; "
+           "DROP TABLE week_blocks; "
            "ALTER TABLE run_texts DROP COLUMN signatures; DROP INDEX events_by_resolution; "
            "DROP INDEX dictionaries_by_pair; ALTER TABLE dictionaries DROP COLUMN probe; "
            "CREATE INDEX dictionaries_by_endpoint ON dictionaries (endpoint, id); "

@@ -208,13 +208,13 @@ class RunSummaries {
   long pairs_decoded_ = 0;
   long counted_ = 0;
   long blocks_read_ = 0;
+  long weeks_read_ = 0;
   struct PendingBlock {
     Time start;                         // of its day
     std::vector<store::RunCells> rows;  // the summaries it was made of
     store::DayBlock block;
   };
   std::vector<PendingBlock> pending_blocks_;
-  long weeks_read_ = 0;
   struct PendingWeek {
     std::string week;                   // its Monday
     std::vector<store::DayBlock> days;  // the days' blocks it was made of

@@ -404,7 +404,9 @@ void RunSummaries::make_weeks(const History& history, const std::vector<store::R
                               Time end_day) {
   // Each week inside [first_day, end_day) whose listed runs all came from their days' blocks
   // gets a block of its own: those blocks added to one history, folded as this detection
-  // folds but from the week's first run on (as a day's block is made of its runs).
+  // folds but from the week's first run on (as a day's block is made of its runs). Once
+  // stored, the next detections read it instead; one that cannot (its days' blocks changed
+  // before it was stored, or it does not fit their folding) makes it again.
   for (auto day = blocks.begin(); day != blocks.end();) {
     const Time week = week_start(day->start);
     auto end = day;

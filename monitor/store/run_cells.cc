@@ -221,7 +221,7 @@ Status Store::for_each_run_cells(std::optional<Time> since, std::optional<Time> 
 
 namespace {
 
-// The statements of the blocks of one day or of one week (cached by their text's address).
+// The statements of the blocks of one day or of one week: fixed texts, as Db::cached takes.
 struct BlockTable {
   const char* put;
   const char* drop;

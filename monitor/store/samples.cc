@@ -324,12 +324,12 @@ Result<int64_t> Store::add_sample(const SampleKey& key, const providers::Sample&
   if (!probe) return db_->fail(what + ": " + probe.error().message());
   std::optional<int64_t> response, body;
   if (!s.text.empty()) {
-    auto id = store_text(s.text, *endpoint, *probe);
+    auto id = store_text(s.text, *endpoint, *probe, /*answer=*/true);
     if (!id) return id.error();
     response = *id;
   }
   if (!s.error_body.empty()) {
-    auto id = store_text(s.error_body, *endpoint, std::nullopt);
+    auto id = store_text(s.error_body, *endpoint, std::nullopt, /*answer=*/false);
     if (!id) return id.error();
     body = *id;
   }

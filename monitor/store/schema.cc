@@ -344,9 +344,9 @@ CREATE INDEX dictionaries_by_pair ON dictionaries (endpoint, probe, id);
 
 // Schema 14. Drift's summaries of whole weeks (Monday to Sunday, UTC) of old runs, made of the
 // days' blocks: a detection whose window holds twenty old days reads two weeks and six days.
-// A week's block goes with any of its days' blocks (whose own triggers follow run_cells and
-// runs); a run added to a day that had none is caught by the detection, which checks the
-// week's runs.
+// A week's block goes when any of its days' blocks is deleted, written (INSERT OR REPLACE
+// deletes no row as far as triggers go) or changed, and when a run is added to one of its
+// days (which may have had no block). The blocks of days follow run_cells and runs.
 constexpr const char* kWeekBlocks = R"sql(
 CREATE TABLE week_blocks (
   week    TEXT PRIMARY KEY,  -- 'YYYY-MM-DD' of its Monday (UTC)
@@ -356,6 +356,20 @@ CREATE TABLE week_blocks (
 CREATE TRIGGER week_blocks_day_gone AFTER DELETE ON day_blocks
 BEGIN
   DELETE FROM week_blocks WHERE week > date(OLD.day, '-7 days') AND week <= OLD.day;
+END;
+CREATE TRIGGER week_blocks_day_written AFTER INSERT ON day_blocks
+BEGIN
+  DELETE FROM week_blocks WHERE week > date(NEW.day, '-7 days') AND week <= NEW.day;
+END;
+CREATE TRIGGER week_blocks_day_changed AFTER UPDATE ON day_blocks
+BEGIN
+  DELETE FROM week_blocks WHERE week > date(OLD.day, '-7 days') AND week <= OLD.day;
+  DELETE FROM week_blocks WHERE week > date(NEW.day, '-7 days') AND week <= NEW.day;
+END;
+CREATE TRIGGER week_blocks_run_added AFTER INSERT ON runs
+BEGIN
+  DELETE FROM week_blocks
+  WHERE week > date(substr(NEW.run_at, 1, 10), '-7 days') AND week <= substr(NEW.run_at, 1, 10);
 END;
 )sql";
 

@@ -21,6 +21,7 @@
 // Threads: a Store is used from one thread at a time. Errors are values; nothing throws.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -545,9 +546,10 @@ class Store {
   Result<int64_t> endpoint_key(std::string_view name);  // fails for an endpoint not stored
   Result<int64_t> sample_probe_key(std::string_view probe_id, std::string_view version);
   // texts.cc: texts stored once each, compressed with the dictionary of the probe's answers
-  // from the endpoint, else the endpoint's (probe: nullopt for error bodies).
+  // from the endpoint, else the endpoint's (probe: nullopt for error bodies). An answer
+  // (`answer`) is also kept in memory for the run's detection (recent_texts_).
   Result<int64_t> store_text(std::string_view text, int64_t endpoint_key,
-                             std::optional<int64_t> probe_key);  // texts.id
+                             std::optional<int64_t> probe_key, bool answer);  // texts.id
   Result<std::optional<int64_t>> find_text(std::string_view hash);  // by the 32-byte SHA-256
   Result<std::optional<int64_t>> find_text_hex(std::string_view hash_hex);
   // Text `id` as it is kept, when its hash (32 bytes) is still `hash`; nullopt when not.
@@ -605,15 +607,18 @@ class Store {
   // Pairs (endpoint key, probe key) that stored new texts since their dictionaries were last
   // looked at (finish_run).
   std::set<std::pair<int64_t, int64_t>> new_text_pairs_;
-  // The texts store_text() was given since the last run began, by texts.id, each with its
+  // The answers store_text() was given since the last run began, by texts.id, each with its
   // hash: a detection reads its run's answers right after the run stored them, and reading
-  // them back meant a lookup and a decompression each. Up to kRecentTextBytes of them (a run
-  // of a thousand answers); emptied by begin_run() and release_memory(). Read only where the
-  // row's own hash is at hand (for_each_sample), so a text rolled back with its batch, whose
-  // id another text took, is never given for it.
-  static constexpr size_t kRecentTextBytes = size_t{4} << 20;
+  // them back meant a lookup and a decompression each. Up to kRecentTextBytes of them, their
+  // entries counted (a run of a thousand answers of a kilobyte); emptied by begin_run() and
+  // release_memory(). Read only where the row's own hash is at hand (for_each_sample), so a
+  // text rolled back with its batch, whose id another text took, is never given for it; a
+  // text another connection deleted after its row was read is given as the row named it.
+  static constexpr size_t kRecentTextBytes = size_t{2} << 20;
+  static constexpr size_t kRecentTextEntry = 96;  // a map node and the hash, roughly
   struct RecentText {
-    std::string hash, text;
+    std::array<char, 32> hash;
+    std::string text;
   };
   std::unordered_map<int64_t, RecentText> recent_texts_;
   size_t recent_text_bytes_ = 0;

@@ -134,9 +134,15 @@ Result<std::optional<int64_t>> Store::find_text_hex(std::string_view hash_hex) {
 }
 
 void Store::remember_text(int64_t id, std::string_view hash, std::string_view text) {
-  if (recent_text_bytes_ + text.size() > kRecentTextBytes || recent_texts_.contains(id)) return;
-  recent_texts_.emplace(id, RecentText{std::string(hash), std::string(text)});
-  recent_text_bytes_ += text.size();
+  const size_t bytes = text.size() + kRecentTextEntry;
+  if (hash.size() != 32 || recent_text_bytes_ + bytes > kRecentTextBytes ||
+      recent_texts_.contains(id)) {
+    return;
+  }
+  RecentText& r = recent_texts_[id];
+  std::copy(hash.begin(), hash.end(), r.hash.begin());
+  r.text = text;
+  recent_text_bytes_ += bytes;
 }
 
 void Store::forget_texts() {
@@ -146,16 +152,18 @@ void Store::forget_texts() {
 
 const std::string* Store::recent_text(int64_t id, std::string_view hash) const {
   auto it = recent_texts_.find(id);
-  return it != recent_texts_.end() && it->second.hash == hash ? &it->second.text : nullptr;
+  if (it == recent_texts_.end() || hash.size() != 32) return nullptr;
+  return std::equal(hash.begin(), hash.end(), it->second.hash.begin()) ? &it->second.text
+                                                                       : nullptr;
 }
 
 Result<int64_t> Store::store_text(std::string_view text, int64_t endpoint,
-                                  std::optional<int64_t> probe) {
+                                  std::optional<int64_t> probe, bool answer) {
   std::string hash = sha256_bytes(text);
   auto found = find_text(hash);
   if (!found) return found.error();
   if (*found) {
-    remember_text(**found, hash, text);
+    if (answer) remember_text(**found, hash, text);
     return **found;
   }
   auto dict = current_dictionary(endpoint, probe);
@@ -174,7 +182,7 @@ Result<int64_t> Store::store_text(std::string_view text, int64_t endpoint,
   (*data)->bind(1, id);
   frame ? (*data)->bind_blob(2, *frame) : (*data)->bind(2, text);
   if (auto st = (*data)->run("storing a text"); !st) return st.error();
-  remember_text(id, hash, text);
+  if (answer) remember_text(id, hash, text);
   return id;
 }
 
