@@ -231,9 +231,14 @@ Status RunSummaries::feed_runs(History& history, Time since, Time until, Time te
            day_start(at) + std::chrono::days(1) <= texts_since;
   };
   std::vector<ReadBlock> blocks;
-  const Time first_day =
-      day_start(days_from) == days_from ? days_from : day_start(days_from) + std::chrono::days(1);
+  // The whole days among them: none when days_from is not before texts_since (Time::max()
+  // when history does not fold, which no day may be added to).
   const Time end_day = day_start(texts_since);
+  Time first_day = end_day;
+  if (days_from < texts_since) {
+    first_day = day_start(days_from) == days_from ? days_from
+                                                  : day_start(days_from) + std::chrono::days(1);
+  }
   if (direct && days_from < texts_since) {
     if (Status s = read_blocks(store_, history, runs, first_day, end_day, keys_, pair_keys_,
                                blocks);
