@@ -33,6 +33,15 @@ std::pair<size_t, size_t> runs_of_days(const std::vector<store::RunInfo>& runs, 
   return {at_or_after(start), at_or_after(start + std::chrono::days(days))};
 }
 
+// How a block is folded: as the detection that makes it folds, but from its first run on.
+Folding from_first_run(const Folding& detection) {
+  Folding fold;
+  fold.from = Time::min();
+  fold.until = detection.until;
+  fold.cuts = detection.cuts;
+  return fold;
+}
+
 // The first second of the day a block's key ("YYYY-MM-DD") names; nullopt for another key.
 std::optional<Time> day_named(const std::string& day) {
   auto t = parse_time(day + "T00:00:00Z");
@@ -384,12 +393,8 @@ Status RunSummaries::feed_runs(History& history, Time since, Time until, Time te
     if (end - first != day.runs) continue;  // some were counted from their samples
     std::vector<RunRef> of_day;
     for (size_t i = first; i < end; ++i) of_day.push_back({runs[i].id, runs[i].run_at});
-    Folding fold;
-    fold.from = Time::min();
-    fold.until = history.folding().until;
-    fold.cuts = history.folding().cuts;
     History one;
-    one.fold(std::move(fold));
+    one.fold(from_first_run(history.folding()));
     const bool whole =
         std::all_of(day.rows.begin(), day.rows.end(), [&](const store::RunCells& row) {
           return add_run_cells(row.data, row.endpoint, {row.run_id, row.run_at}, keys_,
@@ -427,12 +432,8 @@ void RunSummaries::make_weeks(const History& history, const std::vector<store::R
     const auto [first, last] = runs_of_days(runs, week, kWeekDays);
     if (week >= first_day && week + std::chrono::days(kWeekDays) <= end_day &&
         covered == last - first) {
-      Folding fold;
-      fold.from = Time::min();
-      fold.until = history.folding().until;
-      fold.cuts = history.folding().cuts;
       History one;
-      one.fold(std::move(fold));
+      one.fold(from_first_run(history.folding()));
       PendingWeek pending{day_of(week), {}, {}};
       bool whole = true;
       for (auto d = day; d != end && whole; ++d) {
