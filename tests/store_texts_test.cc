@@ -687,3 +687,180 @@ TEST_CASE("release_memory between runs, or inside a batch, loses nothing and kee
   s.reset();
   CHECK(check_all(*open_store(dir.db())) == 300);
 }
+
+namespace {
+
+// Everything a reader gets of a row, on one line.
+std::string describe(const SampleRow& r) {
+  std::string out = std::to_string(r.id) + " run " + std::to_string(r.run_id) + " " +
+                    dw::format_time(r.run_at) + " " + r.key.endpoint + "/" + r.key.probe_id +
+                    "@" + r.key.probe_version + "#" + std::to_string(r.key.seq) + " [" +
+                    r.key.requested_model + "] " +
+                    (r.key.received_at ? dw::format_time(*r.key.received_at) : "-") + " " +
+                    r.category + " " + r.lang + (r.control ? " control" : "") + " | ";
+  const dw::providers::Sample& s = r.sample;
+  out += s.text + " | " + std::to_string(s.http_status) + " " + s.finish_reason + " " +
+         s.block_reason + " " + s.model + " " + s.system_fingerprint + " " +
+         (s.prompt_tokens ? std::to_string(*s.prompt_tokens) : "-") + " " +
+         (s.completion_tokens ? std::to_string(*s.completion_tokens) : "-") + " " +
+         std::to_string(s.latency.count()) + " " + std::to_string(s.attempts) + " " + s.error +
+         " " + s.error_body + " | " + r.response_hash + " | ";
+  if (r.classification) {
+    const Classification& c = *r.classification;
+    out += c.verdict + " " + c.signals_json + (c.narrative ? " narrative " : " ") +
+           (c.expect_coverage ? std::to_string(*c.expect_coverage) : "-") + " " +
+           c.classifier_version;
+  }
+  out += " | " + r.rules_verdict + " | " + (r.judgement ? r.judgement->verdict : "-") + " | " +
+         r.features;
+  return out;
+}
+
+std::vector<std::string> rows_of(Store& s, const SampleFilter& f) {
+  std::vector<std::string> out;
+  auto st = s.for_each_sample(f, [&](const SampleRow& row) {
+    out.push_back(describe(row));
+    return true;
+  });
+  REQUIRE_MESSAGE(st.ok(), (st.ok() ? "" : st.error().to_string()));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("the rows of the run a store just stored are read from memory, as the file gives "
+          "them, and from the file whenever they may differ") {
+  // A detection reads its run's rows right after the run stored them. The same rows as a
+  // second connection reads from the file, in the same order, whatever the samples hold.
+  TempDir dir;
+  auto s = open_store(dir.db());
+  seed_probes(*s, 3);
+  REQUIRE(s->upsert_endpoint("e2", "anthropic", "http://127.0.0.1:1", "m2"));
+  store_run(*s, "2026-01-01T00:00:00Z", 0, 0);  // no samples: an empty run before
+  const std::string version = "features/1";
+  // A text stored by an earlier run, with features: the run's row that repeats it has them.
+  const Time first = at("2026-01-02T00:00:00Z");
+  int64_t before = *s->begin_run(first, first);
+  dw::providers::Sample old;
+  old.text = essay(7);
+  old.attempts = 1;
+  REQUIRE(s->add_sample({before, "p0", "v", "e1", 1, "", std::nullopt}, old));
+  REQUIRE(s->finish_run(before, first, RunStatus::complete));
+  REQUIRE(s->put_features(dw::sha256_hex(essay(7)), version, "old features"));
+  REQUIRE(s->flush());
+
+  const Time when = at("2026-01-03T00:00:00Z");
+  const int64_t run = *s->begin_run(when, when);
+  auto add = [&](const char* probe, const char* endpoint, int seq, dw::providers::Sample sample,
+                 std::optional<Classification> c) {
+    SampleKey key{run, probe, "v", endpoint, seq, "asked-model", at("2026-01-03T00:00:07Z")};
+    if (seq == 2) key.received_at.reset();
+    REQUIRE(s->add_sample(key, sample, c ? &*c : nullptr));
+  };
+  dw::providers::Sample answer;
+  answer.text = essay(1);
+  answer.http_status = 200;
+  answer.model = "m1-2026";
+  answer.system_fingerprint = "fp_1";
+  answer.prompt_tokens = 12;
+  answer.completion_tokens = 345;
+  answer.latency = std::chrono::milliseconds(812);
+  answer.attempts = 2;
+  answer.finish_reason = "stop";
+  Classification answered{"answered", R"(["a.rule"])", true, 0.5, "rules/9"};
+  dw::providers::Sample failed;
+  failed.error = "timeout";
+  failed.error_body = "{\"error\": \"overloaded\"}";
+  failed.attempts = 3;
+  failed.http_status = 529;
+  Classification error{"error", "[]", false, std::nullopt, "rules/9"};
+  // Stored out of order: endpoints, probes and seqs mixed.
+  add("p1", "e2", 1, failed, error);
+  add("p0", "e1", 2, answer, answered);  // essay 1 again below: stored by this run
+  add("p2", "e1", 1, answer, std::nullopt);  // not classified
+  dw::providers::Sample repeated = answer;
+  repeated.text = essay(7);  // the earlier run's, with features
+  add("p0", "e1", 1, repeated, Classification{"refused", "[]", false, std::nullopt, "rules/9"});
+  add("p0", "e2", 1, answer, answered);
+  REQUIRE(s->finish_run(run, when, RunStatus::complete));
+
+  auto other = open_store(dir.db());
+  std::vector<SampleFilter> filters(4);
+  filters[0] = {.run_id = run, .with_details = false};
+  filters[1] = {.since = when, .until = when + std::chrono::seconds(1), .with_text = false,
+                .with_details = false};
+  filters[2] = {.run_id = run, .features_version = version, .with_details = false};
+  filters[3] = {.since = when, .until = when + std::chrono::hours(1),
+                .features_version = version, .with_details = false,
+                .wants_text = [](const SampleRow& r) { return r.key.probe_id != "p2"; }};
+  int64_t read = 0;
+  for (const SampleFilter& f : filters) {
+    const auto memory = rows_of(*s, f);
+    CHECK(s->rows_from_memory() == read + 5);
+    read = s->rows_from_memory();
+    CHECK(memory == rows_of(*other, f));
+    REQUIRE(memory.size() == 5);
+  }
+  CHECK(other->rows_from_memory() == 0);
+  const auto features = rows_of(*s, filters[2]);
+  read = s->rows_from_memory();
+  CHECK(features[0].find("e1/p0@v#1") != std::string::npos);
+  CHECK(features[0].ends_with("| old features"));
+  CHECK(features[0].find(essay(7)) == std::string::npos);  // features stand in for the text
+  CHECK(features[1].find(essay(1)) != std::string::npos);
+  CHECK(features[4].find("e2/p1@v#1") != std::string::npos);
+
+  // What they cannot stand in for is read from the file: details, another run, a range
+  // holding another run.
+  SampleFilter details{.run_id = run};
+  CHECK(rows_of(*s, details) == rows_of(*other, details));
+  CHECK(rows_of(*s, {.run_id = before, .with_details = false}).size() == 1);
+  CHECK(rows_of(*s, {.since = first, .until = when + std::chrono::seconds(1),
+                     .with_details = false}).size() == 6);
+  CHECK(s->rows_from_memory() == read);
+
+  // Features stored since: a text this run stored has them too.
+  REQUIRE(s->put_features(dw::sha256_hex(essay(1)), version, "new features"));
+  REQUIRE(s->flush());
+  CHECK(rows_of(*s, filters[2]) == rows_of(*other, filters[2]));
+  CHECK(s->rows_from_memory() == read + 5);
+  read = s->rows_from_memory();
+
+  SUBCASE("another connection wrote: read from the file") {
+    exec_raw(dir.db(), "UPDATE sample_rows SET narrative = 1 WHERE run_id = " +
+                           std::to_string(run));
+    CHECK(rows_of(*s, filters[0]) == rows_of(*other, filters[0]));
+    CHECK(rows_of(*s, filters[0])[1].find(" narrative ") != std::string::npos);
+  }
+  SUBCASE("a classification changed: read from the file") {
+    REQUIRE(s->set_classification(
+        std::stoll(rows_of(*s, filters[0])[1]),
+        Classification{"deflected", "[]", false, std::nullopt, "rules/10"}));
+    read = s->rows_from_memory();
+    REQUIRE(s->flush());
+    CHECK(rows_of(*s, filters[0]) == rows_of(*other, filters[0]));
+    CHECK(rows_of(*s, filters[0])[1].find("| deflected") != std::string::npos);
+  }
+  SUBCASE("a judgement linked: read from the file") {
+    auto judged = s->add_judgement(dw::sha256_hex(essay(1)),
+                                   {"refused", "lectures", "judge-m", "j/1", when});
+    REQUIRE(judged);
+    const std::string row = rows_of(*s, filters[0])[1];
+    read = s->rows_from_memory();
+    REQUIRE(s->link_judgement(std::stoll(row), *judged));
+    REQUIRE(s->flush());
+    CHECK(rows_of(*s, filters[0]) == rows_of(*other, filters[0]));
+    CHECK(rows_of(*s, filters[0])[1].find("| refused") != std::string::npos);
+  }
+  SUBCASE("a transaction rolled back: read from the file") {
+    const int64_t next = *s->begin_run(when + std::chrono::hours(6), when);
+    {
+      auto tx = s->transaction();
+      REQUIRE(tx);
+      REQUIRE(s->add_sample({next, "p0", "v", "e1", 1, "", std::nullopt}, answer));
+    }  // not committed
+    read = s->rows_from_memory();
+    CHECK(rows_of(*s, {.run_id = next, .with_details = false}).empty());
+  }
+  CHECK(s->rows_from_memory() == read);
+}

@@ -28,6 +28,7 @@ Status Store::put_features(std::string_view response_hash, std::string_view vers
     return st;
   }
   if (auto st = (*whole)->commit(); !st) return st;
+  if (recent_rows_) recent_rows_->features_written = true;  // a new text may have them now
   return count_batched_write();
 }
 

@@ -99,6 +99,7 @@ Result<int64_t> Store::add_judgement(std::string_view response_hash, const Judge
 }
 
 Status Store::link_judgement(int64_t sample_id, int64_t judgement_id) {
+  forget_rows();  // a judgement's verdict becomes the sample's
   if (auto st = open_batch(); !st) return st;
   // Checked here, not by a foreign key: removing old judgements would then search every sample.
   auto up = db_->cached(

@@ -51,7 +51,8 @@ class KeyNames {
   // are left out, as by an inner join).
   Result<const std::string*> endpoint(int64_t id);
   // Probe key `id`'s probe version; nullptr when `probes` does not hold that version (a run
-  // summary's key), as an inner join of probes would leave its rows out.
+  // summary's key), as an inner join of probes would leave its rows out. The first call reads
+  // every probe key.
   Result<const Probe*> probe(int64_t id);
   // The value of strings row `id` into `to` ("" without an id).
   Status string(std::optional<int64_t> id, std::string& to);
@@ -63,7 +64,8 @@ class KeyNames {
   Db& db_;
   std::unordered_map<int64_t, std::optional<std::string>> endpoints_;
   std::unordered_map<int64_t, std::string> strings_;
-  std::unordered_map<int64_t, std::optional<Probe>> probes_;
+  std::unordered_map<int64_t, Probe> probes_;  // every stored probe key, once loaded
+  bool probes_loaded_ = false;
 };
 
 }  // namespace dw::store

@@ -41,6 +41,7 @@ Result<Removed> Store::remove_samples_before(Time before, int limit) {
   if (doomed.empty()) return removed;  // nothing written: an idle daemon stays idle
 
   if (auto st = before_direct_write(); !st) return st.error();
+  forget_rows();  // the samples and texts they name may go
   auto tx = Tx::begin(*db_);
   if (!tx) return tx.error();
   auto del = db_->cached("DELETE FROM sample_rows WHERE id = ?");

@@ -189,6 +189,84 @@ Result<bool> read_sample(const Statement& q, const SampleFilter& f, KeyNames& na
   return true;
 }
 
+}  // namespace
+
+// read_sample() for a row the store kept (recent_rows_), read as a reader without details
+// reads it: the two must give the same rows.
+Result<bool> Store::recent_sample(const RecentRow& r, KeyNames& names,
+                                  std::optional<int64_t> features, SampleRow& row) {
+  auto probe = names.probe(r.probe);
+  if (!probe) return probe.error();
+  auto endpoint = names.endpoint(r.endpoint);
+  if (!endpoint) return endpoint.error();
+  if (*probe == nullptr || *endpoint == nullptr) return false;
+  row.id = r.id;
+  row.run_id = recent_rows_->run;
+  row.run_at = recent_rows_->run_at;
+  row.key.probe_id = (*probe)->id;
+  row.key.probe_version = (*probe)->version;
+  row.key.endpoint = **endpoint;
+  row.key.run_id = row.run_id;
+  row.key.seq = r.seq;
+  row.key.received_at = r.received_at ? std::optional<Time>(Time(std::chrono::seconds(
+                                            *r.received_at)))
+                                      : std::nullopt;
+  row.key.requested_model.clear();
+  providers::Sample& s = row.sample;
+  if (Status named = names.string(r.model, s.model); !named) return named.error();
+  if (Status named = names.string(r.fingerprint, s.system_fingerprint); !named) {
+    return named.error();
+  }
+  s.http_status = r.http_status;
+  s.finish_reason.clear();
+  s.block_reason.clear();
+  s.latency = std::chrono::milliseconds(r.latency_ms);
+  s.prompt_tokens = r.prompt_tokens ? std::optional<int>(static_cast<int>(*r.prompt_tokens))
+                                    : std::nullopt;
+  s.completion_tokens = r.completion_tokens
+                            ? std::optional<int>(static_cast<int>(*r.completion_tokens))
+                            : std::nullopt;
+  s.attempts = r.attempts;
+  s.error.clear();
+  row.response_hash = r.response ? to_hex(std::string_view(r.hash.data(), r.hash.size()))
+                                 : std::string();
+  s.text.clear();
+  s.error_body.clear();
+  const std::string_view rules = r.verdict ? verdict_name(*r.verdict) : "";
+  row.rules_verdict.assign(rules.data(), rules.size());
+  if (rules.empty()) {
+    row.classification.reset();
+  } else {  // no judgement: linking one forgets the rows
+    Classification& c = row.classification ? *row.classification : row.classification.emplace();
+    c.verdict.assign(rules.data(), rules.size());
+    c.signals_json = "[]";
+    c.narrative = r.narrative;
+    c.expect_coverage = r.coverage;
+    c.classifier_version.clear();
+  }
+  row.judgement.reset();
+  row.category = (*probe)->category;
+  row.lang = (*probe)->lang;
+  row.control = (*probe)->control;
+  row.features.clear();
+  // A text this run stored has none, unless features were stored since.
+  if (features && r.response && (!r.new_text || recent_rows_->features_written)) {
+    auto q = db_->cached("SELECT data FROM text_features WHERE text = ? AND version = ?");
+    if (!q) return q.error();
+    ResetOnExit reset(**q);
+    (*q)->bind(1, *r.response).bind(2, *features);
+    auto found = (*q)->step();
+    if (!found) return found.error();
+    if (*found) {
+      const std::string_view data = (*q)->blob(0);
+      row.features.assign(data.data(), data.size());
+    }
+  }
+  return true;
+}
+
+namespace {
+
 // A text of a row as stored (a zstd frame when compressed), kept until the row is passed on.
 struct StoredText {
   bool present = false;  // false: the row has none, or it was not asked for
@@ -212,11 +290,17 @@ struct StoredText {
   }
   // Names the text only: its bytes are read if the row is wanted.
   void name(const Statement& q, int id_col, int hash_col, bool wanted) {
-    present = later = wanted && !q.is_null(id_col);
+    if (q.is_null(id_col)) {
+      present = later = false;
+      return;
+    }
+    name(q.int64(id_col), q.blob(hash_col), wanted);
+  }
+  void name(int64_t text, std::string_view text_hash, bool wanted) {
+    present = later = wanted;
     if (!present) return;
-    id = q.int64(id_col);
-    const std::string_view h = q.blob(hash_col);
-    hash.assign(h.data(), h.size());
+    id = text;
+    hash.assign(text_hash.data(), text_hash.size());
     std::string().swap(bytes);
   }
 };
@@ -323,15 +407,17 @@ Result<int64_t> Store::add_sample(const SampleKey& key, const providers::Sample&
   auto probe = sample_probe_key(key.probe_id, key.probe_version);
   if (!probe) return db_->fail(what + ": " + probe.error().message());
   std::optional<int64_t> response, body;
+  std::optional<TextStored> answer;
   if (!s.text.empty()) {
-    auto id = store_text(s.text, *endpoint, *probe, /*answer=*/true);
-    if (!id) return id.error();
-    response = *id;
+    auto stored = store_text(s.text, *endpoint, *probe, /*answer=*/true);
+    if (!stored) return stored.error();
+    answer = *stored;
+    response = stored->id;
   }
   if (!s.error_body.empty()) {
-    auto id = store_text(s.error_body, *endpoint, std::nullopt, /*answer=*/false);
-    if (!id) return id.error();
-    body = *id;
+    auto stored = store_text(s.error_body, *endpoint, std::nullopt, /*answer=*/false);
+    if (!stored) return stored.error();
+    body = stored->id;
   }
   std::array<std::optional<int64_t>, 6> strings;
   const std::array<std::string_view, 6> values = {key.requested_model, s.model,
@@ -359,9 +445,10 @@ Result<int64_t> Store::add_sample(const SampleKey& key, const providers::Sample&
   if (!ins) return ins.error();
   Statement& q = **ins;
   q.bind(1, key.run_id).bind(2, *endpoint).bind(3, *probe).bind(4, int64_t{key.seq});
-  q.bind_or_null(5, key.received_at ? std::optional<int64_t>(
-                                          key.received_at->time_since_epoch().count())
-                                    : std::nullopt);
+  const std::optional<int64_t> received =
+      key.received_at ? std::optional<int64_t>(key.received_at->time_since_epoch().count())
+                      : std::nullopt;
+  q.bind_or_null(5, received);
   q.bind_or_null(6, strings[0]).bind_or_null(7, strings[1]).bind_or_null(8, strings[2]);
   q.bind_or_null(9, s.http_status ? std::optional<int64_t>(s.http_status) : std::nullopt);
   q.bind_or_null(10, strings[3]).bind_or_null(11, strings[4]);
@@ -376,6 +463,19 @@ Result<int64_t> Store::add_sample(const SampleKey& key, const providers::Sample&
   if (auto st = q.run(what); !st) return st.error();
   int64_t id = sqlite3_last_insert_rowid(db_->handle());
   if (auto st = (*whole)->commit(); !st) return st.error();
+  if (recent_rows_ && recent_rows_->run == key.run_id) {
+    remember_row({.id = id, .endpoint = *endpoint, .probe = *probe, .seq = key.seq,
+                  .received_at = received, .model = strings[1], .fingerprint = strings[2],
+                  .http_status = s.http_status,
+                  .latency_ms = static_cast<int64_t>(s.latency.count()),
+                  .prompt_tokens = s.prompt_tokens, .completion_tokens = s.completion_tokens,
+                  .attempts = s.attempts, .response = response,
+                  .hash = answer ? answer->hash : std::array<char, 32>{},
+                  .new_text = answer && answer->added,
+                  .verdict = classified ? std::optional(classified->verdict) : std::nullopt,
+                  .narrative = classified && classified->narrative != 0,
+                  .coverage = classified ? classified->expect_coverage : std::nullopt});
+  }
   if (auto st = count_batched_write(); !st) return st.error();
   return id;
 }
@@ -385,6 +485,7 @@ Status Store::set_classification(int64_t sample_id, const Classification& c,
   if (std::string problem = classification_problem(c, explanation); !problem.empty()) {
     return db_->fail("set_classification: " + problem);
   }
+  forget_rows();  // they would read the verdict stored before
   if (auto st = open_batch(); !st) return st;
   auto whole = Tx::begin(*db_);  // the strings with the update, or neither
   if (!whole) return whole.error();
@@ -411,6 +512,7 @@ Status Store::for_each_sample(const SampleFilter& f,
   // With wants_text, a response text is read only for a row it wants (a run repeats many
   // answers, and the join read every row's).
   const bool later = f.with_text && f.wants_text;
+  std::optional<int64_t> features;  // the features' version id, when asked for
   std::string sql = select_columns(f.with_details);
   sql += f.with_text && !later ? ", d.data, typeof(d.data) = 'blob'" : ", NULL, 0";
   sql += f.with_text && f.with_details ? ", bd.data, typeof(bd.data) = 'blob'" : ", NULL, 0";
@@ -424,7 +526,8 @@ Status Store::for_each_sample(const SampleFilter& f,
     auto version = find_string(*f.features_version);
     if (!version) return version.error();
     sql += " LEFT JOIN text_features x ON x.text = s.response AND x.version = ?";
-    values.emplace_back(version->value_or(-1));  // never stored: no row has it
+    features = version->value_or(-1);  // never stored: no row has it
+    values.emplace_back(*features);
   }
   if (f.with_text) {
     // With features, the text is not even read: that is what they are kept for.
@@ -466,10 +569,6 @@ Status Store::for_each_sample(const SampleFilter& f,
     }
     return st;
   };
-  // The indexes' order (see the top of this file): nothing is sorted by SQLite.
-  auto st = prepare(sql + " ORDER BY r.run_at, r.id, s.endpoint, s.probe, s.seq");
-  if (!st) return st.error();
-  Statement& q = **st;
   KeyNames names(*db_);
 
   // Passes one row on, its texts decompressed for the call only (and only when wanted): a held
@@ -560,6 +659,43 @@ Status Store::for_each_sample(const SampleFilter& f,
     }
   };
 
+  // The run this store is storing or just stored, from memory (recent_rows_), in the
+  // indexes' order as below.
+  auto recent = recent_rows_for(f);
+  if (!recent) return recent.error();
+  if (*recent) {
+    const std::vector<RecentRow>& rows = (*recent)->rows;
+    std::vector<uint32_t> order(rows.size());
+    for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+      return std::tie(rows[a].endpoint, rows[a].probe, rows[a].seq) <
+             std::tie(rows[b].endpoint, rows[b].probe, rows[b].seq);
+    });
+    held.resize(order.size());
+    for (uint32_t i : order) {
+      const RecentRow& r = rows[i];
+      HeldRow& h = held[used];
+      auto rs = recent_sample(r, names, features, h.row);
+      if (!rs) return rs.error();
+      if (!*rs) continue;
+      h.text.present = h.text.later = false;
+      if (f.with_text && r.response) {
+        h.text.name(*r.response, std::string_view(r.hash.data(), r.hash.size()),
+                    !f.features_version || h.row.features.empty());
+      }
+      h.body.present = h.body.later = false;
+      ++used;
+    }
+    rows_from_memory_ += used;
+    auto go_on = pass_held();
+    if (!go_on) return go_on.error();
+    return Status::Ok();
+  }
+
+  // The indexes' order (see the top of this file): nothing is sorted by SQLite.
+  auto st = prepare(sql + " ORDER BY r.run_at, r.id, s.endpoint, s.probe, s.seq");
+  if (!st) return st.error();
+  Statement& q = **st;
   std::string last_run_at;
   Time run_at{};
   std::optional<int64_t> skipped_run;  // the run pass_sorted passed on: skipped here

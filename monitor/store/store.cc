@@ -194,6 +194,7 @@ Status Store::flush() {
 
 void Store::release_memory() {
   forget_texts();
+  forget_rows();
   codec_.reset();
   forget_dictionaries();
   db_->release_idle();
@@ -314,6 +315,7 @@ Result<int64_t> Store::begin_run(Time run_at, Time started_at) {
   if (auto st = before_direct_write(); !st) return st.error();
   if (auto st = take_run_lock(); !st) return st.error();
   forget_texts();  // the last run's: the next detection reads this one's
+  forget_rows();
   auto ins = db_->cached("INSERT INTO runs (run_at, started_at, status) VALUES (?, ?, 'running')");
   if (!ins) return ins.error();
   (*ins)->bind(1, format_time(run_at)).bind(2, format_time(started_at));
@@ -323,6 +325,7 @@ Result<int64_t> Store::begin_run(Time run_at, Time started_at) {
   }
   int64_t id = sqlite3_last_insert_rowid(db_->handle());
   my_open_runs_.insert(id);
+  keep_rows(id, run_at);
   return id;
 }
 

@@ -44,6 +44,7 @@ namespace dw::store {
 class Codec;
 class Db;
 class Dictionary;
+class KeyNames;
 class Statement;
 class Tx;
 
@@ -372,6 +373,11 @@ class Store {
   // Commits the open batch. Inside a Transaction it does nothing: the transaction decides.
   Status flush();
 
+  // The rows for_each_sample gave from memory since the store was opened: those of the run
+  // it is storing or stored last, which it keeps until the next begins (see recent_rows_).
+  // For tests and benchmarks, which tell the two ways of reading apart by it.
+  int64_t rows_from_memory() const { return rows_from_memory_; }
+
   // Gives back memory kept only for speed: this connection's page cache, the statements kept
   // for reuse and the prepared compression dictionaries and contexts (prepared again when
   // next needed, from the database). For a daemon between jobs, hours apart; never loses data.
@@ -548,8 +554,13 @@ class Store {
   // texts.cc: texts stored once each, compressed with the dictionary of the probe's answers
   // from the endpoint, else the endpoint's (probe: nullopt for error bodies). An answer
   // (`answer`) is also kept in memory for the run's detection (recent_texts_).
-  Result<int64_t> store_text(std::string_view text, int64_t endpoint_key,
-                             std::optional<int64_t> probe_key, bool answer);  // texts.id
+  struct TextStored {
+    int64_t id = 0;              // texts.id
+    std::array<char, 32> hash;   // its SHA-256
+    bool added = false;          // stored now, not found stored already
+  };
+  Result<TextStored> store_text(std::string_view text, int64_t endpoint_key,
+                                std::optional<int64_t> probe_key, bool answer);
   Result<std::optional<int64_t>> find_text(std::string_view hash);  // by the 32-byte SHA-256
   Result<std::optional<int64_t>> find_text_hex(std::string_view hash_hex);
   // Text `id` as it is kept, when its hash (32 bytes) is still `hash`; nullopt when not.
@@ -625,6 +636,49 @@ class Store {
   void remember_text(int64_t id, std::string_view hash, std::string_view text);
   void forget_texts();
   const std::string* recent_text(int64_t id, std::string_view hash) const;
+  // recent_rows.cc: the rows add_sample() stored for the run begun last, as a reader without
+  // details reads them back (SampleFilter::with_details = false): a detection reads its run's
+  // rows right after the run stored them, and reading them back was a fifth of a detection.
+  // for_each_sample gives them for exactly that run while nothing can have changed them since:
+  // no other connection committed (PRAGMA data_version), this one rolled nothing back
+  // (Db::rollbacks()), and set_classification, link_judgement and retention did not run (they
+  // forget them). At most kRecentRows, else none; emptied by begin_run() and release_memory().
+  static constexpr size_t kRecentRows = 10000;
+  struct RecentRow {  // the stored columns a reader without details reads, as stored
+    int64_t id = 0, endpoint = 0, probe = 0;  // sample_rows.id, the endpoint and probe keys
+    int seq = 0;
+    std::optional<int64_t> received_at, model, fingerprint;  // seconds; strings ids
+    int http_status = 0;
+    int64_t latency_ms = 0;
+    std::optional<int64_t> prompt_tokens, completion_tokens;
+    int attempts = 0;
+    std::optional<int64_t> response;  // texts.id
+    std::array<char, 32> hash{};       // the response's, when there is one
+    bool new_text = false;             // the response was stored by this run
+    std::optional<int64_t> verdict;    // the rules' verdict number; none until classified
+    bool narrative = false;
+    std::optional<double> coverage;
+  };
+  struct RecentRows {
+    int64_t run = 0;  // 0: none kept
+    Time run_at;
+    int64_t data_version = 0;  // PRAGMA data_version at begin_run
+    uint64_t rollbacks = 0;    // Db::rollbacks() at begin_run
+    bool features_written = false;  // put_features since: any text may have features
+    std::vector<RecentRow> rows;
+  };
+  std::unique_ptr<RecentRows> recent_rows_;
+  int64_t rows_from_memory_ = 0;
+  void keep_rows(int64_t run, Time run_at);
+  void remember_row(RecentRow row);
+  void forget_rows() { recent_rows_.reset(); }
+  // The kept rows when f reads exactly them (its run, nothing else, without details), in the
+  // order add_sample stored them; nullptr when it does not or they may have changed.
+  Result<const RecentRows*> recent_rows_for(const SampleFilter& f);
+  // Fills row (but for its texts) as read_sample() does from the stored columns; false when
+  // its probe version or endpoint is not stored. features: its features' version id, if asked.
+  Result<bool> recent_sample(const RecentRow& r, KeyNames& names,
+                             std::optional<int64_t> features, SampleRow& row);
   std::map<int64_t, int64_t> training_skipped_;  // endpoint key -> newest text id then
   // The last count of an endpoint's texts since its dictionary: texts with id > after, as
   // counted when `newest` was the newest text.

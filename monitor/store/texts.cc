@@ -157,14 +157,17 @@ const std::string* Store::recent_text(int64_t id, std::string_view hash) const {
                                                                        : nullptr;
 }
 
-Result<int64_t> Store::store_text(std::string_view text, int64_t endpoint,
-                                  std::optional<int64_t> probe, bool answer) {
+Result<Store::TextStored> Store::store_text(std::string_view text, int64_t endpoint,
+                                            std::optional<int64_t> probe, bool answer) {
   std::string hash = sha256_bytes(text);
+  TextStored stored;
+  std::copy(hash.begin(), hash.end(), stored.hash.begin());
   auto found = find_text(hash);
   if (!found) return found.error();
   if (*found) {
     if (answer) remember_text(**found, hash, text);
-    return **found;
+    stored.id = **found;
+    return stored;
   }
   auto dict = current_dictionary(endpoint, probe);
   if (!dict) return dict.error();
@@ -183,7 +186,9 @@ Result<int64_t> Store::store_text(std::string_view text, int64_t endpoint,
   frame ? (*data)->bind_blob(2, *frame) : (*data)->bind(2, text);
   if (auto st = (*data)->run("storing a text"); !st) return st.error();
   if (answer) remember_text(id, hash, text);
-  return id;
+  stored.id = id;
+  stored.added = true;
+  return stored;
 }
 
 Result<std::string> Store::read_text(int64_t id, std::optional<int64_t> dict,
