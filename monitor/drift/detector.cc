@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <optional>
 #include <set>
+#include <tuple>
 
 #include "analysis/normalise.h"
 #include "drift/answer_features.h"
@@ -132,13 +133,17 @@ void forget_old(std::vector<store::Event>& events, Time horizon) {
   });
 }
 
+// In detection order (detected_at, then id).
 Result<std::vector<store::Event>> events_since(store::Store& store, Time since) {
   std::vector<store::Event> events;
-  Status s = store.for_each_event(store::EventFilter{.since = since}, [&](const store::Event& e) {
+  Status s = store.for_each_event({.since = since, .ordered = false}, [&](const store::Event& e) {
     events.push_back(e);
     return true;
   });
   if (!s) return s.error();
+  std::sort(events.begin(), events.end(), [](const store::Event& a, const store::Event& b) {
+    return std::tie(a.detected_at, a.id) < std::tie(b.detected_at, b.id);
+  });
   return events;
 }
 

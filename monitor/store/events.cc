@@ -97,7 +97,7 @@ Status Store::for_each_event(const EventFilter& f,
   // sorted; `+` keeps SQLite from walking every event ever stored in events_by_time's order
   // instead. With `until`, events_by_time bounds the walk already.
   const bool by_resolution = f.since && !f.until;
-  sql += by_resolution ? " ORDER BY +detected_at, id" : " ORDER BY detected_at, id";
+  if (f.ordered) sql += by_resolution ? " ORDER BY +detected_at, id" : " ORDER BY detected_at, id";
 
   auto st = db_->prepare(sql);  // per call: the callback may call back into the store
   if (!st) return st.error();

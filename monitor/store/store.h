@@ -205,6 +205,9 @@ struct EventFilter {
   std::optional<Time> since{};
   std::optional<Time> until{};
   bool only_open = false;
+  // false: in whatever order the indexes give them, for a caller that holds them all and
+  // sorts them itself (SQLite's sort copies every row, evidence and all, to order them).
+  bool ordered = true;
 };
 
 // Which runs Store::list_runs yields; unset fields match everything. Times compare with run_at:
