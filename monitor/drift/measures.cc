@@ -294,8 +294,9 @@ SimilarityRecent measure_recent(const std::vector<Signature>& base, double thres
 
 namespace {
 
-// A comparison's numbers; its cells (base, recent) are left empty: most comparisons are not
-// kept, and copying their cells cost more than the counting.
+// A comparison's numbers; its cells (base, recent) and its similarity baseline's runs are
+// left empty (kept() fills them): most comparisons are not kept, and copying their cells cost
+// more than the counting.
 std::optional<Finding> measured(Measure m, CellSpan base, CellSpan recent, const Options& options,
                                 SimilarityMemo* memo) {
   Finding f;
@@ -316,7 +317,7 @@ std::optional<Finding> measured(Measure m, CellSpan base, CellSpan recent, const
       std::vector<uint32_t> kinds;
       std::vector<size_t> mult;
       memo->group(b0, b1, kinds, mult);
-      f.similarity = baseline_from(mult, run_ids(used), least, [&](size_t g, size_t h) {
+      f.similarity = baseline_from(mult, {}, least, [&](size_t g, size_t h) {
         return memo->between(kinds[g], kinds[h]);
       });
       if (!f.similarity || r1 == r0) return std::nullopt;
@@ -326,7 +327,7 @@ std::optional<Finding> measured(Measure m, CellSpan base, CellSpan recent, const
           });
     } else {
       const std::vector<Signature> then = answers(used), now = answers(recent);
-      f.similarity = similarity_baseline(then, run_ids(used), least);
+      f.similarity = similarity_baseline(then, {}, least);
       if (!f.similarity || now.empty()) return std::nullopt;
       f.similarity_recent = measure_recent(then, f.similarity->threshold, now);
     }
@@ -342,15 +343,19 @@ std::optional<Finding> measured(Measure m, CellSpan base, CellSpan recent, const
   return f;
 }
 
+// A finding that is kept: with its cells, and the runs of its similarity baseline.
+void keep(Finding& f, CellSpan base, CellSpan recent) {
+  f.base.assign(base.begin(), base.end());
+  f.recent.assign(recent.begin(), recent.end());
+  if (f.similarity) f.similarity->runs = run_ids(similarity_cells(base));
+}
+
 }  // namespace
 
 std::optional<Finding> compare(Measure m, const Cells& base, const Cells& recent,
                                const Options& options) {
   auto f = measured(m, base, recent, options, nullptr);
-  if (f) {
-    f->base = base;
-    f->recent = recent;
-  }
+  if (f) keep(*f, base, recent);
   return f;
 }
 
@@ -386,8 +391,7 @@ WindowResult best_window(Measure m, const Cells& eligible, Time run_at, const Op
     auto f = measured(m, base, recent, options, shared);
     if (f) result.tested = true;
     if (!f || f->effect < options.min_effect || !moves_the_right_way(*f)) continue;
-    f->base.assign(base.begin(), base.end());
-    f->recent.assign(recent.begin(), recent.end());
+    keep(*f, base, recent);
     if (!best || f->p < by_length[*best]->p) best = len;
     by_length[len] = std::move(f);
   }

@@ -60,23 +60,10 @@ double exact_test(const Counts& a, const Counts& b) {
   long n_small = std::min(na, nb);
 
   // Columns that are empty on both sides carry no information; dropping them keeps the
-  // enumeration small. On the stack for the usual few columns: detection runs thousands of
-  // these, and allocating their vectors cost as much as most tests.
-  constexpr size_t kOnStack = 8;
+  // enumeration small.
   const size_t k = a.size();
-  std::array<long, kOnStack> column_stack, observed_stack;
-  std::array<double, kOnStack> tail_stack;
-  std::vector<long> column_heap, observed_heap;
-  std::vector<double> tail_heap;
-  if (k > kOnStack) {
-    column_heap.resize(k);
-    observed_heap.resize(k);
-    tail_heap.resize(k);
-  }
-  const std::span<long> column_all = k > kOnStack ? std::span<long>(column_heap) : column_stack;
-  const std::span<long> observed_all =
-      k > kOnStack ? std::span<long>(observed_heap) : observed_stack;
-  const std::span<double> tail_all = k > kOnStack ? std::span<double>(tail_heap) : tail_stack;
+  std::array<long, Counts::kMaxCategories> column_all, observed_all;
+  std::array<double, Counts::kMaxCategories> tail_all;
   size_t columns = 0;
   for (size_t j = 0; j < k; ++j) {
     if (a[j] + b[j] == 0) continue;
@@ -85,7 +72,7 @@ double exact_test(const Counts& a, const Counts& b) {
     ++columns;
   }
   if (columns < 2) return 1.0;
-  const std::span<const long> column = column_all.first(columns);
+  const std::span<const long> column = std::span<const long>(column_all).first(columns);
 
   double log_denominator = log_choose(na + nb, n_small);
   double log_observed = -log_denominator;
@@ -96,7 +83,7 @@ double exact_test(const Counts& a, const Counts& b) {
     capacity += column[j];
     tail_all[j] = capacity;
   }
-  Enumerator e{column, tail_all.first(columns), log_denominator,
+  Enumerator e{column, std::span<const double>(tail_all).first(columns), log_denominator,
                // Relative tolerance so that tables as likely as the observed one, up to
                // rounding, count as "no more likely".
                log_observed + 1e-7};

@@ -4,13 +4,53 @@
 // the number of probe x endpoint pairs tested, and demands a meaningful effect size as well.
 #pragma once
 
+#include <algorithm>
+#include <array>
+#include <cassert>
 #include <cstddef>
+#include <initializer_list>
+#include <iterator>
 #include <vector>
 
 namespace dw::drift {
 
-// Counts per category (verdicts, or flagged / not flagged) for one side of a comparison.
-using Counts = std::vector<long>;
+// Counts per category (verdicts, or flagged / not flagged) for one side of a comparison: a
+// few numbers, held in place. A detection compares tens of thousands of them, and a vector
+// each was a third of its allocations.
+class Counts {
+ public:
+  static constexpr size_t kMaxCategories = 12;
+
+  Counts() = default;
+  Counts(size_t n, long value) : size_(n) {
+    assert(n <= kMaxCategories);
+    std::fill_n(values_.begin(), size_, value);
+  }
+  Counts(std::initializer_list<long> values) : Counts(values.begin(), values.end()) {}
+  template <std::input_iterator It>
+  Counts(It first, It last) {
+    for (; first != last; ++first) {
+      assert(size_ < kMaxCategories);
+      values_[size_++] = *first;
+    }
+  }
+
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  long& operator[](size_t i) { return values_[i]; }
+  long operator[](size_t i) const { return values_[i]; }
+  long* begin() { return values_.data(); }
+  long* end() { return values_.data() + size_; }
+  const long* begin() const { return values_.data(); }
+  const long* end() const { return values_.data() + size_; }
+  friend bool operator==(const Counts& a, const Counts& b) {
+    return std::equal(a.begin(), a.end(), b.begin(), b.end());
+  }
+
+ private:
+  std::array<long, kMaxCategories> values_{};
+  size_t size_ = 0;
+};
 
 // Exact test of independence for a 2 x k table (rows: baseline, recent; columns: categories),
 // the Freeman-Halton extension of Fisher's exact test: conditional on the margins, the p-value
