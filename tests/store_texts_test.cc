@@ -852,6 +852,11 @@ TEST_CASE("the rows of the run a store just stored are read from memory, as the 
     CHECK(rows_of(*s, filters[0]) == rows_of(*other, filters[0]));
     CHECK(rows_of(*s, filters[0])[1].find("| refused") != std::string::npos);
   }
+  SUBCASE("samples removed: read from the file") {
+    REQUIRE(s->remove_samples_before(when + std::chrono::hours(1)));
+    read = s->rows_from_memory();
+    CHECK(rows_of(*s, filters[0]).empty());
+  }
   SUBCASE("a transaction rolled back: read from the file") {
     const int64_t next = *s->begin_run(when + std::chrono::hours(6), when);
     {

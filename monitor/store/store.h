@@ -401,7 +401,9 @@ class Store {
   // read when wanted), put in order in memory up to Options::sort_memory (a larger
   // run is ordered by SQLite). Texts are decompressed as rows are passed on, one at a time. An
   // error stops the iteration at once (rows held to be put in order are not passed on); a text
-  // that cannot be decompressed (a damaged file) is one, naming the text.
+  // that cannot be decompressed (a damaged file) is one, naming the text. The run this store
+  // is storing or stored last is read from memory when nothing can have changed it since
+  // (recent_rows_, rows_from_memory()): the same rows.
   Status for_each_sample(const SampleFilter& filter,
                          const std::function<bool(const SampleRow&)>& callback);
 
