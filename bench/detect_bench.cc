@@ -11,9 +11,11 @@
 // as in a database a daemon has been writing (a database from before day blocks has none);
 // when that detection opens or resolves an event, the run is decided and the timed ones do
 // nothing (the warning says so): use a database whose latest run decides nothing.
-// Prints each detection's wall and CPU time and the median, and what it read (runs'
-// summaries, pairs decoded, days read from their blocks, endpoint runs whose signatures were
-// read of those whose texts were). Default [detection] options.
+// It reads the run's samples back from the file, as a process that did not store them does
+// (run and the daemon keep them in memory: store.h, rows_from_memory()).
+// Prints each detection's wall and CPU time (and its system part) and the median, and what it
+// read (runs' summaries, pairs decoded, days read from their blocks, endpoint runs whose
+// signatures were read of those whose texts were). Default [detection] options.
 // Under `valgrind --tool=callgrind --toggle-collect='*detect_run*' bench_detect DB 1`, the
 // instruction count of one detection: a figure the machine's load does not move.
 #include <sys/resource.h>
