@@ -122,10 +122,13 @@ TEST_CASE("detection writes no features: each run's texts are hashed once a dete
   World w;
   const long per_run = w.run(0).texts_hashed;
   CHECK(per_run == 15);
+  // The run's own samples (5 probes x 3 samples) from the store's memory: it stored them.
+  CHECK(w.store().rows_from_memory() == 15);
   for (int d = 1; d < 5; ++d) {
     CAPTURE(d);
     // The run's own texts; the four runs before come from their summaries, not rehashed.
     CHECK(w.run(d).texts_hashed == per_run);
+    CHECK(w.store().rows_from_memory() == 15 * (d + 1));
   }
   Summary s = w.run(5, [](const std::string&, int, int) {
     return say("answered", "One answer every probe gives today, word for word, at length.");

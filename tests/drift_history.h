@@ -133,10 +133,12 @@ class World {
           sample.http_status = error ? 503 : 200;
           sample.error = error ? "HTTP 503" : "";
           sample.text = error ? "" : s.text.empty() ? noisy_text(id, rng_) : s.text;
+          // Classified as it is stored, as the runner does: detection then reads the run's
+          // rows from the store's memory (Store::rows_from_memory()).
+          const store::Classification c{s.verdict, "[]", s.narrative, s.coverage, "t"};
           auto sid = store_->add_sample({*run_id, id, version(id), endpoint, seq, "model-a", at(d)},
-                                        sample);
+                                        sample, &c);
           REQUIRE(sid.ok());
-          REQUIRE(store_->set_classification(*sid, {s.verdict, "[]", s.narrative, s.coverage, "t"}).ok());
         }
       }
     }

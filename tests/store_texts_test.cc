@@ -785,11 +785,13 @@ TEST_CASE("the rows of the run a store just stored are read from memory, as the 
   REQUIRE(s->finish_run(run, when, RunStatus::complete));
 
   auto other = open_store(dir.db());
+  const auto every = [](const SampleRow&) { return true; };
   std::vector<SampleFilter> filters(4);
-  filters[0] = {.run_id = run, .with_details = false};
+  filters[0] = {.run_id = run, .with_details = false, .wants_text = every};
   filters[1] = {.since = when, .until = when + std::chrono::seconds(1), .with_text = false,
                 .with_details = false};
-  filters[2] = {.run_id = run, .features_version = version, .with_details = false};
+  filters[2] = {.run_id = run, .features_version = version, .with_details = false,
+                .wants_text = every};
   filters[3] = {.since = when, .until = when + std::chrono::hours(1),
                 .features_version = version, .with_details = false,
                 .wants_text = [](const SampleRow& r) { return r.key.probe_id != "p2"; }};
@@ -810,13 +812,15 @@ TEST_CASE("the rows of the run a store just stored are read from memory, as the 
   CHECK(features[1].find(essay(1)) != std::string::npos);
   CHECK(features[4].find("e2/p1@v#1") != std::string::npos);
 
-  // What they cannot stand in for is read from the file: details, another run, a range
-  // holding another run.
+  // What they cannot stand in for is read from the file: details, texts read with their rows
+  // (without wants_text), another run, a range holding another run.
   SampleFilter details{.run_id = run};
   CHECK(rows_of(*s, details) == rows_of(*other, details));
-  CHECK(rows_of(*s, {.run_id = before, .with_details = false}).size() == 1);
+  SampleFilter with_rows{.run_id = run, .with_details = false};
+  CHECK(rows_of(*s, with_rows) == rows_of(*other, with_rows));
+  CHECK(rows_of(*s, {.run_id = before, .with_text = false, .with_details = false}).size() == 1);
   CHECK(rows_of(*s, {.since = first, .until = when + std::chrono::seconds(1),
-                     .with_details = false}).size() == 6);
+                     .with_text = false, .with_details = false}).size() == 6);
   CHECK(s->rows_from_memory() == read);
 
   // Features stored since: a text this run stored has them too.
@@ -865,7 +869,66 @@ TEST_CASE("the rows of the run a store just stored are read from memory, as the 
       REQUIRE(s->add_sample({next, "p0", "v", "e1", 1, "", std::nullopt}, answer));
     }  // not committed
     read = s->rows_from_memory();
-    CHECK(rows_of(*s, {.run_id = next, .with_details = false}).empty());
+    CHECK(rows_of(*s, {.run_id = next, .with_text = false, .with_details = false}).empty());
   }
   CHECK(s->rows_from_memory() == read);
+}
+
+TEST_CASE("a run of more samples than the store keeps is read from the file, whole") {
+  TempDir dir;
+  auto s = open_store(dir.db());
+  seed(*s);
+  const Time when = at("2026-01-01T00:00:00Z");
+  const int64_t run = *s->begin_run(when, when);
+  dw::providers::Sample failed;  // no text: cheap to store
+  failed.error = "timeout";
+  failed.attempts = 1;
+  auto add = [&](int seq) {
+    REQUIRE(s->add_sample({run, "a", "v-a", "e1", seq, "", std::nullopt}, failed));
+  };
+  const SampleFilter filter{.run_id = run, .with_text = false, .with_details = false};
+  auto seqs = [&] {
+    std::vector<int> out;
+    REQUIRE(s->for_each_sample(filter, [&](const SampleRow& row) {
+      out.push_back(row.key.seq);
+      return true;
+    }));
+    return out;
+  };
+  const int most = static_cast<int>(Store::kRecentRows);
+  for (int seq = 1; seq <= most; ++seq) add(seq);
+  std::vector<int> expected(most);
+  for (int i = 0; i < most; ++i) expected[i] = i + 1;
+  CHECK(seqs() == expected);
+  CHECK(s->rows_from_memory() == most);
+  add(most + 1);  // one more than it keeps: none kept
+  expected.push_back(most + 1);
+  CHECK(seqs() == expected);
+  CHECK(s->rows_from_memory() == most);
+}
+
+TEST_CASE("the answers a run keeps in memory stop at 2 MiB; the others are read from the file") {
+  TempDir dir;
+  auto s = open_store(dir.db());
+  seed(*s);
+  store_run(*s, "2026-01-01T00:00:00Z", 0, 3200);  // about 2.2 MB of answers and their entries
+  REQUIRE(s->flush());
+  exec_raw(dir.db(), "UPDATE text_data SET data = 'from the file'");
+  SampleFilter wanted;
+  wanted.wants_text = [](const SampleRow&) { return true; };
+  int kept = 0, read = 0;
+  REQUIRE(s->for_each_sample(wanted, [&](const SampleRow& row) {
+    if (row.sample.text == essay(row.key.seq - 1)) {
+      CHECK(read == 0);  // the first ones stored are the ones kept
+      ++kept;
+    } else {
+      CHECK(row.sample.text == "from the file");
+      ++read;
+    }
+    return true;
+  }));
+  // Each kept answer counts its bytes and an entry's: a little over 700 bytes.
+  CHECK(kept > 2800);
+  CHECK(kept < 3100);
+  CHECK(kept + read == 3200);
 }

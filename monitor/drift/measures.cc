@@ -295,7 +295,7 @@ SimilarityRecent measure_recent(const std::vector<Signature>& base, double thres
 namespace {
 
 // A comparison's numbers; its cells (base, recent) and its similarity baseline's runs are
-// left empty (kept() fills them): most comparisons are not kept, and copying their cells cost
+// left empty (keep() fills them): most comparisons are not kept, and copying their cells cost
 // more than the counting.
 std::optional<Finding> measured(Measure m, CellSpan base, CellSpan recent, const Options& options,
                                 SimilarityMemo* memo) {

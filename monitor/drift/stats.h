@@ -22,17 +22,17 @@ class Counts {
   static constexpr size_t kMaxCategories = 12;
 
   Counts() = default;
-  Counts(size_t n, long value) : size_(n) {
+  // More than kMaxCategories is a programming error: asserted, and never written past the
+  // array in a release build (the rest are dropped).
+  Counts(size_t n, long value) : size_(std::min(n, kMaxCategories)) {
     assert(n <= kMaxCategories);
     std::fill_n(values_.begin(), size_, value);
   }
   Counts(std::initializer_list<long> values) : Counts(values.begin(), values.end()) {}
   template <std::input_iterator It>
   Counts(It first, It last) {
-    for (; first != last; ++first) {
-      assert(size_ < kMaxCategories);
-      values_[size_++] = *first;
-    }
+    for (; first != last && size_ < kMaxCategories; ++first) values_[size_++] = *first;
+    assert(first == last);
   }
 
   size_t size() const { return size_; }

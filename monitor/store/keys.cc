@@ -109,9 +109,29 @@ Result<const std::string*> KeyNames::endpoint(int64_t id) {
 }
 
 Result<const KeyNames::Probe*> KeyNames::probe(int64_t id) {
+  if (!all_probes_) {  // one at a time
+    if (auto it = probes_.find(id); it != probes_.end()) {
+      return it->second ? &*it->second : nullptr;
+    }
+    auto q = db_.cached(
+        "SELECT k.probe_id, k.probe_version, p.category, p.lang, p.control FROM probe_keys k "
+        "CROSS JOIN probes p ON p.id = k.probe_id AND p.version = k.probe_version "
+        "WHERE k.id = ?");
+    if (!q) return q.error();
+    ResetOnExit reset(**q);
+    (*q)->bind(1, id);
+    auto row = (*q)->step();
+    if (!row) return row.error();
+    std::optional<Probe>& p = probes_[id];
+    if (!*row) return nullptr;
+    const Statement& r = **q;
+    p = Probe{std::string(r.text(0)), std::string(r.text(1)), std::string(r.text(2)),
+              std::string(r.text(3)), r.int64(4) != 0};
+    return &*p;
+  }
   if (!probes_loaded_) {
-    // All at once, on first use: a reader names most of them (a run every probe), and a
-    // lookup each cost a run's detection more than its own decisions about some pairs.
+    // All at once, on first use: a reader of whole runs names most of them, and a lookup each
+    // cost a detection more than its decisions about some pairs.
     auto q = db_.cached(
         "SELECT k.id, k.probe_id, k.probe_version, p.category, p.lang, p.control "
         "FROM probe_keys k CROSS JOIN probes p ON p.id = k.probe_id "
@@ -130,7 +150,7 @@ Result<const KeyNames::Probe*> KeyNames::probe(int64_t id) {
     probes_loaded_ = true;
   }
   auto it = probes_.find(id);
-  return it == probes_.end() ? nullptr : &it->second;
+  return it == probes_.end() || !it->second ? nullptr : &*it->second;
 }
 
 Status KeyNames::string(std::optional<int64_t> id, std::string& to) {

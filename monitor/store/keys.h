@@ -45,14 +45,15 @@ class KeyNames {
     bool control = false;
   };
 
-  explicit KeyNames(Db& db) : db_(db) {}
+  // all_probes: the first probe() reads every probe key (a reader of whole runs names most of
+  // them); else each is looked up when first named (a reader of one probe's samples).
+  KeyNames(Db& db, bool all_probes) : db_(db), all_probes_(all_probes) {}
 
   // The name of endpoint key `id`; nullptr when there is no such key (the rows that name it
   // are left out, as by an inner join).
   Result<const std::string*> endpoint(int64_t id);
   // Probe key `id`'s probe version; nullptr when `probes` does not hold that version (a run
-  // summary's key), as an inner join of probes would leave its rows out. The first call reads
-  // every probe key.
+  // summary's key), as an inner join of probes would leave its rows out.
   Result<const Probe*> probe(int64_t id);
   // The value of strings row `id` into `to` ("" without an id).
   Status string(std::optional<int64_t> id, std::string& to);
@@ -64,8 +65,9 @@ class KeyNames {
   Db& db_;
   std::unordered_map<int64_t, std::optional<std::string>> endpoints_;
   std::unordered_map<int64_t, std::string> strings_;
-  std::unordered_map<int64_t, Probe> probes_;  // every stored probe key, once loaded
+  const bool all_probes_;
   bool probes_loaded_ = false;
+  std::unordered_map<int64_t, std::optional<Probe>> probes_;  // nullopt: not in `probes`
 };
 
 }  // namespace dw::store

@@ -4,29 +4,21 @@
 #include "store/store.h"
 
 namespace dw::store {
-namespace {
-
-// Changes whenever another connection commits (this one's own commits leave it as it was).
-Result<int64_t> data_version(Db& db) {
-  auto q = db.cached("PRAGMA data_version");
+Result<int64_t> Store::data_version() {
+  auto q = db_->cached("PRAGMA data_version");
   if (!q) return q.error();
   ResetOnExit reset(**q);
   auto row = (*q)->step();
   if (!row) return row.error();
-  if (!*row) return db.fail("PRAGMA data_version gave no row");
+  if (!*row) return db_->fail("PRAGMA data_version gave no row");
   return (*q)->int64(0);
 }
 
-}  // namespace
-
-void Store::keep_rows(int64_t run, Time run_at) {
-  recent_rows_.reset();
-  auto version = data_version(*db_);
-  if (!version) return;  // the rows are then read back, as before
+void Store::keep_rows(int64_t run, Time run_at, int64_t version) {
   recent_rows_ = std::make_unique<RecentRows>();
   recent_rows_->run = run;
   recent_rows_->run_at = run_at;
-  recent_rows_->data_version = *version;
+  recent_rows_->data_version = version;
   recent_rows_->rollbacks = db_->rollbacks();
 }
 
@@ -40,7 +32,10 @@ void Store::remember_row(RecentRow row) {
 
 Result<const Store::RecentRows*> Store::recent_rows_for(const SampleFilter& f) {
   const RecentRows* kept = recent_rows_.get();
-  if (kept == nullptr || f.with_details || f.endpoint || f.probe_id || f.probe_version) {
+  // A text asked for without wants_text comes with its row (for_each_sample): these name
+  // theirs, to be read as each row is passed on.
+  if (kept == nullptr || f.with_details || f.endpoint || f.probe_id || f.probe_version ||
+      (f.with_text && !f.wants_text)) {
     return nullptr;
   }
   if (f.run_id ? *f.run_id != kept->run : !f.since || !f.until) return nullptr;
@@ -51,9 +46,9 @@ Result<const Store::RecentRows*> Store::recent_rows_for(const SampleFilter& f) {
     forget_rows();
     return nullptr;
   }
-  auto version = data_version(*db_);
+  auto version = data_version();
   if (!version) return version.error();
-  if (*version != kept->data_version) {  // another program wrote: they may have changed
+  if (*version != kept->data_version) {  // another connection wrote: they may have changed
     forget_rows();
     return nullptr;
   }

@@ -569,7 +569,7 @@ Status Store::for_each_sample(const SampleFilter& f,
     }
     return st;
   };
-  KeyNames names(*db_);
+  KeyNames names(*db_, !f.probe_id && !f.probe_version);
 
   // Passes one row on, its texts decompressed for the call only (and only when wanted): a held
   // run keeps its texts as stored.
@@ -663,7 +663,8 @@ Status Store::for_each_sample(const SampleFilter& f,
   // indexes' order as below.
   auto recent = recent_rows_for(f);
   if (!recent) return recent.error();
-  if (*recent) {
+  // Held to be put in order, as a run read from the file is, within the same bound.
+  if (*recent && (*recent)->rows.size() * sizeof(HeldRow) <= options_.sort_memory) {
     const std::vector<RecentRow>& rows = (*recent)->rows;
     std::vector<uint32_t> order(rows.size());
     for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;

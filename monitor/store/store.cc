@@ -316,6 +316,12 @@ Result<int64_t> Store::begin_run(Time run_at, Time started_at) {
   if (auto st = take_run_lock(); !st) return st.error();
   forget_texts();  // the last run's: the next detection reads this one's
   forget_rows();
+  // Before the run exists: a write by another connection from then on moves it.
+  auto version = data_version();
+  if (!version) {
+    if (my_open_runs_.empty()) release_run_lock();
+    return version.error();
+  }
   auto ins = db_->cached("INSERT INTO runs (run_at, started_at, status) VALUES (?, ?, 'running')");
   if (!ins) return ins.error();
   (*ins)->bind(1, format_time(run_at)).bind(2, format_time(started_at));
@@ -325,7 +331,7 @@ Result<int64_t> Store::begin_run(Time run_at, Time started_at) {
   }
   int64_t id = sqlite3_last_insert_rowid(db_->handle());
   my_open_runs_.insert(id);
-  keep_rows(id, run_at);
+  keep_rows(id, run_at, *version);
   return id;
 }
 

@@ -380,6 +380,8 @@ class Store {
   // it is storing or stored last, which it keeps until the next begins (see recent_rows_).
   // For tests and benchmarks, which tell the two ways of reading apart by it.
   int64_t rows_from_memory() const { return rows_from_memory_; }
+  // A run of more samples than this is read back from the file (its rows are not kept).
+  static constexpr size_t kRecentRows = 10000;
 
   // Gives back memory kept only for speed: this connection's page cache, the statements kept
   // for reuse and the prepared compression dictionaries and contexts (prepared again when
@@ -645,10 +647,10 @@ class Store {
   // details reads them back (SampleFilter::with_details = false): a detection reads its run's
   // rows right after the run stored them, and reading them back was a fifth of a detection.
   // for_each_sample gives them for exactly that run while nothing can have changed them since:
-  // no other connection committed (PRAGMA data_version), this one rolled nothing back
+  // no other connection (another program, or another Store in this one) committed (PRAGMA
+  // data_version), this one rolled nothing back
   // (Db::rollbacks()), and set_classification, link_judgement and retention did not run (they
   // forget them). At most kRecentRows, else none; emptied by begin_run() and release_memory().
-  static constexpr size_t kRecentRows = 10000;
   struct RecentRow {  // the stored columns a reader without details reads, as stored
     int64_t id = 0, endpoint = 0, probe = 0;  // sample_rows.id, the endpoint and probe keys
     int seq = 0;
@@ -674,7 +676,8 @@ class Store {
   };
   std::unique_ptr<RecentRows> recent_rows_;
   int64_t rows_from_memory_ = 0;
-  void keep_rows(int64_t run, Time run_at);
+  Result<int64_t> data_version();  // PRAGMA data_version: moves when another connection commits
+  void keep_rows(int64_t run, Time run_at, int64_t data_version);
   void remember_row(RecentRow row);
   void forget_rows() { recent_rows_.reset(); }
   // The kept rows when f reads exactly them (its run, nothing else, without details), in the
