@@ -4,6 +4,7 @@
 #include "store/store.h"
 
 namespace dw::store {
+
 Result<int64_t> Store::data_version() {
   auto q = db_->cached("PRAGMA data_version");
   if (!q) return q.error();
