@@ -109,48 +109,33 @@ Result<const std::string*> KeyNames::endpoint(int64_t id) {
 }
 
 Result<const KeyNames::Probe*> KeyNames::probe(int64_t id) {
-  if (!all_probes_) {  // one at a time
-    if (auto it = probes_.find(id); it != probes_.end()) {
-      return it->second ? &*it->second : nullptr;
-    }
-    auto q = db_.cached(
-        "SELECT k.probe_id, k.probe_version, p.category, p.lang, p.control FROM probe_keys k "
-        "CROSS JOIN probes p ON p.id = k.probe_id AND p.version = k.probe_version "
-        "WHERE k.id = ?");
-    if (!q) return q.error();
-    ResetOnExit reset(**q);
-    (*q)->bind(1, id);
+  if (auto it = probes_.find(id); it != probes_.end()) return it->second ? &*it->second : nullptr;
+  if (probes_loaded_) return nullptr;
+  // A reader of whole runs gets them all at once, on first use: it names most of them, and a
+  // lookup each cost a detection more than its decisions about some pairs.
+  auto q = db_.cached(all_probes_
+                          ? "SELECT k.id, k.probe_id, k.probe_version, p.category, p.lang, "
+                            "p.control FROM probe_keys k CROSS JOIN probes p "
+                            "ON p.id = k.probe_id AND p.version = k.probe_version"
+                          : "SELECT k.id, k.probe_id, k.probe_version, p.category, p.lang, "
+                            "p.control FROM probe_keys k CROSS JOIN probes p "
+                            "ON p.id = k.probe_id AND p.version = k.probe_version "
+                            "WHERE k.id = ?");
+  if (!q) return q.error();
+  ResetOnExit reset(**q);
+  if (!all_probes_) (*q)->bind(1, id);
+  for (;;) {
     auto row = (*q)->step();
     if (!row) return row.error();
-    std::optional<Probe>& p = probes_[id];
-    if (!*row) return nullptr;
+    if (!*row) break;
     const Statement& r = **q;
-    p = Probe{std::string(r.text(0)), std::string(r.text(1)), std::string(r.text(2)),
-              std::string(r.text(3)), r.int64(4) != 0};
-    return &*p;
+    probes_.emplace(r.int64(0), Probe{std::string(r.text(1)), std::string(r.text(2)),
+                                      std::string(r.text(3)), std::string(r.text(4)),
+                                      r.int64(5) != 0});
   }
-  if (!probes_loaded_) {
-    // All at once, on first use: a reader of whole runs names most of them, and a lookup each
-    // cost a detection more than its decisions about some pairs.
-    auto q = db_.cached(
-        "SELECT k.id, k.probe_id, k.probe_version, p.category, p.lang, p.control "
-        "FROM probe_keys k CROSS JOIN probes p ON p.id = k.probe_id "
-        "AND p.version = k.probe_version");
-    if (!q) return q.error();
-    ResetOnExit reset(**q);
-    for (;;) {
-      auto row = (*q)->step();
-      if (!row) return row.error();
-      if (!*row) break;
-      const Statement& r = **q;
-      probes_.emplace(r.int64(0), Probe{std::string(r.text(1)), std::string(r.text(2)),
-                                        std::string(r.text(3)), std::string(r.text(4)),
-                                        r.int64(5) != 0});
-    }
-    probes_loaded_ = true;
-  }
-  auto it = probes_.find(id);
-  return it == probes_.end() || !it->second ? nullptr : &*it->second;
+  probes_loaded_ = all_probes_;
+  auto& p = probes_[id];  // nullopt when `probes` does not hold it: a key found missing stays so
+  return p ? &*p : nullptr;
 }
 
 Status KeyNames::string(std::optional<int64_t> id, std::string& to) {
