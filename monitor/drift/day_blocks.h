@@ -64,6 +64,16 @@ struct DayBlockIndex {
   size_t payload = 0;               // where the cells' bytes start
 };
 
+// A day's or a week's block that a detection reads in place of its runs: runs[first, end) of
+// those it lists (RunSummaries::feed).
+struct ReadBlock {
+  size_t first, end;
+  Time start;  // of its first day
+  int days;    // 1 or kWeekDays
+  std::string bytes;
+  DayBlockIndex index;
+};
+
 // The block of a day, from a History that holds exactly the runs given (oldest first), added
 // whole, folded as the detection that makes it folds but from the day's first run on (its
 // Folding with from Time::min()). key_ids: the store's probe key of each pair's (probe id,

@@ -125,7 +125,7 @@ size_t run_signatures_size(const EndpointRun& counts);
 std::optional<EndpointTexts> decode_run_texts(std::string_view data, const EndpointRun& counts,
                                               std::shared_ptr<const RunSignatures> signatures);
 
-struct ReadBlock;  // run_summaries.cc
+struct ReadBlock;  // day_blocks.h
 
 // Reads and writes the run summaries of one detection through the store.
 class RunSummaries {
@@ -183,6 +183,21 @@ class RunSummaries {
                    FeatureCache& cache, Time pairs_since, size_t runs_after, bool* undecodable);
   // The rows it read (0: the run has no samples left, and history is unchanged).
   Result<long> count_from_samples(History& history, const store::RunInfo& run, FeatureCache* cache);
+  // run_summary_blocks.cc: the blocks feed() reads, and those it makes for write_blocks().
+  // The blocks of the whole days [first_day, end_day) of runs, in day order: each week from a
+  // Monday that lies inside them from its block, the other days from theirs, of the blocks
+  // that name exactly the listed runs of their days and fit history's folding (the days of
+  // none are read run by run).
+  Status read_blocks(const History& history, const std::vector<store::RunInfo>& runs,
+                     Time first_day, Time end_day, std::vector<ReadBlock>& out);
+  // The whole days feed() read run by run, by their first second.
+  struct DayRead {
+    std::vector<store::RunCells> rows;  // of its runs
+    size_t runs = 0;                    // its runs that came from their summaries
+  };
+  // The day blocks to store of those days whose runs all came from their summaries.
+  void make_days(const History& history, const std::vector<store::RunInfo>& runs,
+                 std::map<Time, DayRead>& days);
   // The week blocks to store of the weeks whose runs all came from their days' blocks
   // (blocks: what the feed read, in day order), inside [first_day, end_day).
   void make_weeks(const History& history, const std::vector<store::RunInfo>& runs,

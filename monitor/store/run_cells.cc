@@ -222,24 +222,24 @@ Status Store::for_each_run_cells(std::optional<Time> since, std::optional<Time> 
 namespace {
 
 // The statements of the blocks of one day or of one week: fixed texts, as Db::cached takes.
-struct BlockTable {
+struct BlockSql {
   const char* put;
   const char* drop;
   const char* range;
 };
-constexpr BlockTable kDays{
+constexpr BlockSql kDays{
     "INSERT OR REPLACE INTO day_blocks (day, version, data) VALUES (?, ?, ?)",
     "DELETE FROM day_blocks WHERE day = ?",
     "SELECT day, version, data FROM day_blocks WHERE day >= ? AND day < ? ORDER BY day"};
-constexpr BlockTable kWeeks{
+constexpr BlockSql kWeeks{
     "INSERT OR REPLACE INTO week_blocks (week, version, data) VALUES (?, ?, ?)",
     "DELETE FROM week_blocks WHERE week = ?",
     "SELECT week, version, data FROM week_blocks WHERE week >= ? AND week < ? ORDER BY week"};
 
 }  // namespace
 
-Status Store::put_block(bool week, const DayBlock& block) {
-  const BlockTable& t = week ? kWeeks : kDays;
+Status Store::put_block(BlockTable table, const DayBlock& block) {
+  const BlockSql& t = table == BlockTable::weeks ? kWeeks : kDays;
   if (auto st = open_batch(); !st) return st;
   auto ins = db_->cached(t.put);
   if (!ins) return ins.error();
@@ -248,8 +248,8 @@ Status Store::put_block(bool week, const DayBlock& block) {
   return count_batched_write();
 }
 
-Status Store::drop_block(bool week, std::string_view day) {
-  const BlockTable& t = week ? kWeeks : kDays;
+Status Store::drop_block(BlockTable table, std::string_view day) {
+  const BlockSql& t = table == BlockTable::weeks ? kWeeks : kDays;
   if (auto st = open_batch(); !st) return st;
   auto del = db_->cached(t.drop);
   if (!del) return del.error();
@@ -258,9 +258,9 @@ Status Store::drop_block(bool week, std::string_view day) {
   return count_batched_write();
 }
 
-Status Store::for_each_block(bool week, std::string_view from, std::string_view until,
+Status Store::for_each_block(BlockTable table, std::string_view from, std::string_view until,
                              const std::function<bool(const DayBlock&)>& callback) {
-  const BlockTable& t = week ? kWeeks : kDays;
+  const BlockSql& t = table == BlockTable::weeks ? kWeeks : kDays;
   auto st = db_->prepare(t.range);
   if (!st) return st.error();
   Statement& q = **st;
@@ -278,17 +278,17 @@ Status Store::for_each_block(bool week, std::string_view from, std::string_view 
   }
 }
 
-Status Store::put_day_block(const DayBlock& block) { return put_block(false, block); }
-Status Store::drop_day_block(std::string_view day) { return drop_block(false, day); }
+Status Store::put_day_block(const DayBlock& block) { return put_block(BlockTable::days, block); }
+Status Store::drop_day_block(std::string_view day) { return drop_block(BlockTable::days, day); }
 Status Store::for_each_day_block(std::string_view from, std::string_view until,
                                  const std::function<bool(const DayBlock&)>& callback) {
-  return for_each_block(false, from, until, callback);
+  return for_each_block(BlockTable::days, from, until, callback);
 }
-Status Store::put_week_block(const DayBlock& block) { return put_block(true, block); }
-Status Store::drop_week_block(std::string_view week) { return drop_block(true, week); }
+Status Store::put_week_block(const DayBlock& block) { return put_block(BlockTable::weeks, block); }
+Status Store::drop_week_block(std::string_view week) { return drop_block(BlockTable::weeks, week); }
 Status Store::for_each_week_block(std::string_view from, std::string_view until,
                                   const std::function<bool(const DayBlock&)>& callback) {
-  return for_each_block(true, from, until, callback);
+  return for_each_block(BlockTable::weeks, from, until, callback);
 }
 
 }  // namespace dw::store

@@ -543,9 +543,10 @@ class Store {
   Status open_batch();           // joins or opens the batch for a batched write
   Status count_batched_write();  // commits when the batch is full
   // The day or week blocks' table (run_cells.cc).
-  Status put_block(bool week, const DayBlock& block);
-  Status drop_block(bool week, std::string_view day);
-  Status for_each_block(bool week, std::string_view from, std::string_view until,
+  enum class BlockTable { days, weeks };
+  Status put_block(BlockTable table, const DayBlock& block);
+  Status drop_block(BlockTable table, std::string_view day);
+  Status for_each_block(BlockTable table, std::string_view from, std::string_view until,
                         const std::function<bool(const DayBlock&)>& callback);
   // keys.cc: ids of repeated values, created on first use (inside the caller's batch).
   Result<int64_t> intern(std::string_view value);  // strings.id
