@@ -835,6 +835,66 @@ TEST_CASE("a week's block is made of its days' blocks, and stored only if they s
         *dw::parse_time("2026-01-19T00:00:00Z"));
 }
 
+TEST_CASE("a week's block that no longer fits the folding is read as its days, and made again") {
+  // The pairs folded up to run 72: the days' and weeks' blocks hold spans. A later detection
+  // cuts t's cells between two days of the second week (an event of t decided then): that
+  // week's block, one span across the cut, no longer fits; its days' do.
+  World w({"t", "u"}, {"c1"});
+  w.runs_per_day(4);
+  for (int r = 0; r < 80; ++r) w.run(r, [](const std::string&, int, int) { return Spec{}; });
+  query(w.db(), "DELETE FROM day_blocks");
+  Folding plan;
+  plan.from = Time::min();
+  for (const char* probe : {"t", "u", "c1"}) plan.until[PairKey{"e1", probe, "v1"}] = w.at(72);
+  Folding cut = plan;
+  cut.cuts[PairKey{"e1", "t", "v1"}] = {*dw::parse_time("2026-01-13T21:00:00Z")};
+  struct Read {
+    long days, weeks;
+    std::string cells;
+  };
+  auto feed = [&](const Folding& folding) {
+    RunSummaries summaries(w.store());
+    FeatureCache cache(w.store());
+    History h;
+    h.fold(folding);
+    REQUIRE(summaries.feed(h, w.at(0), w.at(80), w.at(72), cache, w.at(0)));
+    auto tx = w.store().transaction();
+    REQUIRE(tx.ok());
+    REQUIRE(summaries.write_blocks());
+    REQUIRE((*tx)->commit());
+    return Read{summaries.blocks_read(), summaries.weeks_read(), cells_text(h)};
+  };
+  auto weeks = [&] { return query(w.db(), "SELECT group_concat(week, ' ') FROM week_blocks"); };
+  feed(plan);  // makes the days' blocks
+  feed(plan);  // ... and the weeks'
+  REQUIRE(weeks() == "2026-01-05 2026-01-12\n");
+  const Read whole = feed(plan);
+  CHECK(whole.weeks == 2);
+  CHECK(whole.days == 3);  // 01-02 to 01-04
+  CHECK(whole.cells.find("x72-") != std::string::npos);  // every run before 72 in one span
+
+  const std::string stored = query(w.db(), "SELECT hex(data) FROM week_blocks WHERE week = "
+                                           "'2026-01-12'");
+  const Read split = feed(cut);
+  CHECK(split.weeks == 1);
+  CHECK(split.days == 10);  // 01-02 to 01-04 and the second week's seven
+  CHECK(split.cells != whole.cells);
+  // Made again, split at the cut: read as a week again, giving what its days gave.
+  CHECK(weeks() == "2026-01-05 2026-01-12\n");
+  CHECK(query(w.db(), "SELECT hex(data) FROM week_blocks WHERE week = '2026-01-12'") != stored);
+  const Read again = feed(cut);
+  CHECK(again.weeks == 2);
+  CHECK(again.days == 3);
+  CHECK(again.cells == split.cells);
+  // The split week still fits the folding without the cut (each span on its own).
+  CHECK(feed(plan).weeks == 2);
+  // And both are what the runs give read one by one.
+  query(w.db(), "DELETE FROM day_blocks");
+  const Read runs = feed(cut);
+  CHECK(runs.weeks + runs.days == 0);
+  CHECK(runs.cells == split.cells);
+}
+
 TEST_CASE("prune drops the signatures of runs before the texts' horizon") {
   // recompute_all holds two baseline windows of cells but texts of only the last runs: the
   // signatures of every run were 128 bytes an answer.
