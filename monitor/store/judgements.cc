@@ -24,7 +24,7 @@ Status Store::for_each_unjudged(const UnjudgedFilter& f,
     if (!*row || (*first)->is_null(0)) return Status::Ok();  // no sample since then
     lowest = (*first)->int64(0);
   }
-  // Verdicts 0, 1, 2: answered, refused, deflected (samples.cc).
+  // Verdicts 0, 1, 2: answered, refused, deflected (keys.h: verdict_number).
   std::string sql =
       "SELECT s.id, e.name, k.probe_id, t.hash, p.prompt, s.verdict, c.id, c.verdict, s.run_id,"
       " s.response, t.dict, d.data, typeof(d.data) = 'blob'"

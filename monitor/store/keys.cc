@@ -2,6 +2,8 @@
 // explanations...), endpoints and probe versions, each stored once and named by its id.
 #include "store/keys.h"
 
+#include <array>
+
 #include "common/hash.h"
 #include "store/compress.h"
 #include "store/store.h"
@@ -68,6 +70,22 @@ std::optional<std::string> from_hex(std::string_view hex) {
     out[i] = static_cast<char>(hi << 4 | lo);
   }
   return out;
+}
+
+namespace {
+constexpr std::array<std::string_view, 5> kVerdicts = {"answered", "refused", "deflected",
+                                                       "filtered", "error"};
+}  // namespace
+
+std::optional<int64_t> verdict_number(std::string_view verdict) {
+  for (size_t i = 0; i < kVerdicts.size(); ++i) {
+    if (kVerdicts[i] == verdict) return static_cast<int64_t>(i);
+  }
+  return std::nullopt;
+}
+
+std::string_view verdict_name(int64_t number) {
+  return number >= 0 && number < static_cast<int64_t>(kVerdicts.size()) ? kVerdicts[number] : "";
 }
 
 int64_t string_key(std::string_view value) {

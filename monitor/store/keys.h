@@ -23,6 +23,13 @@ std::string to_hex(std::string_view bytes);
 // The bytes that hex spells (either case); nullopt when it is not hex of even length.
 std::optional<std::string> from_hex(std::string_view hex);
 
+// sample_rows.verdict: a verdict's index in answered, refused, deflected, filtered, error (the
+// views spell it out in the same order); nullopt for another word, "" for another number.
+std::optional<int64_t> verdict_number(std::string_view verdict);
+std::string_view verdict_name(int64_t number);
+// The first verdict the judge never overrides: filtered (and error).
+inline constexpr int64_t kFirstNonJudgeable = 3;
+
 // strings.key of a value: the first 8 bytes of its SHA-256, big-endian, as a signed integer.
 // Only a lookup aid: values are always compared whole.
 int64_t string_key(std::string_view value);

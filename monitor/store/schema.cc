@@ -141,7 +141,7 @@ CREATE TABLE judgements (
   UNIQUE (response_hash, model, prompt_version)
 );
 ALTER TABLE samples ADD COLUMN judgement_id INTEGER REFERENCES judgements (id);
--- The final verdict of each sample for SQL users; samples.cc's reads decide it alike.
+-- The final verdict of each sample for SQL users; sample_reads.cc decides it alike.
 CREATE VIEW verdicts AS
 SELECT s.id AS sample_id,
        CASE WHEN j.verdict IS NOT NULL AND s.verdict IN ('answered', 'refused', 'deflected')

@@ -1,5 +1,6 @@
 // Opening, runs, probes, endpoints and the batching that every write goes through. Samples are
-// in samples.cc, events in events.cc, the schema in schema.cc.
+// written in samples.cc and read in sample_reads.cc, events in events.cc, the schema in
+// schema.cc.
 #include "store/store.h"
 
 #include <fcntl.h>

@@ -501,9 +501,10 @@ class Store {
 
   // --- retention ---------------------------------------------------------------------------
   // Removes, in one transaction, the samples of the oldest runs with run_at before `before`,
-  // whole runs of about `limit` samples (more when a run is larger), then each text that no remaining sample uses (as answer or error body), with its
-  // features and judgements. Runs, events, run summaries, probes and dictionaries stay.
-  // `samples` below `limit` means nothing older is left. Reads first and writes nothing when
+  // whole runs of about `limit` samples (more when a run is larger), then each text that no
+  // remaining sample uses (as answer or error body), with its features and judgements. Runs,
+  // events, run summaries, probes and dictionaries stay. `samples` below `limit` means nothing
+  // older is left. Reads first and writes nothing when
   // nothing is older, so a daemon may call it after every run without writing while idle. A
   // direct write (commits the open batch first). Fails on a store opened read-only.
   Result<Removed> remove_samples_before(Time before, int limit = 500);
@@ -520,8 +521,9 @@ class Store {
   Status mark_pushed(int64_t run_id, Time at);
   // Finished runs not yet marked pushed: incomplete ones, and complete ones once detection has
   // decided them (their run summary is stored, with their events, or a later run's is), never
-  // running ones; oldest run_at (then id) first; RunInfo::samples is 0 (not counted). The callback returns false to stop;
-  // it must not write to the store (collect, then push and mark).
+  // running ones; oldest run_at (then id) first; RunInfo::samples is 0 (not counted). The
+  // callback returns false to stop; it must not write to the store (collect, then push and
+  // mark).
   Status for_each_unpushed(const std::function<bool(const RunInfo&)>& callback);
   // How many runs for_each_unpushed would yield, and when the last push was.
   Result<PushState> push_state();
@@ -684,8 +686,9 @@ class Store {
   // The kept rows when f reads exactly them (its run, nothing else, without details), in the
   // order add_sample stored them; nullptr when it does not or they may have changed.
   Result<const RecentRows*> recent_rows_for(const SampleFilter& f);
-  // Fills row (but for its texts) as read_sample() does from the stored columns; false when
-  // its probe version or endpoint is not stored. features: its features' version id, if asked.
+  // Fills row (but for its texts) as read_sample() (sample_reads.cc) does from the stored
+  // columns; false when its probe version or endpoint is not stored. features: its features'
+  // version id, if asked.
   Result<bool> recent_sample(const RecentRow& r, KeyNames& names,
                              std::optional<int64_t> features, SampleRow& row);
   std::map<int64_t, int64_t> training_skipped_;  // endpoint key -> newest text id then
