@@ -504,9 +504,9 @@ class Store {
   // whole runs of about `limit` samples (more when a run is larger), then each text that no
   // remaining sample uses (as answer or error body), with its features and judgements. Runs,
   // events, run summaries, probes and dictionaries stay. `samples` below `limit` means nothing
-  // older is left. Reads first and writes nothing when
-  // nothing is older, so a daemon may call it after every run without writing while idle. A
-  // direct write (commits the open batch first). Fails on a store opened read-only.
+  // older is left. Reads first and writes nothing when nothing is older, so a daemon may call
+  // it after every run without writing while idle. A direct write (commits the open batch
+  // first). Fails on a store opened read-only.
   Result<Removed> remove_samples_before(Time before, int limit = 500);
 
   // --- fleet (monitor/fleet pushes runs to a central PostgreSQL; fleet_marks.cc) ------------
