@@ -14,10 +14,12 @@ constexpr const char* kTextsFormat = "run-texts/5";  // of the bytes below
 constexpr size_t kHexHash = 64;  // a sha256 in hex
 
 void put_signature(std::string& out, const Signature& s) {
-  for (uint16_t v : s) {
-    out += static_cast<char>(v & 0xff);
-    out += static_cast<char>(v >> 8);
+  char bytes[sizeof(Signature)];  // little-endian whatever the host's order
+  for (size_t i = 0; i < s.size(); ++i) {
+    bytes[2 * i] = static_cast<char>(s[i] & 0xff);
+    bytes[2 * i + 1] = static_cast<char>(s[i] >> 8);
   }
+  out.append(bytes, sizeof bytes);
 }
 
 // What History::add keeps of texts, over fixed rows that exercise each of its rules (which
@@ -92,6 +94,9 @@ int64_t run_texts_version() {
 std::optional<RunTextsBytes> encode_run_texts(const EndpointRun& counts,
                                               const EndpointTexts& texts) {
   RunTextsBytes out;
+  if (const size_t size = run_signatures_size(counts); size != SIZE_MAX) {
+    out.signatures.reserve(size);
+  }
   // Signatures of the pairs that answered, in the counts' pair order: their number is the
   // answered count, so neither keys nor counts are written.
   auto answered = texts.answered.begin();
