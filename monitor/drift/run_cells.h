@@ -183,14 +183,15 @@ class RunSummaries {
                    FeatureCache& cache, Time pairs_since, size_t runs_after, bool* undecodable);
   // The rows it read (0: the run has no samples left, and history is unchanged).
   Result<long> count_from_samples(History& history, const store::RunInfo& run, FeatureCache* cache);
-  // run_summary_blocks.cc: the blocks feed() reads, and those it makes for write_blocks().
+  // run_summary_blocks.cc (with write_blocks()): the blocks feed() reads, and those it makes
+  // for write_blocks().
   // The blocks of the whole days [first_day, end_day) of runs, in day order: each week from a
   // Monday that lies inside them from its block, the other days from theirs, of the blocks
   // that name exactly the listed runs of their days and fit history's folding (the days of
   // none are read run by run).
   Status read_blocks(const History& history, const std::vector<store::RunInfo>& runs,
                      Time first_day, Time end_day, std::vector<ReadBlock>& out);
-  // The whole days feed() read run by run, by their first second.
+  // A whole day feed() read run by run (its map holds them by their first second).
   struct DayRead {
     std::vector<store::RunCells> rows;  // of its runs
     size_t runs = 0;                    // its runs that came from their summaries

@@ -1,4 +1,5 @@
-// RunSummaries: run summaries read and written through the store (run_cells.h).
+// RunSummaries: run summaries read and written through the store (run_cells.h); the day and
+// week blocks it reads and makes in run_summary_blocks.cc.
 #include "drift/run_cells.h"
 
 #include <algorithm>

@@ -2,6 +2,12 @@
 // which it makes of what a detection read, to be stored by write_blocks().
 #include <algorithm>
 #include <chrono>
+#include <iterator>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "drift/day_blocks.h"
 #include "drift/run_cells.h"

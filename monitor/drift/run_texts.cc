@@ -13,6 +13,8 @@ namespace {
 constexpr const char* kTextsFormat = "run-texts/5";  // of the bytes below
 constexpr size_t kHexHash = 64;  // a sha256 in hex
 
+static_assert(sizeof(Signature) == 2 * std::tuple_size_v<Signature>);  // 16-bit words, no gaps
+
 void put_signature(std::string& out, const Signature& s) {
   char bytes[sizeof(Signature)];  // little-endian whatever the host's order
   for (size_t i = 0; i < s.size(); ++i) {

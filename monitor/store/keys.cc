@@ -1,5 +1,6 @@
 // Small integers for repeated values: strings (models, finish reasons, errors, signals,
-// explanations...), endpoints and probe versions, each stored once and named by its id.
+// explanations...), endpoints and probe versions, each stored once and named by its id; and
+// the verdicts' numbers in sample_rows.
 #include "store/keys.h"
 
 #include <array>

@@ -1,6 +1,6 @@
 // Internal to the store: the byte strings and integers that stand for repeated values in the
-// schema (text hashes, the lookup key of `strings`), and the SQL functions that migrations use
-// to compute them.
+// schema (text hashes, the lookup key of `strings`, verdict numbers), and the SQL functions
+// that migrations use to compute them.
 #pragma once
 
 #include <cstdint>

@@ -1,6 +1,7 @@
 // Samples: batched writes and classifications. A sample row holds integers only: its endpoint,
 // probe version, texts and repeated strings are named by id (keys.cc, texts.cc); the `samples`
 // view spells them out for SQL users. Reading them back: sample_reads.cc.
+#include <array>
 #include <nlohmann/json.hpp>
 
 #include "store/keys.h"

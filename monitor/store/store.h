@@ -651,9 +651,9 @@ class Store {
   // rows right after the run stored them, and reading them back was a fifth of a detection.
   // for_each_sample gives them for exactly that run while nothing can have changed them since:
   // no other connection (another program, or another Store in this one) committed (PRAGMA
-  // data_version), this one rolled nothing back
-  // (Db::rollbacks()), and set_classification, link_judgement and retention did not run (they
-  // forget them). At most kRecentRows, else none; emptied by begin_run() and release_memory().
+  // data_version), this one rolled nothing back (Db::rollbacks()), and set_classification,
+  // link_judgement and retention did not run (they forget them). At most kRecentRows, else
+  // none; emptied by begin_run() and release_memory().
   struct RecentRow {  // the stored columns a reader without details reads, as stored
     int64_t id = 0, endpoint = 0, probe = 0;  // sample_rows.id, the endpoint and probe keys
     int seq = 0;
@@ -686,7 +686,7 @@ class Store {
   // The kept rows when f reads exactly them (its run, nothing else, without details), in the
   // order add_sample stored them; nullptr when it does not or they may have changed.
   Result<const RecentRows*> recent_rows_for(const SampleFilter& f);
-  // Fills row (but for its texts) as read_sample() (sample_reads.cc) does from the stored
+  // sample_reads.cc: fills row (but for its texts) as read_sample() there does from the stored
   // columns; false when its probe version or endpoint is not stored. features: its features'
   // version id, if asked.
   Result<bool> recent_sample(const RecentRow& r, KeyNames& names,
