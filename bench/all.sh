@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Every figure of README "Benchmarks" in one table: builds the benchmarks (RelWithDebInfo, in
 # build/ unless BUILD is given), runs each, and prints the lines they mark for the table
-# ("TABLE|figure|value|target"). Takes about 25 minutes on two cores and a few GB of disk in
-# $TMPDIR (the million-line import).
+# ("TABLE|figure|value|target"). Takes about 10 minutes on two idle cores (up to 25 on a busy one)
+# and a few GB of disk in $TMPDIR (the million-line import).
 # Usage: bench/all.sh [--quick]   (--quick: smaller histories and imports, for a first look)
 set -euo pipefail
 cd "$(dirname "$0")/.."
