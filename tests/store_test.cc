@@ -190,7 +190,7 @@ TEST_CASE("an empty file is migrated, and reopening changes nothing") {
     auto s = open_store(dir.db());
     seed(*s);
   }
-  CHECK(count(dir.db(), "PRAGMA user_version") == 14);
+  CHECK(count(dir.db(), "PRAGMA user_version") == 15);
   CHECK(count(dir.db(), "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'") ==
         1);
   // Run summaries of 1 KB and more fit their pages (schema 12: with rowids).
@@ -203,7 +203,7 @@ TEST_CASE("an empty file is migrated, and reopening changes nothing") {
     auto s = open_store(dir.db());
     seed(*s);  // upserts are idempotent too
   }
-  CHECK(count(dir.db(), "PRAGMA user_version") == 14);
+  CHECK(count(dir.db(), "PRAGMA user_version") == 15);
   CHECK(count(dir.db(), "SELECT count(*) FROM sqlite_schema") == tables);
   CHECK(count(dir.db(), "SELECT count(*) FROM probes") == 2);
   CHECK(count(dir.db(), "SELECT count(*) FROM endpoints") == 2);
@@ -238,6 +238,9 @@ TEST_CASE("run summaries' signatures: a column read apart, its schema 9 rows dro
   // rowids, a day's block, a view of the user's over run_cells) is upgraded: the texts' rows,
   // derived data, go; the column comes; run_cells is copied, its day's block kept.
   exec_raw(dir.db(),
+           "DROP TRIGGER text_keys_added; DROP TRIGGER text_keys_gone; "
+           "DROP TRIGGER text_keys_changed; DROP TABLE text_keys; DROP TABLE text_keys_new; "
+           "CREATE INDEX texts_by_hash ON texts (substr(hash, 1, 8)); "
            "DROP TRIGGER week_blocks_day_gone; DROP TRIGGER week_blocks_day_written; "
            "DROP TRIGGER week_blocks_day_changed; DROP TRIGGER week_blocks_run_added; "
            "DROP TABLE week_blocks; "
@@ -256,7 +259,7 @@ TEST_CASE("run summaries' signatures: a column read apart, its schema 9 rows dro
   CHECK(count(dir.db(), "SELECT wr FROM pragma_table_list WHERE name = 'run_cells'") == 0);
   CHECK(count(dir.db(), "SELECT count(*) FROM day_blocks WHERE data = x'0a0b'") == 1);
   CHECK(count(dir.db(), "SELECT bytes FROM my_cells") == 1500);
-  CHECK(count(dir.db(), "PRAGMA user_version") == 14);
+  CHECK(count(dir.db(), "PRAGMA user_version") == 15);
   CHECK(count(dir.db(), "SELECT count(*) FROM week_blocks") == 0);  // schema 14
   CHECK(count(dir.db(), "SELECT count(*) FROM run_texts") == 0);
   CHECK(count(dir.db(), "SELECT count(*) FROM pragma_table_info('run_texts') "
@@ -278,7 +281,7 @@ TEST_CASE("files that are not ours, or are newer than us, are refused untouched"
          { auto s = open_store(db); }
          exec_raw(db, "PRAGMA user_version = 99");
        },
-       "schema version 99 is newer than this driftwatch understands (14)"},
+       "schema version 99 is newer than this driftwatch understands (15)"},
       {"another program's tables",
        [](const std::string& db) { exec_raw(db, "CREATE TABLE accounts (id INTEGER)"); },
        "not a driftwatch database"},
@@ -1045,7 +1048,7 @@ TEST_CASE("a version 1 database is upgraded on open and keeps its history") {
   REQUIRE(count(dir.db(), "PRAGMA user_version") == 1);
 
   auto s = open_store(dir.db());
-  CHECK(count(dir.db(), "PRAGMA user_version") == 14);
+  CHECK(count(dir.db(), "PRAGMA user_version") == 15);
   for (const char* name : {"text_features", "judgements", "verdicts", "samples", "responses"}) {
     CAPTURE(name);
     CHECK(count(dir.db(), (std::string("SELECT count(*) FROM sqlite_schema WHERE name = '") +
@@ -1067,6 +1070,11 @@ TEST_CASE("a version 1 database is upgraded on open and keeps its history") {
   CHECK(count(dir.db(), "SELECT count(*) FROM samples WHERE id = 7 AND verdict = 'answered' AND "
                         "model = 'm1-0613' AND received_at = '2026-01-15T06:00:07Z' AND "
                         "endpoint = 'e1' AND probe_version = 'v-a'") == 1);
+  // Texts from before schema 15 are found by their hash (text_keys), as new ones are.
+  CHECK(count(dir.db(), "SELECT count(*) FROM text_keys") == 1);
+  auto found = s->response_text(hash);
+  REQUIRE(found.ok());
+  CHECK(*found == std::optional<std::string>(text));
   REQUIRE(s->put_features(rows[0].response_hash, "v1", "f"));
   REQUIRE(s->flush());
   CHECK(all_samples(*s, {.features_version = "v1"})[0].features == "f");

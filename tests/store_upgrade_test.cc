@@ -205,7 +205,7 @@ TEST_CASE("a schema 5 database is upgraded in place: every sample, text and summ
   auto opened = Store::open(db);
   REQUIRE_MESSAGE(opened.ok(), (opened.ok() ? "" : opened.error().to_string()));
   Store& s = **opened;
-  CHECK(rows_of(db, "PRAGMA user_version") == std::vector<std::string>{"14"});
+  CHECK(rows_of(db, "PRAGMA user_version") == std::vector<std::string>{"15"});
   // Schema 12: run_cells with rowids, every summary as it was.
   CHECK(rows_of(db, "SELECT wr FROM pragma_table_list WHERE name = 'run_cells'") ==
         std::vector<std::string>{"0"});

@@ -96,6 +96,15 @@ Result<Statement*> Db::cached(const char* sql) {
   return raw;
 }
 
+Result<int64_t> Db::single_int(const char* sql) {
+  auto q = cached(sql);
+  if (!q) return q.error();
+  ResetOnExit reset(**q);
+  auto row = (*q)->step();
+  if (!row) return row.error();
+  return *row ? (*q)->int64(0) : int64_t{0};
+}
+
 Result<PreparedStatement> Db::prepare(const std::string& sql) {
   if (auto it = idle_.find(sql); it != idle_.end()) {
     PreparedStatement st(it->second.release(), StatementReturn{this, sql});

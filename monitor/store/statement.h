@@ -58,6 +58,8 @@ class Db {
   // that are stepped to completion before any caller code runs (inserts, lookups): an
   // iteration that calls back into the store must prepare its own (see prepare()).
   Result<Statement*> cached(const char* sql);
+  // The one integer of a query without parameters (cached); 0 when it gives no row.
+  Result<int64_t> single_int(const char* sql);
 
   // A statement owned by the caller, who may step it while calling back into the store. When
   // let go it is reset and kept, and the next prepare() of the same SQL takes it instead of

@@ -352,6 +352,7 @@ Status Store::finish_run(int64_t run_id, Time finished_at, RunStatus status) {
   // Best effort (store.h): a failure here is the next finish_run's to retry, and a store that
   // really fails shows it in the writes that need it.
   (void)train_dictionaries(run_id, finished_at);
+  (void)merge_text_keys_if_due();
   return Status::Ok();
 }
 

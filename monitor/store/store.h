@@ -335,7 +335,8 @@ class Store {
   // for the texts stored after it; and for up to 8 of the (endpoint, probe) pairs that stored
   // new texts, one of the pair's own (texts.cc says when). Training never fails the call:
   // without a new dictionary texts are compressed with the last one (or none), and a later
-  // finish_run tries again.
+  // finish_run tries again. Likewise, when the keys of the texts stored since the last merge
+  // are many enough, merges them into the index of the others (text_keys.cc).
   Status finish_run(int64_t run_id, Time finished_at, RunStatus status);
   // Marks every 'running' run incomplete if no process holds a run open; returns how many.
   // Fails on a store opened read-only.
@@ -571,8 +572,12 @@ class Store {
   };
   Result<TextStored> store_text(std::string_view text, int64_t endpoint_key,
                                 std::optional<int64_t> probe_key, bool answer);
+  // text_keys.cc: texts by hash (schema 15: the keys of new texts kept apart, in a small table,
+  // until they are many enough to merge into the others').
   Result<std::optional<int64_t>> find_text(std::string_view hash);  // by the 32-byte SHA-256
   Result<std::optional<int64_t>> find_text_hex(std::string_view hash_hex);
+  Status merge_text_keys_if_due();  // after a run: once its new keys are due to be merged
+  Status merge_text_keys();
   // Text `id` as it is kept, when its hash (32 bytes) is still `hash`; nullopt when not.
   struct StoredData {
     std::string bytes;
@@ -628,6 +633,7 @@ class Store {
   // Pairs (endpoint key, probe key) that stored new texts since their dictionaries were last
   // looked at (finish_run).
   std::set<std::pair<int64_t, int64_t>> new_text_pairs_;
+  int64_t text_keys_added_ = 0;  // texts stored since merge_text_keys_if_due() last looked
   // The answers store_text() was given since the last run began, by texts.id, each with its
   // hash: a detection reads its run's answers right after the run stored them, and reading
   // them back meant a lookup and a decompression each. Up to kRecentTextBytes of them, their

@@ -39,15 +39,6 @@ constexpr int64_t kPairTrainingRuns = 200;  // the newest runs looked in for a p
 constexpr size_t kPairDictionaryBytes = size_t{8} << 10;
 // A new configuration's pairs all come due in the same run: they are tried a few a run.
 constexpr int kPairTrainingsPerRun = 8;
-// The one integer of a query without parameters; 0 when it gives no row.
-Result<int64_t> single_int(Db& db, const char* sql) {
-  auto q = db.cached(sql);
-  if (!q) return q.error();
-  ResetOnExit reset(**q);
-  auto row = (*q)->step();
-  if (!row) return row.error();
-  return *row ? (*q)->int64(0) : int64_t{0};
-}
 
 }  // namespace
 
@@ -116,23 +107,6 @@ Result<Dictionary*> Store::current_dictionary(int64_t endpoint, std::optional<in
   return dictionary(*it->second);
 }
 
-Result<std::optional<int64_t>> Store::find_text(std::string_view hash) {
-  if (hash.size() != 32) return std::optional<int64_t>();
-  auto q = db_->cached("SELECT id FROM texts WHERE substr(hash, 1, 8) = ?1 AND hash = ?2");
-  if (!q) return q.error();
-  ResetOnExit reset(**q);
-  (*q)->bind_blob(1, hash.substr(0, 8)).bind_blob(2, hash);
-  auto row = (*q)->step();
-  if (!row) return row.error();
-  return *row ? std::optional<int64_t>((*q)->int64(0)) : std::nullopt;
-}
-
-Result<std::optional<int64_t>> Store::find_text_hex(std::string_view hash_hex) {
-  auto bytes = from_hex(hash_hex);
-  if (!bytes) return std::optional<int64_t>();
-  return find_text(*bytes);
-}
-
 void Store::remember_text(int64_t id, std::string_view hash, std::string_view text) {
   const size_t bytes = text.size() + kRecentTextEntry;
   if (hash.size() != 32 || recent_text_bytes_ + bytes > kRecentTextBytes ||
@@ -178,6 +152,7 @@ Result<Store::TextStored> Store::store_text(std::string_view text, int64_t endpo
   (*ins)->bind_or_null(3, frame && *dict ? std::optional<int64_t>((*dict)->id()) : std::nullopt);
   if (auto st = (*ins)->run("storing a text"); !st) return st.error();
   int64_t id = sqlite3_last_insert_rowid(db_->handle());
+  ++text_keys_added_;
   if (probe) new_text_pairs_.insert({endpoint, *probe});
   // Plain texts are TEXT, frames BLOB: the storage class says which (the `responses` view).
   auto data = db_->cached("INSERT INTO text_data (id, data) VALUES (?, ?)");
@@ -280,7 +255,7 @@ Status Store::train_dictionary_if_due(int64_t endpoint, Time now) {
     }
   }
   {
-    auto top = single_int(*db_, "SELECT coalesce(max(id), 0) FROM texts");
+    auto top = db_->single_int("SELECT coalesce(max(id), 0) FROM texts");
     if (!top) return top.error();
     newest = *top;
   }
@@ -350,13 +325,13 @@ Status Store::train_pair_dictionaries(Time now) {
                                                        new_text_pairs_.end());
   new_text_pairs_.clear();
   if (pairs.empty()) return Status::Ok();
-  auto top = single_int(*db_, "SELECT coalesce(max(id), 0) FROM texts");
+  auto top = db_->single_int("SELECT coalesce(max(id), 0) FROM texts");
   if (!top) return top.error();
   const int64_t newest = *top;
   // The pairs with dictionaries, of every endpoint: they share the texts' ids.
-  auto trained = single_int(*db_,
-                            "SELECT count(*) FROM (SELECT DISTINCT endpoint, probe "
-                            "FROM dictionaries WHERE probe IS NOT NULL)");
+  auto trained = db_->single_int(
+      "SELECT count(*) FROM (SELECT DISTINCT endpoint, probe FROM dictionaries "
+      "WHERE probe IS NOT NULL)");
   if (!trained) return trained.error();
   const int64_t trained_pairs = *trained;
   int tries = 0;
