@@ -572,12 +572,12 @@ class Store {
   };
   Result<TextStored> store_text(std::string_view text, int64_t endpoint_key,
                                 std::optional<int64_t> probe_key, bool answer);
-  // text_keys.cc: texts by hash (schema 15: the keys of new texts kept apart, in a small table,
+  // text_keys.cc: texts by hash (schema 15: the keys of new texts kept apart, in small tables,
   // until they are many enough to merge into the others').
   Result<std::optional<int64_t>> find_text(std::string_view hash);  // by the 32-byte SHA-256
   Result<std::optional<int64_t>> find_text_hex(std::string_view hash_hex);
-  Status merge_text_keys_if_due();  // after a run: once its new keys are due to be merged
-  Status merge_text_keys();
+  Status merge_text_keys_if_due();          // after a run: moves its keys, merges when due
+  Status move_text_keys(const char* sql);  // one move, in a transaction of its own
   // Text `id` as it is kept, when its hash (32 bytes) is still `hash`; nullopt when not.
   struct StoredData {
     std::string bytes;
@@ -633,7 +633,7 @@ class Store {
   // Pairs (endpoint key, probe key) that stored new texts since their dictionaries were last
   // looked at (finish_run).
   std::set<std::pair<int64_t, int64_t>> new_text_pairs_;
-  int64_t text_keys_added_ = 0;  // texts stored since merge_text_keys_if_due() last looked
+  int64_t text_keys_added_ = 0;  // texts stored since merge_text_keys_if_due() last moved keys
   // The answers store_text() was given since the last run began, by texts.id, each with its
   // hash: a detection reads its run's answers right after the run stored them, and reading
   // them back meant a lookup and a decompression each. Up to kRecentTextBytes of them, their
