@@ -238,9 +238,9 @@ TEST_CASE("run summaries' signatures: a column read apart, its schema 9 rows dro
   // rowids, a day's block, a view of the user's over run_cells) is upgraded: the texts' rows,
   // derived data, go; the column comes; run_cells is copied, its day's block kept.
   exec_raw(dir.db(),
-           "DROP TRIGGER text_keys_added; DROP TRIGGER text_keys_gone; "
-           "DROP TRIGGER text_keys_changed; DROP TABLE text_keys; DROP TABLE text_keys_new; "
-           "DROP TABLE text_keys_recent; "
+           "DROP TRIGGER text_keys_added; DROP TRIGGER text_keys_removed; "
+           "DROP TABLE text_keys; DROP TABLE text_keys_new; DROP TABLE text_keys_recent; "
+           "DROP TABLE text_keys_gone; "
            "CREATE INDEX texts_by_hash ON texts (substr(hash, 1, 8)); "
            "DROP TRIGGER week_blocks_day_gone; DROP TRIGGER week_blocks_day_written; "
            "DROP TRIGGER week_blocks_day_changed; DROP TRIGGER week_blocks_run_added; "

@@ -373,13 +373,16 @@ BEGIN
 END;
 )sql";
 
-// Schema 15. Texts by hash in three parts. One index of every text's hash took a run's new
-// texts at random places: after 120 days of the store bench, a run's 900 new texts put about
-// 780 of its 1,988 leaf pages into the WAL (a commit every 64 samples), and the checkpoint
-// wrote them again: three quarters of the 8.1 MiB a run wrote. New texts' keys go to text_keys_new,
-// a run's worth; a run's end moves them to text_keys_recent in one sorted pass, and those are
-// merged into text_keys, of all the others, once they are many enough (text_keys.cc). All
-// three follow texts through triggers, whoever writes it.
+// Schema 15. Texts by hash in parts. One index of every text's hash took a run's new texts at
+// random places: after 120 days of the store bench, a run's 900 new texts put about 780 of its
+// 1,988 leaf pages into the WAL (a commit every 64 samples), and the checkpoint wrote them
+// again: three quarters of the 8.1 MiB a run wrote. New texts' keys go to text_keys_new, a
+// run's worth; a run's end moves them to text_keys_recent in one sorted pass, and those are
+// merged into text_keys, of all the others, once they are many enough (text_keys.cc). A text
+// deleted (retention) leaves its key in text_keys until the next merge, which deletes those
+// listed in text_keys_gone: deleting them at once took old texts' keys at random places too.
+// Triggers keep the tables, whoever writes texts; lookups check texts.hash, so a key left
+// behind finds nothing.
 constexpr const char* kTextKeys = R"sql(
 CREATE TABLE text_keys (
   key BLOB NOT NULL,     -- the first 8 bytes of texts.hash
@@ -396,24 +399,22 @@ CREATE TABLE text_keys_new (
   id  INTEGER NOT NULL,
   PRIMARY KEY (key, id)
 ) WITHOUT ROWID;
+CREATE TABLE text_keys_gone (
+  key BLOB NOT NULL,
+  id  INTEGER NOT NULL,
+  PRIMARY KEY (key, id)
+) WITHOUT ROWID;
 INSERT INTO text_keys (key, id) SELECT substr(hash, 1, 8), id FROM texts ORDER BY 1, 2;
-DROP INDEX texts_by_hash;
+DROP INDEX IF EXISTS texts_by_hash;
 CREATE TRIGGER text_keys_added AFTER INSERT ON texts
 BEGIN
-  INSERT INTO text_keys_new (key, id) VALUES (substr(NEW.hash, 1, 8), NEW.id);
+  INSERT OR IGNORE INTO text_keys_new (key, id) VALUES (substr(NEW.hash, 1, 8), NEW.id);
 END;
-CREATE TRIGGER text_keys_gone AFTER DELETE ON texts
+CREATE TRIGGER text_keys_removed AFTER DELETE ON texts
 BEGIN
-  DELETE FROM text_keys WHERE key = substr(OLD.hash, 1, 8) AND id = OLD.id;
-  DELETE FROM text_keys_recent WHERE key = substr(OLD.hash, 1, 8) AND id = OLD.id;
   DELETE FROM text_keys_new WHERE key = substr(OLD.hash, 1, 8) AND id = OLD.id;
-END;
-CREATE TRIGGER text_keys_changed AFTER UPDATE OF id, hash ON texts
-BEGIN
-  DELETE FROM text_keys WHERE key = substr(OLD.hash, 1, 8) AND id = OLD.id;
   DELETE FROM text_keys_recent WHERE key = substr(OLD.hash, 1, 8) AND id = OLD.id;
-  DELETE FROM text_keys_new WHERE key = substr(OLD.hash, 1, 8) AND id = OLD.id;
-  INSERT INTO text_keys_new (key, id) VALUES (substr(NEW.hash, 1, 8), NEW.id);
+  INSERT OR IGNORE INTO text_keys_gone (key, id) VALUES (substr(OLD.hash, 1, 8), OLD.id);
 END;
 )sql";
 

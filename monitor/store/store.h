@@ -335,8 +335,9 @@ class Store {
   // for the texts stored after it; and for up to 8 of the (endpoint, probe) pairs that stored
   // new texts, one of the pair's own (texts.cc says when). Training never fails the call:
   // without a new dictionary texts are compressed with the last one (or none), and a later
-  // finish_run tries again. Likewise, when the keys of the texts stored since the last merge
-  // are many enough, merges them into the index of the others (text_keys.cc).
+  // finish_run tries again. Likewise it moves the keys of the texts stored since the last run
+  // ended to the recent ones, or merges those into the index of all the others once they are
+  // many enough (text_keys.cc); inside transaction() it leaves them for the first run after.
   Status finish_run(int64_t run_id, Time finished_at, RunStatus status);
   // Marks every 'running' run incomplete if no process holds a run open; returns how many.
   // Fails on a store opened read-only.
@@ -576,7 +577,7 @@ class Store {
   // until they are many enough to merge into the others').
   Result<std::optional<int64_t>> find_text(std::string_view hash);  // by the 32-byte SHA-256
   Result<std::optional<int64_t>> find_text_hex(std::string_view hash_hex);
-  Status merge_text_keys_if_due();          // after a run: moves its keys, merges when due
+  Status merge_text_keys_if_due();         // after a run: moves its keys, merges when due
   Status move_text_keys(const char* sql);  // one move, in a transaction of its own
   // Text `id` as it is kept, when its hash (32 bytes) is still `hash`; nullopt when not.
   struct StoredData {
@@ -633,7 +634,6 @@ class Store {
   // Pairs (endpoint key, probe key) that stored new texts since their dictionaries were last
   // looked at (finish_run).
   std::set<std::pair<int64_t, int64_t>> new_text_pairs_;
-  int64_t text_keys_added_ = 0;  // texts stored since merge_text_keys_if_due() last moved keys
   // The answers store_text() was given since the last run began, by texts.id, each with its
   // hash: a detection reads its run's answers right after the run stored them, and reading
   // them back meant a lookup and a decompression each. Up to kRecentTextBytes of them, their

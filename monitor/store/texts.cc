@@ -152,7 +152,6 @@ Result<Store::TextStored> Store::store_text(std::string_view text, int64_t endpo
   (*ins)->bind_or_null(3, frame && *dict ? std::optional<int64_t>((*dict)->id()) : std::nullopt);
   if (auto st = (*ins)->run("storing a text"); !st) return st.error();
   int64_t id = sqlite3_last_insert_rowid(db_->handle());
-  ++text_keys_added_;
   if (probe) new_text_pairs_.insert({endpoint, *probe});
   // Plain texts are TEXT, frames BLOB: the storage class says which (the `responses` view).
   auto data = db_->cached("INSERT INTO text_data (id, data) VALUES (?, ?)");
