@@ -12,7 +12,7 @@
 namespace dw::store {
 namespace {
 
-// Fewer recent keys are never merged: a merge writes most of text_keys' pages, however few.
+// Fewer waiting keys are never merged: a merge writes most of text_keys' pages, however few.
 constexpr int64_t kLeastKeysMerged = 4096;
 
 }  // namespace
