@@ -7,7 +7,8 @@
 # Runs every test but the one that needs Chromium (report_chromium: Chromium is the host's, it
 # cannot show an emulated build's pages any differently); a cross build does not register
 # fleet_script (its PostgreSQL cluster runs on the host) or the benchmarks' timing guards
-# (their ratios would time the emulator, not a Pi). CI runs this script.
+# (their ratios would time the emulator, not a Pi). A failed test gets a second try (below).
+# CI runs this script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 arch="${1:-}"
@@ -47,5 +48,9 @@ cmake -S . -B "$build" -DCMAKE_TOOLCHAIN_FILE="$PWD/cmake/aarch64-linux-gnu.cmak
 cmake --build "$build" -j "$(nproc)"
 file "$build/monitor/cli/driftwatch" | grep -q "ARM aarch64" ||
   { echo "cross-test: $build/monitor/cli/driftwatch is not an aarch64 binary" >&2; exit 2; }
+# A test that fails is run once more, here only: once in some twenty CI runs a daemon started
+# under qemu-user never wrote a line in 180 s (2026-12-05), where natively and under the
+# sanitizers, which have no second try, the same test had never failed. A test that fails
+# twice fails the phase.
 ctest --test-dir "$build" --output-on-failure -j "$(nproc)" --timeout 900 \
-  -E '^report_chromium$'
+  --repeat until-pass:2 -E '^report_chromium$'

@@ -61,7 +61,7 @@ TEST_CASE("an idle daemon writes nothing: not to the database, the disk or its l
   REQUIRE(run.code == 0);
 
   Background daemon(scratch, config, {"daemon"});
-  INFO(daemon.err());
+  INFO(daemon.state() << "; its stderr: " << daemon.err());
   REQUIRE(daemon.await_err(" daemon ready; "));
   std::this_thread::sleep_for(500ms);  // whatever start-up writes is over
   const long long wchar = io_field(daemon.pid(), "wchar");

@@ -123,7 +123,7 @@ TEST_CASE("SIGHUP mid-run: the run finishes on the config it started with and th
 
   {
     Background daemon(scratch, config, {"daemon"}, {kKeyEnv});
-    INFO(daemon.err());
+    INFO(daemon.state() << "; its stderr: " << daemon.err());
     REQUIRE(daemon.await_err("metrics on http://" + listen_at(first_port) + "/metrics"));
     // The first run asks 12 probes twice, one request at a time, each answered after 150 ms:
     // at least 3.6 s. Once two answers are in, at least 3.3 s of it are left for the SIGHUP.
@@ -201,7 +201,7 @@ TEST_CASE("SIGHUP mid-run: the run finishes on the config it started with and th
   write_config(scratch, c);
   const std::string runs_before = scalar(db, "SELECT count(*) FROM runs");
   Background daemon(scratch, config, {"daemon"}, {kKeyEnv});
-  INFO(daemon.err());
+  INFO(daemon.state() << "; its stderr: " << daemon.err());
   REQUIRE(daemon.await_err("metrics on http://" + listen_at(second_port) + "/metrics"));
   REQUIRE(daemon.await_err(" daemon ready; "));
   CHECK_FALSE(scrape(first_port.port()));
@@ -282,7 +282,7 @@ TEST_CASE("a webhook that is down, then back: each job retries the oldest messag
 
   Background daemon(scratch, config, {"daemon"},
                     {"DW_TEST_HOOK_URL=" + hook.url("/hooks/T7/B7/LIFEHOOKTOKEN")});
-  INFO(daemon.err());
+  INFO(daemon.state() << "; its stderr: " << daemon.err());
   // 21 reports have failed to go out by the first drop: about 21 s.
   REQUIRE(daemon.await_err("dropping the oldest", 180s));
   down.store(false);

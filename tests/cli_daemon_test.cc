@@ -177,7 +177,7 @@ TEST_CASE("the daemon under systemd: runs, READY/STATUS/WATCHDOG/STOPPING, metri
                      "DW_TEST_HOOK_URL=" + hook.url("/hooks/T1/B2/SECRETHOOKTOKEN")});
   // First more time to open (and maybe upgrade) the database, then READY once it is open.
   auto ready = notify.await({"READY=1"});
-  INFO(daemon.err());
+  INFO(daemon.state() << "; its stderr: " << daemon.err());
   REQUIRE(ready);
   auto first = notify.await({}, 0, 0ms);
   REQUIRE(first);
@@ -429,7 +429,7 @@ TEST_CASE("each run compiles the rule packs the daemon read at start: packs chan
   REQUIRE(await_count(db, "SELECT count(*) FROM runs WHERE status = 'complete'", 2));
   fs::remove_all(d.rules);
   REQUIRE(await_count(db, "SELECT count(*) FROM runs WHERE status = 'complete'", 4));
-  INFO(daemon.err());
+  INFO(daemon.state() << "; its stderr: " << daemon.err());
   CHECK(scalar(db, "SELECT count(*) FROM sample_rows WHERE verdict IS NULL") == "0");
   CHECK(scalar(db, "SELECT count(DISTINCT classifier_version) FROM sample_rows") == "1");
   CHECK(scalar(db, "SELECT DISTINCT classifier_version FROM sample_rows") == version);

@@ -93,6 +93,16 @@ class Background {
   }
   pid_t pid() const { return pid_; }
   std::string err() const { return slurp(err_); }
+  // "running", or how it ended (its status left for wait()): for a failed check's message.
+  std::string state() const {
+    siginfo_t info{};
+    if (waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) != 0 ||
+        info.si_pid != pid_) {
+      return "running";
+    }
+    return (info.si_code == CLD_EXITED ? "exited with " : "killed by signal ") +
+           std::to_string(info.si_status);
+  }
 
   // Waits until stderr holds needle; false after the limit or when the process has ended
   // without writing it (the exit status is left for wait()).
