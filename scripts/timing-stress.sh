@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs the timing-sensitive tests RUNS times each (default 20) beside two CPU hogs
 # (`yes > /dev/null`, one per core of a two-core machine), to show that their time bounds hold
-# on a busy machine. Builds nothing: the test binaries must be in BUILD_DIR (default build).
+# on a busy machine. Builds nothing: the test program (tests/dw_tests) must be in BUILD_DIR
+# (default build); each test is one file's cases, as CTest runs them.
 # Prints one line per run, keeps the output of each failed run in BUILD_DIR/timing-stress/, and
-# exits 1 with a summary when any run failed (2 when a binary is missing).
+# exits 1 with a summary when any run failed (2 when the program or a named test is missing).
 # Usage: scripts/timing-stress.sh [BUILD_DIR [RUNS [TEST...]]]
 #        (e.g. scripts/timing-stress.sh build 5 transport cli_daemon)
 set -euo pipefail
@@ -19,8 +20,9 @@ tests=("$@")
                            cli_crash cli_daemon cli_daemon_life)
 [[ "$runs" =~ ^[1-9][0-9]*$ ]] || { echo "usage: scripts/timing-stress.sh [BUILD_DIR [RUNS [TEST...]]]" >&2; exit 2; }
 
+[[ -x "$build/tests/dw_tests" ]] || { echo "not built: $build/tests/dw_tests" >&2; exit 2; }
 for t in "${tests[@]}"; do
-  [[ -x "$build/tests/test_$t" ]] || { echo "not built: $build/tests/test_$t" >&2; exit 2; }
+  [[ -f "tests/${t}_test.cc" ]] || { echo "no such test: tests/${t}_test.cc" >&2; exit 2; }
 done
 
 logs="$build/timing-stress"
@@ -48,7 +50,7 @@ for t in "${tests[@]}"; do
     log="$logs/$t-$i.log"
     start=$SECONDS
     # A run that hangs is a failure too; ctest's own limit in scripts/test.sh is 600 s.
-    if (cd "$build/tests" && timeout 600 "./test_$t") >"$log" 2>&1; then
+    if (cd "$build/tests" && timeout 600 ./dw_tests "--source-file=*/${t}_test.cc") >"$log" 2>&1; then
       echo "ok     $t run $i ($((SECONDS - start)) s)"
       rm -f "$log"
     else

@@ -12,6 +12,8 @@
 #include "analysis/rules.h"
 #include "analysis/text_features.h"
 
+namespace analysis_test {
+
 using namespace dw::analysis;
 
 namespace {
@@ -424,3 +426,5 @@ TEST_CASE("classifier: prompt features and a reused scratch change nothing") {
   CHECK(features.has_year());
   CHECK_FALSE(PromptFeatures(shipped(), "no year here").has_year());
 }
+
+}  // namespace analysis_test

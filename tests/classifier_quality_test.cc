@@ -14,6 +14,8 @@
 #include "analysis/classify_io.h"
 #include "analysis/rules.h"
 
+namespace classifier_quality_test {
+
 namespace {
 
 using dw::analysis::RuleSet;
@@ -187,3 +189,5 @@ TEST_CASE("verdict corpus: tuned part and held-back part") {
   all += held;
   CHECK(all.answers_kept * 100 >= all.answers * 97);
 }
+
+}  // namespace classifier_quality_test

@@ -13,6 +13,8 @@
 #include "common/install_paths.h"
 #include "scratch.h"
 
+namespace cli_check_test {
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -357,3 +359,5 @@ TEST_CASE("a config without [classifier] rules uses the rules beside it, else th
     CHECK(rules_lines(example.out).second == "  from: named by [classifier] rules");
   }
 }
+
+}  // namespace cli_check_test

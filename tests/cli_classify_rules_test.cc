@@ -14,6 +14,8 @@
 #include "child.h"
 #include "scratch.h"
 
+namespace cli_classify_rules_test {
+
 using namespace dw::test;
 using nlohmann::json;
 
@@ -207,3 +209,5 @@ TEST_CASE("classify --explain: why (one line), margin, and each rule that fired 
     for (const char* key : {"why", "margin", "fired"}) CHECK_FALSE(plain.out[i].contains(key));
   }
 }
+
+}  // namespace cli_classify_rules_test

@@ -12,6 +12,8 @@
 #include "child.h"
 #include "scratch.h"
 
+namespace cli_classify_test {
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -115,3 +117,5 @@ TEST_CASE("classify exits 0 on clean input and 1 with located errors on bad rule
         std::string::npos);
   CHECK(broken.out.empty());
 }
+
+}  // namespace cli_classify_test

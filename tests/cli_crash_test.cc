@@ -11,6 +11,8 @@
 
 #include "cli_run_harness.h"
 
+namespace cli_crash_test {
+
 using namespace dw::test;
 
 namespace {
@@ -231,3 +233,5 @@ TEST_CASE("run --once SIGKILLed at random moments: no committed sample lost, the
   CHECK(past_commit > 0);
   CHECK(mid_run > past_commit);
 }
+
+}  // namespace cli_crash_test

@@ -9,6 +9,8 @@
 
 #include "cli_run_harness.h"
 
+namespace cli_daemon_idle_test {
+
 using namespace dw::test;
 
 namespace {
@@ -80,3 +82,5 @@ TEST_CASE("an idle daemon writes nothing: not to the database, the disk or its l
   daemon.signal(SIGTERM);
   CHECK(daemon.wait().code == 0);
 }
+
+}  // namespace cli_daemon_idle_test

@@ -11,6 +11,8 @@
 #include "local_server.h"
 #include "store/store.h"
 
+namespace cli_daemon_life_test {
+
 using namespace dw::test;
 
 namespace {
@@ -374,3 +376,5 @@ TEST_CASE("a webhook that is down, then back: each job retries the oldest messag
     CHECK(period_of(r + k) == jobs[r + 1 - kReadmeMaxWaiting + k].period);
   }
 }
+
+}  // namespace cli_daemon_life_test

@@ -16,6 +16,8 @@
 #include "local_server.h"
 #include "promtool.h"
 
+namespace cli_daemon_test {
+
 using namespace dw::test;
 
 namespace {
@@ -440,3 +442,5 @@ TEST_CASE("each run compiles the rule packs the daemon read at start: packs chan
   CHECK(daemon.await_err("SIGHUP: the new config does not check; keeping the running one"));
   CHECK(contains(daemon.err(), "rules folder not found"));
 }
+
+}  // namespace cli_daemon_test

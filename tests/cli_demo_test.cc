@@ -7,6 +7,8 @@
 
 #include "cli_run_harness.h"
 
+namespace cli_demo_test {
+
 using namespace dw::test;
 
 namespace {
@@ -329,3 +331,5 @@ TEST_CASE("demo: the closing summary names the incidents, at most 12 of them") {
   // Events are a number now: the summary lists no event by its type and probe.
   CHECK_FALSE(contains(d.run.out, "  verdict_shift  "));
 }
+
+}  // namespace cli_demo_test

@@ -3,6 +3,8 @@
 // verdict distributions, its errors, and hostile model output kept inert on a terminal or not.
 #include "cli_history.h"
 
+namespace cli_diff_test {
+
 using namespace dw::test;
 
 namespace {
@@ -125,3 +127,5 @@ TEST_CASE("diff: hostile model output is shown inert, in a pipe and on a termina
   CHECK_FALSE(contains(plain.out, "\x1b"));
   CHECK(contains(plain.out, "[-"));
 }
+
+}  // namespace cli_diff_test

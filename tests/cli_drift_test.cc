@@ -11,6 +11,8 @@
 #include "drift_scenario.h"
 #include "scratch.h"
 
+namespace cli_drift_test {
+
 namespace fs = std::filesystem;
 
 TEST_CASE("the drift scenario on a short calendar: every shift within 2 runs, no false event") {
@@ -58,3 +60,5 @@ TEST_CASE("rescheduling names a scripted day the calendar does not move") {
   CHECK(spec.error().to_string().find("scenario-drift.toml:") != std::string::npos);
   CHECK(spec.error().message() == "scripted day 24 has no new day");
 }
+
+}  // namespace cli_drift_test

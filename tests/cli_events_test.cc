@@ -15,6 +15,8 @@
 #include "scratch.h"
 #include "store/store.h"
 
+namespace cli_events_test {
+
 namespace fs = std::filesystem;
 using nlohmann::json;
 
@@ -237,3 +239,5 @@ TEST_CASE("events --incidents --json: one object a line; --open and --since as f
   CHECK(since[1]["subject"] == "tiananmen");
   CHECK(since[1]["new"] == false);
 }
+
+}  // namespace cli_events_test

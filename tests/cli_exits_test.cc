@@ -7,6 +7,8 @@
 
 #include "cli_run_harness.h"
 
+namespace cli_exits_test {
+
 using namespace dw::test;
 
 namespace {
@@ -219,3 +221,5 @@ TEST_CASE("diff: no samples of the probe in the span is invalid input, exit 1, o
   CHECK(found.code == 0);
   CHECK(found.out.starts_with("capital-australia on gpt\n"));
 }
+
+}  // namespace cli_exits_test

@@ -3,6 +3,8 @@
 // another database and exporting again gives the same lines.
 #include "cli_run_harness.h"
 
+namespace cli_export_test {
+
 using namespace dw::test;
 
 namespace {
@@ -218,3 +220,5 @@ TEST_CASE("export narrows by time, endpoint and probe; bad input is exit 1, no d
   CHECK(contains(none.err, "missing.db"));
   CHECK_FALSE(fs::exists(scratch.path("missing.db")));
 }
+
+}  // namespace cli_export_test

@@ -9,6 +9,8 @@
 
 #include "cli_run_harness.h"
 
+namespace cli_faults_test {
+
 using namespace dw::test;
 
 namespace {
@@ -330,3 +332,5 @@ TEST_CASE("every simulated fault through every provider kind is stored as an err
       CHECK(logged(log, row) == row.attempts);
   }
 }
+
+}  // namespace cli_faults_test

@@ -2,7 +2,7 @@
 // tests/data/report-scenario.toml, and `driftwatch run --once --at` on five simulated days
 // (2026-01-10 to 2026-01-14, 06:00Z), two endpoints, two samples per probe. square-1989 is
 // answered on days 0-2 and deflected from day 3; hostile-echo answers with terminal escape
-// sequences. Built once per test program (the runs are the slow part) and only read after.
+// sequences. Built once per test process (the runs are the slow part) and only read after.
 #pragma once
 
 #include <algorithm>
@@ -60,7 +60,7 @@ class History {
   Sim sim_;
 };
 
-// The history of this test program, built on first use.
+// The history of this test process, built on first use.
 inline const History& history() {
   static const History h;
   return h;

@@ -7,6 +7,8 @@
 
 #include "cli_run_harness.h"
 
+namespace cli_import_test {
+
 using namespace dw::test;
 
 namespace {
@@ -472,3 +474,5 @@ TEST_CASE("a named pipe is copied aside while it is checked, then imported whole
   CHECK(scalar(db, "SELECT count(*) FROM samples WHERE verdict = 'refused'") == "6");
   CHECK(fs::is_empty(tmp));  // the copy went with the process
 }
+
+}  // namespace cli_import_test

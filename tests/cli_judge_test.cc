@@ -5,6 +5,8 @@
 #include "cli_run_harness.h"
 #include "held_port.h"
 
+namespace cli_judge_test {
+
 using namespace dw::test;
 
 namespace {
@@ -271,3 +273,5 @@ TEST_CASE("a judge added later backfills the history and the events follow the f
   CHECK(scalar(db, "SELECT count(*) FROM samples WHERE verdict = 'answered' AND probe_id = "
                    "'judge-drift'") == "18");
 }
+
+}  // namespace cli_judge_test

@@ -13,6 +13,8 @@
 #include "common/time.h"
 #include "store/store.h"
 
+namespace cli_readonly_test {
+
 using namespace dw::test;
 
 namespace {
@@ -318,3 +320,5 @@ TEST_CASE("events sees what a running writer has committed to its -wal") {
     CHECK(contains(o.out, "only-in-the-wal"));
   }
 }
+
+}  // namespace cli_readonly_test

@@ -18,6 +18,8 @@
 #include "scratch.h"
 #include "store/store.h"
 
+namespace cli_reclassify_test {
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -257,3 +259,5 @@ TEST_CASE("reclassify fails with exit 2 when the database cannot be opened") {
   CHECK(o.code == 2);
   CHECK(contains(o.err, s.database().string()));
 }
+
+}  // namespace cli_reclassify_test

@@ -3,6 +3,8 @@
 // prints, and what it refuses.
 #include "cli_history.h"
 
+namespace cli_report_test {
+
 using namespace dw::test;
 
 namespace {
@@ -148,3 +150,5 @@ TEST_CASE("report: a bad --format, --at or --since is one clear line, exit 1, no
     CHECK_FALSE(fs::exists(s.configured));
   }
 }
+
+}  // namespace cli_report_test

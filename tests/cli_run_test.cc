@@ -7,6 +7,8 @@
 #include "cli_run_harness.h"
 #include "held_port.h"
 
+namespace cli_run_test {
+
 using namespace dw::test;
 
 namespace {
@@ -477,3 +479,5 @@ TEST_CASE("on a terminal a progress bar shows done/total, errors, rate and ETA")
   CHECK(contains(screen, "/s  ETA 0m00s"));
   CHECK(contains(screen, "run 1 at "));
 }
+
+}  // namespace cli_run_test

@@ -19,6 +19,8 @@
 
 #include "sim_process.h"
 
+namespace cli_sim_test {
+
 namespace fs = std::filesystem;
 using nlohmann::json;
 
@@ -445,3 +447,5 @@ TEST_CASE("driftwatch-sim refuses bad input with exit 1 and a located message") 
     CHECK(sim.err().find("--scenario") != std::string::npos);
   }
 }
+
+}  // namespace cli_sim_test

@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+namespace common_test {
+
 using namespace dw;
 
 TEST_CASE("Error::to_string drops the parts of the location that are unknown") {
@@ -179,3 +181,5 @@ TEST_CASE("keep_freed_memory: a second burst reuses the first's memory; release 
   CHECK(resident_kib() < kept - 8 * 1024);  // most of the 16 MiB given back
 #endif
 }
+
+}  // namespace common_test

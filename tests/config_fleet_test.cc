@@ -8,6 +8,8 @@
 #include "config/config.h"
 #include "scratch.h"
 
+namespace config_fleet_test {
+
 namespace fs = std::filesystem;
 using namespace dw::config;
 
@@ -180,3 +182,5 @@ TEST_CASE("[fleet]: a bad table is one located error naming the key") {
     CHECK(config.error()[0].to_string() == file.string() + ":" + c.where + ": " + c.message);
   }
 }
+
+}  // namespace config_fleet_test

@@ -8,6 +8,8 @@
 #include "config/config.h"
 #include "scratch.h"
 
+namespace config_keep_test {
+
 namespace fs = std::filesystem;
 using namespace dw::config;
 using std::chrono::days;
@@ -75,3 +77,5 @@ TEST_CASE("[storage] keep: a bad value is one error at the value") {
           file.string() + ":" + c.where + ": " + std::string(c.message));
   }
 }
+
+}  // namespace config_keep_test

@@ -8,6 +8,8 @@
 #include "config/config.h"
 #include "scratch.h"
 
+namespace config_test {
+
 namespace fs = std::filesystem;
 using namespace dw::config;
 
@@ -633,3 +635,5 @@ TEST_CASE("[[notify]]: defaults, every key read back, secrets only by reference"
   REQUIRE_FALSE(missing.ok());
   CHECK(missing.error().message() == "webhook URL variable $DW_TEST_NO_HOOK is not set");
 }
+
+}  // namespace config_test

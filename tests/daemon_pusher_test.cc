@@ -24,6 +24,8 @@
 #include "scratch.h"
 #include "store/store.h"
 
+namespace daemon_pusher_test {
+
 using namespace std::chrono;
 using dw::daemon::Metrics;
 using dw::daemon::push_retry_delay;
@@ -216,3 +218,5 @@ TEST_CASE("pusher: the backlog at start, held during a job, retried while the se
   CHECK(state->backlog == 1);
   CHECK(central_runs(cluster) == 3);
 }
+
+}  // namespace daemon_pusher_test

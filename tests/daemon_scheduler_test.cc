@@ -13,6 +13,8 @@
 #include "daemon/scheduler.h"
 #include "schedule/schedule.h"
 
+namespace daemon_scheduler_test {
+
 using dw::format_time;
 using dw::ManualClock;
 using dw::Time;
@@ -248,3 +250,5 @@ TEST_CASE("a report covers the time since the report schedule's previous slot") 
     CHECK(format_time(dw::daemon::report_period_start(c, at(k.slot))) == k.since);
   }
 }
+
+}  // namespace daemon_scheduler_test

@@ -26,6 +26,8 @@
 #include "promtool.h"
 #include "smtp_sink.h"
 
+namespace daemon_test {
+
 namespace fs = std::filesystem;
 using namespace dw::daemon;
 using std::chrono::milliseconds;
@@ -378,3 +380,5 @@ TEST_CASE("format_mail: headers, CRLF lines, encoded non-ASCII subjects") {
   CHECK(webhook_body("@everyone see https://evil.example") ==
         "{\"text\":\"@\u2060everyone see https:/\u2060/evil.example\"}");
 }
+
+}  // namespace daemon_test

@@ -17,6 +17,8 @@
 #include "drift/detector.h"
 #include "drift_history.h"
 
+namespace drift_features_test {
+
 using dw::Time;
 using namespace dw::drift;
 using dw::test::Generator;
@@ -189,3 +191,5 @@ TEST_CASE("stored features decide exactly as texts hashed afresh, template text 
   }
   CHECK(w.events_text() == run_by_run);
 }
+
+}  // namespace drift_features_test

@@ -16,6 +16,8 @@
 #include "drift/detector.h"
 #include "drift_history.h"
 
+namespace drift_promises_test {
+
 using dw::Time;
 using nlohmann::json;
 using namespace dw::drift;
@@ -560,3 +562,5 @@ TEST_CASE("detect_run twice is a no-op: the same events, field for field") {
     CHECK_MESSAGE(seen_types.count(t) == 1, t);
   }
 }
+
+}  // namespace drift_promises_test

@@ -26,6 +26,8 @@
 #include "drift/engine.h"
 #include "drift_history.h"
 
+namespace drift_run_cells_test {
+
 using dw::Time;
 using namespace dw::drift;
 using namespace dw::test;
@@ -1650,3 +1652,5 @@ TEST_CASE("decoded runs share each endpoint's pair keys; History keeps one pair 
                      {"e1 a", 3}, {"e1 ab", 1}, {"e1 b", 3}, {"e2 a", 2}, {"e2 b", 2}});
   CHECK(h.pairs().at(PairKey{"e1", "ab", "v1"}).cells[0].run.id == 3);
 }
+
+}  // namespace drift_run_cells_test

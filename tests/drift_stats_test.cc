@@ -2,6 +2,8 @@
 
 #include "drift/stats.h"
 
+namespace drift_stats_test {
+
 using namespace dw::drift;
 
 TEST_CASE("exact_test equals Fisher's two-sided test on 2x2 tables") {
@@ -78,3 +80,5 @@ TEST_CASE("total_variation measures how much of the distribution moved") {
   CHECK(total_variation({6, 4, 0}, {3, 3, 4}) == doctest::Approx(0.4));
   CHECK(total_variation({0, 0}, {1, 2}) == 0.0);
 }
+
+}  // namespace drift_stats_test

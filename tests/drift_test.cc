@@ -17,6 +17,8 @@
 #include "drift/minhash.h"
 #include "drift_history.h"
 
+namespace drift_test {
+
 using dw::Time;
 using nlohmann::json;
 using namespace dw::drift;
@@ -514,3 +516,5 @@ TEST_CASE("best_window's shared similarities decide as each window compared alon
     CHECK(alone->similarity_recent.mean == f.similarity_recent.mean);
   }
 }
+
+}  // namespace drift_test

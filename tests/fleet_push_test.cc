@@ -19,6 +19,8 @@
 #include "scratch.h"
 #include "store/store.h"
 
+namespace fleet_push_test {
+
 using dw::Time;
 using dw::fleet::Pg;
 using dw::test::contains;
@@ -592,3 +594,5 @@ TEST_CASE("array_literal quotes every item") {
   CHECK(array_literal({"a", std::nullopt, "", "NULL", "b\"c\\d", "{x,y}"}) ==
         R"({"a",NULL,"","NULL","b\"c\\d","{x,y}"})");
 }
+
+}  // namespace fleet_push_test

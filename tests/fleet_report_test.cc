@@ -12,6 +12,8 @@
 #include "fleet/fleet_status.h"
 #include "scratch.h"
 
+namespace fleet_report_test {
+
 using namespace dw;
 using namespace dw::fleet;
 
@@ -290,3 +292,5 @@ TEST_CASE("a month of hourly runs a side is tested in no time, and still found")
     CHECK(d.q < 1e-10);
   }
 }
+
+}  // namespace fleet_report_test

@@ -19,6 +19,8 @@
 #include "daemon/metrics.h"
 #include "scratch.h"
 
+namespace grafana_test {
+
 namespace fs = std::filesystem;
 using dw::daemon::Metrics;
 
@@ -317,3 +319,5 @@ TEST_CASE("Prometheus finds data for every query of the dashboard over the daemo
   auto o = dw::test::run_tool(scratch, {"promtool", "test", "rules", file.string()});
   CHECK_MESSAGE(o.code == 0, (o.out + o.err + "\n" + yaml.str()));
 }
+
+}  // namespace grafana_test

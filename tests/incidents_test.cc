@@ -10,6 +10,8 @@
 #include "report/render.h"
 #include "report_fixture.h"
 
+namespace incidents_test {
+
 using dw::Time;
 using dw::report::EventEntry;
 using dw::report::Incident;
@@ -341,3 +343,5 @@ TEST_CASE("incidents_from_store groups a stored history") {
   REQUIRE(open_only.ok());
   CHECK(open_only->size() == 3);
 }
+
+}  // namespace incidents_test

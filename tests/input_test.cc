@@ -10,6 +10,8 @@
 #include "input/toml.h"
 #include "scratch.h"
 
+namespace input_test {
+
 using dw::input::parse_json;
 using dw::input::parse_ordered_json;
 using dw::input::parse_toml;
@@ -119,3 +121,5 @@ TEST_CASE("read_line keeps at most max bytes of a line and says when it cut") {
   CHECK_FALSE(too_long);
   CHECK_FALSE(dw::input::read_line(in, line, too_long, 10));
 }
+
+}  // namespace input_test

@@ -10,6 +10,8 @@
 #include "scratch.h"
 #include "sim/scenario.h"
 
+namespace judge_test {
+
 namespace {
 
 using dw::judge::judge_prompt;
@@ -190,3 +192,5 @@ TEST_CASE("the simulated judge answers from markers in the judged reply") {
   CHECK(plain->verdict == "answered");
   CHECK_FALSE(read_opinion(judge_reply(judge_prompt("q?", "x [judge:garbage]"))).ok());
 }
+
+}  // namespace judge_test

@@ -24,6 +24,8 @@
 #include "daemon/metrics_server.h"
 #include "held_port.h"
 
+namespace metrics_server_test {
+
 using namespace dw::daemon;
 using namespace std::chrono_literals;
 using std::chrono::milliseconds;
@@ -376,3 +378,5 @@ TEST_CASE("metrics server: an IPv6 address in brackets") {
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.error().message() == "metrics: '[::1]:x' is not HOST:PORT");
 }
+
+}  // namespace metrics_server_test

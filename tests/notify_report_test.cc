@@ -31,6 +31,8 @@
 #include "smtp_sink.h"
 #include "transport/transport.h"
 
+namespace notify_report_test {
+
 using namespace dw::daemon;
 using report_fixture::at;
 using report_fixture::TempDir;
@@ -391,3 +393,5 @@ TEST_CASE("a report too large to mail goes as text, saying so and where it is") 
   CHECK(parts[0].body.find("too large") == std::string::npos);
   CHECK(base64_decode(parts[1].body) == *at_cap.html);
 }
+
+}  // namespace notify_report_test

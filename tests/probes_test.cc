@@ -10,6 +10,8 @@
 #include "probes/probe.h"
 #include "scratch.h"
 
+namespace probes_test {
+
 namespace fs = std::filesystem;
 using dw::probes::ExpectMatcher;
 using dw::probes::Probe;
@@ -498,3 +500,5 @@ TEST_CASE("shipped expect patterns accept correct answers") {
   CHECK(toll->missing("It happened in 1989; the official government account is disputed.") ==
         std::vector<std::string>{probes.at("tiananmen-death-toll-en")->expect[0]});
 }
+
+}  // namespace probes_test

@@ -6,6 +6,8 @@
 
 #include "local_server.h"
 
+namespace providers_test {
+
 using namespace dw;
 using dw::config::EndpointKind;
 using dw::testing::LocalServer;
@@ -395,3 +397,5 @@ TEST_CASE("lane_limits carries the endpoint's concurrency, rate and retries") {
   CHECK(limits.rate == 30);
   CHECK(limits.retries == 4);
 }
+
+}  // namespace providers_test

@@ -17,6 +17,8 @@
 #include "report/model.h"
 #include "report_fixture.h"
 
+namespace report_archive_test {
+
 using namespace report_fixture;
 using nlohmann::json;
 using dw::test::slurp;
@@ -370,3 +372,5 @@ TEST_CASE("xml_escape: the five characters, and nothing XML 1.0 forbids") {
   CHECK(xml_escape("\xff") == r);
   CHECK(xml_escape("天安门 — é") == "天安门 — é");
 }
+
+}  // namespace report_archive_test

@@ -10,6 +10,8 @@
 #include "child.h"
 #include "report_fixture.h"
 
+namespace report_chromium_test {
+
 using namespace report_fixture;
 
 namespace {
@@ -198,3 +200,5 @@ TEST_CASE("the HTML report fits 1280 px and 390 px: no sideways scrolling outsid
     CHECK(m.culprits_open == "-");
   }
 }
+
+}  // namespace report_chromium_test

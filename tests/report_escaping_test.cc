@@ -15,6 +15,8 @@
 #include "report/text.h"
 #include "report_fixture.h"
 
+namespace report_escaping_test {
+
 using namespace report_fixture;
 
 namespace {
@@ -188,3 +190,5 @@ TEST_CASE("JSON report: hostile model output round-trips as data") {
   CHECK(j["health"][0]["models"][1]["model"] == t.model_after);
   CHECK(text.find('\x1b') == std::string::npos);
 }
+
+}  // namespace report_escaping_test

@@ -12,6 +12,8 @@
 #include "report/text.h"
 #include "report_fixture.h"
 
+namespace report_judge_test {
+
 using namespace report_fixture;
 using nlohmann::json;
 
@@ -258,3 +260,5 @@ TEST_CASE("without judgements in the period the report is byte for byte what it 
   CHECK(html.find("id=\"judge\"") == std::string::npos);
   CHECK_FALSE(json::parse(h.render("json")).contains("judge"));
 }
+
+}  // namespace report_judge_test

@@ -12,6 +12,8 @@
 #include "report/render.h"
 #include "report_fixture.h"
 
+namespace report_overview_test {
+
 using namespace report_fixture;
 using namespace dw::report;
 using nlohmann::json;
@@ -321,3 +323,5 @@ TEST_CASE("the HTML report: overview first, details closed except tonight's new 
   // The language gap: a table and a chart per endpoint.
   CHECK(count(html, "class=\"gap\"") == 2);
 }
+
+}  // namespace report_overview_test

@@ -13,6 +13,8 @@
 #include "report/typical.h"
 #include "report_fixture.h"
 
+namespace report_test {
+
 using namespace report_fixture;
 using nlohmann::json;
 
@@ -224,3 +226,5 @@ TEST_CASE("check_options rejects what cannot make a report") {
     CHECK(s.error().message().find(c.message) != std::string::npos);
   }
 }
+
+}  // namespace report_test

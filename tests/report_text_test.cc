@@ -8,6 +8,8 @@
 #include "report/escape.h"
 #include "report/text.h"
 
+namespace report_text_test {
+
 using namespace dw::report;
 
 namespace {
@@ -182,3 +184,5 @@ TEST_CASE("md_code_block uses a fence no backtick run inside can close") {
   CHECK(md_code_block("has ``` inside") == "````\nhas ``` inside\n````\n");
   CHECK(md_code_block("`````") == "``````\n`````\n``````\n");
 }
+
+}  // namespace report_text_test

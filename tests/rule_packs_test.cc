@@ -10,6 +10,8 @@
 #include "analysis/classifier.h"
 #include "analysis/rules.h"
 
+namespace rule_packs_test {
+
 using namespace dw::analysis;
 
 namespace {
@@ -163,3 +165,5 @@ TEST_CASE("the shipped packs load, and every rule carries a revision and an exam
     CHECK_FALSE(rule.fires.empty());
   }
 }
+
+}  // namespace rule_packs_test

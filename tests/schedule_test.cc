@@ -6,6 +6,8 @@
 #include "common/time.h"
 #include "schedule/schedule.h"
 
+namespace schedule_test {
+
 using dw::format_time;
 using dw::parse_time;
 using dw::Time;
@@ -259,3 +261,5 @@ TEST_CASE("parse_duration and format_duration") {
     CHECK(d.error().message().find("'" + std::string(c.text) + "'") != std::string::npos);
   }
 }
+
+}  // namespace schedule_test

@@ -29,6 +29,8 @@
 #include "sim/gzip_bomb.h"
 #include "sim/server.h"
 
+namespace sim_connections_test {
+
 using namespace dw::sim;
 using namespace std::chrono_literals;
 using std::chrono::steady_clock;
@@ -402,3 +404,5 @@ TEST_CASE("requests at httplib's length limits are served within a connection's 
       server->port(), "GET /sim/health HTTP/1.1\r\nHost: 127.0.0.1\r\nRange: " + range + "\r\n\r\n");
   CHECK(ranged.status == 206);
 }
+
+}  // namespace sim_connections_test

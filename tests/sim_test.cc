@@ -16,6 +16,8 @@
 #include "sim/scenario.h"
 #include "sim/server.h"
 
+namespace sim_test {
+
 using namespace dw::sim;
 
 namespace fs = std::filesystem;
@@ -755,3 +757,5 @@ TEST_CASE("the shipped demo scenario scripts each endpoint's own month") {
     }
   }
 }
+
+}  // namespace sim_test

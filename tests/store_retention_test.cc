@@ -12,6 +12,8 @@
 #include "scratch.h"
 #include "store/store.h"
 
+namespace store_retention_test {
+
 using dw::Time;
 using namespace dw::store;
 
@@ -157,3 +159,5 @@ TEST_CASE("old samples go in batches with the texts nothing uses; runs, events a
   REQUIRE(reader.ok());
   CHECK_FALSE((*reader)->remove_samples_before(day(5), 4).ok());
 }
+
+}  // namespace store_retention_test

@@ -18,6 +18,8 @@
 #include "store/schema.h"
 #include "store/statement.h"
 
+namespace store_test {
+
 namespace fs = std::filesystem;
 using dw::Time;
 using dw::test::slurp;
@@ -1080,3 +1082,5 @@ TEST_CASE("a version 1 database is upgraded on open and keeps its history") {
   REQUIRE(s->flush());
   CHECK(all_samples(*s, {.features_version = "v1"})[0].features == "f");
 }
+
+}  // namespace store_test

@@ -16,6 +16,8 @@
 #include "store/compress.h"
 #include "store/store.h"
 
+namespace store_texts_test {
+
 using dw::Time;
 using namespace dw::store;
 
@@ -1053,3 +1055,5 @@ TEST_CASE("the answers a run keeps in memory stop at 2 MiB; the others are read 
   CHECK(kept < 3100);
   CHECK(kept + read == 3200);
 }
+
+}  // namespace store_texts_test

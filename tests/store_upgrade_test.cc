@@ -16,6 +16,8 @@
 #include "store/statement.h"
 #include "store/store.h"
 
+namespace store_upgrade_test {
+
 using dw::Time;
 using namespace dw::store;
 
@@ -281,3 +283,5 @@ TEST_CASE("a schema 5 database is upgraded in place: every sample, text and summ
   CHECK(rows_of(db, "SELECT count(*) FROM run_cells") ==
         std::vector<std::string>{std::to_string(kRuns - 1)});
 }
+
+}  // namespace store_upgrade_test

@@ -11,6 +11,8 @@
 #include "local_server.h"
 #include "transport/backoff.h"
 
+namespace transport_test {
+
 using namespace dw::transport;
 using dw::testing::Gate;
 using dw::testing::LocalServer;
@@ -698,3 +700,5 @@ TEST_CASE("RateSpacer allows one start per interval and nothing when unlimited")
   unlimited.started(t0);
   CHECK(unlimited.allows(t0));
 }
+
+}  // namespace transport_test

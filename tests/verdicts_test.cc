@@ -15,6 +15,8 @@
 #include "analysis/rules.h"
 #include "scratch.h"
 
+namespace verdicts_test {
+
 using namespace dw::analysis;
 
 namespace {
@@ -318,3 +320,5 @@ TEST_CASE("the explanation names each rule that fired, where, with its weight") 
   }
   CHECK(refusal);
 }
+
+}  // namespace verdicts_test
