@@ -8,6 +8,8 @@
 //   pid_t pid = dw::test::start_child("writer", {db.string()});
 #pragma once
 
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <string>
 #include <vector>
@@ -23,9 +25,15 @@ inline std::map<std::string, ChildFunction>& child_functions() {
   return functions;
 }
 
-// Registers a child's code under a name, at static initialisation.
+// Registers a child's code under a name, at static initialisation. Every test file is in one
+// program (tests/CMakeLists.txt): a name registered twice stops it before any test runs.
 struct ChildMain {
-  ChildMain(const char* name, ChildFunction f) { child_functions()[name] = f; }
+  ChildMain(const char* name, ChildFunction f) {
+    if (!child_functions().emplace(name, f).second) {
+      std::fprintf(stderr, "child function %s registered twice\n", name);
+      std::abort();
+    }
+  }
 };
 
 // This test program again, running the child registered as name; its streams go to /dev/null.

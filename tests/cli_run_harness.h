@@ -95,6 +95,7 @@ class Background {
   std::string err() const { return slurp(err_); }
   // "running", or how it ended (its status left for wait()): for a failed check's message.
   std::string state() const {
+    if (pid_ <= 0) return "waited for";
     siginfo_t info{};
     if (waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) != 0 ||
         info.si_pid != pid_) {
