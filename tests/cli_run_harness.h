@@ -93,16 +93,14 @@ class Background {
   }
   pid_t pid() const { return pid_; }
   std::string err() const { return slurp(err_); }
-  // "running", or how it ended (its status left for wait()): for a failed check's message.
+  // "running", how it ended (its status left for wait()), or "waited for" after wait(): for a
+  // failed check's message.
   std::string state() const {
     if (pid_ <= 0) return "waited for";
-    siginfo_t info{};
-    if (waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) != 0 ||
-        info.si_pid != pid_) {
-      return "running";
-    }
-    return (info.si_code == CLD_EXITED ? "exited with " : "killed by signal ") +
-           std::to_string(info.si_status);
+    auto info = ended();
+    if (!info) return "running";
+    return (info->si_code == CLD_EXITED ? "exited with " : "killed by signal ") +
+           std::to_string(info->si_status);
   }
 
   // Waits until stderr holds needle; false after the limit or when the process has ended
@@ -111,10 +109,7 @@ class Background {
     auto deadline = std::chrono::steady_clock::now() + limit;
     for (;;) {
       if (contains(err(), needle)) return true;
-      siginfo_t info{};
-      bool ended = waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-                   info.si_pid == pid_;
-      if (ended || std::chrono::steady_clock::now() > deadline) return contains(err(), needle);
+      if (ended() || std::chrono::steady_clock::now() > deadline) return contains(err(), needle);
       std::this_thread::sleep_for(20ms);
     }
   }
@@ -130,6 +125,16 @@ class Background {
   }
 
  private:
+  // How it ended, if it has, without reaping it (its status stays for wait()).
+  std::optional<siginfo_t> ended() const {
+    siginfo_t info{};
+    if (waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) != 0 ||
+        info.si_pid != pid_) {
+      return std::nullopt;
+    }
+    return info;
+  }
+
   static inline int count_ = 0;  // of daemons started by this program: their files' names
   fs::path out_, err_;
   pid_t pid_ = -1;
