@@ -397,17 +397,20 @@ int main(int argc, char** argv) {
       const RunCost& a = *w->early;
       const RunCost& b = *w->late;
       const int turns = bench::WholeRuns::kTurns;
+      const bench::WholeRuns::Shares& x = w->early_share;
+      const bench::WholeRuns::Shares& y = w->late_share;
       std::printf("in turns after the history, on the same simulated days (median of %d each; "
-                  "detection: the median of the runs' shares): run %d-%d on a copy at run 30 "
-                  "%.3f s CPU (detection %.0f%%), run %d-%d %.3f s CPU (detection %.0f%%): "
-                  "%.2f x (target <= 1.2; detection < 20%%)\n",
-                  turns, 31, 30 + turns, a.cpu_s, 100 * w->early_share, runs + 1, runs + turns,
-                  b.cpu_s, 100 * w->late_share, b.cpu_s / a.cpu_s);
+                  "detection: the median and the largest of the runs' shares): run %d-%d on a "
+                  "copy at run 30 %.3f s CPU (detection %.1f%%, at most %.1f%%), run %d-%d "
+                  "%.3f s CPU (detection %.1f%%, at most %.1f%%): %.2f x (target <= 1.2; "
+                  "detection < 20%%)\n",
+                  turns, 31, 30 + turns, a.cpu_s, 100 * x.median, 100 * x.largest, runs + 1,
+                  runs + turns, b.cpu_s, 100 * y.median, 100 * y.largest, b.cpu_s / a.cpu_s);
       std::printf("TABLE|history, whole runs in turns: run 31-%d / run %d-%d, CPU (detection's "
-                  "part)|%.3f s (%.0f%%) / %.3f s (%.0f%%): %.2f x|run 1,000 <= 1.2 x run 30; "
-                  "detection < 20%%\n",
-                  30 + turns, runs + 1, runs + turns, a.cpu_s, 100 * w->early_share, b.cpu_s,
-                  100 * w->late_share, b.cpu_s / a.cpu_s);
+                  "part: median, largest)|%.3f s (%.0f%%, %.0f%%) / %.3f s (%.0f%%, %.0f%%): "
+                  "%.2f x|run 1,000 <= 1.2 x run 30; detection < 20%%\n",
+                  30 + turns, runs + 1, runs + turns, a.cpu_s, 100 * x.median, 100 * x.largest,
+                  b.cpu_s, 100 * y.median, 100 * y.largest, b.cpu_s / a.cpu_s);
     }
     std::printf("events opened: %ld\n\n", w->events);
   }

@@ -91,16 +91,16 @@ Result<WholeRuns> measure_whole_runs(const std::filesystem::path& folder, int ru
                 [](const RunCost& x, const RunCost& y) { return x.cpu_s < y.cpu_s; });
       return costs[costs.size() / 2];
     };
-    auto median_share = [](const std::vector<RunCost>& costs) {
+    auto shares_of = [](const std::vector<RunCost>& costs) {
       std::vector<double> shares;
       for (const RunCost& c : costs) shares.push_back(c.detect_share());
       std::sort(shares.begin(), shares.end());
-      return shares[shares.size() / 2];
+      return WholeRuns::Shares{shares[shares.size() / 2], shares.back()};
     };
     w.early = median(then);
     w.late = median(now);
-    w.early_share = median_share(then);
-    w.late_share = median_share(now);
+    w.early_share = shares_of(then);
+    w.late_share = shares_of(now);
   }
   return w;
 }
