@@ -283,6 +283,9 @@ TEST_CASE("classifier: narrative flag, attribution and expect coverage") {
   CHECK(message.rfind("expect pattern 2 '(?i)aus\\n\\nI can't help tral[ia'", 0) == 0);
   CHECK(message.find("at '[ia'") != std::string::npos);
   CHECK(dw::escape_controls("a\r\n\tb\x1b") == "a\\r\\n\\tb\\x1b");
+  // C1 controls and bidi overrides are controls too; other UTF-8 (and a cut one) is kept.
+  CHECK(dw::escape_controls("\xc2\x9b" "2J\xe2\x80\xaeR\xe2\x81\xa6I \xc3\xa9 \xe4\xb8\xad \xc2") ==
+        "\\xc2\\x9b2J\\xe2\\x80\\xaeR\\xe2\\x81\\xa6I \xc3\xa9 \xe4\xb8\xad \xc2");
 }
 
 // Where a text is cut must not depend on where the cut falls in it: the scan reads the text

@@ -81,7 +81,10 @@ class Fixture {
     model.detected_at = t("2026-01-20T06:00:00Z");
     model.status = dw::store::EventStatus::resolved;
     model.resolved_at = model.detected_at;
-    model.evidence_json = R"({"new_models":["deepseek-chat-0528"],"new_fingerprints":[]})";
+    // The model id a server reported ends in an 8-bit CSI (U+009B) and a right-to-left
+    // override (U+202E): valid UTF-8 that JSON's escaping leaves as it is.
+    model.evidence_json =
+        R"({"new_models":["deepseek-chat-0528\u009b2J\u202e"],"new_fingerprints":[]})";
     for (const auto* e : {&shift, &health, &model}) REQUIRE((*store)->insert_event(*e).ok());
   }
 
@@ -178,6 +181,10 @@ TEST_CASE("events as text: one line an event, and a word when there are none") {
   CHECK(o.out.find("answered 30/30 -> deflected 6/6") != std::string::npos);
   CHECK(o.out.find("errors 1% -> 100%") != std::string::npos);
   CHECK(o.out.find("deepseek-chat-0528") != std::string::npos);
+  // Model text reaches a terminal without its controls: escaped, byte by byte.
+  CHECK(o.out.find("\xc2\x9b") == std::string::npos);
+  CHECK(o.out.find("\xe2\x80\xae") == std::string::npos);
+  CHECK(o.out.find("deepseek-chat-0528\\xc2\\x9b2J\\xe2\\x80\\xae") != std::string::npos);
 }
 
 TEST_CASE("events: a bad --since is invalid input") {

@@ -56,6 +56,16 @@ TEST_CASE("bad configs: one located error naming the key") {
       {m + "base_url = \"https:///v1\"\n", "7:12", "'base_url' has no host, not 'https:///v1'"},
       {m + "base_url = \"https://example.com:0/v1\"\n", "7:12",
        "'base_url' has an invalid port, not 'https://example.com:0/v1'"},
+      // A URL with an '@' is never quoted back: the loop below checks SECRET is not shown.
+      {m + "base_url = \"https://me:SECRET@api.example.com/v1\"\n", "7:12",
+       "'base_url' must not carry credentials (user:password@); use api_key_env or "
+       "api_key_file"},
+      {m + "base_url = \"htps://me:SECRET@api.example.com\"\n", "7:12",
+       "'base_url' must start with http:// or https://"},
+      {"[probes]\nsets = [\"p.toml\"]\n[[endpoint]]\nname = \"g\"\nkind = \"gemini\"\n"
+       "model = \"gemini-pro?alt=sse\"\n",
+       "6:9", "'model' of a gemini endpoint is part of the request's URL: letters, digits, '-', "
+              "'.' and '_' only, not 'gemini-pro?alt=sse'"},
       {m + "api_key_env = \"A\"\napi_key_file = \"key.txt\"\n", "8:1",
        "'api_key_file' and 'api_key_env' both given in [[endpoint]] 'deepseek'; use only one "
        "of api_key_env, api_key_file and api_key_credential"},
@@ -163,6 +173,7 @@ TEST_CASE("bad configs: one located error naming the key") {
     std::string prefix = file.string() + ":" + c.where + ": ";
     CHECK(line.substr(0, prefix.size()) == prefix);
     CHECK(line.substr(prefix.size(), std::string(c.message).size()) == c.message);
+    CHECK(line.find("SECRET") == std::string::npos);
   }
 }
 
@@ -546,7 +557,7 @@ TEST_CASE("[[notify]]: bad tables give one located error naming the key") {
       {m + "kind = \"email\"\nsmtp_url = \"https://mail.example.org\"\nfrom = \"a@b\"\n"
            "to = [\"c@d\"]\n",
        "10:12", "'smtp_url' must start with smtp:// or smtps://, not 'https://mail.example.org'"},
-      {m + "kind = \"email\"\nsmtp_url = \"smtp://u:p@mail.example.org\"\nfrom = \"a@b\"\n"
+      {m + "kind = \"email\"\nsmtp_url = \"smtp://u:hunter2@mail.example.org\"\nfrom = \"a@b\"\n"
            "to = [\"c@d\"]\n",
        "10:12", "'smtp_url' must not carry credentials (user:password@)"},
       {m + "kind = \"email\"\nsmtp_url = \"smtp://m\"\nfrom = \"a@b\"\n"

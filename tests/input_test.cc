@@ -30,9 +30,20 @@ TEST_CASE("TOML nested beyond the bounds is a located error, not a stack overflo
   std::string dotted = "x = 1\n";
   for (int i = 0; i < 40; ++i) dotted += "k.";
   dotted += "k = 2\n";
+  // Keys of digits: a dot between two digits is a number's only once a word.
+  std::string digits = "[1";
+  for (int i = 0; i < 50000; ++i) digits += ".1";
+  digits += "]\nx = 1\n";
+  std::string mixed = "x = 1\n";
+  for (int i = 0; i < 40; ++i) mixed += "k1.1";
+  mixed += "k = 2\n";
   const std::vector<Case> cases = {
       {"a table header 50,000 levels deep", header,
        "deep.toml:1:65: nesting deeper than 32 levels"},
+      {"a header of digits 50,000 levels deep", digits,
+       "deep.toml:1:67: nesting deeper than 32 levels"},
+      {"a dotted key of digits and letters", mixed,
+       "deep.toml:2:131: nesting deeper than 32 levels"},
       {"a dotted key", dotted, "deep.toml:2:64: nesting deeper than 32 levels"},
       {"arrays in arrays", "x = " + std::string(100000, '['), "deep.toml:1:36: nesting deeper than 32 levels"},
       {"inline tables in a multi-line array",
@@ -57,11 +68,18 @@ TEST_CASE("TOML within the bounds parses as before: strings, comments and number
       "floats = [1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5, 8.5, 9.5, 10.5, 11.5, 12.5, 13.5, 14.5, 15.5,"
       " 16.5, 17.5, 18.5, 19.5, 20.5, 21.5, 22.5, 23.5, 24.5, 25.5, 26.5, 27.5, 28.5, 29.5, 30.5,"
       " 31.5, 32.5, 33.5]\n"
+      "times = [1979-05-27T07:32:00.5Z, 1979-05-27T07:32:00.25-07:00, 07:32:00.125, 6.626e-34,"
+      " +1.5, -2.5e+3, 1_000.5, 1979-05-27 07:32:00.5, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5, 8.5,"
+      " 9.5, 10.5, 11.5, 12.5, 13.5, 14.5, 15.5, 16.5, 17.5, 18.5, 19.5, 20.5, 21.5, 22.5, 23.5,"
+      " 24.5, 25.5, 26.5, 27.5]\n"
+      "versions.1.2 = 3\n"
       "[a.b.c]\nd.e = { f = [[1, 2], [3]] }\n"
       "[[rule]]\nid = \"x.y\"\n";
   auto parsed = parse_toml(text, "ok.toml");
   REQUIRE_MESSAGE(parsed.ok(), (parsed.ok() ? "" : parsed.error().to_string()));
   CHECK((*parsed)["a"]["b"]["c"]["d"]["e"]["f"][0][1].value<int64_t>() == 2);
+  CHECK((*parsed)["versions"]["1"]["2"].value<int64_t>() == 3);
+  CHECK((*parsed)["times"].as_array()->size() == 35);
   // Syntax errors are toml++'s, located as before.
   auto bad = parse_toml("x = \n", "bad.toml");
   REQUIRE_FALSE(bad.ok());

@@ -6,6 +6,7 @@
 
 #include "config/config.h"
 #include "daemon/metrics.h"
+#include "judge/judge.h"
 #include "judge/prompt.h"
 #include "scratch.h"
 #include "sim/scenario.h"
@@ -95,6 +96,30 @@ TEST_CASE("judge replies: the JSON asked for, fenced or after a think block; any
     REQUIRE_FALSE(o.ok());
     CHECK(o.error().message().starts_with(b.error));
   }
+}
+
+TEST_CASE("the judge's line for a person escapes controls its last problem quotes") {
+  // A reply's verdict, which a probed answer can steer: an 8-bit CSI and a bidi override.
+  dw::judge::Counts c;
+  c.unusable = 1;
+  c.note = "verdict 'x\xc2\x9b" "2J\xe2\x80\xae' is not answered, refused or deflected";
+  const std::string line = dw::judge::describe(c);
+  CHECK(line.find("\xc2\x9b") == std::string::npos);
+  CHECK(line.find("\xe2\x80\xae") == std::string::npos);
+  CHECK(line.find("verdict 'x\\xc2\\x9b2J\\xe2\\x80\\xae' is not") != std::string::npos);
+}
+
+TEST_CASE("a judge reply of a million braces is read once, not once a brace") {
+  // An unterminated string followed by a mebibyte of '}' (the judge's body cap): reading the
+  // text up to each '}' in turn took hours of a run's single network thread.
+  const std::string reply = "{\"verdict\": \"" + std::string(1 << 20, '}');
+  auto o = read_opinion(reply);
+  REQUIRE_FALSE(o.ok());
+  CHECK(o.error().message().starts_with("the judge's JSON does not parse"));
+  // A complete object still ends where it closes, whatever follows.
+  auto followed = read_opinion("{\"verdict\": \"answered\"}" + std::string(1 << 20, '}'));
+  REQUIRE(followed.ok());
+  CHECK(followed->verdict == "answered");
 }
 
 TEST_CASE("a judge's reason is one line of valid UTF-8, capped") {

@@ -387,6 +387,37 @@ TEST_CASE("an echoed API key is redacted from every text of the sample") {
   }
 }
 
+TEST_CASE("an echoed API key is redacted before anything is cut to a length") {
+  const std::string key = kKey;
+  const std::string start = key.substr(0, 12);  // what a cut through the key would keep
+  // Straddling the error message's 200 bytes ("authentication_error: " is 22 of them), and
+  // the error body's cap.
+  const std::string message = std::string(160, 'm') + key;
+  std::string body =
+      R"({"error":{"code":"authentication_error","message":")" + message + R"("},"pad":")";
+  body += std::string(providers::kErrorBodyCap - body.size() - 16, ' ') + key + "\"}";
+  transport::Response r;
+  r.http_status = 401;
+  r.body = body;
+  auto s = providers::parse_response(EndpointKind::openai, r, key);
+  CHECK(s.error.find(start) == std::string::npos);
+  CHECK(s.error_body.find(start) == std::string::npos);
+  CHECK(s.error.find("[redacted]") != std::string::npos);
+  CHECK(s.error_body.find("[redacted]") != std::string::npos);
+
+  // A key with a '/' that the server's JSON writes as "\/", cut in the body and in the message.
+  const std::string slashed = "sk-test/0123456789/abcdef";
+  std::string escaped = slashed;
+  for (size_t at = escaped.find('/'); at != std::string::npos; at = escaped.find('/', at + 2)) {
+    escaped.insert(at, "\\");
+  }
+  r.body = R"({"error":{"message":")" + std::string(190, 'm') + escaped + "\"}}" +
+           std::string(providers::kErrorBodyCap, ' ');
+  s = providers::parse_response(EndpointKind::openai, r, slashed);
+  CHECK(s.error.find("sk-test") == std::string::npos);
+  CHECK(s.error_body.find("sk-test") == std::string::npos);
+}
+
 TEST_CASE("lane_limits carries the endpoint's concurrency, rate and retries") {
   auto e = endpoint(EndpointKind::openai, "http://x/v1");
   e.concurrency = 5;

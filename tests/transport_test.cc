@@ -658,6 +658,10 @@ TEST_CASE("parse_retry_after reads delta-seconds and HTTP dates") {
       {"Wed Oct 21 07:28:00 2015", 30000ms},           // asctime
       {"Tue, 20 Oct 2015 07:28:00 GMT", 0ms},          // in the past
       {"99999999999", Millis{std::chrono::hours(24 * 365)}},
+      {"Fri, 23 Oct 2015 07:28:00 GMT", 30000ms + std::chrono::hours(48)},
+      // Dates curl reads that system_clock's nanoseconds cannot hold: saturated, not wrapped.
+      {"Sun, 01 Jan 2300 00:00:00 GMT", Millis{std::chrono::hours(24 * 365)}},
+      {"Sat, 01 Jan 1600 00:00:00 GMT", 0ms},
       {"", std::nullopt},
       {"soon", std::nullopt},
       {"-5", std::nullopt},
@@ -677,6 +681,8 @@ TEST_CASE("parse_retry_after_ms reads milliseconds, fractions rounded up") {
   const Case cases[] = {
       {"1500", 1500ms},     {"20.5", 21ms},        {"0", 0ms},         {" 7 ", 7ms},
       {"-1", std::nullopt}, {"abc", std::nullopt}, {"", std::nullopt}, {"12ms", std::nullopt},
+      // Past int64_t's milliseconds: saturated at a year, not converted.
+      {"1e19", Millis{std::chrono::hours(24 * 365)}}, {"1e300", Millis{std::chrono::hours(24 * 365)}},
   };
   for (const auto& c : cases) {
     CAPTURE(c.value);

@@ -77,7 +77,8 @@ std::string summary(const store::Event& e) {
     out << "new " << ev.value("new_models", json::array()).dump() << " "
         << ev.value("new_fingerprints", json::array()).dump();
   } else if (e.type == drift::kCannedTemplate) {
-    // Model output: printed as a JSON string, so control characters cannot reach the terminal.
+    // Model output: printed as a JSON string (C0 controls escaped; the rest of the line's by
+    // escape_controls where it is printed).
     out << ev.value("probes", json::array()).size() << " probes: " << json(ev.value("text", "")).dump();
   } else {
     std::string measure = ev.value("measure", "");
@@ -147,7 +148,8 @@ int list_events(const Context& ctx, const EventsArgs& args) {
               << store::to_string(e.status) << format_time(e.detected_at) << "  "
               << std::setw(12) << (e.endpoint.empty() ? "-" : e.endpoint) << " "
               << std::setw(28) << (e.probe_id.empty() ? "-" : e.probe_id) << " "
-              << std::setw(9) << (e.scope.empty() ? "-" : e.scope) << " " << summary(e) << "\n";
+              << std::setw(9) << (e.scope.empty() ? "-" : e.scope) << " "
+              << escape_controls(summary(e)) << "\n";
     return true;
   });
   if (!s) {

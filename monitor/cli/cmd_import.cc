@@ -23,6 +23,7 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -90,6 +91,12 @@ Checked LineChecker::check(const std::string& text, bool too_long, int number, L
   auto fail = [&](std::string message, int column = 1) {
     errors.emplace_back(std::move(message), Location{file_, number, column});
   };
+  // Lines are counted in an int, as every location is (common/error.h): the last one it holds
+  // ends the file's first reading.
+  if (number == std::numeric_limits<int>::max()) {
+    fail("more than " + std::to_string(number - 1) + " lines: import the file in parts");
+    return Checked::bad;
+  }
   if (too_long) {
     fail("line longer than " + std::to_string(input::kMaxLineBytes >> 20) + " MiB");
     return Checked::bad;
@@ -249,6 +256,7 @@ Plan check_file(input::TwoPassFile& source, const LineChecker& checker, Progress
     if (checked == Checked::bad) {
       for (const Error& e : errors) progress.print(e);
       ++plan.bad_lines;
+      if (number == std::numeric_limits<int>::max()) break;
       continue;
     }
     ++plan.samples;

@@ -39,7 +39,9 @@ using Errors = std::vector<Error>;
 
 // text with its control characters as escapes (\n, \r, \t, \xHH): a value quoted in a message
 // (a pattern, a file name) keeps the message one line, and a terminal gets no escape sequences
-// from it. Error::to_string() does this to the whole message.
+// from it. C1 controls and bidirectional overrides (U+0080..U+009F, U+202A..U+202E,
+// U+2066..U+2069) are escaped too, byte by byte. Error::to_string() does this to the whole
+// message.
 std::string escape_controls(std::string_view text);
 
 // Either a value or an error. Accessing the wrong side is a programming error (asserted).

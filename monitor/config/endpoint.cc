@@ -180,7 +180,16 @@ std::optional<Endpoint> read_table(Reader& reader, const toml::table& t, TableRo
   }
 
   if (auto model = reader.nonempty_string(t, "model")) {
-    e.model = *model;
+    // Gemini names the model in the request's path (request_url()): a space, '/', '?' or '#'
+    // there would fail every request (or read a stream as the answer) instead of here.
+    const bool in_path = e.kind == EndpointKind::gemini;
+    if (in_path && model->find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                            "0123456789-._") != std::string::npos) {
+      reader.error(*t.get("model"), "'model' of a gemini endpoint is part of the request's URL: "
+                                    "letters, digits, '-', '.' and '_' only, not '" + *model + "'");
+    } else {
+      e.model = *model;
+    }
   } else if (!t.contains("model")) {
     missing("model");
   }
@@ -188,7 +197,7 @@ std::optional<Endpoint> read_table(Reader& reader, const toml::table& t, TableRo
   e.base_url = default_base_url(e.kind);
   if (auto url = reader.nonempty_string(t, "base_url")) {
     if (std::string why = check_base_url(*url); !why.empty()) {
-      reader.error(*t.get("base_url"), "'base_url' " + why + ", not '" + *url + "'");
+      reader.error(*t.get("base_url"), "'base_url' " + why + quoted_url(*url));
     } else {
       while (url->back() == '/') url->pop_back();
       e.base_url = *url;

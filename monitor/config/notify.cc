@@ -93,7 +93,7 @@ void read_email(Reader& r, const toml::table& t, const std::string& context, Not
   };
   if (auto url = r.nonempty_string(t, "smtp_url")) {
     if (std::string why = check_smtp_url(*url); !why.empty()) {
-      r.error(*t.get("smtp_url"), "'smtp_url' " + why + ", not '" + *url + "'");
+      r.error(*t.get("smtp_url"), "'smtp_url' " + why + quoted_url(*url));
     } else {
       n.smtp_url = *url;
     }

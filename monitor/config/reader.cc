@@ -33,6 +33,11 @@ std::string type_phrase(const toml::node& node) {
   }
 }
 
+std::string quoted_url(std::string_view url) {
+  if (url.find('@') != std::string_view::npos) return "";
+  return ", not '" + std::string(url) + "'";
+}
+
 Location Reader::where(const toml::source_region& region) const {
   return Location{file_, static_cast<int>(region.begin.line),
                   static_cast<int>(region.begin.column)};

@@ -75,4 +75,9 @@ class Reader {
 // "a string", "an integer", ... for messages about wrong types.
 std::string type_phrase(const toml::node& node);
 
+// ", not 'URL'" for a message about a rejected URL; "" when the URL has an '@' anywhere: it may
+// hold a password (user:password@host, or one typed where the check cannot tell), and
+// messages reach the terminal and the journal. The message's location names the line.
+std::string quoted_url(std::string_view url);
+
 }  // namespace dw::config::detail

@@ -76,11 +76,13 @@ size_t deep_position(std::string_view text, int max_depth) {
   return text.size();
 }
 
+// strict: the value must be all of text; otherwise the parser stops at its end.
 template <typename Json>
-Result<Json, JsonError> parse(std::string_view text, int max_depth) {
+Result<Json, JsonError> parse(std::string_view text, int max_depth, bool strict = true) {
   Json out;
   BoundedSax<Json> sax(out, max_depth);
-  bool ok = Json::sax_parse(text.begin(), text.end(), &sax);
+  bool ok = Json::sax_parse(text.begin(), text.end(), &sax, nlohmann::json::input_format_t::json,
+                            strict);
   if (sax.too_deep()) sax.set_too_deep_at(deep_position(text, max_depth));
   if (!ok || sax.too_deep() || !sax.error().message.empty()) {
     JsonError error = sax.error();
@@ -99,6 +101,10 @@ Result<nlohmann::json, JsonError> parse_json(std::string_view text, int max_dept
 Result<nlohmann::ordered_json, JsonError> parse_ordered_json(std::string_view text,
                                                              int max_depth) {
   return parse<nlohmann::ordered_json>(text, max_depth);
+}
+
+Result<nlohmann::json, JsonError> parse_json_prefix(std::string_view text, int max_depth) {
+  return parse<nlohmann::json>(text, max_depth, /*strict=*/false);
 }
 
 }  // namespace dw::input

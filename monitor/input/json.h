@@ -28,5 +28,9 @@ inline constexpr int kMaxJsonDepth = 64;
 Result<nlohmann::json, JsonError> parse_json(std::string_view text, int max_depth = kMaxJsonDepth);
 Result<nlohmann::ordered_json, JsonError> parse_ordered_json(std::string_view text,
                                                              int max_depth = kMaxJsonDepth);
+// Parses the JSON value text starts with, in one pass, and ignores whatever follows it (a
+// model's remark after the object it was asked for).
+Result<nlohmann::json, JsonError> parse_json_prefix(std::string_view text,
+                                                    int max_depth = kMaxJsonDepth);
 
 }  // namespace dw::input

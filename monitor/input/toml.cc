@@ -4,9 +4,12 @@ namespace dw::input {
 namespace {
 
 // Walks TOML text outside strings and comments, measuring how deep a value nests: the parts
-// of a dotted key or table header on the line (a dot between two digits is a number's), plus
-// the arrays and inline tables open around it. Deliberately forgiving of everything else:
-// syntax is the parser's job, and an overestimate only matters past the limit.
+// of a dotted key or table header on the line, plus the arrays and inline tables open around
+// it. A dot between two digits may be a number's, but a number holds one at most: the first of
+// a bare word (1.5, 1979-05-27T07:32:00.5) is not counted, the others of the word are key
+// parts (1.1.1 is a key of three, which toml++ nests as deeply as a.a.a). Deliberately
+// forgiving of everything else: syntax is the parser's job, and an estimate off by one a word
+// only matters at the limit.
 class DepthScanner {
  public:
   DepthScanner(std::string_view text, const std::string& file, const TomlLimits& limits)
@@ -18,8 +21,10 @@ class DepthScanner {
     bool line_begins = true;  // nothing but blanks yet on this line
     int dots = 0;             // key parts on this line beyond the first
     int brackets = 0;         // arrays and inline tables open, across lines
+    int word_digit_dots = 0;  // dots between two digits in this bare word so far
     for (size_t i = 0; i < text_.size(); ++i) {
       char c = text_[i];
+      if (!word_char(c)) word_digit_dots = 0;
       if (c == '\n') {
         if (i - line_start > limits_.max_line) return too_long(line);
         ++line;
@@ -52,7 +57,7 @@ class DepthScanner {
       }
       if (c != ' ' && c != '\t' && c != '\r') line_begins = false;
       int depth = 0;
-      if (c == '.' && !between_digits(i)) {
+      if (c == '.' && (!between_digits(i) || word_digit_dots++ > 0)) {
         depth = 1 + ++dots + brackets;
       } else if (c == '[' || c == '{') {
         depth = 1 + dots + ++brackets;
@@ -66,6 +71,11 @@ class DepthScanner {
   }
 
  private:
+  // What a bare key or a number (a date, a time) may be written with.
+  static bool word_char(char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           c == '_' || c == '-' || c == '+' || c == ':' || c == '.';
+  }
   bool between_digits(size_t i) const {
     auto digit = [](char c) { return c >= '0' && c <= '9'; };
     return i > 0 && i + 1 < text_.size() && digit(text_[i - 1]) && digit(text_[i + 1]);

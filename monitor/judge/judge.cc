@@ -300,7 +300,8 @@ std::string describe(const Counts& c) {
                      n(c.asked, "text", "texts") + "; " + n(c.unusable, "text", "texts") +
                      " unusable, " + std::to_string(c.failed) + " unanswered, " +
                      n(c.waiting, "sample", "samples") + " waiting";
-  if (!c.note.empty()) line += " (last problem: " + c.note + ")";
+  // The note may quote a reply (its verdict): printed and logged, so controls escaped.
+  if (!c.note.empty()) line += " (last problem: " + escape_controls(c.note) + ")";
   return line;
 }
 

@@ -91,23 +91,15 @@ Result<Opinion> read_opinion(std::string_view reply) {
   if (open == std::string_view::npos || text.find('}', open) == std::string_view::npos) {
     return Error("no JSON object in the judge's reply");
   }
-  // The first object that parses, from the first '{' to each '}' in turn: a remark after the
-  // object may hold braces of its own.
-  std::optional<nlohmann::json> value;
-  std::string problem;
-  for (size_t close = text.find('}', open); close != std::string_view::npos;
-       close = text.find('}', close + 1)) {
-    auto parsed = input::parse_json(text.substr(open, close - open + 1));
-    if (parsed) {
-      value = std::move(parsed).value();
-      break;
-    }
-    problem = parsed.error().message;
-  }
-  if (!value) return Error("the judge's JSON does not parse: " + problem);
-  if (!value->is_object()) return Error("the judge's JSON is not an object");
-  auto verdict = value->find("verdict");
-  if (verdict == value->end() || !verdict->is_string()) {
+  // The object that opens at the first '{', read to its end in one pass: a remark after it may
+  // hold braces of its own. (Trying the text up to each '}' in turn took quadratic time: a
+  // reply of a million braces, hours.)
+  auto parsed = input::parse_json_prefix(text.substr(open));
+  if (!parsed) return Error("the judge's JSON does not parse: " + parsed.error().message);
+  const nlohmann::json value = std::move(parsed).value();
+  if (!value.is_object()) return Error("the judge's JSON is not an object");
+  auto verdict = value.find("verdict");
+  if (verdict == value.end() || !verdict->is_string()) {
     return Error("the judge's JSON has no \"verdict\" string");
   }
   Opinion opinion;
@@ -118,11 +110,11 @@ Result<Opinion> read_opinion(std::string_view reply) {
     return Error("verdict '" + capped(shown, 40) +
                  "' is not answered, refused or deflected");
   }
-  auto reason = value->find("reason");
-  if (reason != value->end() && !reason->is_string()) {
+  auto reason = value.find("reason");
+  if (reason != value.end() && !reason->is_string()) {
     return Error("the judge's \"reason\" is not a string");
   }
-  if (reason != value->end()) {
+  if (reason != value.end()) {
     std::string r = reason->get<std::string>();
     repair_utf8(r);
     for (char& c : r) {

@@ -50,8 +50,28 @@ std::string utf8_prefix(std::string_view s, size_t max) {
   return std::string(s.substr(0, end));
 }
 
+// Removes every copy of the API key from text: as sent, and as JSON may escape it ('/' as
+// "\/"). Keys shorter than 8 bytes are not looked for: they would match ordinary words.
+void redact(std::string& text, std::string_view key) {
+  static constexpr std::string_view kMark = "[redacted]";
+  if (key.size() < 8) return;
+  std::string escaped;
+  for (char c : key) {
+    if (c == '/') escaped += '\\';
+    escaped += c;
+  }
+  for (std::string_view form : {key, std::string_view(escaped)}) {
+    for (size_t at = text.find(form); at != std::string::npos;
+         at = text.find(form, at + kMark.size())) {
+      text.replace(at, form.size(), kMark);
+    }
+    if (escaped == key) break;
+  }
+}
+
 // A message from an error body, on one line and short: for the error column and people.
-std::string error_message(const Json& body) {
+// The key is redacted before the cut: a copy across it would keep its first bytes.
+std::string error_message(const Json& body, std::string_view api_key) {
   std::optional<std::string> text, code;
   if (const Json* e = member(body, "error")) {
     text = e->is_string() ? std::optional(e->get<std::string>()) : string_at(*e, "message");
@@ -63,6 +83,7 @@ std::string error_message(const Json& body) {
   if (code && text) text = *code + ": " + *text;
   if (!text) text = code;
   if (!text) return "";
+  redact(*text, api_key);
   std::string line = utf8_prefix(*text, 200);
   for (char& c : line)
     if (c == '\n' || c == '\r' || c == '\t') c = ' ';
@@ -171,12 +192,6 @@ Reader reader_for(config::EndpointKind kind) {
   return read_openai;
 }
 
-void redact(std::string& text, std::string_view key) {
-  static constexpr std::string_view kMark = "[redacted]";
-  for (size_t at = text.find(key); at != std::string::npos; at = text.find(key, at + kMark.size()))
-    text.replace(at, key.size(), kMark);
-}
-
 // The body parsed (nesting bounded: input/json.h), or why it is not JSON. Only the error's
 // byte offset is kept: the parser's message quotes the untrusted input.
 std::optional<Json> parse_json(const std::string& body, std::string& why) {
@@ -188,37 +203,44 @@ std::optional<Json> parse_json(const std::string& body, std::string& why) {
   return std::nullopt;
 }
 
-// A sample with only what the transport measured, for answers that failed.
-Sample failure(const transport::Response& r, std::string error, bool keep_body) {
+// A sample with only what the transport measured, for answers that failed; body, when given,
+// is kept as its error body (up to kErrorBodyCap).
+Sample failure(const transport::Response& r, std::string error, const std::string* body) {
   Sample s;
   s.http_status = r.http_status;
   s.latency = r.latency;
   s.attempts = r.attempts;
   s.error = std::move(error);
-  if (keep_body) s.error_body = utf8_prefix(r.body, kErrorBodyCap);
+  if (body) s.error_body = utf8_prefix(*body, kErrorBodyCap);
   return s;
 }
 
-Sample read(config::EndpointKind kind, const transport::Response& r) {
+Sample read(config::EndpointKind kind, const transport::Response& r, std::string_view api_key) {
   const bool success = r.http_status >= 200 && r.http_status <= 299;
-  if (!r.error.empty()) return failure(r, r.error, r.http_status != 0 && !success);
+  // The key goes before the body is cut to kErrorBodyCap (see error_message).
+  std::string raw = r.body;
+  redact(raw, api_key);
+  if (!r.error.empty()) {
+    return failure(r, r.error, r.http_status != 0 && !success ? &raw : nullptr);
+  }
 
   // Bytes that are not UTF-8 and lone surrogate escapes become U+FFFD: one bad byte must not
   // cost the whole answer (the classifier signals text.repaired).
-  std::string text = r.body;
+  std::string text = raw;
   repair_utf8(text);
   repair_json_surrogates(text);
   std::string why;
   std::optional<Json> body = parse_json(text, why);
   if (!success) {
-    std::string message = body ? error_message(*body) : "";
+    std::string message = body ? error_message(*body, api_key) : "";
     return failure(
-        r, "HTTP " + std::to_string(r.http_status) + (message.empty() ? "" : ": " + message), true);
+        r, "HTTP " + std::to_string(r.http_status) + (message.empty() ? "" : ": " + message),
+        &raw);
   }
-  if (!body) return failure(r, "malformed response: " + why, true);
-  if (!body->is_object()) return failure(r, "malformed response: not a JSON object", true);
+  if (!body) return failure(r, "malformed response: " + why, &raw);
+  if (!body->is_object()) return failure(r, "malformed response: not a JSON object", &raw);
 
-  Sample s = failure(r, "", false);
+  Sample s = failure(r, "", nullptr);
   why = reader_for(kind)(*body, s);
   if (why.empty()) {
     repair_utf8(s.text);  // "\u0000" escapes: SQLite's text functions stop at a NUL
@@ -226,23 +248,22 @@ Sample read(config::EndpointKind kind, const transport::Response& r) {
   }
   // Some servers answer an error with 200: say so rather than "malformed".
   if (member(*body, "error") != nullptr) {
-    const std::string message = error_message(*body);
-    return failure(r, "API error" + (message.empty() ? "" : ": " + message), true);
+    const std::string message = error_message(*body, api_key);
+    return failure(r, "API error" + (message.empty() ? "" : ": " + message), &raw);
   }
   // Half-read fields would mislead: keep only what the transport measured.
-  return failure(r, "malformed response: " + why, true);
+  return failure(r, "malformed response: " + why, &raw);
 }
 
 }  // namespace
 
 Sample parse_response(config::EndpointKind kind, const transport::Response& response,
                       std::string_view api_key) {
-  Sample s = read(kind, response);
-  if (api_key.size() >= 8) {
-    for (std::string* field : {&s.text, &s.error, &s.error_body, &s.model, &s.system_fingerprint,
-                               &s.finish_reason, &s.block_reason}) {
-      redact(*field, api_key);
-    }
+  Sample s = read(kind, response, api_key);
+  // Decoded fields too: JSON may spell the key with \u escapes.
+  for (std::string* field : {&s.text, &s.error, &s.error_body, &s.model, &s.system_fingerprint,
+                             &s.finish_reason, &s.block_reason}) {
+    redact(*field, api_key);
   }
   return s;
 }

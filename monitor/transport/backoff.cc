@@ -18,6 +18,9 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
+// Longer than any cap: what a longer wait saturates to, before it could overflow.
+constexpr Millis kYear = std::chrono::hours(24 * 365);
+
 bool all_digits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
@@ -42,7 +45,7 @@ std::optional<Millis> parse_retry_after(std::string_view value,
   if (value.empty()) return std::nullopt;
   if (all_digits(value)) {
     // More than ten digits is longer than any cap; saturate rather than overflow.
-    if (value.size() > 10) return Millis{std::chrono::hours(24 * 365)};
+    if (value.size() > 10) return kYear;
     int64_t seconds = 0;
     std::from_chars(value.data(), value.data() + value.size(), seconds);
     return Millis{seconds * 1000};
@@ -51,6 +54,11 @@ std::optional<Millis> parse_retry_after(std::string_view value,
   const std::string text(value);
   const time_t when = curl_getdate(text.c_str(), nullptr);
   if (when == -1) return std::nullopt;
+  // Compared in seconds first: curl takes any year from 1583, and a date before 1678 or after
+  // 2262 does not fit system_clock's nanoseconds.
+  const time_t now_s = std::chrono::system_clock::to_time_t(now);
+  if (when < now_s) return Millis{0};
+  if (when - now_s > std::chrono::duration_cast<std::chrono::seconds>(kYear).count()) return kYear;
   const auto at = std::chrono::system_clock::from_time_t(when);
   if (at <= now) return Millis{0};
   return std::chrono::ceil<Millis>(at - now);
@@ -63,6 +71,8 @@ std::optional<Millis> parse_retry_after_ms(std::string_view value) {
   const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), ms);
   if (ec != std::errc() || end != value.data() + value.size() || !std::isfinite(ms) || ms < 0)
     return std::nullopt;
+  // A double past int64_t's range does not convert (1e19 fits in the 15 characters).
+  if (ms > static_cast<double>(kYear.count())) return kYear;
   return Millis{static_cast<int64_t>(std::ceil(ms))};
 }
 
