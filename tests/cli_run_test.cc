@@ -339,6 +339,24 @@ TEST_CASE("a run killed mid-way leaves a consistent database, reported incomplet
   CHECK(scalar(db, "PRAGMA integrity_check") == "ok");
 }
 
+TEST_CASE("an answer is committed within the commit interval while a slow one keeps the run going") {
+  Scratch scratch;
+  Sim sim(scratch);
+  auto config = write_config(scratch, &sim, {kData / "run-linger.toml"},
+                             {{"gpt", "openai", "gpt-test", "concurrency = 2\n"}});
+  fs::path db = scratch.path("dw.db");
+  // One answer at once and one after 9 s: the first is readable (committed, and the write lock
+  // released) within runner.h's 2 s, not only once the second comes or the run ends.
+  auto o = driftwatch(scratch, config, {"run", "--once", "--at", kAt}, {kWithKey}, [&](pid_t) {
+    CHECK(await_count(db, "SELECT count(*) FROM samples", 1, 7s));
+    CHECK(scalar(db, "SELECT count(*) FROM samples") == "1");
+    CHECK(scalar(db, "SELECT status FROM runs") == "running");
+  });
+  INFO(o.out << o.err);
+  CHECK(o.code == 0);
+  CHECK(scalar(db, "SELECT count(*) FROM samples") == "2");
+}
+
 TEST_CASE("SIGINT stops a run cleanly: exit 2, the run marked incomplete, and said so") {
   Scratch scratch;
   Sim sim(scratch);

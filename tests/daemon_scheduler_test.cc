@@ -113,7 +113,7 @@ TEST_CASE("jitter: due times spread over [slot, slot + bound] and never past it"
   seconds lowest = minutes(5), highest{0};
   for (uint64_t seed = 1; seed <= 300; ++seed) {
     Scheduler s(clock, plan, seed);
-    s.start(std::nullopt);
+    s.start(std::nullopt, true);
     auto job = s.pending(JobKind::probe_run);
     REQUIRE(job);
     CHECK(job->slot == at("2026-01-15T18:00:00Z"));
@@ -129,15 +129,15 @@ TEST_CASE("jitter: due times spread over [slot, slot + bound] and never past it"
 
   // The same seed gives the same plan.
   Scheduler a(clock, plan, 7), b(clock, plan, 7);
-  a.start(std::nullopt);
-  b.start(std::nullopt);
+  a.start(std::nullopt, true);
+  b.start(std::nullopt, true);
   CHECK(a.next_due() == b.next_due());
 }
 
 TEST_CASE("jobs become due at their time, one at a time, each planning its next slot") {
   ManualClock clock(at("2026-01-15T12:00:01Z"));
   Scheduler s(clock, {must_parse("@every 2s"), must_parse("@every 5s"), seconds(0)}, 1);
-  s.start(std::nullopt);
+  s.start(std::nullopt, true);
   CHECK(format_time(s.next_due()) == "2026-01-15T12:00:02Z");
   CHECK_FALSE(s.due_now());
   CHECK_FALSE(s.take());
@@ -169,7 +169,7 @@ TEST_CASE("jobs become due at their time, one at a time, each planning its next 
 TEST_CASE("a job that waited behind a long one runs once, and the slots it covered are skipped") {
   ManualClock clock(at("2026-01-15T06:00:00Z"));
   Scheduler s(clock, {must_parse("0 */6 * * *"), Schedule(), seconds(0)}, 1);
-  s.start(at("2026-01-15T00:00:00Z"));  // nothing missed
+  s.start(at("2026-01-15T00:00:00Z"), false);  // nothing missed
   REQUIRE(s.take());                     // the 06:00 run starts...
   clock.set(at("2026-01-15T19:30:00Z"));  // ...and takes 13.5 hours: 12:00 and 18:00 pass
   auto waited = s.take();
@@ -182,21 +182,23 @@ TEST_CASE("a job that waited behind a long one runs once, and the slots it cover
 TEST_CASE("catch-up: a missed run is caught up once, from the database's last run") {
   struct Case {
     const char* name;
-    std::optional<const char*> last_run;
+    std::optional<const char*> last_run;  // complete
     bool catch_up;
+    bool empty = false;  // the database holds no run at all
   };
   const Case cases[] = {
       {"the 12:00 run is missing", "2026-01-15T05:00:00Z", true},
       {"three days of runs are missing: still one", "2026-01-12T06:00:00Z", true},
       {"the 12:00 run happened (jittered)", "2026-01-15T12:03:00Z", false},
       {"a run right at the slot", "2026-01-15T12:00:00Z", false},
-      {"an empty database: no downtime to make up", std::nullopt, false},
+      {"an empty database: no downtime to make up", std::nullopt, false, true},
+      {"only a run cut short (the first one, by a power cut)", std::nullopt, true},
   };
   for (const auto& c : cases) {
     INFO(std::string(c.name));
     ManualClock clock(at("2026-01-15T13:00:00Z"));
     Scheduler s(clock, {must_parse("0 */6 * * *"), Schedule(), minutes(5)}, 3);
-    s.start(c.last_run ? std::optional<Time>(at(*c.last_run)) : std::nullopt);
+    s.start(c.last_run ? std::optional<Time>(at(*c.last_run)) : std::nullopt, c.empty);
     auto job = s.take();
     CHECK(job.has_value() == c.catch_up);
     if (job) {
@@ -216,7 +218,7 @@ TEST_CASE("catch-up: a missed run is caught up once, from the database's last ru
 TEST_CASE("replace: the new plan applies from now; a pending catch-up stays due") {
   ManualClock clock(at("2026-01-15T13:00:00Z"));
   Scheduler s(clock, {must_parse("0 */6 * * *"), must_parse("30 6 * * *"), seconds(0)}, 1);
-  s.start(at("2026-01-14T00:00:00Z"));
+  s.start(at("2026-01-14T00:00:00Z"), false);
   REQUIRE(s.pending(JobKind::probe_run)->catch_up);
   s.replace({must_parse("@every 2s"), must_parse("0 7 * * *", "Europe/Berlin"), seconds(0)});
   CHECK(s.pending(JobKind::probe_run)->catch_up);

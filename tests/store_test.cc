@@ -412,6 +412,28 @@ TEST_CASE("a run left running is incomplete after reopen, but not while it is al
   CHECK(n == 1);
 }
 
+TEST_CASE("a run whose end cannot be written is not held open: the next run marks it incomplete") {
+  TempDir dir;
+  auto s = open_store(dir.db());
+  seed(*s);
+  int64_t run = *s->begin_run(at("2026-01-15T06:00:00Z"), at("2026-01-15T06:00:00Z"));
+  // As a full disk would: the row cannot be updated.
+  exec_raw(dir.db(), "CREATE TRIGGER full BEFORE UPDATE OF status ON runs "
+                     "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END");
+  CHECK_FALSE(s->finish_run(run, at("2026-01-15T06:01:00Z"), RunStatus::complete).ok());
+  exec_raw(dir.db(), "DROP TRIGGER full");
+  CHECK(count(dir.db(), "SELECT count(*) FROM runs WHERE status = 'running'") == 1);
+  // Another process may tell the run is dead (opening the store marks it): this one let go.
+  open_store(dir.db());
+  CHECK(count(dir.db(), "SELECT count(*) FROM runs WHERE status = 'incomplete'") == 1);
+  exec_raw(dir.db(), "UPDATE runs SET status = 'running'");
+  // And this process's next run does it itself (a daemon opens its store once).
+  int64_t next = *s->begin_run(at("2026-01-15T12:00:00Z"), at("2026-01-15T12:00:00Z"));
+  CHECK(count(dir.db(), "SELECT count(*) FROM runs WHERE status = 'incomplete'") == 1);
+  REQUIRE(s->finish_run(next, at("2026-01-15T12:01:00Z"), RunStatus::complete));
+  CHECK(count(dir.db(), "SELECT count(*) FROM runs WHERE status = 'complete'") == 1);
+}
+
 TEST_CASE("foreign keys and constraints are enforced, leaving nothing behind") {
   TempDir dir;
   auto s = open_store(dir.db());

@@ -152,10 +152,11 @@ int Daemon::start() {
   std::optional<Time> last_complete_at;
   if (*last_complete) last_complete_at = (*last_complete)->run_at;
   scheduler_ = std::make_unique<Scheduler>(clock_, plan_of(c), std::random_device{}());
-  scheduler_->start(last_complete_at);
+  scheduler_->start(last_complete_at, !*last);
   if (auto p = scheduler_->pending(JobKind::probe_run); p && p->catch_up) {
     log_.notice("the run of " + format_time(p->slot) + " was missed (last complete run: " +
-                format_time(*last_complete_at) + "): catching it up now, once");
+                (last_complete_at ? format_time(*last_complete_at) : std::string("none yet")) +
+                "): catching it up now, once");
   }
   notifier_ = std::make_unique<Notifier>(c.notify, log_, clock_, &cancel_);
   if (c.fleet) start_pusher(c);

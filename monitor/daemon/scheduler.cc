@@ -49,11 +49,11 @@ std::optional<Job> Scheduler::plan_after(JobKind kind, Time t) {
   return Job{kind, slot, slot + seconds(jitter(random_)), false};
 }
 
-void Scheduler::start(std::optional<Time> last_probe_run) {
+void Scheduler::start(std::optional<Time> last_complete_run, bool empty_database) {
   pending_.clear();
   Time now = clock_.now();
   std::optional<Time> missed = previous_slot(plan_.probes, now);
-  if (last_probe_run && missed && *last_probe_run < *missed) {
+  if (missed && !empty_database && (!last_complete_run || *last_complete_run < *missed)) {
     pending_.push_back(Job{JobKind::probe_run, *missed, now, true});
   } else if (auto job = plan_after(JobKind::probe_run, now)) {
     pending_.push_back(*job);

@@ -3,7 +3,7 @@
 // sleeps and never runs anything; the event loop asks it what is due and when to wake.
 //
 //   Scheduler s(clock, {config.probe_schedule, config.report_schedule, config.jitter}, seed);
-//   s.start(last_complete_run_at);          // from the database: catches up one missed run
+//   s.start(last_complete_run_at, empty);   // from the database: catches up one missed run
 //   for (;;) {
 //     sleep_until(s.next_due());
 //     if (auto job = s.take()) run(*job);   // also plans that kind's next slot
@@ -14,8 +14,9 @@
 //   is the configured jitter but at most half the gap to the next slot, so jitter never pushes a
 //   run into the next slot's time.
 // - Catch-up: start() compares the last complete probe run with the latest probe slot not after
-//   now; when the database has nothing since that slot, one run is due at once, however many
-//   slots were missed. An empty database catches nothing up (there was no downtime).
+//   now; when the database has no complete run since that slot (or none at all, only runs that
+//   were cut short), one run is due at once, however many slots were missed. An empty database
+//   catches nothing up (there was no downtime).
 // - No overlap, no backlog: take() plans the next job of the kind from the first slot after the
 //   *current* time, so slots that pass while a job waits or runs collapse into the one waiting
 //   job instead of queueing. The loop runs one job at a time; a job due while another runs waits
@@ -66,9 +67,10 @@ class Scheduler {
   // the daemon passes a random one.
   Scheduler(const Clock& clock, Plan plan, uint64_t seed);
 
-  // Plans the first job of each kind after now. last_probe_run: run_at of the last complete
-  // probe run in the database (nullopt when there is none); see "Catch-up" above.
-  void start(std::optional<Time> last_probe_run);
+  // Plans the first job of each kind after now. last_complete_run: run_at of the last complete
+  // probe run in the database (nullopt when there is none); empty_database: it holds no run,
+  // complete or not. See "Catch-up" above.
+  void start(std::optional<Time> last_complete_run, bool empty_database);
 
   // Switches to plan (a reloaded config): each kind's pending job is re-planned from now with
   // the new schedule and jitter, except a pending catch-up, which stays due.

@@ -58,9 +58,8 @@ Status check_sendable(const config::Endpoint& endpoint, std::string_view key) {
 class RunState {
  public:
   RunState(store::Store& store, const Clock& clock, const analysis::RuleSet* rules,
-           Options options, const std::function<void(const Progress&)>& on_progress)
-      : store_(store), clock_(clock), rules_(rules), options_(options),
-        on_progress_(on_progress), last_commit_(clock.now()) {}
+           const std::function<void(const Progress&)>& on_progress)
+      : store_(store), clock_(clock), rules_(rules), on_progress_(on_progress) {}
 
   std::vector<ProbeInfo> probes;
   std::vector<std::unique_ptr<EndpointWork>> lanes;
@@ -102,6 +101,13 @@ class RunState {
     for (const auto& lane : lanes)
       if (lane->remaining > 0) return false;
     return true;
+  }
+
+  // The transport's heartbeat (Options::commit_every): commits the samples the store holds,
+  // however long the next answer takes.
+  void commit() {
+    if (store_error) return;
+    if (Status s = store_.flush(); !s) store_error = s.error();
   }
 
  private:
@@ -147,10 +153,6 @@ class RunState {
     }
     auto id = store_.add_sample(key, sample, stored ? &*stored : nullptr, why ? &*why : nullptr);
     if (!id) return id.error();
-    if (now - last_commit_ >= options_.commit_every) {
-      last_commit_ = now;
-      return store_.flush();
-    }
     return Status::Ok();
   }
 
@@ -158,9 +160,7 @@ class RunState {
   const Clock& clock_;
   const analysis::RuleSet* rules_;
   analysis::ClassifyScratch scratch_;  // one thread classifies every response of the run
-  Options options_;
   const std::function<void(const Progress&)>& on_progress_;
-  Time last_commit_;
 };
 
 }  // namespace
@@ -172,7 +172,7 @@ Runner::Runner(const config::Config& config, const std::vector<probes::ProbeSet>
       rules_(rules), options_(options) {}
 
 Result<Summary> Runner::run(Time run_at, const std::function<void(const Progress&)>& on_progress) {
-  RunState state(store_, clock_, rules_, options_, on_progress);
+  RunState state(store_, clock_, rules_, on_progress);
   std::vector<probes::Probe> all;
   long per_endpoint = 0;
   for (const auto& set : sets_) {
@@ -227,7 +227,10 @@ Result<Summary> Runner::run(Time run_at, const std::function<void(const Progress
     transport_lanes.push_back({work->endpoint->name, providers::lane_limits(*work->endpoint),
                                [&state, work] { return state.next(*work); }});
   }
-  Status transported = transport_.run(std::move(transport_lanes), config_.run_deadline);
+  Status transported =
+      transport_.run(std::move(transport_lanes), config_.run_deadline,
+                     {std::chrono::duration_cast<transport::Millis>(options_.commit_every),
+                      [&state] { state.commit(); }});
 
   std::optional<Error> failure = state.store_error;
   if (!failure) {

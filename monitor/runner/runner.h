@@ -23,8 +23,9 @@
 // that was not skipped came back.
 //
 // Samples are written as they arrive: each joins the store's open batch, which is committed
-// when full (Store Options::batch_size), at least every Options::commit_every of the injected
-// clock, and at the end. A crash loses at most the uncommitted batch, never half a sample.
+// when full (Store Options::batch_size), every Options::commit_every (the transport's
+// heartbeat: also while no answer comes), and at the end. A crash loses at most the samples of
+// the last commit_every, never half a sample; the write lock is never held longer.
 // Memory: only the requests in flight exist at once; nothing grows with the number of samples.
 #pragma once
 
@@ -77,8 +78,9 @@ struct Summary {
 };
 
 struct Options {
-  // Pending samples are committed at least this often (by the injected clock), so that a
-  // slow run's answers reach readers, and survive a crash, while the run goes on.
+  // Pending samples are committed at least this often (of the steady clock, whether answers
+  // come or not), so that a slow run's answers reach readers, and survive a crash, while the
+  // run goes on, and other writers wait no longer for the database.
   std::chrono::seconds commit_every{2};
 };
 

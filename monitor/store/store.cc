@@ -314,6 +314,9 @@ Result<int64_t> Store::recover_interrupted_runs() {
 Result<int64_t> Store::begin_run(Time run_at, Time started_at) {
   if (read_only_) return db_->fail("opened read-only: cannot begin a run");
   if (auto st = before_direct_write(); !st) return st.error();
+  // What open() does for runs of dead processes, for one of this process's own whose end
+  // could not be written (finish_run): a daemon opens its store once.
+  if (auto n = recover_interrupted_runs(); !n) return n.error();
   if (auto st = take_run_lock(); !st) return st.error();
   forget_texts();  // the last run's: the next detection reads this one's
   forget_rows();
@@ -339,6 +342,21 @@ Result<int64_t> Store::begin_run(Time run_at, Time started_at) {
 Status Store::finish_run(int64_t run_id, Time finished_at, RunStatus status) {
   if (status == RunStatus::running)
     return db_->fail("finish_run: a finished run cannot be running");
+  Status written = write_run_end(run_id, finished_at, status);
+  // The run is over for this process whether its row could be written or not (a full disk):
+  // holding its lock would keep every process, this one's next runs included, from marking
+  // the row it left 'running' incomplete (recover_interrupted_runs), for as long as it lives.
+  my_open_runs_.erase(run_id);
+  if (my_open_runs_.empty()) release_run_lock();
+  if (!written) return written;
+  // Best effort (store.h): a failure here is the next finish_run's to retry, and a store that
+  // really fails shows it in the writes that need it.
+  (void)train_dictionaries(run_id, finished_at);
+  (void)merge_text_keys_if_due();
+  return Status::Ok();
+}
+
+Status Store::write_run_end(int64_t run_id, Time finished_at, RunStatus status) {
   if (auto st = before_direct_write(); !st) return st;
   auto up = db_->cached("UPDATE runs SET finished_at = ?, status = ? WHERE id = ?");
   if (!up) return up.error();
@@ -347,12 +365,6 @@ Status Store::finish_run(int64_t run_id, Time finished_at, RunStatus status) {
   if (sqlite3_changes(db_->handle()) == 0) {
     return db_->fail("finish_run: no run " + std::to_string(run_id));
   }
-  my_open_runs_.erase(run_id);
-  if (my_open_runs_.empty()) release_run_lock();
-  // Best effort (store.h): a failure here is the next finish_run's to retry, and a store that
-  // really fails shows it in the writes that need it.
-  (void)train_dictionaries(run_id, finished_at);
-  (void)merge_text_keys_if_due();
   return Status::Ok();
 }
 

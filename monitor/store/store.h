@@ -329,6 +329,8 @@ class Store {
   // Fails on a store opened read-only, creating no lock file.
   Result<int64_t> begin_run(Time run_at, Time started_at);
   // Commits pending samples, then sets the run's status (complete or incomplete) and end.
+  // When that fails (a full disk), the run is no longer this process's all the same: its row,
+  // left 'running', is marked incomplete by the next begin_run or open that can.
   // Then, for each endpoint of the run that has stored many texts since its last compression
   // dictionary (200 for the first, then 16 times what the last learnt from, at most 32,000),
   // trains a new one from its newest texts (at most 2,000 or 1 MiB; a fraction of a second)
@@ -617,6 +619,7 @@ class Store {
   Codec& codec();
   Status take_run_lock();
   void release_run_lock();
+  Status write_run_end(int64_t run_id, Time finished_at, RunStatus status);  // finish_run's row
 
   std::unique_ptr<Db> db_;
   Options options_;

@@ -71,7 +71,7 @@ class Transport::Impl {
     curl_global_cleanup();
   }
 
-  Status run(std::vector<Lane> lanes, std::optional<Millis> deadline);
+  Status run(std::vector<Lane> lanes, std::optional<Millis> deadline, Heartbeat heartbeat);
   void stop() {
     stopped_.store(true);
     curl_multi_wakeup(multi_);
@@ -107,9 +107,12 @@ class Transport::Impl {
   // Of the current run(); deadline_at_ is the far future without a deadline.
   std::optional<Millis> deadline_;
   SteadyClock::time_point deadline_at_ = SteadyClock::time_point::max();
+  Heartbeat heartbeat_;  // of the current run(); next_beat_ is when it is next due
+  SteadyClock::time_point next_beat_ = SteadyClock::time_point::max();
 };
 
-Status Transport::Impl::run(std::vector<Lane> lanes, std::optional<Millis> deadline) {
+Status Transport::Impl::run(std::vector<Lane> lanes, std::optional<Millis> deadline,
+                            Heartbeat heartbeat) {
   if (deadline && *deadline <= Millis{0})
     return Error("transport: the run deadline must be positive");
   int total_concurrency = 0;
@@ -129,6 +132,9 @@ Status Transport::Impl::run(std::vector<Lane> lanes, std::optional<Millis> deadl
   for (auto& lane : lanes) lanes_.emplace_back(std::move(lane));
   deadline_ = deadline;
   deadline_at_ = deadline ? SteadyClock::now() + *deadline : SteadyClock::time_point::max();
+  heartbeat_ = std::move(heartbeat);
+  const bool beats = heartbeat_.beat && heartbeat_.every > Millis{0};
+  next_beat_ = beats ? SteadyClock::now() + heartbeat_.every : SteadyClock::time_point::max();
 
   for (;;) {
     if (stopping()) {
@@ -155,6 +161,10 @@ Status Transport::Impl::run(std::vector<Lane> lanes, std::optional<Millis> deadl
       return Error(std::string("transport: ") + curl_multi_strerror(mc));
     }
     if (reap() > 0) continue;  // slots opened: fill them before sleeping
+    if (const auto at = SteadyClock::now(); at >= next_beat_) {
+      heartbeat_.beat();
+      next_beat_ = at + heartbeat_.every;
+    }
     if (CURLMcode mc = curl_multi_poll(multi_, nullptr, 0, wait_ms(SteadyClock::now()), nullptr);
         mc != CURLM_OK) {
       cancel_all();
@@ -272,8 +282,9 @@ int Transport::Impl::wait_ms(SteadyClock::time_point now) const {
     const auto ms = std::chrono::ceil<Millis>(*at - now).count();
     wait = static_cast<int>(std::clamp<int64_t>(ms, 0, wait));
   }
-  if (deadline_) {
-    const auto ms = std::chrono::ceil<Millis>(deadline_at_ - now).count();
+  for (auto at : {deadline_at_, next_beat_}) {
+    if (at == SteadyClock::time_point::max()) continue;
+    const auto ms = std::chrono::ceil<Millis>(at - now).count();
     wait = static_cast<int>(std::clamp<int64_t>(ms, 0, wait));
   }
   return wait;
@@ -396,8 +407,9 @@ Result<std::unique_ptr<Transport>> Transport::create(Options options) {
 
 Transport::Transport(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Transport::~Transport() = default;
-Status Transport::run(std::vector<Lane> lanes, std::optional<Millis> deadline) {
-  return impl_->run(std::move(lanes), deadline);
+Status Transport::run(std::vector<Lane> lanes, std::optional<Millis> deadline,
+                      Heartbeat heartbeat) {
+  return impl_->run(std::move(lanes), deadline, std::move(heartbeat));
 }
 void Transport::stop() { impl_->stop(); }
 

@@ -102,6 +102,14 @@ struct Options {
   const std::atomic<bool>* cancel = nullptr;
 };
 
+// Work of the caller's that must not wait for the next answer (the runner commits the samples
+// it holds): beat() is called on run()'s thread, between transfers, at least every `every`
+// while run() lasts, however long the answers take. Not at all when beat is empty.
+struct Heartbeat {
+  Millis every{0};
+  std::function<void()> beat;
+};
+
 // Retried: HTTP 429 and 5xx, timeouts, connection failures (refused, reset, DNS failure, empty
 // reply, truncated transfer). Not retried: any other status (a 4xx will not change), TLS
 // verification failures, the body cap, bad URLs. Between attempts: backoff_delay() with the
@@ -145,7 +153,8 @@ class Transport {
   // concurrency < 1, negative retries or no source, or a deadline that is not positive, is an
   // error before anything is sent; a request without a `done` ends the run with an error
   // (others then reported as cancelled).
-  Status run(std::vector<Lane> lanes, std::optional<Millis> deadline = std::nullopt);
+  Status run(std::vector<Lane> lanes, std::optional<Millis> deadline = std::nullopt,
+             Heartbeat heartbeat = {});
 
   // Makes a run() in progress return soon, reporting the requests not finished as cancelled;
   // sticky: later run() calls return at once. Safe to call from any thread (not from a signal
