@@ -372,7 +372,7 @@ su_sql -c "UPDATE driftwatch_fleet SET version = 99"
 push hk
 one_line "a schema of another version"
 [[ $push_err == *99* && $(counts) == "$before" ]] || fail "another version: '$push_err'"
-su_sql -c "UPDATE driftwatch_fleet SET version = 1"
+su_sql -c "UPDATE driftwatch_fleet SET version = $version"
 ok "a central schema of version 99: one line, exit $push_rc, nothing sent: $push_err"
 
 # A server that vanishes in the middle of a push: the push is held inside its transaction by a

@@ -7,6 +7,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -56,7 +57,7 @@ std::string one(Pg& pg, const std::string& query) {
   return all[0];
 }
 
-// A cluster with the database "fleet" at central schema version 1 and the monitor role
+// A cluster with the database "fleet" at central schema version 2 and the monitor role
 // pi_hk (password pw-hk) in driftwatch_monitor.
 struct Central {
   PgCluster cluster;
@@ -216,7 +217,7 @@ dw::fleet::Vantage kHongKong{"hk-pi", "HK", "AS4760"};
 
 }  // namespace
 
-TEST_CASE("fleet init creates version 1 on an empty database; again it changes nothing") {
+TEST_CASE("fleet init creates version 2 on an empty database; again it changes nothing") {
   PgCluster cluster;
   cluster.create_database("fleet");
   auto pg = connect(cluster.conninfo("fleet"));
@@ -225,7 +226,7 @@ TEST_CASE("fleet init creates version 1 on an empty database; again it changes n
   CHECK(*before == 0);
   CHECK_FALSE(dw::fleet::check_central(*pg));
   REQUIRE(dw::fleet::init_central(*pg));
-  CHECK(*dw::fleet::central_version(*pg) == 1);
+  CHECK(*dw::fleet::central_version(*pg) == 2);
   CHECK(dw::fleet::check_central(*pg));
   const char* tables =
       "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables "
@@ -236,7 +237,7 @@ TEST_CASE("fleet init creates version 1 on an empty database; again it changes n
                  "rolname LIKE 'driftwatch_%' AND NOT rolcanlogin") ==
         "driftwatch_monitor,driftwatch_reader");
   REQUIRE(dw::fleet::init_central(*pg));
-  CHECK(one(*pg, "SELECT count(*), min(version) FROM driftwatch_fleet") == "1|1");
+  CHECK(one(*pg, "SELECT count(*), min(version) FROM driftwatch_fleet") == "1|2");
   CHECK(one(*pg, tables) ==
         "driftwatch_fleet,event_resolutions,events,probes,runs,samples,texts");
 }
@@ -244,8 +245,8 @@ TEST_CASE("fleet init creates version 1 on an empty database; again it changes n
 TEST_CASE("a newer central schema and another program's tables are refused with one line") {
   Central c;
   Local local;
-  c.cluster.sql("fleet", "UPDATE driftwatch_fleet SET version = 2");
-  const std::string says = "central schema is version 2; this driftwatch knows 1: upgrade "
+  c.cluster.sql("fleet", "UPDATE driftwatch_fleet SET version = 3");
+  const std::string says = "central schema is version 3; this driftwatch knows 2: upgrade "
                            "driftwatch";
   for (auto st : {dw::fleet::init_central(*c.admin), dw::fleet::check_central(*c.admin)}) {
     REQUIRE_FALSE(st);
@@ -269,6 +270,88 @@ TEST_CASE("a newer central schema and another program's tables are refused with 
   CHECK(contains(init.error().to_string(), "tables named runs, samples that are not "
                                            "driftwatch's"));
   CHECK(one(*other, "SELECT to_regclass('driftwatch_fleet') IS NULL") == "t");
+}
+
+// Two stock replies found on e1 in run 1 (canned_template events, told apart by their
+// template's hash), the first resolved as the new normal in run 2.
+void add_stock_replies(Local& local) {
+  for (const char* hash : {"t1", "t2"}) {
+    Event e;
+    e.type = "canned_template";
+    e.endpoint = "e1";
+    e.scope = "targeted";
+    e.detected_at = at("2026-01-15T06:01:00Z");
+    e.detected_run_id = local.run1;
+    nlohmann::json evidence = {{"template_hash", hash}, {"text", std::string("reply ") + hash}};
+    if (std::string(hash) == "t1") {
+      e.status = EventStatus::resolved;
+      e.resolved_at = at("2026-01-15T12:01:00Z");
+      e.resolved_run_id = local.run2;
+      evidence["resolution"] = "new_normal";
+    }
+    e.evidence_json = evidence.dump();
+    REQUIRE(local.store->insert_event(e));
+  }
+}
+
+TEST_CASE("every stock reply a run finds on an endpoint reaches the central database") {
+  Central c;
+  Local local;
+  add_stock_replies(local);
+  auto pushed = dw::fleet::push_backlog(*local.store, *c.monitor(), kHongKong);
+  REQUIRE_MESSAGE(!pushed.failure, (pushed.failure ? pushed.failure->to_string() : ""));
+  // Version 1's key (run, type, endpoint, probe) kept the first and dropped the other.
+  CHECK(rows(*c.admin, "SELECT subject, evidence->>'text' FROM events "
+                       "WHERE type = 'canned_template' ORDER BY subject") ==
+        std::vector<std::string>{"t1|reply t1", "t2|reply t2"});
+  CHECK(rows(*c.admin, "SELECT subject, resolution FROM event_resolutions "
+                       "WHERE type = 'canned_template'") ==
+        std::vector<std::string>{"t1|new_normal"});
+  CHECK(one(*c.admin, "SELECT count(*) FROM events WHERE subject = ''") == "2");
+}
+
+TEST_CASE("fleet init brings a version 1 schema up to date, with the subjects of its events") {
+  Central c;
+  Local local;
+  add_stock_replies(local);
+  // Version 1, as an older driftwatch made it and pushed into it: no subject in the keys.
+  auto pushed = dw::fleet::push_backlog(*local.store, *c.monitor(), kHongKong);
+  REQUIRE_FALSE(pushed.failure);
+  c.cluster.sql("fleet",
+                "DELETE FROM events WHERE subject = 't2'; "
+                "ALTER TABLE events DROP COLUMN subject; "
+                "ALTER TABLE events ADD PRIMARY KEY (run_uuid, type, endpoint, probe_id, "
+                "probe_version); "
+                "ALTER TABLE event_resolutions DROP COLUMN subject; "
+                "ALTER TABLE event_resolutions ADD PRIMARY KEY (opened_run_uuid, type, endpoint, "
+                "probe_id, probe_version); "
+                "UPDATE driftwatch_fleet SET version = 1");
+  auto refused = dw::fleet::check_central(*c.admin);
+  REQUIRE_FALSE(refused);
+  CHECK(contains(refused.error().to_string(),
+                 "central schema is version 1; this driftwatch writes version 2: run driftwatch "
+                 "fleet init to upgrade it"));
+  REQUIRE(dw::fleet::init_central(*c.admin));
+  CHECK(*dw::fleet::central_version(*c.admin) == 2);
+  CHECK(rows(*c.admin, "SELECT type, subject FROM events ORDER BY type") ==
+        std::vector<std::string>{"canned_template|t1", "endpoint_health|",
+                                 "verdict_shift|"});
+  CHECK(rows(*c.admin, "SELECT type, subject FROM event_resolutions ORDER BY type") ==
+        std::vector<std::string>{"canned_template|t1", "endpoint_health|"});
+  // What version 1 dropped arrives with the next push of its run.
+  c.cluster.sql("fleet", "DELETE FROM samples; DELETE FROM event_resolutions; "
+                         "DELETE FROM events; DELETE FROM runs");
+  REQUIRE(local.store);
+  {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(local.scratch.path("monitor.db").c_str(), &db) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(db, "UPDATE run_pushes SET pushed_at = NULL", nullptr, nullptr,
+                         nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto again = dw::fleet::push_backlog(*local.store, *c.monitor(), kHongKong);
+  REQUIRE_FALSE(again.failure);
+  CHECK(one(*c.admin, "SELECT count(*) FROM events WHERE type = 'canned_template'") == "2");
 }
 
 TEST_CASE("pushed runs equal the local ones, and pushing again adds nothing") {
@@ -424,7 +507,7 @@ TEST_CASE("a monitor may insert only, and the server, not the payload, says who 
     REQUIRE_FALSE(r);
     CHECK(contains(r.error().to_string(), "permission denied"));
   }
-  CHECK(one(*monitor, "SELECT version FROM driftwatch_fleet") == "1");
+  CHECK(one(*monitor, "SELECT version FROM driftwatch_fleet") == "2");
   // A text is filed under its own hash only: no other body under a hash others will send, not
   // even one that looks repaired.
   for (const std::string body : {"forged", "forged \xef\xbf\xbd"}) {

@@ -202,7 +202,7 @@ void register_fleet(CLI::App& app, Context& ctx) {
   auto args = std::make_shared<FleetArgs>();
 
   CLI::App* init = fleet->add_subcommand(
-      "init", "create the central schema (version 1) and the roles driftwatch_monitor and "
+      "init", "create the central schema (version 2) and the roles driftwatch_monitor and "
               "driftwatch_reader, or migrate an older schema; nothing to do when current");
   add_connection(init, *args);
   init->callback([&ctx, args] { ctx.exit_code = run_fleet_init(ctx, *args); });

@@ -139,6 +139,29 @@ $$)sql",
     "TO driftwatch_reader",
 };
 
+// Version 2: events and their resolutions are told apart by a subject too, the template hash
+// of a canned_template ('' for every other type): a run may find several stock replies on one
+// endpoint, and version 1's key (run, type, endpoint, probe) kept the first and dropped the
+// others (ON CONFLICT DO NOTHING). The events of version 1 get theirs from their evidence, and
+// their resolutions from their events (one each, under version 1's key).
+constexpr std::array kVersion2 = {
+    "ALTER TABLE events ADD COLUMN subject text NOT NULL DEFAULT ''",
+    "UPDATE events SET subject = coalesce(evidence->>'template_hash', '') "
+    "WHERE type = 'canned_template'",
+    "ALTER TABLE events DROP CONSTRAINT events_pkey",
+    "ALTER TABLE events ADD PRIMARY KEY "
+    "(run_uuid, type, endpoint, probe_id, probe_version, subject)",
+    "ALTER TABLE event_resolutions ADD COLUMN subject text NOT NULL DEFAULT ''",
+    R"sql(UPDATE event_resolutions x SET subject = e.subject FROM events e
+WHERE e.run_uuid = x.opened_run_uuid AND e.type = x.type AND e.endpoint = x.endpoint
+  AND e.probe_id = x.probe_id AND e.probe_version = x.probe_version
+  AND x.type = 'canned_template')sql",
+    "ALTER TABLE event_resolutions DROP CONSTRAINT event_resolutions_pkey",
+    "ALTER TABLE event_resolutions ADD PRIMARY KEY "
+    "(opened_run_uuid, type, endpoint, probe_id, probe_version, subject)",
+    "UPDATE driftwatch_fleet SET version = 2",
+};
+
 std::string newer_than_us(int version) {
   return "central schema is version " + std::to_string(version) + "; this driftwatch knows " +
          std::to_string(kCentralVersion) + ": upgrade driftwatch";
@@ -185,6 +208,10 @@ Status check_central(Pg& pg) {
     return pg.fail("no driftwatch central schema here (driftwatch fleet init creates it)");
   }
   if (*version > kCentralVersion) return pg.fail(newer_than_us(*version));
+  if (*version == 1) {
+    return pg.fail("central schema is version 1; this driftwatch writes version " +
+                   std::to_string(kCentralVersion) + ": run driftwatch fleet init to upgrade it");
+  }
   return pg.fail("central schema version " + std::to_string(*version) +
                  " is not one this driftwatch knows");
 }
@@ -206,11 +233,17 @@ Status init_central(Pg& pg) {
   if (!version) return version.error();
   if (*version == kCentralVersion) return Status::Ok();  // the Tx rolls back: nothing to do
   if (*version > kCentralVersion) return pg.fail(newer_than_us(*version));
-  if (*version != 0) {
+  if (*version != 0 && *version != 1) {
     return pg.fail("central schema version " + std::to_string(*version) +
                    " is not one this driftwatch knows");
   }
-  for (const char* sql : kVersion1) {
+  // An empty database goes through every version, as an old one is brought up to date.
+  if (*version == 0) {
+    for (const char* sql : kVersion1) {
+      if (auto st = pg.run(sql); !st) return st;
+    }
+  }
+  for (const char* sql : kVersion2) {
     if (auto st = pg.run(sql); !st) return st;
   }
   return (*tx)->commit();

@@ -128,10 +128,12 @@ Result<RawCounts> read_raw(Pg& pg, const Params& period) {
           " LEFT JOIN probes p ON p.probe_id = e.probe_id AND p.probe_version = e.probe_version"
           " LEFT JOIN event_resolutions x ON x.opened_run_uuid = e.run_uuid AND x.type = e.type"
           " AND x.endpoint = e.endpoint AND x.probe_id = e.probe_id"
-          " AND x.probe_version = e.probe_version AND x.resolved_at < $2::timestamptz"
+          " AND x.probe_version = e.probe_version AND x.subject = e.subject"
+          " AND x.resolved_at < $2::timestamptz"
           " WHERE" +
           kInPeriod +
-          "ORDER BY r.run_at, r.vantage, e.type, e.endpoint, e.probe_id, e.probe_version"
+          "ORDER BY r.run_at, r.vantage, e.type, e.endpoint, e.probe_id, e.probe_version,"
+          " e.subject"
           " LIMIT " +
           std::to_string(kMaxEvents),
       period);

@@ -58,6 +58,17 @@ std::string resolution_of(const store::Event& e) {
   return "returned";
 }
 
+// What tells an endpoint's events of one type in one run apart (central schema version 2): a
+// canned template's hash, "" for every other type (one a run at most).
+std::string subject_of(const store::Event& e) {
+  if (e.type != "canned_template") return "";
+  auto j = nlohmann::json::parse(e.evidence_json, nullptr, /*allow_exceptions=*/false);
+  if (j.is_object() && j.contains("template_hash") && j["template_hash"].is_string()) {
+    return j["template_hash"].get<std::string>();
+  }
+  return "";
+}
+
 // The rows of one table, a column each, as the arrays of one INSERT ... SELECT unnest(...).
 struct Table {
   std::vector<Column> columns;
@@ -73,7 +84,7 @@ struct Payload {
   store::RunInfo run;
   std::string uuid;
   int64_t samples = 0, backlog = 0;
-  Table probes{6}, texts{2}, sample_rows{18}, events{9}, resolutions{7};
+  Table probes{6}, texts{2}, sample_rows{18}, events{10}, resolutions{8};
 };
 
 Result<store::RunInfo> find_run(store::Store& local, int64_t run_id) {
@@ -134,9 +145,9 @@ Status read_events(store::Store& local, Payload& p) {
   auto st = local.for_each_event({}, [&](const store::Event& e) {
     if (e.detected_run_id == p.run.id) {
       p.events.add({pg_text(e.type), pg_text(e.endpoint), pg_text(e.probe_id),
-                    pg_text(e.probe_version), pg_text(e.scope), format_time(e.detected_at),
-                    jsonb_text(e.before_json), jsonb_text(e.after_json),
-                    jsonb_text(e.evidence_json)});
+                    pg_text(e.probe_version), pg_text(subject_of(e)), pg_text(e.scope),
+                    format_time(e.detected_at), jsonb_text(e.before_json),
+                    jsonb_text(e.after_json), jsonb_text(e.evidence_json)});
     }
     if (e.resolved_run_id == p.run.id && e.detected_run_id) resolved.push_back(e);
     return true;
@@ -148,7 +159,8 @@ Status read_events(store::Store& local, Payload& p) {
     if (!opened) return opened.error();
     Time at = e.resolved_at.value_or(p.run.finished_at.value_or(p.run.run_at));
     p.resolutions.add({*opened, pg_text(e.type), pg_text(e.endpoint), pg_text(e.probe_id),
-                       pg_text(e.probe_version), format_time(at), pg_text(resolution_of(e))});
+                       pg_text(e.probe_version), pg_text(subject_of(e)), format_time(at),
+                       pg_text(resolution_of(e))});
   }
   return Status::Ok();
 }
@@ -242,9 +254,9 @@ Result<PushResult> send(Pg& pg, const Vantage& v, const Payload& p) {
   if (p.events.rows()) {
     auto n = insert(pg,
                     "INSERT INTO events (run_uuid, type, endpoint, probe_id, probe_version, "
-                    "scope, detected_at, before, after, evidence) SELECT $1::uuid, * FROM "
-                    "unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], "
-                    "$7::timestamptz[], $8::jsonb[], $9::jsonb[], $10::jsonb[])",
+                    "subject, scope, detected_at, before, after, evidence) SELECT $1::uuid, * "
+                    "FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], "
+                    "$7::text[], $8::timestamptz[], $9::jsonb[], $10::jsonb[], $11::jsonb[])",
                     arrays(p.events, {p.uuid}));
     if (!n) return n.error();
     out.events += *n;
@@ -252,9 +264,9 @@ Result<PushResult> send(Pg& pg, const Vantage& v, const Payload& p) {
   if (p.resolutions.rows()) {
     auto n = insert(pg,
                     "INSERT INTO event_resolutions (run_uuid, opened_run_uuid, type, endpoint, "
-                    "probe_id, probe_version, resolved_at, resolution) SELECT $1::uuid, * FROM "
-                    "unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], "
-                    "$7::timestamptz[], $8::text[])",
+                    "probe_id, probe_version, subject, resolved_at, resolution) SELECT "
+                    "$1::uuid, * FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], "
+                    "$6::text[], $7::text[], $8::timestamptz[], $9::text[])",
                     arrays(p.resolutions, {p.uuid}));
     if (!n) return n.error();
     out.events += *n;
