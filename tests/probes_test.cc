@@ -368,6 +368,10 @@ TEST_CASE("expect coverage is the share of patterns that match") {
   CHECK(dw::probes::check_expect_pattern("a|b").ok());
   CHECK_FALSE(dw::probes::check_expect_pattern("").ok());
   CHECK_FALSE(dw::probes::check_expect_pattern("x?").ok());
+  // Empty at a word's edge, not at the empty text: met by any answer all the same.
+  CHECK_FALSE(dw::probes::check_expect_pattern("\\b(?:army)?\\b").ok());
+  CHECK_FALSE(dw::probes::check_expect_pattern("(?m)^").ok());
+  CHECK(dw::probes::check_expect_pattern("\\barmy\\b").ok());
   CHECK(dw::probes::check_expect_pattern("[a-").error().message().find("missing ]") !=
         std::string::npos);
 }

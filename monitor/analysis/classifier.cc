@@ -206,9 +206,11 @@ Classification classify(const RuleSet& rules, const ClassifyInput& in,
       if (trace_only) {
         add_signal(out.signals, "text.trace_only");
         out.uncertain = true;
-      } else {
+      } else if (has_units(split.trace)) {
         // The trace is judged on its own: a model that reasons about the facts and then
-        // deflects, or the reverse, is worth knowing about.
+        // deflects, or the reverse, is worth knowing about. Not an empty one ("<think>\n\n
+        // </think>", which a reasoning model writes before a refusal): it says nothing, and
+        // judged as text it was "deflected", which made every such reply uncertain.
         TextVerdict& traced = buffers.trace_judged;
         normalise(split.trace, buffers.trace);
         judge_text(rules, split.trace, buffers.trace, prompt, buffers.judge, traced);

@@ -48,7 +48,7 @@ constexpr std::array<bool, 256> kNameByte = [] {
 }  // namespace
 
 size_t count_numbers(std::string_view text, std::string_view prompt,
-                     std::vector<std::string_view>& numbers) {
+                     std::vector<std::string_view>& numbers, size_t limit) {
   // One pass for digit runs and number words alike; only a word's first two bytes stop the
   // scan (one byte would stop at every CJK character and at every 't' of English), and they
   // name the one word that can start there (no two words share them).
@@ -65,7 +65,10 @@ size_t count_numbers(std::string_view text, std::string_view prompt,
     for (std::string_view word : kNumberWords) table[static_cast<unsigned char>(word[0])] = true;
     return table;
   }();
-  numbers.clear();  // distinct digit runs; a text holds a few
+  // Distinct digit runs: those not in the prompt stop at limit, and the prompt holds few, so
+  // looking each up here stays linear (a million distinct numbers took minutes).
+  numbers.clear();
+  size_t count = 0;
   std::array<bool, kNumberWords.size()> present{};
   for (size_t i = 0; i < text.size();) {
     auto c = static_cast<unsigned char>(text[i]);
@@ -77,8 +80,10 @@ size_t count_numbers(std::string_view text, std::string_view prompt,
         ++i;
       }
       std::string_view number = text.substr(begin, i - begin);
-      if (std::find(numbers.begin(), numbers.end(), number) == numbers.end())
+      if (std::find(numbers.begin(), numbers.end(), number) == numbers.end()) {
         numbers.push_back(number);
+        if (prompt.find(number) == prompt.npos && ++count >= limit) return limit;
+      }
       continue;
     }
     if (kFirstBytes[c] && i + 1 < text.size()) {
@@ -89,12 +94,10 @@ size_t count_numbers(std::string_view text, std::string_view prompt,
     }
     ++i;
   }
-  size_t count = 0;
-  for (std::string_view number : numbers) count += prompt.find(number) == prompt.npos ? 1 : 0;
   for (size_t w = 0; w < kNumberWords.size(); ++w) {
     if (present[w] && prompt.find(kNumberWords[w]) == std::string_view::npos) ++count;
   }
-  return count;
+  return std::min(count, limit);
 }
 
 size_t count_shared_names(std::string_view raw, const std::vector<std::string>& prompt_words,

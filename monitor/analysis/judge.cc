@@ -29,12 +29,16 @@ double clamp01(double v) { return std::clamp(v, 0.0, 1.0); }
 // a quote mark in them are located.
 bool in_quotes(const RuleSet& rules, std::string_view clause, const Rule* rule) {
   if (clause.find('"') == std::string_view::npos) return false;
+  // Where the quote marks are, so that each hit counts those before it by a binary search
+  // (counting from the clause's start at every hit was quadratic in a clause of many hits).
+  std::vector<size_t> quotes;
+  for (size_t at = clause.find('"'); at != std::string_view::npos; at = clause.find('"', at + 1))
+    quotes.push_back(at);
   bool any = false;
   for (const Hit& hit : rules.scan(Target::text, clause)) {
     if (hit.rule != rule) continue;
     any = true;
-    size_t before = static_cast<size_t>(
-        std::count(clause.begin(), clause.begin() + static_cast<long>(hit.begin), '"'));
+    const auto before = std::lower_bound(quotes.begin(), quotes.end(), hit.begin) - quotes.begin();
     if (before % 2 == 0) return false;
   }
   return any;
@@ -142,10 +146,13 @@ bool Judgement::scan() {
   narrative.clear();
   for (const auto& [rule, begin] : out_.hits) {
     if (rule->vote != Vote::narrative || rule->shadow) continue;
+    // Segments are in text order: a binary search (a linear one for each hit was quadratic in
+    // an answer of many clauses).
     size_t i = static_cast<size_t>(
-        std::find_if(segments_.begin(), segments_.end(),
-                     [begin = begin](const Segment& s) { return s.begin == begin; }) -
+        std::lower_bound(segments_.begin(), segments_.end(), begin,
+                         [](const Segment& s, size_t at) { return s.begin < at; }) -
         segments_.begin());
+    if (i == segments_.size() || segments_[i].begin != begin) continue;
     bool quoted = info_[i].attributed || in_quotes(rules_, clause(i), rule);
     if (!quoted) info_[i].narrative += rule->weight;
     auto it = std::find_if(narrative.begin(), narrative.end(),
@@ -183,7 +190,7 @@ double Judgement::substance_from(size_t from, size_t first_evasive) {
 }
 
 size_t Judgement::facts(size_t limit) {
-  size_t n = count_numbers(scratch_.substantive, prompt_.normalised(), scratch_.numbers);
+  size_t n = count_numbers(scratch_.substantive, prompt_.normalised(), scratch_.numbers, limit);
   if (n < limit) {
     n += count_shared_names(raw_, prompt_.words(), scratch_.substantive, limit - n,
                             scratch_.names);

@@ -13,6 +13,7 @@
 #include "analysis/rules_tables.h"
 #include "common/hash.h"
 #include "common/strings.h"
+#include "probes/expect.h"
 
 namespace dw::analysis {
 namespace {
@@ -229,7 +230,7 @@ class PackReader {
       if (!re.ok()) {
         fail(element.source(), context + "invalid pattern: " + re.error() + " (at '" +
                                    re.error_arg() + "')");
-      } else if (RE2::PartialMatch("", re)) {
+      } else if (probes::matches_empty(re)) {
         fail(element.source(), context + "pattern '" + *value +
                                    "' matches the empty string, so it would fire on anything");
       } else {

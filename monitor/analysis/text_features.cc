@@ -177,8 +177,10 @@ void split_segments(std::string_view text, std::vector<Segment>& out) {
       if (next == text.size() || text[next] == ' ' ||
           static_cast<unsigned char>(text[next]) >= 0x80) {
         cut(next);
-        i = next - 1;
       }
+      // Past the run either way: from a later mark of it the scan would find the same end (a
+      // million dots, scanned from each of them, took minutes).
+      i = next - 1;
       continue;
     }
     // ",但", 但是, 不过, 然而.

@@ -2,6 +2,7 @@
 // the analysis module (exposed for its tests).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,10 +29,11 @@ double count_units(std::string_view text);
 bool has_units(std::string_view text);
 
 // Facts in a text: how many distinct numbers (digit runs, number words: hundred, 万...) of
-// text are not in the prompt. Normalised text in, normalised prompt for exclusion; numbers is
-// scratch space (its views point into text afterwards).
+// text are not in the prompt, up to limit (counting stops there). Normalised text in,
+// normalised prompt for exclusion; numbers is scratch space (its views point into text
+// afterwards).
 size_t count_numbers(std::string_view text, std::string_view prompt,
-                     std::vector<std::string_view>& numbers);
+                     std::vector<std::string_view>& numbers, size_t limit = SIZE_MAX);
 
 // Buffers count_shared_names reuses between calls.
 struct NameScratch {

@@ -35,11 +35,24 @@ struct ExpectMatcher::Compiled {
   RE2 re;
 };
 
+bool matches_empty(const RE2& re) {
+  // Word edges, non-edges, line starts and ends, and a CJK character, on either side.
+  for (std::string_view text : {"", "x", "xy", " ", "x y", "\n", "\xe3\x80\x82"}) {
+    for (size_t at = 0; at <= text.size(); ++at) {
+      re2::StringPiece match;
+      if (re.Match(text, at, text.size(), RE2::UNANCHORED, &match, 1) && match.empty()) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 Status check_expect_pattern(std::string_view pattern) {
   if (pattern.empty()) return Error("pattern is empty, so any answer would meet it");
   RE2 re(pattern, pattern_options());
   if (!re.ok()) return Error(describe(re));
-  if (RE2::PartialMatch("", re)) {
+  if (matches_empty(re)) {
     return Error("pattern matches empty text, so any answer would meet it");
   }
   return Status::Ok();

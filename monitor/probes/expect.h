@@ -22,12 +22,21 @@ namespace re2 {
 class RE2;
 }
 
+namespace re2 {
+class RE2;
+}
+
 namespace dw::probes {
+
+// Whether re can match an empty stretch of text: on the empty text, or at a position of a few
+// short ones ("\b" matches none of "" but every word's edge, "x?" everywhere). Such a pattern
+// fires on nearly any text. Rule packs refuse them too (analysis/rules_load.cc).
+bool matches_empty(const re2::RE2& re);
 
 // Compiles pattern the way probe sets use it (case-insensitive, UTF-8, no logging). On failure
 // the error (no location) names the RE2 reason and the offending fragment, e.g.
-// "missing ): '(troops|army'"; a pattern that matches empty text is refused too, because it
-// would count as met by any answer.
+// "missing ): '(troops|army'"; a pattern that can match empty text (matches_empty) is refused
+// too, because it would count as met by any answer.
 Status check_expect_pattern(std::string_view pattern);
 
 // A probe's patterns compiled once; immutable after creation, so one matcher may be shared by
