@@ -346,6 +346,11 @@ err=$("$dw" fleet status --server "$reader password=hunter2" 2>&1 >/dev/null) ||
 [[ $rc == 1 && $err != *hunter2* && $(wc -l <<<"$err") == 1 ]] ||
   fail "a --server with a password: exit $rc, '$err'"
 ok "a password on the command line is refused, unquoted: $err"
+rc=0
+err=$("$dw" fleet status --server "hostt=x" 2>&1 >/dev/null) || rc=$?
+[[ $rc == 1 && $err == *"malformed connection string"* && $(wc -l <<<"$err") == 1 ]] ||
+  fail "a --server libpq cannot read: exit $rc, '$err'"
+ok "a --server libpq cannot read is bad input: exit 1, $err"
 
 run hk 3
 variant() {  # NAME SED: a copy of hk's config, changed

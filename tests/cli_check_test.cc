@@ -199,6 +199,24 @@ TEST_CASE("check reports errors in a probe set with that file's location") {
   auto o = run({"-c", file, "check"});
   CHECK(o.code == 1);
   CHECK(contains(o.err, set.string() + ":7:1: unknown key 'promt'"));
+
+  // A broken rule pack beside it: both are reported, the probe set's first.
+  const fs::path shipped = fs::path(DW_SOURCE_DIR) / "config/rules";
+  fs::copy(shipped, dir.root() / "config/rules");
+  std::string canned = slurp(shipped / "canned.toml");
+  canned.replace(canned.find("weight = "), 9, "wieght = ");
+  fs::path pack = dir.write("config/rules/canned.toml", canned);
+  o = run({"-c", file, "check"});
+  INFO(o.err);
+  CHECK(o.code == 1);
+  // The set's two (its prompt is missing, its key unknown), then the pack's.
+  CHECK(std::count(o.err.begin(), o.err.end(), '\n') == 3);
+  const size_t set_line = o.err.find(set.string() + ":7:1: unknown key 'promt'");
+  const size_t pack_line = o.err.find(pack.string() + ":");
+  REQUIRE(set_line != std::string::npos);
+  REQUIRE(pack_line != std::string::npos);
+  CHECK(set_line < pack_line);
+  CHECK(contains(o.err.substr(pack_line), "unknown key 'wieght' (did you mean 'weight'?)"));
 }
 
 TEST_CASE("check fails cleanly without a config file, and --help works") {

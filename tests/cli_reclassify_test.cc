@@ -260,4 +260,13 @@ TEST_CASE("reclassify fails with exit 2 when the database cannot be opened") {
   CHECK(contains(o.err, s.database().string()));
 }
 
+TEST_CASE("reclassify does not create a database that is not there (a mistyped path)") {
+  Setup s;
+  auto o = run(s, {"reclassify"});
+  CHECK(o.code == 2);
+  CHECK(o.err == s.database().string() + ": no such database (a command that writes, such as "
+                                         "run or import, creates it)\n");
+  CHECK_FALSE(fs::exists(s.database()));
+}
+
 }  // namespace cli_reclassify_test

@@ -250,6 +250,11 @@ TEST_CASE("missing sections and files") {
   REQUIRE_FALSE(missing.ok());
   CHECK(missing.error()[0].to_string() ==
         (dir.path() / "absent.toml").string() + ": cannot read config file: No such file or directory");
+  auto folder = load(dir.path());
+  REQUIRE_FALSE(folder.ok());
+  REQUIRE(folder.error().size() == 1);
+  CHECK(folder.error()[0].to_string() ==
+        dir.path().string() + ": cannot read config file: it is a folder");
 }
 
 TEST_CASE("[probes] deadline: as given, or half the probe schedule's shortest gap up to 20m") {

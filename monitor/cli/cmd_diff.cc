@@ -129,8 +129,9 @@ int run_diff(const Context& ctx, const DiffArgs& args) {
   }
   // "Then" is the day from FROM on (default: the first run); "now" the day up to TO
   // (default: just after the last run).
-  Time then_from = from.value_or((*span)->first);
-  Time now_until = to.value_or((*span)->second + seconds(1));
+  // Not value_or: its argument would read *span, which is empty when both are given.
+  Time then_from = from ? *from : (*span)->first;
+  Time now_until = to ? *to : (*span)->second + seconds(1);
 
   // The endpoints with samples of the probe in the span; --endpoint must be one of them.
   std::set<std::string> endpoints;

@@ -51,6 +51,10 @@ Result<std::unique_ptr<fleet::Pg>, int> connect_central(const Context& ctx,
                 << "\n";
       return kExitInvalid;
     }
+    if (Status s = fleet::check_conninfo(server); !s) {
+      std::cerr << command << ": --server: " << s.error().message() << "\n";
+      return kExitInvalid;
+    }
   } else {
     auto config = load_config(ctx.config_path());
     if (!config) return config.error();

@@ -35,7 +35,7 @@ int run_judge(const Context& ctx, const std::string& since_text) {
     return kExitOk;
   }
   scope.deadline = transport::Millis(config->run_deadline);
-  auto store = open_store(*config);
+  auto store = open_existing_store(*config);
   if (!store) return store.error();
   auto transport = transport::Transport::create();
   if (!transport) {

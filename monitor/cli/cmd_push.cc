@@ -43,7 +43,7 @@ int run_push(const Context& ctx) {
     std::cerr << "push: " << password.error().message() << "\n";
     return kExitRuntime;
   }
-  auto store = open_store(*config);
+  auto store = open_existing_store(*config);
   if (!store) return store.error();
   auto pg = fleet::Pg::connect(f.server, *password);
   if (!pg) {

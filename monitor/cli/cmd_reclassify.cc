@@ -100,7 +100,7 @@ int run_reclassify(const Context& ctx, bool all) {
     print_errors(setup.error());
     return kExitInvalid;
   }
-  auto opened = open_store(setup->config);
+  auto opened = open_existing_store(setup->config);
   if (!opened) return opened.error();
   store::Store& store = **opened;
   const analysis::RuleSet& rules = setup->rules;

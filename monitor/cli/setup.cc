@@ -21,15 +21,22 @@ RulesDir default_rules_dir(const std::filesystem::path& config_file) {
 Result<Setup, Errors> load_setup(const std::filesystem::path& config_file) {
   auto config = config::load(config_file);
   if (!config) return config.error();
+  // The probe sets and the rule packs both follow from the config alone: the errors of both
+  // are reported at once.
+  Errors errors;
   auto sets = probes::load_sets(config->probe_sets);
-  if (!sets) return sets.error();
+  if (!sets) errors = sets.error();
   RulesDir where{config->rules_dir, RulesOrigin::config_key};
   if (!config->rules_dir_given) where = default_rules_dir(config->file);
   config->rules_dir = where.dir;
   auto packs = analysis::read_rule_packs(config->rules_dir);
-  if (!packs) return packs.error();
+  if (!packs) {
+    errors.insert(errors.end(), packs.error().begin(), packs.error().end());
+    return errors;
+  }
   auto rules = analysis::build_rules(*packs);
-  if (!rules) return rules.error();
+  if (!rules) errors.insert(errors.end(), rules.error().begin(), rules.error().end());
+  if (!errors.empty()) return errors;
   return Setup{std::move(*config), std::move(*sets), std::move(*rules), where.origin,
                std::move(*packs)};
 }
@@ -57,6 +64,17 @@ Result<std::unique_ptr<store::Store>, int> opened(Result<std::unique_ptr<store::
 
 Result<std::unique_ptr<store::Store>, int> open_store(const config::Config& config) {
   return opened(store::Store::open(config.database.string()));
+}
+
+Result<std::unique_ptr<store::Store>, int> open_existing_store(const config::Config& config) {
+  if (std::error_code ec; !std::filesystem::exists(config.database, ec)) {
+    std::cerr << Error("no such database (a command that writes, such as run or import, "
+                       "creates it)", Location{config.database.string(), 0, 0})
+                     .to_string()
+              << "\n";
+    return kExitRuntime;
+  }
+  return open_store(config);
 }
 
 Result<std::unique_ptr<store::Store>, int> open_store_readonly(const config::Config& config) {

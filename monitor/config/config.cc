@@ -307,6 +307,10 @@ std::chrono::seconds default_run_deadline(const schedule::Schedule& probes) {
 }
 
 Result<Config, Errors> load(const std::filesystem::path& file) {
+  // A folder opens as a stream that reads nothing: it would be parsed as an empty config.
+  if (std::error_code ec; std::filesystem::is_directory(file, ec)) {
+    return Errors{Error("cannot read config file: it is a folder", Location{file.string(), 0, 0})};
+  }
   errno = 0;
   std::ifstream in(file, std::ios::binary);
   if (!in) {

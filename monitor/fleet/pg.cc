@@ -114,25 +114,40 @@ void Pg::cancel() const {
   (void)PQcancel(cancel_, error, sizeof error);  // best effort: the statement may have ended
 }
 
+namespace {
+
+// libpq's reading of conninfo: fails on a malformed string; adds a password it holds to
+// secrets (what no message may show).
+Status parse_conninfo(const std::string& conninfo, std::vector<std::string>& secrets) {
+  if (!looks_like_conninfo(conninfo)) return Status::Ok();
+  char* err = nullptr;
+  PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &err);
+  if (!options) {
+    std::string why = err ? err : "out of memory";
+    PQfreemem(err);
+    if (may_hold_password(conninfo)) why = without_quoted(why);
+    return Error("fleet: malformed connection string: " + one_line(why, secrets));
+  }
+  for (PQconninfoOption* o = options; o->keyword; ++o) {
+    if (std::string_view(o->keyword) == "password" && o->val && *o->val) {
+      secrets.emplace_back(o->val);
+    }
+  }
+  PQconninfoFree(options);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status check_conninfo(const std::string& conninfo) {
+  std::vector<std::string> secrets;
+  return parse_conninfo(conninfo, secrets);
+}
+
 Result<std::unique_ptr<Pg>> Pg::connect(const std::string& conninfo, const std::string& password) {
   std::vector<std::string> secrets;
   if (!password.empty()) secrets.push_back(password);
-  if (looks_like_conninfo(conninfo)) {
-    char* err = nullptr;
-    PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &err);
-    if (!options) {
-      std::string why = err ? err : "out of memory";
-      PQfreemem(err);
-      if (may_hold_password(conninfo)) why = without_quoted(why);
-      return Error("fleet: malformed connection string: " + one_line(why, secrets));
-    }
-    for (PQconninfoOption* o = options; o->keyword; ++o) {
-      if (std::string_view(o->keyword) == "password" && o->val && *o->val) {
-        secrets.emplace_back(o->val);
-      }
-    }
-    PQconninfoFree(options);
-  }
+  if (Status parsed = parse_conninfo(conninfo, secrets); !parsed) return parsed.error();
   // Entries before dbname (which expands conninfo) are defaults it may override; those after
   // it win (libpq, PQconnectdbParams).
   // TCP keepalives: a server that vanishes without a word (a cut link) is noticed in about a

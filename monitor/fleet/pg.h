@@ -33,6 +33,11 @@ typedef struct pg_cancel PGcancel;
 
 namespace dw::fleet {
 
+// Whether libpq can read conninfo (a URI or keyword = value pairs): one line saying why not
+// ("fleet: malformed connection string: ...", never a password it holds). Pg::connect checks
+// the same first; this is for a string given on the command line, a user's mistake.
+Status check_conninfo(const std::string& conninfo);
+
 class Pg {
  public:
   // conninfo: a libpq connection string ("host=... dbname=...") or URI ("postgresql://...").
