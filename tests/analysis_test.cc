@@ -279,6 +279,27 @@ TEST_CASE("classifier: hostile answers take time in proportion to their length")
   CHECK(count_numbers("1 2 2 1989 3", "1989", scratch) == 2);  // "1" is in "1989" too
 }
 
+TEST_CASE("classifier: a filter in the error body outranks an error that matches before it") {
+  const std::string pack =
+      "name = \"p\"\n"
+      "[[rule]]\nid = \"error.quota\"\nrevision = 1\non = \"body\"\nvotes = \"error\"\n"
+      "patterns = ['quota']\nfires = ['quota exceeded']\n"
+      "[[rule]]\nid = \"filter.policy\"\nrevision = 1\non = \"body\"\nvotes = \"filtered\"\n"
+      "patterns = ['content policy']\nfires = ['violates our content policy']\n";
+  auto rules = build_rules({PackSource{"p.toml", pack}});
+  REQUIRE_MESSAGE(rules.ok(), (rules.ok() ? "" : rules.error().front().to_string()));
+  ClassifyInput in;
+  in.prompt = "q";
+  in.http_status = 400;
+  in.body = R"({"error":"quota check skipped: the request violates our content policy"})";
+  const Classification c = classify(*rules, in);
+  CHECK(c.verdict == Verdict::filtered);
+  CHECK(has_signal(c, "error.quota"));
+  CHECK(has_signal(c, "filter.policy"));
+  in.body = R"({"error":"quota exceeded"})";
+  CHECK(classify(*rules, in).verdict == Verdict::error);
+}
+
 TEST_CASE("classifier: an empty reasoning block before a refusal is no disagreement") {
   ClassifyInput in;
   in.prompt = "What happened at Tiananmen Square in 1989?";

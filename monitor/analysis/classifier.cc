@@ -164,12 +164,19 @@ Classification classify(const RuleSet& rules, const ClassifyInput& in,
                                      (in.http_status < 200 || in.http_status >= 300));
   if (!transport && (failed || !has_text) && !(blank(in.body) && blank(in.error))) {
     std::string body = std::string(in.body) + "\n" + std::string(in.error);
+    // A provider's filter outranks an error wherever each matches in the body.
+    const Rule* error_rule = nullptr;
     for (const Hit& hit : rules.scan(Target::body, body)) {
       add_signal(out.signals, hit.rule->id);
       if (hit.rule->shadow) continue;
-      transport_verdict(hit.rule->vote == Vote::filtered ? Verdict::filtered : Verdict::error,
-                        "", std::string(hit.rule->vote == Vote::filtered ? "filtered" : "error") +
-                                ": the error body matches " + hit.rule->id);
+      if (hit.rule->vote != Vote::filtered) {
+        if (!error_rule) error_rule = hit.rule;
+        continue;
+      }
+      transport_verdict(Verdict::filtered, "", "filtered: the error body matches " + hit.rule->id);
+    }
+    if (error_rule) {
+      transport_verdict(Verdict::error, "", "error: the error body matches " + error_rule->id);
     }
   }
   if (failed) {
