@@ -232,6 +232,25 @@ TEST_CASE("replace: the new plan applies from now; a pending catch-up stays due"
   CHECK_FALSE(s.pending(JobKind::probe_run));
 }
 
+TEST_CASE("replace: a job whose slot has come stays due, whatever its jitter") {
+  for (uint64_t seed : {1, 2, 3, 4}) {
+    CAPTURE(seed);
+    ManualClock clock(at("2026-01-15T05:59:00Z"));
+    const Plan plan{must_parse("0 */6 * * *"), must_parse("0 6 * * *"), minutes(5)};
+    Scheduler s(clock, plan, seed);
+    s.start(at("2026-01-15T00:00:00Z"), false);  // nothing missed
+    REQUIRE(format_time(s.pending(JobKind::probe_run)->slot) == "2026-01-15T06:00:00Z");
+    const Time due = s.pending(JobKind::probe_run)->due;
+    clock.set(at("2026-01-15T06:00:00Z"));  // the slot has come; its jittered start may not
+    s.replace(plan);                        // a reload with the same schedules
+    for (JobKind kind : {JobKind::probe_run, JobKind::report}) {
+      REQUIRE(s.pending(kind));
+      CHECK(format_time(s.pending(kind)->slot) == "2026-01-15T06:00:00Z");
+    }
+    CHECK(s.pending(JobKind::probe_run)->due == due);
+  }
+}
+
 TEST_CASE("a report covers the time since the report schedule's previous slot") {
   dw::config::Config c;
   struct Case {

@@ -466,6 +466,27 @@ TEST_CASE("canned_template resolves when the text answered nothing in the last r
     CHECK(ev["resolved_after"]["from"] == dw::format_time(day(16)));
     CHECK(ev["resolved_after"]["runs"] == 3);
   }
+  SUBCASE("new_normal_runs past the 40 runs whose texts are held") {
+    // The text from day 12 on, for good: new normal after 45 valid runs since detection, on
+    // day 56 (only the last 40 runs' texts are held, and counting those never reached 45).
+    Options o;
+    o.new_normal_runs = 45;
+    World w({"t1", "t2", "t3", "stable"}, {}, o);
+    auto gen = with([&](const std::string& p, int d, int) -> std::optional<Spec> {
+      if (d >= 12 && p[0] == 't') return say("deflected", canned);
+      return std::nullopt;
+    });
+    w.days(0, 56, gen);
+    auto c = w.of_type(kCannedTemplate);
+    CAPTURE(events_text(w.events()));
+    REQUIRE(c.size() == 1);
+    CHECK(c[0].status == EventStatus::open);  // 44 runs, days 12-55
+    w.run(56, gen);
+    c = w.of_type(kCannedTemplate);
+    REQUIRE(c.size() == 1);
+    CHECK(c[0].status == EventStatus::resolved);
+    CHECK(evidence(c[0])["resolution"] == "new_normal");
+  }
   SUBCASE("one probe still given the text keeps it open") {
     World w({"t1", "t2", "t3", "stable"});
     auto gen = with([&](const std::string& p, int d, int) -> std::optional<Spec> {

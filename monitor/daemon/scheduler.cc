@@ -67,7 +67,11 @@ void Scheduler::replace(Plan plan) {
   std::vector<Job> kept;
   for (JobKind kind : {JobKind::probe_run, JobKind::report}) {
     auto old = pending(kind);
-    if (old && old->catch_up) {
+    // A job whose slot has come (waiting for its jitter, or for the job that runs) is owed
+    // whatever the new plan says, unless it has no such jobs at all: planned again from now,
+    // a reload just after 06:00 skipped the 06:00 run.
+    const bool owed = old && old->slot <= now && !schedule_of(kind).empty();
+    if (old && (old->catch_up || owed)) {
       kept.push_back(*old);
     } else if (auto job = plan_after(kind, now)) {
       kept.push_back(*job);

@@ -63,18 +63,21 @@ ECells eligible(const EndpointHistory& ep, std::string_view type,
   return out;
 }
 
-// Open event: new normal after new_normal_runs cells, returned when `back(cells after)` says.
+// Open event: new normal after new_normal_runs of the `counted` cells since its detection,
+// returned when `back(cells after)` says.
 template <typename Back>
-void lifecycle(EndpointContext& ctx, size_t index, const ECells& cells, size_t need, Back back) {
+void lifecycle(EndpointContext& ctx, size_t index, const ECells& counted, const ECells& cells,
+               size_t need, Back back) {
   store::Event& e = ctx.events[index];
   Time decided = decided_at(e);
-  ECells since, after;
+  ECells after;
   for (const EndpointCell* c : cells) {
-    if (c->run.at >= e.detected_at) since.push_back(c);
     if (c->run.at > decided) after.push_back(c);
   }
-  if (ctx.options.new_normal_runs > 0 &&
-      static_cast<int>(since.size()) >= ctx.options.new_normal_runs) {
+  const auto since = std::count_if(counted.begin(), counted.end(), [&](const EndpointCell* c) {
+    return c->run.at >= e.detected_at;
+  });
+  if (ctx.options.new_normal_runs > 0 && since >= ctx.options.new_normal_runs) {
     resolve(e, ctx.run.at, ctx.run.id, "new_normal", json::object());
     ctx.out.updated.push_back(index);
     return;
@@ -115,7 +118,7 @@ void decide_health(EndpointContext& ctx) {
     if (auto i = open_event(ctx, kEndpointHealth, name)) {
       Counts before{parse_json(ctx.events[*i].before_json).value("errors", 0L), 0};
       before[1] = parse_json(ctx.events[*i].before_json).value("samples", 0L) - before[0];
-      lifecycle(ctx, *i, cells, 1, [&](const ECells& last) {
+      lifecycle(ctx, *i, cells, cells, 1, [&](const ECells& last) {
         return total_variation(before, error_counts(last)) < o.min_effect / 2;
       });
       continue;
@@ -238,9 +241,14 @@ Status decide_templates(EndpointContext& ctx) {
   for (const auto& [name, ep_all] : ctx.history.endpoints()) {
     const EndpointHistory* ep = current(ctx, ep_all);
     if (ep == nullptr) continue;
-    ECells valid;
+    // Runs that count toward a template's new normal, and of those the ones whose texts are
+    // held (the last 40: detector.h), which say whether it is still answered. Counting only
+    // those, a new_normal_runs above 40 was never reached.
+    ECells counted, valid;
     for (const EndpointCell& c : ep->cells) {
-      if (c.texts && c.samples > 0 && 2 * c.errors <= c.samples) valid.push_back(&c);
+      if (c.samples == 0 || 2 * c.errors > c.samples) continue;
+      counted.push_back(&c);
+      if (c.texts) valid.push_back(&c);
     }
     if (valid.empty() || valid.back()->run.id != ctx.run.id) continue;  // not evidence
 
@@ -248,10 +256,11 @@ Status decide_templates(EndpointContext& ctx) {
       const store::Event& e = ctx.events[i];
       if (!is_open(e) || e.type != kCannedTemplate || e.endpoint != name) continue;
       const std::string hash = evidence_facts(e.evidence_json).template_hash;
-      lifecycle(ctx, i, valid, static_cast<size_t>(o.recent_runs), [&](const ECells& last) {
+      auto gone = [&](const ECells& last) {
         return std::none_of(last.begin(), last.end(),
                             [&](const EndpointCell* c) { return c->uses.contains(hash); });
-      });
+      };
+      lifecycle(ctx, i, counted, valid, static_cast<size_t>(o.recent_runs), gone);
     }
 
     ECells recent;

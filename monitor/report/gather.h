@@ -29,7 +29,8 @@ using ProbeInfo = std::map<std::string, std::pair<std::string, std::string>>;
 
 // The report's view of one stored event: its JSON parsed (an empty object when not one) with
 // every string sanitised, and its probe's category and language from probe_info. It is new
-// when detected at or after new_since (always without one), and resolved when the store says
+// when decided at or after new_since (always without one): an event dated back into an earlier
+// period is new in the first report that could know it. It is resolved when the store says
 // so before resolved_before (at any time without one).
 EventEntry event_entry(const store::Event& ev, const ProbeInfo& probe_info,
                        std::optional<Time> new_since, std::optional<Time> resolved_before);

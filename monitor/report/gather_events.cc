@@ -77,14 +77,15 @@ EventEntry event_entry(const store::Event& ev, const ProbeInfo& probe_info,
   e.probe_version = ev.probe_version;
   e.scope = ev.scope;
   e.detected_at = ev.detected_at;
-  e.lifecycle = !new_since || ev.detected_at >= *new_since ? Lifecycle::new_event
-                                                            : Lifecycle::ongoing;
-  e.resolved = ev.status == store::EventStatus::resolved && ev.resolved_at &&
-               (!resolved_before || *ev.resolved_at < *resolved_before);
-  if (e.resolved) e.resolved_at = ev.resolved_at;
   e.before = parse_object(ev.before_json);
   e.after = parse_object(ev.after_json);
   e.evidence = parse_object(ev.evidence_json);
+  e.decided_at = time_field(e.evidence, "decided_at").value_or(ev.detected_at);
+  e.lifecycle = !new_since || e.decided_at >= *new_since ? Lifecycle::new_event
+                                                         : Lifecycle::ongoing;
+  e.resolved = ev.status == store::EventStatus::resolved && ev.resolved_at &&
+               (!resolved_before || *ev.resolved_at < *resolved_before);
+  if (e.resolved) e.resolved_at = ev.resolved_at;
   for (auto* j : {&e.before, &e.after, &e.evidence}) sanitise_strings(*j);
   if (auto it = probe_info.find(e.probe_id); it != probe_info.end()) {
     e.category = it->second.first;
@@ -100,6 +101,9 @@ Status gather_events(store::Store& store, const ReportOptions& options,
   store::EventFilter filter{.since = options.since, .until = options.until};
   auto status = store.for_each_event(filter, [&](const store::Event& ev) {
     EventEntry e = event_entry(ev, probe_info, options.since, options.until);
+    // Not known by the report's end (decided by a later run, though dated back into the
+    // period): a report written again later says what the one of that day said.
+    if (e.decided_at >= options.until) return true;
     entries.push_back(std::move(e));
     return true;
   });

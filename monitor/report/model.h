@@ -104,9 +104,12 @@ struct EventEntry {
   std::string category;  // of the probe, "" when unknown or endpoint-wide
   std::string lang;
   std::string scope;  // "broad", "targeted" or ""
-  Lifecycle lifecycle = Lifecycle::ongoing;  // detected inside the period, or before it
+  Lifecycle lifecycle = Lifecycle::ongoing;  // decided inside the period, or before it
   bool resolved = false;                     // resolved before the report's "now"
-  Time detected_at;
+  Time detected_at;  // the first run that showed the shift
+  // The run that decided it (evidence "decided_at"; detected_at when not recorded): a shift is
+  // dated back to the run that first showed it, but known only from this one.
+  Time decided_at;
   std::optional<Time> resolved_at;
   // The detector's JSON, parsed (an empty object when the stored text is not an object).
   // Strings inside may hold model output; renderers escape them.
