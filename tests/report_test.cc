@@ -114,6 +114,37 @@ TEST_CASE("the report says what changed: new, ongoing and resolved events and he
   CHECK(r["categories"][1]["control"] == true);  // controls after the topics
 }
 
+TEST_CASE("an event dated back into an earlier period is new in the first report that knows it") {
+  Fixture f;
+  // Shown first by day 8's run (before the period), decided by day 9's (in it).
+  dw::store::Event late;
+  late.type = "endpoint_health";
+  late.endpoint = "alpha";
+  late.detected_at = day(8);
+  late.evidence_json = json{{"decided_at", dw::format_time(day(9))}}.dump();
+  auto late_id = f.store->insert_event(late);
+  // Dated into the period, but decided after its end: not known to this report.
+  dw::store::Event unknown = late;
+  unknown.endpoint = "beta";
+  unknown.detected_at = day(9);
+  unknown.evidence_json = json{{"decided_at", "2026-01-11T06:00:00Z"}}.dump();
+  auto unknown_id = f.store->insert_event(unknown);
+  REQUIRE(late_id.ok());
+  REQUIRE(unknown_id.ok());
+  REQUIRE(f.store->flush().ok());
+  json r = json::parse(f.render("json"));
+  CHECK(r["headline"]["new_events"] == 3);
+  bool seen_late = false;
+  for (const auto& e : r["events"]) {
+    CHECK(e["id"] != *unknown_id);
+    if (e["id"] != *late_id) continue;
+    seen_late = true;
+    CHECK(e["lifecycle"] == "new");
+    CHECK(e["detected_at"] == dw::format_time(day(8)));
+  }
+  CHECK(seen_late);
+}
+
 TEST_CASE("the report tells its events as incidents, new first, each naming its events") {
   Fixture f;
   json r = json::parse(f.render("json"));
