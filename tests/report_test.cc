@@ -145,6 +145,17 @@ TEST_CASE("an event dated back into an earlier period is new in the first report
   CHECK(seen_late);
 }
 
+TEST_CASE("a report of a period before any sample says so, without an empty trend") {
+  Fixture f;
+  auto o = options(f.dir.path / "reports");
+  o.until = at("2025-12-01T12:00:00Z");
+  o.since = o.until - std::chrono::hours(24);
+  auto md = dw::report::render_report(*f.store, o, "md");
+  REQUIRE(md.ok());
+  CHECK(md->find("No samples in the period or its baseline.") != std::string::npos);
+  CHECK(md->find("over the last 0 days") == std::string::npos);
+}
+
 TEST_CASE("the report tells its events as incidents, new first, each naming its events") {
   Fixture f;
   json r = json::parse(f.render("json"));

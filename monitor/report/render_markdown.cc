@@ -66,11 +66,14 @@ void headline(std::ostream& out, const Report& r) {
 
 void categories(std::ostream& out, const Report& r) {
   out << "## Verdicts by endpoint and category\n\n";
+  if (r.categories.empty()) {  // no table, no trend to say the length of
+    out << "No samples in the period or its baseline.\n\n";
+    return;
+  }
   out << "Shares of the samples that got an answer, a refusal or a block (errors left out), "
          "baseline → period, with the change in points. Trend: refused + deflected + filtered "
          "per day over the last "
-      << (r.categories.empty() ? 0 : r.categories.front().trend.size())
-      << " days (▁ none … █ all, · no data).\n\n";
+      << r.categories.front().trend.size() << " days (▁ none … █ all, · no data).\n\n";
   std::string endpoint;
   for (const auto& c : r.categories) {
     if (c.endpoint != endpoint || &c == &r.categories.front()) {
@@ -86,7 +89,6 @@ void categories(std::ostream& out, const Report& r) {
       for (const auto& l : c.languages) verdict_row(out, "", l.lang, l.baseline, l.now, "");
     if (&c == &r.categories.back() || (&c + 1)->endpoint != endpoint) out << "\n";
   }
-  if (r.categories.empty()) out << "No samples in the period or its baseline.\n\n";
 }
 
 // A share as ten cells, "███░░░░░░░", or "·" without one: the chart of the language gap.
