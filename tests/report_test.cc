@@ -156,6 +156,24 @@ TEST_CASE("a report of a period before any sample says so, without an empty tren
   CHECK(md->find("over the last 0 days") == std::string::npos);
 }
 
+TEST_CASE("an event still open long after its probe's samples keeps its category") {
+  Fixture f;
+  auto o = options(f.dir.path / "reports");
+  o.until = at("2026-03-15T12:00:00Z");  // every sample is older than the trend and baseline
+  o.since = o.until - std::chrono::hours(24);
+  auto rendered = dw::report::render_report(*f.store, o, "json");
+  REQUIRE(rendered.ok());
+  json r = json::parse(*rendered);
+  bool seen = false;
+  for (const auto& e : r["events"]) {
+    if (e["type"] != "verdict_shift") continue;
+    seen = true;
+    CHECK(e["category"] == "tiananmen");
+    CHECK(e["lang"] == "en");
+  }
+  CHECK(seen);
+}
+
 TEST_CASE("the report tells its events as incidents, new first, each naming its events") {
   Fixture f;
   json r = json::parse(f.render("json"));

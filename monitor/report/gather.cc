@@ -40,7 +40,6 @@ class SampleTally {
     int verdict = verdict_index(row.classification ? row.classification->verdict : "");
     bool in_period = row.run_at >= report_.since;
     bool in_baseline = !in_period && row.run_at >= report_.baseline_since;
-    probe_info_.try_emplace(row.key.probe_id, row.category, row.lang);
     if (in_period) ++samples_in_period_;
 
     BlockAcc& acc = block(row);
@@ -58,9 +57,6 @@ class SampleTally {
   }
 
   long samples_in_period() const { return samples_in_period_; }
-  const std::map<std::string, std::pair<std::string, std::string>>& probe_info() const {
-    return probe_info_;
-  }
 
   std::vector<CategoryBlock> take_categories() {
     std::vector<CategoryBlock> out;
@@ -157,7 +153,6 @@ class SampleTally {
   long samples_in_period_ = 0;
   std::map<std::pair<std::string, std::string>, BlockAcc> blocks_;
   std::map<std::string, HealthAcc> health_;
-  std::map<std::string, std::pair<std::string, std::string>> probe_info_;
 };
 
 void judge_health(const ReportOptions& options, Report& report) {
@@ -219,7 +214,11 @@ Result<Report> gather(store::Store& store, const ReportOptions& options) {
   if (!judged) return judged.error();
   report.judge = std::move(*judged);
 
-  if (auto events = gather_events(store, options, tally.probe_info(), report); !events)
+  // The probes of events come from the store, not from the samples read: an event still open
+  // after its probe's samples left the report's windows keeps its category.
+  auto probe_info = stored_probe_info(store);
+  if (!probe_info) return probe_info.error();
+  if (auto events = gather_events(store, options, *probe_info, report); !events)
     return events.error();
   judge_health(options, report);
   return report;

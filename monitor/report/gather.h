@@ -27,6 +27,10 @@ Result<Report> gather(store::Store& store, const ReportOptions& options);
 // Probe id -> (category, lang).
 using ProbeInfo = std::map<std::string, std::pair<std::string, std::string>>;
 
+// Every stored probe's category and language, by id (every version keeps them; the last one
+// read stands): what events name, however old, and whatever samples the report reads.
+Result<ProbeInfo> stored_probe_info(store::Store& store);
+
 // The report's view of one stored event: its JSON parsed (an empty object when not one) with
 // every string sanitised, and its probe's category and language from probe_info. It is new
 // when decided at or after new_since (always without one): an event dated back into an earlier
@@ -35,10 +39,9 @@ using ProbeInfo = std::map<std::string, std::pair<std::string, std::string>>;
 EventEntry event_entry(const store::Event& ev, const ProbeInfo& probe_info,
                        std::optional<Time> new_since, std::optional<Time> resolved_before);
 
-// probe_info maps probe ids to (category, lang) for the probes seen by the sample pass.
+// probe_info maps probe ids to (category, lang): stored_probe_info().
 Status gather_events(store::Store& store, const ReportOptions& options,
-                     const std::map<std::string, std::pair<std::string, std::string>>& probe_info,
-                     Report& report);
+                     const ProbeInfo& probe_info, Report& report);
 
 // The "rules and judge disagree" part of gather(), fed by its sample pass: counts the judged
 // samples of the period per endpoint and verdict pair and keeps the newest few of each pair as

@@ -67,6 +67,16 @@ Status add_typical(store::Store& store, const ReportOptions& options, EventEntry
 
 }  // namespace
 
+Result<ProbeInfo> stored_probe_info(store::Store& store) {
+  ProbeInfo probes;
+  Status read = store.for_each_probe([&](const probes::Probe& p) {
+    probes[p.id] = {p.category, p.lang};
+    return true;
+  });
+  if (!read) return read.error();
+  return probes;
+}
+
 EventEntry event_entry(const store::Event& ev, const ProbeInfo& probe_info,
                        std::optional<Time> new_since, std::optional<Time> resolved_before) {
   EventEntry e;
@@ -95,8 +105,7 @@ EventEntry event_entry(const store::Event& ev, const ProbeInfo& probe_info,
 }
 
 Status gather_events(store::Store& store, const ReportOptions& options,
-                     const std::map<std::string, std::pair<std::string, std::string>>& probe_info,
-                     Report& report) {
+                     const ProbeInfo& probe_info, Report& report) {
   std::vector<EventEntry> entries;
   store::EventFilter filter{.since = options.since, .until = options.until};
   auto status = store.for_each_event(filter, [&](const store::Event& ev) {

@@ -12,17 +12,12 @@ namespace dw::report {
 Result<std::vector<Incident>> incidents_from_store(store::Store& store,
                                                    const store::EventFilter& filter,
                                                    std::optional<Time> new_since) {
-  // Every version of a probe keeps its category and language; the last one read stands.
-  ProbeInfo probes;
-  Status read = store.for_each_probe([&](const probes::Probe& p) {
-    probes[p.id] = {p.category, p.lang};
-    return true;
-  });
-  if (!read) return read.error();
+  auto probes = stored_probe_info(store);
+  if (!probes) return probes.error();
 
   std::vector<EventEntry> events;
-  read = store.for_each_event(filter, [&](const store::Event& ev) {
-    events.push_back(event_entry(ev, probes, new_since, std::nullopt));
+  Status read = store.for_each_event(filter, [&](const store::Event& ev) {
+    events.push_back(event_entry(ev, *probes, new_since, std::nullopt));
     return true;
   });
   if (!read) return read.error();
@@ -38,7 +33,7 @@ Result<std::vector<Incident>> incidents_from_store(store::Store& store,
   run_times.erase(std::unique(run_times.begin(), run_times.end()), run_times.end());
 
   std::map<std::string, std::string> langs;
-  for (const auto& [id, info] : probes) langs[id] = info.second;
+  for (const auto& [id, info] : *probes) langs[id] = info.second;
   return group_incidents(events, run_times, langs);
 }
 
