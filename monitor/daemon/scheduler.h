@@ -73,7 +73,9 @@ class Scheduler {
   void start(std::optional<Time> last_complete_run, bool empty_database);
 
   // Switches to plan (a reloaded config): each kind's pending job is re-planned from now with
-  // the new schedule and jitter, except a pending catch-up, which stays due.
+  // the new schedule and jitter, except a pending catch-up and a job whose slot has come
+  // (waiting for its jitter or for the job in progress), which stay due as they were; the
+  // latter not when the new plan has no jobs of its kind.
   void replace(Plan plan);
 
   // The earliest due time of the pending jobs; Time::max() when nothing will ever be due.
