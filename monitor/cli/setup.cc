@@ -67,14 +67,7 @@ Result<std::unique_ptr<store::Store>, int> open_store(const config::Config& conf
 }
 
 Result<std::unique_ptr<store::Store>, int> open_existing_store(const config::Config& config) {
-  if (std::error_code ec; !std::filesystem::exists(config.database, ec)) {
-    std::cerr << Error("no such database (a command that writes, such as run or import, "
-                       "creates it)", Location{config.database.string(), 0, 0})
-                     .to_string()
-              << "\n";
-    return kExitRuntime;
-  }
-  return open_store(config);
+  return opened(store::Store::open_existing(config.database.string()));
 }
 
 Result<std::unique_ptr<store::Store>, int> open_store_readonly(const config::Config& config) {

@@ -57,8 +57,8 @@ Result<config::Config, int> load_config(const std::filesystem::path& config_file
 Result<std::unique_ptr<store::Store>, int> open_store(const config::Config& config);
 
 // The same for commands that change what is stored but never add to it (reclassify, judge,
-// push): a database that does not exist is a mistyped path, not one to create. Fails with
-// kExitRuntime, as open_store_readonly does.
+// push: Store::open_existing): a database that does not exist is a mistyped path, not one to
+// create. Fails with kExitRuntime, as open_store_readonly does.
 Result<std::unique_ptr<store::Store>, int> open_existing_store(const config::Config& config);
 
 // The config's database, opened read-only for commands that only read it (Store::open_readonly:

@@ -135,7 +135,10 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, Options opti
   return store;
 }
 
-Result<std::unique_ptr<Store>> Store::open_readonly(const std::string& path, Options options) {
+namespace {
+
+// The file at path, or why there is none: for the commands that must not create it.
+Result<struct stat> existing_file(const std::string& path) {
   struct stat file{};
   if (::stat(path.c_str(), &file) != 0) {
     if (errno == ENOENT) {
@@ -144,7 +147,20 @@ Result<std::unique_ptr<Store>> Store::open_readonly(const std::string& path, Opt
     }
     return Error(std::string("cannot open the database: ") + std::strerror(errno), {path});
   }
-  auto db = open_for_reading(path, file.st_uid, options.busy_timeout);
+  return file;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> Store::open_existing(const std::string& path, Options options) {
+  if (auto file = existing_file(path); !file) return file.error();
+  return open(path, options);
+}
+
+Result<std::unique_ptr<Store>> Store::open_readonly(const std::string& path, Options options) {
+  auto file = existing_file(path);
+  if (!file) return file.error();
+  auto db = open_for_reading(path, file->st_uid, options.busy_timeout);
   if (!db) return db.error();
   if (auto st = check_schema(**db); !st) return st.error();
   int64_t version = 0;

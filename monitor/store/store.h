@@ -296,6 +296,12 @@ class Store {
   // program, or has a schema newer than this program knows.
   static Result<std::unique_ptr<Store>> open(const std::string& path, Options options = {});
 
+  // open() for commands that change what is stored but never add to it (reclassify, judge,
+  // push): fails, naming path, when there is no file there, as open_readonly does, instead of
+  // creating one at a mistyped path.
+  static Result<std::unique_ptr<Store>> open_existing(const std::string& path,
+                                                      Options options = {});
+
   // Opens the existing database at path for reading only (commands that only read history):
   // SQLite's SQLITE_OPEN_READONLY, so every write through this store fails with "attempt to
   // write a readonly database" (begin_run and recover_interrupted_runs fail before they touch
